@@ -1,0 +1,98 @@
+"""Input checks. Every input error of the public API is raised from here.
+
+Messages follow one pattern: "`{arg}` must be {requirement}; got {value!r}." plus the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["RiemdlnValueError", "check_depth", "check_matrix", "check_nonnegative", "check_full_rank"]
+
+
+class RiemdlnValueError(ValueError):
+    """A bad argument to riemdln. Subclass of :class:`ValueError`; the message names the argument."""
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_depth(depth, normalized: bool = False, name: str = "depth") -> float:
+    """Return ``depth`` as a float after checking ``depth >= 1`` (real) or ``math.inf``.
+
+    ``math.inf`` needs ``normalized=True``: the raw metric has no infinite-depth limit.
+    """
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Real):
+        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
+    value = float(depth)
+    if math.isnan(value) or value < 1:
+        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
+    if math.isinf(value) and not normalized:
+        raise RiemdlnValueError(
+            f"`{name}=math.inf` requires `normalized=True`: the raw metric has no infinite-depth limit."
+        )
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise RiemdlnValueError(f"`{name}` must be True or False; got {_short(value)}.")
+    return bool(value)
+
+
+def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise RiemdlnValueError(f"`{name}` must be an array of real numbers; got {_short(value)}.") from None
+    if arr.ndim < min_ndim:
+        raise RiemdlnValueError(
+            f"`{name}` must have at least {min_ndim} dimension(s); got shape {arr.shape}."
+        )
+    if arr.size and not np.all(np.isfinite(arr)):
+        raise RiemdlnValueError(f"`{name}` must have finite entries (no NaN or inf); got {_short(value)}.")
+    return arr
+
+
+def check_nonnegative(value, name: str) -> np.ndarray:
+    arr = check_finite_array(value, name)
+    if arr.size and np.any(arr < 0):
+        raise RiemdlnValueError(f"`{name}` must be >= 0 (squared singular values); got {_short(value)}.")
+    return arr
+
+
+def check_matrix(value, name: str) -> np.ndarray:
+    """A finite real matrix, or a stack of them (shape ``(..., m, n)``, m, n >= 1)."""
+    arr = check_finite_array(value, name, min_ndim=2)
+    if arr.shape[-1] == 0 or arr.shape[-2] == 0:
+        raise RiemdlnValueError(f"`{name}` must be a non-empty matrix; got shape {arr.shape}.")
+    return arr
+
+
+def check_same_shape(arr: np.ndarray, ref: np.ndarray, name: str, ref_name: str) -> None:
+    if arr.shape[-2:] != ref.shape[-2:]:
+        raise RiemdlnValueError(
+            f"`{name}` must have the shape of `{ref_name}` {ref.shape[-2:]}; got {arr.shape[-2:]}."
+        )
+
+
+def rank_tolerance(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """numpy.linalg.matrix_rank's default tolerance: ``max(m, n) * eps * s_max``."""
+    return max(shape) * np.finfo(float).eps * np.max(s, axis=-1, keepdims=True)
+
+
+def check_full_rank(s: np.ndarray, shape: tuple[int, int], name: str = "X") -> None:
+    """Raise unless every singular value is above numpy's rank tolerance."""
+    k = min(shape)
+    rank = np.sum(s > rank_tolerance(s, shape), axis=-1)
+    if np.any(rank < k):
+        r = int(np.min(rank))
+        raise RiemdlnValueError(
+            f"`{name}` has rank {r} < min(m, n) = {k}; the metric and volume are defined only at full "
+            "rank (apply_A accepts rank-deficient X)."
+        )

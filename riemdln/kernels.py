@@ -1,0 +1,156 @@
+r"""Stable numpy kernels for the special functions of the DLN geometry.
+
+These are the numeric twins of the SymPy functions in :mod:`riemdln.functions`: lambdified
+code calls them by name (each symbolic function prints itself as ``riemdln.kernels.<name>``).
+They import numpy only and never evaluate a cancelling quotient.
+
+With :math:`u = \log x`, :math:`v = \log y`, :math:`\delta = u - v` and
+:math:`\operatorname{sinhc}(z) = \sinh(z)/z` (THEORY.md §4),
+
+.. math::
+
+    a_N(x, y) = N\, e^{(u+v)(N-1)/(2N)}\,
+        \frac{\operatorname{sinhc}(\delta/2)}{\operatorname{sinhc}(\delta/(2N))},
+    \qquad
+    L(x, y) = e^{(u+v)/2} \operatorname{sinhc}(\delta/2).
+
+Both are evaluated in log space, so they are exact through :math:`x = y`, accurate for any
+depth, and free of intermediate overflow; the boundary values at zero arguments
+(:math:`a_N(x, 0) = x^{(N-1)/N}`, :math:`a_N(0, 0) = 0` for :math:`N > 1`, 1 for
+:math:`N = 1`; :math:`L(x, 0) = 0`) are exact limits, not fallbacks.
+
+Arguments must already be validated (finite, non-negative, depth >= 1): the public,
+checked entry points are in :mod:`riemdln.geometry`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "sinhc",
+    "log_sinhc",
+    "logmean",
+    "log_logmean",
+    "dln_multiplier",
+    "log_dln_multiplier",
+    "dln_multiplier_normalized",
+    "log_dln_multiplier_normalized",
+]
+
+_LOG_SINHC_SWITCH = 1.0
+
+
+def sinhc(z):
+    r"""Return :math:`\sinh(z)/z`, with the removable value 1 at :math:`z = 0`.
+
+    >>> print(sinhc(0.0))
+    1.0
+    """
+    z = np.asarray(z, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        out = np.sinh(z) / z
+    return np.where(z == 0, 1.0, out)[()]
+
+
+def log_sinhc(z):
+    r"""Return :math:`\log(\sinh(z)/z)` without overflow; 0 at :math:`z = 0`.
+
+    For :math:`|z| \le 1` it is ``log(sinh(z)/z)`` (sinh is accurate to an ulp there), and for
+    :math:`|z| > 1` it is :math:`|z| - \log(2|z|) + \operatorname{log1p}(-e^{-2|z|})`.
+
+    >>> print(log_sinhc(0.0))
+    0.0
+    """
+    a = np.abs(np.asarray(z, dtype=float))
+    small = a <= _LOG_SINHC_SWITCH
+    a_small = np.where(small, a, 1.0)
+    a_large = np.where(small, 2.0, a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v_small = np.where(a_small == 0, 0.0, np.log(np.sinh(a_small) / a_small))
+    v_large = a_large - np.log(2.0 * a_large) + np.log1p(-np.exp(-2.0 * a_large))
+    return np.where(small, v_small, v_large)[()]
+
+
+def _logs(x, y):
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(divide="ignore"):
+        return x, y, np.log(x), np.log(y)
+
+
+def log_logmean(x, y):
+    r"""Return :math:`\log L(x, y)` for :math:`x, y \ge 0` (``-inf`` where :math:`L = 0`).
+
+    >>> print(log_logmean(2.0, 2.0) == np.log(2.0))
+    True
+    """
+    x, y, u, v = _logs(x, y)
+    pos = (x > 0) & (y > 0)
+    us, vs = np.where(pos, u, 0.0), np.where(pos, v, 0.0)
+    val = 0.5 * (us + vs) + log_sinhc(0.5 * (us - vs))
+    return np.where(pos, val, -np.inf)[()]
+
+
+def logmean(x, y):
+    r"""Logarithmic mean :math:`L(x, y) = (x - y)/(\log x - \log y)`, :math:`L(x, x) = x`.
+
+    :math:`L(x, 0) = 0`. Evaluated as :math:`e^{(u+v)/2}\operatorname{sinhc}(\delta/2)` in log space.
+
+    >>> print(logmean(4.0, 1.0))  # 3/log 4
+    2.1640425613334453
+    """
+    return np.exp(log_logmean(x, y))[()]
+
+
+def log_dln_multiplier(x, y, N):
+    r"""Return :math:`\log a_N(x, y)` for :math:`x, y \ge 0` and finite :math:`N \ge 1`.
+
+    ``-inf`` where :math:`a_N = 0` (that is, :math:`x = y = 0` and :math:`N > 1`).
+
+    >>> print(abs(log_dln_multiplier(4.0, 1.0, 2) - np.log(3.0)) < 1e-15)
+    True
+    """
+    x, y, u, v = _logs(x, y)
+    N = np.asarray(N, dtype=float)
+    p = 1.0 - 1.0 / N  # (N - 1)/N
+    pos = (x > 0) & (y > 0)
+    us, vs = np.where(pos, u, 0.0), np.where(pos, v, 0.0)
+    half_delta = 0.5 * (us - vs)
+    generic = np.log(N) + 0.5 * (us + vs) * p + log_sinhc(half_delta) - log_sinhc(half_delta / N)
+    # exact boundary values: a_N(x, 0) = x^{(N-1)/N}; a_N(0, 0) = 0 (N > 1), 1 (N = 1)
+    with np.errstate(invalid="ignore"):
+        one_zero = np.where(x > 0, u, v) * p
+    both_zero = np.where(p == 0, 0.0, -np.inf)
+    out = np.where(pos, generic, np.where((x > 0) | (y > 0), one_zero, both_zero))
+    return np.where(p == 0, 0.0, out)[()]
+
+
+def dln_multiplier(x, y, N):
+    r"""DLN multiplier :math:`a_N(x, y) = \sum_{k=1}^N x^{(N-k)/N} y^{(k-1)/N}` (raw convention).
+
+    Equal to :math:`(x - y)/(x^{1/N} - y^{1/N})` off the diagonal and :math:`N x^{(N-1)/N}` on it.
+
+    >>> print(round(float(dln_multiplier(4.0, 1.0, 2)), 12))
+    3.0
+    """
+    return np.exp(log_dln_multiplier(x, y, N))[()]
+
+
+def log_dln_multiplier_normalized(x, y, N):
+    r"""Return :math:`\log(a_N(x, y)/N)`; :math:`N = \infty` gives :math:`\log L(x, y)`."""
+    N = np.asarray(N, dtype=float)
+    if np.all(np.isinf(N)):
+        return log_logmean(x, y)
+    finite = np.where(np.isinf(N), 1.0, N)
+    out = log_dln_multiplier(x, y, finite) - np.log(finite)
+    return np.where(np.isinf(N), log_logmean(x, y), out)[()]
+
+
+def dln_multiplier_normalized(x, y, N):
+    r"""Normalized multiplier :math:`a_N(x, y)/N`; at :math:`N = \infty` the logarithmic mean.
+
+    >>> print(dln_multiplier_normalized(4.0, 1.0, np.inf) == logmean(4.0, 1.0))
+    True
+    """
+    return np.exp(log_dln_multiplier_normalized(x, y, N))[()]
