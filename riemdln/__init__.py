@@ -1,11 +1,72 @@
-"""riemdln: Riemannian geometry of the deep linear network."""
-from riemdln.geometry import (
-    apply_A,
-    entropy,
-    log_multiplier,
-    log_volume_density,
-    metric,
-    multiplier,
-    riemannian_gradient,
-    volume_density,
-)
+"""riemdln — Riemannian geometry of the deep linear network (DLN).
+
+Symbolic derivations (SymPy) → formula catalog (LaTeX, numeric twins) → geometry functions →
+flows → studies and the command line. ``import riemdln`` loads numpy only; everything else is
+imported on first use (module ``__getattr__``, as SciPy does).
+
+>>> import riemdln
+>>> print(round(float(riemdln.multiplier(4.0, 1.0, depth=2)), 12))
+3.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+# public name -> defining module
+_LAZY = {
+    # geometry
+    "multiplier": "riemdln.geometry",
+    "log_multiplier": "riemdln.geometry",
+    "apply_A": "riemdln.geometry",
+    "apply_A_inverse": "riemdln.geometry",
+    "metric": "riemdln.geometry",
+    "riemannian_gradient": "riemdln.geometry",
+    "volume_density": "riemdln.geometry",
+    "log_volume_density": "riemdln.geometry",
+    "entropy": "riemdln.geometry",
+    "orthogonal_group_volume": "riemdln.geometry",
+    # catalog
+    "catalog": "riemdln.catalog",
+    "Formula": "riemdln.catalog",
+    "derive": "riemdln.catalog",
+    # errors
+    "RiemdlnValueError": "riemdln._validation",
+    # simulation
+    "CompletionProblem": "riemdln.problems",
+    "balanced_factors": "riemdln.flows",
+    "factor_flow": "riemdln.flows",
+    "factor_descent": "riemdln.flows",
+    "end_to_end_flow": "riemdln.flows",
+    "svd_flow": "riemdln.flows",
+    "FlowResult": "riemdln.flows",
+    "Status": "riemdln.flows",
+    "Event": "riemdln.flows",
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'riemdln' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from riemdln._validation import RiemdlnValueError as RiemdlnValueError
+    from riemdln.geometry import apply_A as apply_A
+    from riemdln.geometry import entropy as entropy
+    from riemdln.geometry import metric as metric
+    from riemdln.geometry import multiplier as multiplier
+    from riemdln.geometry import volume_density as volume_density
