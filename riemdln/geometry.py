@@ -31,6 +31,7 @@ from riemdln._validation import (
     check_matrix,
     check_nonnegative,
     check_same_shape,
+    rank_tolerance,
 )
 
 __all__ = [
@@ -131,6 +132,9 @@ def _svd_multipliers(X: np.ndarray, depth: float, normalized: bool):
     m, n = X.shape[-2:]
     Q, s, Rt = np.linalg.svd(X, full_matrices=True)
     k = min(m, n)
+    # singular values below numpy's rank tolerance are rounding noise of exact zeros: without this, a
+    # rank-deficient X gets a(s^2, ~1e-32) instead of a(s^2, 0), off by 1/log(1e32) ~ 1 % at N = inf
+    s = np.where(s > rank_tolerance(s, (m, n)), s, 0.0)
     s2 = s * s
     xs = np.zeros(X.shape[:-2] + (m,))
     ys = np.zeros(X.shape[:-2] + (n,))
@@ -166,7 +170,8 @@ def apply_A(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool = False) 
     Parameters
     ----------
     X : array_like, shape (..., m, n)
-        Any real matrix (rank-deficient included), or a stack of them.
+        Any real matrix (rank-deficient included), or a stack of them. Singular values at or below
+        numpy's rank tolerance ``max(m, n) * eps * s_max`` are taken as exact zeros.
     Z : array_like, shape (..., m, n)
         Direction (for example :math:`\nabla E(X)`).
     depth, normalized
