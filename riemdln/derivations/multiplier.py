@@ -1,0 +1,112 @@
+r"""The multiplier :math:`a_N(x, y)` and the spectral form of :math:`A_N`, from the defining sum.
+
+Definition (THEORY.md §2): :math:`A_N(X) Z = \sum_{k=1}^N (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}`.
+For :math:`X = \mathrm{diag}(s)` the fractional powers are diagonal, so :math:`A_N(X) E_{ij}` is a
+multiple of :math:`E_{ij}`; the multiple is the sum :math:`\sum_k x^{(N-k)/N} y^{(k-1)/N}` at
+:math:`x = s_i^2`, :math:`y = s_j^2`. SymPy sums it (a geometric series), and we keep the generic
+branch of the ``Piecewise`` it returns (:math:`x \ne y`); the diagonal is summed separately.
+"""
+
+from __future__ import annotations
+
+import mpmath
+from sympy import Matrix, Sum, diag, limit, simplify, zeros
+
+from riemdln.derivations._certify import compare, random_points
+from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations.symbols import N, N_int, k, s1, s2, s3, x, y
+from riemdln.functions import dln_multiplier, generic_branch
+
+
+def _is_zero(expr) -> bool:
+    return simplify(expr) == 0
+
+
+def defining_sum(xx, yy, depth=N_int):
+    """The unevaluated sum :math:`\\sum_{k=1}^N x^{(N-k)/N} y^{(k-1)/N}`."""
+    return Sum(xx ** ((depth - k) / depth) * yy ** ((k - 1) / depth), (k, 1, depth))
+
+
+def _fractional_power_diag(values, p):
+    """:math:`\\mathrm{diag}(v)^p` for a diagonal positive matrix (the definition of the power)."""
+    return diag(*[v**p for v in values])
+
+
+def spectral_operator(svals, depth=N_int) -> Matrix:
+    r"""The :math:`d^2\times d^2` matrix of :math:`A_N(\mathrm{diag}(s))` in the basis :math:`E_{ij}`.
+
+    Computed by applying the defining sum to each basis matrix (summand by summand, then summed
+    symbolically and reduced to the generic branch).
+    """
+    dim = len(svals)
+    P = [v**2 for v in svals]
+    op = zeros(dim * dim, dim * dim)
+    for a in range(dim):
+        for b in range(dim):
+            E = zeros(dim, dim)
+            E[a, b] = 1
+            term = _fractional_power_diag(P, (depth - k) / depth) * E * _fractional_power_diag(P, (k - 1) / depth)
+            image = term.applyfunc(lambda e: generic_branch(Sum(e, (k, 1, depth)).doit()))
+            for c in range(dim):
+                for e in range(dim):
+                    op[c * dim + e, a * dim + b] = image[c, e]
+    return op
+
+
+@derivation("multiplier", title="The multiplier a_N from the defining sum of A_N")
+def derive_multiplier(deps) -> Result:
+    summed = defining_sum(x, y).doit()
+    generic = generic_branch(summed)
+    quotient = (x - y) / (x ** (1 / N_int) - y ** (1 / N_int))
+    if not _is_zero(generic - quotient):
+        raise DerivationError(f"geometric sum {generic} is not the quotient {quotient}")
+    diagonal = simplify(defining_sum(x, x).doit())
+    if not _is_zero(diagonal - N_int * x ** ((N_int - 1) / N_int)):
+        raise DerivationError(f"diagonal sum gave {diagonal}")
+    at_zero = simplify(limit(quotient, y, 0))  # a_N(x, 0)
+    # the special function carries the same values: check its rewrites against what was derived
+    a = dln_multiplier(x, y, N_int)
+    if not _is_zero(generic_branch(a.rewrite("Pow")) - quotient):
+        raise DerivationError("dln_multiplier's quotient rewrite disagrees with the derived sum")
+    if not _is_zero(generic_branch(a.rewrite("Sum").doit()) - quotient):
+        raise DerivationError("dln_multiplier's Sum rewrite disagrees with the definition")
+    if not _is_zero(dln_multiplier(x, x, N_int) - diagonal) or not _is_zero(dln_multiplier(x, 0, N_int) - at_zero):
+        raise DerivationError("dln_multiplier's special values disagree with the derived ones")
+
+    # spectral form for d = 2 and d = 3: A_N(diag(s)) is diagonal in the basis E_ij
+    spectral = {}
+    for svals in ((s1, s2), (s1, s2, s3)):
+        dim = len(svals)
+        op = spectral_operator(svals)
+        expected = diag(*[dln_multiplier(svals[a] ** 2, svals[b] ** 2, N_int) for a in range(dim) for b in range(dim)])
+        diff = (op - expected.applyfunc(lambda e: generic_branch(e.rewrite("Pow")))).applyfunc(simplify)
+        if diff != zeros(dim * dim, dim * dim):
+            raise DerivationError(f"spectral form of A_N failed for d = {dim}: {diff}")
+        spectral[f"spectral_d{dim}"] = expected.subs(N_int, N)
+
+    real = {N_int: N}
+
+    def mp_sum(xv, yv, Nv):
+        return mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1))
+
+    pts = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in (1, 2, 3, 5, 8)]
+    pts += [(xv, xv, Nv) for (xv,) in random_points(4, 1, seed=2) for Nv in (1, 2, 7)]
+    pts += [(xv, 0, Nv) for (xv,) in random_points(4, 1, seed=3) for Nv in (1, 2, 7)]
+    from riemdln import kernels
+
+    check = compare(
+        lambda xv, yv, Nv: mpmath.mpf(float(kernels.dln_multiplier(float(xv), float(yv), float(Nv)))),
+        mp_sum,
+        pts,
+        1e-13,
+        "numpy twin vs mpmath defining sum, integer N = 1..8, x = y and y = 0 included",
+    )
+    exprs = {
+        "defining_sum": defining_sum(x, y).subs(real),
+        "quotient": quotient.subs(real),
+        "diagonal": diagonal.subs(real),
+        "at_zero": at_zero.subs(real),
+        "multiplier": dln_multiplier(x, y, N),
+        **spectral,
+    }
+    return Result(exprs, checks={"multiplier": check, "diagonal": check, "at_zero": check})
