@@ -1,0 +1,47 @@
+r"""The metric :math:`g^N`, its inverse and the Riemannian gradient, in the SVD frame.
+
+:math:`g^N_X(Z_1, Z_2) = \operatorname{tr}(Z_1^T A_N(X)^{-1} Z_2)`; with the spectral form of
+:math:`A_N` (``multiplier`` derivation) this is :math:`\sum_{ij}\tilde Z_{1,ij}\tilde Z_{2,ij}/a_N(s_i^2,
+s_j^2)`, and the gradient :math:`\operatorname{grad}E = A_N\nabla E` satisfies
+:math:`g(\operatorname{grad}E, Z) = dE(Z)`, checked symbolically for d = 2 and 3. The metric in the
+SVD coordinates :math:`(s, \omega, \theta)` is :math:`J^T A_N^{-1} J` (J the SVD Jacobian), whose
+determinant is the square of the volume density.
+"""
+
+from __future__ import annotations
+
+from sympy import IndexedBase, Matrix, Sum, simplify, symbols
+
+from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations.jacobian import svd_differential
+from riemdln.derivations.symbols import S_VALUES, N, i, j, r, s
+from riemdln.functions import dln_multiplier
+
+
+@derivation("metric", requires=("multiplier", "volume"), title="The metric g^N, its inverse, the Riemannian gradient")
+def derive_metric(deps) -> Result:
+    exprs = {}
+    for dim in (2, 3):
+        A = deps["multiplier"][f"spectral_d{dim}"]
+        A_inv = A.inv()
+        G = Matrix(symbols(f"G1:{dim * dim + 1}", real=True))
+        Z = Matrix(symbols(f"Z1:{dim * dim + 1}", real=True))
+        grad = A * G
+        if simplify((grad.T * A_inv * Z)[0] - (G.T * Z)[0]) != 0:
+            raise DerivationError(f"g(grad E, Z) != dE(Z) for d = {dim}")
+        exprs[f"riemannian_gradient_d{dim}"] = grad
+        # metric in SVD coordinates (ds, omega, theta): J^T A^{-1} J
+        dX, ds, om, th = svd_differential(S_VALUES[:dim])
+        coords = ds + om + th
+        J = Matrix([[dX[a, b].diff(c) for c in coords] for a in range(dim) for b in range(dim)])
+        G_svd = (J.T * A_inv * J).applyfunc(simplify)
+        exprs[f"metric_svd_d{dim}"] = G_svd
+        vol = deps["volume"][f"volume_density_d{dim}"]
+        if simplify(G_svd.det() / vol**2) != 1:
+            raise DerivationError(f"det of the SVD-coordinate metric is not vol^2 for d = {dim}")
+    Z1, Z2 = IndexedBase("Z1"), IndexedBase("Z2")
+    exprs["metric_spectral"] = Sum(Z1[i, j] * Z2[i, j] / dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r))
+    exprs["inverse_metric_spectral"] = Sum(
+        Z1[i, j] * Z2[i, j] * dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r)
+    )
+    return Result(exprs)
