@@ -1,0 +1,549 @@
+r"""The formula catalog: derived formulas by stable name, with LaTeX, numeric twins and certificates.
+
+>>> import riemdln
+>>> cat = riemdln.catalog()                                   # doctest: +SKIP
+>>> f = cat["multiplier"]                                     # doctest: +SKIP
+>>> f.args, f.latex                                           # doctest: +SKIP
+>>> f.numpy(4.0, 1.0, 2.0)                                    # doctest: +SKIP
+
+Every :class:`Formula` comes from a derivation in :mod:`riemdln.derivations` (run on first use and
+cached on disk). Its numeric twin is lambdified (``cse=True``, no implicit simplification) with
+:class:`TwinPrinter`, which prints the special functions as the stable kernels of
+:mod:`riemdln.kernels` — never as a cancelling quotient. Formulas over all singular values
+(``Product``/``Sum`` over indices ``i < j <= d``) get a vectorized twin assembled from their
+lambdified per-value and per-pair factors: they take an array ``s`` of shape ``(..., d)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sympy
+from sympy import Indexed, Mul, Product, Sum, latex, log, srepr
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import PythonCodePrinter
+
+import riemdln
+
+from riemdln.derivations import symbols as sy
+from riemdln.derivations._engine import Check, derive
+from riemdln.functions import dln_multiplier, logmean
+
+__all__ = ["Formula", "catalog", "TwinPrinter", "twin_source", "write_twins", "write_latex", "write_json"]
+
+
+class TwinPrinter(NumPyPrinter):
+    """NumPy printer whose output never contains a cancelling quotient.
+
+    * ``log(a_N(x, y))`` → ``kernels.log_dln_multiplier``, ``log(L(x, y))`` → ``kernels.log_logmean``;
+    * ``a_N(x, y)/N`` → ``kernels.dln_multiplier_normalized`` (finite at ``N = inf``);
+    * the special functions themselves print through their ``_numpycode`` hooks.
+    """
+
+    def __init__(self, settings=None):
+        base = {"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False}
+        base.update(settings or {})
+        super().__init__(base)
+
+    def _kernel(self, name, args):
+        return "{}({})".format(self._module_format(f"riemdln.kernels.{name}"), ", ".join(self._print(a) for a in args))
+
+    @staticmethod
+    def _normalized_multiplier(expr):
+        if isinstance(expr, Mul) and len(expr.args) == 2:
+            a, b = expr.args
+            for f, p in ((a, b), (b, a)):
+                if isinstance(f, dln_multiplier) and p == 1 / f.args[2]:
+                    return f
+        return None
+
+    def _print_log(self, expr):
+        arg = expr.args[0]
+        if isinstance(arg, dln_multiplier):
+            return self._kernel("log_dln_multiplier", arg.args)
+        if isinstance(arg, logmean):
+            return self._kernel("log_logmean", arg.args)
+        f = self._normalized_multiplier(arg)
+        if f is not None:
+            return self._kernel("log_dln_multiplier_normalized", f.args)
+        return super()._print_log(expr)
+
+    def _print_Mul(self, expr):
+        f = self._normalized_multiplier(expr)
+        if f is not None:
+            return self._kernel("dln_multiplier_normalized", f.args)
+        return super()._print_Mul(expr)
+
+
+_TWIN_NAMESPACE = {"numpy": np, "riemdln": riemdln, "math": math, "builtins": __import__("builtins")}
+
+
+def twin_source(expr, args, name: str = "twin", printer: str = "numpy") -> str:
+    """Python source of the numeric twin of ``expr`` (``lambdify`` with ``cse=True``, no simplify)."""
+    from sympy.utilities.lambdify import _EvaluatorPrinter
+    from sympy.simplify.cse_main import cse
+
+    p = TwinPrinter() if printer == "numpy" else PythonCodePrinter({"fully_qualified_modules": True})
+    if isinstance(expr, sympy.MatrixBase):
+        expr = expr.tolist()
+    has_bound = any(isinstance(e, (Sum, Product)) for e in sympy.preorder_traversal(sympy.sympify(expr)))
+    # cse would hoist a summation's bound variable out of its generator
+    cses, reduced = ([], expr) if has_bound else cse(expr, list=False)
+    src = _EvaluatorPrinter(p, dummify=False).doprint(name, list(args), reduced, cses=cses)
+    return src
+
+
+def _product_as_exp_sum(expr):
+    """Rewrite Product(f, lims) as exp(Sum(log f, lims)) (Python printers know Sum, not Product)."""
+    return expr.replace(lambda e: isinstance(e, Product),
+                        lambda e: sympy.exp(Sum(sympy.expand_log(log(e.function), force=True), *e.limits)))
+
+
+def _compile(src: str, name: str) -> Callable:
+    import riemdln.kernels  # noqa: F401 - make riemdln.kernels resolvable
+
+    ns = dict(_TWIN_NAMESPACE)
+    exec(compile(src, f"<riemdln twin {name}>", "exec"), ns)  # noqa: S102 - our own generated code
+    return ns[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# formulas over all singular values: prefactor * Product_i f(s_i) * Product_{i<j} g(s_i, s_j)
+# (or the same with Sum)
+_si, _sj = sympy.symbols("s_i s_j", positive=True)
+
+
+def _split_spectral(expr, index_base):
+    """Split into (kind, constant part, per-value body, per-pair body) for Product/Sum structures."""
+    kind = "sum" if isinstance(expr, sympy.Add | Sum) else "product"
+    node, combine = (Product, Mul) if kind == "product" else (Sum, sympy.Add)
+    const, single_parts, pair_parts = [], [], []
+    for term in combine.make_args(expr):
+        if isinstance(term, node) and term.has(index_base):
+            limits = term.limits
+            if len(limits) == 2 or isinstance(term.function, node):
+                body = term.function
+                if isinstance(body, node):
+                    body = body.function
+                pair_parts.append(body)
+            else:
+                single_parts.append(term.function)
+        else:
+            const.append(term)
+    identity = sympy.S.One if kind == "product" else sympy.S.Zero
+    single = combine(*single_parts) if single_parts else identity
+    pair = combine(*pair_parts) if pair_parts else identity
+    constant = combine(*const) if const else identity
+    return kind, constant, single, pair
+
+
+def _index_subs(body, index_base, which):
+    repl = {}
+    for ind in body.atoms(Indexed):
+        if ind.base == index_base:
+            (idx,) = ind.indices
+            repl[ind] = _si if idx == sy.i else _sj
+    return body.xreplace(repl)
+
+
+@dataclass(frozen=True)
+class _SpectralTwin:
+    kind: str
+    constant: Callable
+    single: Callable
+    pair: Callable
+    size_symbols: tuple
+
+    def __call__(self, s, *params):
+        s = np.asarray(s, dtype=float)
+        dim = s.shape[-1]
+        iu, ju = np.triu_indices(dim, 1)
+        c = self.constant(dim, *params)
+        one = self.single(s, dim, *params)
+        two = self.pair(s[..., iu], s[..., ju], dim, *params)
+        one = np.broadcast_to(one, s.shape)
+        two = np.broadcast_to(two, s[..., iu].shape)
+        if self.kind == "product":
+            return (c * np.prod(one, axis=-1) * np.prod(two, axis=-1))[()]
+        return (c + np.sum(one, axis=-1) + np.sum(two, axis=-1))[()]
+
+
+def _spectral_twin(expr, index_base, params, size_symbol):
+    kind, constant, single, pair = _split_spectral(expr, index_base)
+    single = _index_subs(single, index_base, "i")
+    pair = _index_subs(pair, index_base, "ij")
+
+    def const_fn(dim, *pv, _c=constant):
+        value = _c.subs({size_symbol: dim, **dict(zip(params, pv, strict=True))}).doit()
+        return float(sympy.N(value, 20))
+
+    fs = _compile(twin_source(single, (_si, size_symbol, *params), "single"), "single")
+    fp = _compile(twin_source(pair, (_si, _sj, size_symbol, *params), "pair"), "pair")
+    return _SpectralTwin(kind, functools.lru_cache(maxsize=256)(const_fn), fs, fp, (size_symbol,))
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A derived formula.
+
+    Attributes
+    ----------
+    name : str
+        Stable catalog name (public API).
+    title : str
+        What it is, in words, with its convention.
+    expr : sympy.Basic
+        The SymPy expression, in its numerically stable form (special functions, no cancelling quotient).
+    args : tuple of sympy.Symbol
+        Ordered arguments of :attr:`numpy`. An ``IndexedBase`` argument (``s``, ``sigma``, ``mu``,
+        ``rho``) stands for an array of shape ``(..., d)``.
+    convention : str
+        ``"raw"`` (:math:`g^N`), ``"normalized"`` (:math:`\\hat g^N = N g^N`) or ``"-"``.
+    derivation : str
+        Name of the derivation that produced it.
+    display : tuple of sympy.Basic
+        Equivalent closed forms proven equal by the derivation (printed after ``expr`` in LaTeX).
+    check : Check or None
+        The numeric certificate the derivation ran on it (independent evaluation, worst error).
+    """
+
+    name: str
+    title: str
+    expr: Any
+    args: tuple
+    convention: str
+    derivation: str
+    symbol: str
+    display: tuple = ()
+    check: Check | None = None
+    _extra: Mapping = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def latex(self) -> str:
+        """``lhs = expr [= display ...]`` as LaTeX (amsmath)."""
+        parts = [self.symbol, latex(self.expr)] + [latex(d) for d in self.display]
+        return " = ".join(parts)
+
+    @property
+    def srepr(self) -> str:
+        return srepr(self.expr)
+
+    @functools.cached_property
+    def numpy(self) -> Callable:
+        """The numeric twin: a vectorized numpy function of :attr:`args`."""
+        bases = [a for a in self.args if isinstance(a, sympy.IndexedBase)]
+        if bases:
+            size = self._extra.get("size", sy.r)
+            return _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
+        return _compile(self.source, self.name)
+
+    @property
+    def source(self) -> str | None:
+        """Generated numpy source of the twin (None for the index-structured formulas)."""
+        if any(isinstance(a, sympy.IndexedBase) for a in self.args):
+            return None
+        printer = self._extra.get("printer", "numpy")
+        expr = _product_as_exp_sum(self.expr) if printer == "python" else self.expr
+        return twin_source(expr, self.args, self.name, printer)
+
+    def as_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "latex": self.latex,
+            "srepr": self.srepr,
+            "args": [str(a) for a in self.args],
+            "convention": self.convention,
+            "derivation": self.derivation,
+            "check": None if self.check is None else self.check.as_dict(),
+        }
+
+
+# name: (derivation, key, args, convention, symbol, title, display keys, check key, extra)
+x, y, N = sy.x, sy.y, sy.N
+s1, s2, s3 = sy.S_VALUES
+_s, _g = sympy.symbols("s g", positive=True), sy.g
+_s_only = sympy.Symbol("s", positive=True)
+_ENTRIES: dict[str, tuple] = {
+    "multiplier": ("multiplier", "multiplier", (x, y, N), "raw", "a_N(x, y)",
+                   "DLN multiplier: the eigenvalue of A_N on Q E_ij R^T (x = s_i^2, y = s_j^2)",
+                   ("defining_sum", "quotient"), "multiplier"),
+    "multiplier_diagonal": ("multiplier", "diagonal", (x, N), "raw", "a_N(x, x)",
+                            "Multiplier on the diagonal", (), "diagonal"),
+    "multiplier_zero": ("multiplier", "at_zero", (x, N), "raw", "a_N(x, 0)",
+                        "Multiplier at a zero singular value", (), "at_zero"),
+    "multiplier_normalized": ("infinite_depth", "multiplier_normalized", (x, y, N), "normalized",
+                              r"\frac{a_N(x, y)}{N}", "Normalized multiplier (operator A_N/N of the metric N g^N)",
+                              (), None),
+    "multiplier_infinite": ("infinite_depth", "multiplier_infinite", (x, y), "normalized",
+                            r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
+                            "Infinite-depth multiplier: the logarithmic mean (integral form of A_inf)",
+                            ("logmean_quotient", "logmean_integral"), "multiplier_infinite"),
+    "multiplier_correction": ("infinite_depth", "multiplier_correction", (x, y), "normalized",
+                              r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
+                              "First-order (1/N) correction of the normalized multiplier", (),
+                              "multiplier_correction"),
+    "volume_density_d2": ("volume", "volume_density_d2", (s1, s2, N), "raw", r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+                          "Riemannian volume density of g^N, d = 2, w.r.t. ds dQ dR",
+                          ("volume_density_product_d2",), "volume_density_d2"),
+    "volume_density_d3": ("volume", "volume_density_d3", (s1, s2, s3, N), "raw",
+                          r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+                          "Riemannian volume density of g^N, d = 3, w.r.t. ds dQ dR",
+                          ("volume_density_product_d3",), "volume_density_d3"),
+    "volume_density_lebesgue_d2": ("volume", "volume_density_lebesgue_d2", (s1, s2, N), "raw",
+                                   r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+                                   "Volume density of g^N w.r.t. Lebesgue measure, d = 2", (), None),
+    "volume_density_lebesgue_d3": ("volume", "volume_density_lebesgue_d3", (s1, s2, s3, N), "raw",
+                                   r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+                                   "Volume density of g^N w.r.t. Lebesgue measure, d = 3", (), None),
+    "volume_density_mu_d2": ("volume", "volume_density_mu_d2", (sy.mu1, sy.mu2, N), "raw",
+                             r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
+                             "Volume density of g^N in mu = s^(1/N) (factor singular values), d = 2", (), None),
+    "volume_density_rho_d2": ("volume", "volume_density_rho_d2", (sy.rho1, sy.rho2, N), "raw",
+                              r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
+                              "Volume density of g^N in rho = log s, d = 2", (), None),
+    "volume_density": ("volume", "volume_density_general", (sy.s, N), "raw",
+                       r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+                       "Volume density of g^N, any d (product formula); s has shape (..., d)", (), None),
+    "volume_density_rank_r": ("volume", "volume_density_rank_r", (sy.s, sy.m, sy.n, N), "raw",
+                              r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
+                              "Volume density of g^N restricted to rank-r m x n matrices; s has shape (..., r)",
+                              (), "volume_density_rank_r"),
+    "volume_density_infinite_d2": ("infinite_depth", "volume_density_infinite_d2", (s1, s2), "normalized",
+                                   r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+                                   "Volume density of the infinite-depth metric, d = 2",
+                                   ("volume_density_infinite_product_d2", "volume_density_infinite_rho_d2"),
+                                   "volume_density_infinite_d2"),
+    "volume_density_infinite_d3": ("infinite_depth", "volume_density_infinite_d3", (s1, s2, s3), "normalized",
+                                   r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+                                   "Volume density of the infinite-depth metric, d = 3",
+                                   ("volume_density_infinite_product_d3",), "volume_density_infinite_d3"),
+    "volume_density_infinite": ("infinite_depth", "volume_density_infinite_general", (sy.s,), "normalized",
+                                r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+                                "Volume density of the infinite-depth metric, any d", (), None),
+    "orthogonal_group_volume": ("entropy", "orthogonal_group_volume", (sy.d,), "-", "c_d",
+                                "Volume of O(d) in the Frobenius metric", (), None, {"printer": "python"}),
+    "log_orthogonal_group_volume": ("entropy", "log_orthogonal_group_volume", (sy.d,), "-", r"\log c_d",
+                                    "Log-volume of O(d) in the Frobenius metric, as a sum", (), None,
+                                    {"printer": "python"}),
+    "entropy": ("entropy", "entropy", (sy.sigma, N), "raw", "S_N",
+                "Entropy of the balanced fibre (log of its volume), any d; sigma has shape (..., d)", (),
+                "entropy", {"size": sy.d}),
+    "entropy_d2": ("entropy", "entropy_d2", (sympy.Symbol("sigma1", positive=True),
+                                             sympy.Symbol("sigma2", positive=True), N), "raw", "S_N",
+                   "Entropy of the balanced fibre, d = 2", (), "entropy"),
+    "entropy_renormalized_limit": ("entropy", "entropy_renormalized_limit", (sy.sigma,), "normalized",
+                                   r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
+                                   "Large-depth limit of the renormalized fibre entropy", (), None,
+                                   {"size": sy.d}),
+    "singular_value_velocity": ("flow", "singular_value_velocity", (_s_only, _g, N), "raw",
+                                r"\frac{ds_i}{dt}", "Velocity of a singular value under the raw flow "
+                                "(g = (Q^T grad E R)_ii)", (), None),
+    "singular_value_velocity_normalized": ("flow", "singular_value_velocity_normalized", (_s_only, _g, N),
+                                           "normalized", r"\frac{ds_i}{d\tau}",
+                                           "Velocity of a singular value under the normalized flow", (), None),
+    "singular_value_velocity_infinite": ("flow", "singular_value_velocity_infinite", (_s_only, _g), "normalized",
+                                         r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
+                                         "Velocity of a singular value at infinite depth", (), None),
+    "left_rotation": ("flow", "left_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Omega_{ij}",
+                      "Left singular vectors: dQ/dt = Q Omega", ("left_rotation_display",), None),
+    "right_rotation": ("flow", "right_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Theta_{ij}",
+                       "Right singular vectors: dR/dt = R Theta", ("right_rotation_display",), None),
+    "left_rotation_infinite": ("flow", "left_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji), "normalized",
+                               r"\Omega_{ij}\big|_{N=\infty}", "Left singular vectors at infinite depth", (), None),
+    "right_rotation_infinite": ("flow", "right_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
+                                "normalized", r"\Theta_{ij}\big|_{N=\infty}",
+                                "Right singular vectors at infinite depth", (), None),
+    "metric_svd_d2": ("metric", "metric_svd_d2", (s1, s2, N), "raw", r"g^N_{(s,\omega,\theta)}",
+                      "The metric g^N in SVD coordinates (ds1, ds2, omega, theta), d = 2", (), None),
+}
+
+
+def _build(results: Mapping[str, Any]) -> dict[str, Formula]:
+    out = {}
+    for name, entry in _ENTRIES.items():
+        deriv, key, args, conv, symbol, title, display, check_key = entry[:8]
+        extra = entry[8] if len(entry) > 8 else {}
+        res = results[deriv]
+        out[name] = Formula(
+            name=name,
+            title=title,
+            expr=res[key],
+            args=tuple(args),
+            convention=conv,
+            derivation=deriv,
+            symbol=symbol,
+            display=tuple(res[k] for k in display),
+            check=res.checks.get(check_key) if check_key else None,
+            _extra=extra,
+        )
+    return out
+
+
+@functools.lru_cache(maxsize=4)
+def _catalog_cached(cache: str | None) -> dict[str, Formula]:
+    return _build(derive(cache=cache))
+
+
+def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> dict[str, Formula]:
+    """All derived formulas by stable name (deriving on first use; cached on disk afterwards).
+
+    Parameters
+    ----------
+    cache : path, optional
+        Cache directory (default :func:`riemdln.derivations.cache_dir`).
+    refresh : bool
+        Re-read the cache (or rederive) instead of reusing this process's catalog.
+    """
+    key = None if cache is None else str(cache)
+    if refresh:
+        _catalog_cached.cache_clear()
+    return dict(_catalog_cached(key))
+
+
+# ---------------------------------------------------------------------------------------------
+# writers (temporary file, then rename)
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _tex_escape(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+        text = text.replace(a, b)
+    return text
+
+
+def latex_document(formulas: Mapping[str, Formula]) -> str:
+    """A standalone LaTeX document, every formula numbered and labelled ``eq:<name>``."""
+    lines = [
+        r"\documentclass[10pt]{article}",
+        r"\usepackage[margin=2cm]{geometry}",
+        r"\usepackage{amsmath,amssymb}",
+        r"\allowdisplaybreaks",
+        r"\title{riemdln: derived formulas of the deep linear network geometry}",
+        r"\date{riemdln " + riemdln.__version__ + r", SymPy " + sympy.__version__ + "}",
+        r"\begin{document}",
+        r"\maketitle",
+        r"Conventions: \emph{raw} is the metric $g^N$ with operator $A_N$; \emph{normalized} is "
+        r"$\hat g^N = N g^N$ with operator $A_N/N$; $x = s_i^2$, $y = s_j^2$; $a_N$ is the DLN multiplier, "
+        r"$L$ the logarithmic mean, $\operatorname{sinhc}(z) = \sinh(z)/z$. Every formula was derived by SymPy "
+        r"from its definition; the certificate line gives the independent numeric check.",
+        "",
+    ]
+    for f in formulas.values():
+        lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
+        lines.append(_tex_escape(f.title) + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
+        lines.append(r"\begin{multline}")
+        lines.append(f.latex.replace(" = ", r" \\ = ", len(f.display) and 10))
+        lines.append(r"\label{eq:" + f.name + "}")
+        lines.append(r"\end{multline}")
+        if f.check is not None:
+            lines.append(
+                r"\noindent\emph{Certificate:} " + _tex_escape(f.check.method)
+                + f"; worst relative error ${f.check.max_error:.1e}$ over {f.check.points} points "
+                + ("(passed)." if f.check.passed else "(FAILED).")
+            )
+        lines.append("")
+    lines.append(r"\end{document}")
+    return "\n".join(lines) + "\n"
+
+
+def write_latex(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
+    path = Path(path)
+    _atomic_write(path, latex_document(formulas))
+    return path
+
+
+def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
+    path = Path(path)
+    doc = {"riemdln": riemdln.__version__, "sympy": sympy.__version__,
+           "formulas": [f.as_dict() for f in formulas.values()]}
+    _atomic_write(path, json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# the generated module riemdln/_twins.py (what riemdln.geometry runs on)
+_TWINS = (
+    # generated name, formula, transform
+    ("multiplier", "multiplier", None),
+    ("multiplier_normalized", "multiplier_normalized", None),
+    ("multiplier_infinite", "multiplier_infinite", None),
+    ("log_multiplier", "multiplier", log),
+    ("log_multiplier_normalized_finite", "multiplier_normalized", log),
+    ("log_multiplier_infinite", "multiplier_infinite", log),
+    ("singular_value_velocity", "singular_value_velocity", None),
+    ("singular_value_velocity_normalized", "singular_value_velocity_normalized", None),
+    ("singular_value_velocity_infinite", "singular_value_velocity_infinite", None),
+)
+
+
+def twins_module_source(formulas: Mapping[str, Formula]) -> str:
+    """Source of ``riemdln/_twins.py``: every twin the numeric layer uses, generated from the catalog."""
+    parts = [
+        '"""Numeric twins of the catalog formulas. GENERATED by ``riemdln derive --write-twins``: do not edit.',
+        "",
+        "Each function is the lambdified (cse, TwinPrinter) form of the named catalog formula;",
+        "tests/test_twins.py regenerates this file and fails if it differs.",
+        '"""',
+        "# ruff: noqa",
+        "import builtins",
+        "import math",
+        "",
+        "import numpy",
+        "",
+        "import riemdln.kernels",
+        "",
+    ]
+    for name, fname, transform in _TWINS:
+        f = formulas[fname]
+        expr = f.expr if transform is None else sympy.expand_log(transform(f.expr), force=False)
+        src = twin_source(expr, f.args, name)
+        parts.append(f"# {fname}{'' if transform is None else ' (' + str(transform) + ')'}: {f.expr}")
+        parts.append(src.rstrip() + "\n")
+    # hand-assembled dispatchers that keep the contracts geometry relies on (N = inf in normalized twins)
+    c = formulas["log_orthogonal_group_volume"]
+    parts.append("# log_orthogonal_group_volume: " + str(c.expr))
+    parts.append(twin_source(c.expr, c.args, "log_orthogonal_group_volume", printer="python").rstrip() + "\n")
+    parts.append('''
+def log_multiplier_normalized(x, y, N):
+    """log(a_N/N), with N = inf giving log L (the logarithmic mean)."""
+    N = numpy.asarray(N, dtype=float)
+    if numpy.all(numpy.isinf(N)):
+        return log_multiplier_infinite(x, y)
+    finite = numpy.where(numpy.isinf(N), 1.0, N)
+    return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), log_multiplier_normalized_finite(x, y, finite))[()]
+''')
+    digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+    parts.append(f"SOURCE_DIGEST = {digest!r}\n")
+    return "\n".join(parts)
+
+
+def write_twins(path: str | os.PathLike | None = None, formulas: Mapping[str, Formula] | None = None) -> Path:
+    """Regenerate ``riemdln/_twins.py`` (developers: after changing a derivation)."""
+    formulas = catalog() if formulas is None else formulas
+    path = Path(path) if path is not None else Path(__file__).with_name("_twins.py")
+    _atomic_write(path, twins_module_source(formulas))
+    return path
+
+
