@@ -58,20 +58,33 @@ def _log_multiplier_of_singular_values(si, sj, depth: float, normalized: bool):
     """log a(s_i^2, s_j^2) for singular values anywhere in the double range (s^2 may over/underflow).
 
     Exact rescaling by a power of two: a_N(4^e x, 4^e y) = 4^{e (N-1)/N} a_N(x, y) (degree 1 for L),
-    with 2^e the binary exponent of max(s_i, s_j), so the kernel sees arguments in [0, 1).
+    with 2^e the binary exponent of max(s_i, s_j), so the kernel sees arguments in [0, 1). Where the
+    ratio eps = y/x of the rescaled arguments is below the smallest normal double (s ratio < 1e-154),
+    the exact closed forms with eps = 0 are used: a_N = x^{(N-1)/N}/(1 - eps^{1/N}),
+    L = x/(log x - log y).
     """
     si, sj = np.broadcast_arrays(np.asarray(si, dtype=float), np.asarray(sj, dtype=float))
-    _, e = np.frexp(np.maximum(si, sj))
+    big, small = np.maximum(si, sj), np.minimum(si, sj)
+    _, e = np.frexp(big)
     ti, tj = np.ldexp(si, -e), np.ldexp(sj, -e)
-    x, y = ti * ti, tj * tj
-    lost = ((ti > 0) & (x < np.finfo(float).tiny)) | ((tj > 0) & (y < np.finfo(float).tiny))
-    if np.any(lost):
-        raise RiemdlnValueError(
-            "`s` must have ratios s_min/s_max > 1e-154 between positive singular values (their squares' "
-            "ratio must be a normal double); got a ratio below that."
-        )
+    out = _log_multiplier(ti * ti, tj * tj, depth, normalized)
+    with np.errstate(divide="ignore"):
+        log_eps = 2.0 * (np.log(small) - np.log(np.where(big > 0, big, 1.0)))
+        extreme = (small > 0) & (log_eps < math.log(np.finfo(float).tiny) + 2.0)
+        if np.any(extreme):
+            lx = np.where(extreme, 2.0 * np.log(np.where(big > 0, big, 1.0)), 0.0)
+            le = np.where(extreme, log_eps, -1.0)
+            if math.isinf(depth):
+                tail = lx - np.log(-le)
+            else:
+                tail = (1.0 - 1.0 / depth) * lx - np.log1p(-np.exp(le / depth))
+                if normalized:
+                    tail = tail - math.log(depth)
+        else:
+            tail = 0.0
     degree = 1.0 if math.isinf(depth) else 1.0 - 1.0 / depth
-    return degree * 2.0 * e * math.log(2.0) + _log_multiplier(x, y, depth, normalized)
+    scaled = degree * 2.0 * e * math.log(2.0) + out
+    return np.where(extreme, tail, scaled)
 
 
 def _multiplier(x, y, depth: float, normalized: bool):
