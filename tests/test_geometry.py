@@ -43,7 +43,7 @@ def full_rank_point(rng, m, n):
 
 @pytest.mark.parametrize("N", DEPTHS, ids=lambda n: f"N={n}")
 def test_public_multiplier_vs_definition(N):
-    """riemdln.multiplier (normalized) vs the defining sum / quotient on separated and equal args, rtol 1e-13."""
+    """riemdln.multiplier vs the defining sum / quotient on separated and equal args, rtol 1e-13."""
     pairs = [(4.0, 1.0), (0.25, 9.0), (2.0, 2.0), (3.0, 0.0), (0.0, 0.0)]
     for x, y in pairs:
         got = multiplier(x, y, N, normalized=True)
@@ -63,7 +63,7 @@ def test_public_multiplier_vs_definition(N):
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("rank", ["full", "deficient"])
 def test_apply_A_vs_fractional_power_sum(rng, N, shape, rank):
-    """A_N(X)Z = sum_k (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N} (eigh powers, 0^0 = 1): rel Frobenius err <= 1e-10."""
+    """A_N(X)Z = sum_k (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N} (eigh, 0^0 = 1): rel Frobenius err <= 1e-10."""
     m, n = shape
     k = min(m, n)
     if rank == "full":
