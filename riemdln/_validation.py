@@ -46,10 +46,16 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
+    message = f"`{name}` must be an array of real numbers; got {_short(value)}."
     try:
+        # complex input would lose its imaginary part (ComplexWarning), strings would be parsed: refuse both
+        if np.asarray(value).dtype.kind in "USc":
+            raise RiemdlnValueError(message)
         arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise RiemdlnValueError(f"`{name}` must be an array of real numbers; got {_short(value)}.") from None
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, RiemdlnValueError):
+            raise
+        raise RiemdlnValueError(message) from None
     if arr.ndim < min_ndim:
         raise RiemdlnValueError(
             f"`{name}` must have at least {min_ndim} dimension(s); got shape {arr.shape}."

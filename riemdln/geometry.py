@@ -283,7 +283,9 @@ def riemannian_gradient(X: ArrayLike, euclidean_gradient: ArrayLike, depth: floa
     [[4. 3.]
      [3. 2.]]
     """
-    return apply_A(X, euclidean_gradient, depth, normalized)
+    X, depth, normalized, (G,) = _prepare(X, depth, normalized, [("euclidean_gradient", euclidean_gradient)])
+    Q, _, Rt, M = _svd_multipliers(X, depth, normalized)
+    return Q @ (M * _rotate_in(Q, Rt, G)) @ Rt
 
 
 def _check_singular_values(s) -> np.ndarray:
