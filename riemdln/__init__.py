@@ -30,9 +30,9 @@ _LAZY = {
     "entropy": "riemdln.geometry",
     "orthogonal_group_volume": "riemdln.geometry",
     # catalog
-    "catalog": "riemdln.catalog",
-    "Formula": "riemdln.catalog",
-    "derive": "riemdln.catalog",
+    "catalog": "riemdln.formulas",
+    "Formula": "riemdln.formulas",
+    "derive": "riemdln.formulas",
     # errors
     "RiemdlnValueError": "riemdln._validation",
     # simulation

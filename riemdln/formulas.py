@@ -276,79 +276,79 @@ _s, _g = sympy.symbols("s g", positive=True), sy.g
 _s_only = sympy.Symbol("s", positive=True)
 _ENTRIES: dict[str, tuple] = {
     "multiplier": ("multiplier", "multiplier", (x, y, N), "raw", "a_N(x, y)",
-                   "DLN multiplier: the eigenvalue of A_N on Q E_ij R^T (x = s_i^2, y = s_j^2)",
+                   "DLN multiplier: the eigenvalue of $A_N$ on $Q E_{ij} R^T$ ($x = s_i^2$, $y = s_j^2$)",
                    ("defining_sum", "quotient"), "multiplier"),
     "multiplier_diagonal": ("multiplier", "diagonal", (x, N), "raw", "a_N(x, x)",
                             "Multiplier on the diagonal", (), "diagonal"),
     "multiplier_zero": ("multiplier", "at_zero", (x, N), "raw", "a_N(x, 0)",
                         "Multiplier at a zero singular value", (), "at_zero"),
     "multiplier_normalized": ("infinite_depth", "multiplier_normalized", (x, y, N), "normalized",
-                              r"\frac{a_N(x, y)}{N}", "Normalized multiplier (operator A_N/N of the metric N g^N)",
+                              r"\frac{a_N(x, y)}{N}", "Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
                               (), None),
     "multiplier_infinite": ("infinite_depth", "multiplier_infinite", (x, y), "normalized",
                             r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
-                            "Infinite-depth multiplier: the logarithmic mean (integral form of A_inf)",
+                            "Infinite-depth multiplier: the logarithmic mean (integral form of $A_\\infty$)",
                             ("logmean_quotient", "logmean_integral"), "multiplier_infinite"),
     "multiplier_correction": ("infinite_depth", "multiplier_correction", (x, y), "normalized",
                               r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
-                              "First-order (1/N) correction of the normalized multiplier", (),
+                              "First-order ($1/N$) correction of the normalized multiplier", (),
                               "multiplier_correction"),
     "volume_density_d2": ("volume", "volume_density_d2", (s1, s2, N), "raw", r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                          "Riemannian volume density of g^N, d = 2, w.r.t. ds dQ dR",
+                          "Riemannian volume density of $g^N$, $d = 2$, w.r.t. $ds\\,dQ\\,dR$",
                           ("volume_density_product_d2",), "volume_density_d2"),
     "volume_density_d3": ("volume", "volume_density_d3", (s1, s2, s3, N), "raw",
                           r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                          "Riemannian volume density of g^N, d = 3, w.r.t. ds dQ dR",
+                          "Riemannian volume density of $g^N$, $d = 3$, w.r.t. $ds\\,dQ\\,dR$",
                           ("volume_density_product_d3",), "volume_density_d3"),
     "volume_density_lebesgue_d2": ("volume", "volume_density_lebesgue_d2", (s1, s2, N), "raw",
                                    r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-                                   "Volume density of g^N w.r.t. Lebesgue measure, d = 2", (), None),
+                                   "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 2$", (), None),
     "volume_density_lebesgue_d3": ("volume", "volume_density_lebesgue_d3", (s1, s2, s3, N), "raw",
                                    r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-                                   "Volume density of g^N w.r.t. Lebesgue measure, d = 3", (), None),
+                                   "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 3$", (), None),
     "volume_density_mu_d2": ("volume", "volume_density_mu_d2", (sy.mu1, sy.mu2, N), "raw",
                              r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
-                             "Volume density of g^N in mu = s^(1/N) (factor singular values), d = 2", (), None),
+                             "Volume density of $g^N$ in $\\mu = s^{1/N}$ (the factors' singular values), $d = 2$", (), None),
     "volume_density_rho_d2": ("volume", "volume_density_rho_d2", (sy.rho1, sy.rho2, N), "raw",
                               r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
-                              "Volume density of g^N in rho = log s, d = 2", (), None),
+                              "Volume density of $g^N$ in $\\rho = \\log s$, $d = 2$", (), None),
     "volume_density": ("volume", "volume_density_general", (sy.s, N), "raw",
                        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                       "Volume density of g^N, any d (product formula); s has shape (..., d)", (), None),
+                       "Volume density of $g^N$, any $d$ (product formula, $r = d$); numeric twin takes $s$ of shape $(\\ldots, d)$", (), None),
     "volume_density_rank_r": ("volume", "volume_density_rank_r", (sy.s, sy.m, sy.n, N), "raw",
                               r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
-                              "Volume density of g^N restricted to rank-r m x n matrices; s has shape (..., r)",
+                              "Volume density of $g^N$ restricted to rank-$r$ $m\\times n$ matrices; numeric twin takes $s$ of shape $(\\ldots, r)$",
                               (), "volume_density_rank_r"),
     "volume_density_infinite_d2": ("infinite_depth", "volume_density_infinite_d2", (s1, s2), "normalized",
                                    r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                   "Volume density of the infinite-depth metric, d = 2",
+                                   "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
                                    ("volume_density_infinite_product_d2", "volume_density_infinite_rho_d2"),
                                    "volume_density_infinite_d2"),
     "volume_density_infinite_d3": ("infinite_depth", "volume_density_infinite_d3", (s1, s2, s3), "normalized",
                                    r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                   "Volume density of the infinite-depth metric, d = 3",
+                                   "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 3$",
                                    ("volume_density_infinite_product_d3",), "volume_density_infinite_d3"),
     "volume_density_infinite": ("infinite_depth", "volume_density_infinite_general", (sy.s,), "normalized",
                                 r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                "Volume density of the infinite-depth metric, any d", (), None),
+                                "Volume density of the infinite-depth metric $\\hat g^\\infty$, any $d$ ($r = d$)", (), None),
     "orthogonal_group_volume": ("entropy", "orthogonal_group_volume", (sy.d,), "-", "c_d",
-                                "Volume of O(d) in the Frobenius metric", (), None, {"printer": "python"}),
+                                "Volume of $O(d)$ in the Frobenius metric", (), None, {"printer": "python"}),
     "log_orthogonal_group_volume": ("entropy", "log_orthogonal_group_volume", (sy.d,), "-", r"\log c_d",
-                                    "Log-volume of O(d) in the Frobenius metric, as a sum", (), None,
+                                    "Log-volume of $O(d)$ in the Frobenius metric, as a sum", (), None,
                                     {"printer": "python"}),
     "entropy": ("entropy", "entropy", (sy.sigma, N), "raw", "S_N",
-                "Entropy of the balanced fibre (log of its volume), any d; sigma has shape (..., d)", (),
+                "Entropy of the balanced fibre (log of its volume), any $d$; numeric twin takes $\\sigma$ of shape $(\\ldots, d)$", (),
                 "entropy", {"size": sy.d}),
     "entropy_d2": ("entropy", "entropy_d2", (sympy.Symbol("sigma1", positive=True),
                                              sympy.Symbol("sigma2", positive=True), N), "raw", "S_N",
-                   "Entropy of the balanced fibre, d = 2", (), "entropy"),
+                   "Entropy of the balanced fibre, $d = 2$", (), "entropy"),
     "entropy_renormalized_limit": ("entropy", "entropy_renormalized_limit", (sy.sigma,), "normalized",
                                    r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
                                    "Large-depth limit of the renormalized fibre entropy", (), None,
                                    {"size": sy.d}),
     "singular_value_velocity": ("flow", "singular_value_velocity", (_s_only, _g, N), "raw",
                                 r"\frac{ds_i}{dt}", "Velocity of a singular value under the raw flow "
-                                "(g = (Q^T grad E R)_ii)", (), None),
+                                "($g = (Q^T \\nabla E\\, R)_{ii}$)", (), None),
     "singular_value_velocity_normalized": ("flow", "singular_value_velocity_normalized", (_s_only, _g, N),
                                            "normalized", r"\frac{ds_i}{d\tau}",
                                            "Velocity of a singular value under the normalized flow", (), None),
@@ -356,16 +356,16 @@ _ENTRIES: dict[str, tuple] = {
                                          r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
                                          "Velocity of a singular value at infinite depth", (), None),
     "left_rotation": ("flow", "left_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Omega_{ij}",
-                      "Left singular vectors: dQ/dt = Q Omega", ("left_rotation_display",), None),
+                      "Left singular vectors: $\\dot Q = Q\\Omega$", ("left_rotation_display",), None),
     "right_rotation": ("flow", "right_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Theta_{ij}",
-                       "Right singular vectors: dR/dt = R Theta", ("right_rotation_display",), None),
+                       "Right singular vectors: $\\dot R = R\\Theta$", ("right_rotation_display",), None),
     "left_rotation_infinite": ("flow", "left_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji), "normalized",
                                r"\Omega_{ij}\big|_{N=\infty}", "Left singular vectors at infinite depth", (), None),
     "right_rotation_infinite": ("flow", "right_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
                                 "normalized", r"\Theta_{ij}\big|_{N=\infty}",
                                 "Right singular vectors at infinite depth", (), None),
     "metric_svd_d2": ("metric", "metric_svd_d2", (s1, s2, N), "raw", r"g^N_{(s,\omega,\theta)}",
-                      "The metric g^N in SVD coordinates (ds1, ds2, omega, theta), d = 2", (), None),
+                      "The metric $g^N$ in SVD coordinates $(ds_1, ds_2, \\omega, \\theta)$, $d = 2$", (), None),
 }
 
 
@@ -419,6 +419,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -426,9 +427,15 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _tex_escape(text: str) -> str:
     for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}"), ("|", r"$|$"), ("<", r"$<$"), (">", r"$>$")):
         text = text.replace(a, b)
     return text
 
@@ -438,7 +445,7 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
     lines = [
         r"\documentclass[10pt]{article}",
         r"\usepackage[margin=2cm]{geometry}",
-        r"\usepackage{amsmath,amssymb}",
+        r"\usepackage{amsmath,amssymb,graphicx}",
         r"\allowdisplaybreaks",
         r"\title{riemdln: derived formulas of the deep linear network geometry}",
         r"\date{riemdln " + riemdln.__version__ + r", SymPy " + sympy.__version__ + "}",
@@ -452,11 +459,19 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
     ]
     for f in formulas.values():
         lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
-        lines.append(_tex_escape(f.title) + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
-        lines.append(r"\begin{multline}")
-        lines.append(f.latex.replace(" = ", r" \\ = ", len(f.display) and 10))
-        lines.append(r"\label{eq:" + f.name + "}")
-        lines.append(r"\end{multline}")
+        lines.append(f.title + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
+        rhs = [latex(e) for e in (f.expr, *f.display)]
+        rhs = [r for k, r in enumerate(rhs) if r != f.symbol and r not in rhs[:k]]
+        long = max(len(r) for r in rhs) > 260
+        lines.append(r"\begin{equation}\label{eq:" + f.name + "}")
+        if long:
+            lines.append(r"\resizebox{0.95\linewidth}{!}{$\displaystyle")
+        lines.append(r"\begin{aligned}")
+        lines.append(f"{f.symbol} &= {rhs[0]}" + "".join(rf" \\ &= {r}" for r in rhs[1:]))
+        lines.append(r"\end{aligned}")
+        if long:
+            lines.append("$}")
+        lines.append(r"\end{equation}")
         if f.check is not None:
             lines.append(
                 r"\noindent\emph{Certificate:} " + _tex_escape(f.check.method)

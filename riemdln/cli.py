@@ -1,0 +1,132 @@
+"""The ``riemdln`` command line.
+
+``riemdln derive [--out DIR] [--no-cache] [--cache DIR] [--pdf] [--write-twins]`` derives every
+formula (from the on-disk cache when fresh) and writes ``DIR/formulas.tex`` and
+``DIR/formulas.json``; ``--pdf`` also compiles ``DIR/formulas.pdf`` with pdflatex.
+
+Errors print one line to stderr and exit with status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main", "compile_pdf"]
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2."""
+
+
+def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
+    """Compile ``tex`` with pdflatex in a scratch folder; move the PDF beside it (atomically)."""
+    exe = shutil.which("pdflatex")
+    if exe is None:
+        raise CLIError("pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf")
+    with tempfile.TemporaryDirectory() as work:
+        for _ in range(2):  # twice, for labels
+            proc = subprocess.run(
+                [exe, "-interaction=nonstopmode", "-halt-on-error", "-output-directory", work, str(tex)],
+                capture_output=True, text=True, timeout=timeout, check=False,
+            )
+            if proc.returncode != 0:
+                log = (proc.stdout or "").strip().splitlines()
+                errors = [line for line in log if line.startswith("!")]
+                raise CLIError(f"pdflatex failed on {tex}: {errors[0] if errors else 'see its log'}")
+        pdf = Path(work) / (tex.stem + ".pdf")
+        target = tex.with_suffix(".pdf")
+        tmp = target.with_name(f".{target.name}.tmp")
+        shutil.copyfile(pdf, tmp)
+        tmp.replace(target)
+    return target
+
+
+def _progress(stream):
+    start = time.perf_counter()
+
+    def report(name: str, status: str) -> None:
+        print(f"  [{time.perf_counter() - start:6.2f} s] {name}: {status}", file=stream, flush=True)
+
+    return report
+
+
+def _cmd_derive(args: argparse.Namespace) -> int:
+    from riemdln import formulas as cat_mod
+    from riemdln.derivations import DeriveReport, derive
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out must be a directory; {out} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"--out {out} cannot be created: {exc.strerror}") from None
+    t0 = time.perf_counter()
+    print(f"riemdln derive: deriving into {out}", file=sys.stderr)
+    report = DeriveReport()
+    results = derive(use_cache=not args.no_cache, cache=args.cache, progress=_progress(sys.stderr), report=report)
+    formulas = cat_mod._build(results)
+    failed = [f.name for f in formulas.values() if f.check is not None and not f.check.passed]
+    tex = cat_mod.write_latex(out / "formulas.tex", formulas)
+    js = cat_mod.write_json(out / "formulas.json", formulas)
+    written = [tex, js]
+    if args.pdf:
+        written.append(compile_pdf(tex))
+    if args.write_twins:
+        written.append(cat_mod.write_twins(formulas=formulas))
+    elapsed = time.perf_counter() - t0
+    cached = sum(1 for s in report.status.values() if s == "cached")
+    print(
+        f"{len(formulas)} formulas from {len(report.status)} derivations ({cached} from cache) in {elapsed:.2f} s; "
+        f"certificates: {'all passed' if not failed else 'FAILED ' + ', '.join(failed)}",
+        file=sys.stderr,
+    )
+    for path in written:
+        print(path)
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="riemdln", description="Riemannian geometry of the deep linear network.")
+    from riemdln import __version__
+
+    parser.add_argument("--version", action="version", version=f"riemdln {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    d = sub.add_parser("derive", help="derive the formulas; write formulas.tex and formulas.json")
+    d.add_argument("--out", default="riemdln-out", help="output directory (default: riemdln-out)")
+    d.add_argument("--no-cache", action="store_true", help="rederive everything (and refresh the cache)")
+    d.add_argument("--cache", default=None, help="cache directory (default: $RIEMDLN_CACHE_DIR or ~/.cache/riemdln)")
+    d.add_argument("--pdf", action="store_true", help="also compile formulas.pdf with pdflatex")
+    d.add_argument("--write-twins", action="store_true", help="(developers) regenerate riemdln/_twins.py")
+    d.set_defaults(func=_cmd_derive)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except CLIError as exc:
+        print(f"riemdln {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"riemdln {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"riemdln {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
