@@ -18,7 +18,7 @@ class RiemdlnValueError(ValueError):
 
 
 def _short(value) -> str:
-    text = repr(value)
+    text = " ".join(repr(value).split())  # one line: array reprs span several
     return text if len(text) <= 80 else text[:77] + "..."
 
 
