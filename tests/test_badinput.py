@@ -1,0 +1,186 @@
+"""Bad input: one table (callable, kwargs, match) -> RiemdlnValueError (a ValueError) naming the argument."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import riemdln
+from riemdln import (
+    apply_A,
+    apply_A_inverse,
+    entropy,
+    log_multiplier,
+    log_volume_density,
+    metric,
+    multiplier,
+    orthogonal_group_volume,
+    riemannian_gradient,
+    volume_density,
+)
+
+EYE2 = np.eye(2)
+ONES2 = np.ones((2, 2))
+RANK1 = np.outer([1.0, 2.0], [3.0, -1.0])  # rank 1 up to rounding
+RECT = np.array([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+NAN2 = np.array([[1.0, np.nan], [0.0, 1.0]])
+INF2 = np.array([[1.0, np.inf], [0.0, 1.0]])
+
+DEPTH_MSG = r"`depth` must be a real number >= 1 or math\.inf; got "
+INF_RAW_MSG = r"`depth=math\.inf` requires `normalized=True`"
+RANK_MSG = r"`X` has rank 1 < min\(m, n\) = 2"
+
+CASES = [
+    # ---- multiplier / log_multiplier: values
+    ("mult-negative-x", multiplier, dict(x=-1.0, y=1.0, depth=2), r"`x` must be >= 0"),
+    ("mult-negative-y-array", multiplier, dict(x=1.0, y=[1.0, -0.5], depth=2), r"`y` must be >= 0"),
+    ("mult-nan-x", multiplier, dict(x=np.nan, y=1.0, depth=2), r"`x` must have finite entries"),
+    ("mult-inf-y", multiplier, dict(x=1.0, y=np.inf, depth=2), r"`y` must have finite entries"),
+    ("mult-string-x", multiplier, dict(x="abc", y=1.0, depth=2), r"`x` must be an array of real numbers"),
+    ("mult-numeric-string-x", multiplier, dict(x="4", y=1.0, depth=2), r"`x` must be an array of real"),
+    ("mult-complex-x", multiplier, dict(x=np.array([1 + 1j]), y=1.0, depth=2), r"`x` must be an array of real"),
+    ("logmult-negative-x", log_multiplier, dict(x=-2.0, y=1.0, depth=3), r"`x` must be >= 0"),
+    # ---- depth
+    ("depth-below-one", multiplier, dict(x=1.0, y=1.0, depth=0.5), DEPTH_MSG + r"0\.5\."),
+    ("depth-zero", multiplier, dict(x=1.0, y=1.0, depth=0), DEPTH_MSG + r"0\."),
+    ("depth-negative", apply_A, dict(X=EYE2, Z=EYE2, depth=-3), DEPTH_MSG + r"-3\."),
+    ("depth-minus-inf", multiplier, dict(x=1.0, y=1.0, depth=-math.inf, normalized=True), DEPTH_MSG),
+    ("depth-nan", multiplier, dict(x=1.0, y=1.0, depth=math.nan), DEPTH_MSG + r"nan\."),
+    ("depth-string", multiplier, dict(x=1.0, y=1.0, depth="3"), DEPTH_MSG + r"'3'\."),
+    ("depth-bool", multiplier, dict(x=1.0, y=1.0, depth=True), DEPTH_MSG + r"True\."),
+    ("depth-none", metric, dict(X=EYE2, Z1=EYE2, Z2=EYE2, depth=None), DEPTH_MSG + r"None\."),
+    ("depth-complex", multiplier, dict(x=1.0, y=1.0, depth=2 + 0j), DEPTH_MSG),
+    ("depth-array", multiplier, dict(x=1.0, y=1.0, depth=np.array([2.0, 3.0])), DEPTH_MSG),
+    ("depth-inf-raw-mult", multiplier, dict(x=1.0, y=2.0, depth=math.inf), INF_RAW_MSG),
+    ("depth-inf-raw-logmult", log_multiplier, dict(x=1.0, y=2.0, depth=math.inf), INF_RAW_MSG),
+    ("depth-inf-raw-apply", apply_A, dict(X=EYE2, Z=EYE2, depth=np.inf), INF_RAW_MSG),
+    ("depth-inf-raw-metric", metric, dict(X=EYE2, Z1=EYE2, Z2=EYE2, depth=math.inf), INF_RAW_MSG),
+    ("depth-inf-raw-volume", volume_density, dict(s=[1.0, 2.0], depth=math.inf), INF_RAW_MSG),
+    ("depth-inf-raw-entropy", entropy, dict(s=[1.0, 2.0], depth=math.inf), INF_RAW_MSG),
+    ("depth-bad-volume", log_volume_density, dict(s=[1.0, 2.0], depth=0.9), DEPTH_MSG),
+    ("depth-bad-entropy", entropy, dict(s=[1.0, 2.0], depth="deep"), DEPTH_MSG),
+    # ---- normalized / include_constant
+    ("normalized-string", multiplier, dict(x=1.0, y=1.0, depth=2, normalized="yes"), r"`normalized` must be True"),
+    ("normalized-int", apply_A, dict(X=EYE2, Z=EYE2, depth=2, normalized=1), r"`normalized` must be True"),
+    ("normalized-none", volume_density, dict(s=[1.0], depth=2, normalized=None), r"`normalized` must be True"),
+    (
+        "include-constant-string",
+        entropy,
+        dict(s=[1.0, 2.0], depth=2, include_constant="no"),
+        r"`include_constant` must be True or False",
+    ),
+    # ---- matrices: shapes and entries
+    ("X-vector", apply_A, dict(X=[1.0, 2.0], Z=[1.0, 2.0], depth=2), r"`X` must have at least 2 dimension"),
+    ("X-scalar", metric, dict(X=1.0, Z1=1.0, Z2=1.0, depth=2), r"`X` must have at least 2 dimension"),
+    ("X-empty", apply_A, dict(X=np.zeros((0, 3)), Z=np.zeros((0, 3)), depth=2), r"`X` must be a non-empty"),
+    ("X-ragged", apply_A, dict(X=[[1.0, 2.0], [3.0]], Z=EYE2, depth=2), r"`X` must be an array of real"),
+    ("X-nan", apply_A, dict(X=NAN2, Z=EYE2, depth=2), r"`X` must have finite entries"),
+    ("X-inf-metric", metric, dict(X=INF2, Z1=EYE2, Z2=EYE2, depth=2), r"`X` must have finite entries"),
+    ("Z-nan", apply_A, dict(X=EYE2, Z=NAN2, depth=2), r"`Z` must have finite entries"),
+    ("Z-shape", apply_A, dict(X=EYE2, Z=np.ones((2, 3)), depth=2), r"`Z` must have the shape of `X` \(2, 2\)"),
+    ("Zinv-shape", apply_A_inverse, dict(X=EYE2, Z=np.ones((3, 2)), depth=2), r"`Z` must have the shape"),
+    ("Z1-shape", metric, dict(X=EYE2, Z1=np.ones((3, 3)), Z2=EYE2, depth=2), r"`Z1` must have the shape"),
+    ("Z2-inf", metric, dict(X=EYE2, Z1=EYE2, Z2=INF2, depth=2), r"`Z2` must have finite entries"),
+    (
+        "grad-shape",
+        riemannian_gradient,
+        dict(X=EYE2, euclidean_gradient=np.ones((2, 3)), depth=2),
+        r"`euclidean_gradient` must have the shape of `X`",
+    ),
+    # ---- rank-deficient points
+    ("metric-rank1", metric, dict(X=RANK1, Z1=EYE2, Z2=EYE2, depth=2), RANK_MSG),
+    ("metric-zero", metric, dict(X=np.zeros((2, 2)), Z1=EYE2, Z2=EYE2, depth=1), r"`X` has rank 0"),
+    ("metric-rank1-inf", metric, dict(X=RANK1, Z1=EYE2, Z2=EYE2, depth=math.inf, normalized=True), RANK_MSG),
+    ("inverse-rank1", apply_A_inverse, dict(X=RANK1, Z=EYE2, depth=3), RANK_MSG),
+    (
+        "metric-rect-rank1",
+        metric,
+        dict(X=np.array([[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]), Z1=np.ones((2, 3)), Z2=np.ones((2, 3)), depth=2),
+        RANK_MSG,
+    ),
+    (
+        "metric-stack-one-deficient",
+        metric,
+        dict(X=np.stack([EYE2, RANK1]), Z1=np.ones((2, 2, 2)), Z2=np.ones((2, 2, 2)), depth=2),
+        RANK_MSG,
+    ),
+    ("volume-zero-s", volume_density, dict(s=[1.0, 0.0], depth=2), r"`s` must be > 0"),
+    ("volume-negative-s", log_volume_density, dict(s=[1.0, -2.0], depth=2), r"`s` must be > 0"),
+    # ---- infinite depth on rectangular matrices
+    (
+        "metric-inf-rect",
+        metric,
+        dict(X=RECT, Z1=np.ones((2, 3)), Z2=np.ones((2, 3)), depth=math.inf, normalized=True),
+        r"`depth=math\.inf` needs a square `X`",
+    ),
+    (
+        "inverse-inf-rect",
+        apply_A_inverse,
+        dict(X=RECT, Z=np.ones((2, 3)), depth=math.inf, normalized=True),
+        r"`depth=math\.inf` needs a square `X`",
+    ),
+    (
+        "volume-inf-rect-stratum",
+        volume_density,
+        dict(s=[1.0, 2.0], depth=math.inf, normalized=True, shape=(2, 3)),
+        r"`depth=math\.inf` needs `shape=\(d, d\)`",
+    ),
+    # ---- singular values
+    ("s-scalar", volume_density, dict(s=2.0, depth=2), r"`s` must have at least 1 dimension"),
+    ("s-empty", volume_density, dict(s=[], depth=2), r"`s` must hold at least one singular value"),
+    ("s-nan", volume_density, dict(s=[1.0, np.nan], depth=2), r"`s` must have finite entries"),
+    ("s-inf", log_volume_density, dict(s=[np.inf, 1.0], depth=2), r"`s` must have finite entries"),
+    ("s-string", volume_density, dict(s=["a", "b"], depth=2), r"`s` must be an array of real numbers"),
+    ("entropy-negative-s", entropy, dict(s=[1.0, -1.0], depth=2), r"`s` must be >= 0"),
+    ("entropy-nan-s", entropy, dict(s=[np.nan, 1.0], depth=2), r"`s` must have finite entries"),
+    ("entropy-scalar-s", entropy, dict(s=1.0, depth=2), r"`s` must have at least 1 dimension"),
+    # ---- coords and shape
+    ("coords-unknown", volume_density, dict(s=[1.0, 2.0], depth=2, coords="polar"), r"`coords` must be one of"),
+    ("coords-none", log_volume_density, dict(s=[1.0, 2.0], depth=2, coords=None), r"`coords` must be one of"),
+    (
+        "coords-lebesgue-with-shape",
+        volume_density,
+        dict(s=[1.0, 2.0], depth=2, coords="lebesgue", shape=(3, 3)),
+        r"`coords` must be 'svd' when `shape` is given",
+    ),
+    ("shape-too-small", volume_density, dict(s=[1.0, 2.0], depth=2, shape=(1, 3)), r"`shape` must be a pair"),
+    ("shape-one-int", volume_density, dict(s=[1.0], depth=2, shape=3), r"`shape` must be a pair"),
+    ("shape-triple", volume_density, dict(s=[1.0], depth=2, shape=(2, 3, 4)), r"`shape` must be a pair"),
+    ("shape-float", volume_density, dict(s=[1.0], depth=2, shape=(2.5, 3)), r"`shape` must be a pair"),
+    ("shape-string", volume_density, dict(s=[1.0], depth=2, shape="ab"), r"`shape` must be a pair"),
+    ("shape-negative", log_volume_density, dict(s=[1.0], depth=2, shape=(-1, 3)), r"`shape` must be a pair"),
+    # ---- orthogonal group
+    ("cd-zero", orthogonal_group_volume, dict(d=0), r"`d` must be an integer >= 1; got 0\."),
+    ("cd-float", orthogonal_group_volume, dict(d=2.0), r"`d` must be an integer >= 1; got 2\.0\."),
+    ("cd-bool", orthogonal_group_volume, dict(d=True), r"`d` must be an integer >= 1; got True\."),
+    ("cd-string", orthogonal_group_volume, dict(d="3"), r"`d` must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("func,kwargs,match", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_raises(func, kwargs, match):
+    """Every bad input raises RiemdlnValueError (a ValueError) with the argument named in the message."""
+    with pytest.raises(ValueError, match=match) as info:
+        func(**kwargs)
+    assert isinstance(info.value, riemdln.RiemdlnValueError)
+    assert "\n" not in str(info.value)  # one line: the CLI prints it as is
+
+
+def test_error_class_is_public_and_a_valueerror():
+    assert issubclass(riemdln.RiemdlnValueError, ValueError)
+
+
+def test_good_input_at_the_edges_does_not_raise():
+    """The edges the table excludes are accepted: depth exactly 1, numpy scalar depth, inf normalized,
+    rank-deficient X in apply_A, zero singular values in entropy, rectangular full-rank metric."""
+    assert multiplier(4.0, 1.0, 1) == 1.0
+    assert multiplier(4.0, 1.0, np.float64(2.0)) == pytest.approx(3.0, rel=1e-14)
+    assert multiplier(4.0, 1.0, np.int64(2)) == pytest.approx(3.0, rel=1e-14)
+    assert multiplier(4.0, 1.0, math.inf, normalized=np.bool_(True)) == pytest.approx(3 / math.log(4), rel=1e-14)
+    assert np.all(np.isfinite(apply_A(RANK1, EYE2, 3)))
+    assert np.all(np.isfinite(apply_A(RANK1, EYE2, math.inf, normalized=True)))
+    assert entropy([0.0, 1.0], 3, include_constant=False) == pytest.approx(0.0, abs=1e-15)  # a_3(1, 0) = 1
+    assert metric(RECT, np.ones((2, 3)), np.ones((2, 3)), 2) > 0
+    assert volume_density([1.0, 2.0], 2, shape=(np.int64(3), 4)) > 0
