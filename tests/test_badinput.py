@@ -31,6 +31,9 @@ INF2 = np.array([[1.0, np.inf], [0.0, 1.0]])
 DEPTH_MSG = r"`depth` must be a real number >= 1 or math\.inf; got "
 INF_RAW_MSG = r"`depth=math\.inf` requires `normalized=True`"
 RANK_MSG = r"`X` has rank 1 < min\(m, n\) = 2"
+X_REAL = r"`x` must be an array of real numbers"
+NORM_MSG = r"`normalized` must be True or False"
+COORDS_MSG = r"`coords` must be one of"
 
 CASES = [
     # ---- multiplier / log_multiplier: values
@@ -38,9 +41,9 @@ CASES = [
     ("mult-negative-y-array", multiplier, dict(x=1.0, y=[1.0, -0.5], depth=2), r"`y` must be >= 0"),
     ("mult-nan-x", multiplier, dict(x=np.nan, y=1.0, depth=2), r"`x` must have finite entries"),
     ("mult-inf-y", multiplier, dict(x=1.0, y=np.inf, depth=2), r"`y` must have finite entries"),
-    ("mult-string-x", multiplier, dict(x="abc", y=1.0, depth=2), r"`x` must be an array of real numbers"),
-    ("mult-numeric-string-x", multiplier, dict(x="4", y=1.0, depth=2), r"`x` must be an array of real"),
-    ("mult-complex-x", multiplier, dict(x=np.array([1 + 1j]), y=1.0, depth=2), r"`x` must be an array of real"),
+    ("mult-string-x", multiplier, dict(x="abc", y=1.0, depth=2), X_REAL),
+    ("mult-numeric-string-x", multiplier, dict(x="4", y=1.0, depth=2), X_REAL),
+    ("mult-complex-x", multiplier, dict(x=np.array([1 + 1j]), y=1.0, depth=2), X_REAL),
     ("logmult-negative-x", log_multiplier, dict(x=-2.0, y=1.0, depth=3), r"`x` must be >= 0"),
     # ---- depth
     ("depth-below-one", multiplier, dict(x=1.0, y=1.0, depth=0.5), DEPTH_MSG + r"0\.5\."),
@@ -62,9 +65,9 @@ CASES = [
     ("depth-bad-volume", log_volume_density, dict(s=[1.0, 2.0], depth=0.9), DEPTH_MSG),
     ("depth-bad-entropy", entropy, dict(s=[1.0, 2.0], depth="deep"), DEPTH_MSG),
     # ---- normalized / include_constant
-    ("normalized-string", multiplier, dict(x=1.0, y=1.0, depth=2, normalized="yes"), r"`normalized` must be True"),
-    ("normalized-int", apply_A, dict(X=EYE2, Z=EYE2, depth=2, normalized=1), r"`normalized` must be True"),
-    ("normalized-none", volume_density, dict(s=[1.0], depth=2, normalized=None), r"`normalized` must be True"),
+    ("normalized-string", multiplier, dict(x=1.0, y=1.0, depth=2, normalized="yes"), NORM_MSG),
+    ("normalized-int", apply_A, dict(X=EYE2, Z=EYE2, depth=2, normalized=1), NORM_MSG),
+    ("normalized-none", volume_density, dict(s=[1.0], depth=2, normalized=None), NORM_MSG),
     (
         "include-constant-string",
         entropy,
@@ -79,7 +82,7 @@ CASES = [
     ("X-nan", apply_A, dict(X=NAN2, Z=EYE2, depth=2), r"`X` must have finite entries"),
     ("X-inf-metric", metric, dict(X=INF2, Z1=EYE2, Z2=EYE2, depth=2), r"`X` must have finite entries"),
     ("Z-nan", apply_A, dict(X=EYE2, Z=NAN2, depth=2), r"`Z` must have finite entries"),
-    ("Z-shape", apply_A, dict(X=EYE2, Z=np.ones((2, 3)), depth=2), r"`Z` must have the shape of `X` \(2, 2\)"),
+    ("Z-shape", apply_A, dict(X=EYE2, Z=np.ones((2, 3)), depth=2), r"`Z` must have the shape of `X`"),
     ("Zinv-shape", apply_A_inverse, dict(X=EYE2, Z=np.ones((3, 2)), depth=2), r"`Z` must have the shape"),
     ("Z1-shape", metric, dict(X=EYE2, Z1=np.ones((3, 3)), Z2=EYE2, depth=2), r"`Z1` must have the shape"),
     ("Z2-inf", metric, dict(X=EYE2, Z1=EYE2, Z2=INF2, depth=2), r"`Z2` must have finite entries"),
@@ -137,8 +140,8 @@ CASES = [
     ("entropy-nan-s", entropy, dict(s=[np.nan, 1.0], depth=2), r"`s` must have finite entries"),
     ("entropy-scalar-s", entropy, dict(s=1.0, depth=2), r"`s` must have at least 1 dimension"),
     # ---- coords and shape
-    ("coords-unknown", volume_density, dict(s=[1.0, 2.0], depth=2, coords="polar"), r"`coords` must be one of"),
-    ("coords-none", log_volume_density, dict(s=[1.0, 2.0], depth=2, coords=None), r"`coords` must be one of"),
+    ("coords-unknown", volume_density, dict(s=[1.0, 2.0], depth=2, coords="polar"), COORDS_MSG),
+    ("coords-none", log_volume_density, dict(s=[1.0, 2.0], depth=2, coords=None), COORDS_MSG),
     (
         "coords-lebesgue-with-shape",
         volume_density,
@@ -178,7 +181,8 @@ def test_good_input_at_the_edges_does_not_raise():
     assert multiplier(4.0, 1.0, 1) == 1.0
     assert multiplier(4.0, 1.0, np.float64(2.0)) == pytest.approx(3.0, rel=1e-14)
     assert multiplier(4.0, 1.0, np.int64(2)) == pytest.approx(3.0, rel=1e-14)
-    assert multiplier(4.0, 1.0, math.inf, normalized=np.bool_(True)) == pytest.approx(3 / math.log(4), rel=1e-14)
+    L41 = 3 / math.log(4)
+    assert multiplier(4.0, 1.0, math.inf, normalized=np.bool_(True)) == pytest.approx(L41, rel=1e-14)
     assert np.all(np.isfinite(apply_A(RANK1, EYE2, 3)))
     assert np.all(np.isfinite(apply_A(RANK1, EYE2, math.inf, normalized=True)))
     assert entropy([0.0, 1.0], 3, include_constant=False) == pytest.approx(0.0, abs=1e-15)  # a_3(1, 0) = 1
