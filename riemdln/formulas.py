@@ -433,11 +433,14 @@ def _umask() -> int:
     return mask
 
 
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "|": r"$|$", "<": r"$<$", ">": r"$>$",
+}
+
+
 def _tex_escape(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}"), ("|", r"$|$"), ("<", r"$<$"), (">", r"$>$")):
-        text = text.replace(a, b)
-    return text
+    return "".join(_TEX_ESCAPES.get(c, c) for c in text)
 
 
 def latex_document(formulas: Mapping[str, Formula]) -> str:

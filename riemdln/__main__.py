@@ -1,0 +1,7 @@
+"""``python -m riemdln`` is the ``riemdln`` command."""
+
+import sys
+
+from riemdln.cli import main
+
+sys.exit(main())
