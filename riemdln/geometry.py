@@ -168,12 +168,17 @@ def _svd_multipliers(X: np.ndarray, depth: float, normalized: bool):
     # singular values below numpy's rank tolerance are rounding noise of exact zeros: without this, a
     # rank-deficient X gets a(s^2, ~1e-32) instead of a(s^2, 0), off by 1/log(1e32) ~ 1 % at N = inf
     s = np.where(s > rank_tolerance(s, (m, n)), s, 0.0)
-    s2 = s * s
-    xs = np.zeros(X.shape[:-2] + (m,))
-    ys = np.zeros(X.shape[:-2] + (n,))
-    xs[..., :k] = s2
-    ys[..., :k] = s2
-    M = _multiplier(xs[..., :, None], ys[..., None, :], depth, normalized)
+    sx = np.zeros(X.shape[:-2] + (m,))
+    sy = np.zeros(X.shape[:-2] + (n,))
+    sx[..., :k] = s
+    sy[..., :k] = s
+    positive = s[s > 0]
+    if positive.size == 0 or (positive.min() > 1e-150 and positive.max() < 1e150):
+        # fast path: s^2 and the multipliers are comfortably inside the double range
+        M = _multiplier((sx * sx)[..., :, None], (sy * sy)[..., None, :], depth, normalized)
+    else:
+        # s^2 would over- or underflow: exact rescaling in log space
+        M = np.exp(_log_multiplier_of_singular_values(sx[..., :, None], sy[..., None, :], depth, normalized))
     return Q, s, Rt, np.asarray(M)
 
 
