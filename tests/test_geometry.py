@@ -29,7 +29,10 @@ INTEGER_DEPTHS = (1, 2, 3, 5)
 
 
 def rel_fro(a, b) -> float:
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), np.finfo(float).tiny))
+    scale = np.abs(b).max()
+    if scale == 0:
+        return float(np.abs(a).max())
+    return float(np.linalg.norm(a / scale - b / scale) / np.linalg.norm(b / scale))
 
 
 def full_rank_point(rng, m, n):
@@ -249,3 +252,34 @@ def test_gradient_identity(seed, shape, depth, spread):
     size = np.linalg.norm(G) * np.linalg.norm(Z)
     assert abs(lhs - exact) <= 1e-10 * size
     assert abs(lhs - fd) <= 1e-6 * max(size, 1.0)
+
+
+# ----------------------------------------------------------------------------- extreme scales
+
+
+@pytest.mark.parametrize(
+    "c,N",
+    [(1e-160, 1), (1e-160, 2), (1e160, 2), (1e160, 3), (1e-200, 3), (1e155, 50), (1e-155, 50), (1e200, 1.5)],
+    ids=lambda v: f"{v:g}",
+)
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_homogeneity_at_extreme_scales(rng, shape, c, N):
+    """A_N(cX) Z = c^{2(N-1)/N} A_N(X) Z and g_{cX} = c^{-2(N-1)/N} g_X (from the defining sum), where
+    (cX)(cX)^T over- or underflows; rel err <= 1e-11. Also apply_A_inverse at cX; no warnings."""
+    m, n = shape
+    X = full_rank_point(rng, m, n)
+    Z1, Z2 = rng.standard_normal((2, m, n))
+    deg = 2 * (N - 1) / N
+    scale = math.exp(deg * math.log(c))
+    assert rel_fro(apply_A(c * X, Z1, N), scale * apply_A(X, Z1, N)) <= 1e-11
+    assert rel_fro(apply_A_inverse(c * X, Z1, N), apply_A_inverse(X, Z1, N) / scale) <= 1e-11
+    g = metric(X, Z1, Z2, N)
+    assert metric(c * X, Z1, Z2, N) == pytest.approx(g / scale, rel=1e-11)
+
+
+def test_rank_deficient_tiny_scale():
+    """X = 1e-200 diag(1, 0): (A_2 Z)_11 = 2e-200, off-diagonal a_2(x, 0) = 1e-200; rel 1e-13."""
+    Z = np.ones((2, 2))
+    out = apply_A(np.diag([1e-200, 0.0]), Z, 2)
+    expected = np.array([[2e-200, 1e-200], [1e-200, 0.0]])
+    assert np.allclose(out, expected, rtol=1e-13, atol=0)
