@@ -56,8 +56,9 @@ def sinhc(z):
 def log_sinhc(z):
     r"""Return :math:`\log(\sinh(z)/z)` without overflow; 0 at :math:`z = 0`.
 
-    For :math:`|z| \le 1` it is ``log(sinh(z)/z)`` (sinh is accurate to an ulp there), and for
-    :math:`|z| > 1` it is :math:`|z| - \log(2|z|) + \operatorname{log1p}(-e^{-2|z|})`.
+    For :math:`|z| \le 1` it is :math:`\operatorname{log1p}(\sum_{k \ge 1} z^{2k}/(2k+1)!)` (Horner, to
+    full relative precision even as :math:`z \to 0`), and for :math:`|z| > 1` it is
+    :math:`|z| - \log(2|z|) + \operatorname{log1p}(-e^{-2|z|})`.
 
     >>> print(log_sinhc(0.0))
     0.0
@@ -66,8 +67,12 @@ def log_sinhc(z):
     small = a <= _LOG_SINHC_SWITCH
     a_small = np.where(small, a, 1.0)
     a_large = np.where(small, 2.0, a)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v_small = np.where(a_small == 0, 0.0, np.log(np.sinh(a_small) / a_small))
+    # sinh(a)/a - 1 = sum_{k>=1} a^{2k}/(2k+1)!, truncated where the next term is < 1e-16 relative (a <= 1)
+    t = a_small * a_small
+    series = 1.0
+    for denom in (342.0, 272.0, 210.0, 156.0, 110.0, 72.0, 42.0, 20.0):
+        series = 1.0 + t / denom * series
+    v_small = np.log1p(t / 6.0 * series)
     v_large = a_large - np.log(2.0 * a_large) + np.log1p(-np.exp(-2.0 * a_large))
     return np.where(small, v_small, v_large)[()]
 
@@ -97,8 +102,8 @@ def logmean(x, y):
 
     :math:`L(x, 0) = 0`. Evaluated as :math:`e^{(u+v)/2}\operatorname{sinhc}(\delta/2)` in log space.
 
-    >>> print(logmean(4.0, 1.0))  # 3/log 4
-    2.1640425613334453
+    >>> print(round(float(logmean(4.0, 1.0)), 12))  # 3/log 4
+    2.164042561333
     """
     return np.exp(log_logmean(x, y))[()]
 
