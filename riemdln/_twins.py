@@ -29,7 +29,7 @@ def log_multiplier(x, y, N):
 
 # multiplier_normalized (log): dln_multiplier(x, y, N)/N
 def log_multiplier_normalized_finite(x, y, N):
-    return -numpy.log(N) + riemdln.kernels.log_dln_multiplier(x, y, N)
+    return riemdln.kernels.log_dln_multiplier(x, y, N) - numpy.log(N)
 
 # multiplier_infinite (log): logmean(x, y)
 def log_multiplier_infinite(x, y):
@@ -60,4 +60,4 @@ def log_multiplier_normalized(x, y, N):
     finite = numpy.where(numpy.isinf(N), 1.0, N)
     return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), log_multiplier_normalized_finite(x, y, finite))[()]
 
-SOURCE_DIGEST = '8eb8ea1e8d04a622'
+SOURCE_DIGEST = '3d17ee02c06b44b1'

@@ -42,47 +42,88 @@ from riemdln.functions import dln_multiplier, logmean
 __all__ = ["Formula", "catalog", "TwinPrinter", "twin_source", "write_twins", "write_latex", "write_json"]
 
 
-class TwinPrinter(NumPyPrinter):
-    """NumPy printer whose output never contains a cancelling quotient.
+class _Kernel(sympy.Function):
+    """A call to a stable kernel of :mod:`riemdln.kernels`, opaque to cse and simplification."""
 
-    * ``log(a_N(x, y))`` → ``kernels.log_dln_multiplier``, ``log(L(x, y))`` → ``kernels.log_logmean``;
-    * ``a_N(x, y)/N`` → ``kernels.dln_multiplier_normalized`` (finite at ``N = inf``);
-    * the special functions themselves print through their ``_numpycode`` hooks.
+    kernel = ""
+
+    def _numpycode(self, printer):
+        return "{}({})".format(
+            printer._module_format(f"riemdln.kernels.{self.kernel}"), ", ".join(printer._print(a) for a in self.args)
+        )
+
+
+class _log_dln_multiplier(_Kernel):
+    kernel = "log_dln_multiplier"
+
+
+class _log_logmean(_Kernel):
+    kernel = "log_logmean"
+
+
+class _dln_multiplier_normalized(_Kernel):
+    kernel = "dln_multiplier_normalized"
+
+
+class _log_dln_multiplier_normalized(_Kernel):
+    kernel = "log_dln_multiplier_normalized"
+
+
+def _normalized_factor(expr):
+    """If the Mul ``expr`` holds a_N(x, y) and 1/N as factors, return (a_N, the other factors)."""
+    factors = list(Mul.make_args(expr))
+    for f in factors:
+        if isinstance(f, dln_multiplier):
+            inv = 1 / f.args[2]
+            if inv in factors:
+                rest = list(factors)
+                rest.remove(f)
+                rest.remove(inv)
+                return f, Mul(*rest)
+    return None
+
+
+def kernelize(expr):
+    """Replace log(a_N), log(L), a_N/N and log(a_N/N) by opaque kernel calls (before cse).
+
+    This is what keeps lambdified code in log space where the formula is in log space: cse would
+    otherwise hoist ``a_N(x, y)`` into a temporary and print ``numpy.log`` of it.
+    """
+
+    def log_rule(e):
+        arg = e.args[0]
+        if isinstance(arg, dln_multiplier):
+            return _log_dln_multiplier(*arg.args)
+        if isinstance(arg, logmean):
+            return _log_logmean(*arg.args)
+        split = _normalized_factor(arg) if isinstance(arg, Mul) else None
+        if split is not None:
+            a, rest = split
+            return _log_dln_multiplier_normalized(*a.args) + log(rest)
+        return e
+
+    expr = expr.replace(lambda e: isinstance(e, log), log_rule)
+
+    def mul_rule(e):
+        a, rest = _normalized_factor(e)
+        return _dln_multiplier_normalized(*a.args) * rest
+
+    return expr.replace(lambda e: isinstance(e, Mul) and _normalized_factor(e) is not None, mul_rule)
+
+
+class TwinPrinter(NumPyPrinter):
+    """NumPy printer for the numeric twins: fully qualified names, no unknown functions.
+
+    Expressions are first passed through :func:`kernelize`, so ``log(a_N(x, y))`` becomes
+    ``kernels.log_dln_multiplier``, ``log(L(x, y))`` ``kernels.log_logmean`` and ``a_N(x, y)/N``
+    ``kernels.dln_multiplier_normalized`` (finite at ``N = inf``); the special functions print
+    through their ``_numpycode`` hooks as the stable kernels — never as a cancelling quotient.
     """
 
     def __init__(self, settings=None):
         base = {"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False}
         base.update(settings or {})
         super().__init__(base)
-
-    def _kernel(self, name, args):
-        return "{}({})".format(self._module_format(f"riemdln.kernels.{name}"), ", ".join(self._print(a) for a in args))
-
-    @staticmethod
-    def _normalized_multiplier(expr):
-        if isinstance(expr, Mul) and len(expr.args) == 2:
-            a, b = expr.args
-            for f, p in ((a, b), (b, a)):
-                if isinstance(f, dln_multiplier) and p == 1 / f.args[2]:
-                    return f
-        return None
-
-    def _print_log(self, expr):
-        arg = expr.args[0]
-        if isinstance(arg, dln_multiplier):
-            return self._kernel("log_dln_multiplier", arg.args)
-        if isinstance(arg, logmean):
-            return self._kernel("log_logmean", arg.args)
-        f = self._normalized_multiplier(arg)
-        if f is not None:
-            return self._kernel("log_dln_multiplier_normalized", f.args)
-        return super()._print_log(expr)
-
-    def _print_Mul(self, expr):
-        f = self._normalized_multiplier(expr)
-        if f is not None:
-            return self._kernel("dln_multiplier_normalized", f.args)
-        return super()._print_Mul(expr)
 
 
 _TWIN_NAMESPACE = {"numpy": np, "riemdln": riemdln, "math": math, "builtins": __import__("builtins")}
@@ -95,7 +136,9 @@ def twin_source(expr, args, name: str = "twin", printer: str = "numpy") -> str:
 
     p = TwinPrinter() if printer == "numpy" else PythonCodePrinter({"fully_qualified_modules": True})
     if isinstance(expr, sympy.MatrixBase):
-        expr = expr.tolist()
+        expr = (expr.applyfunc(kernelize) if printer == "numpy" else expr).tolist()
+    elif printer == "numpy":
+        expr = kernelize(sympy.sympify(expr))
     has_bound = any(isinstance(e, (Sum, Product)) for e in sympy.preorder_traversal(sympy.sympify(expr)))
     # cse would hoist a summation's bound variable out of its generator
     cses, reduced = ([], expr) if has_bound else cse(expr, list=False)

@@ -19,3 +19,21 @@ def rng(request) -> np.random.Generator:
 @pytest.fixture(params=DEPTHS, ids=lambda n: f"N={n}")
 def depth(request) -> float:
     return request.param
+
+
+@pytest.fixture(scope="session")
+def derive_cache(tmp_path_factory):
+    """A private derivation cache, filled once per test session (never the user's cache)."""
+    from riemdln.derivations import derive
+
+    path = tmp_path_factory.mktemp("riemdln-cache")
+    results = derive(cache=path)
+    return path, results
+
+
+@pytest.fixture(scope="session")
+def formulas(derive_cache):
+    """The formula catalog built from the session's derivations."""
+    from riemdln.formulas import _build
+
+    return _build(derive_cache[1])

@@ -28,6 +28,7 @@ import networkx as nx
 import sympy
 
 from riemdln import functions as _functions
+from riemdln import kernels as _kernels
 
 __all__ = [
     "Check",
@@ -151,7 +152,8 @@ def _source_hash(obj) -> str:
 
 def _keys(order: list[str]) -> dict[str, str]:
     common = hashlib.sha256(
-        f"{CACHE_FORMAT}|{sympy.__version__}|{_source_hash(_functions)}|{_source_hash(sys.modules[__name__])}".encode()
+        f"{CACHE_FORMAT}|{sympy.__version__}|{_source_hash(_functions)}|{_source_hash(_kernels)}|"
+        f"{_source_hash(sys.modules[__name__])}".encode()
     ).hexdigest()
     keys: dict[str, str] = {}
     for name in order:
