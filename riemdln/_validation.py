@@ -29,7 +29,13 @@ def check_depth(depth, normalized: bool = False, name: str = "depth") -> float:
     """
     if isinstance(depth, bool) or not isinstance(depth, numbers.Real):
         raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
-    value = float(depth)
+    try:
+        value = float(depth)
+    except OverflowError:  # an int beyond the double range: say how to ask for infinite depth
+        raise RiemdlnValueError(
+            f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)} (too large for a float; "
+            "use math.inf with normalized=True)."
+        ) from None
     if math.isnan(value) or value < 1:
         raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
     if math.isinf(value) and not normalized:
