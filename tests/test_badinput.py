@@ -55,6 +55,7 @@ CASES = [
     ("depth-bool", multiplier, dict(x=1.0, y=1.0, depth=True), DEPTH_MSG + r"True\."),
     ("depth-none", metric, dict(X=EYE2, Z1=EYE2, Z2=EYE2, depth=None), DEPTH_MSG + r"None\."),
     ("depth-complex", multiplier, dict(x=1.0, y=1.0, depth=2 + 0j), DEPTH_MSG),
+    ("depth-huge-int", multiplier, dict(x=1.0, y=1.0, depth=10**400), DEPTH_MSG + r".*use math\.inf"),
     ("depth-array", multiplier, dict(x=1.0, y=1.0, depth=np.array([2.0, 3.0])), DEPTH_MSG),
     ("depth-inf-raw-mult", multiplier, dict(x=1.0, y=2.0, depth=math.inf), INF_RAW_MSG),
     ("depth-inf-raw-logmult", log_multiplier, dict(x=1.0, y=2.0, depth=math.inf), INF_RAW_MSG),
