@@ -426,3 +426,23 @@ def test_entropy_zero_singular_values():
     """a_N(0, 0) = 0 for N > 1, so two zero singular values give S = -inf; at N = 1 the fibre is a point."""
     assert entropy([0.0, 0.0, 1.0], 3, include_constant=False) == -np.inf
     assert entropy([0.0, 0.0, 1.0], 1) == 0.0
+
+
+# ----------------------------------------------------------------------------- vectorization
+
+
+def test_stacked_singular_values(rng, depth):
+    """s of shape (k, d) gives k densities/entropies, each equal to the single-row call (rel 1e-14)."""
+    normalized = math.isinf(depth)
+    S = np.stack([random_s(rng, 3) for _ in range(4)])
+    for f, kw in [
+        (volume_density, {}),
+        (volume_density, {"coords": "lebesgue"}),
+        (log_volume_density, {}),
+        (volume_density, {"shape": (3, 3) if normalized else (4, 5)}),
+        (entropy, {}),
+    ]:
+        out = f(S, depth, normalized, **kw)
+        assert out.shape == (4,)
+        for row, value in zip(S, out, strict=True):
+            assert value == pytest.approx(float(f(row, depth, normalized, **kw)), rel=1e-14, abs=1e-300)
