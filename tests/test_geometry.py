@@ -283,3 +283,38 @@ def test_rank_deficient_tiny_scale():
     out = apply_A(np.diag([1e-200, 0.0]), Z, 2)
     expected = np.array([[2e-200, 1e-200], [1e-200, 0.0]])
     assert np.allclose(out, expected, rtol=1e-13, atol=0)
+
+
+# ----------------------------------------------------------------------------- A_N = Dphi Dphi^T
+
+
+@pytest.mark.parametrize("N", [2, 3, 5], ids=lambda n: f"N={n}")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4), (4, 2)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_apply_A_is_dphi_dphi_transpose_at_balanced_factors(rng, N, shape):
+    """THEORY §2: at a balanced tuple (random gauge), A_N(X) Z = sum_p P_p P_p^T Z R_p^T R_p with
+    P_p = W_N...W_{p+1}, R_p = W_{p-1}...W_1 (the product map's derivative times its adjoint). rel 1e-11."""
+    m, n = shape
+    k = min(m, n)
+    s = np.sort(rng.uniform(0.3, 3.0, size=k))[::-1]
+    Q = np.linalg.qr(rng.standard_normal((m, m)))[0][:, :k]
+    R = np.linalg.qr(rng.standard_normal((n, n)))[0][:, :k]
+    root = np.diag(s ** (1.0 / N))
+    gauges = [np.linalg.qr(rng.standard_normal((k, k)))[0] for _ in range(N - 1)]
+    frames = [R.T] + gauges + [Q]  # W_p = O_p S^{1/N} O_{p-1}^T with O_0^T = R^T, O_N = Q
+    W = [frames[1] @ root @ frames[0]] + [frames[p] @ root @ frames[p - 1].T for p in range(2, N + 1)]
+
+    def chain(factors, size):
+        out = np.eye(size)
+        for F in factors:
+            out = F @ out
+        return out
+
+    X = chain(W, n)
+    assert np.allclose(X, Q @ np.diag(s) @ R.T, rtol=0, atol=1e-12)
+    Z = rng.standard_normal((m, n))
+    total = np.zeros((m, n))
+    for p in range(N):  # factor W[p] is W_{p+1}
+        left = chain(W[p + 1 :], W[p].shape[0])
+        right = chain(W[:p], n)
+        total += left @ left.T @ Z @ right.T @ right
+    assert rel_fro(apply_A(X, Z, N), total) <= 1e-11
