@@ -446,3 +446,22 @@ def test_stacked_singular_values(rng, depth):
         assert out.shape == (4,)
         for row, value in zip(S, out, strict=True):
             assert value == pytest.approx(float(f(row, depth, normalized, **kw)), rel=1e-14, abs=1e-300)
+
+
+@pytest.mark.parametrize("N", [1, 2, 3, 7.5, 50])
+@pytest.mark.parametrize(
+    "mnr", [(2, 2, 2), (4, 5, 2), (3, 6, 1), (3, 3, 3)], ids=lambda t: "m{}n{}r{}".format(*t)
+)
+def test_theory_product_formulas(rng, mnr, N):
+    """THEORY §6 product forms (checked against the Gram determinants above), rel 1e-12:
+    N^{-r/2} prod_{i<j} |s_i^{2/N} - s_j^{2/N}| prod_i s_i^{(m+n-2r-N+1)/N}; for m = n = r also
+    N^{-d/2} prod s_i^{-(N-1)/N} prod |s_i^{2/N} - s_j^{2/N}| with shape=None."""
+    m, n, r = mnr
+    s = random_s(rng, r)
+    pairs = [(i, j) for i in range(r) for j in range(i + 1, r)]
+    diff = np.prod([abs(s[i] ** (2 / N) - s[j] ** (2 / N)) for i, j in pairs])
+    stratum = N ** (-r / 2) * diff * np.prod(s ** ((m + n - 2 * r - N + 1) / N))
+    assert volume_density(s, N, shape=(m, n)) == pytest.approx(stratum, rel=1e-12)
+    if m == n == r:
+        square = N ** (-r / 2) * np.prod(s ** (-(N - 1) / N)) * diff
+        assert volume_density(s, N) == pytest.approx(square, rel=1e-12)
