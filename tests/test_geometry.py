@@ -318,3 +318,25 @@ def test_apply_A_is_dphi_dphi_transpose_at_balanced_factors(rng, N, shape):
         right = chain(W[:p], n)
         total += left @ left.T @ Z @ right.T @ right
     assert rel_fro(apply_A(X, Z, N), total) <= 1e-11
+
+
+@HYP
+@given(
+    seed=seed_strategy,
+    shape=shape_strategy,
+    depth=depth_strategy,
+    rank_drop=st.integers(0, 2),
+    spread=st.floats(0.0, 3.0),
+)
+def test_apply_A_self_adjoint_and_nonnegative(seed, shape, depth, rank_drop, spread):
+    """<A Z1, Z2> = <Z1, A Z2> (rel 1e-12) and <A Z, Z> >= 0, for any X including rank-deficient ones."""
+    rng = np.random.default_rng(seed)
+    m, n = shape
+    k = max(min(m, n) - rank_drop, 0)
+    X = matrix_with_singular_values(rng, m, n, np.exp(rng.uniform(-spread, spread, size=k)))
+    Z1, Z2 = rng.standard_normal((2, m, n))
+    normalized = _normalized_for(depth, shape)
+    A1, A2 = apply_A(X, Z1, depth, normalized), apply_A(X, Z2, depth, normalized)
+    scale = np.linalg.norm(A1) * np.linalg.norm(Z2) + np.linalg.norm(A2) * np.linalg.norm(Z1)
+    assert abs(np.sum(A1 * Z2) - np.sum(Z1 * A2)) <= 1e-12 * max(scale, 1e-300)
+    assert np.sum(A1 * Z1) >= -1e-12 * max(np.linalg.norm(A1) * np.linalg.norm(Z1), 1e-300)
