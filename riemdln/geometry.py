@@ -443,7 +443,8 @@ def entropy(
     Parameters
     ----------
     s : array_like, shape (..., d)
-        Singular values :math:`\sigma` of X (>= 0; zero singular values give ``-inf`` for N > 1).
+        Singular values :math:`\sigma` of X (>= 0; two zero singular values give ``-inf`` for N > 1,
+        and one zero does at ``depth=math.inf``, since L(x, 0) = 0).
     depth : float or math.inf
         Depth N (the fibre exists for integer N; the formula is analytic in N).
     normalized : bool, optional
