@@ -230,7 +230,9 @@ def apply_A(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool = False) 
     return Q @ (M * _rotate_in(Q, Rt, Z)) @ Rt
 
 
-def apply_A_inverse(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
+def apply_A_inverse(
+    X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool = False
+) -> NDArray[np.float64]:
     r"""Apply :math:`A_N(X)^{-1}` (full-rank X): divide by :math:`a_N(s_i^2, s_j^2)` in the SVD frame.
 
     >>> X = np.diag([2.0, 1.0]); Z = np.array([[0.0, 3.0], [0.0, 0.0]])
@@ -332,12 +334,13 @@ def log_volume_density(
         m, n = _check_stratum_shape(shape, d)
         if coords != "svd":
             raise RiemdlnValueError(
-                f"`coords` must be 'svd' when `shape` is given (the stratum has no Lebesgue measure); got {coords!r}."
+                "`coords` must be 'svd' when `shape` is given (the stratum has no Lebesgue measure); "
+                f"got {coords!r}."
             )
         if math.isinf(depth) and not (m == n == d):
             raise RiemdlnValueError(
-                "`depth=math.inf` needs `shape=(d, d)` with d = len(s): the normalized metric blows up on the "
-                f"directions that rotate a rank-{d} {m}x{n} matrix's column and row spaces."
+                "`depth=math.inf` needs `shape=(d, d)` with d = len(s): the normalized metric blows up on "
+                f"the directions that rotate a rank-{d} {m}x{n} matrix's column and row spaces."
             )
     else:
         m = n = d
@@ -415,7 +418,7 @@ def volume_density(
 
 
 def orthogonal_group_volume(d: int) -> float:
-    r"""Volume :math:`c_d` of :math:`O(d)` in the Frobenius metric (so(d) basis :math:`(E_{ij} - E_{ji})/\sqrt2`).
+    r"""Volume :math:`c_d` of :math:`O(d)`, Frobenius metric (so(d) basis :math:`(E_{ij} - E_{ji})/\sqrt2`).
 
     .. math:: c_d = 2 \cdot 2^{d(d-1)/4} \prod_{k=2}^{d} \frac{2\pi^{k/2}}{\Gamma(k/2)}
 
