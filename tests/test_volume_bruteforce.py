@@ -465,3 +465,27 @@ def test_theory_product_formulas(rng, mnr, N):
     if m == n == r:
         square = N ** (-r / 2) * np.prod(s ** (-(N - 1) / N)) * diff
         assert volume_density(s, N) == pytest.approx(square, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------- d = 4
+
+
+@pytest.mark.parametrize("N,normalized", [(2, False), (5, False), (50, True), (math.inf, True)], ids=str)
+def test_volume_density_vs_operator_logdet_d4(rng, N, normalized):
+    """d = 4 (16×16 operator, 16-parameter FD Jacobian): as the d = 2, 3 test; svd rel 1e-7."""
+    s = random_s(rng, 4, lo=0.4, hi=4.0)
+    X = matrix_with_singular_values(rng, 4, 4, s)
+    A = operator_matrix(lambda E: reference_apply(X, E, N, normalized), (4, 4))
+    sign, logdet = np.linalg.slogdet(A)
+    assert sign > 0
+    expected = math.exp(-0.5 * logdet) * svd_jacobian_fd(s, rng)
+    assert volume_density(s, N, normalized) == pytest.approx(expected, rel=1e-7)
+
+
+@pytest.mark.parametrize("N", [8, 12])
+def test_entropy_vs_fibre_gram_d4(rng, N):
+    """d = 4, N = 8, 12: entropy without constant = ½ log det Gram of the gauge orbit, abs 1e-9."""
+    s = random_s(rng, 4, lo=0.4, hi=4.0)
+    assert float(entropy(s, N, include_constant=False)) == pytest.approx(
+        fibre_half_logdet_gram(s, N, rng), abs=1e-9
+    )
