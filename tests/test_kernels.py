@@ -13,6 +13,8 @@ import math
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riemdln import kernels
 
@@ -331,3 +333,25 @@ def test_one_over_N_correction(xy):
         kernel = scaled_remainder(mpmath.mpf(float(kernels.dln_multiplier_normalized(x, y, 1e3))), 1e3)
     assert abs(exact[0] - exact[1]) <= 0.01 * abs(exact[1])
     assert abs(kernel - exact[0]) <= 1e-6 * abs(exact[0])
+
+
+# ----------------------------------------------------------------------------- random fuzz (hypothesis)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    log_x=st.floats(-299.0, 299.0),
+    log_ratio=st.one_of(
+        st.floats(-16.0, -1.0).map(lambda e: math.log10(1 + 10.0**e)), st.floats(-300.0, 300.0)
+    ),
+    log_N=st.floats(0.0, 8.0),
+)
+def test_normalized_multiplier_fuzz(log_x, log_ratio, log_N):
+    """Random x, y in [1e-300, 1e300] (near-equal or far apart), N in [1, 1e8]: a_N/N and L vs mpmath,
+    rel err <= 1e-12."""
+    if not -300 <= log_x + log_ratio <= 300:
+        return
+    x, y, N = 10.0**log_x, 10.0 ** (log_x + log_ratio), 10.0**log_N
+    with mpmath.workdps(MP_DPS):
+        assert rel_err(kernels.dln_multiplier_normalized(x, y, N), mp_multiplier(x, y, N) / N) <= REL_TOL
+        assert rel_err(kernels.logmean(x, y), mp_logmean(x, y)) <= REL_TOL
