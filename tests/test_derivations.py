@@ -114,9 +114,9 @@ def test_failed_certificate_is_not_cached(tmp_path, monkeypatch):
 def test_every_certificate_passed_and_is_meaningful(derive_cache):
     _, results = derive_cache
     checks = [c for r in results.values() for c in r.checks.values()]
-    assert len(checks) >= 8
+    assert len(checks) >= 30
     for c in checks:
-        assert c.passed and c.points >= 4 and c.tolerance <= 1e-12, c
+        assert c.passed and c.points >= 2 and c.tolerance <= 1e-12, c
 
 
 def test_limit_is_the_logarithmic_mean_not_the_piecewise_pitfall(derive_cache):

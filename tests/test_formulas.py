@@ -26,6 +26,7 @@ def test_required_names_present(formulas):
     assert set(REQUIRED) <= set(formulas)
     for f in formulas.values():
         assert f.latex and f.args and f.title and f.convention in {"raw", "normalized", "-"}
+        assert f.check is not None and f.check.passed, f.name  # every formula carries a certificate
 
 
 def test_public_catalog_function(formulas, derive_cache, monkeypatch):

@@ -114,3 +114,31 @@ def mp_operator_matrix(X, depth: int):
                 for e in range(n):
                     A[c * n + e, a * n + b] = img[c, e]
     return A
+
+
+def unroll(expr, size_symbol, dim: int):
+    """Expand every Product/Sum over indices (e.g. ``i < j <= r``) at ``size_symbol = dim`` explicitly.
+
+    SymPy's ``doit`` leaves nested products with dependent limits (``j`` from ``i + 1``) unevaluated.
+    """
+    from sympy import Add, Integer, Mul, Product, Sum
+
+    expr = expr.subs(size_symbol, dim)
+
+    def expand(e):
+        combine = Mul if isinstance(e, Product) else Add
+        limits = list(e.limits)  # innermost first
+        terms = []
+
+        def rec(level, subs):
+            if level < 0:
+                terms.append(e.function.xreplace(subs))
+                return
+            var, lo, hi = limits[level]
+            for v in range(int(lo.xreplace(subs)), int(hi.xreplace(subs)) + 1):
+                rec(level - 1, {**subs, var: Integer(v)})
+
+        rec(len(limits) - 1, {})
+        return combine(*terms)
+
+    return expr.replace(lambda e: isinstance(e, Product | Sum), expand)

@@ -9,9 +9,14 @@ divide by N; N → ∞ replaces :math:`a_N/N` by :math:`L`.
 
 from __future__ import annotations
 
+import random
+
+import mpmath
 from sympy import log, simplify, solve, symbols
 
-from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations._certify import mp_eval, mp_operator_matrix, rel_err
+
+from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
 
@@ -52,4 +57,93 @@ def derive_flow(deps) -> Result:
     # the infinite-depth diagonal: lim (a_N(s^2, s^2)/N) = s^2, from the derived limit L(x, x) = x
     if simplify(deps["infinite_depth"]["multiplier_infinite"].subs({x: s**2, y: s**2}) - s**2) != 0:
         raise DerivationError("L(s^2, s^2) != s^2")
-    return Result(exprs)
+    return Result(exprs, _certify(exprs))
+
+
+def _mp_svd(X):
+    """SVD with singular values in decreasing order (mpmath)."""
+    U, S, V = mpmath.svd_r(X)
+    order = sorted(range(len(S)), key=lambda a: -S[a])
+    U = mpmath.matrix([[U[r_, c] for c in order] for r_ in range(U.rows)])
+    Rm = mpmath.matrix([[V[c, r_] for c in order] for r_ in range(V.cols)])
+    return U, [S[c] for c in order], Rm
+
+
+def _mp_A_infinite(X, Z):
+    """A_inf(X) Z = int_0^1 (XX^T)^(1-t) Z (X^TX)^t dt, entry by entry with mpmath.quad (tanh-sinh)."""
+    lam, V = mpmath.eigsy(X * X.T)
+    mu, W = mpmath.eigsy(X.T * X)
+    core = V.T * Z * W
+    m, n = X.rows, X.cols
+
+    def entry(a, b):
+        def f(tt):
+            return mpmath.fsum(V[a, c] * lam[c] ** (1 - tt) * core[c, e] * mu[e] ** tt * W[b, e]
+                               for c in range(m) for e in range(n))
+
+        return mpmath.quad(f, [0, 1])
+
+    return mpmath.matrix([[entry(a, b) for b in range(n)] for a in range(m)])
+
+
+def _certify(exprs) -> dict:
+    """Finite differences of the SVD of X + h V, V = -A_N(X) G (A_N from its definition), mpmath."""
+    rnd = random.Random(17)
+    s_ = symbols("s", positive=True)
+    errs = {k: 0.0 for k in ("sv", "sv_n", "sv_inf", "left", "right", "left_inf", "right_inf")}
+    count = 0
+    with mpmath.workdps(50):
+        for depth in (1, 2, 3, "inf"):
+            X = mpmath.matrix([[rnd.gauss(0, 1) for _ in range(3)] for _ in range(3)])
+            G = mpmath.matrix([[rnd.gauss(0, 1) for _ in range(3)] for _ in range(3)])
+            if depth == "inf":
+                V = -_mp_A_infinite(X, G)
+            else:
+                A = mp_operator_matrix(X, depth)
+                V = -mpmath.matrix([[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)]
+                                    for a in range(3)])
+            h = mpmath.mpf("1e-20")
+            Q, sv, R = _mp_svd(X)
+            Qp, svp, Rp = _mp_svd(X + h * V)
+            Qm, svm, Rm = _mp_svd(X - h * V)
+            for B, Bp, Bm in ((Q, Qp, Qm), (R, Rp, Rm)):  # align singular-vector signs
+                for c in range(3):
+                    for M in (Bp, Bm):
+                        if sum(M[r_, c] * B[r_, c] for r_ in range(3)) < 0:
+                            for r_ in range(3):
+                                M[r_, c] = -M[r_, c]
+            Gt = Q.T * G * R
+            dsv = [(svp[a] - svm[a]) / (2 * h) for a in range(3)]
+            Om = Q.T * (Qp - Qm) / (2 * h)
+            Th = R.T * (Rp - Rm) / (2 * h)
+            for a in range(3):
+                vals = {s_: sv[a], g: Gt[a, a]}
+                if depth == "inf":
+                    got = mp_eval(exprs["singular_value_velocity_infinite"], vals)
+                    errs["sv_inf"] = max(errs["sv_inf"], rel_err(got, dsv[a]))
+                else:
+                    got = mp_eval(exprs["singular_value_velocity"], vals | {N: depth})
+                    errs["sv"] = max(errs["sv"], rel_err(got, dsv[a]))
+                    got_n = mp_eval(exprs["singular_value_velocity_normalized"], vals | {N: depth})
+                    errs["sv_n"] = max(errs["sv_n"], rel_err(got_n, dsv[a] / depth))
+                for b in range(a + 1, 3):
+                    vals = {s_i: sv[a], s_j: sv[b], g_ij: Gt[a, b], g_ji: Gt[b, a]}
+                    suffix = "_infinite" if depth == "inf" else ""
+                    key = "_inf" if depth == "inf" else ""
+                    if depth != "inf":
+                        vals[N] = depth
+                    errs["left" + key] = max(errs["left" + key], rel_err(mp_eval(exprs["left_rotation" + suffix], vals), Om[a, b]))
+                    errs["right" + key] = max(errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b]))
+            count += 1
+    how = ("central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G with A_N "
+           "from fractional matrix powers (N = 1, 2, 3) or tanh-sinh quadrature of A_inf")
+    tol = 1e-25
+    return {
+        "singular_value_velocity": Check(how, errs["sv"], tol, count),
+        "singular_value_velocity_normalized": Check(how, errs["sv_n"], tol, count),
+        "singular_value_velocity_infinite": Check(how, errs["sv_inf"], tol, count),
+        "left_rotation": Check(how, errs["left"], tol, count),
+        "right_rotation": Check(how, errs["right"], tol, count),
+        "left_rotation_infinite": Check(how, errs["left_inf"], tol, count),
+        "right_rotation_infinite": Check(how, errs["right_inf"], tol, count),
+    }

@@ -15,7 +15,7 @@ from __future__ import annotations
 import mpmath
 from sympy import Abs, Integer, Integral, Product, exp, integrate, limit, log, oo, powsimp, series, simplify
 
-from riemdln.derivations._certify import certify_limit, random_points
+from riemdln.derivations._certify import certify_limit, compare, mp_eval, random_points, unroll
 from riemdln.derivations._engine import DerivationError, Result, derivation
 from riemdln.derivations.symbols import RHO_VALUES, S_VALUES, N, h, i, j, r, rho, s, t, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
@@ -111,16 +111,50 @@ def derive_infinite_depth(deps) -> Result:
         ),
     }
 
-    def finite_density(Nv, a, b):
-        # normalized d = 2 density N^{d^2/2} vol_{g^N}, from the raw product formula
-        return Nv**2 * Nv ** (-1) * (a * b) ** (-(Nv - 1) / Nv) * abs(a ** (2 / Nv) - b ** (2 / Nv))
+    # volume of g^inf: the limit of the normalized finite-N density N^{d^2/2} vol_{g^N} (product formula)
+    def normalized_density(Nv, *sv):
+        dim = len(sv)
+        out = Nv ** (mpmath.mpf(dim * dim - dim) / 2) * mpmath.fprod(v ** (-(Nv - 1) / Nv) for v in sv)
+        for a in range(dim):
+            for b in range(a + 1, dim):
+                out *= abs(sv[a] ** (2 / Nv) - sv[b] ** (2 / Nv))
+        return out
 
-    checks["volume_density_infinite_d2"] = certify_limit(
-        finite_density,
-        lambda a, b: abs(mpmath.log(a**2) - mpmath.log(b**2)) / (a * b),
-        random_points(6, 2, seed=8),
+    for dim in (2, 3):
+        svals = S_VALUES[:dim]
+        for key in (f"volume_density_infinite_d{dim}", f"volume_density_infinite_product_d{dim}"):
+            checks[key] = certify_limit(
+                normalized_density,
+                lambda *sv, key=key, svals=svals: mp_eval(exprs[key], dict(zip(svals, sv, strict=True))),
+                random_points(4, dim, seed=8 + dim),
+                1e-25,
+                f"normalized d = {dim} density at N = 10^3..10^8, extrapolated (mpmath 60 digits)",
+            )
+    general = exprs["volume_density_infinite_general"]
+    checks["volume_density_infinite_general"] = certify_limit(
+        normalized_density,
+        lambda *sv: mp_eval(unroll(general, r, len(sv)), {s[a + 1]: v for a, v in enumerate(sv)}),
+        random_points(3, 4, seed=12) + random_points(3, 3, seed=13),
         1e-25,
-        "normalized d = 2 density at N = 10^3..10^8, extrapolated (mpmath 60 digits)",
+        "normalized density at d = 3, 4, N = 10^3..10^8, extrapolated (mpmath 60 digits)",
     )
-    checks["volume_density_infinite_d3"] = checks["volume_density_infinite_d2"]
+    rho_general = exprs["volume_density_infinite_rho_general"]
+
+    def rho_density(*sv):  # the s-density times ds/drho = prod s_i, at rho = log s
+        return mp_eval(unroll(rho_general, r, len(sv)), {rho[a + 1]: mpmath.log(v) for a, v in enumerate(sv)})
+
+    checks["volume_density_infinite_rho_general"] = certify_limit(
+        lambda Nv, *sv: normalized_density(Nv, *sv) * mpmath.fprod(sv),
+        rho_density,
+        random_points(3, 3, seed=14),
+        1e-25,
+        "rho-coordinates (ds = e^rho drho): limit of the normalized density, d = 3 (mpmath 60 digits)",
+    )
+    checks["multiplier_normalized"] = compare(
+        lambda xv, yv, Nv: mp_eval(exprs["multiplier_normalized"], {x: xv, y: yv, N: Nv}),
+        lambda xv, yv, Nv: mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1)) / Nv,
+        [p + (n,) for p in random_points(4, 2, seed=15) for n in (1, 2, 5)],
+        1e-25,
+        "a_N/N vs the defining sum / N (mpmath 60 digits)",
+    )
     return Result(exprs, checks)

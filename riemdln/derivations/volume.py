@@ -17,8 +17,8 @@ import random
 import mpmath
 from sympy import Abs, Integer, Product, exp, powsimp, simplify, sqrt
 
-from riemdln.derivations._certify import compare, mp_eval, mp_operator_matrix, random_orthogonal
-from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err, unroll
+from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations.symbols import MU_VALUES, N, RHO_VALUES, S_VALUES, i, j, m, mu, n, r, rho, s
 from riemdln.functions import dln_multiplier, generic_branch
 
@@ -100,53 +100,68 @@ def derive_volume(deps) -> Result:
     )
     exprs["rank_r_extra_length"] = extra_length
 
-    # certificate: |J| det(A)^(-1/2) at rotated X, A from fractional matrix powers (mpmath eigsy)
-    rnd = random.Random(5)
-    pts = []
+    # the general-d product at r = 2, 3 is the d = 2, 3 result
     for dim in (2, 3):
-        for depth in (1, 2, 3, 4):
-            for _ in range(2):
-                svals = sorted((rnd.uniform(0.2, 3.0) for _ in range(dim)), reverse=True)
-                pts.append((dim, depth, svals))
+        at_dim = unroll(exprs["volume_density_general"], r, dim)
+        at_dim = at_dim.xreplace({s[a + 1]: S_VALUES[a] for a in range(dim)})
+        if not _same_positive(exprs[f"volume_density_d{dim}"], at_dim):
+            raise DerivationError(f"general-d product formula at d = {dim} disagrees with the d = {dim} derivation")
+    return Result(exprs, _certify(exprs))
 
-    def brute(dim, depth, svals):
-        Q, R = random_orthogonal(dim, rnd), random_orthogonal(dim, rnd)
-        X = Q * mpmath.diag(svals) * R.T
-        A = mp_operator_matrix(X, depth)
-        jac = mpmath.fprod(abs(svals[a] ** 2 - svals[b] ** 2) for a in range(dim) for b in range(a + 1, dim))
-        return jac / mpmath.sqrt(mpmath.det(A))
 
-    def derived(dim, depth, svals):
-        values = dict(zip(S_VALUES[:dim], svals, strict=False))
-        values[N] = depth
-        return mp_eval(exprs[f"volume_density_d{int(dim)}"], values)
-
+def _certify(exprs) -> dict:
+    """|J| det(A_N)^(-1/2) with A_N from fractional matrix powers of a random rotated X (mpmath)."""
+    rnd = random.Random(5)
+    errs = dict.fromkeys(("d", "lebesgue", "general", "mu", "rho"), 0.0)
+    count = 0
     with mpmath.workdps(40):
-        worst = 0.0
-        for dim, depth, svals in pts:
-            svals = [mpmath.mpf(v) for v in svals]
-            a, b = derived(dim, depth, svals), brute(dim, depth, svals)
-            worst = max(worst, float(abs(a - b) / abs(b)))
-    from riemdln.derivations._engine import Check
-
-    check = Check(
-        "derived density vs |J| det(A_N)^(-1/2), A_N built from fractional matrix powers of a random "
-        "rotated X (mpmath, 40 digits), d = 2, 3, N = 1..4",
-        worst,
-        1e-25,
-        len(pts),
-    )
-    checks = {f"volume_density_d{dim}": check for dim in (2, 3)}
-    # rank-r: Gram determinant of the stratum tangent directions (d = 3, r = 1 and 2)
-    checks["volume_density_rank_r"] = _certify_rank_r()
-    _ = compare  # (kept for symmetric imports)
-    return Result(exprs, checks)
+        for dim in (2, 3, 4):
+            for depth in (1, 2, 3):
+                for _ in range(2 if dim < 4 else 1):
+                    svals = sorted((mpmath.mpf(rnd.uniform(0.2, 3.0)) for _ in range(dim)), reverse=True)
+                    Q, R = random_orthogonal(dim, rnd), random_orthogonal(dim, rnd)
+                    A = mp_operator_matrix(Q * mpmath.diag(svals) * R.T, depth)
+                    inv_sqrt_det = 1 / mpmath.sqrt(mpmath.det(A))
+                    jac = mpmath.fprod(abs(svals[a] ** 2 - svals[b] ** 2) for a in range(dim) for b in range(a + 1, dim))
+                    brute = jac * inv_sqrt_det
+                    general = unroll(exprs["volume_density_general"], r, dim)
+                    values = {s[a + 1]: svals[a] for a in range(dim)} | {N: depth}
+                    errs["general"] = max(errs["general"], rel_err(mp_eval(general, values), brute))
+                    count += 1
+                    if dim > 3:
+                        continue
+                    values = dict(zip(S_VALUES, svals, strict=False)) | {N: depth}
+                    errs["d"] = max(errs["d"], rel_err(mp_eval(exprs[f"volume_density_d{dim}"], values), brute))
+                    errs["lebesgue"] = max(
+                        errs["lebesgue"],
+                        rel_err(mp_eval(exprs[f"volume_density_lebesgue_d{dim}"], values), inv_sqrt_det),
+                    )
+                    # change of variables, derivative by mpmath: s = mu^N, s = e^rho
+                    mus = [v ** (mpmath.mpf(1) / depth) for v in svals]
+                    dsdmu = mpmath.fprod(mpmath.diff(lambda u: u**depth, mv) for mv in mus)
+                    got = mp_eval(exprs[f"volume_density_mu_d{dim}"], dict(zip(MU_VALUES, mus, strict=False)) | {N: depth})
+                    errs["mu"] = max(errs["mu"], rel_err(got, brute * dsdmu))
+                    rhos = [mpmath.log(v) for v in svals]
+                    dsdrho = mpmath.fprod(mpmath.diff(mpmath.exp, rv) for rv in rhos)
+                    got = mp_eval(exprs[f"volume_density_rho_d{dim}"], dict(zip(RHO_VALUES, rhos, strict=False)) | {N: depth})
+                    errs["rho"] = max(errs["rho"], rel_err(got, brute * dsdrho))
+    what = ("vs |J| det(A_N)^(-1/2), A_N assembled from fractional matrix powers (mpmath eigsy) of a random "
+            "rotated X, N = 1..3, 40 digits")
+    check_d = Check(f"d = 2, 3 density {what}", errs["d"], 1e-25, count)
+    out = {f"volume_density_d{dim}": check_d for dim in (2, 3)}
+    out.update({f"volume_density_lebesgue_d{dim}": Check(f"det(A_N)^(-1/2) {what}", errs["lebesgue"], 1e-25, count)
+                for dim in (2, 3)})
+    out["volume_density_general"] = Check(f"product formula at d = 2, 3, 4 {what}", errs["general"], 1e-25, count)
+    out.update({f"volume_density_mu_d{dim}": Check(f"mu-density {what}, times ds/dmu (mpmath.diff)", errs["mu"],
+                                                   1e-20, count) for dim in (2, 3)})
+    out.update({f"volume_density_rho_d{dim}": Check(f"rho-density {what}, times ds/drho (mpmath.diff)", errs["rho"],
+                                                    1e-20, count) for dim in (2, 3)})
+    out["volume_density_rank_r"] = _certify_rank_r()
+    return out
 
 
 def _certify_rank_r():
     """Stratum density vs sqrt(det Gram) of the tangent directions in the metric, mpmath."""
-    from riemdln.derivations._engine import Check
-
     rnd = random.Random(11)
     worst, count = 0.0, 0
     with mpmath.workdps(40):
