@@ -247,6 +247,11 @@ class CompletionProblem:
         r = self._residual(self._as_X(X))
         return np.asarray(0.5 * np.sum(r * r, axis=(-2, -1)))[()]
 
+    def _loss(self, X: np.ndarray) -> float:
+        """Unchecked loss of one matrix (hot loops: events)."""
+        r = np.where(self._mask, X - self._target, 0.0)
+        return 0.5 * float(np.sum(r * r))
+
     def gradient(self, X: ArrayLike) -> NDArray[np.float64]:
         r"""The Euclidean gradient :math:`\nabla E(X) = P_\Omega(X - M)`."""
         return self.residual(X)
@@ -370,7 +375,8 @@ class CompletionProblem:
         if rank is not None:
             reasons = self.uniqueness_obstructions(rank)
             lines.append(
-                f"rank-{rank} completion can be unique" if not reasons
+                f"rank-{rank} completion can be unique"
+                if not reasons
                 else f"rank-{rank} completion cannot be unique: " + "; ".join(reasons)
             )
         return "\n".join(lines)

@@ -1,0 +1,309 @@
+"""The integration loop shared by the continuous simulators.
+
+It drives scipy.integrate's ``OdeSolver`` classes (the engines behind ``solve_ivp``) step by step, so that
+it can stop on events, on divergence, on a wall-clock budget or on a non-finite state *and still return the
+trajectory so far*, and show a tqdm progress bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import numbers
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import integrate, optimize
+
+from riemdln._validation import RiemdlnValueError
+from riemdln.flows.result import MESSAGES, Event, Status
+
+METHODS = {
+    "RK45": integrate.RK45,
+    "RK23": integrate.RK23,
+    "DOP853": integrate.DOP853,
+    "Radau": integrate.Radau,
+    "BDF": integrate.BDF,
+    "LSODA": integrate.LSODA,
+}
+
+
+def check_method(method) -> str:
+    if method not in METHODS:
+        raise RiemdlnValueError(f"`method` must be one of {tuple(METHODS)} or 'auto'; got {method!r}.")
+    return method
+
+
+def check_tol(value, name) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
+        raise RiemdlnValueError(f"`{name}` must be a real number in (0, 1); got {value!r}.")
+    return float(value)
+
+
+def check_time(value, name, low: float = 0.0) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= low
+    ):
+        raise RiemdlnValueError(f"`{name}` must be a finite real number > {low:g}; got {value!r}.")
+    return float(value)
+
+
+def check_t_eval(t_eval, t_final) -> np.ndarray | None:
+    if t_eval is None:
+        return None
+    arr = np.asarray(t_eval, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise RiemdlnValueError(f"`t_eval` must be a non-empty 1-d array of finite times; got {t_eval!r}.")
+    if np.any(np.diff(arr) <= 0) or arr[0] < 0 or arr[-1] > t_final:
+        raise RiemdlnValueError(
+            f"`t_eval` must be strictly increasing within [0, t_final] = [0, {t_final:g}]; got {t_eval!r}."
+        )
+    return arr
+
+
+def want_progress(progress) -> bool:
+    if progress is None:
+        try:
+            return bool(sys.stderr.isatty())
+        except (AttributeError, ValueError):
+            return False
+    if not isinstance(progress, bool):
+        raise RiemdlnValueError(f"`progress` must be True, False or None (auto); got {progress!r}.")
+    return progress
+
+
+def make_bar(enabled: bool, total: float, desc: str):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit="t", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]"
+    )
+
+
+@dataclass
+class Outcome:
+    t: np.ndarray
+    y: list
+    status: Status
+    message: str
+    nfev: int
+    njev: int
+    t_events: dict = field(default_factory=dict)
+    sol: Callable | None = None
+
+
+class _Dense:
+    def __init__(self):
+        self.ts: list[float] = []
+        self.interps: list = []
+
+    def add(self, t_old, t_new, interp):
+        self.ts.append(t_new)
+        self.interps.append(interp)
+        self.t0 = t_old if len(self.ts) == 1 else self.t0
+
+    def __call__(self, t):
+        i = min(bisect.bisect_left(self.ts, t), len(self.ts) - 1)
+        return self.interps[i](t)
+
+
+def run(
+    fun: Callable[[float, np.ndarray], np.ndarray],
+    y0: np.ndarray,
+    t_final: float,
+    *,
+    method: str,
+    rtol: float,
+    atol: float,
+    t_eval: np.ndarray | None,
+    events: Sequence[Event],
+    event_state: Callable[[np.ndarray], object],
+    problem,
+    norm: Callable[[np.ndarray], float],
+    blowup_norm: float,
+    max_steps: int,
+    progress: bool,
+    desc: str,
+    dense: bool = False,
+    first_step: float | None = None,
+    max_step: float = np.inf,
+) -> Outcome:
+    """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see."""
+    nfev = 0
+
+    def counted(t, y):
+        nonlocal nfev
+        nfev += 1
+        return fun(t, y)
+
+    state_events = [ev for ev in events if ev.wall_seconds is None]
+    wall_events = [ev for ev in events if ev.wall_seconds is not None]
+    t_events: dict[str, list] = {ev.name: [] for ev in events}
+
+    def g(ev, t, y):
+        return float(ev.fn(t, event_state(y), problem))
+
+    ts: list[float] = []
+    ys: list[np.ndarray] = []
+    if t_eval is None or t_eval[0] == 0.0:
+        ts.append(0.0)
+        ys.append(np.array(y0, dtype=float))
+    next_eval = 0 if t_eval is None else (1 if t_eval[0] == 0.0 else 0)
+    dense_sol = _Dense() if dense else None
+
+    status = Status.FINISHED
+    message_kw: dict = {}
+    start = time.perf_counter()
+    bar = make_bar(progress, t_final, desc)
+    njev = 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
+        if first_step is not None:
+            kwargs["first_step"] = first_step
+        try:
+            solver = METHODS[method](counted, 0.0, np.array(y0, dtype=float), t_final, **kwargs)
+        except ValueError as exc:  # pragma: no cover - scipy's own argument errors
+            raise RiemdlnValueError(str(exc)) from None
+        g_old = [g(ev, 0.0, solver.y) for ev in state_events]
+        n_steps = 0
+        try:
+            while True:
+                if solver.status != "running":
+                    break
+                msg = solver.step()
+                n_steps += 1
+                if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
+                    status = Status.FAILED
+                    reason = msg or "the state became non-finite (overflow)."
+                    if not np.all(np.isfinite(solver.y)):
+                        reason = (
+                            "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
+                        )
+                        # keep the last finite state
+                    message_kw = {"t": solver.t_old if solver.t_old is not None else 0.0, "reason": reason}
+                    break
+                t_old, t_new = solver.t_old, solver.t
+                interp = None
+
+                def get_interp():
+                    nonlocal interp
+                    if interp is None:
+                        interp = solver.dense_output()
+                    return interp
+
+                if dense_sol is not None:
+                    dense_sol.add(t_old, t_new, get_interp())
+                # events
+                stop_t = None
+                stop_name = None
+                if state_events:
+                    g_new = [g(ev, t_new, solver.y) for ev in state_events]
+                    hits = []
+                    for k, ev in enumerate(state_events):
+                        a, b = g_old[k], g_new[k]
+                        up = a < 0 <= b if a != 0 else False
+                        down = a > 0 >= b if a != 0 else False
+                        if (
+                            (ev.direction > 0 and up)
+                            or (ev.direction < 0 and down)
+                            or (ev.direction == 0 and (up or down))
+                        ):
+                            sol = get_interp()
+                            if b == 0:
+                                te = t_new
+                            else:
+                                te = optimize.brentq(
+                                    lambda tt, ev=ev, sol=sol: g(ev, tt, sol(tt)),
+                                    t_old,
+                                    t_new,
+                                    xtol=4 * np.finfo(float).eps * max(1.0, abs(t_new)),
+                                )
+                            hits.append((te, ev))
+                    hits.sort(key=lambda h: h[0])
+                    for te, ev in hits:
+                        if stop_t is not None and te > stop_t:
+                            break
+                        t_events[ev.name].append(te)
+                        if ev.terminal and stop_t is None:
+                            stop_t, stop_name = te, ev.name
+                    g_old = g_new
+                # divergence
+                diverged = norm(solver.y) > blowup_norm
+                # save points
+                limit = stop_t if stop_t is not None else t_new
+                if t_eval is None:
+                    if stop_t is None:
+                        ts.append(t_new)
+                        ys.append(solver.y.copy())
+                else:
+                    while next_eval < len(t_eval) and t_eval[next_eval] <= limit:
+                        te = t_eval[next_eval]
+                        ts.append(float(te))
+                        ys.append(solver.y.copy() if te == t_new else np.asarray(get_interp()(te)))
+                        next_eval += 1
+                if stop_t is not None:
+                    if not ts or ts[-1] != stop_t:
+                        ts.append(stop_t)
+                        ys.append(solver.y.copy() if stop_t == t_new else np.asarray(get_interp()(stop_t)))
+                    status = Status.EVENT
+                    message_kw = {"t": stop_t, "name": stop_name}
+                    break
+                if diverged:
+                    if not ts or ts[-1] != t_new:
+                        ts.append(t_new)
+                        ys.append(solver.y.copy())
+                    status = Status.DIVERGED
+                    message_kw = {"t": t_new, "bound": blowup_norm}
+                    break
+                if bar is not None:
+                    bar.update(t_new - bar.n)
+                elapsed = time.perf_counter() - start
+                budget_hit = [ev for ev in wall_events if elapsed > ev.wall_seconds]
+                if budget_hit and solver.status == "running":
+                    for ev in budget_hit:
+                        t_events[ev.name].append(t_new)
+                    if not ts or ts[-1] != t_new:
+                        ts.append(t_new)
+                        ys.append(solver.y.copy())
+                    status = Status.EVENT
+                    message_kw = {"t": t_new, "name": budget_hit[0].name}
+                    break
+                if n_steps >= max_steps and solver.status == "running":
+                    if not ts or ts[-1] != t_new:
+                        ts.append(t_new)
+                        ys.append(solver.y.copy())
+                    status = Status.FAILED
+                    message_kw = {"t": t_new, "reason": f"`max_steps` = {max_steps} steps taken."}
+                    break
+            if status == Status.FINISHED:
+                message_kw = {"t": solver.t}
+                if t_eval is None and (not ts or ts[-1] != solver.t):  # pragma: no cover
+                    ts.append(solver.t)
+                    ys.append(solver.y.copy())
+        finally:
+            if bar is not None:
+                bar.close()
+        njev = int(getattr(solver, "njev", 0) or 0)
+    if status == Status.FAILED and (not ts or not np.all(np.isfinite(ys[-1]))):
+        # make sure the trajectory ends at a finite state
+        while ys and not np.all(np.isfinite(ys[-1])):
+            ys.pop()
+            ts.pop()
+    return Outcome(
+        t=np.asarray(ts, dtype=float),
+        y=ys,
+        status=status,
+        message=MESSAGES[status].format(**message_kw),
+        nfev=nfev,
+        njev=njev,
+        t_events={k: np.asarray(v, dtype=float) for k, v in t_events.items()},
+        sol=dense_sol,
+    )

@@ -1,0 +1,550 @@
+r"""The end-to-end ("downstairs") flow :math:`\dot X = -A_N(X)\nabla E(X)`, in matrix form and SVD coordinates.
+
+Two formulations of one flow (THEORY.md §2, §5):
+
+``"matrix"``
+    integrate X itself; every right-hand side costs one SVD (:func:`riemdln.geometry.apply_A`).
+``"svd"``
+    integrate :math:`(\rho, Q, R)`, :math:`X = Q\,\mathrm{diag}(e^{\rho}) R^T` with
+    :math:`\rho = \log s`; no SVD in the right-hand side, and small singular values keep full relative
+    accuracy (they move on a log scale), which is what long small-initialization plateaus need. See
+    :func:`svd_flow` for the equations and for how coincident singular values are handled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from riemdln import _twins
+from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_matrix
+from riemdln.flows import _driver
+from riemdln.flows.result import Event, FlowResult, check_events, trajectory_diagnostics
+
+__all__ = ["end_to_end_flow", "svd_flow"]
+
+_FORMULATIONS = ("auto", "matrix", "svd")
+
+
+def _check_problem(problem):
+    from riemdln.problems import CompletionProblem
+
+    if not isinstance(problem, CompletionProblem):
+        raise RiemdlnValueError(
+            f"`problem` must be a riemdln.CompletionProblem; got {type(problem).__name__}."
+        )
+    return problem
+
+
+def _check_X0(X0, problem) -> np.ndarray:
+    X0 = check_matrix(X0, "X0")
+    if X0.ndim != 2 or X0.shape != problem.shape:
+        raise RiemdlnValueError(f"`X0` must have the problem's shape {problem.shape}; got {X0.shape}.")
+    return X0
+
+
+def _log_mult(x, y, depth: float, normalized: bool):
+    """log a_N(x, y) (raw), log(a_N/N) (normalized), log L(x, y) (depth inf) — the numeric twins."""
+    if normalized:
+        return _twins.log_multiplier_normalized(x, y, depth)
+    return _twins.log_multiplier(x, y, depth)
+
+
+def _mult(x, y, depth: float, normalized: bool):
+    if math.isinf(depth):
+        return _twins.multiplier_infinite(x, y)
+    if normalized:
+        return _twins.multiplier_normalized(x, y, depth)
+    return _twins.multiplier(x, y, depth)
+
+
+def _degree(depth: float) -> float:
+    """Homogeneity degree of the multiplier: a_N(cx, cy) = c^{(N-1)/N} a_N(x, y); L(cx, cy) = c L(x, y)."""
+    return 1.0 if math.isinf(depth) else (depth - 1.0) / depth
+
+
+# ----------------------------------------------------------------------------------------- matrix form
+def _matrix_rhs(problem, depth: float, normalized: bool):
+    """-A_N(X) grad E(X) through one SVD and the multiplier twins (as riemdln.geometry.apply_A, unchecked)."""
+    m, n = problem.shape
+    k = min(m, n)
+    mask, target = problem.mask, problem.target
+    identity = depth == 1.0  # a_1 = 1 (raw and normalized): A_1 = I
+
+    def rhs(t, y):
+        X = y.reshape(m, n)
+        G = np.where(mask, X - target, 0.0)
+        if identity:
+            return -G.ravel()
+        Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
+        xs = np.zeros(m)
+        ys = np.zeros(n)
+        xs[:k] = s * s
+        ys[:k] = s * s
+        M = _mult(xs[:, None], ys[None, :], depth, normalized)
+        return -(Q @ (M * (Q.T @ G @ Rt.T)) @ Rt).ravel()
+
+    return rhs
+
+
+# -------------------------------------------------------------------------------------------- SVD form
+class _SVDSystem:
+    r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n))."""
+
+    def __init__(self, problem, depth: float, normalized: bool):
+        self.m, self.n = problem.shape
+        self.k = min(self.m, self.n)
+        self.mask, self.target = problem.mask, problem.target
+        self.depth, self.normalized = depth, normalized
+        self.deg = _degree(depth)
+        one = np.ones(1)
+        # a(x, x) = a(1, 1) x^deg and a(x, 0) = a(1, 0) x^deg: homogeneity, constants from the twins
+        self.log_a11 = float(_log_mult(one, one, depth, normalized)[0])
+        self.log_a10 = float(_log_mult(one, 0 * one, depth, normalized)[0])
+        k = self.k
+        self.iu = np.triu_indices(k, 1)
+
+    def split(self, y):
+        k, m, n = self.k, self.m, self.n
+        rho = y[:k]
+        Q = y[k : k + m * k].reshape(m, k)
+        R = y[k + m * k :].reshape(n, k)
+        return rho, Q, R
+
+    @staticmethod
+    def join(rho, Q, R):
+        return np.concatenate([rho, Q.ravel(), R.ravel()])
+
+    def X(self, y):
+        rho, Q, R = self.split(y)
+        return (Q * np.exp(rho)) @ R.T
+
+    def pair_coefficients(self, rho):
+        r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j.
+
+        Evaluated in log space from :math:`\rho`: with :math:`r = \max(\rho_i, \rho_j)` and
+        :math:`\Delta = \rho_i - \rho_j`, :math:`a_{ij} = e^{2r\,\deg} a(e^{2(\rho_i - r)}, e^{2(\rho_j - r)})`
+        (homogeneity; the twin sees arguments in (0, 1]), :math:`s_i + s_j = e^r(e^{\rho_i - r} +
+        e^{\rho_j - r})` and :math:`|s_i - s_j| = e^r\,|\mathrm{expm1}(-|\Delta|)|`, which is exact for
+        small :math:`\Delta` — the quotient is never formed from a cancelling difference.
+        """
+        k = self.k
+        H = np.zeros((k, k))
+        F = np.zeros((k, k))
+        if k == 1:
+            return H, F
+        i, j = self.iu
+        ri, rj = rho[i], rho[j]
+        r = np.maximum(ri, rj)
+        di, dj = ri - r, rj - r
+        log_a = _log_mult(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
+        delta = ri - rj
+        absd = np.abs(delta)
+        h = np.exp(log_a - r - np.log(np.exp(di) + np.exp(dj)))
+        gap = -np.expm1(-absd)  # |s_i - s_j| / e^r, exact
+        nz = gap > 0
+        # F_ij = a_ij / (s_i - s_j); at exactly coincident singular values the frame has been aligned so
+        # that the symmetric numerator vanishes (see svd_flow, Notes): the term is then taken as 0.
+        f = np.where(nz, np.sign(delta) * np.exp(log_a - r - np.log(np.where(nz, gap, 1.0))), 0.0)
+        H[i, j] = h
+        H[j, i] = h
+        F[i, j] = f
+        F[j, i] = -f
+        return H, F
+
+    def rhs(self, t, y):
+        rho, Q, R = self.split(y)
+        s = np.exp(rho)
+        X = (Q * s) @ R.T
+        G = np.where(self.mask, X - self.target, 0.0)
+        GR = G @ R
+        Gt = Q.T @ GR
+        # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
+        drho = -np.exp(self.log_a11 + rho * (2 * self.deg - 1)) * np.diag(Gt)
+        H, F = self.pair_coefficients(rho)
+        P = Gt + Gt.T
+        Mskew = Gt - Gt.T
+        FP = F * P
+        HM = H * Mskew
+        Omega = 0.5 * (FP - HM)
+        Theta = 0.5 * (FP + HM)
+        dQ = Q @ Omega
+        dR = R @ Theta
+        if self.m > self.k or self.n > self.k:
+            # thin frames: the column (row) space also turns into its complement,
+            # dQ += (I - QQ^T) Xdot R S^-1 = -(G R - Q Gt) diag(a(s_j^2, 0) / s_j)
+            b = np.exp(self.log_a10 + rho * (2 * self.deg - 1)) if np.isfinite(self.log_a10) else 0 * rho
+            if self.m > self.k:
+                dQ = dQ - (GR - Q @ Gt) * b
+            if self.n > self.k:
+                GtQ = G.T @ Q
+                dR = dR - (GtQ - R @ Gt.T) * b
+        return self.join(drho, dQ, dR)
+
+
+def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
+    r"""SVD of X0 with the frame chosen, inside clusters of coincident singular values, so the flow is smooth.
+
+    Singular values equal to rounding (relative difference <= 4 k eps) are made exactly equal and the
+    frames of the cluster are rotated by the eigenvectors of the symmetric part of
+    :math:`\tilde G = Q^T \nabla E R` restricted to it (degenerate perturbation theory: those are the
+    directions in which the singular values split).
+    """
+    Q, s, Rt = np.linalg.svd(X0, full_matrices=False)
+    R = Rt.T.copy()
+    k = len(s)
+    if np.any(s <= 0) or np.any(~np.isfinite(np.log(s))):
+        raise RiemdlnValueError(
+            f"`X0` must have full rank min(m, n) = {k} for the SVD formulation (it integrates log s); "
+            f"got singular values down to {float(s.min())!r}. Use formulation='matrix'."
+        )
+    rho = np.log(s)
+    tol = 4 * k * np.finfo(float).eps
+    G = np.where(system.mask, X0 - system.target, 0.0)
+    start = 0
+    while start < k:
+        stop = start + 1
+        while stop < k and (s[stop - 1] - s[stop]) <= tol * s[stop - 1]:
+            stop += 1
+        if stop - start > 1:
+            idx = slice(start, stop)
+            rho[idx] = np.mean(rho[idx])
+            Gt = Q[:, idx].T @ G @ R[:, idx]
+            _, O = np.linalg.eigh(Gt + Gt.T)
+            Q[:, idx] = Q[:, idx] @ O
+            R[:, idx] = R[:, idx] @ O
+        start = stop
+    return rho, Q, R
+
+
+def _default_blowup(problem, X0) -> float:
+    scale = max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
+    return 1e8 * scale
+
+
+def _common_checks(
+    problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
+):
+    problem = _check_problem(problem)
+    normalized = check_bool(normalized, "normalized")
+    depth = check_depth(depth, normalized)
+    X0 = _check_X0(X0, problem)
+    t_final = _driver.check_time(t_final, "t_final")
+    rtol = _driver.check_tol(rtol, "rtol")
+    atol = _driver.check_tol(atol, "atol")
+    t_eval = _driver.check_t_eval(t_eval, t_final)
+    events = check_events(events)
+    blowup_norm = (
+        _default_blowup(problem, X0)
+        if blowup_norm is None
+        else _driver.check_time(blowup_norm, "blowup_norm")
+    )
+    progress = _driver.want_progress(progress)
+    return problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
+
+
+def svd_flow(
+    problem,
+    X0: ArrayLike,
+    depth: float,
+    t_final: float,
+    normalized: bool = False,
+    *,
+    method: str = "auto",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    t_eval: ArrayLike | None = None,
+    events: Event | Sequence[Event] | None = None,
+    blowup_norm: float | None = None,
+    max_steps: int = 1_000_000,
+    dense_output: bool = False,
+    progress: bool | None = None,
+) -> FlowResult:
+    r"""The end-to-end flow integrated in SVD coordinates :math:`(\log s, Q, R)` (THEORY.md §5).
+
+    With :math:`X = Q\,\mathrm{diag}(s) R^T`, :math:`\tilde G = Q^T \nabla E(X) R`, :math:`a_{ij} =
+    a_N(s_i^2, s_j^2)` (raw; :math:`a_N/N` normalized; :math:`L` at ``depth=math.inf``),
+    :math:`\dot Q = Q\Omega`, :math:`\dot R = R\Theta`:
+
+    .. math::
+
+        \frac{d \log s_i}{dt} = -\frac{a_{ii}}{s_i}\tilde G_{ii}, \qquad
+        \Omega_{ij} = \frac{s_j \tilde G_{ij} + s_i \tilde G_{ji}}{s_i^{2/N} - s_j^{2/N}}, \qquad
+        \Theta_{ij} = \frac{s_i \tilde G_{ij} + s_j \tilde G_{ji}}{s_i^{2/N} - s_j^{2/N}},
+
+    computed as :math:`\Omega = \tfrac12(F\circ P - H\circ M)`, :math:`\Theta = \tfrac12(F\circ P +
+    H\circ M)` with :math:`P = \tilde G + \tilde G^T`, :math:`M = \tilde G - \tilde G^T`,
+    :math:`H_{ij} = a_{ij}/(s_i + s_j)` and :math:`F_{ij} = a_{ij}/(s_i - s_j)`, using
+    :math:`a_{ij}/(s_i^2 - s_j^2) = 1/(s_i^{2/N} - s_j^{2/N})`. For rectangular X the thin frames also
+    turn into the complements with rate :math:`a_N(s_j^2, 0)/s_j`.
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+    X0 : array_like, shape (m, n)
+        Initial matrix, full rank.
+    depth : float or math.inf
+        Depth N >= 1 (any real); ``math.inf`` requires ``normalized=True``. For N < 2 a singular value
+        can reach 0 in finite time (:math:`\dot s \propto s^{2 - 2/N}`), where log s leaves every
+        bounded set: use the matrix form there.
+    t_final : float
+        End of the time span (t raw, :math:`\tau = N t` normalized).
+    normalized : bool
+        Raw :math:`\dot X = -A_N\nabla E` or normalized :math:`dX/d\tau = -(A_N/N)\nabla E`.
+    method : str
+        A scipy ``OdeSolver`` name (``"DOP853"``, ``"RK45"``, ``"Radau"``, ``"BDF"``, ``"LSODA"``, ...);
+        ``"auto"`` is ``"DOP853"``.
+    rtol, atol : float
+        Tolerances on the state :math:`(\log s, Q, R)` (all entries O(1): relative accuracy of every
+        singular value, however small).
+    t_eval, events, blowup_norm, max_steps, dense_output, progress
+        As in :func:`end_to_end_flow`.
+
+    Returns
+    -------
+    FlowResult
+        ``formulation="svd"``; ``diagnostics["singular_values"]`` are :math:`e^{\rho}` (full relative
+        accuracy), ``det_sign`` is :math:`\det Q \det R`.
+
+    Notes
+    -----
+    Coincident singular values. :math:`F_{ij}` is singular where :math:`s_i = s_j`, and there the SVD frame
+    is not unique. Along a trajectory singular values generically do not meet (for real matrices that is
+    a codimension-two event), but an initial matrix such as :math:`\epsilon I` starts exactly on the
+    coincidence set. The initial frame is therefore chosen by degenerate perturbation theory: in each
+    cluster of singular values equal to rounding, the singular values are made exactly equal and the
+    frames rotated (together, which leaves X unchanged) to the eigenvectors of the symmetric part of the
+    cluster block of :math:`\tilde G` — the directions in which the singular values split. In that frame
+    the numerator :math:`P_{ij}` of the singular term vanishes and the term (0/0) is taken as 0, its
+    value in the aligned frame; the smooth part :math:`H\circ M` needs no such care. No epsilon enters
+    the right-hand side. det X never changes sign in these coordinates (Q, R move by rotations; s > 0),
+    which is the structural reason the Razin–Cohen failure of the matrix form cannot happen here.
+
+    Examples
+    --------
+    >>> import math, numpy as np
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem.named("razin-cohen-2x2")
+    >>> res = svd_flow(p, 1e-3 * np.eye(2), depth=2, t_final=30.0)
+    >>> print(res.status.name, set(res["det_sign"].tolist()), res["loss"][-1] < 1e-6)
+    FINISHED {1.0} True
+    """
+    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = (
+        _common_checks(
+            problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
+        )
+    )
+    method = "DOP853" if method == "auto" else _driver.check_method(method)
+    system = _SVDSystem(problem, depth, normalized)
+    rho0, Q0, R0 = _aligned_svd(X0, system)
+    y0 = system.join(rho0, Q0, R0)
+    k = system.k
+
+    def fro(y):
+        return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
+
+    out = _driver.run(
+        system.rhs,
+        y0,
+        t_final,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=events,
+        event_state=system.X,
+        problem=problem,
+        norm=fro,
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        progress=progress,
+        desc=f"svd flow N={depth:g}",
+        dense=dense_output,
+    )
+    ys = np.array(out.y).reshape(len(out.t), -1)
+    X = np.array([system.X(y) for y in ys]).reshape(len(out.t), *problem.shape)
+    s = np.exp(ys[:, :k])
+    det_sign = None
+    if system.m == system.n:
+        det_sign = np.array(
+            [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
+        )
+    diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
+    sol = None
+    if out.sol is not None:
+        dense = out.sol
+
+        def sol(t):
+            return system.X(np.asarray(dense(t)))
+
+    return FlowResult(
+        t=out.t,
+        X=X,
+        status=out.status,
+        message=out.message,
+        nfev=out.nfev,
+        njev=out.njev,
+        diagnostics=diags,
+        t_events=out.t_events,
+        depth=depth,
+        normalized=normalized,
+        formulation="svd",
+        sol=sol,
+    )
+
+
+def end_to_end_flow(
+    problem,
+    X0: ArrayLike,
+    depth: float,
+    t_final: float,
+    normalized: bool = False,
+    *,
+    formulation: str = "auto",
+    method: str = "auto",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    t_eval: ArrayLike | None = None,
+    events: Event | Sequence[Event] | None = None,
+    blowup_norm: float | None = None,
+    max_steps: int = 1_000_000,
+    dense_output: bool = False,
+    progress: bool | None = None,
+) -> FlowResult:
+    r"""Integrate the end-to-end ("downstairs") DLN flow :math:`\dot X = -A_N(X)\nabla E(X)`.
+
+    .. math::
+
+        A_N(X) Z = \sum_{k=1}^{N} (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}
+        \quad\text{(raw, time } t\text{)}, \qquad
+        \frac{dX}{d\tau} = -\frac{A_N(X)}{N}\nabla E(X) \quad\text{(normalized, } \tau = N t\text{)},
+
+    and at ``depth=math.inf`` (normalized only) :math:`A_\infty(X) Z = \int_0^1 (XX^T)^{1-t} Z (X^TX)^t dt`
+    (multiplier: the logarithmic mean). From a balanced start it is exactly what gradient flow on the
+    factors of a depth-N network produces (:func:`factor_flow`); ``depth`` may be any real N >= 1.
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+        Gives :math:`E` and :math:`\nabla E = P_\Omega(X - M)`.
+    X0 : array_like, shape (m, n)
+        Initial end-to-end matrix.
+    depth : float or math.inf
+        Depth N >= 1; ``math.inf`` requires ``normalized=True``.
+    t_final : float
+        End of the time span.
+    normalized : bool, optional
+        Use :math:`\hat g^N = N g^N` (time :math:`\tau = N t`). Default False.
+    formulation : {"auto", "matrix", "svd"}
+        ``"matrix"`` integrates X (one SVD per right-hand side); ``"svd"`` integrates
+        :math:`(\log s, Q, R)` (:func:`svd_flow`: no SVD per right-hand side and full relative accuracy of
+        small singular values). ``"auto"`` takes ``"svd"`` when it applies — N >= 2 (then no singular value
+        reaches 0 in finite time) and X0 of full rank — and ``"matrix"`` otherwise.
+    method : str
+        A scipy ``OdeSolver`` name; ``"auto"`` is ``"DOP853"`` (explicit, 8th order: these flows are not
+        stiff away from near-coincident singular values; pass ``"Radau"``, ``"BDF"`` or ``"LSODA"`` when they
+        are).
+    rtol, atol : float
+        Integration tolerances (on X, or on :math:`(\log s, Q, R)`).
+    t_eval : array_like, optional
+        Times to save (within [0, t_final]); default: every accepted step. A run that stops early also saves
+        its final time.
+    events : Event or sequence of Event, optional
+        E.g. ``loss_below(1e-10)``, ``norm_above(1e6)``, ``time_budget(60)``.
+    blowup_norm : float, optional
+        Stop with ``Status.DIVERGED`` when :math:`\|X\|_F` exceeds it (default
+        :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`).
+    max_steps : int
+        Stop with ``Status.FAILED`` after this many steps (never hang).
+    dense_output : bool
+        Provide ``result.sol(t)``.
+    progress : bool or None
+        tqdm progress bar; None (default) shows it only when stderr is a terminal.
+
+    Returns
+    -------
+    FlowResult
+        ``t``, ``X`` (len(t), m, n), ``status``, ``message``, ``success``, ``diagnostics`` (see
+        :func:`riemdln.flows.result.trajectory_diagnostics`), ``t_events``.
+
+    Examples
+    --------
+    Depth one is the linear flow :math:`X(t) = M + e^{-t}(X_0 - M)` on the observed entries:
+
+    >>> import numpy as np
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem.named("menon-2x2")
+    >>> res = end_to_end_flow(p, np.zeros((2, 2)), depth=1, t_final=1.0, t_eval=[1.0])
+    >>> print(round(float(res.X[-1, 0, 0]), 8), round(1 - np.exp(-1), 8))
+    0.63212056 0.63212056
+    """
+    if formulation not in _FORMULATIONS:
+        raise RiemdlnValueError(f"`formulation` must be one of {_FORMULATIONS}; got {formulation!r}.")
+    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = (
+        _common_checks(
+            problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
+        )
+    )
+    if formulation == "auto":
+        s = np.linalg.svd(X0, compute_uv=False)
+        full_rank = bool(np.all(s > 0) and np.all(np.isfinite(np.log(s))))
+        formulation = "svd" if (depth >= 2 and full_rank) else "matrix"
+    kwargs = dict(
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=events,
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        dense_output=dense_output,
+        progress=progress,
+    )
+    if formulation == "svd":
+        return svd_flow(problem, X0, depth, t_final, normalized, **kwargs)
+    method = "DOP853" if method == "auto" else _driver.check_method(method)
+    m, n = problem.shape
+    out = _driver.run(
+        _matrix_rhs(problem, depth, normalized),
+        X0.ravel().copy(),
+        t_final,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=events,
+        event_state=lambda y: y.reshape(m, n),
+        problem=problem,
+        norm=lambda y: float(np.linalg.norm(y)),
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        progress=progress,
+        desc=f"matrix flow N={depth:g}",
+        dense=dense_output,
+    )
+    X = np.array(out.y).reshape(len(out.t), m, n)
+    diags = trajectory_diagnostics(problem, X, depth, normalized)
+    sol = None
+    if out.sol is not None:
+        dense = out.sol
+
+        def sol(t):
+            return np.asarray(dense(t)).reshape(m, n)
+
+    return FlowResult(
+        t=out.t,
+        X=X,
+        status=out.status,
+        message=out.message,
+        nfev=out.nfev,
+        njev=out.njev,
+        diagnostics=diags,
+        t_events=out.t_events,
+        depth=depth,
+        normalized=normalized,
+        formulation="matrix",
+        sol=sol,
+    )

@@ -1,0 +1,457 @@
+r"""The factor-level ("upstairs") network: balanced initialization, gradient flow and gradient descent.
+
+The network has factors :math:`W_1, \dots, W_N` and end-to-end matrix :math:`X = W_N \cdots W_1`; it is
+trained on :math:`L(W_1, \dots, W_N) = E(W_N\cdots W_1)`, whose gradient is
+
+.. math:: \partial L/\partial W_p = (W_N\cdots W_{p+1})^T\,\nabla E(X)\,(W_{p-1}\cdots W_1)^T.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from riemdln._validation import RiemdlnValueError, check_bool, check_matrix
+from riemdln.flows import _driver
+from riemdln.flows.end_to_end import _check_problem
+from riemdln.flows.result import (
+    MESSAGES,
+    Event,
+    FlowResult,
+    Status,
+    check_events,
+    trajectory_diagnostics,
+)
+
+__all__ = ["balanced_factors", "factor_flow", "factor_descent"]
+
+
+def _check_int_depth(depth) -> int:
+    if (
+        isinstance(depth, bool)
+        or not isinstance(depth, numbers.Real)
+        or not float(depth).is_integer()
+        or depth < 1
+    ):
+        raise RiemdlnValueError(
+            f"`depth` must be an integer >= 1 for a network of factors; got {depth!r} "
+            "(end_to_end_flow accepts any real depth >= 1)."
+        )
+    return int(depth)
+
+
+def balanced_factors(
+    X0: ArrayLike, depth: int, width: int | None = None, rng: np.random.Generator | int | None = None
+) -> list[np.ndarray]:
+    r"""A balanced tuple :math:`W_1, \dots, W_N` with :math:`W_N\cdots W_1 = X_0`.
+
+    With the SVD :math:`X_0 = Q\,\mathrm{diag}(s) R^T` (THEORY.md §1):
+
+    .. math::
+
+        W_1 = O_1 \Sigma^{1/N} R^T, \quad W_p = O_p \Sigma^{1/N} O_{p-1}^T, \quad
+        W_N = Q\,\Sigma^{1/N} O_{N-1}^T,
+
+    which satisfies :math:`W_{p+1}^T W_{p+1} = W_p W_p^T`. The :math:`O_p` are identities, or random
+    orthogonal matrices (the gauge) when ``rng`` is given.
+
+    Parameters
+    ----------
+    X0 : array_like, shape (m, n)
+    depth : int
+        Number of factors N >= 1.
+    width : int, optional
+        Hidden width (>= rank of X0; default min(m, n)). Extra hidden units start at zero.
+    rng : numpy Generator or int, optional
+        Draw the gauge :math:`O_p` at random.
+
+    Returns
+    -------
+    list of ndarray
+        ``[W_1, ..., W_N]``; :math:`W_1` is width×n, :math:`W_N` is m×width (for N = 1, ``[X0]``).
+
+    Examples
+    --------
+    >>> W = balanced_factors(np.array([[4.0, 0.0], [0.0, 1.0]]), depth=2)
+    >>> print(W[1] @ W[0])
+    [[4. 0.]
+     [0. 1.]]
+    >>> print(np.allclose(W[1].T @ W[1], W[0] @ W[0].T))
+    True
+    """
+    X0 = check_matrix(X0, "X0")
+    if X0.ndim != 2:
+        raise RiemdlnValueError(f"`X0` must be a single matrix (2-d); got shape {X0.shape}.")
+    N = _check_int_depth(depth)
+    m, n = X0.shape
+    Q, s, Rt = np.linalg.svd(X0, full_matrices=True)
+    k = len(s)
+    rank = int(np.sum(s > max(m, n) * np.finfo(float).eps * (s[0] if k else 0.0)))
+    if width is None:
+        width = k
+    if isinstance(width, bool) or not isinstance(width, numbers.Integral) or width < max(rank, 1):
+        raise RiemdlnValueError(f"`width` must be an integer >= rank(X0) = {rank} (and >= 1); got {width!r}.")
+    if N == 1:
+        return [X0.copy()]
+    width = int(width)
+    mu = np.zeros(width)
+    kk = min(k, width)
+    mu[:kk] = s[:kk] ** (1.0 / N)
+    first = np.zeros((width, n))
+    first[np.arange(kk), np.arange(kk)] = mu[:kk]
+    first = first @ Rt
+    last = np.zeros((m, width))
+    last[np.arange(kk), np.arange(kk)] = mu[:kk]
+    last = Q @ last
+    middle = [np.diag(mu) for _ in range(N - 2)]
+    W = [first, *middle, last]
+    if rng is not None:
+        gen = np.random.default_rng(rng)
+        O = [np.linalg.qr(gen.standard_normal((width, width)))[0] for _ in range(N - 1)]
+        W[0] = O[0] @ W[0]
+        for p in range(1, N - 1):
+            W[p] = O[p] @ W[p] @ O[p - 1].T
+        W[N - 1] = W[N - 1] @ O[N - 2].T
+    return W
+
+
+def _check_factors(factors, problem) -> list[np.ndarray]:
+    try:
+        W = [check_matrix(w, f"factors[{p}]") for p, w in enumerate(factors)]
+    except TypeError:
+        raise RiemdlnValueError(
+            f"`factors` must be a sequence of matrices [W_1, ..., W_N]; got {factors!r}."
+        ) from None
+    if not W:
+        raise RiemdlnValueError("`factors` must contain at least one matrix; got an empty sequence.")
+    m, n = problem.shape
+    for p, w in enumerate(W):
+        if w.ndim != 2:
+            raise RiemdlnValueError(f"`factors[{p}]` must be a 2-d matrix; got shape {w.shape}.")
+    if W[0].shape[1] != n or W[-1].shape[0] != m:
+        raise RiemdlnValueError(
+            f"`factors` must multiply to the problem's shape {problem.shape}: W_1 needs {n} columns and W_N "
+            f"{m} rows; got W_1 {W[0].shape}, W_N {W[-1].shape}."
+        )
+    for p in range(1, len(W)):
+        if W[p].shape[1] != W[p - 1].shape[0]:
+            raise RiemdlnValueError(
+                f"`factors[{p}]` must have {W[p - 1].shape[0]} columns to follow factors[{p - 1}] "
+                f"{W[p - 1].shape}; got {W[p].shape}."
+            )
+    return W
+
+
+class _Network:
+    def __init__(self, problem, shapes):
+        self.problem = problem
+        self.mask, self.target = problem.mask, problem.target
+        self.shapes = shapes
+        sizes = [a * b for a, b in shapes]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+
+    def split(self, y):
+        return [
+            y[self.offsets[p] : self.offsets[p + 1]].reshape(self.shapes[p]) for p in range(len(self.shapes))
+        ]
+
+    @staticmethod
+    def join(W):
+        return np.concatenate([w.ravel() for w in W])
+
+    @staticmethod
+    def product(W):
+        X = W[0]
+        for w in W[1:]:
+            X = w @ X
+        return X
+
+    def X(self, y):
+        return self.product(self.split(y))
+
+    def gradients(self, W):
+        """Return X, G and [dL/dW_p]."""
+        N = len(W)
+        prefix = [None] * (N + 1)  # prefix[p] = W_p ... W_1 (prefix[0] = I)
+        acc = None
+        for p in range(N):
+            acc = W[p] if acc is None else W[p] @ acc
+            prefix[p + 1] = acc
+        X = prefix[N]
+        G = np.where(self.mask, X - self.target, 0.0)
+        grads = [None] * N
+        back = G  # (W_N ... W_{p+1})^T G
+        for p in range(N - 1, -1, -1):
+            grads[p] = back if p == 0 else back @ prefix[p].T
+            if p > 0:
+                back = W[p].T @ back
+        return X, G, grads
+
+
+def factor_flow(
+    problem,
+    factors: Sequence[ArrayLike],
+    t_final: float,
+    normalized: bool = False,
+    *,
+    method: str = "DOP853",
+    rtol: float = 1e-8,
+    atol: float = 1e-10,
+    t_eval: ArrayLike | None = None,
+    events: Event | Sequence[Event] | None = None,
+    blowup_norm: float | None = None,
+    max_steps: int = 1_000_000,
+    progress: bool | None = None,
+) -> FlowResult:
+    r"""Gradient flow of the factors, :math:`\dot W_p = -\partial L/\partial W_p` (any initialization).
+
+    .. math:: \dot W_p = -(W_N\cdots W_{p+1})^T\,P_\Omega(X - M)\,(W_{p-1}\cdots W_1)^T
+
+    From a balanced start the end-to-end matrix follows :func:`end_to_end_flow` (raw, depth N = number of
+    factors). ``normalized=True`` scales time, :math:`\tau = N t`, to match the normalized convention.
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+    factors : sequence of array_like
+        ``[W_1, ..., W_N]`` (``W_1`` acts first), e.g. from :func:`balanced_factors`.
+    t_final : float
+    normalized : bool
+    method, rtol, atol, t_eval, events, blowup_norm, max_steps, progress
+        As in :func:`end_to_end_flow` (tolerances apply to the factor entries).
+
+    Returns
+    -------
+    FlowResult
+        With ``factors``: ``factors[p]`` is :math:`W_{p+1}` along the trajectory, shape (len(t), ...).
+
+    Examples
+    --------
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem.named("menon-2x2")
+    >>> res = factor_flow(p, balanced_factors(0.1 * np.eye(2), 2), t_final=20.0)
+    >>> print(np.round(res.X[-1], 6))
+    [[1. 0.]
+     [0. 1.]]
+    """
+    problem = _check_problem(problem)
+    normalized = check_bool(normalized, "normalized")
+    W0 = _check_factors(factors, problem)
+    N = len(W0)
+    t_final = _driver.check_time(t_final, "t_final")
+    rtol = _driver.check_tol(rtol, "rtol")
+    atol = _driver.check_tol(atol, "atol")
+    t_eval = _driver.check_t_eval(t_eval, t_final)
+    events = check_events(events)
+    method = _driver.check_method(method)
+    net = _Network(problem, [w.shape for w in W0])
+    X0 = net.product(W0)
+    if blowup_norm is None:
+        blowup_norm = 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
+    else:
+        blowup_norm = _driver.check_time(blowup_norm, "blowup_norm")
+    scale = 1.0 / N if normalized else 1.0
+
+    def rhs(t, y):
+        _, _, grads = net.gradients(net.split(y))
+        return -scale * net.join(grads)
+
+    out = _driver.run(
+        rhs,
+        net.join(W0),
+        t_final,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=events,
+        event_state=net.X,
+        problem=problem,
+        norm=lambda y: float(np.linalg.norm(net.X(y))),
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        progress=_driver.want_progress(progress),
+        desc=f"factor flow N={N}",
+    )
+    return _factor_result(
+        problem,
+        net,
+        out.y,
+        out.t,
+        N,
+        normalized,
+        out.status,
+        out.message,
+        out.nfev,
+        out.njev,
+        out.t_events,
+        "factors",
+    )
+
+
+def _factor_result(problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation):
+    Ws = [net.split(np.asarray(y)) for y in ys]
+    factors = tuple(np.array([w[p] for w in Ws]).reshape(len(t), *net.shapes[p]) for p in range(N))
+    m, n = problem.shape
+    X = np.array([net.product(w) for w in Ws]).reshape(len(t), m, n)
+    diags = trajectory_diagnostics(problem, X, float(N), normalized)
+    return FlowResult(
+        t=np.asarray(t, dtype=float),
+        X=X,
+        status=status,
+        message=message,
+        nfev=nfev,
+        njev=njev,
+        diagnostics=diags,
+        t_events=t_events,
+        factors=factors,
+        depth=float(N),
+        normalized=normalized,
+        formulation=formulation,
+    )
+
+
+def factor_descent(
+    problem,
+    factors: Sequence[ArrayLike],
+    lr: float,
+    steps: int,
+    *,
+    record_every: int | None = None,
+    events: Event | Sequence[Event] | None = None,
+    blowup_norm: float | None = None,
+    progress: bool | None = None,
+) -> FlowResult:
+    r"""Plain gradient descent on the factors, as deep-learning code trains them.
+
+    .. math:: W_p \leftarrow W_p - \eta\,(W_N\cdots W_{p+1})^T\,P_\Omega(X - M)\,(W_{p-1}\cdots W_1)^T
+
+    Step k corresponds to time :math:`t = k\eta` of :func:`factor_flow` (error :math:`O(\eta)`).
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+    factors : sequence of array_like
+        ``[W_1, ..., W_N]``.
+    lr : float
+        Learning rate :math:`\eta > 0`.
+    steps : int
+        Number of steps.
+    record_every : int, optional
+        Save every this many steps (default: about 1000 records in all); the last step is always saved.
+    events : Event or sequence of Event, optional
+        Checked after every step (``loss_below``, ``norm_above``, ``time_budget``, or any Event whose
+        ``fn`` becomes <= 0 for direction -1 / >= 0 for direction +1).
+    blowup_norm : float, optional
+        ``Status.DIVERGED`` when :math:`\|X\|_F` exceeds it or an entry becomes non-finite (a learning
+        rate above the stability limit); default :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`.
+    progress : bool or None
+        tqdm bar (None: only on a terminal).
+
+    Returns
+    -------
+    FlowResult
+        ``t`` = step·lr, ``X``, ``factors``, diagnostics; ``nfev`` counts gradient evaluations.
+
+    Examples
+    --------
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem.named("menon-2x2")
+    >>> res = factor_descent(p, balanced_factors(0.1 * np.eye(2), 2), lr=0.1, steps=500)
+    >>> print(res.status.name, np.round(res.X[-1], 6))
+    FINISHED [[1. 0.]
+     [0. 1.]]
+    """
+    problem = _check_problem(problem)
+    W = [w.copy() for w in _check_factors(factors, problem)]
+    N = len(W)
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (lr > 0) or not math.isfinite(lr):
+        raise RiemdlnValueError(f"`lr` must be a finite real number > 0; got {lr!r}.")
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise RiemdlnValueError(f"`steps` must be an integer >= 1; got {steps!r}.")
+    if record_every is None:
+        record_every = max(1, steps // 1000)
+    elif isinstance(record_every, bool) or not isinstance(record_every, numbers.Integral) or record_every < 1:
+        raise RiemdlnValueError(f"`record_every` must be an integer >= 1; got {record_every!r}.")
+    events = check_events(events)
+    net = _Network(problem, [w.shape for w in W])
+    X = net.product(W)
+    if blowup_norm is None:
+        blowup_norm = 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X)))
+    else:
+        blowup_norm = _driver.check_time(blowup_norm, "blowup_norm")
+    t_events: dict[str, list] = {ev.name: [] for ev in events}
+    state_events = [ev for ev in events if ev.wall_seconds is None]
+    wall_events = [ev for ev in events if ev.wall_seconds is not None]
+    ts, ys = [0.0], [net.join(W)]
+    status, message_kw = Status.FINISHED, {}
+    bar = _driver.make_bar(_driver.want_progress(progress), float(steps), f"descent N={N}")
+    start = time.perf_counter()
+    g_old = [float(ev.fn(0.0, X, problem)) for ev in state_events]
+    step = 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for step in range(1, steps + 1):
+                _, _, grads = net.gradients(W)
+                for p in range(N):
+                    W[p] -= lr * grads[p]
+                t = step * lr
+                X = net.product(W)
+                stop = None
+                if not np.all(np.isfinite(X)) or np.linalg.norm(X) > blowup_norm:
+                    status, message_kw = Status.DIVERGED, {"t": t, "bound": blowup_norm}
+                    stop = "diverged"
+                else:
+                    for k, ev in enumerate(state_events):
+                        gv = float(ev.fn(t, X, problem))
+                        a = g_old[k]
+                        hit = (
+                            (ev.direction < 0 and a > 0 >= gv)
+                            or (ev.direction > 0 and a < 0 <= gv)
+                            or (ev.direction == 0 and a * gv <= 0 and a != 0)
+                        )
+                        g_old[k] = gv
+                        if hit:
+                            t_events[ev.name].append(t)
+                            if ev.terminal and stop is None:
+                                stop = ev.name
+                    if stop is None and wall_events:
+                        elapsed = time.perf_counter() - start
+                        for ev in wall_events:
+                            if elapsed > ev.wall_seconds:
+                                t_events[ev.name].append(t)
+                                stop = stop or ev.name
+                    if stop is not None:
+                        status, message_kw = Status.EVENT, {"t": t, "name": stop}
+                if stop is not None or step % record_every == 0 or step == steps:
+                    if stop != "diverged" or np.all(np.isfinite(X)):
+                        ts.append(t)
+                        ys.append(net.join(W))
+                if bar is not None and step % max(1, steps // 200) == 0:
+                    bar.update(step - bar.n)
+                if stop is not None:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+    if status == Status.FINISHED:
+        message_kw = {"t": steps * lr}
+    return _factor_result(
+        problem,
+        net,
+        ys,
+        ts,
+        N,
+        False,
+        status,
+        MESSAGES[status].format(**message_kw),
+        step,
+        0,
+        {k: np.asarray(v) for k, v in t_events.items()},
+        "descent",
+    )
