@@ -58,6 +58,7 @@ def log_multiplier_normalized(x, y, N):
     if numpy.all(numpy.isinf(N)):
         return log_multiplier_infinite(x, y)
     finite = numpy.where(numpy.isinf(N), 1.0, N)
-    return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), log_multiplier_normalized_finite(x, y, finite))[()]
+    finite_value = log_multiplier_normalized_finite(x, y, finite)
+    return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), finite_value)[()]
 
-SOURCE_DIGEST = '3d17ee02c06b44b1'
+SOURCE_DIGEST = '8b1352613013b662'

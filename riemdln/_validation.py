@@ -52,20 +52,21 @@ def check_bool(value, name: str) -> bool:
 
 
 def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
-    message = f"`{name}` must be an array of real numbers; got {_short(value)}."
+    def message():
+        return f"`{name}` must be an array of real numbers; got {_short(value)}."
+
     try:
+        raw = np.asarray(value)
         # complex input would lose its imaginary part (ComplexWarning), strings would be parsed: refuse both
-        if np.asarray(value).dtype.kind in "USc":
-            raise RiemdlnValueError(message)
-        arr = np.asarray(value, dtype=float)
+        if raw.dtype.kind in "USc":
+            raise RiemdlnValueError(message())
+        arr = raw if raw.dtype == np.float64 else np.asarray(raw, dtype=float)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RiemdlnValueError):
             raise
-        raise RiemdlnValueError(message) from None
+        raise RiemdlnValueError(message()) from None
     if arr.ndim < min_ndim:
-        raise RiemdlnValueError(
-            f"`{name}` must have at least {min_ndim} dimension(s); got shape {arr.shape}."
-        )
+        raise RiemdlnValueError(f"`{name}` must have at least {min_ndim} dimension(s); got shape {arr.shape}.")
     if arr.size and not np.all(np.isfinite(arr)):
         raise RiemdlnValueError(f"`{name}` must have finite entries (no NaN or inf); got {_short(value)}.")
     return arr
@@ -88,9 +89,7 @@ def check_matrix(value, name: str) -> np.ndarray:
 
 def check_same_shape(arr: np.ndarray, ref: np.ndarray, name: str, ref_name: str) -> None:
     if arr.shape[-2:] != ref.shape[-2:]:
-        raise RiemdlnValueError(
-            f"`{name}` must have the shape of `{ref_name}` {ref.shape[-2:]}; got {arr.shape[-2:]}."
-        )
+        raise RiemdlnValueError(f"`{name}` must have the shape of `{ref_name}` {ref.shape[-2:]}; got {arr.shape[-2:]}.")
 
 
 def rank_tolerance(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -29,12 +29,17 @@ def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
     """Compile ``tex`` with pdflatex in a scratch folder; move the PDF beside it (atomically)."""
     exe = shutil.which("pdflatex")
     if exe is None:
-        raise CLIError("pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf")
+        raise CLIError(
+            "pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf"
+        )
     with tempfile.TemporaryDirectory() as work:
         for _ in range(2):  # twice, for labels
             proc = subprocess.run(
                 [exe, "-interaction=nonstopmode", "-halt-on-error", "-output-directory", work, str(tex)],
-                capture_output=True, text=True, timeout=timeout, check=False,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
             )
             if proc.returncode != 0:
                 log = (proc.stdout or "").strip().splitlines()

@@ -34,7 +34,6 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 import riemdln
-
 from riemdln.derivations import symbols as sy
 from riemdln.derivations._engine import Check, derive
 from riemdln.functions import dln_multiplier, logmean
@@ -131,8 +130,8 @@ _TWIN_NAMESPACE = {"numpy": np, "riemdln": riemdln, "math": math, "builtins": __
 
 def twin_source(expr, args, name: str = "twin", printer: str = "numpy") -> str:
     """Python source of the numeric twin of ``expr`` (``lambdify`` with ``cse=True``, no simplify)."""
-    from sympy.utilities.lambdify import _EvaluatorPrinter
     from sympy.simplify.cse_main import cse
+    from sympy.utilities.lambdify import _EvaluatorPrinter
 
     p = TwinPrinter() if printer == "numpy" else PythonCodePrinter({"fully_qualified_modules": True})
     if isinstance(expr, sympy.MatrixBase):
@@ -148,8 +147,10 @@ def twin_source(expr, args, name: str = "twin", printer: str = "numpy") -> str:
 
 def _product_as_exp_sum(expr):
     """Rewrite Product(f, lims) as exp(Sum(log f, lims)) (Python printers know Sum, not Product)."""
-    return expr.replace(lambda e: isinstance(e, Product),
-                        lambda e: sympy.exp(Sum(sympy.expand_log(log(e.function), force=True), *e.limits)))
+    return expr.replace(
+        lambda e: isinstance(e, Product),
+        lambda e: sympy.exp(Sum(sympy.expand_log(log(e.function), force=True), *e.limits)),
+    )
 
 
 def _compile(src: str, name: str) -> Callable:
@@ -318,97 +319,312 @@ s1, s2, s3 = sy.S_VALUES
 _s, _g = sympy.symbols("s g", positive=True), sy.g
 _s_only = sympy.Symbol("s", positive=True)
 _ENTRIES: dict[str, tuple] = {
-    "multiplier": ("multiplier", "multiplier", (x, y, N), "raw", "a_N(x, y)",
-                   "DLN multiplier: the eigenvalue of $A_N$ on $Q E_{ij} R^T$ ($x = s_i^2$, $y = s_j^2$)",
-                   ("defining_sum", "quotient"), "multiplier"),
-    "multiplier_diagonal": ("multiplier", "diagonal", (x, N), "raw", "a_N(x, x)",
-                            "Multiplier on the diagonal", (), "diagonal"),
-    "multiplier_zero": ("multiplier", "at_zero", (x, N), "raw", "a_N(x, 0)",
-                        "Multiplier at a zero singular value", (), "at_zero"),
-    "multiplier_normalized": ("infinite_depth", "multiplier_normalized", (x, y, N), "normalized",
-                              r"\frac{a_N(x, y)}{N}", "Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
-                              (), "multiplier_normalized"),
-    "multiplier_infinite": ("infinite_depth", "multiplier_infinite", (x, y), "normalized",
-                            r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
-                            "Infinite-depth multiplier: the logarithmic mean (integral form of $A_\\infty$)",
-                            ("logmean_quotient", "logmean_integral"), "multiplier_infinite"),
-    "multiplier_correction": ("infinite_depth", "multiplier_correction", (x, y), "normalized",
-                              r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
-                              "First-order ($1/N$) correction of the normalized multiplier", (),
-                              "multiplier_correction"),
-    "volume_density_d2": ("volume", "volume_density_d2", (s1, s2, N), "raw", r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                          "Riemannian volume density of $g^N$, $d = 2$, w.r.t. $ds\\,dQ\\,dR$",
-                          ("volume_density_product_d2",), "volume_density_d2"),
-    "volume_density_d3": ("volume", "volume_density_d3", (s1, s2, s3, N), "raw",
-                          r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                          "Riemannian volume density of $g^N$, $d = 3$, w.r.t. $ds\\,dQ\\,dR$",
-                          ("volume_density_product_d3",), "volume_density_d3"),
-    "volume_density_lebesgue_d2": ("volume", "volume_density_lebesgue_d2", (s1, s2, N), "raw",
-                                   r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-                                   "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 2$", (), "volume_density_lebesgue_d2"),
-    "volume_density_lebesgue_d3": ("volume", "volume_density_lebesgue_d3", (s1, s2, s3, N), "raw",
-                                   r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-                                   "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 3$", (), "volume_density_lebesgue_d3"),
-    "volume_density_mu_d2": ("volume", "volume_density_mu_d2", (sy.mu1, sy.mu2, N), "raw",
-                             r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
-                             "Volume density of $g^N$ in $\\mu = s^{1/N}$ (the factors' singular values), $d = 2$", (), "volume_density_mu_d2"),
-    "volume_density_rho_d2": ("volume", "volume_density_rho_d2", (sy.rho1, sy.rho2, N), "raw",
-                              r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
-                              "Volume density of $g^N$ in $\\rho = \\log s$, $d = 2$", (), "volume_density_rho_d2"),
-    "volume_density": ("volume", "volume_density_general", (sy.s, N), "raw",
-                       r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-                       "Volume density of $g^N$, any $d$ (product formula, $r = d$); numeric twin takes $s$ of shape $(\\ldots, d)$", (), "volume_density_general"),
-    "volume_density_rank_r": ("volume", "volume_density_rank_r", (sy.s, sy.m, sy.n, N), "raw",
-                              r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
-                              "Volume density of $g^N$ restricted to rank-$r$ $m\\times n$ matrices; numeric twin takes $s$ of shape $(\\ldots, r)$",
-                              (), "volume_density_rank_r"),
-    "volume_density_infinite_d2": ("infinite_depth", "volume_density_infinite_d2", (s1, s2), "normalized",
-                                   r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                   "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
-                                   ("volume_density_infinite_product_d2", "volume_density_infinite_rho_d2"),
-                                   "volume_density_infinite_d2"),
-    "volume_density_infinite_d3": ("infinite_depth", "volume_density_infinite_d3", (s1, s2, s3), "normalized",
-                                   r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                   "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 3$",
-                                   ("volume_density_infinite_product_d3",), "volume_density_infinite_d3"),
-    "volume_density_infinite": ("infinite_depth", "volume_density_infinite_general", (sy.s,), "normalized",
-                                r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-                                "Volume density of the infinite-depth metric $\\hat g^\\infty$, any $d$ ($r = d$)", (), "volume_density_infinite_general"),
-    "orthogonal_group_volume": ("entropy", "orthogonal_group_volume", (sy.d,), "-", "c_d",
-                                "Volume of $O(d)$ in the Frobenius metric", (), "orthogonal_group_volume", {"printer": "python"}),
-    "log_orthogonal_group_volume": ("entropy", "log_orthogonal_group_volume", (sy.d,), "-", r"\log c_d",
-                                    "Log-volume of $O(d)$ in the Frobenius metric, as a sum", (), "log_orthogonal_group_volume",
-                                    {"printer": "python"}),
-    "entropy": ("entropy", "entropy", (sy.sigma, N), "raw", "S_N",
-                "Entropy of the balanced fibre (log of its volume), any $d$; numeric twin takes $\\sigma$ of shape $(\\ldots, d)$", (),
-                "entropy", {"size": sy.d}),
-    "entropy_d2": ("entropy", "entropy_d2", (sympy.Symbol("sigma1", positive=True),
-                                             sympy.Symbol("sigma2", positive=True), N), "raw", "S_N",
-                   "Entropy of the balanced fibre, $d = 2$", (), "entropy"),
-    "entropy_renormalized_limit": ("entropy", "entropy_renormalized_limit", (sy.sigma,), "normalized",
-                                   r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
-                                   "Large-depth limit of the renormalized fibre entropy", (), "entropy_renormalized_limit",
-                                   {"size": sy.d}),
-    "singular_value_velocity": ("flow", "singular_value_velocity", (_s_only, _g, N), "raw",
-                                r"\frac{ds_i}{dt}", "Velocity of a singular value under the raw flow "
-                                "($g = (Q^T \\nabla E\\, R)_{ii}$)", (), "singular_value_velocity"),
-    "singular_value_velocity_normalized": ("flow", "singular_value_velocity_normalized", (_s_only, _g, N),
-                                           "normalized", r"\frac{ds_i}{d\tau}",
-                                           "Velocity of a singular value under the normalized flow", (), "singular_value_velocity_normalized"),
-    "singular_value_velocity_infinite": ("flow", "singular_value_velocity_infinite", (_s_only, _g), "normalized",
-                                         r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
-                                         "Velocity of a singular value at infinite depth", (), "singular_value_velocity_infinite"),
-    "left_rotation": ("flow", "left_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Omega_{ij}",
-                      "Left singular vectors: $\\dot Q = Q\\Omega$", ("left_rotation_display",), "left_rotation"),
-    "right_rotation": ("flow", "right_rotation", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N), "raw", r"\Theta_{ij}",
-                       "Right singular vectors: $\\dot R = R\\Theta$", ("right_rotation_display",), "right_rotation"),
-    "left_rotation_infinite": ("flow", "left_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji), "normalized",
-                               r"\Omega_{ij}\big|_{N=\infty}", "Left singular vectors at infinite depth", (), "left_rotation_infinite"),
-    "right_rotation_infinite": ("flow", "right_rotation_infinite", (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
-                                "normalized", r"\Theta_{ij}\big|_{N=\infty}",
-                                "Right singular vectors at infinite depth", (), "right_rotation_infinite"),
-    "metric_svd_d2": ("metric", "metric_svd_d2", (s1, s2, N), "raw", r"g^N_{(s,\omega,\theta)}",
-                      "The metric $g^N$ in SVD coordinates $(ds_1, ds_2, \\omega, \\theta)$, $d = 2$", (), "metric_svd_d2"),
+    "multiplier": (
+        "multiplier",
+        "multiplier",
+        (x, y, N),
+        "raw",
+        "a_N(x, y)",
+        "DLN multiplier: the eigenvalue of $A_N$ on $Q E_{ij} R^T$ ($x = s_i^2$, $y = s_j^2$)",
+        ("defining_sum", "quotient"),
+        "multiplier",
+    ),
+    "multiplier_diagonal": (
+        "multiplier",
+        "diagonal",
+        (x, N),
+        "raw",
+        "a_N(x, x)",
+        "Multiplier on the diagonal",
+        (),
+        "diagonal",
+    ),
+    "multiplier_zero": (
+        "multiplier",
+        "at_zero",
+        (x, N),
+        "raw",
+        "a_N(x, 0)",
+        "Multiplier at a zero singular value",
+        (),
+        "at_zero",
+    ),
+    "multiplier_normalized": (
+        "infinite_depth",
+        "multiplier_normalized",
+        (x, y, N),
+        "normalized",
+        r"\frac{a_N(x, y)}{N}",
+        "Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
+        (),
+        "multiplier_normalized",
+    ),
+    "multiplier_infinite": (
+        "infinite_depth",
+        "multiplier_infinite",
+        (x, y),
+        "normalized",
+        r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
+        "Infinite-depth multiplier: the logarithmic mean (integral form of $A_\\infty$)",
+        ("logmean_quotient", "logmean_integral"),
+        "multiplier_infinite",
+    ),
+    "multiplier_correction": (
+        "infinite_depth",
+        "multiplier_correction",
+        (x, y),
+        "normalized",
+        r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
+        "First-order ($1/N$) correction of the normalized multiplier",
+        (),
+        "multiplier_correction",
+    ),
+    "volume_density_d2": (
+        "volume",
+        "volume_density_d2",
+        (s1, s2, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        "Riemannian volume density of $g^N$, $d = 2$, w.r.t. $ds\\,dQ\\,dR$",
+        ("volume_density_product_d2",),
+        "volume_density_d2",
+    ),
+    "volume_density_d3": (
+        "volume",
+        "volume_density_d3",
+        (s1, s2, s3, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        "Riemannian volume density of $g^N$, $d = 3$, w.r.t. $ds\\,dQ\\,dR$",
+        ("volume_density_product_d3",),
+        "volume_density_d3",
+    ),
+    "volume_density_lebesgue_d2": (
+        "volume",
+        "volume_density_lebesgue_d2",
+        (s1, s2, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+        "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 2$",
+        (),
+        "volume_density_lebesgue_d2",
+    ),
+    "volume_density_lebesgue_d3": (
+        "volume",
+        "volume_density_lebesgue_d3",
+        (s1, s2, s3, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+        "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 3$",
+        (),
+        "volume_density_lebesgue_d3",
+    ),
+    "volume_density_mu_d2": (
+        "volume",
+        "volume_density_mu_d2",
+        (sy.mu1, sy.mu2, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
+        "Volume density of $g^N$ in $\\mu = s^{1/N}$ (the factors' singular values), $d = 2$",
+        (),
+        "volume_density_mu_d2",
+    ),
+    "volume_density_rho_d2": (
+        "volume",
+        "volume_density_rho_d2",
+        (sy.rho1, sy.rho2, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
+        "Volume density of $g^N$ in $\\rho = \\log s$, $d = 2$",
+        (),
+        "volume_density_rho_d2",
+    ),
+    "volume_density": (
+        "volume",
+        "volume_density_general",
+        (sy.s, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        "Volume density of $g^N$, any $d$ (product formula, $r = d$); numeric twin takes $s$ of shape $(\\ldots, d)$",
+        (),
+        "volume_density_general",
+    ),
+    "volume_density_rank_r": (
+        "volume",
+        "volume_density_rank_r",
+        (sy.s, sy.m, sy.n, N),
+        "raw",
+        r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
+        "Volume density of $g^N$ restricted to rank-$r$ $m\\times n$ matrices; "
+        "numeric twin takes $s$ of shape $(\\ldots, r)$",
+        (),
+        "volume_density_rank_r",
+    ),
+    "volume_density_infinite_d2": (
+        "infinite_depth",
+        "volume_density_infinite_d2",
+        (s1, s2),
+        "normalized",
+        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
+        ("volume_density_infinite_product_d2", "volume_density_infinite_rho_d2"),
+        "volume_density_infinite_d2",
+    ),
+    "volume_density_infinite_d3": (
+        "infinite_depth",
+        "volume_density_infinite_d3",
+        (s1, s2, s3),
+        "normalized",
+        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 3$",
+        ("volume_density_infinite_product_d3",),
+        "volume_density_infinite_d3",
+    ),
+    "volume_density_infinite": (
+        "infinite_depth",
+        "volume_density_infinite_general",
+        (sy.s,),
+        "normalized",
+        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        "Volume density of the infinite-depth metric $\\hat g^\\infty$, any $d$ ($r = d$)",
+        (),
+        "volume_density_infinite_general",
+    ),
+    "orthogonal_group_volume": (
+        "entropy",
+        "orthogonal_group_volume",
+        (sy.d,),
+        "-",
+        "c_d",
+        "Volume of $O(d)$ in the Frobenius metric",
+        (),
+        "orthogonal_group_volume",
+        {"printer": "python"},
+    ),
+    "log_orthogonal_group_volume": (
+        "entropy",
+        "log_orthogonal_group_volume",
+        (sy.d,),
+        "-",
+        r"\log c_d",
+        "Log-volume of $O(d)$ in the Frobenius metric, as a sum",
+        (),
+        "log_orthogonal_group_volume",
+        {"printer": "python"},
+    ),
+    "entropy": (
+        "entropy",
+        "entropy",
+        (sy.sigma, N),
+        "raw",
+        "S_N",
+        "Entropy of the balanced fibre (log of its volume), any $d$; "
+        "numeric twin takes $\\sigma$ of shape $(\\ldots, d)$",
+        (),
+        "entropy",
+        {"size": sy.d},
+    ),
+    "entropy_d2": (
+        "entropy",
+        "entropy_d2",
+        (sympy.Symbol("sigma1", positive=True), sympy.Symbol("sigma2", positive=True), N),
+        "raw",
+        "S_N",
+        "Entropy of the balanced fibre, $d = 2$",
+        (),
+        "entropy",
+    ),
+    "entropy_renormalized_limit": (
+        "entropy",
+        "entropy_renormalized_limit",
+        (sy.sigma,),
+        "normalized",
+        r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
+        "Large-depth limit of the renormalized fibre entropy",
+        (),
+        "entropy_renormalized_limit",
+        {"size": sy.d},
+    ),
+    "singular_value_velocity": (
+        "flow",
+        "singular_value_velocity",
+        (_s_only, _g, N),
+        "raw",
+        r"\frac{ds_i}{dt}",
+        "Velocity of a singular value under the raw flow ($g = (Q^T \\nabla E\\, R)_{ii}$)",
+        (),
+        "singular_value_velocity",
+    ),
+    "singular_value_velocity_normalized": (
+        "flow",
+        "singular_value_velocity_normalized",
+        (_s_only, _g, N),
+        "normalized",
+        r"\frac{ds_i}{d\tau}",
+        "Velocity of a singular value under the normalized flow",
+        (),
+        "singular_value_velocity_normalized",
+    ),
+    "singular_value_velocity_infinite": (
+        "flow",
+        "singular_value_velocity_infinite",
+        (_s_only, _g),
+        "normalized",
+        r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
+        "Velocity of a singular value at infinite depth",
+        (),
+        "singular_value_velocity_infinite",
+    ),
+    "left_rotation": (
+        "flow",
+        "left_rotation",
+        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N),
+        "raw",
+        r"\Omega_{ij}",
+        "Left singular vectors: $\\dot Q = Q\\Omega$",
+        ("left_rotation_display",),
+        "left_rotation",
+    ),
+    "right_rotation": (
+        "flow",
+        "right_rotation",
+        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N),
+        "raw",
+        r"\Theta_{ij}",
+        "Right singular vectors: $\\dot R = R\\Theta$",
+        ("right_rotation_display",),
+        "right_rotation",
+    ),
+    "left_rotation_infinite": (
+        "flow",
+        "left_rotation_infinite",
+        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
+        "normalized",
+        r"\Omega_{ij}\big|_{N=\infty}",
+        "Left singular vectors at infinite depth",
+        (),
+        "left_rotation_infinite",
+    ),
+    "right_rotation_infinite": (
+        "flow",
+        "right_rotation_infinite",
+        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
+        "normalized",
+        r"\Theta_{ij}\big|_{N=\infty}",
+        "Right singular vectors at infinite depth",
+        (),
+        "right_rotation_infinite",
+    ),
+    "metric_svd_d2": (
+        "metric",
+        "metric_svd_d2",
+        (s1, s2, N),
+        "raw",
+        r"g^N_{(s,\omega,\theta)}",
+        "The metric $g^N$ in SVD coordinates $(ds_1, ds_2, \\omega, \\theta)$, $d = 2$",
+        (),
+        "metric_svd_d2",
+    ),
 }
 
 
@@ -477,8 +693,19 @@ def _umask() -> int:
 
 
 _TEX_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\^{}", "|": r"$|$", "<": r"$<$", ">": r"$>$",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    "|": r"$|$",
+    "<": r"$<$",
+    ">": r"$>$",
 }
 
 
@@ -520,7 +747,8 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         lines.append(r"\end{equation}")
         if f.check is not None:
             lines.append(
-                r"\noindent\emph{Certificate:} " + _tex_escape(f.check.method)
+                r"\noindent\emph{Certificate:} "
+                + _tex_escape(f.check.method)
                 + f"; worst relative error ${f.check.max_error:.1e}$ over {f.check.points} points "
                 + ("(passed)." if f.check.passed else "(FAILED).")
             )
@@ -537,8 +765,11 @@ def write_latex(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Pat
 
 def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
     path = Path(path)
-    doc = {"riemdln": riemdln.__version__, "sympy": sympy.__version__,
-           "formulas": [f.as_dict() for f in formulas.values()]}
+    doc = {
+        "riemdln": riemdln.__version__,
+        "sympy": sympy.__version__,
+        "formulas": [f.as_dict() for f in formulas.values()],
+    }
     _atomic_write(path, json.dumps(doc, indent=1) + "\n")
     return path
 
@@ -593,7 +824,8 @@ def log_multiplier_normalized(x, y, N):
     if numpy.all(numpy.isinf(N)):
         return log_multiplier_infinite(x, y)
     finite = numpy.where(numpy.isinf(N), 1.0, N)
-    return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), log_multiplier_normalized_finite(x, y, finite))[()]
+    finite_value = log_multiplier_normalized_finite(x, y, finite)
+    return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), finite_value)[()]
 ''')
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
     parts.append(f"SOURCE_DIGEST = {digest!r}\n")
@@ -606,5 +838,3 @@ def write_twins(path: str | os.PathLike | None = None, formulas: Mapping[str, Fo
     path = Path(path) if path is not None else Path(__file__).with_name("_twins.py")
     _atomic_write(path, twins_module_source(formulas))
     return path
-
-

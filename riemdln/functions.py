@@ -75,8 +75,9 @@ def _kernel_call(printer, name, args):
 
 
 def _latex_call(printer, name, args, exp=None):
-    body = r"\operatorname{%s}\left(%s\right)" % (name, ", ".join(printer._print(a) for a in args))
-    return body if exp is None else r"%s^{%s}" % (body, exp)
+    inner = ", ".join(printer._print(a) for a in args)
+    body = rf"\operatorname{{{name}}}\left({inner}\right)"
+    return body if exp is None else rf"{body}^{{{exp}}}"
 
 
 class sinhc(DefinedFunction):
@@ -283,9 +284,7 @@ class dln_multiplier(DefinedFunction):
         return Sum(x ** ((N - k) / N) * y ** ((k - 1) / N), (k, 1, N))
 
     def _eval_rewrite_as_Pow(self, x, y, N, **kwargs):
-        return Piecewise(
-            ((x - y) / (x ** (1 / N) - y ** (1 / N)), Ne(x, y)), (N * x ** ((N - 1) / N), True)
-        )
+        return Piecewise(((x - y) / (x ** (1 / N) - y ** (1 / N)), Ne(x, y)), (N * x ** ((N - 1) / N), True))
 
     def _eval_rewrite_as_sinh(self, x, y, N, **kwargs):
         delta = log(x) - log(y)
@@ -325,8 +324,8 @@ class dln_multiplier(DefinedFunction):
 
     def _latex(self, printer, exp=None):
         x, y, N = (printer._print(a) for a in self.args)
-        body = r"a_{%s}\left(%s, %s\right)" % (N, x, y)
-        return body if exp is None else r"%s^{%s}" % (body, exp)
+        body = rf"a_{{{N}}}\left({x}, {y}\right)"
+        return body if exp is None else rf"{body}^{{{exp}}}"
 
 
 # names used in srepr strings of cached expressions

@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 _LOG_SINHC_SWITCH = 1.0
+_TINY = np.finfo(float).tiny
 
 
 def sinhc(z):
@@ -84,7 +85,7 @@ def _logs(x, y):
         return x, y, np.log(x), np.log(y)
 
 
-def log_logmean(x, y):
+def _log_logmean_logspace(x, y):
     r"""Return :math:`\log L(x, y)` for :math:`x, y \ge 0` (``-inf`` where :math:`L = 0`).
 
     >>> print(log_logmean(2.0, 2.0) == np.log(2.0))
@@ -100,15 +101,24 @@ def log_logmean(x, y):
 def logmean(x, y):
     r"""Logarithmic mean :math:`L(x, y) = (x - y)/(\log x - \log y)`, :math:`L(x, x) = x`.
 
-    :math:`L(x, 0) = 0`. Evaluated as :math:`e^{(u+v)/2}\operatorname{sinhc}(\delta/2)` in log space.
+    :math:`L(x, 0) = 0`. Evaluated as :math:`e^{(u+v)/2}\operatorname{sinhc}(\delta/2)`; where that is
+    not finite (zero arguments, intermediate overflow), in log space (:func:`log_logmean`).
 
     >>> print(round(float(logmean(4.0, 1.0)), 12))  # 3/log 4
     2.164042561333
     """
-    return np.exp(log_logmean(x, y))[()]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(all="ignore"):
+        u, v = np.log(x), np.log(y)
+        half_delta = 0.5 * (u - v)
+        out = np.exp(0.5 * (u + v)) * np.where(
+            half_delta == 0, 1.0, np.sinh(half_delta) / np.where(half_delta == 0, 1.0, half_delta)
+        )
+    return _finish(out, lambda: _log_logmean_logspace(x, y))
 
 
-def log_dln_multiplier(x, y, N):
+def _log_dln_multiplier_logspace(x, y, N):
     r"""Return :math:`\log a_N(x, y)` for :math:`x, y \ge 0` and finite :math:`N \ge 1`.
 
     ``-inf`` where :math:`a_N = 0` (that is, :math:`x = y = 0` and :math:`N > 1`).
@@ -131,25 +141,56 @@ def log_dln_multiplier(x, y, N):
     return np.where(p == 0, 0.0, out)[()]
 
 
+def _direct_multiplier(x, y, N, normalized):
+    """a_N (or a_N/N) in linear space, non-finite where the log-space fix-up is needed.
+
+    sinhc(d/2)/sinhc(d/(2N)) = sinh(d/2)/(N sinh(d/(2N))), which is N at d = 0 (exactly 1 at N = 1).
+    """
+    with np.errstate(all="ignore"):
+        u, v = np.log(x), np.log(y)
+        half_delta = 0.5 * (u - v)
+        scale = 1.0 if normalized else N
+        same = half_delta == 0
+        ratio = np.where(same, 1.0, np.sinh(half_delta) / np.where(same, 1.0, N * np.sinh(half_delta / N)))
+        return np.exp((0.5 - 0.5 / N) * (u + v)) * (ratio * scale)
+
+
+def _finish(out, fallback):
+    """Replace the non-finite entries of the direct evaluation by the exact log-space value."""
+    out = np.asarray(out, dtype=float)
+    bad = ~np.isfinite(out) | ((out > 0) & (out < _TINY))  # also anything that lost digits to underflow
+    if bad.any():
+        with np.errstate(over="ignore"):
+            exact = np.exp(fallback())
+        out = np.where(bad, exact, out)
+    return out[()]
+
+
 def dln_multiplier(x, y, N):
     r"""DLN multiplier :math:`a_N(x, y) = \sum_{k=1}^N x^{(N-k)/N} y^{(k-1)/N}` (raw convention).
 
     Equal to :math:`(x - y)/(x^{1/N} - y^{1/N})` off the diagonal and :math:`N x^{(N-1)/N}` on it.
+    Evaluated as :math:`N e^{(u+v)(N-1)/(2N)}\operatorname{sinhc}(\delta/2)/\operatorname{sinhc}(\delta/(2N))`;
+    where that is not finite (zero arguments, intermediate overflow) the log-space form
+    :func:`log_dln_multiplier` gives the exact value.
 
     >>> print(round(float(dln_multiplier(4.0, 1.0, 2)), 12))
     3.0
     """
-    return np.exp(log_dln_multiplier(x, y, N))[()]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N = np.asarray(N, dtype=float)
+    return _finish(_direct_multiplier(x, y, N, False), lambda: _log_dln_multiplier_logspace(x, y, N))
 
 
-def log_dln_multiplier_normalized(x, y, N):
+def _log_dln_multiplier_normalized_logspace(x, y, N):
     r"""Return :math:`\log(a_N(x, y)/N)`; :math:`N = \infty` gives :math:`\log L(x, y)`."""
     N = np.asarray(N, dtype=float)
     if np.all(np.isinf(N)):
-        return log_logmean(x, y)
+        return _log_logmean_logspace(x, y)
     finite = np.where(np.isinf(N), 1.0, N)
-    out = log_dln_multiplier(x, y, finite) - np.log(finite)
-    return np.where(np.isinf(N), log_logmean(x, y), out)[()]
+    out = _log_dln_multiplier_logspace(x, y, finite) - np.log(finite)
+    return np.where(np.isinf(N), _log_logmean_logspace(x, y), out)[()]
 
 
 def dln_multiplier_normalized(x, y, N):
@@ -158,4 +199,72 @@ def dln_multiplier_normalized(x, y, N):
     >>> print(dln_multiplier_normalized(4.0, 1.0, np.inf) == logmean(4.0, 1.0))
     True
     """
-    return np.exp(log_dln_multiplier_normalized(x, y, N))[()]
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N = np.asarray(N, dtype=float)
+    if np.all(np.isinf(N)):
+        return logmean(x, y)
+    finite = np.where(np.isinf(N), 1.0, N)
+    out = _direct_multiplier(x, y, finite, True)
+    if np.any(np.isinf(N)):
+        out = np.where(np.isinf(N), logmean(x, y), out)
+    return _finish(out, lambda: _log_dln_multiplier_normalized_logspace(x, y, N))
+
+
+def _finish_log(value, fallback):
+    """log of a direct evaluation, replaced by the log-space value where it is not finite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log(value)
+    bad = ~np.isfinite(out) | (value < _TINY)
+    if bad.any():
+        out = np.where(bad, fallback(), out)
+    return np.asarray(out)[()]
+
+
+def log_logmean(x, y):
+    r"""Return :math:`\log L(x, y)` for :math:`x, y \ge 0` (``-inf`` where :math:`L = 0`).
+
+    The log of the direct evaluation where it is finite and positive, else the log-space form
+    :math:`(u + v)/2 + \log\operatorname{sinhc}(\delta/2)` (no overflow at any magnitude).
+
+    >>> print(log_logmean(2.0, 2.0) == np.log(2.0))
+    True
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    with np.errstate(all="ignore"):
+        u, v = np.log(x), np.log(y)
+        half_delta = 0.5 * (u - v)
+        direct = np.exp(0.5 * (u + v)) * np.where(
+            half_delta == 0, 1.0, np.sinh(half_delta) / np.where(half_delta == 0, 1.0, half_delta)
+        )
+    return _finish_log(direct, lambda: _log_logmean_logspace(x, y))
+
+
+def log_dln_multiplier(x, y, N):
+    r"""Return :math:`\log a_N(x, y)` for :math:`x, y \ge 0` and finite :math:`N \ge 1`.
+
+    ``-inf`` where :math:`a_N = 0` (that is, :math:`x = y = 0` and :math:`N > 1`); log space where the
+    linear-space value over- or underflows.
+
+    >>> print(abs(log_dln_multiplier(4.0, 1.0, 2) - np.log(3.0)) < 1e-15)
+    True
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N = np.asarray(N, dtype=float)
+    return _finish_log(_direct_multiplier(x, y, N, False), lambda: _log_dln_multiplier_logspace(x, y, N))
+
+
+def log_dln_multiplier_normalized(x, y, N):
+    r"""Return :math:`\log(a_N(x, y)/N)`; :math:`N = \infty` gives :math:`\log L(x, y)`."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N = np.asarray(N, dtype=float)
+    if np.all(np.isinf(N)):
+        return log_logmean(x, y)
+    finite = np.where(np.isinf(N), 1.0, N)
+    direct = _direct_multiplier(x, y, finite, True)
+    if np.any(np.isinf(N)):
+        direct = np.where(np.isinf(N), logmean(x, y), direct)
+    return _finish_log(direct, lambda: _log_dln_multiplier_normalized_logspace(x, y, N))

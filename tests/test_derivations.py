@@ -8,8 +8,7 @@ import networkx as nx
 import pytest
 import sympy
 
-from riemdln.derivations import DeriveReport, derive, graph
-from riemdln.derivations import _engine
+from riemdln.derivations import DeriveReport, _engine, derive, graph
 from riemdln.functions import logmean
 
 
@@ -52,8 +51,12 @@ def _copy_cache(src, dst):
         (lambda doc, text: "{ not json", "corrupted"),
         (lambda doc, text: text[: len(text) // 2], "corrupted"),
         (lambda doc, text: json.dumps({**doc, "sha256": "0" * 64}), "corrupted"),
-        (lambda doc, text: json.dumps({**doc, "payload": {**doc["payload"], "exprs": {
-            **doc["payload"]["exprs"], "quotient": "Symbol('x')"}}}), "corrupted"),
+        (
+            lambda doc, text: json.dumps(
+                {**doc, "payload": {**doc["payload"], "exprs": {**doc["payload"]["exprs"], "quotient": "Symbol('x')"}}}
+            ),
+            "corrupted",
+        ),
         (lambda doc, text: json.dumps({**doc, "key": "stale"}), "stale"),
     ],
     ids=["garbage", "truncated", "bad-checksum", "edited-payload", "stale-key"],

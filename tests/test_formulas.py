@@ -10,14 +10,20 @@ import subprocess
 import mpmath
 import numpy as np
 import pytest
-import sympy
 
 from riemdln import geometry
 from riemdln.formulas import latex_document, write_json, write_latex
 
 REQUIRED = [
-    "multiplier", "multiplier_diagonal", "multiplier_infinite", "volume_density_d2", "volume_density_d3",
-    "volume_density_infinite_d2", "volume_density_infinite_d3", "volume_density_rank_r", "entropy",
+    "multiplier",
+    "multiplier_diagonal",
+    "multiplier_infinite",
+    "volume_density_d2",
+    "volume_density_d3",
+    "volume_density_infinite_d2",
+    "volume_density_infinite_d3",
+    "volume_density_rank_r",
+    "entropy",
     "singular_value_velocity",
 ]
 
@@ -50,7 +56,7 @@ def _mp_multiplier(x, y, n):
 def test_multiplier_twin_vs_mpmath(formulas, n):
     f = formulas["multiplier"].numpy
     xs = np.array([1.0, 1.0, 1.0 + 1e-15, 2.0, 1e6, 1e-150, 1e150, 3.7])
-    ys = np.array([1.0, 1.0 - 1e-8, 1.0, 1.0, 1.0, 1e-150 * (1 + 1e-8), 1e-50, 3.7 * 1e-200 ** 0])
+    ys = np.array([1.0, 1.0 - 1e-8, 1.0, 1.0, 1.0, 1e-150 * (1 + 1e-8), 1e-50, 3.7 * 1e-200**0])
     got = f(xs, ys, float(n))
     with mpmath.workdps(50):
         for g, a, b in zip(got, xs, ys, strict=True):
@@ -122,8 +128,9 @@ def test_volume_twin_is_stable_at_coincident_singular_values(formulas):
 def test_infinite_volume_is_the_limit_of_normalized(formulas):
     s = np.array([2.0, 0.5, 1.3])
     inf = formulas["volume_density_infinite_d3"].numpy(*s)
-    explicit = np.prod(1 / s) * np.prod([abs(np.log(s[i] ** 2) - np.log(s[j] ** 2))
-                                          for i in range(3) for j in range(i + 1, 3)])
+    explicit = np.prod(1 / s) * np.prod(
+        [abs(np.log(s[i] ** 2) - np.log(s[j] ** 2)) for i in range(3) for j in range(i + 1, 3)]
+    )
     assert inf == pytest.approx(explicit, rel=1e-13)
     assert formulas["volume_density_infinite"].numpy(s) == pytest.approx(explicit, rel=1e-13)
     errs = []
@@ -218,8 +225,14 @@ def test_latex_document_numbers_and_labels_every_formula(formulas):
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex not installed")
 def test_latex_compiles_with_pdflatex(formulas, tmp_path):
     tex = write_latex(tmp_path / "formulas.tex", formulas)
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=180, check=False)
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", tex.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "formulas.pdf").stat().st_size > 10_000
     # every label resolved into a number

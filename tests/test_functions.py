@@ -78,6 +78,7 @@ def test_dln_multiplier_fdiff_vs_central_difference(argindex):
         var = (x, y, N)[argindex - 1]
         d = diff(dln_multiplier(x, y, N), var).subs({x: a, y: b, N: n}).evalf(30)
         with mpmath.workdps(50):
+
             def A(u, v, m):
                 return (u - v) / (u ** (1 / m) - v ** (1 / m))
 
@@ -94,8 +95,9 @@ def test_dln_multiplier_fdiff_vs_central_difference(argindex):
 def test_dln_multiplier_rewrites(form):
     target = {"Sum": Sum, "Pow": Pow, "sinh": sinh}[form]
     for a, b, n in [(4.0, 1.0, 3), (0.3, 2.5, 2), (7.0, 6.5, 5)]:
-        ref = mpmath.fsum(mpmath.mpf(a) ** (mpmath.mpf(n - k) / n) * mpmath.mpf(b) ** (mpmath.mpf(k - 1) / n)
-                          for k in range(1, n + 1))
+        ref = mpmath.fsum(
+            mpmath.mpf(a) ** (mpmath.mpf(n - k) / n) * mpmath.mpf(b) ** (mpmath.mpf(k - 1) / n) for k in range(1, n + 1)
+        )
         expr = dln_multiplier(x, y, N).rewrite(target).subs({x: Float(a, 30), y: Float(b, 30), N: n})
         assert float(expr.doit().evalf(30)) == pytest.approx(float(ref), rel=1e-14)
 
@@ -105,8 +107,10 @@ def test_dln_multiplier_evalf_hits_cancellation_correctly():
     a = Rational(1) + Rational(1, 10**20)
     val = dln_multiplier(a, 1, 7).evalf(20)
     with mpmath.workdps(80):
-        ref = mpmath.fsum(mpmath.mpf(a.p) / a.q ** 0 / a.q ** 1 ** 0 if False else
-                          (mpmath.mpf(a.p) / a.q) ** (mpmath.mpf(7 - k) / 7) for k in range(1, 8))
+        ref = mpmath.fsum(
+            mpmath.mpf(a.p) / a.q**0 / a.q**1**0 if False else (mpmath.mpf(a.p) / a.q) ** (mpmath.mpf(7 - k) / 7)
+            for k in range(1, 8)
+        )
     assert float(val) == pytest.approx(float(ref), rel=1e-15)
 
 

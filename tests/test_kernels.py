@@ -175,9 +175,7 @@ def test_logmean_stress_grid():
 # ----------------------------------------------------------------------------- sinhc
 
 
-@pytest.mark.parametrize(
-    "z", [0.0, 1e-300, 1e-20, 1e-8, 1e-4, 0.3, 0.999, 1.0, 1.001, 2.0, 30.0, 700.0, -0.5, -40.0]
-)
+@pytest.mark.parametrize("z", [0.0, 1e-300, 1e-20, 1e-8, 1e-4, 0.3, 0.999, 1.0, 1.001, 2.0, 30.0, 700.0, -0.5, -40.0])
 def test_sinhc_and_log_sinhc(z):
     """sinhc vs mpmath sinh(z)/z: rel err <= 1e-14; log_sinhc rel err <= 1e-14 (it is ~z^2/6 near 0)."""
     # sinh(z)/z - 1 ~ z^2/6 needs ~2 log10(1/z) extra digits to survive the subtraction inside log
@@ -231,10 +229,7 @@ def test_diagonal_values():
     for N in (2, 3, 10, 1e6):
         got = kernels.dln_multiplier(x, x, N)
         with mpmath.workdps(MP_DPS):
-            errs = [
-                rel_err(g, N * mpmath.mpf(a) ** ((mpmath.mpf(N) - 1) / N))
-                for a, g in zip(x, got, strict=True)
-            ]
+            errs = [rel_err(g, N * mpmath.mpf(a) ** ((mpmath.mpf(N) - 1) / N)) for a, g in zip(x, got, strict=True)]
         assert max(errs) <= 1e-13
     np.testing.assert_allclose(kernels.logmean(x, x), x, rtol=1e-13, atol=0)
 
@@ -282,9 +277,7 @@ def test_symmetry():
     """a_N(x, y) = a_N(y, x) and L(x, y) = L(y, x), bit for bit or to 1 ulp (rel 4e-16)."""
     x, y = stress_grid()
     for N in FINITE_DEPTHS:
-        np.testing.assert_allclose(
-            kernels.dln_multiplier(x, y, N), kernels.dln_multiplier(y, x, N), rtol=4e-16
-        )
+        np.testing.assert_allclose(kernels.dln_multiplier(x, y, N), kernels.dln_multiplier(y, x, N), rtol=4e-16)
     np.testing.assert_allclose(kernels.logmean(x, y), kernels.logmean(y, x), rtol=4e-16)
 
 
@@ -341,9 +334,7 @@ def test_one_over_N_correction(xy):
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(
     log_x=st.floats(-299.0, 299.0),
-    log_ratio=st.one_of(
-        st.floats(-16.0, -1.0).map(lambda e: math.log10(1 + 10.0**e)), st.floats(-300.0, 300.0)
-    ),
+    log_ratio=st.one_of(st.floats(-16.0, -1.0).map(lambda e: math.log10(1 + 10.0**e)), st.floats(-300.0, 300.0)),
     log_N=st.floats(0.0, 8.0),
 )
 def test_normalized_multiplier_fuzz(log_x, log_ratio, log_N):

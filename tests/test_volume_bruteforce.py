@@ -239,9 +239,7 @@ def stratum_density_gram(s, m, n, N, normalized, rng, h=1e-6):
 STRATA = [(3, 2, 1), (2, 3, 2), (4, 3, 2), (3, 3, 2), (3, 3, 3), (4, 4, 2), (2, 5, 1)]
 
 
-@pytest.mark.parametrize(
-    "N,normalized", [(1, False), (2, False), (3, False), (5, False), (5, True), (50, True)]
-)
+@pytest.mark.parametrize("N,normalized", [(1, False), (2, False), (3, False), (5, False), (5, True), (50, True)])
 @pytest.mark.parametrize("mnr", STRATA, ids=lambda t: "m{}n{}r{}".format(*t))
 def test_rank_r_stratum_vs_gram_determinant(rng, mnr, N, normalized):
     """volume_density(s, shape=(m, n)) = sqrt(det Gram) (FD tangents, defining-sum metric). rel 1e-7."""
@@ -449,9 +447,7 @@ def test_stacked_singular_values(rng, depth):
 
 
 @pytest.mark.parametrize("N", [1, 2, 3, 7.5, 50])
-@pytest.mark.parametrize(
-    "mnr", [(2, 2, 2), (4, 5, 2), (3, 6, 1), (3, 3, 3)], ids=lambda t: "m{}n{}r{}".format(*t)
-)
+@pytest.mark.parametrize("mnr", [(2, 2, 2), (4, 5, 2), (3, 6, 1), (3, 3, 3)], ids=lambda t: "m{}n{}r{}".format(*t))
 def test_theory_product_formulas(rng, mnr, N):
     """THEORY §6 product forms (checked against the Gram determinants above), rel 1e-12:
     N^{-r/2} prod_{i<j} |s_i^{2/N} - s_j^{2/N}| prod_i s_i^{(m+n-2r-N+1)/N}; for m = n = r also
@@ -486,6 +482,4 @@ def test_volume_density_vs_operator_logdet_d4(rng, N, normalized):
 def test_entropy_vs_fibre_gram_d4(rng, N):
     """d = 4, N = 8, 12: entropy without constant = ½ log det Gram of the gauge orbit, abs 1e-9."""
     s = random_s(rng, 4, lo=0.4, hi=4.0)
-    assert float(entropy(s, N, include_constant=False)) == pytest.approx(
-        fibre_half_logdet_gram(s, N, rng), abs=1e-9
-    )
+    assert float(entropy(s, N, include_constant=False)) == pytest.approx(fibre_half_logdet_gram(s, N, rng), abs=1e-9)

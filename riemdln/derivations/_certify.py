@@ -57,7 +57,9 @@ def richardson_limit(f: Callable, exponents: Sequence[int] = (3, 4, 5, 6, 7, 8))
         return table[0], vals[-1]
 
 
-def certify_limit(finite: Callable, limit: Callable, points: Iterable[Sequence], tolerance: float, method: str) -> Check:
+def certify_limit(
+    finite: Callable, limit: Callable, points: Iterable[Sequence], tolerance: float, method: str
+) -> Check:
     """The claimed limit against the extrapolated and the largest-N values of ``finite(N, *p)``."""
     worst, count = 0.0, 0
     with mpmath.workdps(DPS):

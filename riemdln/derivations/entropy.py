@@ -33,15 +33,26 @@ from sympy import (
     zeros,
 )
 
-from riemdln.derivations._certify import certify_limit, mp_eval, random_orthogonal, random_points, rel_err, unroll
+from riemdln.derivations._certify import (
+    certify_limit,
+    mp_eval,
+    random_orthogonal,
+    random_points,
+    rel_err,
+    unroll,
+)
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
-from riemdln.derivations.symbols import MU_VALUES, N, d, i, j, k, r, sigma, x, y
+from riemdln.derivations.symbols import MU_VALUES, N, d, i, j, k, sigma, x, y
 from riemdln.functions import dln_multiplier, logmean
 
 
 def orthogonal_group_volume_expr(dim):
     r"""c_d = 2 * 2^{d(d-1)/4} * prod_{k=1}^{d-1} |S^k|, |S^k| = 2 pi^{(k+1)/2} / Gamma((k+1)/2)."""
-    return 2 * 2 ** (dim * (dim - 1) / Integer(4)) * Product(2 * pi ** ((k + 1) / 2) / gamma((k + 1) / Integer(2)), (k, 1, dim - 1))
+    return (
+        2
+        * 2 ** (dim * (dim - 1) / Integer(4))
+        * Product(2 * pi ** ((k + 1) / 2) / gamma((k + 1) / Integer(2)), (k, 1, dim - 1))
+    )
 
 
 def _gauge_gram(mus, depth):
@@ -139,15 +150,21 @@ def _half_log_det_gram(dim, depth, sv, rnd):
     G = mpmath.matrix(len(dirs), len(dirs))
     for u, du in enumerate(dirs):
         for v, dv in enumerate(dirs):
-            G[u, v] = mpmath.fsum(du[q][a, b] * dv[q][a, b] for q in range(depth) for a in range(dim) for b in range(dim))
+            G[u, v] = mpmath.fsum(
+                du[q][a, b] * dv[q][a, b] for q in range(depth) for a in range(dim) for b in range(dim)
+            )
     return mpmath.log(mpmath.det(G)) / 2
 
 
 def _constant_errors(exprs):
-    c_err = max(rel_err(mp_eval(exprs["orthogonal_group_volume"].subs(d, dim).doit(), {}), _independent_c(dim))
-                for dim in (2, 3))
-    logc_err = max(rel_err(mp_eval(exprs["log_orthogonal_group_volume"].subs(d, dim).doit(), {}),
-                           mpmath.log(_independent_c(dim))) for dim in (2, 3))
+    c_err = max(
+        rel_err(mp_eval(exprs["orthogonal_group_volume"].subs(d, dim).doit(), {}), _independent_c(dim))
+        for dim in (2, 3)
+    )
+    logc_err = max(
+        rel_err(mp_eval(exprs["log_orthogonal_group_volume"].subs(d, dim).doit(), {}), mpmath.log(_independent_c(dim)))
+        for dim in (2, 3)
+    )
     return c_err, logc_err
 
 
@@ -170,20 +187,25 @@ def _certify(exprs) -> dict:
                     got2 = mp_eval(exprs["entropy_d2"], {s_a: sv[0], s_b: sv[1], N: depth})
                     worst["entropy_d2"] = max(worst["entropy_d2"], rel_err(got2, brute))
                 count += 1
-    method = ("(N-1) log c_d + 1/2 log det Gram of the O(d)^(N-1) gauge orbit at random balanced tuples, "
-              "d = 2, 3, N = 1..5, c_d from the circle length / the 3-sphere (mpmath 40 digits)")
+    method = (
+        "(N-1) log c_d + 1/2 log det Gram of the O(d)^(N-1) gauge orbit at random balanced tuples, "
+        "d = 2, 3, N = 1..5, c_d from the circle length / the 3-sphere (mpmath 40 digits)"
+    )
     out = {k: Check(method, v, 1e-25, count) for k, v in worst.items()}
     with mpmath.workdps(40):
         c_err, logc_err = _constant_errors(exprs)
-    out["orthogonal_group_volume"] = Check("c_2 vs the Frobenius length of O(2); c_3 vs vol S^3(radius 2)/2 "
-                                           "(mpmath 40 digits)", c_err, 1e-25, 2)
-    out["log_orthogonal_group_volume"] = Check("log c_d as a sum vs log of the independent c_2, c_3",
-                                               logc_err, 1e-25, 2)
+    out["orthogonal_group_volume"] = Check(
+        "c_2 vs the Frobenius length of O(2); c_3 vs vol S^3(radius 2)/2 (mpmath 40 digits)", c_err, 1e-25, 2
+    )
+    out["log_orthogonal_group_volume"] = Check(
+        "log c_d as a sum vs log of the independent c_2, c_3", logc_err, 1e-25, 2
+    )
 
     def renorm(Nv, *sv):
         return mpmath.fsum(
             mpmath.log((sv[a] ** 2 - sv[b] ** 2) / (sv[a] ** (2 / Nv) - sv[b] ** (2 / Nv)) / Nv) / 2
-            for a in range(len(sv)) for b in range(a + 1, len(sv))
+            for a in range(len(sv))
+            for b in range(a + 1, len(sv))
         )
 
     lim = exprs["entropy_renormalized_limit"]

@@ -15,7 +15,6 @@ import mpmath
 from sympy import log, simplify, solve, symbols
 
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, rel_err
-
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
@@ -31,7 +30,10 @@ def derive_flow(deps) -> Result:
     Omega = simplify(sol[om])
     Theta = simplify(sol[th])
     coeff = a / (s_i**2 - s_j**2)
-    if simplify(Omega - coeff * (s_j * g_ij + s_i * g_ji)) != 0 or simplify(Theta - coeff * (s_i * g_ij + s_j * g_ji)) != 0:
+    if (
+        simplify(Omega - coeff * (s_j * g_ij + s_i * g_ji)) != 0
+        or simplify(Theta - coeff * (s_i * g_ij + s_j * g_ji)) != 0
+    ):
         raise DerivationError(f"Omega, Theta = {Omega}, {Theta}")
     display = 1 / (s_i ** (2 / N) - s_j ** (2 / N))
     if simplify(generic_branch(coeff.rewrite("Pow")) - display) != 0:
@@ -45,7 +47,7 @@ def derive_flow(deps) -> Result:
     exprs = {
         "singular_value_velocity": velocity,
         "singular_value_velocity_normalized": simplify(velocity / N),
-        "singular_value_velocity_infinite": -s**2 * g,
+        "singular_value_velocity_infinite": -(s**2) * g,
         "log_singular_value_velocity_infinite": -s * g,
         "left_rotation": coeff * (s_j * g_ij + s_i * g_ji),
         "right_rotation": coeff * (s_i * g_ij + s_j * g_ji),
@@ -78,8 +80,9 @@ def _mp_A_infinite(X, Z):
 
     def entry(a, b):
         def f(tt):
-            return mpmath.fsum(V[a, c] * lam[c] ** (1 - tt) * core[c, e] * mu[e] ** tt * W[b, e]
-                               for c in range(m) for e in range(n))
+            return mpmath.fsum(
+                V[a, c] * lam[c] ** (1 - tt) * core[c, e] * mu[e] ** tt * W[b, e] for c in range(m) for e in range(n)
+            )
 
         return mpmath.quad(f, [0, 1])
 
@@ -100,8 +103,9 @@ def _certify(exprs) -> dict:
                 V = -_mp_A_infinite(X, G)
             else:
                 A = mp_operator_matrix(X, depth)
-                V = -mpmath.matrix([[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)]
-                                    for a in range(3)])
+                V = -mpmath.matrix(
+                    [[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)] for a in range(3)]
+                )
             h = mpmath.mpf("1e-20")
             Q, sv, R = _mp_svd(X)
             Qp, svp, Rp = _mp_svd(X + h * V)
@@ -132,11 +136,17 @@ def _certify(exprs) -> dict:
                     key = "_inf" if depth == "inf" else ""
                     if depth != "inf":
                         vals[N] = depth
-                    errs["left" + key] = max(errs["left" + key], rel_err(mp_eval(exprs["left_rotation" + suffix], vals), Om[a, b]))
-                    errs["right" + key] = max(errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b]))
+                    errs["left" + key] = max(
+                        errs["left" + key], rel_err(mp_eval(exprs["left_rotation" + suffix], vals), Om[a, b])
+                    )
+                    errs["right" + key] = max(
+                        errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b])
+                    )
             count += 1
-    how = ("central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G with A_N "
-           "from fractional matrix powers (N = 1, 2, 3) or tanh-sinh quadrature of A_inf")
+    how = (
+        "central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G with A_N "
+        "from fractional matrix powers (N = 1, 2, 3) or tanh-sinh quadrature of A_inf"
+    )
     tol = 1e-25
     return {
         "singular_value_velocity": Check(how, errs["sv"], tol, count),

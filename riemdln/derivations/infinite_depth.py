@@ -75,7 +75,6 @@ def derive_infinite_depth(deps) -> Result:
             in_rho *= exp(rv)
         exprs[f"volume_density_infinite_rho_d{dim}"] = powsimp(simplify(in_rho), force=True)
 
-
     exprs["volume_density_infinite_general"] = Product(1 / s[i], (i, 1, r)) * Product(
         Product(Abs(log(s[i] ** 2) - log(s[j] ** 2)), (j, i + 1, r)), (i, 1, r)
     )
@@ -152,7 +151,9 @@ def derive_infinite_depth(deps) -> Result:
     )
     checks["multiplier_normalized"] = compare(
         lambda xv, yv, Nv: mp_eval(exprs["multiplier_normalized"], {x: xv, y: yv, N: Nv}),
-        lambda xv, yv, Nv: mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1)) / Nv,
+        lambda xv, yv, Nv: (
+            mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1)) / Nv
+        ),
         [p + (n,) for p in random_points(4, 2, seed=15) for n in (1, 2, 5)],
         1e-25,
         "a_N/N vs the defining sum / N (mpmath 60 digits)",

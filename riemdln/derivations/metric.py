@@ -16,7 +16,6 @@ import mpmath
 from sympy import IndexedBase, Matrix, Sum, simplify, symbols
 
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal
-
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations.jacobian import svd_differential
 from riemdln.derivations.symbols import S_VALUES, N, i, j, r, s
@@ -62,13 +61,14 @@ def _certify_svd_metric(G_svd) -> Check:
             Q, R = random_orthogonal(2, rnd), random_orthogonal(2, rnd)
             J2 = mpmath.matrix([[0, -1], [1, 0]])  # Omega = omega (E_21 - E_12), as in the jacobian derivation
 
-            def X(s1v, s2v, om, th):
+            def X(s1v, s2v, om, th, Q=Q, R=R, J2=J2):
                 return Q * mpmath.expm(om * J2) * mpmath.diag([s1v, s2v]) * mpmath.expm(-th * J2) * R.T
 
             point = [sv[0], sv[1], mpmath.mpf(0), mpmath.mpf(0)]
             tangents = []
             for c in range(4):
-                def along(eps, c=c):
+
+                def along(eps, c=c, point=point, X=X):
                     p = list(point)
                     p[c] += eps
                     return X(*p)
@@ -86,6 +86,10 @@ def _certify_svd_metric(G_svd) -> Check:
             err = max(abs(mp_eval(formula[u, v], {}) - G[u, v]) for u in range(4) for v in range(4)) / scale
             worst = max(worst, float(err))
             count += 1
-    return Check("Gram matrix of the SVD-coordinate tangents (central differences, h = 1e-15, mpmath 50 digits) "
-                 "in tr(Z^T A_N^-1 Z), A_N from fractional matrix powers at a random rotated X, N = 1, 2, 3, 5",
-                 worst, 1e-25, count)
+    return Check(
+        "Gram matrix of the SVD-coordinate tangents (central differences, h = 1e-15, mpmath 50 digits) "
+        "in tr(Z^T A_N^-1 Z), A_N from fractional matrix powers at a random rotated X, N = 1, 2, 3, 5",
+        worst,
+        1e-25,
+        count,
+    )

@@ -19,7 +19,7 @@ from sympy import Abs, Integer, Product, exp, powsimp, simplify, sqrt
 
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err, unroll
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
-from riemdln.derivations.symbols import MU_VALUES, N, RHO_VALUES, S_VALUES, i, j, m, mu, n, r, rho, s
+from riemdln.derivations.symbols import MU_VALUES, RHO_VALUES, S_VALUES, N, i, j, m, mu, n, r, rho, s
 from riemdln.functions import dln_multiplier, generic_branch
 
 
@@ -122,7 +122,9 @@ def _certify(exprs) -> dict:
                     Q, R = random_orthogonal(dim, rnd), random_orthogonal(dim, rnd)
                     A = mp_operator_matrix(Q * mpmath.diag(svals) * R.T, depth)
                     inv_sqrt_det = 1 / mpmath.sqrt(mpmath.det(A))
-                    jac = mpmath.fprod(abs(svals[a] ** 2 - svals[b] ** 2) for a in range(dim) for b in range(a + 1, dim))
+                    jac = mpmath.fprod(
+                        abs(svals[a] ** 2 - svals[b] ** 2) for a in range(dim) for b in range(a + 1, dim)
+                    )
                     brute = jac * inv_sqrt_det
                     general = unroll(exprs["volume_density_general"], r, dim)
                     values = {s[a + 1]: svals[a] for a in range(dim)} | {N: depth}
@@ -138,24 +140,46 @@ def _certify(exprs) -> dict:
                     )
                     # change of variables, derivative by mpmath: s = mu^N, s = e^rho
                     mus = [v ** (mpmath.mpf(1) / depth) for v in svals]
-                    dsdmu = mpmath.fprod(mpmath.diff(lambda u: u**depth, mv) for mv in mus)
-                    got = mp_eval(exprs[f"volume_density_mu_d{dim}"], dict(zip(MU_VALUES, mus, strict=False)) | {N: depth})
+                    dsdmu = mpmath.fprod(mpmath.diff(lambda u, depth=depth: u**depth, mv) for mv in mus)
+                    got = mp_eval(
+                        exprs[f"volume_density_mu_d{dim}"], dict(zip(MU_VALUES, mus, strict=False)) | {N: depth}
+                    )
                     errs["mu"] = max(errs["mu"], rel_err(got, brute * dsdmu))
                     rhos = [mpmath.log(v) for v in svals]
                     dsdrho = mpmath.fprod(mpmath.diff(mpmath.exp, rv) for rv in rhos)
-                    got = mp_eval(exprs[f"volume_density_rho_d{dim}"], dict(zip(RHO_VALUES, rhos, strict=False)) | {N: depth})
+                    got = mp_eval(
+                        exprs[f"volume_density_rho_d{dim}"], dict(zip(RHO_VALUES, rhos, strict=False)) | {N: depth}
+                    )
                     errs["rho"] = max(errs["rho"], rel_err(got, brute * dsdrho))
-    what = ("vs |J| det(A_N)^(-1/2), A_N assembled from fractional matrix powers (mpmath eigsy) of a random "
-            "rotated X, N = 1..3, 40 digits")
+    what = (
+        "vs |J| det(A_N)^(-1/2), A_N assembled from fractional matrix powers (mpmath eigsy) of a random "
+        "rotated X, N = 1..3, 40 digits"
+    )
     check_d = Check(f"d = 2, 3 density {what}", errs["d"], 1e-25, count)
     out = {f"volume_density_d{dim}": check_d for dim in (2, 3)}
-    out.update({f"volume_density_lebesgue_d{dim}": Check(f"det(A_N)^(-1/2) {what}", errs["lebesgue"], 1e-25, count)
-                for dim in (2, 3)})
+    out.update(
+        {
+            f"volume_density_lebesgue_d{dim}": Check(f"det(A_N)^(-1/2) {what}", errs["lebesgue"], 1e-25, count)
+            for dim in (2, 3)
+        }
+    )
     out["volume_density_general"] = Check(f"product formula at d = 2, 3, 4 {what}", errs["general"], 1e-25, count)
-    out.update({f"volume_density_mu_d{dim}": Check(f"mu-density {what}, times ds/dmu (mpmath.diff)", errs["mu"],
-                                                   1e-20, count) for dim in (2, 3)})
-    out.update({f"volume_density_rho_d{dim}": Check(f"rho-density {what}, times ds/drho (mpmath.diff)", errs["rho"],
-                                                    1e-20, count) for dim in (2, 3)})
+    out.update(
+        {
+            f"volume_density_mu_d{dim}": Check(
+                f"mu-density {what}, times ds/dmu (mpmath.diff)", errs["mu"], 1e-20, count
+            )
+            for dim in (2, 3)
+        }
+    )
+    out.update(
+        {
+            f"volume_density_rho_d{dim}": Check(
+                f"rho-density {what}, times ds/drho (mpmath.diff)", errs["rho"], 1e-20, count
+            )
+            for dim in (2, 3)
+        }
+    )
     out["volume_density_rank_r"] = _certify_rank_r()
     return out
 
@@ -165,7 +189,7 @@ def _certify_rank_r():
     rnd = random.Random(11)
     worst, count = 0.0, 0
     with mpmath.workdps(40):
-        for (mm, nn, rr) in ((3, 2, 1), (3, 3, 2), (4, 3, 2), (2, 2, 1)):
+        for mm, nn, rr in ((3, 2, 1), (3, 3, 2), (4, 3, 2), (2, 2, 1)):
             for depth in (1, 2, 3):
                 svals = sorted((mpmath.mpf(rnd.uniform(0.3, 2.5)) for _ in range(rr)), reverse=True)
                 # tangent directions in the SVD frame: dS + Omega S - S Theta (r x r), K S ((m-r) x r), S L^T
