@@ -37,6 +37,12 @@ def check_method(method) -> str:
     return method
 
 
+def resolve_method(method) -> str:
+    """``"auto"`` is LSODA: it switches between Adams (non-stiff) and BDF (stiff) as the flow requires —
+    these flows are stiff once large singular values meet slowly moving small ones."""
+    return "LSODA" if method == "auto" else check_method(method)
+
+
 def check_tol(value, name) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
         raise RiemdlnValueError(f"`{name}` must be a real number in (0, 1); got {value!r}.")

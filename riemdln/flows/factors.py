@@ -199,7 +199,7 @@ def factor_flow(
     t_final: float,
     normalized: bool = False,
     *,
-    method: str = "DOP853",
+    method: str = "auto",
     rtol: float = 1e-8,
     atol: float = 1e-10,
     t_eval: ArrayLike | None = None,
@@ -248,7 +248,7 @@ def factor_flow(
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
-    method = _driver.check_method(method)
+    method = _driver.resolve_method(method)
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)
     if blowup_norm is None:
