@@ -50,12 +50,7 @@ def check_tol(value, name) -> float:
 
 
 def check_time(value, name, low: float = 0.0) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= low
-    ):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= low:
         raise RiemdlnValueError(f"`{name}` must be a finite real number > {low:g}; got {value!r}.")
     return float(value)
 
@@ -89,9 +84,7 @@ def make_bar(enabled: bool, total: float, desc: str):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(
-        total=total, desc=desc, unit="t", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]"
-    )
+    return tqdm(total=total, desc=desc, unit="t", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]")
 
 
 @dataclass
@@ -190,9 +183,7 @@ def run(
                     status = Status.FAILED
                     reason = msg or "the state became non-finite (overflow)."
                     if not np.all(np.isfinite(solver.y)):
-                        reason = (
-                            "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
-                        )
+                        reason = "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
                         # keep the last finite state
                     message_kw = {"t": solver.t_old if solver.t_old is not None else 0.0, "reason": reason}
                     break

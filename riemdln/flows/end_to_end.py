@@ -33,9 +33,7 @@ def _check_problem(problem):
     from riemdln.problems import CompletionProblem
 
     if not isinstance(problem, CompletionProblem):
-        raise RiemdlnValueError(
-            f"`problem` must be a riemdln.CompletionProblem; got {type(problem).__name__}."
-        )
+        raise RiemdlnValueError(f"`problem` must be a riemdln.CompletionProblem; got {type(problem).__name__}.")
     return problem
 
 
@@ -122,6 +120,13 @@ class _SVDSystem:
         rho, Q, R = self.split(y)
         return (Q * np.exp(rho)) @ R.T
 
+    def X_output(self, y):
+        """X for the saved trajectory: Q and R projected on orthonormal frames (polar factor), so the saved
+        X has singular values exactly e^rho (up to rounding) however long the run; the projection removes
+        only the drift of Q^T Q from I (the symmetric part of the integration error)."""
+        rho, Q, R = self.split(y)
+        return (_orthonormal(Q) * np.exp(rho)) @ _orthonormal(R).T
+
     def pair_coefficients(self, rho):
         r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j.
 
@@ -185,6 +190,11 @@ class _SVDSystem:
         return self.join(drho, dQ, dR)
 
 
+def _orthonormal(Q):
+    U, _, Vt = np.linalg.svd(Q, full_matrices=False)
+    return U @ Vt
+
+
 def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
     r"""SVD of X0 with the frame chosen, inside clusters of coincident singular values, so the flow is smooth.
 
@@ -225,9 +235,7 @@ def _default_blowup(problem, X0) -> float:
     return 1e8 * scale
 
 
-def _common_checks(
-    problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
-):
+def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress):
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
@@ -238,9 +246,7 @@ def _common_checks(
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
     blowup_norm = (
-        _default_blowup(problem, X0)
-        if blowup_norm is None
-        else _driver.check_time(blowup_norm, "blowup_norm")
+        _default_blowup(problem, X0) if blowup_norm is None else _driver.check_time(blowup_norm, "blowup_norm")
     )
     progress = _driver.want_progress(progress)
     return problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
@@ -332,10 +338,8 @@ def svd_flow(
     >>> print(res.status.name, set(res["det_sign"].tolist()), res["loss"][-1] < 5e-3, res.X[-1, 0, 0] > 10)
     FINISHED {1.0} True True
     """
-    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = (
-        _common_checks(
-            problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
-        )
+    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
+        problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
     method = _driver.resolve_method(method)
     system = _SVDSystem(problem, depth, normalized)
@@ -365,7 +369,7 @@ def svd_flow(
         dense=dense_output,
     )
     ys = np.array(out.y).reshape(len(out.t), -1)
-    X = np.array([system.X(y) for y in ys]).reshape(len(out.t), *problem.shape)
+    X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
     s = np.exp(ys[:, :k])
     det_sign = None
     if system.m == system.n:
@@ -378,7 +382,7 @@ def svd_flow(
         dense = out.sol
 
         def sol(t):
-            return system.X(np.asarray(dense(t)))
+            return system.X_output(np.asarray(dense(t)))
 
     return FlowResult(
         t=out.t,
@@ -484,10 +488,8 @@ def end_to_end_flow(
     """
     if formulation not in _FORMULATIONS:
         raise RiemdlnValueError(f"`formulation` must be one of {_FORMULATIONS}; got {formulation!r}.")
-    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = (
-        _common_checks(
-            problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
-        )
+    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
+        problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
     if formulation == "auto":
         s = np.linalg.svd(X0, compute_uv=False)

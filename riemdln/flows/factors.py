@@ -32,12 +32,7 @@ __all__ = ["balanced_factors", "factor_flow", "factor_descent"]
 
 
 def _check_int_depth(depth) -> int:
-    if (
-        isinstance(depth, bool)
-        or not isinstance(depth, numbers.Real)
-        or not float(depth).is_integer()
-        or depth < 1
-    ):
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Real) or not float(depth).is_integer() or depth < 1:
         raise RiemdlnValueError(
             f"`depth` must be an integer >= 1 for a network of factors; got {depth!r} "
             "(end_to_end_flow accepts any real depth >= 1)."
@@ -124,9 +119,7 @@ def _check_factors(factors, problem) -> list[np.ndarray]:
     try:
         W = [check_matrix(w, f"factors[{p}]") for p, w in enumerate(factors)]
     except TypeError:
-        raise RiemdlnValueError(
-            f"`factors` must be a sequence of matrices [W_1, ..., W_N]; got {factors!r}."
-        ) from None
+        raise RiemdlnValueError(f"`factors` must be a sequence of matrices [W_1, ..., W_N]; got {factors!r}.") from None
     if not W:
         raise RiemdlnValueError("`factors` must contain at least one matrix; got an empty sequence.")
     m, n = problem.shape
@@ -156,9 +149,7 @@ class _Network:
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
 
     def split(self, y):
-        return [
-            y[self.offsets[p] : self.offsets[p + 1]].reshape(self.shapes[p]) for p in range(len(self.shapes))
-        ]
+        return [y[self.offsets[p] : self.offsets[p + 1]].reshape(self.shapes[p]) for p in range(len(self.shapes))]
 
     @staticmethod
     def join(W):

@@ -164,9 +164,7 @@ def check_events(events) -> tuple[Event, ...]:
     try:
         events = tuple(events)
     except TypeError:
-        raise RiemdlnValueError(
-            f"`events` must be an Event or a sequence of Events; got {events!r}."
-        ) from None
+        raise RiemdlnValueError(f"`events` must be an Event or a sequence of Events; got {events!r}.") from None
     for ev in events:
         if not isinstance(ev, Event):
             raise RiemdlnValueError(
@@ -230,7 +228,8 @@ def trajectory_diagnostics(
         (m + n - 2k)\sum_i\log s_i` (``-inf`` if m ≠ n); coincident singular values give ``-inf``.
     ``entropy``
         :func:`riemdln.geometry.entropy` (Menon–Yu fibre entropy) of the singular values, same depth and
-        convention, constant included in the raw convention; ``-inf`` at rank-deficient X for N > 1. For
+        convention, constant included in the raw convention; finite with one zero singular value
+        (:math:`a_N(x, 0) = x^{(N-1)/N}`), ``-inf`` with two or more for N > 1. For
         rectangular X it is the same formula in the min(m, n) singular values.
     """
     from riemdln import geometry
