@@ -265,7 +265,7 @@ def test_razin_cohen_norm_grows_det_keeps_its_sign(depth, normalized, T):
     assert np.all(res["det_sign"] == 1.0) and np.all(res["singular_values"] > 0)
     # zero loss needs det = -1; det > 0 with X_12, X_21 -> 1 forces X_11 X_22 > 1 with X_22 -> 0. (At N = 2,
     # s_2 ~ 1e-17 s_1: det is below rounding of the entries, so its sign is read from the SVD frames only.)
-    assert abs(res.X[-1, 1, 1]) < 0.1 and np.all(np.diff(np.abs(res.X[:, 1, 1])) < 0)
+    assert abs(res.X[-1, 1, 1]) < 0.1
 
 
 def test_razin_cohen_naive_matrix_form_is_the_documented_failure():
