@@ -128,7 +128,7 @@ class _SVDSystem:
         return (_orthonormal(Q) * np.exp(rho)) @ _orthonormal(R).T
 
     def pair_coefficients(self, rho):
-        r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j.
+        r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j; rho (..., k).
 
         Evaluated in log space from :math:`\rho`: with :math:`r = \max(\rho_i, \rho_j)` and
         :math:`\Delta = \rho_i - \rho_j`, :math:`a_{ij} = e^{2r\,\deg} a(e^{2(\rho_i - r)}, e^{2(\rho_j - r)})`
@@ -137,12 +137,12 @@ class _SVDSystem:
         small :math:`\Delta` — the quotient is never formed from a cancelling difference.
         """
         k = self.k
-        H = np.zeros((k, k))
-        F = np.zeros((k, k))
+        H = np.zeros(rho.shape[:-1] + (k, k))
+        F = np.zeros(rho.shape[:-1] + (k, k))
         if k == 1:
             return H, F
         i, j = self.iu
-        ri, rj = rho[i], rho[j]
+        ri, rj = rho[..., i], rho[..., j]
         r = np.maximum(ri, rj)
         di, dj = ri - r, rj - r
         log_a = _log_mult(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
@@ -154,40 +154,48 @@ class _SVDSystem:
         # F_ij = a_ij / (s_i - s_j); at exactly coincident singular values the frame has been aligned so
         # that the symmetric numerator vanishes (see svd_flow, Notes): the term is then taken as 0.
         f = np.where(nz, np.sign(delta) * np.exp(log_a - r - np.log(np.where(nz, gap, 1.0))), 0.0)
-        H[i, j] = h
-        H[j, i] = h
-        F[i, j] = f
-        F[j, i] = -f
+        H[..., i, j] = h
+        H[..., j, i] = h
+        F[..., i, j] = f
+        F[..., j, i] = -f
         return H, F
 
     def rhs(self, t, y):
-        rho, Q, R = self.split(y)
+        """Right-hand side; ``y`` of shape (D,) or (D, B) (a batch of states in columns)."""
+        if y.ndim == 1:
+            return self._rhs(y[None, :])[0]
+        return self._rhs(y.T).T
+
+    def _rhs(self, Y):
+        k, m, n = self.k, self.m, self.n
+        B = Y.shape[0]
+        rho = Y[:, :k]
+        Q = Y[:, k : k + m * k].reshape(B, m, k)
+        R = Y[:, k + m * k :].reshape(B, n, k)
         s = np.exp(rho)
-        X = (Q * s) @ R.T
+        Rt = np.swapaxes(R, -1, -2)
+        X = (Q * s[:, None, :]) @ Rt
         G = np.where(self.mask, X - self.target, 0.0)
         GR = G @ R
-        Gt = Q.T @ GR
+        Gt = np.swapaxes(Q, -1, -2) @ GR
+        GtT = np.swapaxes(Gt, -1, -2)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
-        drho = -np.exp(self.log_a11 + rho * (2 * self.deg - 1)) * np.diag(Gt)
+        drho = -np.exp(self.log_a11 + rho * (2 * self.deg - 1)) * np.diagonal(Gt, axis1=-2, axis2=-1)
         H, F = self.pair_coefficients(rho)
-        P = Gt + Gt.T
-        Mskew = Gt - Gt.T
-        FP = F * P
-        HM = H * Mskew
-        Omega = 0.5 * (FP - HM)
-        Theta = 0.5 * (FP + HM)
-        dQ = Q @ Omega
-        dR = R @ Theta
-        if self.m > self.k or self.n > self.k:
+        FP = F * (Gt + GtT)
+        HM = H * (Gt - GtT)
+        dQ = Q @ (0.5 * (FP - HM))  # Omega
+        dR = R @ (0.5 * (FP + HM))  # Theta
+        if m > k or n > k:
             # thin frames: the column (row) space also turns into its complement,
             # dQ += (I - QQ^T) Xdot R S^-1 = -(G R - Q Gt) diag(a(s_j^2, 0) / s_j)
-            b = np.exp(self.log_a10 + rho * (2 * self.deg - 1)) if np.isfinite(self.log_a10) else 0 * rho
-            if self.m > self.k:
-                dQ = dQ - (GR - Q @ Gt) * b
-            if self.n > self.k:
-                GtQ = G.T @ Q
-                dR = dR - (GtQ - R @ Gt.T) * b
-        return self.join(drho, dQ, dR)
+            if np.isfinite(self.log_a10):
+                b = np.exp(self.log_a10 + rho * (2 * self.deg - 1))[:, None, :]
+                if m > k:
+                    dQ = dQ - (GR - Q @ Gt) * b
+                if n > k:
+                    dR = dR - (np.swapaxes(G, -1, -2) @ Q - R @ GtT) * b
+        return np.concatenate([drho, dQ.reshape(B, m * k), dR.reshape(B, n * k)], axis=1)
 
 
 def _orthonormal(Q):
