@@ -37,10 +37,37 @@ def check_method(method) -> str:
     return method
 
 
-def resolve_method(method) -> str:
-    """``"auto"`` is LSODA: it switches between Adams (non-stiff) and BDF (stiff) as the flow requires —
-    these flows are stiff once large singular values meet slowly moving small ones."""
-    return "LSODA" if method == "auto" else check_method(method)
+IMPLICIT = ("Radau", "BDF", "LSODA")
+MAX_IMPLICIT_SIZE = 4000
+
+
+def resolve_method(method, size: int) -> str:
+    """``"auto"``: LSODA, which switches between Adams (non-stiff) and BDF (stiff) as the flow requires — these
+    flows are stiff once large singular values coexist with slowly moving small ones — for states up to
+    MAX_IMPLICIT_SIZE numbers (its dense Jacobian has size**2 entries), and DOP853 above."""
+    if method == "auto":
+        return "LSODA" if size <= MAX_IMPLICIT_SIZE else "DOP853"
+    return check_method(method)
+
+
+def fd_jacobian(fun, chunk: int = 512):
+    """Forward-difference Jacobian from *batched* right-hand-side calls (columns in chunks of ``chunk``)."""
+    sqrt_eps = np.sqrt(np.finfo(float).eps)
+
+    def jac(t, y):
+        f0 = fun(t, y)
+        h = sqrt_eps * np.maximum(1.0, np.abs(y))
+        h = (y + h) - y  # exactly representable steps
+        D = y.size
+        J = np.empty((D, D))
+        for a in range(0, D, chunk):
+            b = min(D, a + chunk)
+            Y = np.repeat(y[:, None], b - a, axis=1)
+            Y[np.arange(a, b), np.arange(b - a)] += h[a:b]
+            J[:, a:b] = (fun(t, Y) - f0[:, None]) / h[a:b]
+        return J
+
+    return jac
 
 
 def check_tol(value, name) -> float:
@@ -134,13 +161,14 @@ def run(
     dense: bool = False,
     first_step: float | None = None,
     max_step: float = np.inf,
+    batched: bool = False,
 ) -> Outcome:
     """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see."""
     nfev = 0
 
     def counted(t, y):
         nonlocal nfev
-        nfev += 1
+        nfev += 1 if y.ndim == 1 else y.shape[1]
         return fun(t, y)
 
     state_events = [ev for ev in events if ev.wall_seconds is None]
@@ -167,6 +195,8 @@ def run(
         kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
         if first_step is not None:
             kwargs["first_step"] = first_step
+        if batched and method in IMPLICIT:
+            kwargs["jac"] = fd_jacobian(counted)
         try:
             solver = METHODS[method](counted, 0.0, np.array(y0, dtype=float), t_final, **kwargs)
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors

@@ -73,17 +73,21 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
     identity = depth == 1.0  # a_1 = 1 (raw and normalized): A_1 = I
 
     def rhs(t, y):
-        X = y.reshape(m, n)
+        # y: (D,) or a batch (D, B) of states in columns
+        X = y.reshape(m, n) if y.ndim == 1 else y.T.reshape(-1, m, n)
         G = np.where(mask, X - target, 0.0)
         if identity:
-            return -G.ravel()
-        Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
-        xs = np.zeros(m)
-        ys = np.zeros(n)
-        xs[:k] = s * s
-        ys[:k] = s * s
-        M = _mult(xs[:, None], ys[None, :], depth, normalized)
-        return -(Q @ (M * (Q.T @ G @ Rt.T)) @ Rt).ravel()
+            out = -G
+        else:
+            Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
+            xs = np.zeros(X.shape[:-2] + (m,))
+            ys = np.zeros(X.shape[:-2] + (n,))
+            xs[..., :k] = s * s
+            ys[..., :k] = s * s
+            M = _mult(xs[..., :, None], ys[..., None, :], depth, normalized)
+            Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
+            out = -(Q @ (M * (Qt @ G @ R)) @ Rt)
+        return out.ravel() if y.ndim == 1 else out.reshape(-1, m * n).T
 
     return rhs
 
@@ -349,8 +353,9 @@ def svd_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
-    method = _driver.resolve_method(method)
     system = _SVDSystem(problem, depth, normalized)
+    k0 = min(problem.shape)
+    method = _driver.resolve_method(method, k0 * (1 + sum(problem.shape)))
     rho0, Q0, R0 = _aligned_svd(X0, system)
     y0 = system.join(rho0, Q0, R0)
     k = system.k
@@ -516,8 +521,8 @@ def end_to_end_flow(
     )
     if formulation == "svd":
         return svd_flow(problem, X0, depth, t_final, normalized, **kwargs)
-    method = _driver.resolve_method(method)
     m, n = problem.shape
+    method = _driver.resolve_method(method, m * n)
     out = _driver.run(
         _matrix_rhs(problem, depth, normalized),
         X0.ravel().copy(),

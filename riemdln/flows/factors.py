@@ -166,7 +166,7 @@ class _Network:
         return self.product(self.split(y))
 
     def gradients(self, W):
-        """Return X, G and [dL/dW_p]."""
+        """Return X, G and [dL/dW_p]; the factors may carry a leading batch axis."""
         N = len(W)
         prefix = [None] * (N + 1)  # prefix[p] = W_p ... W_1 (prefix[0] = I)
         acc = None
@@ -178,10 +178,17 @@ class _Network:
         grads = [None] * N
         back = G  # (W_N ... W_{p+1})^T G
         for p in range(N - 1, -1, -1):
-            grads[p] = back if p == 0 else back @ prefix[p].T
+            grads[p] = back if p == 0 else back @ np.swapaxes(prefix[p], -1, -2)
             if p > 0:
-                back = W[p].T @ back
+                back = np.swapaxes(W[p], -1, -2) @ back
         return X, G, grads
+
+    def rhs_batch(self, Y, scale):
+        """-scale * dL/dW for a batch Y of shape (B, D)."""
+        B = Y.shape[0]
+        W = [Y[:, self.offsets[p] : self.offsets[p + 1]].reshape(B, *self.shapes[p]) for p in range(len(self.shapes))]
+        _, _, grads = self.gradients(W)
+        return -scale * np.concatenate([g.reshape(B, -1) for g in grads], axis=1)
 
 
 def factor_flow(
@@ -239,7 +246,7 @@ def factor_flow(
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
-    method = _driver.resolve_method(method)
+    method = _driver.resolve_method(method, sum(w.size for w in W0))
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)
     if blowup_norm is None:
@@ -249,8 +256,10 @@ def factor_flow(
     scale = 1.0 / N if normalized else 1.0
 
     def rhs(t, y):
-        _, _, grads = net.gradients(net.split(y))
-        return -scale * net.join(grads)
+        if y.ndim == 1:
+            _, _, grads = net.gradients(net.split(y))
+            return -scale * net.join(grads)
+        return net.rhs_batch(y.T, scale).T
 
     out = _driver.run(
         rhs,
@@ -268,6 +277,7 @@ def factor_flow(
         max_steps=max_steps,
         progress=_driver.want_progress(progress),
         desc=f"factor flow N={N}",
+        batched=True,
     )
     return _factor_result(
         problem,

@@ -1,0 +1,128 @@
+"""Benchmark of the DLN simulators (not a timed test).
+
+Run:  python benchmarks/bench_flows.py [--budget SECONDS]
+
+1. Random 30x30 rank-2 completion (40 % observed, seed 0), raw depth N = 4, init 1e-3, to loss 1e-10:
+   wall time and final error of factor_descent (largest stable learning rate), factor_flow,
+   end_to_end_flow (matrix form) and the SVD-coordinate flow, side by side. Every run also stops on a
+   wall-clock budget, and then reports how far it got.
+2. Cost of N = inf against N = 3 (normalized, SVD coordinates, same problem and init).
+3. One right-hand-side evaluation against one numpy.linalg.svd at d = 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+
+from riemdln import CompletionProblem
+from riemdln.flows import (
+    Event,
+    Status,
+    balanced_factors,
+    end_to_end_flow,
+    factor_descent,
+    factor_flow,
+    loss_below,
+    time_budget,
+)
+from riemdln.flows.end_to_end import _aligned_svd, _matrix_rhs, _SVDSystem
+
+
+def line(name, res, wall):
+    print(
+        f"{name:<34} {wall:9.2f} s  {res.status.name:<9} t={res.t[-1]:<10.4g} loss={res['loss'][-1]:<10.3g} "
+        f"test_err={res['test_error'][-1]:<10.3g} eff_rank={res['effective_rank'][-1]:<7.4f} nfev={res.nfev}"
+    )
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    res = fn(*args, **kwargs)
+    return res, time.perf_counter() - t0
+
+
+def largest_stable_lr(problem, W0, N):
+    """Largest lr = 2^(-k/2) (1 / lambda) that does not diverge; lambda = N s_1^(2 - 2/N) of the target."""
+    s1 = np.linalg.svd(problem.ground_truth, compute_uv=False)[0]
+    lr = 4.0 / (N * s1 ** (2 - 2 / N))
+    while True:
+        # a run long enough to escape the plateau and reach the large singular values
+        res = factor_descent(problem, W0, lr=lr, steps=int(60 / lr), record_every=1000, events=loss_below(1e-6))
+        if res.status != Status.DIVERGED and np.all(np.isfinite(res["loss"])) and res["loss"][-1] < 1e-2:
+            return lr
+        lr /= math.sqrt(2)
+
+
+def main(budget: float) -> None:
+    p = CompletionProblem.random(30, 30, rank=2, n_observed=360, seed=0)
+    X0 = 1e-3 * np.random.default_rng(1).standard_normal((30, 30)) / np.sqrt(30)
+    N = 4
+    stop = [loss_below(1e-10), time_budget(budget)]
+    print(f"problem: {p!r}; X0 = 1e-3 * gaussian / sqrt(30); N = {N} (raw); target loss 1e-10; budget {budget:g} s")
+    print(f"{'simulator':<34} {'wall':>11}  status    reached")
+    W0 = balanced_factors(X0, N)
+    t0 = time.perf_counter()
+    lr = largest_stable_lr(p, W0, N)
+    print(f"  (largest stable lr found: {lr:.4g}, search took {time.perf_counter() - t0:.1f} s)")
+    res, wall = timed(factor_descent, p, W0, lr=lr, steps=10**9, record_every=10**5, events=stop)
+    line(f"factor_descent lr={lr:.3g}", res, wall)
+    gd = (res, wall)
+    res, wall = timed(factor_flow, p, W0, 1e9, events=stop)
+    line("factor_flow (LSODA)", res, wall)
+    res, wall = timed(end_to_end_flow, p, X0, N, 1e9, formulation="matrix", events=stop)
+    line("end_to_end_flow matrix (LSODA)", res, wall)
+    res, wall = timed(end_to_end_flow, p, X0, N, 1e9, formulation="svd", events=stop)
+    line("end_to_end_flow svd (LSODA)", res, wall)
+    svd = (res, wall)
+    # equal final accuracy: time for the SVD flow to reach the loss gradient descent reached
+    target = float(gd[0]["loss"][-1])
+    if target > 1e-10:
+        res, wall = timed(end_to_end_flow, p, X0, N, 1e9, events=[loss_below(target), time_budget(budget)])
+        line(f"svd flow to GD's loss {target:.3g}", res, wall)
+        print(f"  speed-up over factor_descent at equal loss: {gd[1] / wall:.1f}x")
+    else:
+        print(f"  speed-up over factor_descent (both to 1e-10): {gd[1] / svd[1]:.1f}x")
+
+    print("\nN = inf vs N = 3 (normalized, SVD coordinates)")
+    test_ok = Event("test_error_below_1e-3", lambda t, X, prob: float(prob.test_error(X)) - 1e-3, True, -1.0)
+    walls = {}
+    for depth in (3, math.inf):
+        for name, events in (("to test error 1e-3", [test_ok, time_budget(budget)]), ("to loss 1e-10", stop)):
+            res, wall = timed(end_to_end_flow, p, X0, depth, 1e12, True, events=events)
+            walls[depth, name] = wall
+            line(f"N={depth:g} {name}", res, wall)
+    for name in ("to test error 1e-3", "to loss 1e-10"):
+        print(f"  cost ratio N=inf / N=3 {name}: {walls[math.inf, name] / walls[3, name]:.2f}")
+
+    print("\nOne right-hand side at d = 200 (random problem, 40 % observed, N = 4)")
+    d = 200
+    q = CompletionProblem.random(d, d, rank=5, n_observed=16000, seed=2)
+    X = np.random.default_rng(3).standard_normal((d, d))
+    reps = 20
+
+    def per_call(fn):
+        fn()
+        t0 = time.perf_counter()
+        for _ in range(reps):
+            fn()
+        return (time.perf_counter() - t0) / reps
+
+    t_svd = per_call(lambda: np.linalg.svd(X))
+    f = _matrix_rhs(q, 4.0, False)
+    t_mat = per_call(lambda: f(0.0, X.ravel()))
+    system = _SVDSystem(q, 4.0, False)
+    y = system.join(*_aligned_svd(X, system))
+    t_svdrhs = per_call(lambda: system.rhs(0.0, y))
+    print(f"numpy.linalg.svd(X):           {1e3 * t_svd:8.2f} ms")
+    print(f"matrix-form right-hand side:   {1e3 * t_mat:8.2f} ms  ({t_mat / t_svd:.2f}x the SVD)")
+    print(f"SVD-coordinate right-hand side:{1e3 * t_svdrhs:8.2f} ms  ({t_svdrhs / t_svd:.2f}x the SVD)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", type=float, default=120.0, help="wall-clock budget per run (seconds)")
+    main(parser.parse_args().budget)
