@@ -32,7 +32,6 @@ def kernel_env(tmp_path_factory, derive_cache):
     write_kernel_spec(path=str(root / "kernels" / KERNEL_NAME))
     return {
         "JUPYTER_PATH": str(root),
-        "MPLBACKEND": "Agg",
         "RIEMDLN_CACHE_DIR": str(derive_cache[0]),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
