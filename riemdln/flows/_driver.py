@@ -162,6 +162,7 @@ def run(
     first_step: float | None = None,
     max_step: float = np.inf,
     batched: bool = False,
+    t0: float = 0.0,
 ) -> Outcome:
     """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see."""
     nfev = 0
@@ -180,16 +181,19 @@ def run(
 
     ts: list[float] = []
     ys: list[np.ndarray] = []
-    if t_eval is None or t_eval[0] == 0.0:
-        ts.append(0.0)
+    next_eval = 0 if t_eval is None else int(np.searchsorted(t_eval, t0, side="left"))
+    if t_eval is None or (next_eval < len(t_eval) and t_eval[next_eval] == t0):
+        ts.append(t0)
         ys.append(np.array(y0, dtype=float))
-    next_eval = 0 if t_eval is None else (1 if t_eval[0] == 0.0 else 0)
+        next_eval += 0 if t_eval is None else 1
     dense_sol = _Dense() if dense else None
 
     status = Status.FINISHED
     message_kw: dict = {}
     start = time.perf_counter()
     bar = make_bar(progress, t_final, desc)
+    if bar is not None:
+        bar.update(t0)
     njev = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
@@ -198,10 +202,10 @@ def run(
         if batched and method in IMPLICIT:
             kwargs["jac"] = fd_jacobian(counted)
         try:
-            solver = METHODS[method](counted, 0.0, np.array(y0, dtype=float), t_final, **kwargs)
+            solver = METHODS[method](counted, t0, np.array(y0, dtype=float), t_final, **kwargs)
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors
             raise RiemdlnValueError(str(exc)) from None
-        g_old = [g(ev, 0.0, solver.y) for ev in state_events]
+        g_old = [g(ev, t0, solver.y) for ev in state_events]
         n_steps = 0
         try:
             while True:
@@ -215,7 +219,7 @@ def run(
                     if not np.all(np.isfinite(solver.y)):
                         reason = "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
                         # keep the last finite state
-                    message_kw = {"t": solver.t_old if solver.t_old is not None else 0.0, "reason": reason}
+                    message_kw = {"t": solver.t_old if solver.t_old is not None else t0, "reason": reason}
                     break
                 t_old, t_new = solver.t_old, solver.t
                 interp = None

@@ -13,7 +13,9 @@ Two formulations of one flow (THEORY.md §2, §5):
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,7 +24,7 @@ from numpy.typing import ArrayLike
 from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_matrix
 from riemdln.flows import _driver
-from riemdln.flows.result import Event, FlowResult, check_events, trajectory_diagnostics
+from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 
 __all__ = ["end_to_end_flow", "svd_flow"]
 
@@ -353,12 +355,47 @@ def svd_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    return _svd_part(
+        problem,
+        X0,
+        depth,
+        normalized,
+        0.0,
+        t_final,
+        method,
+        rtol,
+        atol,
+        t_eval,
+        events,
+        blowup_norm,
+        max_steps,
+        dense_output,
+        progress,
+    )
+
+
+def _svd_part(
+    problem,
+    X0,
+    depth,
+    normalized,
+    t0,
+    t_final,
+    method,
+    rtol,
+    atol,
+    t_eval,
+    events,
+    blowup_norm,
+    max_steps,
+    dense_output,
+    progress,
+) -> FlowResult:
     system = _SVDSystem(problem, depth, normalized)
-    k0 = min(problem.shape)
-    method = _driver.resolve_method(method, k0 * (1 + sum(problem.shape)))
+    k = system.k
+    method = _driver.resolve_method(method, k * (1 + sum(problem.shape)))
     rho0, Q0, R0 = _aligned_svd(X0, system)
     y0 = system.join(rho0, Q0, R0)
-    k = system.k
 
     def fro(y):
         return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
@@ -380,6 +417,7 @@ def svd_flow(
         progress=progress,
         desc=f"svd flow N={depth:g}",
         dense=dense_output,
+        t0=t0,
     )
     ys = np.array(out.y).reshape(len(out.t), -1)
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -413,6 +451,183 @@ def svd_flow(
     )
 
 
+def _matrix_part(
+    problem,
+    X0,
+    depth,
+    normalized,
+    t_final,
+    method,
+    rtol,
+    atol,
+    t_eval,
+    events,
+    blowup_norm,
+    max_steps,
+    dense_output,
+    progress,
+) -> FlowResult:
+    m, n = problem.shape
+    method = _driver.resolve_method(method, m * n)
+    out = _driver.run(
+        _matrix_rhs(problem, depth, normalized),
+        X0.ravel().copy(),
+        t_final,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=events,
+        event_state=lambda y: y.reshape(m, n),
+        problem=problem,
+        norm=lambda y: float(np.linalg.norm(y)),
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        progress=progress,
+        desc=f"matrix flow N={depth:g}",
+        dense=dense_output,
+    )
+    X = np.array(out.y).reshape(len(out.t), m, n)
+    diags = trajectory_diagnostics(problem, X, depth, normalized)
+    sol = None
+    if out.sol is not None:
+        dense = out.sol
+
+        def sol(t):
+            return np.asarray(dense(t)).reshape(m, n)
+
+    return FlowResult(
+        t=out.t,
+        X=X,
+        status=out.status,
+        message=out.message,
+        nfev=out.nfev,
+        njev=out.njev,
+        diagnostics=diags,
+        t_events=out.t_events,
+        depth=depth,
+        normalized=normalized,
+        formulation="matrix",
+        sol=sol,
+    )
+
+
+def _switch_event(ratio: float) -> Event:
+    def fn(t, X, problem):
+        s = np.linalg.svd(X, compute_uv=False)
+        return float(s[-1] - ratio * s[0])
+
+    return Event(_SWITCH, fn, True, -1.0)
+
+
+_SWITCH = "__riemdln_switch_to_svd__"
+
+
+def _hybrid(
+    problem,
+    X0,
+    depth,
+    normalized,
+    t_final,
+    method,
+    rtol,
+    atol,
+    t_eval,
+    events,
+    blowup_norm,
+    max_steps,
+    dense_output,
+    progress,
+    switch_ratio,
+) -> FlowResult:
+    """Matrix form while min(s) >= switch_ratio * max(s); then SVD coordinates from that state on."""
+    import time
+
+    start = time.perf_counter()
+    first = _matrix_part(
+        problem,
+        X0,
+        depth,
+        normalized,
+        t_final,
+        method,
+        rtol,
+        atol,
+        t_eval,
+        (*events, _switch_event(switch_ratio)),
+        blowup_norm,
+        max_steps,
+        dense_output,
+        progress,
+    )
+    switched = len(first.t_events[_SWITCH]) > 0 and first.status == Status.EVENT and _SWITCH in first.message
+    t_events = {k: v for k, v in first.t_events.items() if k != _SWITCH}
+    if not switched:
+        return dataclasses.replace(first, t_events=t_events)
+    t_sw = float(first.t[-1])
+    X_sw = first.X[-1]
+    keep = (
+        slice(None)
+        if t_eval is None
+        else (slice(None) if np.any(np.isclose(t_eval, t_sw, rtol=0, atol=0)) else slice(0, -1))
+    )
+    # remaining wall-clock budgets
+    elapsed = time.perf_counter() - start
+    rest_events = tuple(
+        dataclasses.replace(ev, wall_seconds=max(ev.wall_seconds - elapsed, 1e-9)) if ev.wall_seconds else ev
+        for ev in events
+    )
+    second = _svd_part(
+        problem,
+        X_sw,
+        depth,
+        normalized,
+        t_sw,
+        t_final,
+        method,
+        rtol,
+        atol,
+        t_eval,
+        rest_events,
+        blowup_norm,
+        max_steps,
+        dense_output,
+        progress,
+    )
+    # t_sw is the first point of the second part when t_eval is None (or is in t_eval)
+    t = np.concatenate([first.t[keep][:-1] if t_eval is None else first.t[keep], second.t])
+    X = np.concatenate([first.X[keep][:-1] if t_eval is None else first.X[keep], second.X])
+    nfirst = len(t) - len(second.t)
+    diags = {}
+    for key, val in second.diagnostics.items():
+        diags[key] = np.concatenate([first.diagnostics[key][:nfirst], val])
+    merged_events = {
+        k: np.concatenate([t_events.get(k, np.zeros(0)), second.t_events.get(k, np.zeros(0))]) for k in second.t_events
+    }
+    sol = None
+    if first.sol is not None and second.sol is not None:
+        f_sol, s_sol = first.sol, second.sol
+
+        def sol(tt):
+            return f_sol(tt) if tt <= t_sw else s_sol(tt)
+
+    message = second.message + f" (matrix form until t = {t_sw:.6g}, then SVD coordinates.)"
+    return FlowResult(
+        t=t,
+        X=X,
+        status=second.status,
+        message=message,
+        nfev=first.nfev + second.nfev,
+        njev=first.njev + second.njev,
+        diagnostics=diags,
+        t_events=merged_events,
+        depth=depth,
+        normalized=normalized,
+        formulation="matrix+svd",
+        sol=sol,
+    )
+
+
 def end_to_end_flow(
     problem,
     X0: ArrayLike,
@@ -421,6 +636,7 @@ def end_to_end_flow(
     normalized: bool = False,
     *,
     formulation: str = "auto",
+    switch_ratio: float = 1e-6,
     method: str = "auto",
     rtol: float = 1e-8,
     atol: float = 1e-10,
@@ -458,8 +674,17 @@ def end_to_end_flow(
     formulation : {"auto", "matrix", "svd"}
         ``"matrix"`` integrates X (one SVD per right-hand side); ``"svd"`` integrates
         :math:`(\log s, Q, R)` (:func:`svd_flow`: no SVD per right-hand side and full relative accuracy of
-        small singular values). ``"auto"`` takes ``"svd"`` when it applies — N >= 2 (then no singular value
-        reaches 0 in finite time) and X0 of full rank — and ``"matrix"`` otherwise.
+        small singular values, but its frames rotate fast wherever singular values crowd together, which
+        makes it slow on large clusters of small singular values). ``"auto"`` integrates the matrix form
+        while every singular value is resolved, :math:`s_{\min} \ge` ``switch_ratio`` :math:`\cdot s_{\max}`,
+        and continues in SVD coordinates from the first time that fails (formulation ``"matrix+svd"``), so
+        that a singular value heading to 0 keeps its relative accuracy and never changes sign (the
+        Razin–Cohen failure). It starts in SVD coordinates if X0 already fails the test, and stays in the
+        matrix form when SVD coordinates do not apply (N < 2, where a singular value can reach 0 in finite
+        time, or rank-deficient X0).
+    switch_ratio : float
+        See ``formulation="auto"`` (default 1e-6: at rtol = 1e-8 the matrix form still has the smallest
+        singular value to about 1 %).
     method : str
         A scipy ``OdeSolver`` name; ``"auto"`` is ``"LSODA"``, which switches between a non-stiff and a
         stiff (BDF) method: these flows turn stiff once large singular values (fast relaxation, rate
@@ -504,63 +729,17 @@ def end_to_end_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    if isinstance(switch_ratio, bool) or not isinstance(switch_ratio, numbers.Real) or not (0 < switch_ratio < 1):
+        raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
+    args = (problem, X0, depth, normalized)
+    rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)
+    if formulation == "svd":
+        return _svd_part(*args, 0.0, t_final, *rest)
     if formulation == "auto":
         s = np.linalg.svd(X0, compute_uv=False)
         full_rank = bool(np.all(s > 0) and np.all(np.isfinite(np.log(s))))
-        formulation = "svd" if (depth >= 2 and full_rank) else "matrix"
-    kwargs = dict(
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        t_eval=t_eval,
-        events=events,
-        blowup_norm=blowup_norm,
-        max_steps=max_steps,
-        dense_output=dense_output,
-        progress=progress,
-    )
-    if formulation == "svd":
-        return svd_flow(problem, X0, depth, t_final, normalized, **kwargs)
-    m, n = problem.shape
-    method = _driver.resolve_method(method, m * n)
-    out = _driver.run(
-        _matrix_rhs(problem, depth, normalized),
-        X0.ravel().copy(),
-        t_final,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        t_eval=t_eval,
-        events=events,
-        event_state=lambda y: y.reshape(m, n),
-        problem=problem,
-        norm=lambda y: float(np.linalg.norm(y)),
-        blowup_norm=blowup_norm,
-        max_steps=max_steps,
-        progress=progress,
-        desc=f"matrix flow N={depth:g}",
-        dense=dense_output,
-    )
-    X = np.array(out.y).reshape(len(out.t), m, n)
-    diags = trajectory_diagnostics(problem, X, depth, normalized)
-    sol = None
-    if out.sol is not None:
-        dense = out.sol
-
-        def sol(t):
-            return np.asarray(dense(t)).reshape(m, n)
-
-    return FlowResult(
-        t=out.t,
-        X=X,
-        status=out.status,
-        message=out.message,
-        nfev=out.nfev,
-        njev=out.njev,
-        diagnostics=diags,
-        t_events=out.t_events,
-        depth=depth,
-        normalized=normalized,
-        formulation="matrix",
-        sol=sol,
-    )
+        if depth >= 2 and full_rank:
+            if s[-1] < switch_ratio * s[0]:
+                return _svd_part(*args, 0.0, t_final, *rest)
+            return _hybrid(*args, t_final, *rest, switch_ratio)
+    return _matrix_part(*args, t_final, *rest)
