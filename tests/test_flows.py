@@ -434,3 +434,16 @@ BAD = [
 def test_bad_input(fn, args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fn(*args, **kwargs)
+
+
+def test_auto_switch_keeps_t_eval_and_events():
+    p = CompletionProblem.named("razin-cohen-2x2")
+    t = np.linspace(0.0, 60.0, 13)
+    res = end_to_end_flow(p, 1e-3 * np.eye(2), 2, 60.0, t_eval=t, dense_output=True)
+    assert res.formulation == "matrix+svd"
+    np.testing.assert_array_equal(res.t, t)
+    assert res.X.shape == (13, 2, 2) and all(v.shape[0] == 13 for v in res.diagnostics.values())
+    np.testing.assert_allclose(res.sol(60.0), res.X[-1], rtol=1e-9)
+    res = end_to_end_flow(p, 1e-3 * np.eye(2), 2, 1e6, events=norm_above(30.0))
+    assert res.formulation == "matrix+svd" and res.status == Status.EVENT
+    assert np.all(np.diff(res.t) > 0) and math.isclose(np.linalg.norm(res.X[-1]), 30.0, rel_tol=1e-6)

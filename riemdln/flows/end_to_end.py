@@ -566,11 +566,6 @@ def _hybrid(
         return dataclasses.replace(first, t_events=t_events)
     t_sw = float(first.t[-1])
     X_sw = first.X[-1]
-    keep = (
-        slice(None)
-        if t_eval is None
-        else (slice(None) if np.any(np.isclose(t_eval, t_sw, rtol=0, atol=0)) else slice(0, -1))
-    )
     # remaining wall-clock budgets
     elapsed = time.perf_counter() - start
     rest_events = tuple(
@@ -594,9 +589,9 @@ def _hybrid(
         dense_output,
         progress,
     )
-    # t_sw is the first point of the second part when t_eval is None (or is in t_eval)
-    t = np.concatenate([first.t[keep][:-1] if t_eval is None else first.t[keep], second.t])
-    X = np.concatenate([first.X[keep][:-1] if t_eval is None else first.X[keep], second.X])
+    # the first part ends with its stop point t_sw; the second starts there when t_sw is saved at all
+    t = np.concatenate([first.t[:-1], second.t])
+    X = np.concatenate([first.X[:-1], second.X])
     nfirst = len(t) - len(second.t)
     diags = {}
     for key, val in second.diagnostics.items():
