@@ -25,6 +25,7 @@ _LAZY = {
     "apply_A_inverse": "riemdln.geometry",
     "metric": "riemdln.geometry",
     "riemannian_gradient": "riemdln.geometry",
+    "induced_log_volume_density": "riemdln.geometry",
     "volume_density": "riemdln.geometry",
     "log_volume_density": "riemdln.geometry",
     "entropy": "riemdln.geometry",

@@ -98,6 +98,27 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from riemdln.report import reproduce
+
+    studies = None
+    if args.studies:
+        studies = [s.strip() for s in args.studies.split(",") if s.strip()]
+    reproduce(
+        args.out,
+        quick=args.quick,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        studies=studies,
+        force=args.force,
+        pdf=False if args.no_pdf else None,
+        command_line=["riemdln", *sys.argv[1:]],
+    )
+    print(Path(args.out) / "report.md")
+    print(Path(args.out) / "results.json")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="riemdln", description="Riemannian geometry of the deep linear network.")
     from riemdln import __version__
@@ -111,6 +132,17 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--pdf", action="store_true", help="also compile formulas.pdf with pdflatex")
     d.add_argument("--write-twins", action="store_true", help="(developers) regenerate riemdln/_twins.py")
     d.set_defaults(func=_cmd_derive)
+    from riemdln.studies import STUDY_NAMES
+
+    r = sub.add_parser("reproduce", help="derive, run every study, write report.md and results.json")
+    r.add_argument("--out", default="riemdln-out", help="output directory (default: riemdln-out)")
+    r.add_argument("--quick", action="store_true", help="smaller sizes and fewer seeds (same studies)")
+    r.add_argument("--jobs", type=int, default=1, help="local worker processes for the sweeps (default 1)")
+    r.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the sweeps on a Dask scheduler")
+    r.add_argument("--studies", default=None, help=f"comma-separated subset of: {', '.join(STUDY_NAMES)}")
+    r.add_argument("--force", action="store_true", help="write into a non-empty directory")
+    r.add_argument("--no-pdf", action="store_true", help="do not compile formulas.pdf")
+    r.set_defaults(func=_cmd_reproduce)
     return parser
 
 

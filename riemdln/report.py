@@ -1,0 +1,236 @@
+"""``riemdln reproduce``: derivations, theory-vs-simulation studies and the volume-bias study in one report.
+
+:func:`reproduce` writes into ``out``:
+
+* ``formulas.tex`` (and ``formulas.pdf`` where pdflatex exists), ``formulas.json``;
+* ``report.md`` — formulas, tables and figures (PNG, matplotlib) of every study;
+* ``results.json`` — every number in the report, with the parameters and seeds, package versions,
+  timings and the command line;
+* ``.riemdln-state/<study>.json`` — each finished study, so that an interrupted run resumes.
+
+Every file is written to a temporary name and renamed, so nothing half-written ever looks complete.
+A rerun with the same arguments reproduces ``results.json`` exactly, timings aside: every study is a
+pure function of its parameters (seeds included) and the sweep runner returns results in task order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from riemdln._validation import RiemdlnValueError
+from riemdln.studies import REQUIRES, STUDY_NAMES, study
+from riemdln.sweep import MissingExtraError, dask_executor, local_executor
+
+__all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
+
+STATE = ".riemdln-state"
+OUTPUTS = ("report.md", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("riemdln", "numpy", "scipy", "sympy", "mpmath", "networkx", "matplotlib"):
+        try:
+            out[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def check_output_dir(out: Path, force: bool, resume_ok: bool = True) -> None:
+    """``out`` must be creatable and writable, and empty unless it is our own (resumable) or ``force``."""
+    if out.exists() and not out.is_dir():
+        raise RiemdlnValueError(f"`--out` must be a directory; {out} is a file.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RiemdlnValueError(f"`--out` {out} cannot be created ({exc.strerror}); choose another path.") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise RiemdlnValueError(f"`--out` {out} is not writable; choose another path.")
+    entries = [p.name for p in out.iterdir()]
+    ours = set(OUTPUTS) | {STATE}
+    foreign = [e for e in entries if e not in ours and not e.endswith(".png") and not e.startswith(".")]
+    if entries and not force and (foreign or not resume_ok):
+        raise RiemdlnValueError(
+            f"`--out` {out} is not empty ({', '.join(sorted(entries)[:3])}{', …' if len(entries) > 3 else ''}); "
+            "pass --force to write into it, or choose an empty directory."
+        )
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise MissingExtraError('`riemdln reproduce` draws figures with matplotlib: pip install "riemdln[report]"') from None
+
+
+def _state_key(name: str, params: dict) -> str:
+    return hashlib.sha256(json.dumps({"study": name, "params": params}, sort_keys=True).encode()).hexdigest()
+
+
+def _load_state(path: Path, key: str) -> dict | None:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if doc.get("key") != key or "results" not in doc:
+        return None
+    return doc
+
+
+def reproduce(
+    out: str | os.PathLike = "riemdln-out",
+    *,
+    quick: bool = False,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    studies: Sequence[str] | None = None,
+    force: bool = False,
+    pdf: bool | None = None,
+    progress: bool | None = None,
+    log: Callable[[str], None] | None = None,
+    command_line: Sequence[str] | None = None,
+) -> dict:
+    """Run the derivations and the studies; write ``report.md``, ``results.json`` and the formulas.
+
+    Parameters
+    ----------
+    out : path
+        Output directory (created; must be empty, hold an earlier run's files, or ``force``).
+    quick : bool
+        Smaller sizes and fewer seeds, same studies.
+    jobs : int
+        Local worker processes for the sweeps (1: inline).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler; the sweeps then run on its workers.
+    studies : sequence of str, optional
+        A subset of :data:`STUDY_NAMES` (what they need is run too).
+    force : bool
+        Write into a non-empty directory that is not an earlier run's.
+    pdf : bool, optional
+        Compile ``formulas.pdf`` (default: when pdflatex is installed).
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+    """
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    wanted = list(STUDY_NAMES if studies is None else studies)
+    unknown = [s for s in wanted if s not in STUDY_NAMES]
+    if unknown:
+        raise RiemdlnValueError(f"unknown study {unknown[0]!r}; choose from {', '.join(STUDY_NAMES)}.")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise RiemdlnValueError(f"`jobs` must be an integer >= 1; got {jobs!r}.")
+    for name in list(wanted):
+        for req in REQUIRES.get(name, ()):
+            if req not in wanted:
+                wanted.insert(wanted.index(name), req)
+    order = [s for s in STUDY_NAMES if s in wanted]
+    _require_matplotlib()
+    out = Path(out)
+    check_output_dir(out, force)
+    t_start = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    # formulas (from the derivation cache when fresh)
+    from riemdln import formulas as formula_mod
+    from riemdln.derivations import derive
+
+    t0 = time.perf_counter()
+    log("riemdln reproduce: formulas")
+    cat = formula_mod._build(derive())
+    formula_mod.write_latex(out / "formulas.tex", cat)
+    formula_mod.write_json(out / "formulas.json", cat)
+    if pdf is None:
+        pdf = shutil.which("pdflatex") is not None
+    if pdf:
+        from riemdln.cli import compile_pdf
+
+        compile_pdf(out / "formulas.tex")
+    timings["formulas"] = time.perf_counter() - t0
+
+    # studies: run (or resume), each on the chosen executor
+    state = out / STATE
+    results: dict[str, dict] = {}
+    params_all: dict[str, dict] = {}
+    resumed: list[str] = []
+    executor_cm = dask_executor(scheduler) if scheduler else local_executor(jobs)
+    with executor_cm as executor:
+        for name in order:
+            mod = study(name)
+            params = mod.parameters(quick)
+            params_all[name] = params
+            key = _state_key(name, params)
+            path = state / f"{name}.json"
+            cached = _load_state(path, key)
+            if cached is not None:
+                results[name] = cached["results"]
+                timings[name] = cached.get("seconds", 0.0)
+                resumed.append(name)
+                log(f"  {name}: resumed from {path}")
+                continue
+            log(f"  {name}: {mod.TITLE}")
+            t0 = time.perf_counter()
+            res = mod.run(params, executor=executor, progress=progress, previous=results)
+            res = json.loads(json.dumps(res))  # JSON-normal form: what a resumed run reads back
+            seconds = time.perf_counter() - t0
+            _atomic_write(path, json.dumps({"key": key, "results": res, "seconds": seconds}, sort_keys=True))
+            results[name] = res
+            timings[name] = seconds
+
+    # figures and report
+    t0 = time.perf_counter()
+    sections = ["# riemdln reproduce", "",
+                f"Mode: {'quick' if quick else 'full'}. Formulas: [formulas.tex](formulas.tex)"
+                + (" ([PDF](formulas.pdf))" if pdf else "") + f", {len(cat)} formulas, every certificate "
+                + ("passed." if all(f.check is None or f.check.passed for f in cat.values()) else "NOT all passed."),
+                "", "## Formulas", ""]
+    for f in cat.values():
+        sections.append(f"- **{f.name}** ({f.convention}): ${f.latex}$")
+    for k, name in enumerate(order, start=1):
+        mod = study(name)
+        figs = mod.figures(results[name], out)
+        sections += ["", f"## {k}. {mod.TITLE}", "", mod.markdown(results[name], figs)]
+    timings["report"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    _atomic_write(out / "report.md", "\n".join(sections) + "\n")
+    doc = {
+        "riemdln_results": 1,
+        "mode": "quick" if quick else "full",
+        "command_line": list(command_line) if command_line is not None else sys.argv,
+        "versions": _versions(),
+        "parameters": params_all,
+        "studies": results,
+        "formulas": {f.name: f.as_dict() for f in cat.values()},
+        "run": {"timings_seconds": timings, "resumed": resumed},  # differs between runs; the rest does not
+    }
+    _atomic_write(out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    log(f"riemdln reproduce: wrote {out / 'report.md'} and {out / 'results.json'} in {timings['total']:.1f} s")
+    return doc

@@ -1,0 +1,102 @@
+r"""Study 1 — operator convergence: :math:`\|A_N/N - A_\infty\| \sim c/N`, with the derived coefficient.
+
+For random X (spread singular values) and Z, the relative error
+:math:`\|(A_N/N - A_\infty)Z\|/\|A_\infty Z\|` is measured for :math:`N = 2, 4, \dots`; the fitted
+log-log slope should be −1. The derived first-order term (catalog formula ``multiplier_correction``,
+:math:`c_1(x, y) = -L(x, y)\log(xy)/2`) predicts :math:`N(A_N/N - A_\infty)Z \to Q(c_1 \circ \tilde Z)R^T`;
+the measured value at the largest N is compared with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from riemdln.studies import fmt, loglog_slope, pyplot, table
+
+NAME = "operator_convergence"
+TITLE = "Operator convergence: A_N/N → A_∞ at rate 1/N"
+
+
+def parameters(quick: bool) -> dict:
+    return {"d": 4 if quick else 6, "log2_depths": list(range(1, 11 if quick else 15)), "seeds": [0] if quick else [0, 1, 2]}
+
+
+def _one(d: int, seed: int, log2_depths: list[int]) -> dict:
+    from riemdln import apply_A, catalog
+
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    R, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    s = np.exp(rng.uniform(-1.0, 1.0, d))
+    X = Q @ np.diag(s) @ R.T
+    Z = rng.standard_normal((d, d))
+    A_inf = apply_A(X, Z, math.inf, normalized=True)
+    depths = [2.0**k for k in log2_depths]
+    errors = [float(np.linalg.norm(apply_A(X, Z, N, normalized=True) - A_inf) / np.linalg.norm(A_inf)) for N in depths]
+    c1 = catalog()["multiplier_correction"].numpy
+    x = s**2
+    C = c1(x[:, None], x[None, :])
+    predicted = Q @ (C * (Q.T @ Z @ R)) @ R.T
+    N = depths[-1]
+    measured = N * (apply_A(X, Z, N, normalized=True) - A_inf)
+    return {
+        "seed": seed,
+        "depths": depths,
+        "relative_errors": errors,
+        "slope": loglog_slope(depths[3:], errors[3:]),
+        "coefficient_predicted_norm": float(np.linalg.norm(predicted)),
+        "coefficient_measured_norm": float(np.linalg.norm(measured)),
+        "coefficient_relative_gap": float(np.linalg.norm(measured - predicted) / np.linalg.norm(predicted)),
+        "largest_depth": N,
+    }
+
+
+def run(params: dict, executor=None, progress=None, previous=None) -> dict:
+    from riemdln.sweep import run_sweep
+
+    tasks = [(params["d"], seed, params["log2_depths"]) for seed in params["seeds"]]
+    runs = run_sweep(_one, tasks, executor=executor, progress=progress, desc=NAME)
+    slopes = [r["slope"] for r in runs]
+    return {
+        "runs": runs,
+        "slope_mean": float(np.mean(slopes)),
+        "slope_min": float(np.min(slopes)),
+        "slope_max": float(np.max(slopes)),
+        "coefficient_relative_gap_max": float(max(r["coefficient_relative_gap"] for r in runs)),
+    }
+
+
+def figures(results: dict, outdir) -> list[str]:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for r in results["runs"]:
+        ax.loglog(r["depths"], r["relative_errors"], "o-", ms=3, label=f"seed {r['seed']} (slope {r['slope']:.3f})")
+    N = np.array(results["runs"][0]["depths"])
+    ax.loglog(N, results["runs"][0]["relative_errors"][0] * N[0] / N, "k--", lw=0.8, label="slope −1")
+    ax.set_xlabel("depth N")
+    ax.set_ylabel(r"$\|(A_N/N - A_\infty)Z\| / \|A_\infty Z\|$")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    name = f"{NAME}.png"
+    fig.savefig(outdir / name, dpi=120)
+    plt.close(fig)
+    return [name]
+
+
+def markdown(results: dict, figs: list[str]) -> str:
+    rows = [
+        [r["seed"], r["slope"], r["largest_depth"], r["coefficient_predicted_norm"], r["coefficient_measured_norm"],
+         r["coefficient_relative_gap"]]
+        for r in results["runs"]
+    ]
+    return "\n\n".join([
+        f"Fitted log-log slope of the relative operator error: mean {fmt(results['slope_mean'], 4)} "
+        f"(range {fmt(results['slope_min'], 4)} … {fmt(results['slope_max'], 4)}); the theory says −1.",
+        table(["seed", "slope", "largest N", "‖derived c₁ term‖", "‖N(A_N/N − A_∞)Z‖", "relative gap"], rows),
+        "The derived first-order coefficient c₁(x, y) = −L(x, y) log(xy)/2 matches the measured "
+        f"N(A_N/N − A_∞)Z to a relative gap of at most {fmt(results['coefficient_relative_gap_max'])} at the "
+        "largest N (the gap itself is O(1/N)).",
+        *[f"![{NAME}]({f})" for f in figs],
+    ])
