@@ -9,6 +9,7 @@ default parameters, a non-interactive matplotlib backend and the session's priva
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -28,10 +29,16 @@ def kernel_env(tmp_path_factory, derive_cache):
     """A kernelspec running ``sys.executable -m ipykernel_launcher``, found through ``JUPYTER_PATH``."""
     from ipykernel.kernelspec import write_kernel_spec
 
+    import riemdln
+
     root = tmp_path_factory.mktemp("jupyter")
     write_kernel_spec(path=str(root / "kernels" / KERNEL_NAME))
+    # the kernel imports the riemdln under test (installed or a source checkout), whatever its cwd
+    package_root = str(Path(riemdln.__file__).resolve().parent.parent)
+    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     return {
         "JUPYTER_PATH": str(root),
+        "PYTHONPATH": pythonpath,
         "RIEMDLN_CACHE_DIR": str(derive_cache[0]),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
@@ -67,3 +74,5 @@ def test_notebook_executes(path, kernel_env, monkeypatch, tmp_path):
         pytest.fail(f"{path.name}: {exc}", pytrace=False)
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    if "matplotlib" in path.read_text(encoding="utf-8"):  # the figures were really drawn
+        assert any("image/png" in o.get("data", {}) for o in outputs), f"{path.name} rendered no figure"
