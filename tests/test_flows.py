@@ -447,3 +447,21 @@ def test_auto_switch_keeps_t_eval_and_events():
     res = end_to_end_flow(p, 1e-3 * np.eye(2), 2, 1e6, events=norm_above(30.0))
     assert res.formulation == "matrix+svd" and res.status == Status.EVENT
     assert np.all(np.diff(res.t) > 0) and math.isclose(np.linalg.norm(res.X[-1]), 30.0, rel_tol=1e-6)
+
+
+def test_finite_time_singularity_below_depth_two_is_a_failed_status():
+    """N < 2: ds/dt ~ s^(2 - 2/N) reaches s = 0 in finite time; log s cannot follow, the run says so."""
+    p = CompletionProblem.named("menon-2x2")
+    X0 = 0.1 * np.array([[0.3, 1.0], [0.8, -0.2]])  # det < 0 : a singular value must cross 0 at N = 1.2
+    res = svd_flow(p, X0, 1.2, 50.0)
+    assert res.status == Status.FAILED and not res.success
+    assert "reach 0 in finite time" in res.message and res.t[-1] < 1.0
+    auto = end_to_end_flow(p, X0, 1.2, 50.0)  # auto uses the matrix form below N = 2
+    assert auto.formulation == "matrix" and auto.status == Status.FINISHED
+    assert auto["det_sign"][0] == -1.0 and auto["det_sign"][-1] == 1.0  # det X did change sign
+
+
+def test_max_steps_is_a_failed_status():
+    p = CompletionProblem.named("menon-2x2")
+    res = end_to_end_flow(p, 0.1 * np.eye(2), 2, 100.0, max_steps=5)
+    assert res.status == Status.FAILED and "`max_steps` = 5 steps taken" in res.message and len(res.t) == 6

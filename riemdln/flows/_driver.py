@@ -163,6 +163,7 @@ def run(
     max_step: float = np.inf,
     batched: bool = False,
     t0: float = 0.0,
+    check_state: Callable[[np.ndarray], str | None] | None = None,
 ) -> Outcome:
     """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see."""
     nfev = 0
@@ -213,6 +214,13 @@ def run(
                     break
                 msg = solver.step()
                 n_steps += 1
+                bad_state = check_state(solver.y) if check_state is not None else None
+                if bad_state is not None:
+                    status = Status.FAILED
+                    message_kw = {"t": solver.t, "reason": bad_state}
+                    ts.append(solver.t)
+                    ys.append(solver.y.copy())
+                    break
                 if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
                     status = Status.FAILED
                     reason = msg or "the state became non-finite (overflow)."

@@ -29,6 +29,7 @@ from riemdln.flows.result import Event, FlowResult, Status, check_events, trajec
 __all__ = ["end_to_end_flow", "svd_flow"]
 
 _FORMULATIONS = ("auto", "matrix", "svd")
+_LOG_TINY = math.log(1e-300)
 
 
 def _check_problem(problem):
@@ -400,6 +401,17 @@ def _svd_part(
     def fro(y):
         return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
 
+    check_state = None
+    if depth < 2:
+
+        def check_state(y):
+            if np.min(y[:k]) < _LOG_TINY:
+                return (
+                    "a singular value fell below 1e-300: at depth N < 2 singular values reach 0 in finite time "
+                    "(ds/dt ~ s^(2 - 2/N)), where log s is singular; use formulation='matrix'."
+                )
+            return None
+
     out = _driver.run(
         system.rhs,
         y0,
@@ -418,6 +430,7 @@ def _svd_part(
         desc=f"svd flow N={depth:g}",
         dense=dense_output,
         t0=t0,
+        check_state=check_state,
     )
     ys = np.array(out.y).reshape(len(out.t), -1)
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
