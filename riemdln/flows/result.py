@@ -147,13 +147,22 @@ def loss_below(tol: float) -> Event:
 
 
 def norm_above(bound: float) -> Event:
-    """Terminal event: the Frobenius norm of X rises above ``bound``."""
+    """Terminal event: the Frobenius norm of X rises above ``bound``.
+
+    >>> ev = norm_above(10.0)
+    >>> print(ev.name, ev.direction, ev.fn(0.0, np.eye(2), None) < 0)
+    norm_above 1.0 True
+    """
     bound = _positive(bound, "bound")
     return Event("norm_above", lambda t, X, problem: float(np.linalg.norm(X)) - bound, True, 1.0)
 
 
 def time_budget(seconds: float) -> Event:
-    """Terminal event: the wall-clock time spent integrating exceeds ``seconds``."""
+    """Terminal event: the wall-clock time spent integrating exceeds ``seconds`` (checked after every step).
+
+    >>> print(time_budget(60).wall_seconds)
+    60.0
+    """
     return Event("time_budget", None, True, 0.0, _positive(seconds, "seconds"))
 
 
