@@ -48,10 +48,18 @@ _LAZY = {
     "Event": "riemdln.flows",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) also load on attribute access
+
+
+_SUBMODULES = (
+    "baselines", "derivations", "flows", "formulas", "functions", "geometry", "kernels", "problems", "report",
+    "studies", "sweep",
+)
 
 
 def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"riemdln.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'riemdln' has no attribute {name!r}")

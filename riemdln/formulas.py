@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
 import riemdln
+from riemdln._io import atomic_write
 from riemdln.derivations import symbols as sy
 from riemdln.derivations._engine import Check, derive
 from riemdln.functions import dln_multiplier, logmean
@@ -467,8 +467,18 @@ _ENTRIES: dict[str, tuple] = {
         "normalized",
         r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
         "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
-        ("volume_density_infinite_product_d2", "volume_density_infinite_rho_d2"),
+        ("volume_density_infinite_product_d2",),
         "volume_density_infinite_d2",
+    ),
+    "volume_density_infinite_rho_d2": (
+        "infinite_depth",
+        "volume_density_infinite_rho_d2",
+        (sy.rho1, sy.rho2),
+        "normalized",
+        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{d\rho\,dQ\,dR}",
+        "Volume density of the infinite-depth metric in $\\rho = \\log s$, $d = 2$",
+        (),
+        "volume_density_infinite_rho_d2",
     ),
     "volume_density_infinite_d3": (
         "infinite_depth",
@@ -672,26 +682,6 @@ def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> di
 
 # ---------------------------------------------------------------------------------------------
 # writers (temporary file, then rename)
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 _TEX_ESCAPES = {
     "\\": r"\textbackslash{}",
     "&": r"\&",
@@ -759,7 +749,7 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
 
 def write_latex(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
     path = Path(path)
-    _atomic_write(path, latex_document(formulas))
+    atomic_write(path, latex_document(formulas))
     return path
 
 
@@ -770,7 +760,7 @@ def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path
         "sympy": sympy.__version__,
         "formulas": [f.as_dict() for f in formulas.values()],
     }
-    _atomic_write(path, json.dumps(doc, indent=1) + "\n")
+    atomic_write(path, json.dumps(doc, indent=1) + "\n")
     return path
 
 
@@ -836,5 +826,5 @@ def write_twins(path: str | os.PathLike | None = None, formulas: Mapping[str, Fo
     """Regenerate ``riemdln/_twins.py`` (developers: after changing a derivation)."""
     formulas = catalog() if formulas is None else formulas
     path = Path(path) if path is not None else Path(__file__).with_name("_twins.py")
-    _atomic_write(path, twins_module_source(formulas))
+    atomic_write(path, twins_module_source(formulas))
     return path

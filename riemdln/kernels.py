@@ -109,12 +109,7 @@ def logmean(x, y):
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    with np.errstate(all="ignore"):
-        u, v = np.log(x), np.log(y)
-        half_delta = 0.5 * (u - v)
-        out = np.exp(0.5 * (u + v)) * np.where(
-            half_delta == 0, 1.0, np.sinh(half_delta) / np.where(half_delta == 0, 1.0, half_delta)
-        )
+    out = _direct_logmean(x, y)
     return _finish(out, lambda: _log_logmean_logspace(x, y))
 
 
@@ -139,6 +134,15 @@ def _log_dln_multiplier_logspace(x, y, N):
     both_zero = np.where(p == 0, 0.0, -np.inf)
     out = np.where(pos, generic, np.where((x > 0) | (y > 0), one_zero, both_zero))
     return np.where(p == 0, 0.0, out)[()]
+
+
+def _direct_logmean(x, y):
+    """L(x, y) = e^{(u+v)/2} sinhc(d/2) in linear space, non-finite where the log-space fix-up is needed."""
+    with np.errstate(all="ignore"):
+        u, v = np.log(x), np.log(y)
+        half_delta = 0.5 * (u - v)
+        same = half_delta == 0
+        return np.exp(0.5 * (u + v)) * np.where(same, 1.0, np.sinh(half_delta) / np.where(same, 1.0, half_delta))
 
 
 def _direct_multiplier(x, y, N, normalized):
@@ -232,12 +236,7 @@ def log_logmean(x, y):
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    with np.errstate(all="ignore"):
-        u, v = np.log(x), np.log(y)
-        half_delta = 0.5 * (u - v)
-        direct = np.exp(0.5 * (u + v)) * np.where(
-            half_delta == 0, 1.0, np.sinh(half_delta) / np.where(half_delta == 0, 1.0, half_delta)
-        )
+    direct = _direct_logmean(x, y)
     return _finish_log(direct, lambda: _log_logmean_logspace(x, y))
 
 

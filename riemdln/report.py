@@ -22,11 +22,11 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from riemdln._io import atomic_write
 from riemdln._validation import RiemdlnValueError
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
 from riemdln.sweep import MissingExtraError, dask_executor, local_executor
@@ -35,22 +35,6 @@ __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
 
 STATE = ".riemdln-state"
 OUTPUTS = ("report.md", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _versions() -> dict:
@@ -201,7 +185,7 @@ def reproduce(
             res = mod.run(params, executor=executor, progress=progress, previous=results)
             res = json.loads(json.dumps(res))  # JSON-normal form: what a resumed run reads back
             seconds = time.perf_counter() - t0
-            _atomic_write(path, json.dumps({"key": key, "results": res, "seconds": seconds}, sort_keys=True))
+            atomic_write(path, json.dumps({"key": key, "results": res, "seconds": seconds}, sort_keys=True))
             results[name] = res
             timings[name] = seconds
 
@@ -220,7 +204,7 @@ def reproduce(
         sections += ["", f"## {k}. {mod.TITLE}", "", mod.markdown(results[name], figs)]
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    _atomic_write(out / "report.md", "\n".join(sections) + "\n")
+    atomic_write(out / "report.md", "\n".join(sections) + "\n")
     doc = {
         "riemdln_results": 1,
         "mode": "quick" if quick else "full",
@@ -231,6 +215,6 @@ def reproduce(
         "formulas": {f.name: f.as_dict() for f in cat.values()},
         "run": {"timings_seconds": timings, "resumed": resumed},  # differs between runs; the rest does not
     }
-    _atomic_write(out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    atomic_write(out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
     log(f"riemdln reproduce: wrote {out / 'report.md'} and {out / 'results.json'} in {timings['total']:.1f} s")
     return doc

@@ -18,7 +18,6 @@ import inspect
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ import networkx as nx
 import sympy
 
 from riemdln import functions as _functions
+from riemdln._io import atomic_write
 from riemdln import kernels as _kernels
 
 __all__ = [
@@ -191,16 +191,7 @@ def _checksum(payload: dict) -> str:
 def _write_cache(path: Path, name: str, key: str, result: Result) -> None:
     payload = _payload(result)
     doc = {"format": CACHE_FORMAT, "name": name, "key": key, "payload": payload, "sha256": _checksum(payload)}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(doc, fh, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(doc, indent=1, sort_keys=True))
 
 
 def _read_cache(path: Path, name: str, key: str, ns: dict) -> tuple[Result | None, str]:

@@ -149,6 +149,17 @@ def derive_infinite_depth(deps) -> Result:
         1e-25,
         "rho-coordinates (ds = e^rho drho): limit of the normalized density, d = 3 (mpmath 60 digits)",
     )
+    for dim in (2, 3):
+        key = f"volume_density_infinite_rho_d{dim}"
+        checks[key] = certify_limit(
+            lambda Nv, *sv: normalized_density(Nv, *sv) * mpmath.fprod(sv),
+            lambda *sv, key=key, dim=dim: mp_eval(
+                exprs[key], {RHO_VALUES[a]: mpmath.log(v) for a, v in enumerate(sv[:dim])}
+            ),
+            random_points(3, dim, seed=16 + dim),
+            1e-25,
+            f"rho-coordinates (ds = e^rho drho): limit of the normalized d = {dim} density (mpmath 60 digits)",
+        )
     checks["multiplier_normalized"] = compare(
         lambda xv, yv, Nv: mp_eval(exprs["multiplier_normalized"], {x: xv, y: yv, N: Nv}),
         lambda xv, yv, Nv: (
