@@ -136,9 +136,7 @@ class CompletionProblem:
                         f"`observations` given as an array must be a boolean mask; got dtype {marr.dtype}."
                     )
                 if marr.shape != (m, n):
-                    raise RiemdlnValueError(
-                        f"`observations` (mask) must have shape {(m, n)}; got {marr.shape}."
-                    )
+                    raise RiemdlnValueError(f"`observations` (mask) must have shape {(m, n)}; got {marr.shape}.")
                 if values is None:
                     raise RiemdlnValueError("`values` must be given with a boolean mask; got None.")
                 vals = np.asarray(values, dtype=float)
@@ -153,9 +151,7 @@ class CompletionProblem:
                 target[marr] = vals[marr]
                 return mask, target
             if values is not None:
-                raise RiemdlnValueError(
-                    "`values` must be None unless `observations` is a boolean mask; got an array."
-                )
+                raise RiemdlnValueError("`values` must be None unless `observations` is a boolean mask; got an array.")
             triples = []
             for item in observations:
                 try:
@@ -171,9 +167,7 @@ class CompletionProblem:
             try:
                 fv = float(v)
             except (TypeError, ValueError):
-                raise RiemdlnValueError(
-                    f"observed value at {(i, j)} must be a real number; got {_short(v)}."
-                ) from None
+                raise RiemdlnValueError(f"observed value at {(i, j)} must be a real number; got {_short(v)}.") from None
             if not math.isfinite(fv):
                 raise RiemdlnValueError(f"observed value at {(i, j)} must be finite; got {fv!r}.")
             if not (0 <= i < m and 0 <= j < n):
@@ -229,11 +223,17 @@ class CompletionProblem:
 
     # ------------------------------------------------------------------ loss
     def _as_X(self, X) -> np.ndarray:
-        X = check_finite_array(X, "X", min_ndim=2)
-        if X.shape[-2:] != self._shape:
-            m, n = self._shape
-            raise RiemdlnValueError(f"`X` must have shape (..., {m}, {n}); got {X.shape}.")
-        return X
+        # light check (no eager repr of large arrays: this is called in loops)
+        try:
+            arr = np.asarray(X, dtype=float)
+        except (TypeError, ValueError):
+            raise RiemdlnValueError(f"`X` must be an array of real numbers; got {_short(X)}.") from None
+        m, n = self._shape
+        if arr.ndim < 2 or arr.shape[-2:] != self._shape:
+            raise RiemdlnValueError(f"`X` must have shape (..., {m}, {n}); got {arr.shape}.")
+        if not np.all(np.isfinite(arr)):
+            raise RiemdlnValueError("`X` must have finite entries (no NaN or inf).")
+        return arr
 
     def residual(self, X: ArrayLike) -> NDArray[np.float64]:
         r""":math:`P_\Omega(X - M)`, zero off the observed set; ``X`` may be a stack (..., m, n)."""
