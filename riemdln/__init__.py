@@ -52,8 +52,17 @@ __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) al
 
 
 _SUBMODULES = (
-    "baselines", "derivations", "flows", "formulas", "functions", "geometry", "kernels", "problems", "report",
-    "studies", "sweep",
+    "baselines",
+    "derivations",
+    "flows",
+    "formulas",
+    "functions",
+    "geometry",
+    "kernels",
+    "problems",
+    "report",
+    "studies",
+    "sweep",
 )
 
 

@@ -71,7 +71,9 @@ def _require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        raise MissingExtraError('`riemdln reproduce` draws figures with matplotlib: pip install "riemdln[report]"') from None
+        raise MissingExtraError(
+            '`riemdln reproduce` draws figures with matplotlib: pip install "riemdln[report]"'
+        ) from None
 
 
 def _state_key(name: str, params: dict) -> str:
@@ -191,11 +193,17 @@ def reproduce(
 
     # figures and report
     t0 = time.perf_counter()
-    sections = ["# riemdln reproduce", "",
-                f"Mode: {'quick' if quick else 'full'}. Formulas: [formulas.tex](formulas.tex)"
-                + (" ([PDF](formulas.pdf))" if pdf else "") + f", {len(cat)} formulas, every certificate "
-                + ("passed." if all(f.check is None or f.check.passed for f in cat.values()) else "NOT all passed."),
-                "", "## Formulas", ""]
+    sections = [
+        "# riemdln reproduce",
+        "",
+        f"Mode: {'quick' if quick else 'full'}. Formulas: [formulas.tex](formulas.tex)"
+        + (" ([PDF](formulas.pdf))" if pdf else "")
+        + f", {len(cat)} formulas, every certificate "
+        + ("passed." if all(f.check is None or f.check.passed for f in cat.values()) else "NOT all passed."),
+        "",
+        "## Formulas",
+        "",
+    ]
     for f in cat.values():
         sections.append(f"- **{f.name}** ({f.convention}): ${f.latex}$")
     for k, name in enumerate(order, start=1):

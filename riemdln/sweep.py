@@ -116,9 +116,7 @@ def dask_executor(address: str, timeout: float = 10.0) -> Iterator[cf.Executor]:
     try:
         from distributed import Client
     except ImportError:
-        raise MissingExtraError(
-            '`--scheduler` needs dask.distributed: pip install "riemdln[dask]"'
-        ) from None
+        raise MissingExtraError('`--scheduler` needs dask.distributed: pip install "riemdln[dask]"') from None
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError) as exc:

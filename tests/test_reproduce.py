@@ -92,8 +92,9 @@ def test_sweep_order_is_independent_of_executor():
 
 def test_local_pool_gives_the_same_numbers(tmp_path):
     a = reproduce(tmp_path / "a", quick=True, studies=["depth_convergence"], pdf=False, log=_quiet, command_line=[])
-    b = reproduce(tmp_path / "b", quick=True, studies=["depth_convergence"], jobs=2, pdf=False, log=_quiet,
-                  command_line=[])
+    b = reproduce(
+        tmp_path / "b", quick=True, studies=["depth_convergence"], jobs=2, pdf=False, log=_quiet, command_line=[]
+    )
     assert a["studies"] == b["studies"]
 
 
@@ -102,15 +103,23 @@ def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
     studies = ["operator_convergence", "depth_convergence"]
     local = reproduce(tmp_path / "local", quick=True, studies=studies, pdf=False, log=_quiet, command_line=[])
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl:
-        remote = reproduce(tmp_path / "dask", quick=True, studies=studies, scheduler=cl.scheduler_address,
-                           pdf=False, log=_quiet, command_line=[])
+        remote = reproduce(
+            tmp_path / "dask",
+            quick=True,
+            studies=studies,
+            scheduler=cl.scheduler_address,
+            pdf=False,
+            log=_quiet,
+            command_line=[],
+        )
     assert local["studies"] == remote["studies"]
 
 
 def _cli(*args, env_extra=None, timeout=120):
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "riemdln", *args], capture_output=True, text=True, env=env,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "riemdln", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
 
 
 @pytest.mark.parametrize(
@@ -119,8 +128,10 @@ def _cli(*args, env_extra=None, timeout=120):
         (["reproduce", "--studies", "no_such_study", "--out", "{tmp}/x"], "unknown study 'no_such_study'"),
         (["reproduce", "--out", "{tmp}/full"], "is not empty"),
         (["reproduce", "--jobs", "0", "--out", "{tmp}/y"], "`jobs` must be an integer >= 1"),
-        (["reproduce", "--out", "{tmp}/z", "--studies", "operator_convergence", "--scheduler", "tcp://127.0.0.1:9"],
-         "is unreachable"),
+        (
+            ["reproduce", "--out", "{tmp}/z", "--studies", "operator_convergence", "--scheduler", "tcp://127.0.0.1:9"],
+            "is unreachable",
+        ),
         (["reproduce", "--out", "/proc/cannot/create"], "cannot be created"),
     ],
     ids=["unknown-study", "non-empty-out", "bad-jobs", "unreachable-scheduler", "unwritable-out"],
@@ -147,8 +158,12 @@ def test_missing_matplotlib_names_the_extra(tmp_path):
         "builtins.__import__ = fake\n"
         "from riemdln.cli import main; sys.exit(main(sys.argv[1:]))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, "reproduce", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "reproduce", "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert 'pip install "riemdln[report]"' in proc.stderr and "Traceback" not in proc.stderr
 
@@ -161,7 +176,14 @@ def test_quick_reproduce_end_to_end(tmp_path):
     elapsed = time.perf_counter() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads((tmp_path / "q" / "results.json").read_text())
-    assert set(doc["studies"]) == {"operator_convergence", "depth_convergence", "upstairs_downstairs", "menon_2x2",
-                                   "volume_bias", "razin_cohen", "deep_completion"}
+    assert set(doc["studies"]) == {
+        "operator_convergence",
+        "depth_convergence",
+        "upstairs_downstairs",
+        "menon_2x2",
+        "volume_bias",
+        "razin_cohen",
+        "deep_completion",
+    }
     assert (tmp_path / "q" / "report.md").read_text().count("## ") >= 8
     print(f"quick reproduce took {elapsed:.1f} s")

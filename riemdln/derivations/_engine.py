@@ -27,8 +27,8 @@ import networkx as nx
 import sympy
 
 from riemdln import functions as _functions
-from riemdln._io import atomic_write
 from riemdln import kernels as _kernels
+from riemdln._io import atomic_write
 
 __all__ = [
     "Check",

@@ -83,3 +83,41 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def save_figure(fig, outdir, name: str, dpi: int = 120) -> str:
+    """Save ``fig`` as ``outdir/name`` (PNG, written then renamed) and close it; return ``name``."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    plt = pyplot()
+    outdir = Path(outdir)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".png", dir=outdir)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, outdir / name)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        plt.close(fig)
+    return name
+
+
+def convergence_figure(runs: list[dict], x_key: str, y_key: str, label, ylabel: str, outdir, name: str) -> str:
+    """Log-log plot of ``y`` against depth for each run, with a slope −1 guide."""
+    import numpy as np
+
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for r in runs:
+        ax.loglog(r[x_key], r[y_key], "o-", ms=3, label=label(r))
+    x = np.asarray(runs[0][x_key], float)
+    ax.loglog(x, runs[0][y_key][0] * x[0] / x, "k--", lw=0.8, label="slope −1")
+    ax.set_xlabel("depth N")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, outdir, name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import depth_value, fmt, pyplot, table
+from riemdln.studies import depth_value, fmt, pyplot, save_figure, table
 
 NAME = "deep_completion"
 TITLE = "Deep matrix completion: test error and effective rank against observations"
@@ -17,10 +17,26 @@ TITLE = "Deep matrix completion: test error and effective rank against observati
 
 def parameters(quick: bool) -> dict:
     if quick:
-        return {"size": 12, "rank": 2, "observed": [60, 90], "depths": [1, 2, 3, "inf"], "seeds": [0],
-                "init_scale": 1e-3, "loss_tol": 1e-6, "t_final": 1e5}
-    return {"size": 30, "rank": 2, "observed": [200, 300, 450], "depths": [1, 2, 3, "inf"], "seeds": [0, 1],
-            "init_scale": 1e-3, "loss_tol": 1e-8, "t_final": 1e7}
+        return {
+            "size": 12,
+            "rank": 2,
+            "observed": [60, 90],
+            "depths": [1, 2, 3, "inf"],
+            "seeds": [0],
+            "init_scale": 1e-3,
+            "loss_tol": 1e-6,
+            "t_final": 1e5,
+        }
+    return {
+        "size": 30,
+        "rank": 2,
+        "observed": [200, 300, 450],
+        "depths": [1, 2, 3, "inf"],
+        "seeds": [0, 1],
+        "init_scale": 1e-3,
+        "loss_tol": 1e-8,
+        "t_final": 1e7,
+    }
 
 
 def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final) -> dict:
@@ -29,11 +45,19 @@ def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final) ->
 
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
     X0 = init_scale * np.random.default_rng(10_000 + seed).standard_normal((size, size)) / np.sqrt(size)
-    res = end_to_end_flow(problem, X0, depth_value(depth), t_final, normalized=True, events=loss_below(loss_tol),
-                          progress=False)
+    res = end_to_end_flow(
+        problem, X0, depth_value(depth), t_final, normalized=True, events=loss_below(loss_tol), progress=False
+    )
     d = res.diagnostics
-    return {"n_observed": n_observed, "seed": seed, "depth": depth, "test_error": float(d["test_error"][-1]),
-            "effective_rank": float(d["effective_rank"][-1]), "loss": float(d["loss"][-1]), "status": res.status.name}
+    return {
+        "n_observed": n_observed,
+        "seed": seed,
+        "depth": depth,
+        "test_error": float(d["test_error"][-1]),
+        "effective_rank": float(d["effective_rank"][-1]),
+        "loss": float(d["loss"][-1]),
+        "status": res.status.name,
+    }
 
 
 def _baseline(size, rank, n_observed, seed) -> dict:
@@ -43,10 +67,15 @@ def _baseline(size, rank, n_observed, seed) -> dict:
 
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
     res = soft_impute(problem)
-    out = {"n_observed": n_observed, "seed": seed, "depth": "soft-impute",
-           "test_error": float(problem.test_error(res.X)),
-           "effective_rank": float(effective_rank(np.linalg.svd(res.X, compute_uv=False))),
-           "loss": float(problem.loss(res.X)), "status": res.message}
+    out = {
+        "n_observed": n_observed,
+        "seed": seed,
+        "depth": "soft-impute",
+        "test_error": float(problem.test_error(res.X)),
+        "effective_rank": float(effective_rank(np.linalg.svd(res.X, compute_uv=False))),
+        "loss": float(problem.loss(res.X)),
+        "status": res.message,
+    }
     try:
         exact = nuclear_norm_minimization(problem)
     except ValueError:
@@ -61,12 +90,28 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     from riemdln.sweep import run_sweep
 
     common = dict(size=params["size"], rank=params["rank"])
-    tasks = [dict(n_observed=k, seed=s, depth=str(N), init_scale=params["init_scale"], loss_tol=params["loss_tol"],
-                  t_final=params["t_final"], **common)
-             for k in params["observed"] for s in params["seeds"] for N in params["depths"]]
+    tasks = [
+        dict(
+            n_observed=k,
+            seed=s,
+            depth=str(N),
+            init_scale=params["init_scale"],
+            loss_tol=params["loss_tol"],
+            t_final=params["t_final"],
+            **common,
+        )
+        for k in params["observed"]
+        for s in params["seeds"]
+        for N in params["depths"]
+    ]
     rows = run_sweep(_flow, tasks, executor=executor, progress=progress, desc=NAME)
-    base = run_sweep(_baseline, [dict(n_observed=k, seed=s, **common) for k in params["observed"]
-                                 for s in params["seeds"]], executor=executor, progress=progress, desc="soft-impute")
+    base = run_sweep(
+        _baseline,
+        [dict(n_observed=k, seed=s, **common) for k in params["observed"] for s in params["seeds"]],
+        executor=executor,
+        progress=progress,
+        desc="soft-impute",
+    )
     return {"rows": rows + base, "size": params["size"], "rank": params["rank"], "observed": params["observed"]}
 
 
@@ -89,10 +134,7 @@ def figures(results: dict, outdir) -> list[str]:
         ax.set_xlabel("observed entries")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [save_figure(fig, outdir, f"{NAME}.png", dpi=120)]
 
 
 def _label(method: str) -> str:
@@ -104,19 +146,24 @@ def markdown(results: dict, figs: list[str]) -> str:
     header = ["method"] + [f"{k} obs: test error / eff. rank" for k in results["observed"]]
     rows = []
     for m in methods:
-        cells = [f"{fmt(_mean_by(results['rows'], m, k, 'test_error'))} / "
-                 f"{fmt(_mean_by(results['rows'], m, k, 'effective_rank'))}" for k in results["observed"]]
+        cells = [
+            f"{fmt(_mean_by(results['rows'], m, k, 'test_error'))} / "
+            f"{fmt(_mean_by(results['rows'], m, k, 'effective_rank'))}"
+            for k in results["observed"]
+        ]
         rows.append([_label(m), *cells])
     k0 = results["observed"][0]
     deep = _mean_by(results["rows"], "3", k0, "test_error")
     nuc = _mean_by(results["rows"], "soft-impute", k0, "test_error")
-    verdict = ("lower" if deep is not None and nuc is not None and deep < nuc else "not lower")
-    return "\n\n".join([
-        f"{results['size']}×{results['size']} rank-{results['rank']} ground truth (‖W*‖_F = √(mn)), initialization "
-        "scale 1e-3, normalized flows run to loss 1e-8; means over seeds.",
-        table(header, rows),
-        f"With the fewest observations ({k0}), depth 3 reaches a test error {verdict} than the nuclear-norm "
-        "baseline in this run. N = 1 (gradient descent on X) does not move the unobserved entries from their "
-        "small initial values, so its test error stays near 1.",
-        *[f"![{NAME}]({f})" for f in figs],
-    ])
+    verdict = "lower" if deep is not None and nuc is not None and deep < nuc else "not lower"
+    return "\n\n".join(
+        [
+            f"{results['size']}×{results['size']} rank-{results['rank']} ground truth (‖W*‖_F = √(mn)), initialization "
+            "scale 1e-3, normalized flows run to loss 1e-8; means over seeds.",
+            table(header, rows),
+            f"With the fewest observations ({k0}), depth 3 reaches a test error {verdict} than the nuclear-norm "
+            "baseline in this run. N = 1 (gradient descent on X) does not move the unobserved entries from their "
+            "small initial values, so its test error stays near 1.",
+            *[f"![{NAME}]({f})" for f in figs],
+        ]
+    )

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from riemdln.studies import depth_label, fmt, loglog_slope, pyplot, table
+from riemdln.studies import convergence_figure, depth_label, fmt, loglog_slope, table
 
 NAME = "depth_convergence"
 TITLE = "Depth convergence of normalized flows to the N = ∞ flow"
@@ -47,9 +47,18 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 
     depths = [float(N) for N in params["depths"]] + [math.inf]
     tasks = [
-        dict(shape=params["shape"], rank=params["rank"], n_observed=params["n_observed"], seed=seed, depth=N,
-             tau=params["tau"], rtol=params["rtol"], atol=params["atol"])
-        for seed in params["seeds"] for N in depths
+        dict(
+            shape=params["shape"],
+            rank=params["rank"],
+            n_observed=params["n_observed"],
+            seed=seed,
+            depth=N,
+            tau=params["tau"],
+            rtol=params["rtol"],
+            atol=params["atol"],
+        )
+        for seed in params["seeds"]
+        for N in depths
     ]
     finals = run_sweep(_flow, tasks, executor=executor, progress=progress, desc=NAME)
     runs = []
@@ -57,37 +66,42 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         block = [np.array(finals[k * len(depths) + j]) for j in range(len(depths))]
         ref = block[-1]
         errs = [float(np.linalg.norm(Xn - ref) / np.linalg.norm(ref)) for Xn in block[:-1]]
-        runs.append({"seed": seed, "depths": depths[:-1], "relative_errors": errs,
-                     "order": -loglog_slope(depths[:-1], errs)})
+        runs.append(
+            {"seed": seed, "depths": depths[:-1], "relative_errors": errs, "order": -loglog_slope(depths[:-1], errs)}
+        )
     orders = [r["order"] for r in runs]
-    return {"runs": runs, "order_mean": float(np.mean(orders)), "order_min": float(min(orders)),
-            "order_max": float(max(orders)), "tau": params["tau"]}
+    return {
+        "runs": runs,
+        "order_mean": float(np.mean(orders)),
+        "order_min": float(min(orders)),
+        "order_max": float(max(orders)),
+        "tau": params["tau"],
+    }
 
 
 def figures(results: dict, outdir) -> list[str]:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for r in results["runs"]:
-        ax.loglog(r["depths"], r["relative_errors"], "o-", ms=4, label=f"seed {r['seed']} (order {r['order']:.3f})")
-    N = np.array(results["runs"][0]["depths"])
-    ax.loglog(N, results["runs"][0]["relative_errors"][0] * N[0] / N, "k--", lw=0.8, label="order 1")
-    ax.set_xlabel("depth N")
-    ax.set_ylabel(r"$\|X_N(\tau) - X_\infty(\tau)\| / \|X_\infty(\tau)\|$")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [
+        convergence_figure(
+            results["runs"],
+            "depths",
+            "relative_errors",
+            lambda r: f"seed {r['seed']} (order {r['order']:.3f})",
+            r"$\|X_N(\tau) - X_\infty(\tau)\| / \|X_\infty(\tau)\|$",
+            outdir,
+            f"{NAME}.png",
+        )
+    ]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
     header = ["seed"] + [f"N = {depth_label(N)}" for N in results["runs"][0]["depths"]] + ["fitted order"]
     rows = [[r["seed"], *r["relative_errors"], r["order"]] for r in results["runs"]]
-    return "\n\n".join([
-        f"Relative distance at τ = {fmt(results['tau'])} between the normalized depth-N flow and the N = ∞ flow "
-        f"from the same start. Fitted order: mean {fmt(results['order_mean'], 4)} (range "
-        f"{fmt(results['order_min'], 4)} … {fmt(results['order_max'], 4)}); the theory says 1.",
-        table(header, rows),
-        *[f"![{NAME}]({f})" for f in figs],
-    ])
+    return "\n\n".join(
+        [
+            f"Relative distance at τ = {fmt(results['tau'])} between the normalized depth-N flow and the N = ∞ flow "
+            f"from the same start. Fitted order: mean {fmt(results['order_mean'], 4)} (range "
+            f"{fmt(results['order_min'], 4)} … {fmt(results['order_max'], 4)}); the theory says 1.",
+            table(header, rows),
+            *[f"![{NAME}]({f})" for f in figs],
+        ]
+    )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import depth_label, depth_value, fmt, loglog_slope, pyplot, table
+from riemdln.studies import depth_label, depth_value, fmt, loglog_slope, pyplot, save_figure, table
 
 NAME = "menon_2x2"
 TITLE = "The 2×2 diagonal problem: limits, rank one, and scale"
@@ -52,36 +52,58 @@ def _limit(seed, index, sign, depth, scale, loss_tol, t_final) -> dict:
     problem = CompletionProblem.named("menon-2x2")
     D = direction(seed, index, sign)
     N = depth_value(depth)
-    res = end_to_end_flow(problem, scale * D, N, t_final, normalized=True, events=loss_below(loss_tol),
-                          progress=False)
+    res = end_to_end_flow(problem, scale * D, N, t_final, normalized=True, events=loss_below(loss_tol), progress=False)
     X = res.X[-1]
     s = np.linalg.svd(X, compute_uv=False)
-    return {"index": index, "sign": sign, "depth": depth, "scale": scale, "X": X.tolist(),
-            "sigma_min": float(s[-1]), "status": res.status.name, "t_end": float(res.t[-1]),
-            "loss": float(res.diagnostics["loss"][-1])}
+    return {
+        "index": index,
+        "sign": sign,
+        "depth": depth,
+        "scale": scale,
+        "X": X.tolist(),
+        "sigma_min": float(s[-1]),
+        "status": res.status.name,
+        "t_end": float(res.t[-1]),
+        "loss": float(res.diagnostics["loss"][-1]),
+    }
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     from riemdln.sweep import run_sweep
 
     common = dict(seed=params["seed"], loss_tol=params["loss_tol"], t_final=params["t_final"])
-    tasks = [dict(index=k, sign=sign, depth=depth_label(depth_value(N)), scale=params["scale"], **common)
-             for N in params["depths"] for sign in (1, -1) for k in range(params["n_directions"])]
-    tasks += [dict(index=k, sign=sign, depth=depth_label(depth_value(N)), scale=eps, **common)
-              for N in params["slope_depths"] for sign in (1, -1) for k in range(params["slope_directions"])
-              for eps in params["slope_scales"]]
+    tasks = [
+        dict(index=k, sign=sign, depth=depth_label(depth_value(N)), scale=params["scale"], **common)
+        for N in params["depths"]
+        for sign in (1, -1)
+        for k in range(params["n_directions"])
+    ]
+    tasks += [
+        dict(index=k, sign=sign, depth=depth_label(depth_value(N)), scale=eps, **common)
+        for N in params["slope_depths"]
+        for sign in (1, -1)
+        for k in range(params["slope_directions"])
+        for eps in params["slope_scales"]
+    ]
     out = run_sweep(_limit, tasks, executor=executor, progress=progress, desc=NAME)
     landing = [r for r in out[: len(out) - _n_slope(params)]]
-    slope_runs = out[len(out) - _n_slope(params):]
+    slope_runs = out[len(out) - _n_slope(params) :]
     fractions = []
     for N in params["depths"]:
         label = depth_label(depth_value(N))
         for sign in (1, -1):
             rs = [r for r in landing if r["depth"] == label and r["sign"] == sign]
             rank_one = [r["sigma_min"] <= 10 * r["scale"] for r in rs]
-            fractions.append({"depth": label, "sign": sign, "runs": len(rs), "rank_one_fraction": float(np.mean(rank_one)),
-                              "sigma_min_median": float(np.median([r["sigma_min"] for r in rs])),
-                              "converged": sum(r["loss"] <= params["loss_tol"] * 10 for r in rs)})
+            fractions.append(
+                {
+                    "depth": label,
+                    "sign": sign,
+                    "runs": len(rs),
+                    "rank_one_fraction": float(np.mean(rank_one)),
+                    "sigma_min_median": float(np.median([r["sigma_min"] for r in rs])),
+                    "converged": sum(r["loss"] <= params["loss_tol"] * 10 for r in rs),
+                }
+            )
     slopes = []
     for N in params["slope_depths"]:
         label = depth_label(depth_value(N))
@@ -89,11 +111,23 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
             for k in range(params["slope_directions"]):
                 rs = [r for r in slope_runs if r["depth"] == label and r["sign"] == sign and r["index"] == k]
                 rs.sort(key=lambda r: -r["scale"])
-                slopes.append({"depth": label, "sign": sign, "index": k, "scales": [r["scale"] for r in rs],
-                               "sigma_min": [r["sigma_min"] for r in rs],
-                               "slope": loglog_slope([r["scale"] for r in rs], [r["sigma_min"] for r in rs])})
-    return {"landing": landing, "fractions": fractions, "slopes": slopes, "scale": params["scale"],
-            "depths": [depth_label(depth_value(N)) for N in params["depths"]]}
+                slopes.append(
+                    {
+                        "depth": label,
+                        "sign": sign,
+                        "index": k,
+                        "scales": [r["scale"] for r in rs],
+                        "sigma_min": [r["sigma_min"] for r in rs],
+                        "slope": loglog_slope([r["scale"] for r in rs], [r["sigma_min"] for r in rs]),
+                    }
+                )
+    return {
+        "landing": landing,
+        "fractions": fractions,
+        "slopes": slopes,
+        "scale": params["scale"],
+        "depths": [depth_label(depth_value(N)) for N in params["depths"]],
+    }
 
 
 def _n_slope(params) -> int:
@@ -134,11 +168,20 @@ def figures(results: dict, outdir) -> list[str]:
         ax.plot(hyper, 1 / hyper, "w-", lw=0.8)
         ax.plot(-hyper, -1 / hyper, "w-", lw=0.8)
         for sign, marker in ((1, "o"), (-1, "^")):
-            pts = np.array([[r["X"][0][1], r["X"][1][0]] for r in results["landing"]
-                            if r["depth"] == label and r["sign"] == sign])
+            pts = np.array(
+                [[r["X"][0][1], r["X"][1][0]] for r in results["landing"] if r["depth"] == label and r["sign"] == sign]
+            )
             if len(pts):
-                ax.scatter(pts[:, 0], pts[:, 1], marker=marker, s=22, c="red" if sign > 0 else "orange",
-                           edgecolors="k", linewidths=0.4, label=f"det X₀ {'>' if sign > 0 else '<'} 0")
+                ax.scatter(
+                    pts[:, 0],
+                    pts[:, 1],
+                    marker=marker,
+                    s=22,
+                    c="red" if sign > 0 else "orange",
+                    edgecolors="k",
+                    linewidths=0.4,
+                    label=f"det X₀ {'>' if sign > 0 else '<'} 0",
+                )
         ax.set_title(f"N = {label}")
         ax.set_xlim(-2.5, 2.5)
         ax.set_ylim(-2.5, 2.5)
@@ -148,41 +191,48 @@ def figures(results: dict, outdir) -> list[str]:
     axes.ravel()[0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Limits of the flow on the zero-loss set, over log vol density of ĝ^N (white: rank one)")
     fig.tight_layout()
-    first = f"{NAME}_limits.png"
-    fig.savefig(outdir / first, dpi=110)
-    plt.close(fig)
+    first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=110)
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for row in results["slopes"]:
-        ax.loglog(row["scales"], row["sigma_min"], "o-" if row["sign"] > 0 else "^--", ms=3, lw=0.8,
-                  label=f"N = {row['depth']}, det {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None)
+        ax.loglog(
+            row["scales"],
+            row["sigma_min"],
+            "o-" if row["sign"] > 0 else "^--",
+            ms=3,
+            lw=0.8,
+            label=f"N = {row['depth']}, det {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None,
+        )
     ax.set_xlabel("initialization scale ε")
     ax.set_ylabel("σ_min of the limit")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
-    second = f"{NAME}_scale.png"
-    fig.savefig(outdir / second, dpi=120)
-    plt.close(fig)
+    second = save_figure(fig, outdir, f"{NAME}_scale.png", dpi=120)
     return [first, second]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
-    rows = [[f["depth"], "+" if f["sign"] > 0 else "−", f["runs"], f["rank_one_fraction"], f["sigma_min_median"]]
-            for f in results["fractions"]]
+    rows = [
+        [f["depth"], "+" if f["sign"] > 0 else "−", f["runs"], f["rank_one_fraction"], f["sigma_min_median"]]
+        for f in results["fractions"]
+    ]
     by_depth: dict = {}
     for r in results["slopes"]:
         by_depth.setdefault((r["depth"], r["sign"]), []).append(r["slope"])
-    slope_rows = [[d, "+" if s > 0 else "−", float(np.median(v)), float(min(v)), float(max(v))]
-                  for (d, s), v in by_depth.items()]
-    return "\n\n".join([
-        f"From X₀ = εD with ε = {fmt(results['scale'])} (D a random unit direction), the normalized flow run to "
-        "loss < 1e-14. *Rank one* means σ_min(limit) ≤ 10ε.",
-        table(["N", "sign det X₀", "runs", "fraction rank one", "median σ_min"], rows),
-        "Log-log slope of σ_min(limit) against ε (ε = 1e-1 … 1e-4), per direction:",
-        table(["N", "sign det X₀", "median slope", "min", "max"], slope_rows),
-        _summary(results),
-        *[f"![{NAME}]({f})" for f in figs],
-    ])
+    slope_rows = [
+        [d, "+" if s > 0 else "−", float(np.median(v)), float(min(v)), float(max(v))] for (d, s), v in by_depth.items()
+    ]
+    return "\n\n".join(
+        [
+            f"From X₀ = εD with ε = {fmt(results['scale'])} (D a random unit direction), the normalized flow run to "
+            "loss < 1e-14. *Rank one* means σ_min(limit) ≤ 10ε.",
+            table(["N", "sign det X₀", "runs", "fraction rank one", "median σ_min"], rows),
+            "Log-log slope of σ_min(limit) against ε (ε = 1e-1 … 1e-4), per direction:",
+            table(["N", "sign det X₀", "median slope", "min", "max"], slope_rows),
+            _summary(results),
+            *[f"![{NAME}]({f})" for f in figs],
+        ]
+    )
 
 
 def _summary(results: dict) -> str:
@@ -191,8 +241,10 @@ def _summary(results: dict) -> str:
     for f in results["fractions"]:
         sign = "det X₀ > 0" if f["sign"] > 0 else "det X₀ < 0"
         k = round(f["rank_one_fraction"] * f["runs"])
-        out.append(f"N = {f['depth']}, {sign}: {k} of {f['runs']} runs reached rank one "
-                   f"(median σ_min {fmt(f['sigma_min_median'])}).")
+        out.append(
+            f"N = {f['depth']}, {sign}: {k} of {f['runs']} runs reached rank one "
+            f"(median σ_min {fmt(f['sigma_min_median'])})."
+        )
     slopes: dict = {}
     for r in results["slopes"]:
         slopes.setdefault(r["depth"], []).append(r["slope"])

@@ -13,14 +13,18 @@ import math
 
 import numpy as np
 
-from riemdln.studies import fmt, loglog_slope, pyplot, table
+from riemdln.studies import convergence_figure, fmt, loglog_slope, table
 
 NAME = "operator_convergence"
 TITLE = "Operator convergence: A_N/N → A_∞ at rate 1/N"
 
 
 def parameters(quick: bool) -> dict:
-    return {"d": 4 if quick else 6, "log2_depths": list(range(1, 11 if quick else 15)), "seeds": [0] if quick else [0, 1, 2]}
+    return {
+        "d": 4 if quick else 6,
+        "log2_depths": list(range(1, 11 if quick else 15)),
+        "seeds": [0] if quick else [0, 1, 2],
+    }
 
 
 def _one(d: int, seed: int, log2_depths: list[int]) -> dict:
@@ -69,34 +73,39 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 
 
 def figures(results: dict, outdir) -> list[str]:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    for r in results["runs"]:
-        ax.loglog(r["depths"], r["relative_errors"], "o-", ms=3, label=f"seed {r['seed']} (slope {r['slope']:.3f})")
-    N = np.array(results["runs"][0]["depths"])
-    ax.loglog(N, results["runs"][0]["relative_errors"][0] * N[0] / N, "k--", lw=0.8, label="slope −1")
-    ax.set_xlabel("depth N")
-    ax.set_ylabel(r"$\|(A_N/N - A_\infty)Z\| / \|A_\infty Z\|$")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [
+        convergence_figure(
+            results["runs"],
+            "depths",
+            "relative_errors",
+            lambda r: f"seed {r['seed']} (slope {r['slope']:.3f})",
+            r"$\|(A_N/N - A_\infty)Z\| / \|A_\infty Z\|$",
+            outdir,
+            f"{NAME}.png",
+        )
+    ]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
     rows = [
-        [r["seed"], r["slope"], r["largest_depth"], r["coefficient_predicted_norm"], r["coefficient_measured_norm"],
-         r["coefficient_relative_gap"]]
+        [
+            r["seed"],
+            r["slope"],
+            r["largest_depth"],
+            r["coefficient_predicted_norm"],
+            r["coefficient_measured_norm"],
+            r["coefficient_relative_gap"],
+        ]
         for r in results["runs"]
     ]
-    return "\n\n".join([
-        f"Fitted log-log slope of the relative operator error: mean {fmt(results['slope_mean'], 4)} "
-        f"(range {fmt(results['slope_min'], 4)} … {fmt(results['slope_max'], 4)}); the theory says −1.",
-        table(["seed", "slope", "largest N", "‖derived c₁ term‖", "‖N(A_N/N − A_∞)Z‖", "relative gap"], rows),
-        "The derived first-order coefficient c₁(x, y) = −L(x, y) log(xy)/2 matches the measured "
-        f"N(A_N/N − A_∞)Z to a relative gap of at most {fmt(results['coefficient_relative_gap_max'])} at the "
-        "largest N (the gap itself is O(1/N)).",
-        *[f"![{NAME}]({f})" for f in figs],
-    ])
+    return "\n\n".join(
+        [
+            f"Fitted log-log slope of the relative operator error: mean {fmt(results['slope_mean'], 4)} "
+            f"(range {fmt(results['slope_min'], 4)} … {fmt(results['slope_max'], 4)}); the theory says −1.",
+            table(["seed", "slope", "largest N", "‖derived c₁ term‖", "‖N(A_N/N − A_∞)Z‖", "relative gap"], rows),
+            "The derived first-order coefficient c₁(x, y) = −L(x, y) log(xy)/2 matches the measured "
+            f"N(A_N/N − A_∞)Z to a relative gap of at most {fmt(results['coefficient_relative_gap_max'])} at the "
+            "largest N (the gap itself is O(1/N)).",
+            *[f"![{NAME}]({f})" for f in figs],
+        ]
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import depth_value, fmt, pyplot, table
+from riemdln.studies import depth_value, fmt, pyplot, save_figure, table
 
 NAME = "razin_cohen"
 TITLE = "Razin–Cohen 2×2: norms diverge while effective rank → 1"
@@ -25,20 +25,30 @@ def _trajectory(depth, scale, t_final, n_times) -> dict:
 
     problem = CompletionProblem.named("razin-cohen-2x2")
     t_eval = np.logspace(-1, np.log10(t_final), n_times)
-    res = end_to_end_flow(problem, scale * np.eye(2), depth_value(depth), t_final, normalized=True, t_eval=t_eval,
-                          progress=False)
+    res = end_to_end_flow(
+        problem, scale * np.eye(2), depth_value(depth), t_final, normalized=True, t_eval=t_eval, progress=False
+    )
     d = res.diagnostics
-    return {"depth": depth, "t": res.t.tolist(), "loss": d["loss"].tolist(),
-            "abs_x11": np.abs(res.X[:, 0, 0]).tolist(), "nuclear_norm": d["nuclear_norm"].tolist(),
-            "effective_rank": d["effective_rank"].tolist(), "det_signs": sorted(set(d["det_sign"].tolist())),
-            "status": res.status.name, "message": res.message}
+    return {
+        "depth": depth,
+        "t": res.t.tolist(),
+        "loss": d["loss"].tolist(),
+        "abs_x11": np.abs(res.X[:, 0, 0]).tolist(),
+        "nuclear_norm": d["nuclear_norm"].tolist(),
+        "effective_rank": d["effective_rank"].tolist(),
+        "det_signs": sorted(set(d["det_sign"].tolist())),
+        "status": res.status.name,
+        "message": res.message,
+    }
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     from riemdln.sweep import run_sweep
 
-    tasks = [dict(depth=str(N), scale=params["scale"], t_final=params["t_final"], n_times=params["n_times"])
-             for N in params["depths"]]
+    tasks = [
+        dict(depth=str(N), scale=params["scale"], t_final=params["t_final"], n_times=params["n_times"])
+        for N in params["depths"]
+    ]
     return {"runs": run_sweep(_trajectory, tasks, executor=executor, progress=progress, desc=NAME)}
 
 
@@ -46,8 +56,12 @@ def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(8, 5.6), sharex=True)
     for r in results["runs"]:
-        for ax, key, label in zip(axes.ravel(), ("loss", "abs_x11", "nuclear_norm", "effective_rank"),
-                                  ("loss", "|X₁₁|", "nuclear norm", "effective rank"), strict=True):
+        for ax, key, label in zip(
+            axes.ravel(),
+            ("loss", "abs_x11", "nuclear_norm", "effective_rank"),
+            ("loss", "|X₁₁|", "nuclear norm", "effective rank"),
+            strict=True,
+        ):
             ax.plot(r["t"], r[key], label=f"N = {r['depth']}")
             ax.set_xscale("log")
             ax.set_ylabel(label)
@@ -57,27 +71,38 @@ def figures(results: dict, outdir) -> list[str]:
         ax.set_xlabel("τ (normalized time)")
     axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=110)
-    plt.close(fig)
-    return [name]
+    return [save_figure(fig, outdir, f"{NAME}.png", dpi=110)]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
-    rows = [[r["depth"], r["t"][-1], r["loss"][-1], r["abs_x11"][-1], r["nuclear_norm"][-1], r["effective_rank"][-1],
-             ", ".join(f"{s:+g}" for s in r["det_signs"])] for r in results["runs"]]
-    grows = all(r["abs_x11"][-1] > 10 * r["abs_x11"][len(r["abs_x11"]) // 2] or r["abs_x11"][-1] > 100
-                for r in results["runs"])
+    rows = [
+        [
+            r["depth"],
+            r["t"][-1],
+            r["loss"][-1],
+            r["abs_x11"][-1],
+            r["nuclear_norm"][-1],
+            r["effective_rank"][-1],
+            ", ".join(f"{s:+g}" for s in r["det_signs"]),
+        ]
+        for r in results["runs"]
+    ]
+    grows = all(
+        r["abs_x11"][-1] > 10 * r["abs_x11"][len(r["abs_x11"]) // 2] or r["abs_x11"][-1] > 100 for r in results["runs"]
+    )
     falls = all(r["effective_rank"][-1] < 1.01 for r in results["runs"])
     one_sign = all(len(r["det_signs"]) == 1 for r in results["runs"])
-    return "\n\n".join([
-        "Normalized flows from X₀ = 10⁻³ I (det X₀ > 0), values at the final time:",
-        table(["N", "τ final", "loss", "|X₁₁|", "nuclear norm", "effective rank", "signs of det X seen"], rows),
-        f"|X₁₁| keeps growing: {'yes' if grows else 'not in this run'}; effective rank below 1.01: "
-        f"{'yes' if falls else 'no'}; det X never changed sign: {'yes' if one_sign else 'NO'}. The loss goes to 0 only "
-        "as the norm diverges — implicit regularization here is not a bias towards small norms.",
-        *[f"![{NAME}]({f})" for f in figs],
-    ])
+    return "\n\n".join(
+        [
+            "Normalized flows from X₀ = 10⁻³ I (det X₀ > 0), values at the final time:",
+            table(["N", "τ final", "loss", "|X₁₁|", "nuclear norm", "effective rank", "signs of det X seen"], rows),
+            f"|X₁₁| keeps growing: {'yes' if grows else 'not in this run'}; effective rank below 1.01: "
+            f"{'yes' if falls else 'no'}; det X never changed sign: {'yes' if one_sign else 'NO'}. "
+            "The loss goes to 0 only "
+            "as the norm diverges — implicit regularization here is not a bias towards small norms.",
+            *[f"![{NAME}]({f})" for f in figs],
+        ]
+    )
 
 
 __all__ = ["fmt"]

@@ -34,8 +34,7 @@ def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
     problem = CompletionProblem.random(m, n, 2, max(2, (m * n * 2) // 3), seed=seed)
     X0 = 0.5 * np.random.default_rng(seed + 1).standard_normal((m, n))
     t_eval = np.linspace(0.0, t_final, n_times)
-    up = factor_flow(problem, balanced_factors(X0, depth), t_final, t_eval=t_eval, rtol=rtol, atol=atol,
-                     progress=False)
+    up = factor_flow(problem, balanced_factors(X0, depth), t_final, t_eval=t_eval, rtol=rtol, atol=atol, progress=False)
     down = end_to_end_flow(problem, X0, depth, t_final, t_eval=t_eval, rtol=rtol, atol=atol, progress=False)
     if not (up.success and down.success):
         raise RuntimeError(f"upstairs_downstairs N = {depth}: {up.message} / {down.message}")
@@ -44,19 +43,37 @@ def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
     final = [np.asarray(F[-1]) for F in up.factors]  # W_1, ..., W_N at the final time
     for W, V in zip(final[:-1], final[1:], strict=True):
         balance = max(balance, float(np.linalg.norm(V.T @ V - W @ W.T) / max(np.linalg.norm(W @ W.T), 1e-300)))
-    return {"shape": list(shape), "depth": depth, "max_relative_deviation": dev, "balance_defect": balance,
-            "final_loss": float(down.diagnostics["loss"][-1])}
+    return {
+        "shape": list(shape),
+        "depth": depth,
+        "max_relative_deviation": dev,
+        "balance_defect": balance,
+        "final_loss": float(down.diagnostics["loss"][-1]),
+    }
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     from riemdln.sweep import run_sweep
 
-    tasks = [dict(shape=shape, depth=N, t_final=params["t_final"], n_times=params["n_times"], seed=params["seed"],
-                  rtol=params["rtol"], atol=params["atol"])
-             for shape in params["cases"] for N in params["depths"]]
+    tasks = [
+        dict(
+            shape=shape,
+            depth=N,
+            t_final=params["t_final"],
+            n_times=params["n_times"],
+            seed=params["seed"],
+            rtol=params["rtol"],
+            atol=params["atol"],
+        )
+        for shape in params["cases"]
+        for N in params["depths"]
+    ]
     rows = run_sweep(_compare, tasks, executor=executor, progress=progress, desc=NAME)
-    return {"rows": rows, "max_deviation": max(r["max_relative_deviation"] for r in rows),
-            "max_balance_defect": max(r["balance_defect"] for r in rows)}
+    return {
+        "rows": rows,
+        "max_deviation": max(r["max_relative_deviation"] for r in rows),
+        "max_balance_defect": max(r["balance_defect"] for r in rows),
+    }
 
 
 def figures(results: dict, outdir) -> list[str]:
@@ -64,12 +81,22 @@ def figures(results: dict, outdir) -> list[str]:
 
 
 def markdown(results: dict, figs: list[str]) -> str:
-    rows = [[f"{r['shape'][0]}×{r['shape'][1]}", r["depth"], r["max_relative_deviation"], r["balance_defect"],
-             r["final_loss"]] for r in results["rows"]]
-    return "\n\n".join([
-        "Maximum over the saved times of ‖W_N⋯W_1(t) − X(t)‖/‖X(t)‖ (factor flow against end-to-end flow, "
-        "same balanced start, tolerances 1e-11), and the largest balancedness defect "
-        "‖W_{p+1}ᵀW_{p+1} − W_pW_pᵀ‖/‖W_pW_pᵀ‖ at the final time.",
-        table(["shape", "N", "max relative deviation", "balance defect", "final loss"], rows),
-        f"Largest deviation {fmt(results['max_deviation'])}: the two simulators agree to integration tolerance.",
-    ])
+    rows = [
+        [
+            f"{r['shape'][0]}×{r['shape'][1]}",
+            r["depth"],
+            r["max_relative_deviation"],
+            r["balance_defect"],
+            r["final_loss"],
+        ]
+        for r in results["rows"]
+    ]
+    return "\n\n".join(
+        [
+            "Maximum over the saved times of ‖W_N⋯W_1(t) − X(t)‖/‖X(t)‖ (factor flow against end-to-end flow, "
+            "same balanced start, tolerances 1e-11), and the largest balancedness defect "
+            "‖W_{p+1}ᵀW_{p+1} − W_pW_pᵀ‖/‖W_pW_pᵀ‖ at the final time.",
+            table(["shape", "N", "max relative deviation", "balance defect", "final loss"], rows),
+            f"Largest deviation {fmt(results['max_deviation'])}: the two simulators agree to integration tolerance.",
+        ]
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import depth_value, fmt, pyplot, table
+from riemdln.studies import depth_value, fmt, pyplot, save_figure, table
 from riemdln.studies.menon_2x2 import restricted_log_density
 
 NAME = "volume_bias"
@@ -45,18 +45,20 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         finite = dens[np.isfinite(dens)]
         constant = sample[-1] - sample[0] < 1e-9  # N = 1: Euclidean, no ranking to speak of
         percentiles = np.searchsorted(sample, finite) / len(sample) if len(finite) and not constant else np.array([])
-        rows.append({
-            "depth": label,
-            "runs": len(runs),
-            "limit_log_density_median": float(np.median(finite)) if len(finite) else None,
-            "limit_percentile_median": float(np.median(percentiles)) if len(percentiles) else None,
-            "fraction_above_frobenius": float(np.mean(finite > frob + 1e-12)) if len(finite) else None,
-            "frobenius_log_density": frob,
-            "nuclear_segment_log_density_min": float(np.nanmin(nuclear)),
-            "nuclear_segment_log_density_max": float(np.nanmax(nuclear)),
-            "sample_log_density_median": float(np.median(sample)),
-            "sample_log_density_99": float(np.quantile(sample, 0.99)),
-        })
+        rows.append(
+            {
+                "depth": label,
+                "runs": len(runs),
+                "limit_log_density_median": float(np.median(finite)) if len(finite) else None,
+                "limit_percentile_median": float(np.median(percentiles)) if len(percentiles) else None,
+                "fraction_above_frobenius": float(np.mean(finite > frob + 1e-12)) if len(finite) else None,
+                "frobenius_log_density": frob,
+                "nuclear_segment_log_density_min": float(np.nanmin(nuclear)),
+                "nuclear_segment_log_density_max": float(np.nanmax(nuclear)),
+                "sample_log_density_median": float(np.median(sample)),
+                "sample_log_density_99": float(np.quantile(sample, 0.99)),
+            }
+        )
     return {"rows": rows, "box": R, "samples": params["samples"]}
 
 
@@ -71,31 +73,49 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_xlabel("depth N")
     ax.set_ylabel("median percentile of the limit's\nlog volume density on the zero-loss set")
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [save_figure(fig, outdir, f"{NAME}.png", dpi=120)]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
-    table_rows = [[r["depth"], r["runs"], r["limit_log_density_median"], r["limit_percentile_median"],
-                   r["fraction_above_frobenius"], r["frobenius_log_density"],
-                   f"{fmt(r['nuclear_segment_log_density_min'])} … {fmt(r['nuclear_segment_log_density_max'])}"]
-                  for r in results["rows"]]
+    table_rows = [
+        [
+            r["depth"],
+            r["runs"],
+            r["limit_log_density_median"],
+            r["limit_percentile_median"],
+            r["fraction_above_frobenius"],
+            r["frobenius_log_density"],
+            f"{fmt(r['nuclear_segment_log_density_min'])} … {fmt(r['nuclear_segment_log_density_max'])}",
+        ]
+        for r in results["rows"]
+    ]
     deep = [r for r in results["rows"] if r["depth"] not in ("1", "2") and r["limit_percentile_median"] is not None]
     supported = all(r["limit_percentile_median"] > 0.9 for r in deep) if deep else False
     sentences = [
-        f"Log volume density of ĝ^N restricted to the zero-loss set, at the flow's limits, against {results['samples']} "
+        "Log volume density of ĝ^N restricted to the zero-loss set, at the flow's limits, against "
+        f"{results['samples']} "
         f"uniform samples of (a, b) ∈ [−{fmt(results['box'])}, {fmt(results['box'])}]², the Frobenius-minimal "
         "completion (the identity) and the nuclear-norm-minimal segment a = b ∈ (−1, 1).",
-        table(["N", "runs", "median log density at limit", "median percentile", "fraction above Frobenius-min",
-               "Frobenius-min", "nuclear-min segment"], table_rows),
+        table(
+            [
+                "N",
+                "runs",
+                "median log density at limit",
+                "median percentile",
+                "fraction above Frobenius-min",
+                "Frobenius-min",
+                "nuclear-min segment",
+            ],
+            table_rows,
+        ),
         "What the numbers support: "
-        + ("for N ≥ 3 the limits sit in the top decile of the density over the zero-loss set, far above the "
-           "Frobenius-minimal completion — a measurable bias towards high volume, which on this set is a bias "
-           "towards the rank-one hyperbola, where the density is infinite for N ≥ 2. "
-           if supported else
-           "the limits are not uniformly in the top decile of the density for N ≥ 3 in this run. ")
+        + (
+            "for N ≥ 3 the limits sit in the top decile of the density over the zero-loss set, far above the "
+            "Frobenius-minimal completion — a measurable bias towards high volume, which on this set is a bias "
+            "towards the rank-one hyperbola, where the density is infinite for N ≥ 2. "
+            if supported
+            else "the limits are not uniformly in the top decile of the density for N ≥ 3 in this run. "
+        )
         + "What they do not support: a variational principle. The density is unbounded near the whole hyperbola "
         "ab = 1 (and at both ends of the nuclear-norm segment), so 'maximal volume' does not single out a limit; "
         "which rank-one point is reached depends on the initialization. At N = 1 the density is constant (no "
