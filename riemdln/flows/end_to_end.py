@@ -697,8 +697,9 @@ def end_to_end_flow(
     method : str
         A scipy ``OdeSolver`` name; ``"auto"`` is ``"LSODA"``, which switches between a non-stiff and a
         stiff (BDF) method: these flows turn stiff once large singular values (fast relaxation, rate
-        ~ :math:`a_N(s_1^2, s_1^2)`) coexist with slowly moving small ones. ``"DOP853"`` is the choice for
-        tight tolerances on short, non-stiff spans.
+        ~ :math:`a_N(s_1^2, s_1^2)`) coexist with slowly moving small ones. Above 4000 state variables
+        (its finite-difference Jacobian is dense) ``"auto"`` is ``"DOP853"``, also the choice for tight
+        tolerances on short, non-stiff spans.
     rtol, atol : float
         Integration tolerances (on X, or on :math:`(\log s, Q, R)`).
     t_eval : array_like, optional
