@@ -91,7 +91,7 @@ def main(budget: float) -> None:
     else:
         print(f"  speed-up over factor_descent (both to loss 1e-10): {gd[1] / wall:.1f}x")
 
-    print("\nN = inf vs N = 3 (normalized, SVD coordinates)")
+    print("\nN = inf vs N = 3 (normalized, end_to_end_flow defaults)")
     gt = p.ground_truth
     gt_norm = float(np.linalg.norm(gt))
     test_ok = Event("test_error_below_1e-3", lambda t, X, prob: np.linalg.norm(X - gt) / gt_norm - 1e-3, True, -1.0)
