@@ -46,6 +46,11 @@ _LAZY = {
     "FlowResult": "riemdln.flows",
     "Status": "riemdln.flows",
     "Event": "riemdln.flows",
+    "loss_below": "riemdln.flows",
+    "norm_above": "riemdln.flows",
+    "time_budget": "riemdln.flows",
+    "effective_rank": "riemdln.flows",
+    "reproduce": "riemdln.report",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) also load on attribute access
