@@ -66,13 +66,10 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from riemdln import formulas as cat_mod
     from riemdln.derivations import DeriveReport, derive
 
+    from riemdln.report import check_output_dir
+
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out must be a directory; {out} is a file")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"--out {out} cannot be created: {exc.strerror}") from None
+    check_output_dir(out, force=True)  # a file, an uncreatable or unwritable path: one-line error
     t0 = time.perf_counter()
     print(f"riemdln derive: deriving into {out}", file=sys.stderr)
     report = DeriveReport()

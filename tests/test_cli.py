@@ -27,7 +27,7 @@ def test_derive_writes_tex_and_json(tmp_path, derive_cache, capsys):
 @pytest.mark.parametrize(
     "argv, match",
     [
-        (["derive", "--out", "{file}"], "--out must be a directory"),
+        (["derive", "--out", "{file}"], "`--out` must be a directory"),
         (["derive", "--out", "/proc/riemdln-cannot-create"], "cannot be created"),
     ],
 )

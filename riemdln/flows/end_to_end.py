@@ -21,10 +21,10 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_matrix
 from riemdln.flows import _driver
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
+from riemdln.geometry import _log_multiplier, _multiplier
 
 __all__ = ["end_to_end_flow", "svd_flow"]
 
@@ -47,19 +47,9 @@ def _check_X0(X0, problem) -> np.ndarray:
     return X0
 
 
-def _log_mult(x, y, depth: float, normalized: bool):
-    """log a_N(x, y) (raw), log(a_N/N) (normalized), log L(x, y) (depth inf) — the numeric twins."""
-    if normalized:
-        return _twins.log_multiplier_normalized(x, y, depth)
-    return _twins.log_multiplier(x, y, depth)
-
-
-def _mult(x, y, depth: float, normalized: bool):
-    if math.isinf(depth):
-        return _twins.multiplier_infinite(x, y)
-    if normalized:
-        return _twins.multiplier_normalized(x, y, depth)
-    return _twins.multiplier(x, y, depth)
+# the unchecked numeric twins (geometry validates; these run in hot loops)
+_log_mult = _log_multiplier
+_mult = _multiplier
 
 
 def _degree(depth: float) -> float:
