@@ -65,7 +65,6 @@ def _progress(stream):
 def _cmd_derive(args: argparse.Namespace) -> int:
     from riemdln import formulas as cat_mod
     from riemdln.derivations import DeriveReport, derive
-
     from riemdln.report import check_output_dir
 
     out = Path(args.out)
