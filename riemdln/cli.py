@@ -10,6 +10,7 @@ Errors print one line to stderr and exit with status 2 (no traceback).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -103,7 +104,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     reproduce(
         args.out,
         quick=args.quick,
-        jobs=args.jobs,
+        jobs=args.jobs if args.jobs is not None else max(1, min(os.cpu_count() or 1, 4)),
         scheduler=args.scheduler,
         studies=studies,
         force=args.force,
@@ -133,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="derive, run every study, write report.md and results.json")
     r.add_argument("--out", default="riemdln-out", help="output directory (default: riemdln-out)")
     r.add_argument("--quick", action="store_true", help="smaller sizes and fewer seeds (same studies)")
-    r.add_argument("--jobs", type=int, default=1, help="local worker processes for the sweeps (default 1)")
+    r.add_argument(
+        "--jobs", type=int, default=None, help="local worker processes for the sweeps (default: the cores, at most 4)"
+    )
     r.add_argument("--scheduler", default=None, metavar="ADDRESS", help="run the sweeps on a Dask scheduler")
     r.add_argument("--studies", default=None, help=f"comma-separated subset of: {', '.join(STUDY_NAMES)}")
     r.add_argument("--force", action="store_true", help="write into a non-empty directory")
