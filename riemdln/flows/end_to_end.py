@@ -422,7 +422,7 @@ def _svd_part(
         t0=t0,
         check_state=check_state,
     )
-    ys = np.array(out.y).reshape(len(out.t), -1)
+    ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
     s = np.exp(ys[:, :k])
     det_sign = None
