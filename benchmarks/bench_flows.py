@@ -29,7 +29,7 @@ from riemdln.flows import (
     loss_below,
     time_budget,
 )
-from riemdln.flows.end_to_end import _aligned_svd, _matrix_rhs, _SVDSystem
+from riemdln.flows.end_to_end import _aligned_svd, _matrix_jacobian, _matrix_rhs, _SVDSystem
 
 
 def line(name, res, wall):
@@ -43,6 +43,14 @@ def timed(fn, *args, **kwargs):
     t0 = time.perf_counter()
     res = fn(*args, **kwargs)
     return res, time.perf_counter() - t0
+
+
+def per_call(fn, reps):
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
 
 
 def largest_stable_lr(problem, W0, N):
@@ -95,34 +103,44 @@ def main(budget: float) -> None:
     gt = p.ground_truth
     gt_norm = float(np.linalg.norm(gt))
     test_ok = Event("test_error_below_1e-3", lambda t, X, prob: np.linalg.norm(X - gt) / gt_norm - 1e-3, True, -1.0)
-    walls = {}
+    walls, runs = {}, {}
     for depth in (3, math.inf):
         for name, events in (("to test error 1e-3", [test_ok, time_budget(budget)]), ("to loss 1e-10", stop)):
             res, wall = timed(end_to_end_flow, p, X0, depth, 1e12, True, events=events)
-            walls[depth, name] = wall
+            walls[depth, name], runs[depth, name] = wall, res
             line(f"N={depth:g} {name}", res, wall)
     for name in ("to test error 1e-3", "to loss 1e-10"):
-        print(f"  cost ratio N=inf / N=3 {name}: {walls[math.inf, name] / walls[3, name]:.2f}")
+        n3, ninf = len(runs[3, name].t) - 1, len(runs[math.inf, name].t) - 1
+        w3, winf = walls[3, name], walls[math.inf, name]
+        print(
+            f"  {name}: cost ratio N=inf / N=3 {winf / w3:.2f}  (steps {ninf} / {n3} = {ninf / n3:.2f}; "
+            f"wall per step {1e3 * winf / ninf:.2f} / {1e3 * w3 / n3:.2f} ms = {(winf / ninf) / (w3 / n3):.2f})"
+        )
+    # where the steps go: N = 3 learns both singular values in one escape, N = inf one after the other
+    for depth in (3, math.inf):
+        res = runs[depth, "to loss 1e-10"]
+        s = res["singular_values"]
+        escapes = [float(res.t[np.argmax(s[:, r] > 0.5 * s[-1, r])]) for r in range(2)]
+        print(f"  N={depth:g}: s_1, s_2 reach half their final values at tau = {escapes[0]:.3g}, {escapes[1]:.3g}")
+    # one right-hand side and one Jacobian at the same X, N = inf against N = 3
+    Xr = runs[3, "to loss 1e-10"].X[-1]
+    for what, make in (("right-hand side", _matrix_rhs), ("Jacobian", _matrix_jacobian)):
+        costs = {}
+        for depth in (3, math.inf):
+            fn = make(p, float(depth), True)
+            costs[depth] = per_call(lambda fn=fn: fn(0.0, Xr.ravel()), 20)
+        print(f"  one {what}: N=inf / N=3 = {costs[math.inf] / costs[3]:.2f} ({1e3 * costs[3]:.2f} ms at N=3)")
 
     print("\nOne right-hand side at d = 200 (random problem, 40 % observed, N = 4)")
     d = 200
     q = CompletionProblem.random(d, d, rank=5, n_observed=16000, seed=2)
     X = np.random.default_rng(3).standard_normal((d, d))
-    reps = 20
-
-    def per_call(fn):
-        fn()
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        return (time.perf_counter() - t0) / reps
-
-    t_svd = per_call(lambda: np.linalg.svd(X))
+    t_svd = per_call(lambda: np.linalg.svd(X), 20)
     f = _matrix_rhs(q, 4.0, False)
-    t_mat = per_call(lambda: f(0.0, X.ravel()))
+    t_mat = per_call(lambda: f(0.0, X.ravel()), 20)
     system = _SVDSystem(q, 4.0, False)
     y = system.join(*_aligned_svd(X, system))
-    t_svdrhs = per_call(lambda: system.rhs(0.0, y))
+    t_svdrhs = per_call(lambda: system.rhs(0.0, y), 20)
     print(f"numpy.linalg.svd(X):           {1e3 * t_svd:8.2f} ms")
     print(f"matrix-form right-hand side:   {1e3 * t_mat:8.2f} ms  ({t_mat / t_svd:.2f}x the SVD)")
     print(f"SVD-coordinate right-hand side:{1e3 * t_svdrhs:8.2f} ms  ({t_svdrhs / t_svd:.2f}x the SVD)")

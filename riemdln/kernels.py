@@ -36,6 +36,7 @@ __all__ = [
     "log_dln_multiplier",
     "dln_multiplier_normalized",
     "log_dln_multiplier_normalized",
+    "langevin",
 ]
 
 _LOG_SINHC_SWITCH = 1.0
@@ -76,6 +77,46 @@ def log_sinhc(z):
     v_small = np.log1p(t / 6.0 * series)
     v_large = a_large - np.log(2.0 * a_large) + np.log1p(-np.exp(-2.0 * a_large))
     return np.where(small, v_small, v_large)[()]
+
+
+# coth z - 1/z = sum_n 2^(2n) B_2n z^(2n-1) / (2n)!, n = 1..11 (terms shrink by ~ (z/pi)^2)
+_LANGEVIN_SERIES = (
+    1 / 3,
+    -1 / 45,
+    2 / 945,
+    -1 / 4725,
+    2 / 93555,
+    -1382 / 638512875,
+    4 / 18243225,
+    -3617 / 162820783125,
+    87734 / 38979295480125,
+    -349222 / 1531329465290625,
+    310732 / 13447856940643125,
+)
+_LANGEVIN_SWITCH = 0.5
+
+
+def langevin(z):
+    r"""Return the Langevin function :math:`\coth z - 1/z = \frac{d}{dz}\log\operatorname{sinhc}(z)`; 0 at 0.
+
+    Odd, increasing, with values in (-1, 1) (:math:`\pm 1` at :math:`\pm\infty`). For :math:`|z| \le 1/2` its
+    Taylor series (11 terms, truncation below 1e-16 relative), beyond that the closed form, whose
+    cancellation costs at most a factor 13 of rounding there.
+
+    >>> print(langevin(0.0), round(float(langevin(1.0)), 15))
+    0.0 0.313035285499331
+    """
+    z = np.asarray(z, dtype=float)
+    small = np.abs(z) <= _LANGEVIN_SWITCH
+    zs = np.where(small, z, 0.0)
+    t = zs * zs
+    series = 0.0
+    for c in reversed(_LANGEVIN_SERIES):
+        series = c + t * series
+    zl = np.where(small, 1.0, z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        large = 1.0 / np.tanh(zl) - 1.0 / zl
+    return np.where(small, zs * series, large)[()]
 
 
 def _logs(x, y):

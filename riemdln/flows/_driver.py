@@ -164,8 +164,12 @@ def run(
     batched: bool = False,
     t0: float = 0.0,
     check_state: Callable[[np.ndarray], str | None] | None = None,
+    jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
 ) -> Outcome:
-    """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see."""
+    """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see.
+
+    ``jac(t, y)``: the Jacobian for the implicit methods; else ``batched`` (``fun`` takes (D, B) batches)
+    gives a batched forward-difference one, and otherwise the solver differences ``fun`` itself."""
     nfev = 0
 
     def counted(t, y):
@@ -200,7 +204,9 @@ def run(
         kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
         if first_step is not None:
             kwargs["first_step"] = first_step
-        if batched and method in IMPLICIT:
+        if jac is not None and method in IMPLICIT:
+            kwargs["jac"] = jac
+        elif batched and method in IMPLICIT:
             kwargs["jac"] = fd_jacobian(counted)
         try:
             solver = METHODS[method](counted, t0, np.array(y0, dtype=float), t_final, **kwargs)

@@ -24,9 +24,9 @@ from numpy.typing import ArrayLike
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_matrix
 from riemdln.flows import _driver
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
-from riemdln.geometry import _log_multiplier, _multiplier
+from riemdln.geometry import _log_multiplier, _multiplier, _multiplier_slope
 
-__all__ = ["end_to_end_flow", "svd_flow"]
+__all__ = ["end_to_end_flow", "svd_flow", "end_to_end_jacobian"]
 
 _FORMULATIONS = ("auto", "matrix", "svd")
 _LOG_TINY = math.log(1e-300)
@@ -83,6 +83,104 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
         return out.ravel() if y.ndim == 1 else out.reshape(-1, m * n).T
 
     return rhs
+
+
+def _matrix_jacobian(problem, depth: float, normalized: bool):
+    """jac(t, y): the exact (m n, m n) Jacobian of the matrix-form right-hand side (see end_to_end_jacobian)."""
+    m, n = problem.shape
+    k = min(m, n)
+    mask, target = problem.mask, problem.target
+    D = m * n
+    observed = mask.ravel()
+
+    def jac(t, y):
+        if depth == 1.0:  # F = -P_Omega(X - M)
+            return -np.diag(observed.astype(float))
+        X = y.reshape(m, n)
+        Q, s, Rt = np.linalg.svd(X, full_matrices=True)
+        R = Rt.T
+        x = np.zeros(m)
+        x[:k] = s * s
+        z = np.zeros(n)
+        z[:k] = s * s
+        a = _mult(x[:, None], z[None, :], depth, normalized)
+        Gt = Q.T @ np.where(mask, X - target, 0.0) @ R
+        # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
+        D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
+        D2 = _multiplier_slope(z[None, :, None], z[None, None, :], x[:, None, None], depth, normalized)
+        sk = s[:k]
+        U1 = np.einsum("lc,icj->ijl", R[:, :k] * sk, D1[:, :k, :] * Gt[None, :k, :])
+        V1 = np.einsum("kc,icj->ijk", Q, D1 * Gt[None, :, :])
+        U2 = np.einsum("kc,ijc->ijk", Q[:, :k] * sk, D2[:, :, :k] * Gt[:, None, :k])
+        V2 = np.einsum("lc,ijc->ijl", R, D2 * Gt[:, None, :])
+        sRT = np.zeros((m, n))  # [i, l] = s_i R[l, i]
+        sRT[:k] = (R[:, :k] * sk).T
+        sQT = np.zeros((n, m))  # [j, k] = s_j Q[k, j]
+        sQT[:k] = (Q[:, :k] * sk).T
+        QT = Q.T
+        # Y[i, j, k, l] = (Q^T (dA[E_kl] G + A P_Omega E_kl) R)_ij for the basis matrices E_kl
+        Y = np.empty((m, n, m, n))
+        np.multiply(QT[:, None, :, None], U1[:, :, None, :], out=Y)
+        Y += sRT[:, None, None, :] * V1[:, :, :, None]
+        Y += Rt[None, :, None, :] * U2[:, :, :, None]
+        Y += sQT[None, :, :, None] * V2[:, :, None, :]
+        ko, lo = np.nonzero(mask)
+        Y[:, :, ko, lo] += (QT[:, None, ko] * Rt[None, :, lo]) * a[:, :, None]
+        # rotate back: J[(p, q), (k, l)] = -sum_ij Q[p, i] R[q, j] Y[i, j, (k, l)]
+        Y = np.matmul(R, Y.reshape(m, n, D))
+        return -(Q @ Y.reshape(m, n * D)).reshape(D, D)
+
+    return jac
+
+
+def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = False) -> np.ndarray:
+    r"""Jacobian of the end-to-end flow's right-hand side :math:`F(X) = -A_N(X)\nabla E(X)`, exact.
+
+    The (m n, m n) matrix :math:`J` with :math:`\operatorname{vec} DF(X)[Z] = J \operatorname{vec} Z`
+    (row-major ``vec``, as ``X.ravel()``). With :math:`X = Q S R^T` (full SVD, s padded by zeros),
+    :math:`\tilde Z = Q^T Z R`, :math:`\tilde G = Q^T\nabla E R`, :math:`x_i = s_i^2`, and the divided
+    differences :math:`a[x_i, x_c; y_j] = (a(x_c, y_j) - a(x_i, y_j))/(x_c - x_i)` (the derivative where
+    :math:`x_i = x_c`),
+
+    .. math::
+
+        -Q^T DF[Z] R = a\circ(Q^T P_\Omega(Z) R)
+        + \Big[\sum_c (s_c\tilde Z_{ic} + s_i\tilde Z_{ci})\, a[x_i, x_c; y_j]\,\tilde G_{cj}
+        + \sum_c (s_c\tilde Z_{cj} + s_j\tilde Z_{jc})\, a[y_j, y_c; x_i]\,\tilde G_{ic}\Big]_{ij}.
+
+    This is the first-order perturbation of :math:`Q (a\circ\tilde G) R^T`: the singular 1/(s_c^2 - s_i^2)
+    of the frame derivatives cancels against the difference of multipliers, leaving divided differences,
+    which are smooth through coincident singular values; the c = i terms are the change of the
+    singular values. The implicit solvers of :func:`end_to_end_flow` use it (instead of m n finite-difference
+    right-hand sides per Jacobian); it is also the linearization for stability analysis of limit points.
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+    X : array_like, shape (m, n)
+        Full-rank point (at rank-deficient X the derivative of :math:`A_N` is unbounded for N > 1).
+    depth, normalized
+        As in :func:`end_to_end_flow` (raw :math:`A_N`, :math:`A_N/N`, or :math:`A_\infty`).
+
+    Returns
+    -------
+    ndarray, shape (m n, m n)
+
+    Examples
+    --------
+    Depth one: :math:`F = -P_\Omega(X - M)`, so :math:`J = -\operatorname{diag}(\operatorname{vec}\,\Omega)`.
+
+    >>> import numpy as np
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem.named("menon-2x2")
+    >>> print(np.diag(end_to_end_jacobian(p, np.eye(2), depth=1)))
+    [-1. -0. -0. -1.]
+    """
+    problem = _check_problem(problem)
+    normalized = check_bool(normalized, "normalized")
+    depth = check_depth(depth, normalized)
+    X = _check_X0(X, problem)
+    return _matrix_jacobian(problem, depth, normalized)(0.0, X.ravel())
 
 
 # -------------------------------------------------------------------------------------------- SVD form
@@ -421,6 +519,7 @@ def _svd_part(
         dense=dense_output,
         t0=t0,
         check_state=check_state,
+        batched=True,
     )
     ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -489,6 +588,7 @@ def _matrix_part(
         progress=progress,
         desc=f"matrix flow N={depth:g}",
         dense=dense_output,
+        jac=_matrix_jacobian(problem, depth, normalized),
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
