@@ -42,6 +42,7 @@ _LAZY = {
     "factor_flow": "riemdln.flows",
     "factor_descent": "riemdln.flows",
     "end_to_end_flow": "riemdln.flows",
+    "end_to_end_jacobian": "riemdln.flows",
     "svd_flow": "riemdln.flows",
     "FlowResult": "riemdln.flows",
     "Status": "riemdln.flows",

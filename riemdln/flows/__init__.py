@@ -5,7 +5,7 @@ All return a :class:`FlowResult` (``t``, ``X``, ``status``, ``message``, ``succe
 
 from __future__ import annotations
 
-from riemdln.flows.end_to_end import end_to_end_flow, svd_flow
+from riemdln.flows.end_to_end import end_to_end_flow, end_to_end_jacobian, svd_flow
 from riemdln.flows.factors import balanced_factors, factor_descent, factor_flow
 from riemdln.flows.result import (
     MESSAGES,
@@ -27,6 +27,7 @@ __all__ = [
     "balanced_factors",
     "effective_rank",
     "end_to_end_flow",
+    "end_to_end_jacobian",
     "factor_descent",
     "factor_flow",
     "loss_below",

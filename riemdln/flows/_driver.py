@@ -12,6 +12,7 @@ import math
 import numbers
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,11 @@ def resolve_method(method, size: int) -> str:
     if method == "auto":
         return "LSODA" if size <= MAX_IMPLICIT_SIZE else "DOP853"
     return check_method(method)
+
+
+def fallback(method) -> str | None:
+    """The method ``run`` continues with if the one ``"auto"`` chose (LSODA) fails: BDF; none if chosen by hand."""
+    return "BDF" if method == "auto" else None
 
 
 def fd_jacobian(fun, chunk: int = 512):
@@ -165,11 +171,14 @@ def run(
     t0: float = 0.0,
     check_state: Callable[[np.ndarray], str | None] | None = None,
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
+    fallback: str | None = None,
 ) -> Outcome:
     """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see.
 
     ``jac(t, y)``: the Jacobian for the implicit methods; else ``batched`` (``fun`` takes (D, B) batches)
-    gives a batched forward-difference one, and otherwise the solver differences ``fun`` itself."""
+    gives a batched forward-difference one, and otherwise the solver differences ``fun`` itself.
+    ``fallback``: a method to continue with, once, from the last accepted step if ``method`` fails there
+    (``"auto"`` uses BDF after LSODA: LSODA's stiff/non-stiff switching can fail where BDF does not)."""
     nfev = 0
 
     def counted(t, y):
@@ -200,7 +209,12 @@ def run(
     if bar is not None:
         bar.update(t0)
     njev = 0
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+    with (
+        np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+        warnings.catch_warnings(),
+    ):
+        # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
+        warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
         kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
         if first_step is not None:
             kwargs["first_step"] = first_step
@@ -214,12 +228,20 @@ def run(
             raise RiemdlnValueError(str(exc)) from None
         g_old = [g(ev, t0, solver.y) for ev in state_events]
         n_steps = 0
+        notes = []
         try:
             while True:
                 if solver.status != "running":
                     break
+                t_prev, y_prev = solver.t, solver.y.copy()
                 msg = solver.step()
                 n_steps += 1
+                if solver.status == "failed" and fallback is not None and method == "LSODA":
+                    njev += int(getattr(solver, "njev", 0) or 0)
+                    notes.append(f" ({method} failed at t = {t_prev:.6g}: {msg} Continued with {fallback}.)")
+                    method, fallback = fallback, None
+                    solver = METHODS[method](counted, t_prev, y_prev, t_final, **kwargs)
+                    continue
                 bad_state = check_state(solver.y) if check_state is not None else None
                 if bad_state is not None:
                     status = Status.FAILED
@@ -238,7 +260,7 @@ def run(
                 t_old, t_new = solver.t_old, solver.t
                 interp = None
 
-                def get_interp():
+                def get_interp(solver=solver):
                     nonlocal interp
                     if interp is None:
                         interp = solver.dense_output()
@@ -336,7 +358,7 @@ def run(
         finally:
             if bar is not None:
                 bar.close()
-        njev = int(getattr(solver, "njev", 0) or 0)
+        njev += int(getattr(solver, "njev", 0) or 0)
     if status == Status.FAILED and (not ts or not np.all(np.isfinite(ys[-1]))):
         # make sure the trajectory ends at a finite state
         while ys and not np.all(np.isfinite(ys[-1])):
@@ -346,7 +368,7 @@ def run(
         t=np.asarray(ts, dtype=float),
         y=ys,
         status=status,
-        message=MESSAGES[status].format(**message_kw),
+        message=MESSAGES[status].format(**message_kw) + "".join(notes),
         nfev=nfev,
         njev=njev,
         t_events={k: np.asarray(v, dtype=float) for k, v in t_events.items()},

@@ -482,7 +482,7 @@ def _svd_part(
 ) -> FlowResult:
     system = _SVDSystem(problem, depth, normalized)
     k = system.k
-    method = _driver.resolve_method(method, k * (1 + sum(problem.shape)))
+    method, fallback = _driver.resolve_method(method, k * (1 + sum(problem.shape))), _driver.fallback(method)
     rho0, Q0, R0 = _aligned_svd(X0, system)
     y0 = system.join(rho0, Q0, R0)
 
@@ -520,6 +520,7 @@ def _svd_part(
         t0=t0,
         check_state=check_state,
         batched=True,
+        fallback=fallback,
     )
     ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -570,7 +571,7 @@ def _matrix_part(
     progress,
 ) -> FlowResult:
     m, n = problem.shape
-    method = _driver.resolve_method(method, m * n)
+    method, fallback = _driver.resolve_method(method, m * n), _driver.fallback(method)
     out = _driver.run(
         _matrix_rhs(problem, depth, normalized),
         X0.ravel().copy(),
@@ -589,6 +590,7 @@ def _matrix_part(
         desc=f"matrix flow N={depth:g}",
         dense=dense_output,
         jac=_matrix_jacobian(problem, depth, normalized),
+        fallback=fallback,
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
@@ -787,9 +789,13 @@ def end_to_end_flow(
     method : str
         A scipy ``OdeSolver`` name; ``"auto"`` is ``"LSODA"``, which switches between a non-stiff and a
         stiff (BDF) method: these flows turn stiff once large singular values (fast relaxation, rate
-        ~ :math:`a_N(s_1^2, s_1^2)`) coexist with slowly moving small ones. Above 4000 state variables
-        (its finite-difference Jacobian is dense) ``"auto"`` is ``"DOP853"``, also the choice for tight
-        tolerances on short, non-stiff spans.
+        ~ :math:`a_N(s_1^2, s_1^2)`) coexist with slowly moving small ones. The implicit methods (LSODA,
+        BDF, Radau) get the exact Jacobian of the matrix form (:func:`end_to_end_jacobian`, one SVD and
+        O((mn)^2 min(m, n)) work) and a batched finite-difference one in SVD coordinates. Above 4000 state
+        variables (the Jacobian is dense) ``"auto"`` is ``"DOP853"``, also the choice for tight tolerances
+        on short, non-stiff spans. If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
+        BDF does not: razin-cohen-2x2 at N = inf), the run continues with BDF from the last accepted step
+        and ``message`` says so; a method named by hand is used as given.
     rtol, atol : float
         Integration tolerances (on X, or on :math:`(\log s, Q, R)`).
     t_eval : array_like, optional

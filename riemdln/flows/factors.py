@@ -246,7 +246,7 @@ def factor_flow(
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
-    method = _driver.resolve_method(method, sum(w.size for w in W0))
+    method, fallback = _driver.resolve_method(method, sum(w.size for w in W0)), _driver.fallback(method)
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)
     if blowup_norm is None:
@@ -278,6 +278,7 @@ def factor_flow(
         progress=_driver.want_progress(progress),
         desc=f"factor flow N={N}",
         batched=True,
+        fallback=fallback,
     )
     return _factor_result(
         problem,
