@@ -107,7 +107,10 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         Gt = Q.T @ np.where(mask, X - target, 0.0) @ R
         # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
         D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
-        D2 = _multiplier_slope(z[None, :, None], z[None, None, :], x[:, None, None], depth, normalized)
+        if m == n:  # a is symmetric and x = z: the second-argument slopes are a transpose of the first
+            D2 = D1.transpose(2, 0, 1)
+        else:
+            D2 = _multiplier_slope(z[None, :, None], z[None, None, :], x[:, None, None], depth, normalized)
         sk = s[:k]
         U1 = np.einsum("lc,icj->ijl", R[:, :k] * sk, D1[:, :k, :] * Gt[None, :k, :])
         V1 = np.einsum("kc,icj->ijk", Q, D1 * Gt[None, :, :])
