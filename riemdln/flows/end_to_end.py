@@ -161,7 +161,7 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     ----------
     problem : CompletionProblem
     X : array_like, shape (m, n)
-        Full-rank point (at rank-deficient X the derivative of :math:`A_N` is unbounded for N > 1).
+        Full-rank point (for N > 1, :math:`A_N` is not differentiable at rank-deficient X: an error).
     depth, normalized
         As in :func:`end_to_end_flow` (raw :math:`A_N`, :math:`A_N/N`, or :math:`A_\infty`).
 
@@ -183,6 +183,12 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X = _check_X0(X, problem)
+    s = np.linalg.svd(X, compute_uv=False)
+    if depth != 1.0 and not s[-1] > max(X.shape) * np.finfo(float).eps * s[0]:
+        raise RiemdlnValueError(
+            f"`X` must have full rank min(m, n) = {len(s)} (A_N is not differentiable at rank-deficient points "
+            f"for N > 1); got singular values down to {float(s[-1])!r}."
+        )
     return _matrix_jacobian(problem, depth, normalized)(0.0, X.ravel())
 
 
