@@ -97,13 +97,15 @@ def rank_tolerance(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return max(shape) * np.finfo(float).eps * np.max(s, axis=-1, keepdims=True)
 
 
-def check_full_rank(s: np.ndarray, shape: tuple[int, int], name: str = "X") -> None:
-    """Raise unless every singular value is above numpy's rank tolerance."""
+def check_full_rank(
+    s: np.ndarray,
+    shape: tuple[int, int],
+    name: str = "X",
+    why: str = "the metric and volume are defined only at full rank (apply_A accepts rank-deficient X)",
+) -> None:
+    """Raise unless every singular value is above numpy's rank tolerance; ``why`` ends the message."""
     k = min(shape)
     rank = np.sum(s > rank_tolerance(s, shape), axis=-1)
     if np.any(rank < k):
         r = int(np.min(rank))
-        raise RiemdlnValueError(
-            f"`{name}` has rank {r} < min(m, n) = {k}; the metric and volume are defined only at full "
-            "rank (apply_A accepts rank-deficient X)."
-        )
+        raise RiemdlnValueError(f"`{name}` has rank {r} < min(m, n) = {k}; {why}.")

@@ -88,6 +88,13 @@ def check_time(value, name, low: float = 0.0) -> float:
     return float(value)
 
 
+def check_blowup_norm(blowup_norm, problem, X0) -> float:
+    r"""``blowup_norm`` checked, or its default :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`."""
+    if blowup_norm is None:
+        return 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
+    return check_time(blowup_norm, "blowup_norm")
+
+
 def check_t_eval(t_eval, t_final) -> np.ndarray | None:
     if t_eval is None:
         return None
@@ -233,7 +240,8 @@ def run(
             while True:
                 if solver.status != "running":
                     break
-                t_prev, y_prev = solver.t, solver.y.copy()
+                if fallback is not None:
+                    t_prev, y_prev = solver.t, solver.y.copy()
                 msg = solver.step()
                 n_steps += 1
                 if solver.status == "failed" and fallback is not None and method == "LSODA":

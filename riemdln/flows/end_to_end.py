@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_matrix
+from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _multiplier, _multiplier_slope
@@ -183,12 +183,8 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X = _check_X0(X, problem)
-    s = np.linalg.svd(X, compute_uv=False)
-    if depth != 1.0 and not s[-1] > max(X.shape) * np.finfo(float).eps * s[0]:
-        raise RiemdlnValueError(
-            f"`X` must have full rank min(m, n) = {len(s)} (A_N is not differentiable at rank-deficient points "
-            f"for N > 1); got singular values down to {float(s[-1])!r}."
-        )
+    if depth != 1.0:
+        check_full_rank(np.linalg.svd(X, compute_uv=False), X.shape, "X", "A_N is not differentiable there for N > 1")
     return _matrix_jacobian(problem, depth, normalized)(0.0, X.ravel())
 
 
@@ -342,11 +338,6 @@ def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
     return rho, Q, R
 
 
-def _default_blowup(problem, X0) -> float:
-    scale = max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
-    return 1e8 * scale
-
-
 def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress):
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
@@ -357,9 +348,7 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
-    blowup_norm = (
-        _default_blowup(problem, X0) if blowup_norm is None else _driver.check_time(blowup_norm, "blowup_norm")
-    )
+    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X0)
     progress = _driver.want_progress(progress)
     return problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
 

@@ -249,10 +249,7 @@ def factor_flow(
     method, fallback = _driver.resolve_method(method, sum(w.size for w in W0)), _driver.fallback(method)
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)
-    if blowup_norm is None:
-        blowup_norm = 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
-    else:
-        blowup_norm = _driver.check_time(blowup_norm, "blowup_norm")
+    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X0)
     scale = 1.0 / N if normalized else 1.0
 
     def rhs(t, y):
@@ -383,10 +380,7 @@ def factor_descent(
     events = check_events(events)
     net = _Network(problem, [w.shape for w in W])
     X = net.product(W)
-    if blowup_norm is None:
-        blowup_norm = 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X)))
-    else:
-        blowup_norm = _driver.check_time(blowup_norm, "blowup_norm")
+    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X)
     t_events: dict[str, list] = {ev.name: [] for ev in events}
     state_events = [ev for ev in events if ev.wall_seconds is None]
     wall_events = [ev for ev in events if ev.wall_seconds is not None]
