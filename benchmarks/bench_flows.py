@@ -94,6 +94,8 @@ def depth_costs(p, X0, budget):
         s = res["singular_values"]
         escapes = ", ".join(f"{float(res.t[np.argmax(s[:, r] > 0.5 * s[-1, r])]):.3g}" for r in range(rank))
         print(f"  N={depth:g}: the top {rank} singular value(s) reach half their final values at tau = {escapes}")
+    for depth in (3, math.inf):
+        phase_costs(p, depth, runs[depth, "to loss 1e-10"], rank)
     # one right-hand side and one Jacobian at the same X, N = inf against N = 3
     Xr = runs[3, "to loss 1e-10"].X[-1]
     for what, make in (("right-hand side", _matrix_rhs), ("Jacobian", _matrix_jacobian)):
@@ -102,6 +104,43 @@ def depth_costs(p, X0, budget):
             fn = make(p, float(depth), True)
             costs[depth] = per_call(lambda fn=fn: fn(0.0, Xr.ravel()), 20)
         print(f"  one {what}: N=inf / N=3 = {costs[math.inf] / costs[3]:.2f} ({1e3 * costs[3]:.2f} ms at N=3)")
+
+
+def phase_costs(p, depth, res, rank):
+    """Re-run `res` phase by phase (matrix form, and SVD coordinates for the escapes): where the cost goes.
+
+    The escape of s_r runs from when s_r first exceeds 10 s_r(0) to when it is within 1 % of its final
+    value; the phases are the plateau before the first escape, the escapes, the waits between them and the
+    tail to the target loss. Each phase restarts the solver from the recorded state (a small overhead).
+    """
+    s, t = res["singular_values"], res.t
+    cuts = [0.0]
+    for r in range(rank):
+        start = float(t[np.argmax(s[:, r] > 10 * s[0, r])])
+        end = float(t[np.argmax(np.abs(s[:, r] - s[-1, r]) < 1e-2 * s[-1, r])])
+        cuts += [max(start, cuts[-1]), max(end, start)]
+    names = ["plateau"] + [f"escape s{r + 1}" if i % 2 == 0 else "wait" for r in range(rank) for i in range(2)][:-1]
+    names.append("tail to loss 1e-10")
+    cuts.append(math.inf)
+    print(f"  N={depth:g} by phase (matrix form; SVD coordinates for the escapes):")
+    for name, a, b in zip(names, cuts[:-1], cuts[1:]):
+        Xa = res.X[np.searchsorted(t, a)]
+        events = loss_below(1e-10)
+        t_span = 1e12 if math.isinf(b) else b - a
+        cells = []
+        for form in ("matrix", "svd") if name.startswith("escape") else ("matrix",):
+            r, wall = timed(end_to_end_flow, p, Xa, depth, t_span, True, formulation=form, events=events)
+            cells.append(f"{form} {wall:6.2f} s, {len(r.t) - 1:5d} steps, {r.njev:3d} Jacobians")
+        print(f"    {name:<20} tau {a:9.4g} .. {b:<9.4g} " + " | ".join(cells))
+    # the escapes' stiffness in matrix coordinates is largely an effect of the coordinates: the derivative of
+    # the multiplier in a small singular value s_b (L(x, y) has infinite slope at y = 0) makes the Jacobian
+    # far from normal; its norm, not its eigenvalues, limits an explicit method
+    mid = int(np.argmax(s[:, 0] > 0.5 * s[-1, 0]))
+    Jm = _matrix_jacobian(p, float(depth), True)(0.0, res.X[mid].ravel())
+    print(
+        f"    mid-escape of s1: ||J||_2 = {np.linalg.norm(Jm, 2):.3g}, "
+        f"largest |eigenvalue| = {np.abs(np.linalg.eigvals(Jm)).max():.3g}"
+    )
 
 
 def main(budget: float) -> None:
