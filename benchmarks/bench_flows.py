@@ -123,7 +123,7 @@ def phase_costs(p, depth, res, rank):
     names.append("tail to loss 1e-10")
     cuts.append(math.inf)
     print(f"  N={depth:g} by phase (matrix form; SVD coordinates for the escapes):")
-    for name, a, b in zip(names, cuts[:-1], cuts[1:]):
+    for name, a, b in zip(names, cuts[:-1], cuts[1:], strict=True):
         Xa = res.X[np.searchsorted(t, a)]
         events = loss_below(1e-10)
         t_span = 1e12 if math.isinf(b) else b - a

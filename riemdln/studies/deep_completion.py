@@ -19,10 +19,28 @@ def parameters(quick: bool) -> dict:
     # Sizes are below the Arora et al. 100x100 rank-5 setting: at that size the flows take hours here
     # (see the closing note of the reproduce issue); max_steps keeps every run bounded and deterministic.
     if quick:
-        return {"size": 12, "rank": 2, "observed": [60, 90], "depths": [1, 2, 3, "inf"], "seeds": [0],
-                "init_scale": 1e-3, "loss_tol": 1e-6, "t_final": 1e5, "max_steps": 4000}
-    return {"size": 20, "rank": 2, "observed": [120, 160, 220], "depths": [1, 2, 3, "inf"], "seeds": [0],
-            "init_scale": 1e-3, "loss_tol": 1e-8, "t_final": 1e6, "max_steps": 20000}
+        return {
+            "size": 12,
+            "rank": 2,
+            "observed": [60, 90],
+            "depths": [1, 2, 3, "inf"],
+            "seeds": [0],
+            "init_scale": 1e-3,
+            "loss_tol": 1e-6,
+            "t_final": 1e5,
+            "max_steps": 4000,
+        }
+    return {
+        "size": 20,
+        "rank": 2,
+        "observed": [120, 160, 220],
+        "depths": [1, 2, 3, "inf"],
+        "seeds": [0],
+        "init_scale": 1e-3,
+        "loss_tol": 1e-8,
+        "t_final": 1e6,
+        "max_steps": 20000,
+    }
 
 
 def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final, max_steps) -> dict:
