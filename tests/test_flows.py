@@ -399,7 +399,25 @@ def test_progress_is_off_when_not_a_tty(capsys):
 def test_progress_bar_when_asked(capsys):
     p = CompletionProblem.named("menon-2x2")
     end_to_end_flow(p, 0.5 * np.eye(2), 2, 1.0, progress=True)
-    assert "t=" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "t=1/1 loss=" in err and "100%" in err
+
+
+def test_progress_bar_is_logarithmic_for_far_away_t_final(capsys):
+    # stops on the loss event near t ~ 10 of t_final = 1e12: the bar shows ~ log(11)/log(1e12) ~ 9 %, the loss
+    p = CompletionProblem.named("menon-2x2")
+    res = end_to_end_flow(p, 0.5 * np.eye(2), 2, 1e12, progress=True, events=loss_below(1e-8))
+    err = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    percent = int(err.split("%")[0].split()[-1])
+    assert percent == int(100 * math.log1p(res.t[-1]) / math.log1p(1e12))
+    assert f"t={res.t[-1]:.4g}/1e+12" in err and f"loss={res['loss'][-1]:.3g}" in err
+
+
+def test_progress_bar_counts_descent_steps(capsys):
+    p = CompletionProblem.named("menon-2x2")
+    res = factor_descent(p, balanced_factors(0.5 * np.eye(2), 2), lr=0.1, steps=300, progress=True)
+    err = capsys.readouterr().err
+    assert "step=300/300" in err and f"loss={res['loss'][-1]:.3g}" in err
 
 
 # ---------------------------------------------------------------------------------------- bad input

@@ -119,12 +119,62 @@ def want_progress(progress) -> bool:
     return progress
 
 
-def make_bar(enabled: bool, total: float, desc: str):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+class Progress:
+    """A tqdm bar for a run to ``total`` (a time, or a number of steps with ``log=False``).
 
-    return tqdm(total=total, desc=desc, unit="t", bar_format="{l_bar}{bar}| t={n:.4g}/{total:.4g} [{elapsed}]")
+    Flows are usually asked for a far-away ``t_final`` and stop on an event, and their plateaus span
+    decades of t: beyond ``total`` = 1e3 the bar advances in log(1 + t). The postfix shows where the run is
+    and, given ``loss(y)``, the loss there (refreshed at most every 0.2 s, so it costs nothing per step).
+    """
+
+    RESOLUTION = 1000
+
+    def __init__(
+        self, total: float, desc: str, *, loss: Callable | None = None, log: bool | None = None, unit: str = "t"
+    ):
+        from tqdm.auto import tqdm
+
+        self.total, self.loss, self.unit = float(total), loss, unit
+        self.log = self.total > 1e3 if log is None else log
+        self.bar = tqdm(total=self.RESOLUTION, desc=desc, bar_format="{l_bar}{bar}| {unit} [{elapsed}]")
+        self._shown = -math.inf
+        self._last: tuple | None = None
+
+    def update(self, t: float, y=None) -> None:
+        if self.total > 0:
+            frac = math.log1p(max(t, 0.0)) / math.log1p(self.total) if self.log else t / self.total
+            n = min(self.RESOLUTION, int(self.RESOLUTION * frac))
+        else:
+            n = self.RESOLUTION
+        self._last = (t, y)
+        now = time.perf_counter()
+        if now - self._shown >= 0.2:
+            self._shown = now
+            self._describe(t, y)
+            if n <= self.bar.n:
+                self.bar.refresh()
+        if n > self.bar.n:
+            self.bar.update(n - self.bar.n)
+
+    def _describe(self, t, y) -> None:
+        if self.unit == "step":
+            text = f"step={int(t)}/{int(self.total)}"
+        else:
+            text = f"{self.unit}={t:.4g}/{self.total:.4g}"
+        if self.loss is not None and y is not None:
+            text += f" loss={self.loss(y):.3g}"
+        self.bar.unit = text  # shown by the bar_format (tqdm's postfix would start with ", ")
+
+    def close(self) -> None:
+        if self._last is not None:
+            self._describe(*self._last)
+            self.bar.refresh()
+        self.bar.close()
+
+
+def make_bar(enabled: bool, total: float, desc: str, **kwargs) -> Progress | None:
+    """A :class:`Progress` bar when ``enabled`` (see :func:`want_progress`), else None."""
+    return Progress(total, desc, **kwargs) if enabled else None
 
 
 @dataclass
@@ -212,9 +262,9 @@ def run(
     status = Status.FINISHED
     message_kw: dict = {}
     start = time.perf_counter()
-    bar = make_bar(progress, t_final, desc)
+    bar = make_bar(progress, t_final, desc, loss=lambda y: problem._loss(event_state(y)))
     if bar is not None:
-        bar.update(t0)
+        bar.update(t0, y0)
     njev = 0
     with (
         np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
@@ -339,7 +389,7 @@ def run(
                     message_kw = {"t": t_new, "bound": blowup_norm}
                     break
                 if bar is not None:
-                    bar.update(t_new - bar.n)
+                    bar.update(t_new, solver.y)
                 elapsed = time.perf_counter() - start
                 budget_hit = [ev for ev in wall_events if elapsed > ev.wall_seconds]
                 if budget_hit and solver.status == "running":
@@ -365,6 +415,8 @@ def run(
                     ys.append(solver.y.copy())
         finally:
             if bar is not None:
+                if ts:
+                    bar.update(ts[-1], ys[-1])  # where the run ended (an event's time lies within a step)
                 bar.close()
         njev += int(getattr(solver, "njev", 0) or 0)
     if status == Status.FAILED and (not ts or not np.all(np.isfinite(ys[-1]))):

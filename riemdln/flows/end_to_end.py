@@ -809,7 +809,8 @@ def end_to_end_flow(
     dense_output : bool
         Provide ``result.sol(t)``.
     progress : bool or None
-        tqdm progress bar; None (default) shows it only when stderr is a terminal.
+        tqdm progress bar showing t and the loss; None (default) shows it only when stderr is a terminal.
+        For ``t_final`` > 1e3 it advances in log(1 + t), since runs stop on events and plateaus span decades.
 
     Returns
     -------

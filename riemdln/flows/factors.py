@@ -350,7 +350,7 @@ def factor_descent(
         ``Status.DIVERGED`` when :math:`\|X\|_F` exceeds it or an entry becomes non-finite (a learning
         rate above the stability limit); default :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`.
     progress : bool or None
-        tqdm bar (None: only on a terminal).
+        tqdm bar showing the step and the loss (None: only on a terminal).
 
     Returns
     -------
@@ -386,7 +386,9 @@ def factor_descent(
     wall_events = [ev for ev in events if ev.wall_seconds is not None]
     ts, ys = [0.0], [net.join(W)]
     status, message_kw = Status.FINISHED, {}
-    bar = _driver.make_bar(_driver.want_progress(progress), float(steps), f"descent N={N}")
+    bar = _driver.make_bar(
+        _driver.want_progress(progress), float(steps), f"descent N={N}", log=False, unit="step", loss=problem._loss
+    )
     start = time.perf_counter()
     g_old = [float(ev.fn(0.0, X, problem)) for ev in state_events]
     step = 0
@@ -428,8 +430,8 @@ def factor_descent(
                     if stop != "diverged" or np.all(np.isfinite(X)):
                         ts.append(t)
                         ys.append(net.join(W))
-                if bar is not None and step % max(1, steps // 200) == 0:
-                    bar.update(step - bar.n)
+                if bar is not None and step % max(1, steps // 1000) == 0:
+                    bar.update(step, X)
                 if stop is not None:
                     break
         finally:
