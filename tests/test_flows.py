@@ -223,6 +223,21 @@ def test_menon_depth_two_positive_det_ends_at_rank_two(rng, eps):
     assert math.isclose(smin, _menon_limit(D, 10 * eps, 2, False), rel_tol=1e-2)
 
 
+def test_menon_depth_two_nearly_singular_direction_is_scale_independent_not_rank_one():
+    # the one det > 0 direction of the reproduce study that "reached rank one" at N = 2 (sigma_min <= 10 eps at
+    # eps = 1e-3): its D is nearly singular (sigma_min/sigma_max = 5.7e-4), and the limit's sigma_min does not
+    # depend on eps -- a property of the direction, as for every N = 2, det > 0 start, not an approach to rank one
+    from riemdln.studies.menon_2x2 import direction
+
+    D = direction(2023, 1, +1)
+    s = np.linalg.svd(D, compute_uv=False)
+    assert np.linalg.det(D) > 0 and s[1] / s[0] < 1e-3
+    smin = np.array([_menon_limit(D, eps, 2, False) for eps in (1e-2, 1e-4, 1e-6)])
+    assert smin[1] <= 10 * 1e-3  # the study's criterion at eps = 1e-3 counts it as rank one ...
+    assert smin[2] > 100 * 1e-6  # ... but at eps = 1e-6 it is 1000 eps
+    np.testing.assert_allclose(smin, smin[0], rtol=0.05)
+
+
 @pytest.mark.parametrize("eps", [1e-3, 1e-4])
 def test_menon_depth_two_negative_det_ends_near_rank_one(rng, eps):
     assert _menon_limit(_direction(rng, -1), eps, 2, False) <= 10 * eps

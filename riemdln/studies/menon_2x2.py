@@ -94,12 +94,21 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         for sign in (1, -1):
             rs = [r for r in landing if r["depth"] == label and r["sign"] == sign]
             rank_one = [r["sigma_min"] <= 10 * r["scale"] for r in rs]
+            # how close to rank one the starting directions of the rank-one runs were themselves
+            conditioning = [
+                float(
+                    np.divide(*np.linalg.svd(direction(params["seed"], r["index"], r["sign"]), compute_uv=False)[::-1])
+                )
+                for r, one in zip(rs, rank_one, strict=True)
+                if one
+            ]
             fractions.append(
                 {
                     "depth": label,
                     "sign": sign,
                     "runs": len(rs),
                     "rank_one_fraction": float(np.mean(rank_one)),
+                    "rank_one_start_conditioning": conditioning,
                     "sigma_min_median": float(np.median([r["sigma_min"] for r in rs])),
                     "converged": sum(r["loss"] <= params["loss_tol"] * 10 for r in rs),
                 }
@@ -247,11 +256,23 @@ def _summary(results: dict) -> str:
         )
     slopes: dict = {}
     for r in results["slopes"]:
-        slopes.setdefault(r["depth"], []).append(r["slope"])
-    for depth, values in slopes.items():
+        slopes.setdefault((r["depth"], r["sign"]), []).append(r["slope"])
+    for (depth, sign), values in slopes.items():
         med = float(np.median(values))
         verdict = "σ_min falls with ε" if med > 0.5 else "σ_min does not fall with ε"
-        out.append(f"N = {depth}: median log-log slope {fmt(med)} — {verdict}.")
+        out.append(f"N = {depth}, det X₀ {'>' if sign > 0 else '<'} 0: median log-log slope {fmt(med)} — {verdict}.")
+        cond = [
+            c
+            for f in results["fractions"]
+            if (f["depth"], f["sign"]) == (depth, sign)
+            for c in f.get("rank_one_start_conditioning", [])
+        ]
+        if med < 0.2 and cond:
+            out.append(
+                "Since σ_min does not depend on ε there, the runs counted as rank one are a property of their "
+                f"directions, not of the scale: they start from D with σ_min(D)/σ_max(D) = "
+                f"{', '.join(fmt(c) for c in cond)}."
+            )
     return "Observations from careful integrations, not theorems. " + " ".join(out)
 
 
