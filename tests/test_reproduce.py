@@ -91,6 +91,25 @@ def test_sweep_order_is_independent_of_executor():
     assert inline == threads == procs == [k * k for k in range(20)]
 
 
+def test_local_pool_limits_the_workers_blas_threads(monkeypatch):
+    from riemdln.sweep import BLAS_THREAD_VARIABLES, local_executor
+
+    for name in BLAS_THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "7")  # a caller's own setting is kept
+    tasks = [(name,) for name in BLAS_THREAD_VARIABLES]
+    with local_executor(2) as pool:
+        seen = run_sweep(os.getenv, tasks, executor=pool)
+    threads = str(max(1, (os.cpu_count() or 1) // 2))
+    assert dict(zip(BLAS_THREAD_VARIABLES, seen, strict=True)) == {
+        "OPENBLAS_NUM_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": "7",
+        "BLIS_NUM_THREADS": threads,
+    }
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"  # restored
+
+
 def test_local_pool_gives_the_same_numbers(tmp_path):
     a = reproduce(tmp_path / "a", quick=True, studies=["depth_convergence"], pdf=False, log=_quiet, command_line=[])
     b = reproduce(
