@@ -112,7 +112,9 @@ def reproduce(
     quick : bool
         Smaller sizes and fewer seeds, same studies.
     jobs : int
-        Local worker processes for the sweeps (1: inline).
+        Local worker processes for the sweeps (1: inline). They are started with "spawn" (see
+        :func:`riemdln.sweep.local_executor`), so a script that calls this with ``jobs > 1`` must do so
+        under ``if __name__ == "__main__":``.
     scheduler : str, optional
         Address of a Dask distributed scheduler; the sweeps then run on its workers.
     studies : sequence of str, optional

@@ -117,7 +117,8 @@ def local_executor(jobs: int | None) -> Iterator[cf.Executor | None]:
     The workers are started fresh ("spawn") with their BLAS limited to cores // jobs threads (at least
     one), unless the caller set the BLAS thread variables: ``jobs`` workers each running a BLAS thread per
     core oversubscribe the machine (``riemdln reproduce --quick`` on 2 cores: 33 s with 2 workers of 2
-    threads, 12 s with one thread each).
+    threads, 12 s with one thread each). Spawned workers import the caller's main module: in a script,
+    create the pool under ``if __name__ == "__main__":``.
     """
     if jobs is None or jobs <= 1:
         yield None
