@@ -5,7 +5,7 @@ Truths computed here, never copied from the code under test:
 * det A_N from the explicit d^2×d^2 operator built by the fractional-power sum (A_inf by quadrature);
 * the rank-r stratum density as sqrt(det Gram) of finite-difference tangent vectors in the metric;
 * the fibre volume as c_d^{N-1} sqrt(det Gram) of the gauge orbit of a balanced tuple;
-* c_d = vol O(d) by quadrature in explicit coordinates.
+* c_d = vol O(d) by quadrature in explicit coordinates (d = 2, 3) and through quaternions (d = 4).
 """
 
 from __future__ import annotations
@@ -313,6 +313,49 @@ def test_c3_by_euler_angle_quadrature():
         for k in range(3)
     )
     assert orthogonal_group_volume(3) == pytest.approx(2 * vol_so3, rel=1e-8)
+
+
+def test_c4_by_quaternions():
+    """c_4 through SO(4) = (S^3 x S^3)/{+-1}, (p, q) -> (x -> p x q^-1) on the quaternions.
+
+    The map is a group homomorphism, so its volume factor is the same everywhere: sqrt(det Gram) of the
+    images (Frobenius) of the six unit tangent vectors at (1, 1), from explicit quaternion multiplication
+    matrices. vol S^3 by quadrature in hyperspherical angles. c_4 = 2 * (1/2) * factor * (vol S^3)^2.
+    """
+
+    def left(p):  # matrix of x -> p x
+        a, b, c, d = p
+        return np.array([[a, -b, -c, -d], [b, a, -d, c], [c, d, a, -b], [d, -c, b, a]])
+
+    def right(q):  # matrix of x -> x q
+        a, b, c, d = q
+        return np.array([[a, -b, -c, -d], [b, a, d, -c], [c, -d, a, b], [d, c, -b, a]])
+
+    def hamilton(u, v):  # the quaternion product, from i^2 = j^2 = k^2 = ijk = -1
+        a1, b1, c1, d1 = u
+        a2, b2, c2, d2 = v
+        return np.array(
+            [
+                a1 * a2 - b1 * b2 - c1 * c2 - d1 * d2,
+                a1 * b2 + b1 * a2 + c1 * d2 - d1 * c2,
+                a1 * c2 - b1 * d2 + c1 * a2 + d1 * b2,
+                a1 * d2 + b1 * c2 - c1 * b2 + d1 * a2,
+            ]
+        )
+
+    x, p, q = np.random.default_rng(8).standard_normal((3, 4))
+    np.testing.assert_allclose(left(p) @ x, hamilton(p, x), atol=1e-12)
+    np.testing.assert_allclose(right(q) @ x, hamilton(x, q), atol=1e-12)
+    # tangent images: d/dt left(1 + t e) = left(e); d/dt right((1 + t e)^-1) = -right(e), e imaginary
+    units = np.eye(4)[1:]
+    tangents = [left(e).ravel() for e in units] + [-right(e).ravel() for e in units]
+    T = np.array(tangents)
+    factor = math.sqrt(np.linalg.det(T @ T.T))
+    assert np.allclose(T @ T.T, 4 * np.eye(6))  # each image has Frobenius norm 2, all orthogonal
+    vol_s3, _ = quad(lambda a: math.sin(a) ** 2, 0, math.pi)
+    vol_s3 *= quad(math.sin, 0, math.pi)[0] * 2 * math.pi
+    vol_so4 = 0.5 * factor * vol_s3**2  # the covering is two to one
+    assert orthogonal_group_volume(4) == pytest.approx(2 * vol_so4, rel=1e-12)
 
 
 def test_c1_is_two_points():
