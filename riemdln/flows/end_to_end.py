@@ -47,11 +47,6 @@ def _check_X0(X0, problem) -> np.ndarray:
     return X0
 
 
-# the unchecked numeric twins (geometry validates; these run in hot loops)
-_log_mult = _log_multiplier
-_mult = _multiplier
-
-
 def _degree(depth: float) -> float:
     """Homogeneity degree of the multiplier: a_N(cx, cy) = c^{(N-1)/N} a_N(x, y); L(cx, cy) = c L(x, y)."""
     return 1.0 if math.isinf(depth) else (depth - 1.0) / depth
@@ -66,21 +61,17 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
     identity = depth == 1.0  # a_1 = 1 (raw and normalized): A_1 = I
 
     def rhs(t, y):
-        # y: (D,) or a batch (D, B) of states in columns
-        X = y.reshape(m, n) if y.ndim == 1 else y.T.reshape(-1, m, n)
+        X = y.reshape(m, n)
         G = np.where(mask, X - target, 0.0)
         if identity:
-            out = -G
-        else:
-            Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
-            xs = np.zeros(X.shape[:-2] + (m,))
-            ys = np.zeros(X.shape[:-2] + (n,))
-            xs[..., :k] = s * s
-            ys[..., :k] = s * s
-            M = _mult(xs[..., :, None], ys[..., None, :], depth, normalized)
-            Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
-            out = -(Q @ (M * (Qt @ G @ R)) @ Rt)
-        return out.ravel() if y.ndim == 1 else out.reshape(-1, m * n).T
+            return -G.ravel()
+        Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
+        xs = np.zeros(m)
+        ys = np.zeros(n)
+        xs[:k] = s * s
+        ys[:k] = s * s
+        M = _multiplier(xs[:, None], ys[None, :], depth, normalized)
+        return -(Q @ (M * (Q.T @ G @ Rt.T)) @ Rt).ravel()
 
     return rhs
 
@@ -103,7 +94,7 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         x[:k] = s * s
         z = np.zeros(n)
         z[:k] = s * s
-        a = _mult(x[:, None], z[None, :], depth, normalized)
+        a = _multiplier(x[:, None], z[None, :], depth, normalized)
         Gt = Q.T @ np.where(mask, X - target, 0.0) @ R
         # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
         D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
@@ -200,8 +191,8 @@ class _SVDSystem:
         self.deg = _degree(depth)
         one = np.ones(1)
         # a(x, x) = a(1, 1) x^deg and a(x, 0) = a(1, 0) x^deg: homogeneity, constants from the twins
-        self.log_a11 = float(_log_mult(one, one, depth, normalized)[0])
-        self.log_a10 = float(_log_mult(one, 0 * one, depth, normalized)[0])
+        self.log_a11 = float(_log_multiplier(one, one, depth, normalized)[0])
+        self.log_a10 = float(_log_multiplier(one, 0 * one, depth, normalized)[0])
         k = self.k
         self.iu = np.triu_indices(k, 1)
 
@@ -245,7 +236,7 @@ class _SVDSystem:
         ri, rj = rho[..., i], rho[..., j]
         r = np.maximum(ri, rj)
         di, dj = ri - r, rj - r
-        log_a = _log_mult(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
+        log_a = _log_multiplier(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
         delta = ri - rj
         absd = np.abs(delta)
         h = np.exp(log_a - r - np.log(np.exp(di) + np.exp(dj)))
@@ -260,45 +251,43 @@ class _SVDSystem:
         F[..., j, i] = -f
         return H, F
 
-    def rhs(self, t, y):
-        """Right-hand side; ``y`` of shape (D,) or (D, B) (a batch of states in columns)."""
-        if y.ndim == 1:
-            return self._rhs(y[None, :])[0]
-        return self._rhs(y.T).T
-
-    def _rhs(self, Y):
-        k, m, n = self.k, self.m, self.n
-        B = Y.shape[0]
-        rho = Y[:, :k]
-        Q = Y[:, k : k + m * k].reshape(B, m, k)
-        R = Y[:, k + m * k :].reshape(B, n, k)
+    def _state(self, y) -> dict:
+        """What the right-hand side and its derivatives at ``y`` share."""
+        rho, Q, R = self.split(y)
         s = np.exp(rho)
-        Rt = np.swapaxes(R, -1, -2)
-        X = (Q * s[:, None, :]) @ Rt
-        G = np.where(self.mask, X - self.target, 0.0)
+        G = np.where(self.mask, (Q * s) @ R.T - self.target, 0.0)
         GR = G @ R
-        Gt = np.swapaxes(Q, -1, -2) @ GR
-        GtT = np.swapaxes(Gt, -1, -2)
-        # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
-        drho = -np.exp(self.log_a11 + rho * (2 * self.deg - 1)) * np.diagonal(Gt, axis1=-2, axis2=-1)
+        Gt = Q.T @ GR
+        Psym, Pant = Gt + Gt.T, Gt - Gt.T
         H, F = self.pair_coefficients(rho)
-        FP = F * (Gt + GtT)
-        HM = H * (Gt - GtT)
-        dQ = Q @ (0.5 * (FP - HM))  # Omega
-        dR = R @ (0.5 * (FP + HM))  # Theta
-        if m > k or n > k:
+        z = dict(rho=rho, Q=Q, R=R, s=s, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
+        z["Omega"] = 0.5 * (F * Psym - H * Pant)
+        z["Theta"] = 0.5 * (F * Psym + H * Pant)
+        # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
+        z["c"] = np.exp(self.log_a11 + rho * (2 * self.deg - 1))
+        # thin frames: a(s_j^2, 0) / s_j (none at N = inf, where L(x, 0) = 0)
+        z["b"] = np.exp(self.log_a10 + rho * (2 * self.deg - 1)) if np.isfinite(self.log_a10) else None
+        return z
+
+    def rhs(self, t, y):
+        """Right-hand side at one state ``y``."""
+        k, m, n = self.k, self.m, self.n
+        z = self._state(y)
+        Q, R, G, GR, Gt, b = z["Q"], z["R"], z["G"], z["GR"], z["Gt"], z["b"]
+        drho = -z["c"] * np.diag(Gt)
+        dQ = Q @ z["Omega"]
+        dR = R @ z["Theta"]
+        if b is not None:
             # thin frames: the column (row) space also turns into its complement,
             # dQ += (I - QQ^T) Xdot R S^-1 = -(G R - Q Gt) diag(a(s_j^2, 0) / s_j)
-            if np.isfinite(self.log_a10):
-                b = np.exp(self.log_a10 + rho * (2 * self.deg - 1))[:, None, :]
-                if m > k:
-                    dQ = dQ - (GR - Q @ Gt) * b
-                if n > k:
-                    dR = dR - (np.swapaxes(G, -1, -2) @ Q - R @ GtT) * b
-        return np.concatenate([drho, dQ.reshape(B, m * k), dR.reshape(B, n * k)], axis=1)
+            if m > k:
+                dQ = dQ - (GR - Q @ Gt) * b
+            if n > k:
+                dR = dR - (G.T @ Q - R @ Gt.T) * b
+        return np.concatenate([drho, dQ.ravel(), dR.ravel()])
 
-    def pair_derivatives(self, rho):
-        r"""H, F (see :meth:`pair_coefficients`) and their derivatives in :math:`\rho_i` and :math:`\rho_j`.
+    def pair_derivatives(self, rho, H, F):
+        r"""Derivatives of H, F (:meth:`pair_coefficients`) in :math:`\rho_i` and :math:`\rho_j`.
 
         With :math:`\psi' = \partial\log a/\partial\log x` at :math:`\delta = 2(\rho_i - \rho_j)` (so the
         :math:`\rho_j` one is :math:`\deg - \psi'`, by homogeneity) and :math:`\Delta = \rho_i - \rho_j`:
@@ -310,24 +299,19 @@ class _SVDSystem:
             \partial_{\rho_i}\log|F_{ij}| = 2\psi' + \frac{1}{\operatorname{expm1}(-\Delta)}, \quad
             \partial_{\rho_j}\log|F_{ij}| = 2(\deg - \psi') + \frac{1}{\operatorname{expm1}(\Delta)}.
 
-        Returns H, F, dH_i, dH_j, dF_i, dF_j, each (k, k) with [i, j] the derivative of the (i, j) entry.
+        Returns dH_i, dH_j, dF_i, dF_j, each (k, k) with [i, j] the derivative of the (i, j) entry.
         """
-        k = self.k
-        H, F = self.pair_coefficients(rho)
-        zeros = [np.zeros((k, k)) for _ in range(4)]
-        if k == 1:
-            return (H, F, *zeros)
         Delta = rho[:, None] - rho[None, :]
         psi = _log_multiplier_log_derivative(2 * Delta, self.depth)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             dH_i = H * (2 * psi - 1 / (1 + np.exp(-Delta)))
             dH_j = H * (2 * (self.deg - psi) - 1 / (1 + np.exp(Delta)))
-            nz = F != 0
+            nz = F != 0  # the diagonal, and exactly coincident pairs (F taken as 0 there)
             dF_i = np.where(nz, F * (2 * psi + 1 / np.expm1(-Delta)), 0.0)
             dF_j = np.where(nz, F * (2 * (self.deg - psi) + 1 / np.expm1(Delta)), 0.0)
         np.fill_diagonal(dH_i, 0.0)
         np.fill_diagonal(dH_j, 0.0)
-        return H, F, dH_i, dH_j, dF_i, dF_j
+        return dH_i, dH_j, dF_i, dF_j
 
     def jvp(self, y, V):
         r"""Directional derivatives of :meth:`rhs` at ``y`` along the rows of ``V`` (B, D): exact, (B, D).
@@ -342,21 +326,10 @@ class _SVDSystem:
         return self._jvp(self._base(y), *parts)
 
     def _base(self, y) -> dict:
-        """What every directional derivative at ``y`` shares."""
-        rho, Q, R = self.split(y)
-        s = np.exp(rho)
-        G = np.where(self.mask, (Q * s) @ R.T - self.target, 0.0)
-        GR = G @ R
-        Gt = Q.T @ GR
-        Psym, Pant = Gt + Gt.T, Gt - Gt.T
-        H, F, dH_i, dH_j, dF_i, dF_j = self.pair_derivatives(rho)
-        base = dict(rho=rho, Q=Q, R=R, s=s, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
-        base.update(dH_i=dH_i, dH_j=dH_j, dF_i=dF_i, dF_j=dF_j)
-        base["Omega"] = 0.5 * (F * Psym - H * Pant)
-        base["Theta"] = 0.5 * (F * Psym + H * Pant)
-        base["c"] = np.exp(self.log_a11 + rho * (2 * self.deg - 1))
-        base["b"] = np.exp(self.log_a10 + rho * (2 * self.deg - 1)) if np.isfinite(self.log_a10) else None
-        return base
+        """:meth:`_state` and the derivatives of the pair coefficients: what every directional derivative shares."""
+        z = self._state(y)
+        z["dH_i"], z["dH_j"], z["dF_i"], z["dF_j"] = self.pair_derivatives(z["rho"], z["H"], z["F"])
+        return z
 
     def _jvp(self, z: dict, dr, dQ, dR):
         """Batched directional derivative; ``dr`` (B, k), ``dQ`` (B, m, k), ``dR`` (B, n, k), None for zero."""
@@ -417,16 +390,14 @@ class _SVDSystem:
         D = y.size
         J = np.empty((D, D))
         J[:, :k] = self._jvp(z, np.eye(k), None, None).T
-        for offset, rows in ((k, m), (k + m * k, n)):
+        for offset, rows, frame in ((k, m, "dQ"), (k + m * k, n, "dR")):
             size = rows * k
             for a in range(0, size, chunk):
                 b = min(size, a + chunk)
                 E = np.zeros((b - a, size))
                 E[np.arange(b - a), np.arange(a, b)] = 1.0
-                E = E.reshape(b - a, rows, k)
-                J[:, offset + a : offset + b] = (
-                    self._jvp(z, None, E, None) if offset == k else self._jvp(z, None, None, E)
-                ).T
+                directions = {"dr": None, "dQ": None, "dR": None, frame: E.reshape(b - a, rows, k)}
+                J[:, offset + a : offset + b] = self._jvp(z, **directions).T
         return J
 
 
