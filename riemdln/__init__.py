@@ -38,6 +38,9 @@ _LAZY = {
     "RiemdlnValueError": "riemdln._validation",
     # simulation
     "CompletionProblem": "riemdln.problems",
+    "Energy": "riemdln.energies",
+    "QuadraticEnergy": "riemdln.energies",
+    "SensingProblem": "riemdln.energies",
     "balanced_factors": "riemdln.flows",
     "factor_flow": "riemdln.flows",
     "factor_descent": "riemdln.flows",
@@ -60,6 +63,7 @@ __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) al
 _SUBMODULES = (
     "baselines",
     "derivations",
+    "energies",
     "flows",
     "formulas",
     "functions",

@@ -109,3 +109,14 @@ def check_full_rank(
     if np.any(rank < k):
         r = int(np.min(rank))
         raise RiemdlnValueError(f"`{name}` has rank {r} < min(m, n) = {k}; {why}.")
+
+
+def check_seed(seed, name: str = "seed"):
+    """``None``, a non-negative integer, or a ``numpy.random.Generator``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise RiemdlnValueError(
+            f"`{name}` must be None, a non-negative integer or a numpy.random.Generator; got {_short(seed)}."
+        )
+    return int(seed)
