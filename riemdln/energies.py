@@ -96,7 +96,8 @@ class _MatrixEnergy:
     def _as_X(self, X, name: str = "X") -> np.ndarray:
         arr = check_matrix(X, name)
         if arr.shape[-2:] != self._shape:
-            raise RiemdlnValueError(f"`{name}` must have shape (..., {self._shape[0]}, {self._shape[1]}); got {arr.shape}.")
+            m, n = self._shape
+            raise RiemdlnValueError(f"`{name}` must have shape (..., {m}, {n}); got {arr.shape}.")
         return arr
 
     def loss(self, X: ArrayLike) -> NDArray[np.float64] | float:
@@ -314,7 +315,8 @@ class SensingProblem(_MatrixEnergy):
     def random(cls, m: int, n: int, rank: int, n_measurements: int, seed: int | None = None) -> SensingProblem:
         r"""Gaussian sensing of a random rank-``rank`` matrix.
 
-        :math:`W^* = U V^T` with U (m×r), V (n×r) standard Gaussian, scaled to :math:`\|W^*\|_F = 1`; sensors with i.i.d. :math:`N(0, 1/K)` entries (so
+        :math:`W^* = U V^T` with U (m×r), V (n×r) standard Gaussian, scaled to :math:`\|W^*\|_F = 1`;
+        sensors with i.i.d. :math:`N(0, 1/K)` entries (so
         :math:`\mathbb E\,\mathcal A^*\mathcal A = I`), noiseless measurements.
         """
         from riemdln._validation import check_seed
