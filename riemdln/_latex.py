@@ -20,7 +20,9 @@ def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
     """Compile ``tex`` with pdflatex in a scratch folder; move the PDF beside it (atomically)."""
     exe = shutil.which("pdflatex")
     if exe is None:
-        raise LatexError("pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf")
+        raise LatexError(
+            "pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf"
+        )
     tex = Path(tex)
     with tempfile.TemporaryDirectory() as work:
         for _ in range(2):  # twice, for labels

@@ -203,7 +203,7 @@ def reproduce(
     if html is not None:
         atomic_write(out / "report.html", html)
     else:
-        log("  report.html skipped: pip install \"riemdln[report]\" (markdown-it-py) to write it")
+        log('  report.html skipped: pip install "riemdln[report]" (markdown-it-py) to write it')
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
     doc = {
@@ -281,9 +281,7 @@ def formula_index(cat: Mapping, pdf: bool) -> str:
     return "\n".join(lines)
 
 
-def render_report(
-    cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool
-) -> str:
+def render_report(cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool) -> str:
     """report.md: summary table, run statuses, formula index, then one section per study (figures written)."""
     sections = [
         "# riemdln reproduce",

@@ -137,9 +137,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 
 def _select(rows, method, k, converged_only=True):
     return [
-        r
-        for r in rows
-        if r["depth"] == method and r["n_observed"] == k and (r["reached_target"] or not converged_only)
+        r for r in rows if r["depth"] == method and r["n_observed"] == k and (r["reached_target"] or not converged_only)
     ]
 
 
@@ -203,7 +201,9 @@ def markdown(results: dict, figs: list[str]) -> str:
         for k in results["observed"]:
             runs = _select(rows_all, m, k, converged_only=False)
             reached = f"{sum(r['reached_target'] for r in runs)}/{len(runs)}" if m != "soft-impute" else "n/a"
-            rows.append([_label(m), k, _cell(rows_all, m, k, "test_error"), _cell(rows_all, m, k, "effective_rank"), reached])
+            rows.append(
+                [_label(m), k, _cell(rows_all, m, k, "test_error"), _cell(rows_all, m, k, "effective_rank"), reached]
+            )
     unconverged = [r for r in rows_all if r["depth"] != "soft-impute" and not r["reached_target"]]
     n_seeds = len({r["seed"] for r in rows_all})
     parts = [

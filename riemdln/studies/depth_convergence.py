@@ -139,7 +139,8 @@ def small_init_summary(small: dict) -> dict:
     return {
         "claim": f"from small init ({fmt(small['scale'])}) up to τ = {fmt(small['tau_final'])}: sup over τ of the "
         "distance to N = ∞ → 0",
-        "measured": "sup distance " + ", ".join(f"{fmt(e)} (N = {depth_label(N)})" for N, e in zip(small["depths"], d, strict=True))
+        "measured": "sup distance "
+        + ", ".join(f"{fmt(e)} (N = {depth_label(N)})" for N, e in zip(small["depths"], d, strict=True))
         + f"; at τ final order {fmt(small['order_final_distance'], 3)}"
         + ("" if small["all_reached"] else " (not every run reached its loss target)"),
         "expected": "no theorem; the τ = 1 rate 1/N need not hold uniformly through the plateaus",
@@ -264,13 +265,19 @@ def _small_markdown(results: dict, figs: list[str]) -> list[str]:
         return []
     rows = [
         [depth_label(N), a, b]
-        for N, a, b in zip(small["depths"], small["max_relative_distance"], small["final_relative_distance"], strict=True)
+        for N, a, b in zip(
+            small["depths"], small["max_relative_distance"], small["final_relative_distance"], strict=True
+        )
     ]
-    status = ", ".join(f"N = {f['depth']}: {f['status']}, loss {fmt(f['final_loss'])}" for f in results["small_init_flows"])
+    status = ", ".join(
+        f"N = {f['depth']}: {f['status']}, loss {fmt(f['final_loss'])}" for f in results["small_init_flows"]
+    )
     return [
         f"From small initialization (scale {fmt(small['scale'])}) to τ = {fmt(small['tau_final'])}: distance "
         "‖X_N(τ) − X_∞(τ)‖ / ‖X_∞(τ_final)‖, the maximum over the saved times (log-spaced) and at the end; fitted "
-        f"orders {fmt(small['order_max_distance'], 3)} and {fmt(small['order_final_distance'], 3)}. Runs: " + status + ".",
+        f"orders {fmt(small['order_max_distance'], 3)} and {fmt(small['order_final_distance'], 3)}. Runs: "
+        + status
+        + ".",
         table(["N", "max over τ", "at τ final"], rows),
         *[f"![{NAME}]({f})" for f in figs],
     ]

@@ -193,7 +193,15 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         for N in params["depths"]
     ]
     descent_tasks = [
-        dict(n_observed=k, seed=s, depth=str(N), c=c, loss_tol=params["loss_tol"], steps=params["descent_steps"], **common)
+        dict(
+            n_observed=k,
+            seed=s,
+            depth=str(N),
+            c=c,
+            loss_tol=params["loss_tol"],
+            steps=params["descent_steps"],
+            **common,
+        )
         for c in params["descent_c"]
         for k in params["observed"]
         for s in params["seeds"]
@@ -217,7 +225,9 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         out = []
         for k in params["observed"]:
             for s in params["seeds"]:
-                sel = {r["depth"]: r for r in rows if r["n_observed"] == k and r["seed"] == s and (key is None or key(r))}
+                sel = {
+                    r["depth"]: r for r in rows if r["n_observed"] == k and r["seed"] == s and (key is None or key(r))
+                }
                 errs = [sel[d]["test_error"] if d in sel else None for d in finite_depths]
                 out.append({"n_observed": k, "seed": s, "threshold": threshold_depth(finite_depths, errs)})
         return out
@@ -229,7 +239,9 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     descent_thr = {}
     for c in params["descent_c"]:
         th = thresholds(descent, [str(N) for N in params["descent_depths"]], key=lambda r, c=c: r["c"] == c)
-        descent_thr[str(c)] = [{**t, "threshold": None if t["threshold"] is None else float(t["threshold"])} for t in th]
+        descent_thr[str(c)] = [
+            {**t, "threshold": None if t["threshold"] is None else float(t["threshold"])} for t in th
+        ]
     return {
         "flows": flows,
         "descent": descent,
@@ -256,32 +268,56 @@ def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
     depths = results["depths"]
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    keys = (("test_error", "relative test error ‖X − W*‖_F/‖W*‖_F"), ("top_singular_value", "σ₁ at the end"),
-            ("effective_rank", "effective rank (Roy–Vetterli)"))
+    keys = (
+        ("test_error", "relative test error ‖X − W*‖_F/‖W*‖_F"),
+        ("top_singular_value", "σ₁ at the end"),
+        ("effective_rank", "effective rank (Roy–Vetterli)"),
+    )
     for k, marker in zip(results["observed"], ("o", "s", "^"), strict=False):
         for ax, (key, label) in zip(axes, keys, strict=True):
             color = None
             for s in sorted({r["seed"] for r in results["flows"]}):
                 rs = [r for r in results["flows"] if r["n_observed"] == k and r["seed"] == s]
                 x = [_xpos(r["depth"], depths) for r in rs]
-                (line,) = ax.plot(x, [r[key] for r in rs], "-", color=color, lw=0.8,
-                                  label=f"{k} observed" if s == results["flows"][0]["seed"] else None)
+                (line,) = ax.plot(
+                    x,
+                    [r[key] for r in rs],
+                    "-",
+                    color=color,
+                    lw=0.8,
+                    label=f"{k} observed" if s == results["flows"][0]["seed"] else None,
+                )
                 color = line.get_color()
                 ok = [r["reached_target"] for r in rs]
-                ax.plot([a for a, o in zip(x, ok, strict=True) if o], [r[key] for r, o in zip(rs, ok, strict=True) if o],
-                        marker, color=color, ms=4, ls="none")
-                ax.plot([a for a, o in zip(x, ok, strict=True) if not o],
-                        [r[key] for r, o in zip(rs, ok, strict=True) if not o], marker, mfc="none", color=color, ms=6,
-                        ls="none")
+                ax.plot(
+                    [a for a, o in zip(x, ok, strict=True) if o],
+                    [r[key] for r, o in zip(rs, ok, strict=True) if o],
+                    marker,
+                    color=color,
+                    ms=4,
+                    ls="none",
+                )
+                ax.plot(
+                    [a for a, o in zip(x, ok, strict=True) if not o],
+                    [r[key] for r, o in zip(rs, ok, strict=True) if not o],
+                    marker,
+                    mfc="none",
+                    color=color,
+                    ms=6,
+                    ls="none",
+                )
             ax.set_xscale("log", base=2)
-            ax.set_xlabel("depth N (rightmost: N = ∞)")
+            ax.set_xticks([_xpos(d, depths) for d in depths], ["∞" if d == "inf" else d for d in depths])
+            ax.minorticks_off()
+            ax.set_xlabel("depth N")
             ax.set_ylabel(label)
             if key != "effective_rank":
                 ax.set_yscale("log")
     axes[0].plot([], [], "ko", mfc="none", ls="none", label="open: loss target not reached")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{results['size']}×{results['size']} rank {results['rank']}, normalized flows, one line per seed",
-                 fontsize=9)
+    fig.suptitle(
+        f"{results['size']}×{results['size']} rank {results['rank']}, normalized flows, one line per seed", fontsize=9
+    )
     fig.tight_layout()
     first = save_figure(fig, outdir, f"{NAME}.png")
 
@@ -340,9 +376,15 @@ def markdown(results: dict, figs: list[str]) -> str:
             for d in results["descent_depths"]:
                 rs = [r for r in results["descent"] if r["n_observed"] == k and r["depth"] == d and r["c"] == c]
                 drows.append(
-                    [f"{c}/N", k, d, fmt_spread([r["test_error"] for r in rs]),
-                     fmt_spread([r["top_singular_value"] for r in rs]), f"{sum(r['reached_target'] for r in rs)}/{len(rs)}",
-                     ", ".join(sorted({r["status"] for r in rs}))]
+                    [
+                        f"{c}/N",
+                        k,
+                        d,
+                        fmt_spread([r["test_error"] for r in rs]),
+                        fmt_spread([r["top_singular_value"] for r in rs]),
+                        f"{sum(r['reached_target'] for r in rs)}/{len(rs)}",
+                        ", ".join(sorted({r["status"] for r in rs})),
+                    ]
                 )
     m = results["mechanism"][0]
     return "\n\n".join(

@@ -207,14 +207,17 @@ def figures(results: dict, outdir) -> list[str]:
     first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=110)
 
     fig, ax = plt.subplots(figsize=(5, 3.6))
+    # one colour per depth, one line style per sign of det X₀: the legend names exactly what the lines show
+    colours = {d: f"C{k}" for k, d in enumerate(dict.fromkeys(r["depth"] for r in results["slopes"]))}
     for row in results["slopes"]:
         ax.loglog(
             row["scales"],
             row["sigma_min"],
             "o-" if row["sign"] > 0 else "^--",
+            color=colours[row["depth"]],
             ms=3,
             lw=0.8,
-            label=f"N = {row['depth']}, det {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None,
+            label=f"N = {row['depth']}, det X₀ {'>' if row['sign'] > 0 else '<'} 0" if row["index"] == 0 else None,
         )
     ax.set_xlabel("initialization scale ε")
     ax.set_ylabel("σ_min of the limit")
