@@ -448,7 +448,7 @@ BAD = [
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"t_eval": [0.5, 0.2]}, r"`t_eval` must be strictly increasing"),
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"events": [print]}, r"`events` must contain riemdln.Event"),
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"progress": "yes"}, r"`progress` must be True, False or None"),
-    (end_to_end_flow, ("menon", np.eye(2), 2, 1.0), {}, r"`problem` must be a riemdln.CompletionProblem; got str"),
+    (end_to_end_flow, ("menon", np.eye(2), 2, 1.0), {}, r"`problem` must be an energy .*got str without shape"),
     (svd_flow, (P, np.diag([1.0, 0.0]), 2, 1.0), {}, r"`X0` must have full rank min\(m, n\) = 2 for the SVD"),
     (loss_below, (-1.0,), {}, r"`tol` must be a finite real number > 0; got -1.0"),
     (norm_above, (math.inf,), {}, r"`bound` must be a finite real number > 0; got inf"),

@@ -82,6 +82,12 @@ def check_tol(value, name) -> float:
     return float(value)
 
 
+def check_max_steps(value, name: str = "max_steps") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise RiemdlnValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
+    return int(value)
+
+
 def check_time(value, name, low: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= low:
         raise RiemdlnValueError(f"`{name}` must be a finite real number > {low:g}; got {value!r}.")
@@ -91,7 +97,7 @@ def check_time(value, name, low: float = 0.0) -> float:
 def check_blowup_norm(blowup_norm, problem, X0) -> float:
     r"""``blowup_norm`` checked, or its default :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`."""
     if blowup_norm is None:
-        return 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
+        return 1e8 * max(1.0, problem.scale(), float(np.linalg.norm(X0)))
     return check_time(blowup_norm, "blowup_norm")
 
 
@@ -247,8 +253,10 @@ def run(
     wall_events = [ev for ev in events if ev.wall_seconds is not None]
     t_events: dict[str, list] = {ev.name: [] for ev in events}
 
+    user_problem = getattr(problem, "energy", problem)  # events see the user's energy object
+
     def g(ev, t, y):
-        return float(ev.fn(t, event_state(y), problem))
+        return float(ev.fn(t, event_state(y), user_problem))
 
     ts: list[float] = []
     ys: list[np.ndarray] = []
@@ -262,7 +270,7 @@ def run(
     status = Status.FINISHED
     message_kw: dict = {}
     start = time.perf_counter()
-    bar = make_bar(progress, t_final, desc, loss=lambda y: problem._loss(event_state(y)))
+    bar = make_bar(progress, t_final, desc, loss=lambda y: problem.loss(event_state(y)))
     if bar is not None:
         bar.update(t0, y0)
     njev = 0

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
-from riemdln.flows import _driver
+from riemdln.flows import _driver, _energy
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -32,12 +32,9 @@ _FORMULATIONS = ("auto", "matrix", "svd")
 _LOG_TINY = math.log(1e-300)
 
 
-def _check_problem(problem):
-    from riemdln.problems import CompletionProblem
-
-    if not isinstance(problem, CompletionProblem):
-        raise RiemdlnValueError(f"`problem` must be a riemdln.CompletionProblem; got {type(problem).__name__}.")
-    return problem
+def _check_problem(problem) -> _energy.EnergyOps:
+    """Any energy (``shape``, ``loss``, ``gradient``; see riemdln.energies), checked once."""
+    return _energy.ops(problem)
 
 
 def _check_X0(X0, problem) -> np.ndarray:
@@ -55,14 +52,15 @@ def _degree(depth: float) -> float:
 # ----------------------------------------------------------------------------------------- matrix form
 def _matrix_rhs(problem, depth: float, normalized: bool):
     """-A_N(X) grad E(X) through one SVD and the multiplier twins (as riemdln.geometry.apply_A, unchecked)."""
+    problem = _energy.ops(problem)
     m, n = problem.shape
     k = min(m, n)
-    mask, target = problem.mask, problem.target
+    grad = problem.grad
     identity = depth == 1.0  # a_1 = 1 (raw and normalized): A_1 = I
 
     def rhs(t, y):
         X = y.reshape(m, n)
-        G = np.where(mask, X - target, 0.0)
+        G = grad(X)
         if identity:
             return -G.ravel()
         Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
@@ -78,16 +76,15 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
 
 def _matrix_jacobian(problem, depth: float, normalized: bool):
     """jac(t, y): the exact (m n, m n) Jacobian of the matrix-form right-hand side (see end_to_end_jacobian)."""
+    problem = _energy.ops(problem)
     m, n = problem.shape
     k = min(m, n)
-    mask, target = problem.mask, problem.target
     D = m * n
-    observed = mask.ravel()
 
     def jac(t, y):
-        if depth == 1.0:  # F = -P_Omega(X - M)
-            return -np.diag(observed.astype(float))
         X = y.reshape(m, n)
+        if depth == 1.0:  # F = -grad E
+            return -problem.hessian(X)
         Q, s, Rt = np.linalg.svd(X, full_matrices=True)
         R = Rt.T
         x = np.zeros(m)
@@ -95,7 +92,7 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         z = np.zeros(n)
         z[:k] = s * s
         a = _multiplier(x[:, None], z[None, :], depth, normalized)
-        Gt = Q.T @ np.where(mask, X - target, 0.0) @ R
+        Gt = Q.T @ problem.grad(X) @ R
         # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
         D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
         if m == n:  # a is symmetric and x = z: the second-argument slopes are a transpose of the first
@@ -118,8 +115,12 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         Y += sRT[:, None, None, :] * V1[:, :, :, None]
         Y += Rt[None, :, None, :] * U2[:, :, :, None]
         Y += sQT[None, :, :, None] * V2[:, :, None, :]
-        ko, lo = np.nonzero(mask)
-        Y[:, :, ko, lo] += (QT[:, None, ko] * Rt[None, :, lo]) * a[:, :, None]
+        if problem.completion:  # the Hessian is P_Omega: only the observed basis matrices
+            ko, lo = np.nonzero(problem.mask)
+            Y[:, :, ko, lo] += (QT[:, None, ko] * Rt[None, :, lo]) * a[:, :, None]
+        else:  # A(H E_kl) for every basis matrix: H E_kl from the energy's Hessian-vector products
+            HE = problem.hessian(X).T.reshape(D, m, n)
+            Y += (a * np.matmul(np.matmul(QT, HE), R)).transpose(1, 2, 0).reshape(m, n, m, n)
         # rotate back: J[(p, q), (k, l)] = -sum_ij Q[p, i] R[q, j] Y[i, j, (k, l)]
         Y = np.matmul(R, Y.reshape(m, n, D))
         return -(Q @ Y.reshape(m, n * D)).reshape(D, D)
@@ -174,6 +175,7 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X = _check_X0(X, problem)
+    problem.check_outputs(X)
     if depth != 1.0:
         check_full_rank(np.linalg.svd(X, compute_uv=False), X.shape, "X", "A_N is not differentiable there for N > 1")
     return _matrix_jacobian(problem, depth, normalized)(0.0, X.ravel())
@@ -184,9 +186,10 @@ class _SVDSystem:
     r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n))."""
 
     def __init__(self, problem, depth: float, normalized: bool):
+        problem = _energy.ops(problem)
         self.m, self.n = problem.shape
         self.k = min(self.m, self.n)
-        self.mask, self.target = problem.mask, problem.target
+        self.energy = problem
         self.depth, self.normalized = depth, normalized
         self.deg = _degree(depth)
         one = np.ones(1)
@@ -255,12 +258,13 @@ class _SVDSystem:
         """What the right-hand side and its derivatives at ``y`` share."""
         rho, Q, R = self.split(y)
         s = np.exp(rho)
-        G = np.where(self.mask, (Q * s) @ R.T - self.target, 0.0)
+        X = (Q * s) @ R.T
+        G = self.energy.grad(X)
         GR = G @ R
         Gt = Q.T @ GR
         Psym, Pant = Gt + Gt.T, Gt - Gt.T
         H, F = self.pair_coefficients(rho)
-        z = dict(rho=rho, Q=Q, R=R, s=s, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
+        z = dict(rho=rho, Q=Q, R=R, s=s, X=X, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
         z["Omega"] = 0.5 * (F * Psym - H * Pant)
         z["Theta"] = 0.5 * (F * Psym + H * Pant)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
@@ -343,7 +347,7 @@ class _SVDSystem:
             dX += _lmul(Q * s, np.swapaxes(dR, -1, -2))
         if dr is not None:
             dX += _lmul(Q, (s * dr)[:, :, None] * R.T)
-        dG = np.where(self.mask, dX, 0.0)
+        dG = self.energy.hvp(z["X"], dX)
         dGR = _rmul(dG, R) + (0.0 if dR is None else _lmul(G, dR))
         dGt = _lmul(Q.T, dGR)
         if dQ is not None:
@@ -435,7 +439,7 @@ def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
         )
     rho = np.log(s)
     tol = 4 * k * np.finfo(float).eps
-    G = np.where(system.mask, X0 - system.target, 0.0)
+    G = system.energy.grad(X0)
     start = 0
     while start < k:
         stop = start + 1
@@ -457,6 +461,7 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X0 = _check_X0(X0, problem)
+    problem.check_outputs(X0)
     t_final = _driver.check_time(t_final, "t_final")
     rtol = _driver.check_tol(rtol, "rtol")
     atol = _driver.check_tol(atol, "atol")

@@ -143,7 +143,13 @@ def loss_below(tol: float) -> Event:
     loss_below
     """
     tol = _positive(tol, "tol")
-    return Event("loss_below", lambda t, X, problem: problem._loss(X) - tol, True, -1.0)
+    return Event("loss_below", lambda t, X, problem: _loss_of(problem, X) - tol, True, -1.0)
+
+
+def _loss_of(problem, X) -> float:
+    """E(X) for any energy (the riemdln energies' unchecked hook where there is one)."""
+    fn = getattr(problem, "_loss", None)
+    return float(fn(X)) if callable(fn) else float(problem.loss(X))
 
 
 def norm_above(bound: float) -> Event:
@@ -251,7 +257,10 @@ def trajectory_diagnostics(
         s = np.linalg.svd(X, compute_uv=False) if n_t else np.zeros((0, k))
     s = -np.sort(-np.asarray(s, dtype=float), axis=-1)
     out: dict[str, np.ndarray] = {}
-    out["loss"] = np.asarray(problem.loss(X), dtype=float).reshape(n_t)
+    from riemdln.flows._energy import ops
+
+    energy = ops(problem)
+    out["loss"] = np.asarray(energy.loss_stack(X), dtype=float).reshape(n_t)
     out["singular_values"] = s
     out["effective_rank"] = effective_rank(s)
     out["nuclear_norm"] = s.sum(axis=-1)
@@ -260,8 +269,8 @@ def trajectory_diagnostics(
         if det_sign is None:
             det_sign = np.linalg.slogdet(X)[0] if n_t else np.zeros(0)
         out["det_sign"] = np.asarray(det_sign, dtype=float)
-    if problem.ground_truth is not None:
-        out["test_error"] = np.asarray(problem.test_error(X), dtype=float).reshape(n_t)
+    if energy.has_test_error:
+        out["test_error"] = np.asarray(energy.energy.test_error(X), dtype=float).reshape(n_t)
     # volume density
     logvol = np.full(n_t, np.inf)
     full = np.all(s > 0, axis=-1)
