@@ -44,6 +44,11 @@ def _check_X0(X0, problem) -> np.ndarray:
     return X0
 
 
+def _max_saved(state_size: int, matrix_size: int) -> int:
+    """Default bound on the saved states (no ``t_eval``): about 1000, fewer for large X (at most ~64 MB)."""
+    return int(min(1000, max(50, 64e6 / (8 * (state_size + matrix_size)))))
+
+
 def _degree(depth: float) -> float:
     """Homogeneity degree of the multiplier: a_N(cx, cy) = c^{(N-1)/N} a_N(x, y); L(cx, cy) = c L(x, y)."""
     return 1.0 if math.isinf(depth) else (depth - 1.0) / depth
@@ -220,6 +225,24 @@ class _SVDSystem:
         only the drift of Q^T Q from I (the symmetric part of the integration error)."""
         rho, Q, R = self.split(y)
         return (_orthonormal(Q) * np.exp(rho)) @ _orthonormal(R).T
+
+    def frame_atol(self, atol: float):
+        r"""Per-component absolute tolerances for :math:`(\rho, Q, R)`: ``atol`` on :math:`\rho`, and
+        ``atol`` :math:`/\max(1, s_j)` on column j of Q and R.
+
+        An error :math:`\delta q_j` in a frame column moves X by :math:`s_j\,\delta q_j r_j^T`: with one
+        absolute tolerance for all frame entries, the large singular values' columns would carry errors of
+        :math:`s_j\,\mathrm{atol}` into X. When ‖X‖ grows without bound (Razin–Cohen), the entries the loss
+        sees stay O(1) while :math:`s_1 \to \infty`: their frame components are O(1/s_1) and must be
+        resolved relative to themselves, which this scaling (with rtol) does. Updated after every step.
+        """
+        k, m, n = self.k, self.m, self.n
+
+        def fn(y):
+            col = atol / np.maximum(1.0, np.exp(y[:k]))
+            return np.concatenate([np.full(k, atol), np.tile(col, m), np.tile(col, n)])
+
+        return fn
 
     def pair_coefficients(self, rho):
         r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j; rho (..., k).
@@ -417,6 +440,12 @@ def _lmul(W, A):
 
 
 def _orthonormal(Q):
+    """The polar factor of a nearly orthonormal Q: one Newton–Schulz step Q(3I - Q^T Q)/2 (error O(δ²) for
+    δ = ‖Q^T Q - I‖, i.e. rounding for δ <= 1e-7), the SVD's U V^T beyond that."""
+    E = Q.T @ Q
+    E[np.diag_indices_from(E)] -= 1.0
+    if np.max(np.abs(E)) <= 1e-7:
+        return Q - 0.5 * (Q @ E)
     U, _, Vt = np.linalg.svd(Q, full_matrices=False)
     return U @ Vt
 
@@ -573,6 +602,9 @@ def svd_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    check_full_rank(
+        np.linalg.svd(X0, compute_uv=False), X0.shape, "X0", "SVD coordinates integrate log s (full rank only)"
+    )
     return _svd_part(
         problem,
         X0,
@@ -638,8 +670,8 @@ def _svd_part(
         atol=atol,
         t_eval=t_eval,
         events=events,
-        event_state=system.X,
-        problem=problem,
+        event_state=system.X_output,  # events, the loss check and the saved states see the same X
+        problem=system.energy,
         norm=fro,
         blowup_norm=blowup_norm,
         max_steps=max_steps,
@@ -650,6 +682,8 @@ def _svd_part(
         check_state=check_state,
         jac=system.jacobian,
         fallback=fallback,
+        atol_fn=system.frame_atol(atol),
+        max_saved=_max_saved(np.size(y0), system.m * system.n),
     )
     ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -720,6 +754,7 @@ def _matrix_part(
         dense=dense_output,
         jac=_matrix_jacobian(problem, depth, normalized),
         fallback=fallback,
+        max_saved=_max_saved(m * n, 0),
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
@@ -755,6 +790,11 @@ def _switch_event(ratio: float) -> Event:
 
 
 _SWITCH = "__riemdln_switch_to_svd__"
+_RANK_DEFICIENT = (
+    "for N > 1 the exact flow keeps the rank of X (A_N maps onto the tangent space of the rank-r stratum), "
+    "and neither formulation integrates it on that stratum (the matrix form drifts off it, SVD coordinates "
+    "need log s). Start from a full-rank X0 (e.g. X0 + 1e-8 * a random matrix) or use depth=1"
+)
 
 
 def _hybrid(
@@ -973,12 +1013,13 @@ def end_to_end_flow(
         raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
     args = (problem, X0, depth, normalized)
     rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)
+    s = np.linalg.svd(X0, compute_uv=False)
+    if depth > 1:
+        check_full_rank(s, X0.shape, "X0", _RANK_DEFICIENT)
     if formulation == "svd":
         return _svd_part(*args, 0.0, t_final, *rest)
     if formulation == "auto":
-        s = np.linalg.svd(X0, compute_uv=False)
-        full_rank = bool(np.all(s > 0) and np.all(np.isfinite(np.log(s))))
-        if depth >= 2 and full_rank:
+        if depth >= 2:
             if s[-1] < switch_ratio * s[0]:
                 return _svd_part(*args, 0.0, t_final, *rest)
             return _hybrid(*args, t_final, *rest, switch_ratio)

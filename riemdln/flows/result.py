@@ -28,8 +28,13 @@ class Status(enum.IntEnum):
     DIVERGED (2)
         The Frobenius norm of X exceeded ``blowup_norm``: the trajectory escapes to infinity (the loss
         may still be going to 0, as on the Razin–Cohen problem).
+    INACCURATE (-2)
+        The loss rose along accepted steps by more than the tolerances allow. A gradient flow's loss never
+        increases, so the numerical trajectory has left the exact one: the run stops there and the
+        trajectory up to that step is returned (tighten ``rtol``/``atol``, or use another formulation).
     """
 
+    INACCURATE = -2
     FAILED = -1
     FINISHED = 0
     EVENT = 1
@@ -37,6 +42,11 @@ class Status(enum.IntEnum):
 
 
 MESSAGES: dict[Status, str] = {
+    Status.INACCURATE: (
+        "The loss rose from its minimum {low:.6g} (t = {t_low:.6g}) to {high:.6g} at t = {t:.6g}, more than the "
+        "tolerances allow ({allowed:.3g}): a gradient flow's loss never increases, so the integration is no "
+        "longer accurate; tighten rtol/atol."
+    ),
     Status.FAILED: "The integration failed at t = {t:.6g}: {reason}",
     Status.FINISHED: "Reached the end of the time span (t = {t:.6g}).",
     Status.EVENT: "Event {name!r} occurred at t = {t:.6g}.",
@@ -99,7 +109,10 @@ class FlowResult:
 
     @property
     def success(self) -> bool:
-        """True if the integration did not fail (``status >= 0``)."""
+        """True if the run reached what was asked (``t_final``, ``steps`` or an event) accurately (``status >= 0``).
+
+        ``DIVERGED`` counts as success of the integration (the trajectory really escapes); check ``status`` to
+        tell it from convergence."""
         return self.status >= 0
 
     def __getitem__(self, name: str) -> np.ndarray:
