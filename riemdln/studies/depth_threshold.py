@@ -416,7 +416,7 @@ def summary(results: dict) -> list[dict]:
         reached = sum(r["reached_target"] for r in rs)
         rows.append(
             {
-                "claim": f"a threshold depth exists ({results['size']}×{results['size']}, {k} observed)",
+                "claim": f"every instance has a threshold depth ({results['size']}×{results['size']}, {k} observed)",
                 "measured": f"threshold found in {len(found)}/{len(ths)} instances"
                 + (f", median N = {fmt(float(np.median(found)))}" if found else "")
                 + f"; {reached}/{len(rs)} runs reached the loss target",
