@@ -207,19 +207,8 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         for s in params["seeds"]
         for N in params["descent_depths"]
     ]
-    mech_task = dict(
-        n_observed=params["observed"][0],
-        seed=params["seeds"][0],
-        depth=params["mechanism_depth"],
-        loss_tol=params["loss_tol"],
-        t_final=params["t_final"],
-        max_steps=params["max_steps"],
-        n_times=params["n_times"],
-        **common,
-    )
     flows = run_sweep(_flow, flow_tasks, executor=executor, progress=progress, desc=NAME)
     descent = run_sweep(_descent, descent_tasks, executor=executor, progress=progress, desc=f"{NAME} descent")
-    mechanism = run_sweep(_flow, [mech_task], executor=executor, progress=progress, desc=f"{NAME} mechanism")
 
     def thresholds(rows, finite_depths, key=None):
         out = []
@@ -236,6 +225,20 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     flow_thr = thresholds(flows, finite)
     for t in flow_thr:
         t["threshold"] = None if t["threshold"] is None else float(t["threshold"])
+    # the mechanism on the first instance (fewest observations) that has a threshold, else the first one
+    with_thr = [t for t in flow_thr if t["n_observed"] == params["observed"][0] and t["threshold"] is not None]
+    mech_seed = with_thr[0]["seed"] if with_thr else params["seeds"][0]
+    mech_task = dict(
+        n_observed=params["observed"][0],
+        seed=mech_seed,
+        depth=params["mechanism_depth"],
+        loss_tol=params["loss_tol"],
+        t_final=params["t_final"],
+        max_steps=params["max_steps"],
+        n_times=params["n_times"],
+        **common,
+    )
+    mechanism = run_sweep(_flow, [mech_task], executor=executor, progress=progress, desc=f"{NAME} mechanism")
     descent_thr = {}
     for c in params["descent_c"]:
         th = thresholds(descent, [str(N) for N in params["descent_depths"]], key=lambda r, c=c: r["c"] == c)
