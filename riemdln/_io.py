@@ -73,9 +73,10 @@ def _holder(lock: Path) -> tuple[int, str] | None:
 def folder_lock(folder: str | os.PathLike, what: str, wait: float = 0.0, poll: float = 0.2) -> Iterator[Path]:
     """Hold ``folder/.riemdln.lock`` (content: the holder's pid and host) for the ``with`` block.
 
-    A lock held by a live process is waited for up to ``wait`` seconds, then refused with
-    :class:`LockedError` naming ``what`` and the holder's pid. A lock whose pid is dead on this host
-    (a killed run) is stale and taken over. The lock file is removed on exit.
+        A lock held by a live process is waited for up to ``wait`` seconds, then refused with
+        :class:`LockedError` naming ``what`` and the holder's pid. A lock whose pid is dead on this host
+        (a killed run) is stale and taken over. A lock this process holds already is re-entered (the
+    ``--out`` and the cache may be one folder). The lock file is removed on exit by its taker.
     """
     folder = Path(folder)
     lock = folder / LOCK_NAME
@@ -86,6 +87,9 @@ def folder_lock(folder: str | os.PathLike, what: str, wait: float = 0.0, poll: f
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             holder = _holder(lock)
+            if holder == (os.getpid(), socket.gethostname()):  # held by this process already: nested
+                yield lock
+                return
             if holder is not None and holder[1] == socket.gethostname() and not _pid_alive(holder[0]):
                 with contextlib.suppress(FileNotFoundError):  # stale: its holder died
                     lock.unlink()
