@@ -168,10 +168,14 @@ def reproduce(
         The content of ``results.json``.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if isinstance(studies, str):
+        studies = [studies]
     wanted = list(STUDY_NAMES if studies is None else studies)
     unknown = [s for s in wanted if s not in STUDY_NAMES]
     if unknown:
-        raise RiemdlnValueError(f"unknown study {unknown[0]!r}; choose from {', '.join(STUDY_NAMES)}.")
+        raise RiemdlnValueError(
+            f"`studies` must be among {', '.join(STUDY_NAMES)}; got the unknown study {unknown[0]!r}."
+        )
     if not wanted:
         raise RiemdlnValueError(f"`studies` must name at least one study among {', '.join(STUDY_NAMES)}; got none.")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:

@@ -192,12 +192,15 @@ def local_executor(jobs: int | None) -> Iterator[cf.Executor | None]:
         pool.shutdown(wait=True)
 
 
-_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?::\d{1,5})?/?$")
+_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?P<port>:\d{1,5})?(?:/[\w./-]*)?$"
+)
 
 
 def check_scheduler_address(address) -> str:
     """``address`` must look like ``[tcp://]host[:port]``; checked before any connection is tried."""
-    if not isinstance(address, str) or not _ADDRESS.match(address.strip()) or ":" not in address:
+    match = _ADDRESS.match(address.strip()) if isinstance(address, str) else None
+    if match is None or not (match["scheme"] or match["port"]):
         raise RiemdlnValueError(f"`scheduler` must be an address like tcp://host:8786; got {address!r}.")
     return address.strip()
 

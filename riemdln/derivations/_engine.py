@@ -34,6 +34,7 @@ import sympy
 from riemdln import functions as _functions
 from riemdln import kernels as _kernels
 from riemdln._io import atomic_write, folder_lock
+from riemdln._validation import RiemdlnValueError
 from riemdln.derivations import _tree as _tree_mod
 from riemdln.derivations._tree import TreeError, from_tree, to_tree
 
@@ -250,7 +251,7 @@ def derive(
         names = [names] if isinstance(names, str) else list(names)
         unknown = [n for n in names if n not in g]
         if unknown:
-            raise ValueError(f"`names` must be derivations among {sorted(g.nodes)}; got unknown {unknown}.")
+            raise RiemdlnValueError(f"`names` must be derivations among {sorted(g.nodes)}; got unknown {unknown}.")
         wanted = set(names)
         for n in names:
             wanted |= nx.ancestors(g, n)
