@@ -175,17 +175,18 @@ class CompletionProblem:
                 fv = float(v)
             except (TypeError, ValueError):
                 raise RiemdlnValueError(
-                    f"`observations`: the value at {(i, j)} must be a real number; got {_short(v)}."
+                    f"`observations`: observed value at {(i, j)} must be a real number; got {_short(v)}."
                 ) from None
             if not math.isfinite(fv):
-                raise RiemdlnValueError(f"`observations`: the value at {(i, j)} must be finite; got {fv!r}.")
+                raise RiemdlnValueError(f"`observations`: observed value at {(i, j)} must be finite; got {fv!r}.")
             if not (0 <= i < m and 0 <= j < n):
                 raise RiemdlnValueError(
-                    f"`observations`: index {(i, j)} must lie in range(0, {m}) x range(0, {n}) for shape {(m, n)}."
+                    f"`observations`: observed index {(i, j)} must lie in range(0, {m}) x range(0, {n}) "
+                    f"for shape {(m, n)}."
                 )
             if (i, j) in seen and seen[(i, j)] != fv:
                 raise RiemdlnValueError(
-                    f"`observations`: index {(i, j)} must not be given twice with different values; "
+                    f"`observations`: observed index {(i, j)} must not be given twice with different values; "
                     f"got {seen[(i, j)]!r} and {fv!r}."
                 )
             seen[(i, j)] = fv
@@ -463,5 +464,5 @@ def _check_index(key) -> tuple[int, int]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise RiemdlnValueError(f"`observations`: an index must be a pair (i, j) of integers; got {_short(key)}.")
+        raise RiemdlnValueError(f"`observations`: observed index must be a pair (i, j) of integers; got {_short(key)}.")
     return int(i), int(j)
