@@ -30,6 +30,8 @@ _LAZY = {
     "log_volume_density": "riemdln.geometry",
     "entropy": "riemdln.geometry",
     "orthogonal_group_volume": "riemdln.geometry",
+    # curvature (docs/theory.md §11)
+    "scalar_curvature": "riemdln.curvature",
     # catalog
     "catalog": "riemdln.formulas",
     "Formula": "riemdln.formulas",
