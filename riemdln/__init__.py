@@ -32,6 +32,11 @@ _LAZY = {
     "orthogonal_group_volume": "riemdln.geometry",
     # curvature (docs/theory.md §11)
     "scalar_curvature": "riemdln.curvature",
+    "christoffel": "riemdln.geodesics",
+    "hamiltonian_gradient": "riemdln.geodesics",
+    "geodesic": "riemdln.geodesics",
+    "exp_map": "riemdln.geodesics",
+    "GeodesicResult": "riemdln.geodesics",
     # catalog
     "catalog": "riemdln.formulas",
     "Formula": "riemdln.formulas",
