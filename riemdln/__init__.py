@@ -37,6 +37,10 @@ _LAZY = {
     "geodesic": "riemdln.geodesics",
     "exp_map": "riemdln.geodesics",
     "GeodesicResult": "riemdln.geodesics",
+    "GeodesicBetweenResult": "riemdln.geodesics",
+    "geodesic_between": "riemdln.geodesics",
+    "log_map": "riemdln.geodesics",
+    "distance": "riemdln.geodesics",
     # catalog
     "catalog": "riemdln.formulas",
     "Formula": "riemdln.formulas",

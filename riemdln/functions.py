@@ -143,7 +143,6 @@ class sinhc(DefinedFunction):
         return _latex_call(printer, "sinhc", self.args, exp)
 
 
-
 class csch2gap(DefinedFunction):
     r""":math:`1/z^2 - 1/\sinh^2 z`, with the removable value :math:`1/3` at :math:`z = 0` (even, positive).
 

@@ -29,7 +29,17 @@ from riemdln import geometry
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows.result import Status
 
-__all__ = ["GeodesicResult", "hamiltonian_gradient", "christoffel", "geodesic", "exp_map"]
+__all__ = [
+    "GeodesicResult",
+    "GeodesicBetweenResult",
+    "hamiltonian_gradient",
+    "christoffel",
+    "geodesic",
+    "exp_map",
+    "geodesic_between",
+    "log_map",
+    "distance",
+]
 
 
 def _square(X, name):
@@ -93,8 +103,12 @@ def hamiltonian_gradient(X: ArrayLike, P: ArrayLike, depth: float, normalized: b
     return _grad_from_frame(_frame(X, depth, normalized), P)
 
 
-def christoffel(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
-    r"""Christoffel form :math:`\Gamma_X(U, V)` of :math:`g^N` in matrix coordinates (geodesics: :math:`\ddot X + \Gamma_X(\dot X, \dot X) = 0`).
+def christoffel(
+    X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False
+) -> NDArray[np.float64]:
+    r"""Christoffel form :math:`\Gamma_X(U, V)` of :math:`g^N` in matrix coordinates.
+
+    Geodesics solve :math:`\ddot X + \Gamma_X(\dot X, \dot X) = 0`.
 
     :math:`\Gamma_X(U, U) = A_N(X)\nabla_X H(X, P) - DA_N(X)[U]\,P`, :math:`P = A_N(X)^{-1}U`, where
     :math:`\langle W, DA_N[U]P\rangle = \langle \nabla_X\langle W, A_N(X)P\rangle, U\rangle` is assembled over the
@@ -175,8 +189,9 @@ def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
     y0 = np.concatenate([X0.ravel(), P0.ravel()])
     t_eval = np.asarray(t_eval, dtype=float)
     try:
-        sol = solve_ivp(rhs, (0.0, float(t_eval[-1])), y0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol,
-                        events=collapse)
+        sol = solve_ivp(
+            rhs, (0.0, float(t_eval[-1])), y0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol, events=collapse
+        )
     except _Budget:
         return None, count[0]
     return sol, count[0]
@@ -211,8 +226,9 @@ def geodesic(
     d = X0.shape[0]
     if sol is None:
         empty = np.empty((0, d, d))
-        return GeodesicResult(np.empty(0), empty, empty, Status.FAILED,
-                              f"stopped after max_nfev = {max_nfev} evaluations", math.inf, nfev)
+        return GeodesicResult(
+            np.empty(0), empty, empty, Status.FAILED, f"stopped after max_nfev = {max_nfev} evaluations", math.inf, nfev
+        )
     Xs = sol.y[: d * d].T.reshape(-1, d, d)
     Ps = sol.y[d * d :].T.reshape(-1, d, d)
     H = np.array([0.5 * np.sum(P * geometry.apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
@@ -244,3 +260,167 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
     if not res.success:
         raise RiemdlnValueError(f"exp_map: {res.message} (the geodesic does not reach t = {t}).")
     return res.X[-1]
+
+
+@dataclass
+class GeodesicBetweenResult:
+    """A geodesic between two endpoints found by shooting.
+
+    Attributes: ``length`` (of the geodesic found), ``path`` (:class:`GeodesicResult` on ``t`` in [0, 1]),
+    ``velocity`` (:math:`\\dot X(0)`, the logarithm), ``method`` (``"shooting"``), ``residual``
+    (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
+    :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message``.
+    Shooting finds *a* geodesic, not necessarily the shortest one.
+    """
+
+    length: float
+    path: GeodesicResult | None
+    velocity: NDArray[np.float64] | None
+    method: str
+    residual: float
+    upper_bound: float
+    status: Status
+    message: str
+
+    @property
+    def success(self) -> bool:
+        return self.status == Status.FINISHED
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
+
+
+def _straight_length(X0, X1, depth, normalized):
+    D = X1 - X0
+    total = 0.0
+    for node, w in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+        Xt = X0 + 0.5 * (node + 1.0) * D
+        s = np.linalg.svd(Xt, compute_uv=False)
+        if s[-1] <= 1e-14 * s[0]:
+            return math.inf
+        total += 0.5 * w * math.sqrt(float(geometry.metric(Xt, D, D, depth, normalized)))
+    return total
+
+
+def geodesic_between(
+    X0: ArrayLike,
+    X1: ArrayLike,
+    depth: float,
+    normalized: bool = False,
+    tol: float = 1e-11,
+    max_iterations: int = 60,
+    max_nfev: int = 20_000,
+) -> GeodesicBetweenResult:
+    r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (square, full rank, same sign of det).
+
+    Shooting on the Hamiltonian system: solve :math:`X(1; X_0, P_0) = X_1` for the covector :math:`P_0`
+    (``scipy.optimize.root``, hybrid Powell) from the straight-line covector
+    :math:`A_N(X_0)^{-1}(X_1 - X_0)`; if that fails and the straight segment stays in the full-rank set,
+    by continuation (shooting to :math:`X_0 + (k/4)(X_1 - X_0)`, k = 1..4, each from the previous
+    covector). Guards: each integration is capped at ``max_nfev`` evaluations and
+    stops if :math:`s_{\min}` collapses; the root search at ``max_iterations`` function calls. On failure the
+    status is FAILED and the straight-line length is the bound returned. Length
+    :math:`= \sqrt{\langle P_0, A_N(X_0) P_0\rangle}` (constant speed on [0, 1]).
+
+    Raises
+    ------
+    RiemdlnValueError
+        Rank-deficient endpoint, shape mismatch, or endpoints with opposite signs of det (different
+        components of :math:`GL_d`; for finite N they are joined only through the rank-deficient set,
+        where the equations are singular).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = geodesic_between(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), depth=2)
+    >>> print(round(res.length, 9))    # Chen: sqrt(2) |sqrt(s1) - sqrt(s0)|
+    2.0
+    """
+    from scipy.optimize import root
+
+    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
+    _square(X1, "X1")
+    if np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+        raise RiemdlnValueError(
+            "`X0` and `X1` have opposite signs of det: they lie in different components of GL_d (joined only "
+            "through rank-deficient matrices, where the metric is singular)."
+        )
+    d = X0.shape[0]
+    upper = _straight_length(X0, X1, depth, normalized)
+    scale = max(np.linalg.norm(X1), 1e-300)
+    calls = [0]
+
+    def endpoint(p, target):
+        calls[0] += 1
+        sol, _ = _integrate(X0, p.reshape(d, d), depth, normalized, np.array([0.0, 1.0]), 1e-12, 1e-13, max_nfev)
+        if sol is None or sol.status != 0 or sol.t[-1] < 1.0:
+            return np.full(d * d, 1e3)
+        return (sol.y[: d * d, -1] - target.ravel()) / scale
+
+    def shoot(P_start, target):
+        sol = root(endpoint, P_start, args=(target,), method="hybr", options={"maxfev": max_iterations, "xtol": 1e-13})
+        return sol.x, float(np.linalg.norm(endpoint(sol.x, target)))
+
+    P_init = geometry.apply_A_inverse(X0, X1 - X0, depth, normalized).ravel()
+    p, residual = shoot(P_init, X1)
+    method = "shooting"
+    if residual > tol and math.isfinite(upper):
+        # continuation along the straight segment (full rank): shoot to X0 + k/K (X1 - X0), k = 1..K
+        method = "shooting (continuation)"
+        p = P_init / 4
+        for k in range(1, 5):
+            p, residual = shoot(p * k / max(k - 1, 1) if k > 1 else p, X0 + k / 4 * (X1 - X0))
+            if residual > tol:
+                break
+    P0 = p.reshape(d, d)
+    if residual > tol:
+        return GeodesicBetweenResult(
+            upper,
+            None,
+            None,
+            method,
+            residual,
+            upper,
+            Status.FAILED,
+            f"shooting did not converge (residual {residual:.3g} after {calls[0]} endpoint evaluations); "
+            f"the straight-line length {upper:.6g} is an upper bound on the distance",
+        )
+    V0 = geometry.apply_A(X0, P0, depth, normalized)
+    length = math.sqrt(max(float(np.sum(P0 * V0)), 0.0))
+    path = geodesic(X0, V0, depth, np.linspace(0.0, 1.0, 33), normalized)
+    msg = f"{method} converged (residual {residual:.3g}, {calls[0]} endpoint evaluations)"
+    if length > upper * (1 + 1e-9):
+        msg += "; this geodesic is longer than the straight segment, so it is not the shortest"
+    return GeodesicBetweenResult(length, path, V0, method, residual, upper, Status.FINISHED, msg)
+
+
+def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
+    r"""Riemannian logarithm: the initial velocity :math:`V` with :math:`\exp_{X_0}(V) = X_1` (shooting).
+
+    Raises :class:`riemdln.RiemdlnValueError` when shooting fails (see :func:`geodesic_between`).
+
+    >>> import numpy as np
+    >>> print(np.round(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2), 8))
+    [[4. 0.]
+     [0. 1.]]
+    """
+    res = geodesic_between(X0, X1, depth, normalized)
+    if not res.success:
+        raise RiemdlnValueError(f"log_map: {res.message}.")
+    return res.velocity
+
+
+def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> float:
+    r"""Geodesic distance of :math:`g^N` (or :math:`N g^N`; ``math.inf``: :math:`\hat g^\infty`): the length of the
+    geodesic found by :func:`geodesic_between` (shooting; a geodesic, checked shorter than the straight
+    segment when that is in the full-rank set). Raises :class:`riemdln.RiemdlnValueError` on failure.
+
+    >>> import numpy as np, math
+    >>> d = distance(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), math.inf, normalized=True)
+    >>> print(round(d / (math.sqrt(2) * math.log(4)), 9))     # aligned: |log s1 - log s0|
+    1.0
+    """
+    res = geodesic_between(X0, X1, depth, normalized)
+    if not res.success:
+        raise RiemdlnValueError(f"distance: {res.message}.")
+    return res.length

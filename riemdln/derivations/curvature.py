@@ -110,7 +110,9 @@ def derive_curvature(deps) -> Result:
     a = [[dln_multiplier(svals[p] ** 2, svals[q] ** 2, N) for q in range(2)] for p in range(2)]
     G = Matrix(4, 4, lambda u, v: sum(frame[u][p, q] * frame[v][p, q] / a[p][q] for p in range(2) for q in range(2)))
     # theta = (gamma + alpha)/2, phi = (gamma - alpha)/2
-    J = Matrix([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, Rational(1, 2), Rational(1, 2)], [0, 0, -Rational(1, 2), Rational(1, 2)]])
+    J = Matrix(
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, Rational(1, 2), Rational(1, 2)], [0, 0, -Rational(1, 2), Rational(1, 2)]]
+    )
     G_ag = (J.T * G * J).applyfunc(cancel)
     F1 = (s1 + s2) ** 2 / (2 * a[0][1])
     F2 = (s1 - s2) ** 2 / (2 * a[0][1])
@@ -121,7 +123,9 @@ def derive_curvature(deps) -> Result:
 
     # --- mu = s^(1/N): ds_i^2/a_ii = N dmu_i^2
     to_mu = {s1: mu1**N, s2: mu2**N}
-    base = [cancel((claim[p, p].subs(to_mu) * diff(to_mu[svals[p]], (mu1, mu2)[p]) ** 2).rewrite("Pow")) for p in range(2)]
+    base = [
+        cancel((claim[p, p].subs(to_mu) * diff(to_mu[svals[p]], (mu1, mu2)[p]) ** 2).rewrite("Pow")) for p in range(2)
+    ]
     base = [b.simplify() for b in base]
     if base != [N, N]:
         raise DerivationError(f"mu-base metric is {base}, not N dmu^2")
@@ -154,8 +158,14 @@ def derive_curvature(deps) -> Result:
         if cancel(F1n - (mu1**depth + mu2**depth) ** 2 / (2 * a12n)) != 0:
             raise DerivationError(f"N = {depth}: F1 in mu")
         Rn = cancel(R_warped(depth, F1n, F2n, depth).subs(N, depth))
-        qn = _quotient_form(mu1 ** (2 * depth), mu2 ** (2 * depth), depth, depth * mu1 ** (2 * depth - 2),
-                            depth * mu2 ** (2 * depth - 2), a12n)
+        qn = _quotient_form(
+            mu1 ** (2 * depth),
+            mu2 ** (2 * depth),
+            depth,
+            depth * mu1 ** (2 * depth - 2),
+            depth * mu2 ** (2 * depth - 2),
+            a12n,
+        )
         if cancel(Rn - qn) != 0:
             raise DerivationError(f"N = {depth}: warped-product curvature {Rn} is not the closed form")
         exprs[f"scalar_curvature_mu_N{depth}"] = Rn
@@ -210,7 +220,9 @@ def _mp_multiplier(xv, yv, depth):
     delta = u - v
     if depth == mpmath.inf:
         return mpmath.exp((u + v) / 2) * _mp_sinhc(delta / 2)
-    return depth * mpmath.exp((u + v) * (depth - 1) / (2 * depth)) * _mp_sinhc(delta / 2) / _mp_sinhc(delta / (2 * depth))
+    return (
+        depth * mpmath.exp((u + v) * (depth - 1) / (2 * depth)) * _mp_sinhc(delta / 2) / _mp_sinhc(delta / (2 * depth))
+    )
 
 
 def mp_metric_matrix(X, depth):
@@ -232,9 +244,13 @@ def mp_metric_matrix(X, depth):
     return A**-1
 
 
-def fd_scalar_curvature(X, depth, step=mpmath.mpf("1e-12")):
+_STEP = "1e-12"
+
+
+def fd_scalar_curvature(X, depth, step=None):
     """Scalar curvature of the metric matrix G(X) = A_N(X)^{-1} in the entries of X (mpmath, central
     finite differences of G for dG and d^2 G; Christoffel symbols and Ricci tensor by their definitions)."""
+    step = mpmath.mpf(_STEP) if step is None else mpmath.mpf(step)
     m, n = X.rows, X.cols
     D = m * n
 
@@ -253,7 +269,12 @@ def fd_scalar_curvature(X, depth, step=mpmath.mpf("1e-12")):
     for a in range(D):
         ddG[a][a] = ((plus[a] - 2 * G0 + minus[a]) / step**2).tolist()
         for b in range(a + 1, D):
-            v = (Gat({a: step, b: step}) - Gat({a: step, b: -step}) - Gat({a: -step, b: step}) + Gat({a: -step, b: -step}))
+            v = (
+                Gat({a: step, b: step})
+                - Gat({a: step, b: -step})
+                - Gat({a: -step, b: step})
+                + Gat({a: -step, b: -step})
+            )
             ddG[a][b] = ddG[b][a] = (v / (4 * step**2)).tolist()
     # Gamma_{l,ij} (first kind) and its derivatives
     rng = range(D)
@@ -299,7 +320,9 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
                 sv = sorted((mpmath.mpf(rnd.uniform(0.3, 3.0)) for _ in range(2)), reverse=True)
                 brute = fd_scalar_curvature(_random_2x2(sv, sign, rnd), depth)
                 if depth == mpmath.inf:
-                    got = mp_eval(exprs["scalar_curvature_infinite_d2"], {rho1: mpmath.log(sv[0]), rho2: mpmath.log(sv[1])})
+                    got = mp_eval(
+                        exprs["scalar_curvature_infinite_d2"], {rho1: mpmath.log(sv[0]), rho2: mpmath.log(sv[1])}
+                    )
                     key = "fd_inf"
                 else:
                     got = mp_eval(exprs["scalar_curvature_d2"], {s1: sv[0], s2: sv[1], N: depth})
@@ -359,7 +382,12 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
             Q = _random_2x2([1, 1], 1, rnd)
 
             def curve(t, depth=depth, s0=s0, s1v=s1v, Q=Q):
-                return Q * mpmath.diag([((1 - t) * a ** (mpmath.mpf(1) / depth) + t * b ** (mpmath.mpf(1) / depth)) ** depth for a, b in zip(s0, s1v, strict=True)])
+                return Q * mpmath.diag(
+                    [
+                        ((1 - t) * a ** (mpmath.mpf(1) / depth) + t * b ** (mpmath.mpf(1) / depth)) ** depth
+                        for a, b in zip(s0, s1v, strict=True)
+                    ]
+                )
 
             def speed(t, curve=curve, depth=depth):
                 Xt = curve(t)
@@ -369,32 +397,68 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
 
             with mpmath.workdps(40):
                 length = mpmath.quad(speed, [0, 1])
-            got = mp_eval(exprs["geodesic_length_aligned"].subs(r, 2).doit(), {s[1]: s1v[0], s[2]: s1v[1], sigma[1]: s0[0], sigma[2]: s0[1], N: depth})
+            got = mp_eval(
+                exprs["geodesic_length_aligned"].subs(r, 2).doit(),
+                {s[1]: s1v[0], s[2]: s1v[1], sigma[1]: s0[0], sigma[2]: s0[1], N: depth},
+            )
             wl = max(wl, rel_err(got, length))
             cl += 1
     wm, wc, cm = _certify_chart(exprs, rnd)
     checks["metric_warped_d2"] = Check(
-        "J^T G J, G = A_N(X)^{-1} in matrix entries, J = dX/d(mu, alpha, gamma) of the chart by mpmath.diff, N = 2, 3, 7.5",
-        wm, 1e-30, cm)
+        "J^T G J, G = A_N(X)^{-1} in matrix entries, J = dX/d(mu, alpha, gamma) of the chart by central "
+        "differences (step 1e-25, 60 digits), N = 2, 3, 7.5",
+        wm,
+        1e-30,
+        cm,
+    )
     checks["christoffel_d2"] = Check(
-        "Christoffel symbols of the pulled-back metric J^T G J by central finite differences (step 1e-15, mpmath 60 digits)",
-        wc, 1e-15, cm)
-    fd = "curvature of G = A_N(X)^{-1} in the entries of X (central finite differences, step 1e-12, mpmath 60 digits), random X, both signs of det X"
+        "Christoffel symbols of the pulled-back metric J^T G J by central finite differences "
+        "(step 1e-15, mpmath 60 digits)",
+        wc,
+        1e-15,
+        cm,
+    )
+    fd = (
+        "curvature of G = A_N(X)^{-1} in the entries of X (central finite differences, step 1e-12, mpmath "
+        "60 digits), random X, both signs of det X"
+    )
     checks["scalar_curvature_d2"] = Check(f"{fd}, N = 1 (absolute), 2, 3, 7.5", worst["fd"], 1e-15, counts["fd"])
-    checks["scalar_curvature_infinite_d2"] = Check(f"{fd}, A_inf (logarithmic mean)", worst["fd_inf"], 1e-15, counts["fd_inf"])
-    checks["scalar_curvature_coincident_d2"] = Check(f"{fd}, X = s * rotation, N = 2, 3", worst["coinc"], 1e-15, counts["coinc"])
+    checks["scalar_curvature_infinite_d2"] = Check(
+        f"{fd}, A_inf (logarithmic mean)", worst["fd_inf"], 1e-15, counts["fd_inf"]
+    )
+    checks["scalar_curvature_coincident_d2"] = Check(
+        f"{fd}, X = s * rotation, N = 2, 3", worst["coinc"], 1e-15, counts["coinc"]
+    )
     checks["scalar_curvature_generic_d2"] = Check(
         "closed form vs the warped-product curvature for real N = 1.5, 2.5, 7.5, 12 and for g^inf (mpmath 60 digits)",
-        worst["generic"], 1e-40, counts["generic"])
+        worst["generic"],
+        1e-40,
+        counts["generic"],
+    )
     checks["scalar_curvature_quotient_d2"] = Check(
         "sinh form vs (2/N)(x1^(1/N) + x2^(1/N))(a12^2 - a11 a22)/(x1 - x2)^2, real N (mpmath 60 digits)",
-        worst["quotient"], 1e-40, counts["quotient"])
+        worst["quotient"],
+        1e-40,
+        counts["quotient"],
+    )
     checks["scalar_curvature_correction_d2"] = Check(
-        "N (R_N/N - R_inf) at N = 10^3..10^8, Richardson-extrapolated (mpmath 60 digits)", worst["limit"], 1e-20, counts["limit"])
+        "N (R_N/N - R_inf) at N = 10^3..10^8, Richardson-extrapolated (mpmath 60 digits)",
+        worst["limit"],
+        1e-20,
+        counts["limit"],
+    )
     checks["scalar_curvature_rank_one_d2"] = Check(
-        "quotient form at s2 = 1e-120 vs the rank-one limit, N = 2, 3, 7.5 (integer N: proven by cancel in mu)", worst["edge"], 1e-20, counts["edge"])
+        "quotient form at s2 = 1e-120 vs the rank-one limit, N = 2, 3, 7.5 (integer N: proven by cancel in mu)",
+        worst["edge"],
+        1e-20,
+        counts["edge"],
+    )
     checks["geodesic_length_aligned"] = Check(
-        "quadrature of sqrt(v^T G v) along the mu-straight aligned curve, G = A_N^{-1} in matrix entries (mpmath)", wl, 1e-15, cl)
+        "quadrature of sqrt(v^T G v) along the mu-straight aligned curve, G = A_N^{-1} in matrix entries (mpmath)",
+        wl,
+        1e-15,
+        cl,
+    )
     return checks
 
 
@@ -404,8 +468,12 @@ def _certify_chart(exprs, rnd):
     count = 0
     with mpmath.workdps(60):
         for depth in (2, 3, mpmath.mpf("7.5")):
-            q0 = [mpmath.mpf(rnd.uniform(1.2, 2.0)), mpmath.mpf(rnd.uniform(0.4, 1.0)), mpmath.mpf(rnd.uniform(-1, 1)),
-                  mpmath.mpf(rnd.uniform(-1, 1))]
+            q0 = [
+                mpmath.mpf(rnd.uniform(1.2, 2.0)),
+                mpmath.mpf(rnd.uniform(0.4, 1.0)),
+                mpmath.mpf(rnd.uniform(-1, 1)),
+                mpmath.mpf(rnd.uniform(-1, 1)),
+            ]
 
             def chart(q, depth=depth):
                 th, ph = (q[3] + q[2]) / 2, (q[3] - q[2]) / 2
