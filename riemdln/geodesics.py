@@ -400,9 +400,8 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
     Raises :class:`riemdln.RiemdlnValueError` when shooting fails (see :func:`geodesic_between`).
 
     >>> import numpy as np
-    >>> print(np.round(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2), 8))
-    [[4. 0.]
-     [0. 1.]]
+    >>> print(np.round(np.diag(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2)), 8))
+    [4. 1.]
     """
     res = geodesic_between(X0, X1, depth, normalized)
     if not res.success:
