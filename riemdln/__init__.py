@@ -32,6 +32,8 @@ _LAZY = {
     "orthogonal_group_volume": "riemdln.geometry",
     # curvature (docs/theory.md §11)
     "scalar_curvature": "riemdln.curvature",
+    "sectional_curvature": "riemdln.curvature",
+    "ricci_curvature": "riemdln.curvature",
     "christoffel": "riemdln.geodesics",
     "hamiltonian_gradient": "riemdln.geodesics",
     "geodesic": "riemdln.geodesics",

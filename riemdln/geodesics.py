@@ -121,7 +121,12 @@ def christoffel(
     0.0
     """
     X, depth, normalized, (U, V) = _check(X, [("U", U), ("V", V)], depth, normalized)
-    frame = _frame(X, depth, normalized)
+    return _christoffel(X, depth, normalized, U, V)
+
+
+def _christoffel(X, depth, normalized, U, V, frame=None):
+    """Gamma_X(U, V) without input checks (square full-rank X)."""
+    frame = _frame(X, depth, normalized) if frame is None else frame
 
     def quad(W):
         Q, _s, Rt, M, _S = frame

@@ -86,5 +86,33 @@ def test_bad_input():
         riemdln.scalar_curvature(np.eye(2), math.inf)
     with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
         riemdln.scalar_curvature(np.ones((2, 3)), 2)
-    with pytest.raises(NotImplementedError):
-        riemdln.scalar_curvature(np.eye(3), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
+        riemdln.scalar_curvature(np.ones((4, 3, 3)), 2)
+
+
+@pytest.mark.parametrize("depth,normalized", [(2.0, False), (7.5, False), (math.inf, True)])
+def test_numeric_riemann_path_matches_finite_differences_at_d2(depth, normalized):
+    from riemdln.curvature import _numeric_scalar_curvature
+
+    X = _rot(0.9) @ np.diag([1.5, -0.8]) @ _rot(0.2).T
+    ref = _fd(X, mpmath.inf if normalized else depth)
+    assert _numeric_scalar_curvature(X, depth, normalized) == pytest.approx(ref, rel=1e-8)
+
+
+def test_sectional_and_ricci_curvature():
+    X = np.diag([2.0, 0.7])
+    e = [np.eye(4)[k].reshape(2, 2) for k in range(4)]
+    # the base plane (diagonal directions) is flat and totally geodesic
+    assert abs(riemdln.sectional_curvature(X, e[0], e[3], 3)) < 1e-8
+    # both signs occur (docs/theory.md §11) although R > 0
+    rot = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    sym = np.array([[0.0, 1.0], [1.0, 0.0]])
+    ks = [riemdln.sectional_curvature(X, a, b, 3) for a, b in ((e[0], rot), (e[0], sym), (rot, sym))]
+    assert min(ks) < 0 < max(ks)
+    # scalar = sum of Ricci over an orthonormal frame (trace), against the closed form
+    from riemdln.curvature import _frame_basis
+
+    total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
+    assert total == pytest.approx(riemdln.scalar_curvature(X, 3), rel=1e-8)
+    with pytest.raises(riemdln.RiemdlnValueError, match="independent"):
+        riemdln.sectional_curvature(X, e[0], 2 * e[0], 3)
