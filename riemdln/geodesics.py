@@ -111,8 +111,8 @@ def christoffel(
     Geodesics solve :math:`\ddot X + \Gamma_X(\dot X, \dot X) = 0`.
 
     :math:`\Gamma_X(U, U) = A_N(X)\nabla_X H(X, P) - DA_N(X)[U]\,P`, :math:`P = A_N(X)^{-1}U`, where
-    :math:`\langle W, DA_N[U]P\rangle = \langle \nabla_X\langle W, A_N(X)P\rangle, U\rangle` is assembled over the
-    basis :math:`W = E_{ab}` from :func:`hamiltonian_gradient` by polarization; :math:`\Gamma_X(U, V)` by
+    :math:`\langle W, DA_N[U]P\rangle = \langle \nabla_X\langle W, A_N(X)P\rangle, U\rangle` is the adjoint of the
+    polarized gradient formula (einsum in the SVD frame); :math:`\Gamma_X(U, V)` by
     polarization of the quadratic form. Convention as in the module docstring.
 
     >>> import numpy as np
@@ -128,19 +128,20 @@ def _christoffel(X, depth, normalized, U, V, frame=None):
     """Gamma_X(U, V) without input checks (square full-rank X)."""
     frame = _frame(X, depth, normalized) if frame is None else frame
 
+    Q, s, Rt, M, S = frame
+
     def quad(W):
-        Q, _s, Rt, M, _S = frame
-        P = Q @ ((Q.T @ W @ Rt.T) / M) @ Rt
-        gP = _grad_from_frame(frame, P)
-        d = X.shape[0]
-        DAUP = np.zeros_like(X)
-        for a in range(d):
-            for b in range(d):
-                E = np.zeros_like(X)
-                E[a, b] = 1.0
-                bil = _grad_from_frame(frame, E + P) - _grad_from_frame(frame, E) - gP  # grad <E, A P>
-                DAUP[a, b] = np.sum(bil * W)
-        return _apply(frame, gP) - DAUP
+        Wt = Q.T @ W @ Rt.T
+        Pt = Wt / M
+        gP = _grad_from_frame(frame, Q @ Pt @ Rt)
+        # DA[W]P in the SVD frame: the adjoint of W' -> <grad <W', A P>, W> (polarized gradient formula)
+        C = (
+            np.einsum("ajb,aj,j,jb->ab", S, Wt, s, Pt)
+            + s[:, None] * np.einsum("iab,ia,ib->ab", S, Wt, Pt)
+            + s[None, :] * np.einsum("bja,bj,aj->ab", S, Wt, Pt)
+            + np.einsum("iba,ib,i,ai->ab", S, Wt, s, Pt)
+        )
+        return _apply(frame, gP) - Q @ C @ Rt
 
     if np.array_equal(U, V):
         return quad(U)

@@ -116,3 +116,12 @@ def test_sectional_and_ricci_curvature():
     assert total == pytest.approx(riemdln.scalar_curvature(X, 3), rel=1e-8)
     with pytest.raises(riemdln.RiemdlnValueError, match="independent"):
         riemdln.sectional_curvature(X, e[0], 2 * e[0], 3)
+
+
+@pytest.mark.slow
+def test_numeric_scalar_curvature_d3_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    for X in (np.eye(3) + 0.3 * rng.normal(size=(3, 3)), np.diag([1.0, 1.0, 0.5]) @ np.diag([1.0, 1.0, -1.0])):
+        with mpmath.workdps(30):
+            ref = float(fd_scalar_curvature(mpmath.matrix(X.tolist()), 3, step=mpmath.mpf("1e-8")))
+        assert riemdln.scalar_curvature(X, 3) == pytest.approx(ref, rel=1e-8)
