@@ -28,6 +28,7 @@ STUDY_NAMES = (
     "razin_cohen",
     "deep_completion",
     "curvature",
+    "geodesics",
 )
 
 # studies whose results another study reads
