@@ -702,6 +702,90 @@ _ENTRIES: dict[str, tuple] = {
         (),
         "metric_svd_d2",
     ),
+    # --- curvature and geodesics (derivation "curvature"; docs/theory.md §8, §11)
+    "metric_warped_d2": (
+        "curvature",
+        "metric_warped_d2",
+        (sy.mu1, sy.mu2, N),
+        "raw",
+        r"g^N_{(\mu_1, \mu_2, \alpha, \gamma)}",
+        "The metric $g^N$ ($d = 2$) in $\\mu = s^{1/N}$, $\\alpha = \\theta - \\phi$, $\\gamma = \\theta + \\phi$: "
+        "a doubly warped product over the flat half-plane $N(d\\mu_1^2 + d\\mu_2^2)$",
+        ("metric_chart_d2",),
+        "metric_warped_d2",
+    ),
+    "christoffel_d2": (
+        "curvature",
+        "christoffel_d2",
+        (sy.mu1, sy.mu2, N),
+        "raw",
+        r"\Gamma^k_{ij}",
+        "Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$: row $k$, column $4i + j$",
+        (),
+        "christoffel_d2",
+    ),
+    "scalar_curvature_d2": (
+        "curvature",
+        "scalar_curvature_d2",
+        (s1, s2, N),
+        "raw",
+        r"R(g^N)",
+        "Scalar curvature of $g^N$ at $d = 2$; $\\operatorname{csch2gap}(z) = 1/z^2 - 1/\\sinh^2 z$; "
+        "$R(N g^N) = R(g^N)/N$",
+        ("scalar_curvature_quotient_d2",),
+        "scalar_curvature_d2",
+    ),
+    "scalar_curvature_infinite_d2": (
+        "curvature",
+        "scalar_curvature_infinite_d2",
+        (sy.rho1, sy.rho2),
+        "normalized",
+        r"R(\hat g^\infty)",
+        "Scalar curvature of $\\hat g^\\infty$ at $d = 2$ in $\\rho = \\log s$ (the limit of $R(N g^N)$)",
+        (),
+        "scalar_curvature_infinite_d2",
+    ),
+    "scalar_curvature_correction_d2": (
+        "curvature",
+        "scalar_curvature_correction_d2",
+        (sy.rho1, sy.rho2),
+        "normalized",
+        r"\lim_{N\to\infty} N\,(R(N g^N) - R(\hat g^\infty))",
+        "First-order coefficient: $R(N g^N) = R(\\hat g^\\infty) + c_1/N + O(N^{-2})$",
+        (),
+        "scalar_curvature_correction_d2",
+    ),
+    "scalar_curvature_coincident_d2": (
+        "curvature",
+        "scalar_curvature_coincident_d2",
+        (_s_only, N),
+        "raw",
+        r"R(g^N)\big|_{s_1 = s_2 = s}",
+        "Scalar curvature of $g^N$ at coincident singular values (removable; $N = \\infty$ normalized: $1/3$)",
+        (),
+        "scalar_curvature_coincident_d2",
+    ),
+    "scalar_curvature_rank_one_d2": (
+        "curvature",
+        "scalar_curvature_rank_one_d2",
+        (s1, N),
+        "raw",
+        r"\lim_{s_2\to 0} R(g^N)",
+        "Scalar curvature of $g^N$ at the rank-one boundary $s_2 \\to 0$ ($N > 1$): finite",
+        (),
+        "scalar_curvature_rank_one_d2",
+    ),
+    "geodesic_length_aligned": (
+        "curvature",
+        "geodesic_length_aligned",
+        (sy.s, sy.sigma, N),
+        "raw",
+        r"\ell^N(\sigma \to s)",
+        "Length of Chen's geodesic between matrices with the same singular vectors, singular values "
+        "$\\sigma$ and $s$ (each balanced factor moves on a straight line)",
+        (),
+        "geodesic_length_aligned",
+    ),
 }
 
 
@@ -844,6 +928,9 @@ _TWINS = (
     ("singular_value_velocity", "singular_value_velocity", None),
     ("singular_value_velocity_normalized", "singular_value_velocity_normalized", None),
     ("singular_value_velocity_infinite", "singular_value_velocity_infinite", None),
+    ("scalar_curvature_d2", "scalar_curvature_d2", None),
+    ("scalar_curvature_infinite_d2", "scalar_curvature_infinite_d2", None),
+    ("scalar_curvature_coincident_d2", "scalar_curvature_coincident_d2", None),
 )
 
 

@@ -58,6 +58,7 @@ DERIVATION_MODULES = (
     "riemdln.derivations.infinite_depth",
     "riemdln.derivations.entropy",
     "riemdln.derivations.flow",
+    "riemdln.derivations.curvature",
 )
 
 # how long a derive waits for another process deriving into the same cache (then refuses)
