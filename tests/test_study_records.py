@@ -60,13 +60,13 @@ def test_every_run_of_every_study_has_the_record_fields(tmp_path):
     for name in STUDY_NAMES:
         mod = study(name)
         recs = records(mod, doc["studies"][name])
-        if mod.RUN_KEYS:
+        if getattr(mod, "RUN_KEYS", ()):
             assert recs, name
         for r in recs:
             for f in FIELDS:
                 assert f in r, (name, f)
             assert r["reached_target"] == reached_target(r["status"], r["final_loss"], r["target_loss"])
-        for row in mod.summary(doc["studies"][name]):
+        for row in mod.summary(doc["studies"][name]) if hasattr(mod, "summary") else []:
             assert set(row) >= {"claim", "measured", "expected", "holds"}
             assert row["holds"] in ("yes", "no", "open")
     report = (tmp_path / "out" / "report.md").read_text()

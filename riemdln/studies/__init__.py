@@ -33,6 +33,8 @@ STUDY_NAMES = (
     "razin_cohen",
     "deep_completion",
     "depth_threshold",
+    "curvature",
+    "geodesics",
 )
 
 # studies whose results another study reads
