@@ -42,12 +42,8 @@ from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_execu
 __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
 
 STATE = ".riemdln-state"
-<<<<<<< HEAD
-OUTPUTS = ("report.md", "report.html", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
-=======
 OUT_LOCK_WAIT = 2.0  # seconds a second run on one --out waits before refusing
-OUTPUTS = ("report.md", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
->>>>>>> main
+OUTPUTS = ("report.md", "report.html", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
 
 
 def _versions() -> dict:
