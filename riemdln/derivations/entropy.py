@@ -1,4 +1,4 @@
-r"""Entropy of the balanced fibre (Menon–Yu; THEORY.md §7) and its large-depth asymptotics.
+r"""Entropy of the balanced fibre (Menon–Yu; docs/theory.md §7) and its large-depth asymptotics.
 
 The balanced tuples over a full-rank X form the orbit of the gauge group :math:`O_d^{N-1}`
 (:math:`W_p \mapsto O_p W_p O_{p-1}^T`). Its tangent map sends :math:`(\xi_1, \dots, \xi_{N-1})

@@ -1,4 +1,4 @@
-r"""The gradient flow in SVD coordinates (THEORY.md §5), finite depth and :math:`N = \infty`.
+r"""The gradient flow in SVD coordinates (docs/theory.md §5), finite depth and :math:`N = \infty`.
 
 Write :math:`X = Q S R^T`, :math:`\dot Q = Q\Omega`, :math:`\dot R = R\Theta` and
 :math:`\tilde G = Q^T\nabla E R`. Then :math:`Q^T\dot X R = \dot S + \Omega S - S\Theta` must equal

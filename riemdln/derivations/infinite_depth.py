@@ -2,7 +2,7 @@ r"""Infinite depth (normalized convention :math:`\hat g^N = N g^N`).
 
 * :math:`\lim_{N\to\infty} a_N(x, y)/N = L(x, y)`: SymPy's ``limit`` of the generic branch (real
   :math:`N`, :math:`x \ne y` positive) — never of the ``Piecewise`` that ``Sum.doit`` returns, whose
-  limit SymPy 1.14 gets wrong (THEORY.md §4) — certified by mpmath at :math:`N = 10^3..10^8` with
+  limit SymPy 1.14 gets wrong (docs/theory.md §4) — certified by mpmath at :math:`N = 10^3..10^8` with
   Richardson extrapolation.
 * :math:`L(x, y) = \int_0^1 x^{1-t}y^t\,dt` (the integral form of :math:`A_\infty`), by ``integrate``.
 * The first-order correction: the series of :math:`a_N/N` in :math:`h = 1/N`.

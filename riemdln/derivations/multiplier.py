@@ -1,6 +1,6 @@
 r"""The multiplier :math:`a_N(x, y)` and the spectral form of :math:`A_N`, from the defining sum.
 
-Definition (THEORY.md §2): :math:`A_N(X) Z = \sum_{k=1}^N (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}`.
+Definition (docs/theory.md §2): :math:`A_N(X) Z = \sum_{k=1}^N (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}`.
 For :math:`X = \mathrm{diag}(s)` the fractional powers are diagonal, so :math:`A_N(X) E_{ij}` is a
 multiple of :math:`E_{ij}`; the multiple is the sum :math:`\sum_k x^{(N-k)/N} y^{(k-1)/N}` at
 :math:`x = s_i^2`, :math:`y = s_j^2`. SymPy sums it (a geometric series), and we keep the generic
