@@ -157,9 +157,10 @@ def _product_as_exp_sum(expr):
 def _compile(src: str, name: str) -> Callable:
     import riemdln.kernels  # noqa: F401 - make riemdln.kernels resolvable
 
-    ns = dict(_TWIN_NAMESPACE)
+    ns: dict[str, Any] = dict(_TWIN_NAMESPACE)
     exec(compile(src, f"<riemdln twin {name}>", "exec"), ns)  # noqa: S102 - our own generated code
-    return ns[name]
+    fn: Callable = ns[name]
+    return fn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,7 +291,9 @@ class Formula:
         if bases:
             size = self._extra.get("size", sy.r)
             return _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
-        return _compile(self.source, self.name)
+        src = self.source
+        assert src is not None  # a formula without index bases always has a source
+        return _compile(src, self.name)
 
     @property
     def source(self) -> str | None:
@@ -880,8 +883,13 @@ def _certificate_tex(text: str) -> str:
         for p, repl in _CERT_MATH:
             if re.fullmatch(p, frag):
                 if repl is not None:  # group references \1..\9 only; every other backslash is LaTeX
-                    g = re.fullmatch(p, frag)
-                    frag = re.sub(r"\\(\d)", lambda ref, g=g: g.group(int(ref.group(1))), repl)
+                    groups = re.fullmatch(p, frag)
+                    assert groups is not None
+
+                    def group(ref: re.Match, groups: re.Match = groups) -> str:
+                        return groups.group(int(ref.group(1)))
+
+                    frag = re.sub(r"\\(\d)", group, repl)
                 break
         pieces.append(_tex_escape(text[pos : m.start()]) + f"${frag}$")
         pos = m.end()

@@ -102,7 +102,7 @@ def _certify(exprs) -> dict:
             if depth == "inf":
                 V = -_mp_A_infinite(X, G)
             else:
-                A = mp_operator_matrix(X, depth)
+                A = mp_operator_matrix(X, int(depth))
                 V = -mpmath.matrix(
                     [[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)] for a in range(3)]
                 )
