@@ -123,7 +123,7 @@ show(rho2)
 # below by hand. SymPy does not prove it; the certificate compares it with the extrapolated limit of the
 # finite-$N$ density at $d = 3, 4$.
 
-# %% tags=["result-volume_density_infinite"]
+# %% tags=["generalized", "result-volume_density_infinite"]
 general, general_rho = volume_density_infinite_general()
 show(general)
 

@@ -8,7 +8,9 @@ Then, independently of the page's own assertions:
   by the test session from the derivations, not read from the page;
 - a cell tagged ``sympy`` may only call engine steps whose docstring says SymPy computes them
   ("(SymPy"), a cell tagged ``certified`` only steps whose docstring says they are a numeric
-  certificate ("(numeric"); every step a page calls from ``riemdln.derivations`` is one or the other.
+  certificate ("(numeric"), a cell tagged ``generalized`` only steps whose docstring says they are a
+  generalization by hand ("Generalization"); every step a page calls from ``riemdln.derivations`` is
+  one of the three, in a cell with the matching label.
 """
 
 from __future__ import annotations
@@ -84,7 +86,7 @@ def test_page(path, kernel_env, formulas, monkeypatch, tmp_path):
             continue
         tags = cell.metadata.get("tags", [])
         called = {name for name in re.findall(r"\b(\w+)\(", cell.source) if name in steps and name not in helpers}
-        for label, marker in (("sympy", "(SymPy"), ("certified", "(numeric")):
+        for label, marker in (("sympy", "(SymPy"), ("certified", "(numeric"), ("generalized", "Generalization")):
             if label in tags:
                 assert called, f"{path.name}: a cell labelled {label!r} calls no engine step"
                 for name in called:
@@ -113,4 +115,6 @@ def test_page(path, kernel_env, formulas, monkeypatch, tmp_path):
 
 def _helpers(steps) -> set:
     """Steps that only build an expression to display (no claim): their docstring does not say Step."""
-    return {n for n, fn in steps.items() if not (fn.__doc__ or "").startswith(("Step", "Certificate"))}
+    return {
+        n for n, fn in steps.items() if not (fn.__doc__ or "").startswith(("Step", "Certificate", "Generalization"))
+    }
