@@ -37,7 +37,7 @@ def _imported_steps(source: str) -> dict:
         r"from (riemdln\.derivations[\w.]*) import \(?([^)]*?)\)?\n(?=\S|\Z)", source + "\n"
     ):
         mod = importlib.import_module(module)
-        for name in re.split(r"[,\s]+", names.strip()):
+        for name in re.split(r"[,\s]+", re.sub(r"#[^\n]*", "", names).strip()):
             if name and callable(getattr(mod, name)):
                 steps[name] = getattr(mod, name)
     return steps
