@@ -979,7 +979,8 @@ def end_to_end_flow(
         directional derivatives of the right-hand side along the coordinate directions, in batches of matrix
         products; no finite differences). Above 1600 state
         variables (the dense Jacobian no longer pays) ``"auto"`` is SUNDIALS CVODE's BDF with the matrix-free
-        GMRES linear solver (difference-quotient Jacobian-vector products). If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
+        GMRES linear solver (difference-quotient Jacobian-vector products).
+        If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
         BDF does not: razin-cohen-2x2 at N = inf), the run continues with BDF from the last accepted step
         and ``message`` says so; a method named by hand is used as given.
     rtol, atol : float
