@@ -971,6 +971,8 @@ def _break_points(tex: str) -> list[int]:
             after_operator = True
         elif depth == 0 and tex.startswith(r"\frac", k):
             candidate(k)
+        elif depth == 0 and (tex.startswith("e^{", k) or (c == "\\" and tex[k + 1 : k + 2].isalpha())):
+            candidate(k)  # another factor: an exponential or a named function (\cosh, \operatorname, ...)
         k += 1
     return points
 
@@ -1083,6 +1085,9 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
     for f in formulas.values():
         lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
         lines.append(f.title + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
+        if isinstance(f.expr, sympy.MatrixBase) and f.expr.cols > 4:
+            lines.extend(_matrix_entries_tex(f))
+            continue
         rhs: list[str] = []
         for e in (f.expr, *f.display):
             tex = _document_latex(e)
@@ -1111,6 +1116,44 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         lines.append("")
     lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
+
+
+def _matrix_entries_tex(f: Formula) -> list[str]:
+    r"""A wide matrix formula (e.g. Christoffel symbols, row k, column 4i + j) as one line per non-zero entry.
+
+    A symbol of the form ``X^k_{ij}`` is printed with the entry's indices (1-based; symmetric pairs once),
+    any other as ``[symbol]_{k, c}``.
+    """
+    lines = [r"\begin{align}\label{eq:" + f.name + "}"]
+    rows, seen = [], set()
+    width = int(round(math.sqrt(f.expr.cols)))
+    for k in range(f.expr.rows):
+        for c in range(f.expr.cols):
+            entry = f.expr[k, c]
+            if entry == 0:
+                continue
+            if "^k_{ij}" in f.symbol and width * width == f.expr.cols:
+                i, j = divmod(c, width)
+                if (k, min(i, j), max(i, j)) in seen:
+                    continue
+                seen.add((k, min(i, j), max(i, j)))
+                label = f.symbol.replace("^k_{ij}", f"^{{{k + 1}}}_{{{i + 1}{j + 1}}}")
+            else:
+                label = rf"\left[{f.symbol}\right]_{{{k + 1}, {c + 1}}}"
+            parts = _broken(_document_latex(entry))
+            rows.append(label + " &= " + parts[0])
+            rows.extend(r"&\quad " + p for p in parts[1:])
+    lines.append(" \\\\\n".join(rows))
+    lines.append(r"\end{align}")
+    if f.check is not None:
+        lines.append(
+            r"\noindent\emph{Certificate:} "
+            + _certificate_tex(f.check.method)
+            + f"; worst relative error ${_error_tex(f.check.max_error)}$ over {f.check.points} points "
+            + ("(passed)." if f.check.passed else "(FAILED).")
+        )
+    lines.append("")
+    return lines
 
 
 def write_latex(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
