@@ -50,6 +50,7 @@ DERIVATION_MODULES = (
     "riemdln.derivations.infinite_depth",
     "riemdln.derivations.entropy",
     "riemdln.derivations.flow",
+    "riemdln.derivations.langevin",
 )
 
 CACHE_FORMAT = 1
