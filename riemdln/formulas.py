@@ -681,7 +681,14 @@ _ENTRIES: dict[str, tuple] = {
     "log_gibbs_density": (
         "langevin",
         "log_gibbs_density",
-        (s1, s2, sympy.Symbol("E", real=True), sympy.Symbol("beta", positive=True), sympy.Symbol("lambda", real=True), N),
+        (
+            s1,
+            s2,
+            sympy.Symbol("E", real=True),
+            sympy.Symbol("beta", positive=True),
+            sympy.Symbol("lambda", real=True),
+            N,
+        ),
         "raw",
         r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dX}",
         "Log-density of the Langevin stationary law w.r.t. Lebesgue measure $dX$, $d = 2$ (unnormalized)",
@@ -691,10 +698,18 @@ _ENTRIES: dict[str, tuple] = {
     "log_gibbs_density_factor": (
         "langevin",
         "log_gibbs_density_factor",
-        (sy.mu1, sy.mu2, sympy.Symbol("E", real=True), sympy.Symbol("beta", positive=True), sympy.Symbol("lambda", real=True), N),
+        (
+            sy.mu1,
+            sy.mu2,
+            sympy.Symbol("E", real=True),
+            sympy.Symbol("beta", positive=True),
+            sympy.Symbol("lambda", real=True),
+            N,
+        ),
         "raw",
         r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dY}",
-        "Log-density of the stationary law in balanced-factor coordinates $Y$ ($\\mu$ = singular values of $Y$), $d = 2$",
+        "Log-density of the stationary law in balanced-factor coordinates $Y$ "
+        "($\\mu$ = singular values of $Y$), $d = 2$",
         (),
         "log_gibbs_density_factor",
     ),

@@ -30,7 +30,23 @@ from __future__ import annotations
 import random
 
 import mpmath
-from sympy import Matrix, expand_log, Symbol, cos, diag, limit, log, oo, powdenest, powsimp, simplify, sin, sqrt, symbols, zeros
+from sympy import (
+    Matrix,
+    Symbol,
+    cos,
+    diag,
+    expand_log,
+    limit,
+    log,
+    oo,
+    powdenest,
+    powsimp,
+    simplify,
+    sin,
+    sqrt,
+    symbols,
+    zeros,
+)
 
 from riemdln.derivations._certify import mp_fractional_power, mp_operator_matrix, random_orthogonal, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
@@ -96,9 +112,7 @@ def derive_langevin(deps) -> Result:
     pair = dln_multiplier(s_i**2, s_j**2, N)
     drift = simplify(N * s_i ** (2 * (N - 1) / N) * (log(pair) / 2).diff(s_i))
     # log Gibbs density w.r.t. dX (d = 2): -beta E + lambda S_N - 1/2 log det A_N
-    S2 = deps["entropy"]["entropy_d2"].subs(
-        {Symbol("sigma1", positive=True): s1, Symbol("sigma2", positive=True): s2}
-    )
+    S2 = deps["entropy"]["entropy_d2"].subs({Symbol("sigma1", positive=True): s1, Symbol("sigma2", positive=True): s2})
     logdet = log(dln_multiplier(s1**2, s1**2, N)) + log(dln_multiplier(s2**2, s2**2, N))
     logdet += 2 * log(dln_multiplier(s1**2, s2**2, N))
     log_gibbs = -beta_sym * E_sym + lam_sym * S2 - logdet / 2
@@ -109,7 +123,7 @@ def derive_langevin(deps) -> Result:
     )
     quotient_mu = (mu1 ** (2 * N) - mu2 ** (2 * N)) / (mu1**2 - mu2**2)
     log_gibbs_Y_claim = -beta_sym * E_sym + lam_sym * S2.subs({s1: mu1**N, s2: mu2**N}) + log(N)
-    gap = (log_gibbs_Y - log_gibbs_Y_claim.subs(dln_multiplier(mu1 ** (2 * N), mu2 ** (2 * N), N), quotient_mu))
+    gap = log_gibbs_Y - log_gibbs_Y_claim.subs(dln_multiplier(mu1 ** (2 * N), mu2 ** (2 * N), N), quotient_mu)
     if simplify(expand_log(gap, force=True)) != 0:
         raise DerivationError(f"log Gibbs density in Y: {log_gibbs_Y} != {log_gibbs_Y_claim}")
     exprs = {
@@ -254,7 +268,10 @@ def _certify(exprs) -> dict:
                 A = _operator(X, dm)
                 ref = [mpmath.fsum(A[a_, b] * grad[b] for b in range(dim * dim)) for a_ in range(dim * dim)]
                 got = _spectral_field(
-                    X, lambda sv, dm=dm: [mpmath.fsum(drift(sk, sj, dm) for j, sj in enumerate(sv) if j != k) for k, sk in enumerate(sv)]
+                    X,
+                    lambda sv, dm=dm: [
+                        mpmath.fsum(drift(sk, sj, dm) for j, sj in enumerate(sv) if j != k) for k, sk in enumerate(sv)
+                    ],
                 )
                 scale = max(abs(r) for r in ref) + 1
                 worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
