@@ -836,7 +836,7 @@ def gibbs_expectation(
     beta: float,
     free_energy: bool = False,
     n_radial: int = 40,
-    n_angular: int = 32,
+    n_angular: int = 24,
 ) -> GibbsExpectation:
     r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
 
@@ -844,7 +844,8 @@ def gibbs_expectation(
     det, :math:`\mathrm{vol}_{g^N} = N|\mu_1^2 - \mu_2^2|\,d\mu\,d\theta\,d\varphi`, weight
     :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
-    fallen by :math:`e^{-46}`. ``error`` = |value - value on the grid with half the points in each direction|.
+    fallen by :math:`e^{-46}`. ``error`` = |value - value on the grid with 0.7 times the points in each
+    direction| (conservative: the rule converges geometrically).
 
     Parameters
     ----------
@@ -856,7 +857,7 @@ def gibbs_expectation(
     beta : float
     free_energy : bool
     n_radial, n_angular : int
-        Fine grid (the error estimate halves them).
+        Fine grid (the error estimate uses 0.7 times as many points).
 
     Examples
     --------
@@ -880,7 +881,7 @@ def gibbs_expectation(
     lam = 1.0 if free_energy else 0.0
     mu_max = _find_mu_max(energy, depth, beta, lam)
     fine = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
-    coarse = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial // 2, n_angular // 2)
+    coarse = _quadrature(energy, f, depth, beta, lam, mu_max, round(0.7 * n_radial), round(0.7 * n_angular))
     err = np.abs(fine - coarse)
     n_points = 2 * n_radial**2 * n_angular**2
     return GibbsExpectation(
