@@ -835,8 +835,10 @@ def gibbs_expectation(
     depth: float,
     beta: float,
     free_energy: bool = False,
-    n_radial: int = 40,
-    n_angular: int = 24,
+    tol: float = 1e-6,
+    n_radial: int = 16,
+    n_angular: int = 12,
+    max_points: int = 30_000_000,
 ) -> GibbsExpectation:
     r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
 
@@ -844,8 +846,9 @@ def gibbs_expectation(
     det, :math:`\mathrm{vol}_{g^N} = N|\mu_1^2 - \mu_2^2|\,d\mu\,d\theta\,d\varphi`, weight
     :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
-    fallen by :math:`e^{-46}`. ``error`` = |value - value on the grid with 0.7 times the points in each
-    direction| (conservative: the rule converges geometrically).
+    fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
+    to ``tol`` (relative to max(1, |value|)); ``error`` is that difference (conservative: the rule converges
+    geometrically), ``status`` FAILED if ``max_points`` was reached first.
 
     Parameters
     ----------
@@ -856,8 +859,12 @@ def gibbs_expectation(
         Finite N >= 1 (``math.inf``: not normalizable, an error).
     beta : float
     free_energy : bool
+    tol : float
+        Target accuracy (default 1e-6).
     n_radial, n_angular : int
-        Fine grid (the error estimate uses 0.7 times as many points).
+        Starting grid.
+    max_points : int
+        Largest grid tried.
 
     Examples
     --------
@@ -878,17 +885,36 @@ def gibbs_expectation(
     free_energy = check_bool(free_energy, "free_energy")
     n_radial = _positive_int(n_radial, "n_radial", 4)
     n_angular = _positive_int(n_angular, "n_angular", 4)
+    tol = _positive(tol, "tol")
+    max_points = _positive_int(max_points, "max_points", 16)
     lam = 1.0 if free_energy else 0.0
     mu_max = _find_mu_max(energy, depth, beta, lam)
-    fine = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
-    coarse = _quadrature(energy, f, depth, beta, lam, mu_max, round(0.7 * n_radial), round(0.7 * n_angular))
-    err = np.abs(fine - coarse)
-    n_points = 2 * n_radial**2 * n_angular**2
+    previous = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+    status = Status.FAILED
+    while True:
+        n_radial, n_angular = math.ceil(1.4 * n_radial), math.ceil(1.4 * n_angular)
+        n_points = 2 * n_radial**2 * n_angular**2
+        value = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+        err = np.abs(value - previous)
+        if np.all(err <= tol * np.maximum(1.0, np.abs(value))):
+            status = Status.FINISHED
+            break
+        if 2 * math.ceil(1.4 * n_radial) ** 2 * math.ceil(1.4 * n_angular) ** 2 > max_points:
+            break
+        previous = value
+    fine = value
+    if status == Status.FINISHED:
+        message = f"Quadrature on {n_points} points (mu < {mu_max:.3g}); refinement error {np.max(err):.2e}."
+    else:
+        message = (
+            f"Quadrature did not reach tol = {tol:.1e} within max_points = {max_points}: refinement error "
+            f"{np.max(err):.2e} on {n_points} points."
+        )
     return GibbsExpectation(
         value=fine[()] if isinstance(fine, np.ndarray) else fine,
         error=err[()] if isinstance(err, np.ndarray) else err,
         mu_max=mu_max,
         n_points=n_points,
-        status=Status.FINISHED,
-        message=f"Quadrature on {n_points} points (mu < {mu_max:.3g}); refinement error {np.max(err):.2e}.",
+        status=status,
+        message=message,
     )
