@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from riemdln import CompletionProblem
+from riemdln import CompletionProblem, RiemdlnValueError
 from riemdln.flows import (
     Event,
     FlowResult,
@@ -361,8 +361,9 @@ def test_diagnostics_have_their_definitions():
 def test_rank_deficient_diagnostics_are_documented_limits():
     p = CompletionProblem((2, 3), {(0, 0): 1.0, (1, 1): 0.0})
     X0 = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])  # rank one, stationary
-    res = end_to_end_flow(p, X0, 2, 1.0, t_eval=[1.0])
-    assert res.formulation == "matrix"  # rank-deficient start: no log s
+    from riemdln.flows.result import trajectory_diagnostics
+
+    res = {"formulation": "matrix", **trajectory_diagnostics(p, X0[None], 2.0, False)}
     assert res["log_volume_density"][-1] == math.inf  # density blows up at lower rank, N > 1
     # one zero singular value: a_2(1, 0) = 1, so S_2 = log c_2 = log(4 pi sqrt 2) (Menon-Yu, raw, with constant)
     assert math.isclose(res["entropy"][-1], math.log(4 * math.pi * math.sqrt(2)), rel_tol=1e-12)
@@ -448,8 +449,8 @@ BAD = [
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"t_eval": [0.5, 0.2]}, r"`t_eval` must be strictly increasing"),
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"events": [print]}, r"`events` must contain riemdln.Event"),
     (end_to_end_flow, (P, np.eye(2), 2, 1.0), {"progress": "yes"}, r"`progress` must be True, False or None"),
-    (end_to_end_flow, ("menon", np.eye(2), 2, 1.0), {}, r"`problem` must be a riemdln.CompletionProblem; got str"),
-    (svd_flow, (P, np.diag([1.0, 0.0]), 2, 1.0), {}, r"`X0` must have full rank min\(m, n\) = 2 for the SVD"),
+    (end_to_end_flow, ("menon", np.eye(2), 2, 1.0), {}, r"`problem` must be an energy .*got str without shape"),
+    (svd_flow, (P, np.diag([1.0, 0.0]), 2, 1.0), {}, r"`X0` has rank 1 < min\(m, n\) = 2; SVD coordinates"),
     (loss_below, (-1.0,), {}, r"`tol` must be a finite real number > 0; got -1.0"),
     (norm_above, (math.inf,), {}, r"`bound` must be a finite real number > 0; got inf"),
     (time_budget, (0,), {}, r"`seconds` must be a finite real number > 0; got 0"),
@@ -498,3 +499,46 @@ def test_max_steps_is_a_failed_status():
     p = CompletionProblem.named("menon-2x2")
     res = end_to_end_flow(p, 0.1 * np.eye(2), 2, 100.0, max_steps=5)
     assert res.status == Status.FAILED and "`max_steps` = 5 steps taken" in res.message and len(res.t) == 6
+
+
+@pytest.mark.parametrize("name", ["razin-cohen-2x2", "menon-2x2"])
+@pytest.mark.parametrize("N", [2, 3])
+@pytest.mark.parametrize("formulation", ["auto", "matrix", "svd"])
+def test_rank_one_starts_are_refused_not_left(name, N, formulation):
+    """For N >= 2 the exact flow cannot change rank; no formulation may wander off the rank-one stratum."""
+    p = CompletionProblem.named(name)
+    X0 = 1e-3 * np.outer([1.0, 2.0], [0.5, -1.0])
+    with pytest.raises(RiemdlnValueError, match="`X0` has rank 1 < min"):
+        end_to_end_flow(p, X0, N, 10.0, formulation=formulation)
+    with pytest.raises(RiemdlnValueError, match="`X0` has rank 1 < min"):
+        end_to_end_flow(p, np.array([[1.0, 1.0], [1.0, 1.0]]), N, 10.0, formulation=formulation)
+
+
+RAZIN_COHEN_STARTS = [np.array([[1.0, 0.3], [-0.2, 0.8]]), np.array([[0.5, -0.9], [0.7, 1.1]])]
+
+
+@pytest.mark.parametrize(
+    "N", [2, pytest.param(3, marks=pytest.mark.slow), pytest.param(math.inf, marks=pytest.mark.slow)]
+)
+@pytest.mark.parametrize("start", [0, 1])
+def test_razin_cohen_long_runs_are_monotone_or_say_so(N, start):
+    """det X0 > 0, t up to 1e12: the loss never rises along the saved trajectory, det X keeps its sign, and
+    the run is either accurate (agrees with one at 100x tighter tolerances) or ends INACCURATE."""
+    p = CompletionProblem.named("razin-cohen-2x2")
+    X0 = 1e-3 * RAZIN_COHEN_STARTS[start]
+    t_eval = np.logspace(-1, 12, 60)
+    kw = dict(normalized=True, t_eval=t_eval)
+    res = end_to_end_flow(p, X0, N, 1e12, **kw)
+    loss = res["loss"]
+    assert set(res["det_sign"].tolist()) == {1.0}
+    if res.status == Status.INACCURATE:  # the last saved state is the one where the rise was detected
+        assert not res.success and "loss rose" in res.message
+        loss = loss[:-1]
+    assert np.all(np.diff(loss) <= 1e-6 * loss[:-1] + 1e-300)
+    if res.status == Status.INACCURATE:
+        return
+    assert res.success
+    ref = end_to_end_flow(p, X0, N, float(res.t[-1]), rtol=1e-10, atol=1e-12, **{**kw, "t_eval": res.t})
+    if ref.status == Status.INACCURATE:  # the reference cannot certify: only the guard is tested
+        return
+    np.testing.assert_allclose(loss, ref["loss"], rtol=1e-3, atol=1e-14)

@@ -82,6 +82,12 @@ def check_tol(value, name) -> float:
     return float(value)
 
 
+def check_max_steps(value, name: str = "max_steps") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise RiemdlnValueError(f"`{name}` must be an integer >= 1; got {value!r}.")
+    return int(value)
+
+
 def check_time(value, name, low: float = 0.0) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= low:
         raise RiemdlnValueError(f"`{name}` must be a finite real number > {low:g}; got {value!r}.")
@@ -91,7 +97,7 @@ def check_time(value, name, low: float = 0.0) -> float:
 def check_blowup_norm(blowup_norm, problem, X0) -> float:
     r"""``blowup_norm`` checked, or its default :math:`10^8\max(1, \|M\|_F, \|X_0\|_F)`."""
     if blowup_norm is None:
-        return 1e8 * max(1.0, float(np.linalg.norm(problem.target)), float(np.linalg.norm(X0)))
+        return 1e8 * max(1.0, problem.scale(), float(np.linalg.norm(X0)))
     return check_time(blowup_norm, "blowup_norm")
 
 
@@ -229,13 +235,21 @@ def run(
     check_state: Callable[[np.ndarray], str | None] | None = None,
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
     fallback: str | None = None,
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None,
+    monotone: bool = True,
+    max_saved: int | None = None,
 ) -> Outcome:
     """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see.
 
     ``jac(t, y)``: the Jacobian for the implicit methods; else ``batched`` (``fun`` takes (D, B) batches)
     gives a batched forward-difference one, and otherwise the solver differences ``fun`` itself.
     ``fallback``: a method to continue with, once, from the last accepted step if ``method`` fails there
-    (``"auto"`` uses BDF after LSODA: LSODA's stiff/non-stiff switching can fail where BDF does not)."""
+    (``"auto"`` uses BDF after LSODA: LSODA's stiff/non-stiff switching can fail where BDF does not).
+    ``atol_fn(y)``: per-component absolute tolerances, updated after every accepted step (SVD coordinates
+    scale the frames' tolerance by the singular values). ``monotone``: check the loss on every accepted step
+    (:class:`LossMonitor`). ``max_saved``: without ``t_eval``, keep at most about this many states (every
+    accepted step until the buffer is full, then every second one, and so on: memory does not grow with
+    the number of steps)."""
     nfev = 0
 
     def counted(t, y):
@@ -247,8 +261,10 @@ def run(
     wall_events = [ev for ev in events if ev.wall_seconds is not None]
     t_events: dict[str, list] = {ev.name: [] for ev in events}
 
+    user_problem = getattr(problem, "energy", problem)  # events see the user's energy object
+
     def g(ev, t, y):
-        return float(ev.fn(t, event_state(y), problem))
+        return float(ev.fn(t, event_state(y), user_problem))
 
     ts: list[float] = []
     ys: list[np.ndarray] = []
@@ -262,7 +278,7 @@ def run(
     status = Status.FINISHED
     message_kw: dict = {}
     start = time.perf_counter()
-    bar = make_bar(progress, t_final, desc, loss=lambda y: problem._loss(event_state(y)))
+    bar = make_bar(progress, t_final, desc, loss=lambda y: problem.loss(event_state(y)))
     if bar is not None:
         bar.update(t0, y0)
     njev = 0
@@ -272,7 +288,11 @@ def run(
     ):
         # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
         warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
-        kwargs = {"rtol": rtol, "atol": atol, "max_step": max_step}
+        kwargs = {
+            "rtol": rtol,
+            "atol": atol if atol_fn is None else atol_fn(np.asarray(y0, dtype=float)),
+            "max_step": max_step,
+        }
         if first_step is not None:
             kwargs["first_step"] = first_step
         if jac is not None and method in IMPLICIT:
@@ -284,6 +304,10 @@ def run(
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors
             raise RiemdlnValueError(str(exc)) from None
         g_old = [g(ev, t0, solver.y) for ev in state_events]
+        monitor = LossMonitor(problem, rtol, atol) if monotone else None
+        if monitor is not None:
+            monitor.start(t0, event_state(solver.y))
+        saver = _Thinning(max_saved) if (t_eval is None and max_saved) else None
         n_steps = 0
         notes = []
         try:
@@ -298,6 +322,8 @@ def run(
                     njev += int(getattr(solver, "njev", 0) or 0)
                     notes.append(f" ({method} failed at t = {t_prev:.6g}: {msg} Continued with {fallback}.)")
                     method, fallback = fallback, None
+                    if atol_fn is not None:
+                        kwargs["atol"] = atol_fn(y_prev)
                     solver = METHODS[method](counted, t_prev, y_prev, t_final, **kwargs)
                     continue
                 bad_state = check_state(solver.y) if check_state is not None else None
@@ -317,6 +343,15 @@ def run(
                     break
                 t_old, t_new = solver.t_old, solver.t
                 interp = None
+                if monitor is not None:
+                    rise = monitor.check(t_new, event_state(solver.y))
+                    if rise is not None:
+                        ts.append(t_new)
+                        ys.append(solver.y.copy())
+                        status, message_kw = Status.INACCURATE, rise
+                        break
+                if atol_fn is not None:
+                    set_atol(solver, atol_fn(solver.y))
 
                 def get_interp(solver=solver):
                     nonlocal interp
@@ -368,6 +403,8 @@ def run(
                     if stop_t is None:
                         ts.append(t_new)
                         ys.append(solver.y.copy())
+                        if saver is not None:
+                            saver.thin(ts, ys)
                 else:
                     while next_eval < len(t_eval) and t_eval[next_eval] <= limit:
                         te = t_eval[next_eval]
@@ -434,3 +471,64 @@ def run(
         t_events={k: np.asarray(v, dtype=float) for k, v in t_events.items()},
         sol=dense_sol,
     )
+
+
+def set_atol(solver, atol: np.ndarray) -> None:
+    """Change a running scipy solver's absolute tolerances in place (read at every step)."""
+    if isinstance(solver, integrate.LSODA):
+        # the Fortran integrator reads the atol array of its call arguments at every call
+        current = solver._lsoda_solver._integrator.call_args[1]
+        if isinstance(current, np.ndarray) and current.shape == atol.shape:
+            current[:] = atol
+        return
+    solver.atol = atol
+
+
+class _Thinning:
+    """Keep at most ``2 * size`` saved states: when full, drop every second one (the first and last stay)."""
+
+    def __init__(self, size: int):
+        self.size = max(int(size), 2)
+
+    def thin(self, ts: list, ys: list) -> None:
+        if len(ts) < 2 * self.size:
+            return
+        keep = list(range(0, len(ts) - 1, 2)) + [len(ts) - 1]
+        ts[:] = [ts[i] for i in keep]
+        ys[:] = [ys[i] for i in keep]
+
+
+class LossMonitor:
+    r"""Stop a gradient flow whose loss rises: the guard behind ``Status.INACCURATE``.
+
+    The exact flow's loss never increases. After every accepted step the loss is compared with its minimum
+    so far; a rise larger than what one step's local error could explain,
+
+    .. math:: 100\Big(\sum_{ij}|\nabla E_{ij}|\,(\mathrm{rtol}\,|X_{ij}| + \mathrm{atol}) + \mathrm{rtol}\,E_{\min}\Big)
+        + 10^{3}\epsilon\,(E_{\min} + \langle|\nabla E|, |X|\rangle),
+
+    (the first-order change of E under an error of the tolerances' size in each entry, and rounding) means
+    the trajectory is no longer accurate. Entry-wise, not in norms: on Razin–Cohen-like runs ‖X‖ grows without
+    bound while the observed entries, which are all the loss sees, stay O(1).
+    """
+
+    def __init__(self, problem, rtol: float, atol: float):
+        self.problem, self.rtol, self.atol = problem, rtol, atol
+
+    def start(self, t: float, X) -> None:
+        self.low, self.t_low = float(self.problem.loss(np.asarray(X))), t
+
+    def check(self, t: float, X) -> dict | None:
+        X = np.asarray(X)
+        value = float(self.problem.loss(X))
+        if not value > self.low:  # also NaN: the non-finite check reports it
+            if value < self.low:
+                self.low, self.t_low = value, t
+            return None
+        G = np.abs(self.problem.grad(X))
+        first = float(np.sum(G * (self.rtol * np.abs(X) + self.atol)))
+        rounding = 1e3 * np.finfo(float).eps * (self.low + float(np.sum(G * np.abs(X))))
+        allowed = 100 * (first + self.rtol * self.low) + rounding
+        if value - self.low > allowed:
+            return {"low": self.low, "t_low": self.t_low, "high": value, "t": t, "allowed": allowed}
+        return None

@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
-from riemdln.flows import _driver
+from riemdln.flows import _driver, _energy
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -32,12 +32,9 @@ _FORMULATIONS = ("auto", "matrix", "svd")
 _LOG_TINY = math.log(1e-300)
 
 
-def _check_problem(problem):
-    from riemdln.problems import CompletionProblem
-
-    if not isinstance(problem, CompletionProblem):
-        raise RiemdlnValueError(f"`problem` must be a riemdln.CompletionProblem; got {type(problem).__name__}.")
-    return problem
+def _check_problem(problem) -> _energy.EnergyOps:
+    """Any energy (``shape``, ``loss``, ``gradient``; see riemdln.energies), checked once."""
+    return _energy.ops(problem)
 
 
 def _check_X0(X0, problem) -> np.ndarray:
@@ -45,6 +42,11 @@ def _check_X0(X0, problem) -> np.ndarray:
     if X0.ndim != 2 or X0.shape != problem.shape:
         raise RiemdlnValueError(f"`X0` must have the problem's shape {problem.shape}; got {X0.shape}.")
     return X0
+
+
+def _max_saved(state_size: int, matrix_size: int) -> int:
+    """Default bound on the saved states (no ``t_eval``): about 1000, fewer for large X (at most ~64 MB)."""
+    return int(min(1000, max(50, 64e6 / (8 * (state_size + matrix_size)))))
 
 
 def _degree(depth: float) -> float:
@@ -55,14 +57,15 @@ def _degree(depth: float) -> float:
 # ----------------------------------------------------------------------------------------- matrix form
 def _matrix_rhs(problem, depth: float, normalized: bool):
     """-A_N(X) grad E(X) through one SVD and the multiplier twins (as riemdln.geometry.apply_A, unchecked)."""
+    problem = _energy.ops(problem)
     m, n = problem.shape
     k = min(m, n)
-    mask, target = problem.mask, problem.target
+    grad = problem.grad
     identity = depth == 1.0  # a_1 = 1 (raw and normalized): A_1 = I
 
     def rhs(t, y):
         X = y.reshape(m, n)
-        G = np.where(mask, X - target, 0.0)
+        G = grad(X)
         if identity:
             return -G.ravel()
         Q, s, Rt = np.linalg.svd(X, full_matrices=m != n)
@@ -78,16 +81,15 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
 
 def _matrix_jacobian(problem, depth: float, normalized: bool):
     """jac(t, y): the exact (m n, m n) Jacobian of the matrix-form right-hand side (see end_to_end_jacobian)."""
+    problem = _energy.ops(problem)
     m, n = problem.shape
     k = min(m, n)
-    mask, target = problem.mask, problem.target
     D = m * n
-    observed = mask.ravel()
 
     def jac(t, y):
-        if depth == 1.0:  # F = -P_Omega(X - M)
-            return -np.diag(observed.astype(float))
         X = y.reshape(m, n)
+        if depth == 1.0:  # F = -grad E
+            return -problem.hessian(X)
         Q, s, Rt = np.linalg.svd(X, full_matrices=True)
         R = Rt.T
         x = np.zeros(m)
@@ -95,7 +97,7 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         z = np.zeros(n)
         z[:k] = s * s
         a = _multiplier(x[:, None], z[None, :], depth, normalized)
-        Gt = Q.T @ np.where(mask, X - target, 0.0) @ R
+        Gt = Q.T @ problem.grad(X) @ R
         # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
         D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
         if m == n:  # a is symmetric and x = z: the second-argument slopes are a transpose of the first
@@ -118,8 +120,12 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         Y += sRT[:, None, None, :] * V1[:, :, :, None]
         Y += Rt[None, :, None, :] * U2[:, :, :, None]
         Y += sQT[None, :, :, None] * V2[:, :, None, :]
-        ko, lo = np.nonzero(mask)
-        Y[:, :, ko, lo] += (QT[:, None, ko] * Rt[None, :, lo]) * a[:, :, None]
+        if problem.completion:  # the Hessian is P_Omega: only the observed basis matrices
+            ko, lo = np.nonzero(problem.mask)
+            Y[:, :, ko, lo] += (QT[:, None, ko] * Rt[None, :, lo]) * a[:, :, None]
+        else:  # A(H E_kl) for every basis matrix: H E_kl from the energy's Hessian-vector products
+            HE = problem.hessian(X).T.reshape(D, m, n)
+            Y += (a * np.matmul(np.matmul(QT, HE), R)).transpose(1, 2, 0).reshape(m, n, m, n)
         # rotate back: J[(p, q), (k, l)] = -sum_ij Q[p, i] R[q, j] Y[i, j, (k, l)]
         Y = np.matmul(R, Y.reshape(m, n, D))
         return -(Q @ Y.reshape(m, n * D)).reshape(D, D)
@@ -174,6 +180,7 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X = _check_X0(X, problem)
+    problem.check_outputs(X)
     if depth != 1.0:
         check_full_rank(np.linalg.svd(X, compute_uv=False), X.shape, "X", "A_N is not differentiable there for N > 1")
     return _matrix_jacobian(problem, depth, normalized)(0.0, X.ravel())
@@ -184,9 +191,10 @@ class _SVDSystem:
     r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n))."""
 
     def __init__(self, problem, depth: float, normalized: bool):
+        problem = _energy.ops(problem)
         self.m, self.n = problem.shape
         self.k = min(self.m, self.n)
-        self.mask, self.target = problem.mask, problem.target
+        self.energy = problem
         self.depth, self.normalized = depth, normalized
         self.deg = _degree(depth)
         one = np.ones(1)
@@ -217,6 +225,24 @@ class _SVDSystem:
         only the drift of Q^T Q from I (the symmetric part of the integration error)."""
         rho, Q, R = self.split(y)
         return (_orthonormal(Q) * np.exp(rho)) @ _orthonormal(R).T
+
+    def frame_atol(self, atol: float):
+        r"""Per-component absolute tolerances for :math:`(\rho, Q, R)`: ``atol`` on :math:`\rho`, and
+        ``atol`` :math:`/\max(1, s_j)` on column j of Q and R.
+
+        An error :math:`\delta q_j` in a frame column moves X by :math:`s_j\,\delta q_j r_j^T`: with one
+        absolute tolerance for all frame entries, the large singular values' columns would carry errors of
+        :math:`s_j\,\mathrm{atol}` into X. When ‖X‖ grows without bound (Razin–Cohen), the entries the loss
+        sees stay O(1) while :math:`s_1 \to \infty`: their frame components are O(1/s_1) and must be
+        resolved relative to themselves, which this scaling (with rtol) does. Updated after every step.
+        """
+        k, m, n = self.k, self.m, self.n
+
+        def fn(y):
+            col = atol / np.maximum(1.0, np.exp(y[:k]))
+            return np.concatenate([np.full(k, atol), np.tile(col, m), np.tile(col, n)])
+
+        return fn
 
     def pair_coefficients(self, rho):
         r"""H_ij = a_ij/(s_i + s_j) (smooth) and F_ij = a_ij/(s_i - s_j) (F_ii = 0), i ≠ j; rho (..., k).
@@ -255,12 +281,13 @@ class _SVDSystem:
         """What the right-hand side and its derivatives at ``y`` share."""
         rho, Q, R = self.split(y)
         s = np.exp(rho)
-        G = np.where(self.mask, (Q * s) @ R.T - self.target, 0.0)
+        X = (Q * s) @ R.T
+        G = self.energy.grad(X)
         GR = G @ R
         Gt = Q.T @ GR
         Psym, Pant = Gt + Gt.T, Gt - Gt.T
         H, F = self.pair_coefficients(rho)
-        z = dict(rho=rho, Q=Q, R=R, s=s, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
+        z = dict(rho=rho, Q=Q, R=R, s=s, X=X, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
         z["Omega"] = 0.5 * (F * Psym - H * Pant)
         z["Theta"] = 0.5 * (F * Psym + H * Pant)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
@@ -343,7 +370,7 @@ class _SVDSystem:
             dX += _lmul(Q * s, np.swapaxes(dR, -1, -2))
         if dr is not None:
             dX += _lmul(Q, (s * dr)[:, :, None] * R.T)
-        dG = np.where(self.mask, dX, 0.0)
+        dG = self.energy.hvp(z["X"], dX)
         dGR = _rmul(dG, R) + (0.0 if dR is None else _lmul(G, dR))
         dGt = _lmul(Q.T, dGR)
         if dQ is not None:
@@ -413,6 +440,12 @@ def _lmul(W, A):
 
 
 def _orthonormal(Q):
+    """The polar factor of a nearly orthonormal Q: one Newton–Schulz step Q(3I - Q^T Q)/2 (error O(δ²) for
+    δ = ‖Q^T Q - I‖, i.e. rounding for δ <= 1e-7), the SVD's U V^T beyond that."""
+    E = Q.T @ Q
+    E[np.diag_indices_from(E)] -= 1.0
+    if np.max(np.abs(E)) <= 1e-7:
+        return Q - 0.5 * (Q @ E)
     U, _, Vt = np.linalg.svd(Q, full_matrices=False)
     return U @ Vt
 
@@ -435,7 +468,7 @@ def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
         )
     rho = np.log(s)
     tol = 4 * k * np.finfo(float).eps
-    G = np.where(system.mask, X0 - system.target, 0.0)
+    G = system.energy.grad(X0)
     start = 0
     while start < k:
         stop = start + 1
@@ -457,6 +490,7 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
     X0 = _check_X0(X0, problem)
+    problem.check_outputs(X0)
     t_final = _driver.check_time(t_final, "t_final")
     rtol = _driver.check_tol(rtol, "rtol")
     atol = _driver.check_tol(atol, "atol")
@@ -568,6 +602,9 @@ def svd_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    check_full_rank(
+        np.linalg.svd(X0, compute_uv=False), X0.shape, "X0", "SVD coordinates integrate log s (full rank only)"
+    )
     return _svd_part(
         problem,
         X0,
@@ -633,8 +670,8 @@ def _svd_part(
         atol=atol,
         t_eval=t_eval,
         events=events,
-        event_state=system.X,
-        problem=problem,
+        event_state=system.X_output,  # events, the loss check and the saved states see the same X
+        problem=system.energy,
         norm=fro,
         blowup_norm=blowup_norm,
         max_steps=max_steps,
@@ -645,6 +682,8 @@ def _svd_part(
         check_state=check_state,
         jac=system.jacobian,
         fallback=fallback,
+        atol_fn=system.frame_atol(atol),
+        max_saved=_max_saved(np.size(y0), system.m * system.n),
     )
     ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -715,6 +754,7 @@ def _matrix_part(
         dense=dense_output,
         jac=_matrix_jacobian(problem, depth, normalized),
         fallback=fallback,
+        max_saved=_max_saved(m * n, 0),
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
@@ -750,6 +790,11 @@ def _switch_event(ratio: float) -> Event:
 
 
 _SWITCH = "__riemdln_switch_to_svd__"
+_RANK_DEFICIENT = (
+    "for N > 1 the exact flow keeps the rank of X (A_N maps onto the tangent space of the rank-r stratum), "
+    "and neither formulation integrates it on that stratum (the matrix form drifts off it, SVD coordinates "
+    "need log s). Start from a full-rank X0 (e.g. X0 + 1e-8 * a random matrix) or use depth=1"
+)
 
 
 def _hybrid(
@@ -968,12 +1013,13 @@ def end_to_end_flow(
         raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
     args = (problem, X0, depth, normalized)
     rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)
+    s = np.linalg.svd(X0, compute_uv=False)
+    if depth > 1:
+        check_full_rank(s, X0.shape, "X0", _RANK_DEFICIENT)
     if formulation == "svd":
         return _svd_part(*args, 0.0, t_final, *rest)
     if formulation == "auto":
-        s = np.linalg.svd(X0, compute_uv=False)
-        full_rank = bool(np.all(s > 0) and np.all(np.isfinite(np.log(s))))
-        if depth >= 2 and full_rank:
+        if depth >= 2:
             if s[-1] < switch_ratio * s[0]:
                 return _svd_part(*args, 0.0, t_final, *rest)
             return _hybrid(*args, t_final, *rest, switch_ratio)

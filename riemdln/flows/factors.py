@@ -143,7 +143,6 @@ def _check_factors(factors, problem) -> list[np.ndarray]:
 class _Network:
     def __init__(self, problem, shapes):
         self.problem = problem
-        self.mask, self.target = problem.mask, problem.target
         self.shapes = shapes
         sizes = [a * b for a, b in shapes]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
@@ -174,7 +173,7 @@ class _Network:
             acc = W[p] if acc is None else W[p] @ acc
             prefix[p + 1] = acc
         X = prefix[N]
-        G = np.where(self.mask, X - self.target, 0.0)
+        G = self.problem.grad(X)
         grads = [None] * N
         back = G  # (W_N ... W_{p+1})^T G
         for p in range(N - 1, -1, -1):
@@ -208,14 +207,16 @@ def factor_flow(
 ) -> FlowResult:
     r"""Gradient flow of the factors, :math:`\dot W_p = -\partial L/\partial W_p` (any initialization).
 
-    .. math:: \dot W_p = -(W_N\cdots W_{p+1})^T\,P_\Omega(X - M)\,(W_{p-1}\cdots W_1)^T
+    .. math:: \dot W_p = -(W_N\cdots W_{p+1})^T\,\nabla E(X)\,(W_{p-1}\cdots W_1)^T
 
     From a balanced start the end-to-end matrix follows :func:`end_to_end_flow` (raw, depth N = number of
     factors). ``normalized=True`` scales time, :math:`\tau = N t`, to match the normalized convention.
 
     Parameters
     ----------
-    problem : CompletionProblem
+    problem : energy
+        Any energy (``shape``, ``loss``, ``gradient``): a CompletionProblem, riemdln.Energy,
+        QuadraticEnergy, SensingProblem, ...
     factors : sequence of array_like
         ``[W_1, ..., W_N]`` (``W_1`` acts first), e.g. from :func:`balanced_factors`.
     t_final : float
@@ -328,13 +329,14 @@ def factor_descent(
 ) -> FlowResult:
     r"""Plain gradient descent on the factors, as deep-learning code trains them.
 
-    .. math:: W_p \leftarrow W_p - \eta\,(W_N\cdots W_{p+1})^T\,P_\Omega(X - M)\,(W_{p-1}\cdots W_1)^T
+    .. math:: W_p \leftarrow W_p - \eta\,(W_N\cdots W_{p+1})^T\,\nabla E(X)\,(W_{p-1}\cdots W_1)^T
 
     Step k corresponds to time :math:`t = k\eta` of :func:`factor_flow` (error :math:`O(\eta)`).
 
     Parameters
     ----------
-    problem : CompletionProblem
+    problem : energy
+        Any energy (see :func:`factor_flow`).
     factors : sequence of array_like
         ``[W_1, ..., W_N]``.
     lr : float
@@ -387,10 +389,11 @@ def factor_descent(
     ts, ys = [0.0], [net.join(W)]
     status, message_kw = Status.FINISHED, {}
     bar = _driver.make_bar(
-        _driver.want_progress(progress), float(steps), f"descent N={N}", log=False, unit="step", loss=problem._loss
+        _driver.want_progress(progress), float(steps), f"descent N={N}", log=False, unit="step", loss=problem.loss
     )
+    user = problem.energy  # events see the user's energy object
     start = time.perf_counter()
-    g_old = [float(ev.fn(0.0, X, problem)) for ev in state_events]
+    g_old = [float(ev.fn(0.0, X, user)) for ev in state_events]
     step = 0
     with np.errstate(over="ignore", invalid="ignore"):
         try:
@@ -406,7 +409,7 @@ def factor_descent(
                     stop = "diverged"
                 else:
                     for k, ev in enumerate(state_events):
-                        gv = float(ev.fn(t, X, problem))
+                        gv = float(ev.fn(t, X, user))
                         a = g_old[k]
                         hit = (
                             (ev.direction < 0 and a > 0 >= gv)

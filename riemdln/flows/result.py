@@ -28,8 +28,13 @@ class Status(enum.IntEnum):
     DIVERGED (2)
         The Frobenius norm of X exceeded ``blowup_norm``: the trajectory escapes to infinity (the loss
         may still be going to 0, as on the Razin–Cohen problem).
+    INACCURATE (-2)
+        The loss rose along accepted steps by more than the tolerances allow. A gradient flow's loss never
+        increases, so the numerical trajectory has left the exact one: the run stops there and the
+        trajectory up to that step is returned (tighten ``rtol``/``atol``, or use another formulation).
     """
 
+    INACCURATE = -2
     FAILED = -1
     FINISHED = 0
     EVENT = 1
@@ -37,6 +42,11 @@ class Status(enum.IntEnum):
 
 
 MESSAGES: dict[Status, str] = {
+    Status.INACCURATE: (
+        "The loss rose from its minimum {low:.6g} (t = {t_low:.6g}) to {high:.6g} at t = {t:.6g}, more than the "
+        "tolerances allow ({allowed:.3g}): a gradient flow's loss never increases, so the integration is no "
+        "longer accurate; tighten rtol/atol."
+    ),
     Status.FAILED: "The integration failed at t = {t:.6g}: {reason}",
     Status.FINISHED: "Reached the end of the time span (t = {t:.6g}).",
     Status.EVENT: "Event {name!r} occurred at t = {t:.6g}.",
@@ -99,7 +109,10 @@ class FlowResult:
 
     @property
     def success(self) -> bool:
-        """True if the integration did not fail (``status >= 0``)."""
+        """True if the run reached what was asked (``t_final``, ``steps`` or an event) accurately (``status >= 0``).
+
+        ``DIVERGED`` counts as success of the integration (the trajectory really escapes); check ``status`` to
+        tell it from convergence."""
         return self.status >= 0
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -143,7 +156,13 @@ def loss_below(tol: float) -> Event:
     loss_below
     """
     tol = _positive(tol, "tol")
-    return Event("loss_below", lambda t, X, problem: problem._loss(X) - tol, True, -1.0)
+    return Event("loss_below", lambda t, X, problem: _loss_of(problem, X) - tol, True, -1.0)
+
+
+def _loss_of(problem, X) -> float:
+    """E(X) for any energy (the riemdln energies' unchecked hook where there is one)."""
+    fn = getattr(problem, "_loss", None)
+    return float(fn(X)) if callable(fn) else float(problem.loss(X))
 
 
 def norm_above(bound: float) -> Event:
@@ -251,7 +270,10 @@ def trajectory_diagnostics(
         s = np.linalg.svd(X, compute_uv=False) if n_t else np.zeros((0, k))
     s = -np.sort(-np.asarray(s, dtype=float), axis=-1)
     out: dict[str, np.ndarray] = {}
-    out["loss"] = np.asarray(problem.loss(X), dtype=float).reshape(n_t)
+    from riemdln.flows._energy import ops
+
+    energy = ops(problem)
+    out["loss"] = np.asarray(energy.loss_stack(X), dtype=float).reshape(n_t)
     out["singular_values"] = s
     out["effective_rank"] = effective_rank(s)
     out["nuclear_norm"] = s.sum(axis=-1)
@@ -260,8 +282,8 @@ def trajectory_diagnostics(
         if det_sign is None:
             det_sign = np.linalg.slogdet(X)[0] if n_t else np.zeros(0)
         out["det_sign"] = np.asarray(det_sign, dtype=float)
-    if problem.ground_truth is not None:
-        out["test_error"] = np.asarray(problem.test_error(X), dtype=float).reshape(n_t)
+    if energy.has_test_error:
+        out["test_error"] = np.asarray(energy.energy.test_error(X), dtype=float).reshape(n_t)
     # volume density
     logvol = np.full(n_t, np.inf)
     full = np.all(s > 0, axis=-1)
