@@ -848,7 +848,7 @@ def gibbs_expectation(
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
     fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
     to ``tol`` (relative to max(1, |value|)); ``error`` is that difference (conservative: the rule converges
-    geometrically), ``status`` FAILED if ``max_points`` was reached first.
+    geometrically), ``status`` INACCURATE if ``max_points`` was reached first.
 
     Parameters
     ----------
@@ -890,7 +890,7 @@ def gibbs_expectation(
     lam = 1.0 if free_energy else 0.0
     mu_max = _find_mu_max(energy, depth, beta, lam)
     previous = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
-    status = Status.FAILED
+    status = Status.INACCURATE
     while True:
         n_radial, n_angular = math.ceil(1.4 * n_radial), math.ceil(1.4 * n_angular)
         n_points = 2 * n_radial**2 * n_angular**2
