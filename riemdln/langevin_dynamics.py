@@ -139,11 +139,31 @@ def _svd(X: np.ndarray):
     return U, s, np.swapaxes(Vt, -1, -2)
 
 
+def _mm2(A, B, ta=False, tb=False):
+    """A @ B for stacks of 2x2 matrices, entry by entry (numpy's batched matmul is slow for 2x2)."""
+    a00, a01, a10, a11 = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+    if ta:
+        a01, a10 = a10, a01
+    b00, b01, b10, b11 = B[..., 0, 0], B[..., 0, 1], B[..., 1, 0], B[..., 1, 1]
+    if tb:
+        b01, b10 = b10, b01
+    out = np.empty(np.broadcast_shapes(A.shape, B.shape))
+    out[..., 0, 0] = a00 * b00 + a01 * b10
+    out[..., 0, 1] = a00 * b01 + a01 * b11
+    out[..., 1, 0] = a10 * b00 + a11 * b10
+    out[..., 1, 1] = a10 * b01 + a11 * b11
+    return out
+
+
 def _frame(U, Z, V):
+    if Z.shape[-1] == 2:
+        return _mm2(_mm2(U, Z, ta=True), V)
     return np.swapaxes(U, -1, -2) @ Z @ V
 
 
 def _unframe(U, Z, V):
+    if Z.shape[-1] == 2:
+        return _mm2(_mm2(U, Z), V, tb=True)
     return U @ Z @ np.swapaxes(V, -1, -2)
 
 
@@ -476,8 +496,12 @@ def langevin(
     rng = np.random.default_rng(seed)
     lam = 1.0 if free_energy else 0.0
     finite = not math.isinf(depth)
-    # the state: Y (finite depth; accurate near det X = 0, where X would lose mu = s^(1/N) to rounding), else X
-    state = _psi_inverse(np.array(X0, dtype=float), depth) if finite else np.array(X0, dtype=float)
+    # the state of each chain: X, or Y where it last stepped in balanced-factor coordinates (near det X = 0,
+    # X would lose mu = s^(1/N) to rounding); one SVD of the state per step serves both charts
+    state = np.array(X0, dtype=float)
+    is_y = np.zeros(n_chains, dtype=bool)
+    if coordinates == "Y":
+        state, is_y = _psi_inverse(state, depth), np.ones(n_chains, dtype=bool)
     saves = list(range(0, n_steps + 1, save_every))
     if saves[-1] != n_steps:
         saves.append(n_steps)
@@ -488,13 +512,14 @@ def langevin(
     last = 0
     eye = np.eye(dim)
     for step in range(1, n_steps + 1):
-        U, s, V = _svd(state)
-        mu = s
-        if finite:
-            s = mu**depth
-            X = _unframe(U, s[..., :, None] * eye, V)
+        U, sigma, V = _svd(state)
+        if is_y.any():
+            mu = np.where(is_y[:, None], sigma, sigma ** (1.0 / depth))
+            s = np.where(is_y[:, None], sigma**depth, sigma)
+            X = np.where(is_y[:, None, None], _unframe(U, s[..., :, None] * eye, V), state)
         else:
-            X = state
+            s, X = sigma, state
+            mu = sigma ** (1.0 / depth) if finite and coordinates != "X" else None
         G = _grad(energy, X)
         xi = rng.standard_normal(X.shape)
         if coordinates == "X" or not finite:
@@ -502,33 +527,28 @@ def langevin(
         elif coordinates == "Y":
             use_y = np.ones(n_chains, dtype=bool)
         else:
-            sd = s[:, -1]
-            a_dd = _multiplier(sd * sd, sd * sd, depth, normalized)
+            # one-step noise of s_d relative to s_d: sqrt(2 h a_dd / beta) / s_d, a_dd = N s_d^(2(N-1)/N) (raw)
             with np.errstate(divide="ignore", invalid="ignore"):
-                use_y = ~(np.sqrt(2.0 * h * a_dd / beta) < _AUTO_RELATIVE_STEP * sd)
-        ix = ~use_y
-        if not finite:
+                rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
+            use_y = ~(rel < _AUTO_RELATIVE_STEP)
+        if not use_y.any():
             new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h)
         elif use_y.all():
             new = _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h)
         else:
+            ix = ~use_y
             new = np.empty_like(state)
-            new[ix] = _psi_inverse(
-                _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h), depth
-            )
-            if use_y.any():
-                new[use_y] = _step_Y(
-                    U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h
-                )
+            new[ix] = _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h)
+            new[use_y] = _step_Y(U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h)
         y_count += use_y
         if not np.all(np.isfinite(new)):
             bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))
             status, reason = Status.FAILED, f"chain {bad} became non-finite at step {step}"
             break
-        state = new
+        state, is_y = new, use_y
         last = step
         if k_save < len(saves) and step == saves[k_save]:
-            out[k_save] = _psi(state, depth) if finite else state
+            out[k_save] = np.where(is_y[:, None, None], _psi(state, depth), state) if is_y.any() else state
             yfrac[k_save] = y_count / max(1, saves[k_save] - saves[k_save - 1])
             y_count[:] = 0
             k_save += 1
