@@ -303,12 +303,12 @@ def _entropy_grad_mu(mu, depth):
 
 # ---------------------------------------------------------------------------------------------
 # one Euler-Maruyama step in each chart (U, s, V: SVD of X; xi: standard normal in the frame)
-def _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, dt):
+def _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, dt, ito=True):
     x = s * s
     a = _multiplier(x[..., :, None], x[..., None, :], depth, normalized)
     Gt = _frame(U, G, V)
     inc = -a * Gt * dt + math.sqrt(2.0 * dt / beta) * np.sqrt(a) * xi
-    diag = _kappa(s, depth, normalized)
+    diag = _kappa(s, depth, normalized) if ito else np.zeros_like(s)
     if lam:
         diag = diag + lam * _entropy_drift(s, depth, normalized)
     idx = np.arange(s.shape[-1])
@@ -420,6 +420,8 @@ def langevin(
     seed=None,
     coordinates: str = "auto",
     save_every: int | None = None,
+    *,
+    _ito: bool = True,
 ) -> LangevinResult:
     r"""Simulate the Riemannian Langevin equation of :math:`(M_d, g^N)` (Euler–Maruyama, vectorized chains).
 
@@ -457,6 +459,9 @@ def langevin(
         singular value is below 5 % of it, else Y (X only at N = inf).
     save_every : int, optional
         Save every so many steps (default: keep the saved X under 5e6 numbers).
+    _ito : bool
+        Private (study ``langevin_check``): ``False`` drops the Itô correction, X coordinates only, to show it is
+        needed. Never use it for sampling.
 
     Returns
     -------
@@ -480,6 +485,8 @@ def langevin(
     n_chains = _positive_int(n_chains, "n_chains")
     seed = check_seed(seed)
     coordinates = _check_coordinates(coordinates, depth)
+    if not _ito:
+        coordinates = "X"
     X0 = check_matrix(X0, "X0")
     if X0.ndim == 2:
         X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
@@ -532,7 +539,7 @@ def langevin(
                 rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
             use_y = ~(rel < _AUTO_RELATIVE_STEP)
         if not use_y.any():
-            new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h)
+            new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h, _ito)
         elif use_y.all():
             new = _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h)
         else:

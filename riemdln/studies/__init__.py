@@ -27,6 +27,7 @@ STUDY_NAMES = (
     "volume_bias",
     "razin_cohen",
     "deep_completion",
+    "langevin_check",
 )
 
 # studies whose results another study reads
