@@ -665,7 +665,7 @@ _ENTRIES: dict[str, tuple] = {
         "It\\^o drift $\\Delta_{g^N}(Y)$ of the balanced-factor coordinates $Y$ ($X = Y(Y^TY)^{(N-1)/2}$), "
         "one pair term of component 1 ($d = 2$; sum over $j \\ne k$ for any $d$)",
         (),
-        None,
+        "ito_correction_factor",
     ),
     "entropy_drift": (
         "langevin",
