@@ -356,7 +356,7 @@ def _certify(exprs) -> dict:
         "div_Y of DPsi^{-1} A_N DPsi^{-T} (the inverse pulled-back metric, constant determinant) by nested central "
         "differences of Psi(Y) = Y (Y^T Y)^((N-1)/2) and the full operator, d = 2, N = 2, 3, 4.5 (40 digits)",
         worst_k,
-        1e-9,
+        1e-12,
         count_k,
     )
     out["log_gibbs_density"] = Check(
