@@ -47,6 +47,24 @@ def singular_value_velocity_normalized(s, g, N):
 def singular_value_velocity_infinite(s, g):
     return -g*s**2
 
+# scalar_curvature_d2: (N**2*csch2gap(log(s1) - log(s2)) - csch2gap((log(s1) - log(s2))/N))*exp((-log(s1) - log(s2))/N)*cosh((log(s1) - log(s2))/N)/N
+def scalar_curvature_d2(s1, s2, N):
+    x0 = N**(-1.0)
+    x1 = numpy.log(s1)
+    x2 = numpy.log(s2)
+    x3 = x1 - x2
+    x4 = x0*x3
+    return x0*(N**2*riemdln.kernels.csch2gap(x3) - riemdln.kernels.csch2gap(x4))*numpy.exp(x0*(-x1 - x2))*numpy.cosh(x4)
+
+# scalar_curvature_infinite_d2: csch2gap(rho1 - rho2)
+def scalar_curvature_infinite_d2(rho1, rho2):
+    return riemdln.kernels.csch2gap(rho1 - rho2)
+
+# scalar_curvature_coincident_d2: (N**2/3 - 1/3)*exp(-2*log(s)/N)/N
+def scalar_curvature_coincident_d2(s, N):
+    x0 = N**(-1.0)
+    return x0*((1/3)*N**2 - 1/3)*numpy.exp(-2*x0*numpy.log(s))
+
 # log_orthogonal_group_volume: (d*(d - 1)/4 + 1)*log(2) + Sum((k/2 + 1/2)*log(pi) - loggamma(k/2 + 1/2) + log(2), (k, 1, d - 1))
 def log_orthogonal_group_volume(d):
     return ((1/4)*d*(d - 1) + 1)*math.log(2) + (builtins.sum(((1/2)*k + 1/2)*math.log(math.pi) - math.lgamma((1/2)*k + 1/2) + math.log(2) for k in range(1, d - 1+1)))
@@ -61,4 +79,4 @@ def log_multiplier_normalized(x, y, N):
     finite_value = log_multiplier_normalized_finite(x, y, finite)
     return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), finite_value)[()]
 
-SOURCE_DIGEST = '8b1352613013b662'
+SOURCE_DIGEST = 'c662a411fd226aa8'

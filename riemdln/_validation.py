@@ -10,7 +10,17 @@ import numbers
 
 import numpy as np
 
-__all__ = ["RiemdlnValueError", "check_depth", "check_matrix", "check_nonnegative", "check_full_rank"]
+__all__ = [
+    "RiemdlnValueError",
+    "check_depth",
+    "check_matrix",
+    "check_nonnegative",
+    "check_full_rank",
+    "check_broadcast",
+    "check_integer",
+    "check_seed",
+    "check_allocation",
+]
 
 
 class RiemdlnValueError(ValueError):
@@ -88,8 +98,53 @@ def check_matrix(value, name: str) -> np.ndarray:
 
 
 def check_same_shape(arr: np.ndarray, ref: np.ndarray, name: str, ref_name: str) -> None:
+    """Same matrix shape as ``ref``, and a stack shape that broadcasts with ``ref``'s."""
     if arr.shape[-2:] != ref.shape[-2:]:
         raise RiemdlnValueError(f"`{name}` must have the shape of `{ref_name}` {ref.shape[-2:]}; got {arr.shape[-2:]}.")
+    try:
+        np.broadcast_shapes(arr.shape[:-2], ref.shape[:-2])
+    except ValueError:
+        raise RiemdlnValueError(
+            f"`{name}` must be a stack that broadcasts with `{ref_name}`'s: stack shapes {arr.shape[:-2]} and "
+            f"{ref.shape[:-2]} do not."
+        ) from None
+
+
+def check_broadcast(**arrays: np.ndarray) -> tuple[int, ...]:
+    """The broadcast shape of ``arrays``; a mismatch names the argument that does not fit."""
+    shape: tuple[int, ...] = ()
+    first = None
+    for name, arr in arrays.items():
+        try:
+            shape = np.broadcast_shapes(shape, np.shape(arr))
+        except ValueError:
+            raise RiemdlnValueError(
+                f"`{name}` must broadcast with `{first}`: shapes {np.shape(arr)} and {shape} do not."
+            ) from None
+        first = first or name
+    return shape
+
+
+def check_integer(value, name: str, low: int = 0, high: int | None = None) -> int:
+    """An integer (not bool) in ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {_short(value)}.")
+    if high is not None and value > high:
+        raise RiemdlnValueError(f"`{name}` must be an integer <= {high}; got {_short(value)}.")
+    return int(value)
+
+
+# the largest number of float64 entries one call may allocate (resource guard): 2**31 entries = 16 GiB
+MAX_ENTRIES = 2**31
+
+
+def check_allocation(entries: int, name: str, what: str) -> None:
+    """Refuse up front a request for more than :data:`MAX_ENTRIES` floats (it cannot fit in memory)."""
+    if entries > MAX_ENTRIES:
+        raise RiemdlnValueError(
+            f"`{name}` asks for {what} of {entries:.3g} floats ({8 * entries / 2**30:.3g} GiB), more than the "
+            f"{MAX_ENTRIES:.3g} riemdln allocates at once; choose a smaller `{name}`."
+        )
 
 
 def rank_tolerance(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -115,7 +170,7 @@ def check_seed(seed, name: str = "seed"):
     """``None``, a non-negative integer, or a ``numpy.random.Generator``."""
     if seed is None or isinstance(seed, np.random.Generator):
         return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise RiemdlnValueError(
             f"`{name}` must be None, a non-negative integer or a numpy.random.Generator; got {_short(seed)}."
         )

@@ -4,7 +4,9 @@
 formula (from the on-disk cache when fresh) and writes ``DIR/formulas.tex`` and
 ``DIR/formulas.json``; ``--pdf`` also compiles ``DIR/formulas.pdf`` with pdflatex.
 
-Errors print one line to stderr and exit with status 2 (no traceback).
+Errors of any kind (bad arguments, an unwritable or full disk, a busy ``--out``, an unreachable
+scheduler) print one line to stderr and exit with status 2, without a traceback (set
+``RIEMDLN_DEBUG=1`` to get one); no temporary file is left behind. An interrupt exits with 130.
 """
 
 from __future__ import annotations
@@ -49,8 +51,12 @@ def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
         pdf = Path(work) / (tex.stem + ".pdf")
         target = tex.with_suffix(".pdf")
         tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(pdf, tmp)
-        tmp.replace(target)
+        try:
+            shutil.copyfile(pdf, tmp)
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return target
 
 
@@ -64,12 +70,19 @@ def _progress(stream):
 
 
 def _cmd_derive(args: argparse.Namespace) -> int:
-    from riemdln import formulas as cat_mod
-    from riemdln.derivations import DeriveReport, derive
+    from riemdln._io import folder_lock
     from riemdln.report import check_output_dir
 
     out = Path(args.out)
     check_output_dir(out, force=True)  # a file, an uncreatable or unwritable path: one-line error
+    with folder_lock(out, "--out", wait=2.0):
+        return _derive_into(out, args)
+
+
+def _derive_into(out: Path, args: argparse.Namespace) -> int:
+    from riemdln import formulas as cat_mod
+    from riemdln.derivations import DeriveReport, derive
+
     t0 = time.perf_counter()
     print(f"riemdln derive: deriving into {out}", file=sys.stderr)
     report = DeriveReport()
@@ -99,8 +112,10 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     from riemdln.report import reproduce
 
     studies = None
-    if args.studies:
+    if args.studies is not None:
         studies = [s.strip() for s in args.studies.split(",") if s.strip()]
+        if not studies:
+            raise CLIError(f"--studies must name at least one study; got {args.studies!r}")
     reproduce(
         args.out,
         quick=args.quick,
@@ -156,12 +171,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"riemdln {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:
-        print(f"riemdln {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"riemdln {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every error: one line, exit 2 (RIEMDLN_DEBUG=1 re-raises)
+        if os.environ.get("RIEMDLN_DEBUG"):
+            raise
+        print(f"riemdln {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = exc.filename if exc.filename is not None else ""
+        text = f"{exc.strerror}{': ' + str(where) if where else ''}"
+    elif isinstance(exc, ValueError | CLIError):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

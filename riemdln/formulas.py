@@ -20,6 +20,7 @@ import functools
 import hashlib
 import json
 import math
+import numbers
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 import riemdln
 from riemdln._io import atomic_write
+from riemdln._validation import RiemdlnValueError, check_finite_array
 from riemdln.derivations import symbols as sy
 from riemdln.derivations._engine import Check, derive
 from riemdln.functions import dln_multiplier, logmean
@@ -236,6 +238,63 @@ def _spectral_twin(expr, index_base, params, size_symbol):
     return _SpectralTwin(kind, functools.lru_cache(maxsize=256)(const_fn), fs, fp, (size_symbol,))
 
 
+def _arg_kind(arg) -> str:
+    if isinstance(arg, sympy.IndexedBase):
+        return "spectrum"
+    if arg.name == "N":
+        return "depth"
+    if arg.is_integer:
+        return "count"
+    if arg.is_positive or arg.is_nonnegative:
+        return "nonnegative"
+    return "real"
+
+
+def _checked_twin(formula: Formula, raw: Callable) -> Callable:
+    """Wrap the compiled twin ``raw`` with the argument checks of :attr:`Formula.numpy`."""
+    names = tuple(str(a) for a in formula.args)
+    kinds = tuple(_arg_kind(a) for a in formula.args)
+    allow_inf = formula.convention == "normalized"
+    where = f"of catalog formula {formula.name!r}"
+
+    def twin(*args):
+        if len(args) != len(names):
+            raise RiemdlnValueError(
+                f"`{names[min(len(args), len(names) - 1)]}`: catalog formula {formula.name!r} takes "
+                f"{len(names)} arguments ({', '.join(names)}); got {len(args)}."
+            )
+        checked = []
+        for name, kind, value in zip(names, kinds, args, strict=True):
+            if kind == "count":
+                if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
+                    raise RiemdlnValueError(f"`{name}` {where} must be an integer >= 1; got {value!r}.")
+                checked.append(int(value))
+                continue
+            if kind == "depth":
+                arr = np.asarray(value)
+                if arr.dtype.kind not in "biuf" or arr.dtype.kind == "b":
+                    raise RiemdlnValueError(f"`{name}` {where} must be a real depth >= 1; got {value!r}.")
+                arr = arr.astype(float)
+                bad = np.isnan(arr) | (arr < 1) | (np.isinf(arr) & (not allow_inf))
+                if np.any(bad):
+                    need = "a real depth >= 1" + (" or inf" if allow_inf else " (finite: raw convention)")
+                    raise RiemdlnValueError(f"`{name}` {where} must be {need}; got {value!r}.")
+                checked.append(arr[()] if arr.ndim == 0 else arr)
+                continue
+            arr = check_finite_array(value, name, min_ndim=1 if kind == "spectrum" else 0)
+            if kind == "spectrum" and arr.shape[-1] == 0:
+                raise RiemdlnValueError(f"`{name}` {where} must hold at least one value; got shape {arr.shape}.")
+            if kind in ("spectrum", "nonnegative") and arr.size and np.any(arr < 0):
+                raise RiemdlnValueError(f"`{name}` {where} must be >= 0; got {value!r}.")
+            checked.append(arr[()] if arr.ndim == 0 else arr)
+        return raw(*checked)
+
+    twin.__name__ = formula.name
+    twin.__doc__ = f"Numeric twin of {formula.name!r}: f({', '.join(names)}), arguments checked."
+    twin.unchecked = raw
+    return twin
+
+
 @dataclass(frozen=True)
 class Formula:
     """A derived formula.
@@ -284,12 +343,20 @@ class Formula:
 
     @functools.cached_property
     def numpy(self) -> Callable:
-        """The numeric twin: a vectorized numpy function of :attr:`args`."""
+        """The numeric twin: a vectorized numpy function of :attr:`args`, its arguments checked.
+
+        Every call checks its arguments first (:func:`_checked_twin`): the count, real finite values,
+        singular-value-like arguments (positive symbols, ``s``) ``>= 0``, counts (``d``, ``m``, ``n``)
+        integers ``>= 1``, the depth ``N >= 1`` (``math.inf`` only in the normalized convention); a bad
+        one raises :class:`~riemdln.RiemdlnValueError` naming it, never a silent NaN or complex value.
+        """
         bases = [a for a in self.args if isinstance(a, sympy.IndexedBase)]
         if bases:
             size = self._extra.get("size", sy.r)
-            return _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
-        return _compile(self.source, self.name)
+            raw = _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
+        else:
+            raw = _compile(self.source, self.name)
+        return _checked_twin(self, raw)
 
     @property
     def source(self) -> str | None:
@@ -635,6 +702,90 @@ _ENTRIES: dict[str, tuple] = {
         (),
         "metric_svd_d2",
     ),
+    # --- curvature and geodesics (derivation "curvature"; docs/theory.md §8, §11)
+    "metric_warped_d2": (
+        "curvature",
+        "metric_warped_d2",
+        (sy.mu1, sy.mu2, N),
+        "raw",
+        r"g^N_{(\mu_1, \mu_2, \alpha, \gamma)}",
+        "The metric $g^N$ ($d = 2$) in $\\mu = s^{1/N}$, $\\alpha = \\theta - \\phi$, $\\gamma = \\theta + \\phi$: "
+        "a doubly warped product over the flat half-plane $N(d\\mu_1^2 + d\\mu_2^2)$",
+        ("metric_chart_d2",),
+        "metric_warped_d2",
+    ),
+    "christoffel_d2": (
+        "curvature",
+        "christoffel_d2",
+        (sy.mu1, sy.mu2, N),
+        "raw",
+        r"\Gamma^k_{ij}",
+        "Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$: row $k$, column $4i + j$",
+        (),
+        "christoffel_d2",
+    ),
+    "scalar_curvature_d2": (
+        "curvature",
+        "scalar_curvature_d2",
+        (s1, s2, N),
+        "raw",
+        r"R(g^N)",
+        "Scalar curvature of $g^N$ at $d = 2$; $\\operatorname{csch2gap}(z) = 1/z^2 - 1/\\sinh^2 z$; "
+        "$R(N g^N) = R(g^N)/N$",
+        ("scalar_curvature_quotient_d2",),
+        "scalar_curvature_d2",
+    ),
+    "scalar_curvature_infinite_d2": (
+        "curvature",
+        "scalar_curvature_infinite_d2",
+        (sy.rho1, sy.rho2),
+        "normalized",
+        r"R(\hat g^\infty)",
+        "Scalar curvature of $\\hat g^\\infty$ at $d = 2$ in $\\rho = \\log s$ (the limit of $R(N g^N)$)",
+        (),
+        "scalar_curvature_infinite_d2",
+    ),
+    "scalar_curvature_correction_d2": (
+        "curvature",
+        "scalar_curvature_correction_d2",
+        (sy.rho1, sy.rho2),
+        "normalized",
+        r"\lim_{N\to\infty} N\,(R(N g^N) - R(\hat g^\infty))",
+        "First-order coefficient: $R(N g^N) = R(\\hat g^\\infty) + c_1/N + O(N^{-2})$",
+        (),
+        "scalar_curvature_correction_d2",
+    ),
+    "scalar_curvature_coincident_d2": (
+        "curvature",
+        "scalar_curvature_coincident_d2",
+        (_s_only, N),
+        "raw",
+        r"R(g^N)\big|_{s_1 = s_2 = s}",
+        "Scalar curvature of $g^N$ at coincident singular values (removable; $N = \\infty$ normalized: $1/3$)",
+        (),
+        "scalar_curvature_coincident_d2",
+    ),
+    "scalar_curvature_rank_one_d2": (
+        "curvature",
+        "scalar_curvature_rank_one_d2",
+        (s1, N),
+        "raw",
+        r"\lim_{s_2\to 0} R(g^N)",
+        "Scalar curvature of $g^N$ at the rank-one boundary $s_2 \\to 0$ ($N > 1$): finite",
+        (),
+        "scalar_curvature_rank_one_d2",
+    ),
+    "geodesic_length_aligned": (
+        "curvature",
+        "geodesic_length_aligned",
+        (sy.s, sy.sigma, N),
+        "raw",
+        r"\ell^N(\sigma \to s)",
+        "Length of Chen's geodesic between matrices with the same singular vectors, singular values "
+        "$\\sigma$ and $s$ (each balanced factor moves on a straight line)",
+        (),
+        "geodesic_length_aligned",
+    ),
     # Riemannian Langevin dynamics (derivation "langevin"; docs/theory.md §13)
     "ito_correction": (
         "langevin",
@@ -855,6 +1006,9 @@ _TWINS = (
     ("singular_value_velocity", "singular_value_velocity", None),
     ("singular_value_velocity_normalized", "singular_value_velocity_normalized", None),
     ("singular_value_velocity_infinite", "singular_value_velocity_infinite", None),
+    ("scalar_curvature_d2", "scalar_curvature_d2", None),
+    ("scalar_curvature_infinite_d2", "scalar_curvature_infinite_d2", None),
+    ("scalar_curvature_coincident_d2", "scalar_curvature_coincident_d2", None),
 )
 
 

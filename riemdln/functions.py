@@ -41,7 +41,7 @@ except ImportError:  # pragma: no cover
     from sympy import Function as DefinedFunction
 from sympy.core.sorting import default_sort_key
 
-__all__ = ["sinhc", "logmean", "dln_multiplier", "generic_branch"]
+__all__ = ["sinhc", "csch2gap", "logmean", "dln_multiplier", "generic_branch"]
 
 
 def generic_branch(expr):
@@ -141,6 +141,61 @@ class sinhc(DefinedFunction):
 
     def _latex(self, printer, exp=None):
         return _latex_call(printer, "sinhc", self.args, exp)
+
+
+class csch2gap(DefinedFunction):
+    r""":math:`1/z^2 - 1/\sinh^2 z`, with the removable value :math:`1/3` at :math:`z = 0` (even, positive).
+
+    >>> from sympy import Symbol
+    >>> z = Symbol("z")
+    >>> csch2gap(0), csch2gap(-z)
+    (1/3, csch2gap(z))
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return S.One / 3
+        if z.could_extract_minus_sign():
+            return cls(-z)
+
+    def fdiff(self, argindex=1):
+        if argindex != 1:
+            raise ArgumentIndexError(self, argindex)
+        z = self.args[0]
+        return -2 / z**3 + 2 * cosh(z) / sinh(z) ** 3
+
+    def _eval_rewrite_as_sinh(self, z, **kwargs):
+        return Piecewise((1 / z**2 - 1 / sinh(z) ** 2, Ne(z, 0)), (S.One / 3, True))
+
+    def _eval_nseries(self, x, n, logx, cdir=0):
+        z = self.args[0]
+        return (1 / z**2 - 1 / sinh(z) ** 2)._eval_nseries(x, n, logx)
+
+    def _eval_is_positive(self):
+        if self.args[0].is_extended_real:
+            return True
+
+    def _eval_is_real(self):
+        if self.args[0].is_extended_real:
+            return True
+
+    def _eval_evalf(self, prec):
+        z = self.args[0].evalf(prec + 10)
+        if not z.is_Number:
+            return None
+        with mpmath.workprec(2 * prec + 20):
+            zm = z._to_mpmath(prec + 10)
+            value = mpmath.mpf(1) / 3 if zm == 0 else 1 / zm**2 - 1 / mpmath.sinh(zm) ** 2
+        return Expr._from_mpmath(value, prec)
+
+    def _numpycode(self, printer):
+        return _kernel_call(printer, "csch2gap", self.args)
+
+    def _latex(self, printer, exp=None):
+        return _latex_call(printer, "csch2gap", self.args, exp)
 
 
 def _ordered(a, b):
@@ -329,4 +384,4 @@ class dln_multiplier(DefinedFunction):
 
 
 # names used in srepr strings of cached expressions
-NAMESPACE = {"sinhc": sinhc, "logmean": logmean, "dln_multiplier": dln_multiplier}
+NAMESPACE = {"sinhc": sinhc, "csch2gap": csch2gap, "logmean": logmean, "dln_multiplier": dln_multiplier}

@@ -25,6 +25,7 @@ from riemdln import _twins, kernels
 from riemdln._validation import (
     RiemdlnValueError,
     check_bool,
+    check_broadcast,
     check_depth,
     check_finite_array,
     check_full_rank,
@@ -197,6 +198,7 @@ def multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool = Fals
     depth = check_depth(depth, normalized)
     x = check_nonnegative(x, "x")
     y = check_nonnegative(y, "y")
+    check_broadcast(x=x, y=y)
     return np.asarray(_multiplier(x, y, depth, normalized))[()]
 
 
@@ -212,6 +214,7 @@ def log_multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool = 
     depth = check_depth(depth, normalized)
     x = check_nonnegative(x, "x")
     y = check_nonnegative(y, "y")
+    check_broadcast(x=x, y=y)
     return np.asarray(_log_multiplier(x, y, depth, normalized))[()]
 
 
@@ -558,6 +561,8 @@ def entropy(s: ArrayLike, depth: float, normalized: bool = False, include_consta
     include_constant = check_bool(include_constant, "include_constant")
     depth = check_depth(depth, normalized)
     s = check_finite_array(s, "s", min_ndim=1)
+    if s.shape[-1] == 0:
+        raise RiemdlnValueError(f"`s` must hold at least one singular value; got shape {s.shape}.")
     if np.any(s < 0):
         raise RiemdlnValueError(f"`s` must be >= 0 (singular values); got min(s) = {float(np.min(s))!r}.")
     d = s.shape[-1]

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from riemdln._validation import RiemdlnValueError, check_finite_array
+from riemdln._validation import RiemdlnValueError, check_allocation, check_finite_array, check_seed
 
 __all__ = ["CompletionProblem"]
 
@@ -139,7 +139,7 @@ class CompletionProblem:
                     raise RiemdlnValueError(f"`observations` (mask) must have shape {(m, n)}; got {marr.shape}.")
                 if values is None:
                     raise RiemdlnValueError("`values` must be given with a boolean mask; got None.")
-                vals = np.asarray(values, dtype=float)
+                vals = _real_array(values, "values")
                 if vals.shape != (m, n):
                     raise RiemdlnValueError(f"`values` must have shape {(m, n)}; got {vals.shape}.")
                 if not np.all(np.isfinite(vals[marr])):
@@ -152,6 +152,11 @@ class CompletionProblem:
                 return mask, target
             if values is not None:
                 raise RiemdlnValueError("`values` must be None unless `observations` is a boolean mask; got an array.")
+            if isinstance(observations, str | bytes) or not isinstance(observations, Iterable):
+                raise RiemdlnValueError(
+                    "`observations` must be a mapping {(i, j): value}, (i, j, value) triples or a boolean mask; "
+                    f"got {_short(observations)}."
+                )
             triples = []
             for item in observations:
                 try:
@@ -165,18 +170,23 @@ class CompletionProblem:
         seen: dict[tuple[int, int], float] = {}
         for i, j, v in triples:
             try:
+                if isinstance(v, complex | np.complexfloating | str | bytes):
+                    raise TypeError
                 fv = float(v)
             except (TypeError, ValueError):
-                raise RiemdlnValueError(f"observed value at {(i, j)} must be a real number; got {_short(v)}.") from None
+                raise RiemdlnValueError(
+                    f"`observations`: observed value at {(i, j)} must be a real number; got {_short(v)}."
+                ) from None
             if not math.isfinite(fv):
-                raise RiemdlnValueError(f"observed value at {(i, j)} must be finite; got {fv!r}.")
+                raise RiemdlnValueError(f"`observations`: observed value at {(i, j)} must be finite; got {fv!r}.")
             if not (0 <= i < m and 0 <= j < n):
                 raise RiemdlnValueError(
-                    f"observed index {(i, j)} must lie in range(0, {m}) x range(0, {n}) for shape {(m, n)}."
+                    f"`observations`: observed index {(i, j)} must lie in range(0, {m}) x range(0, {n}) "
+                    f"for shape {(m, n)}."
                 )
             if (i, j) in seen and seen[(i, j)] != fv:
                 raise RiemdlnValueError(
-                    f"observed index {(i, j)} must not be given twice with different values; "
+                    f"`observations`: observed index {(i, j)} must not be given twice with different values; "
                     f"got {seen[(i, j)]!r} and {fv!r}."
                 )
             seen[(i, j)] = fv
@@ -225,7 +235,10 @@ class CompletionProblem:
     def _as_X(self, X) -> np.ndarray:
         # light check (no eager repr of large arrays: this is called in loops)
         try:
-            arr = np.asarray(X, dtype=float)
+            raw = np.asarray(X)
+            if raw.dtype.kind not in "biuf":  # complex would lose its imaginary part, strings be parsed
+                raise TypeError
+            arr = raw if raw.dtype == np.float64 else raw.astype(float)
         except (TypeError, ValueError):
             raise RiemdlnValueError(f"`X` must be an array of real numbers; got {_short(X)}.") from None
         m, n = self._shape
@@ -421,6 +434,8 @@ class CompletionProblem:
         n_observed = _check_int(n_observed, "n_observed", 1)
         if n_observed > m * n:
             raise RiemdlnValueError(f"`n_observed` must be <= m * n = {m * n}; got {n_observed}.")
+        seed = check_seed(seed)
+        check_allocation(m * n, "m", f"a {m}x{n} ground truth")
         rng = np.random.default_rng(seed)
         W = rng.standard_normal((m, rank)) @ rng.standard_normal((rank, n))
         W *= math.sqrt(m * n) / np.linalg.norm(W)
@@ -431,6 +446,17 @@ class CompletionProblem:
         return cls((m, n), mask, W, ground_truth=W, name=f"random-{m}x{n}-rank{rank}-obs{n_observed}")
 
 
+def _real_array(value, name: str) -> np.ndarray:
+    """``value`` as a float array; complex (whose imaginary part would be dropped) and strings refused."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "biuf":
+            raise TypeError
+        return raw.astype(float)
+    except (TypeError, ValueError):
+        raise RiemdlnValueError(f"`{name}` must be an array of real numbers; got {_short(value)}.") from None
+
+
 def _check_index(key) -> tuple[int, int]:
     try:
         i, j = key
@@ -438,5 +464,5 @@ def _check_index(key) -> tuple[int, int]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise RiemdlnValueError(f"observed index must be a pair (i, j) of integers; got {_short(key)}.")
+        raise RiemdlnValueError(f"`observations`: observed index must be a pair (i, j) of integers; got {_short(key)}.")
     return int(i), int(j)

@@ -6,7 +6,13 @@
 * ``report.md`` — formulas, tables and figures (PNG, matplotlib) of every study;
 * ``results.json`` — every number in the report, with the parameters and seeds, package versions,
   timings and the command line;
-* ``.riemdln-state/<study>.json`` — each finished study, so that an interrupted run resumes.
+* ``.riemdln-state/<study>.json`` — each finished study, so that an interrupted run resumes. Each
+  carries a key (the study's parameters and a hash of the riemdln source code) and a checksum of its
+  content; a state file whose key or checksum does not match (edited, damaged, from another version)
+  is not trusted: the study is rerun, with a warning.
+
+``out`` is locked (``out/.riemdln.lock`` holds the pid) for the duration of the run: a second run on
+the same ``out`` is refused with the holder's pid; the lock of a killed run is taken over.
 
 Every file is written to a temporary name and renamed, so nothing half-written ever looks complete.
 A rerun with the same arguments reproduces ``results.json`` exactly, timings aside: every study is a
@@ -26,14 +32,15 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from riemdln._io import atomic_write
+from riemdln._io import atomic_write, folder_lock
 from riemdln._validation import RiemdlnValueError
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
-from riemdln.sweep import MissingExtraError, dask_executor, local_executor
+from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor
 
 __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
 
 STATE = ".riemdln-state"
+OUT_LOCK_WAIT = 2.0  # seconds a second run on one --out waits before refusing
 OUTPUTS = ("report.md", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
 
 
@@ -76,18 +83,49 @@ def _require_matplotlib() -> None:
         ) from None
 
 
+_CODE_VERSION: str | None = None
+
+
+def code_version() -> str:
+    """sha256 of riemdln's version and of every source file of the package (computed once)."""
+    global _CODE_VERSION
+    if _CODE_VERSION is None:
+        import riemdln
+
+        h = hashlib.sha256(str(getattr(riemdln, "__version__", "")).encode())
+        root = Path(riemdln.__file__).parent
+        for f in sorted(root.rglob("*.py")):
+            h.update(str(f.relative_to(root)).encode())
+            h.update(f.read_bytes())
+        _CODE_VERSION = h.hexdigest()
+    return _CODE_VERSION
+
+
 def _state_key(name: str, params: dict) -> str:
-    return hashlib.sha256(json.dumps({"study": name, "params": params}, sort_keys=True).encode()).hexdigest()
+    doc = {"study": name, "params": params, "code": code_version()}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _load_state(path: Path, key: str) -> dict | None:
+def _state_checksum(doc: dict) -> str:
+    body = {k: doc.get(k) for k in ("key", "results", "seconds")}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _load_state(path: Path, key: str) -> tuple[dict | None, str]:
+    """(state, "") when ``path`` is sound for ``key``; else (None, why) — "" when there is none."""
     try:
         doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, ""
     except (OSError, ValueError):
-        return None
-    if doc.get("key") != key or "results" not in doc:
-        return None
-    return doc
+        return None, "unreadable"
+    if not isinstance(doc, dict) or "results" not in doc:
+        return None, "malformed"
+    if doc.get("key") != key:
+        return None, "written for other parameters or another riemdln version"
+    if doc.get("sha256") != _state_checksum(doc):
+        return None, "checksum mismatch (edited or damaged)"
+    return doc, ""
 
 
 def reproduce(
@@ -130,12 +168,20 @@ def reproduce(
         The content of ``results.json``.
     """
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if isinstance(studies, str):
+        studies = [studies]
     wanted = list(STUDY_NAMES if studies is None else studies)
     unknown = [s for s in wanted if s not in STUDY_NAMES]
     if unknown:
-        raise RiemdlnValueError(f"unknown study {unknown[0]!r}; choose from {', '.join(STUDY_NAMES)}.")
+        raise RiemdlnValueError(
+            f"`studies` must be among {', '.join(STUDY_NAMES)}; got the unknown study {unknown[0]!r}."
+        )
+    if not wanted:
+        raise RiemdlnValueError(f"`studies` must name at least one study among {', '.join(STUDY_NAMES)}; got none.")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise RiemdlnValueError(f"`jobs` must be an integer >= 1; got {jobs!r}.")
+    if scheduler is not None:
+        scheduler = check_scheduler_address(scheduler)
     for name in list(wanted):
         for req in REQUIRES.get(name, ()):
             if req not in wanted:
@@ -144,6 +190,11 @@ def reproduce(
     _require_matplotlib()
     out = Path(out)
     check_output_dir(out, force)
+    with folder_lock(out, "out", wait=OUT_LOCK_WAIT):
+        return _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_line)
+
+
+def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_line) -> dict:
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -177,7 +228,9 @@ def reproduce(
             params_all[name] = params
             key = _state_key(name, params)
             path = state / f"{name}.json"
-            cached = _load_state(path, key)
+            cached, why = _load_state(path, key)
+            if why:
+                log(f"  warning: {path} not trusted ({why}); rerunning {name}")
             if cached is not None:
                 results[name] = cached["results"]
                 timings[name] = cached.get("seconds", 0.0)
@@ -189,7 +242,9 @@ def reproduce(
             res = mod.run(params, executor=executor, progress=progress, previous=results)
             res = json.loads(json.dumps(res))  # JSON-normal form: what a resumed run reads back
             seconds = time.perf_counter() - t0
-            atomic_write(path, json.dumps({"key": key, "results": res, "seconds": seconds}, sort_keys=True))
+            entry = {"key": key, "results": res, "seconds": seconds}
+            entry["sha256"] = _state_checksum(entry)
+            atomic_write(path, json.dumps(entry, sort_keys=True))
             results[name] = res
             timings[name] = seconds
 

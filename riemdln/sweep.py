@@ -21,13 +21,17 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import re
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from riemdln._validation import RiemdlnValueError
 
-__all__ = ["run_sweep", "local_executor", "dask_executor", "MissingExtraError"]
+__all__ = ["run_sweep", "local_executor", "dask_executor", "check_scheduler_address", "MissingExtraError"]
 
 
 class MissingExtraError(RiemdlnValueError):
@@ -110,15 +114,66 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
             os.environ.pop(k, None)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+WATCHDOG_PERIOD = 0.5  # seconds between two looks at the parent pid
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this (worker) process die when ``parent`` does, however the parent ends.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a
+    daemon thread also polls the parent pid and kills this process when it changed (the fallback, and
+    the guard against the parent dying before the prctl call).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no libc prctl: the watchdog alone
+            pass
+    if os.getppid() != parent:  # the parent died before we got here
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(WATCHDOG_PERIOD)
+            if os.getppid() != parent:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="riemdln-parent-watchdog", daemon=True).start()
+
+
+def _terminate_pool(pool: cf.ProcessPoolExecutor, grace: float = 5.0) -> None:
+    """Cancel what is queued, stop the workers (SIGTERM, then SIGKILL after ``grace`` s), reap them."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+
+
 @contextlib.contextmanager
 def local_executor(jobs: int | None) -> Iterator[cf.Executor | None]:
-    """A process pool of ``jobs`` workers (``None`` inline when ``jobs <= 1``), shut down on exit.
+    """A process pool of ``jobs`` workers (``None`` inline when ``jobs <= 1``), shut down on every exit.
 
     The workers are started fresh ("spawn") with their BLAS limited to cores // jobs threads (at least
     one), unless the caller set the BLAS thread variables: ``jobs`` workers each running a BLAS thread per
     core oversubscribe the machine (``riemdln reproduce --quick`` on 2 cores: 33 s with 2 workers of 2
     threads, 12 s with one thread each). Spawned workers import the caller's main module: in a script,
     create the pool under ``if __name__ == "__main__":``.
+
+    The workers die with this process, however it ends (SIGKILL and the OOM killer included): each asks
+    the kernel for a SIGKILL at its parent's death (Linux ``PR_SET_PDEATHSIG``) and runs a watchdog
+    thread on the parent pid. An exception or interrupt in the ``with`` block cancels the queued tasks
+    and terminates the workers; a normal exit waits for them.
     """
     if jobs is None or jobs <= 1:
         yield None
@@ -126,8 +181,28 @@ def local_executor(jobs: int | None) -> Iterator[cf.Executor | None]:
     threads = str(max(1, (os.cpu_count() or 1) // jobs))
     context = multiprocessing.get_context("spawn")
     with _environment(dict.fromkeys(BLAS_THREAD_VARIABLES, threads)):
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        pool = cf.ProcessPoolExecutor(
+            max_workers=jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
+        try:
             yield pool
+        except BaseException:
+            _terminate_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>tcp|tls|ucx|ws|wss|inproc)://)?(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.-]+)(?P<port>:\d{1,5})?(?:/[\w./-]*)?$"
+)
+
+
+def check_scheduler_address(address) -> str:
+    """``address`` must look like ``[tcp://]host[:port]``; checked before any connection is tried."""
+    match = _ADDRESS.match(address.strip()) if isinstance(address, str) else None
+    if match is None or not (match["scheme"] or match["port"]):
+        raise RiemdlnValueError(f"`scheduler` must be an address like tcp://host:8786; got {address!r}.")
+    return address.strip()
 
 
 @contextlib.contextmanager
@@ -141,13 +216,14 @@ def dask_executor(address: str, timeout: float = 10.0) -> Iterator[cf.Executor]:
     RiemdlnValueError
         If the scheduler cannot be reached within ``timeout`` seconds.
     """
+    address = check_scheduler_address(address)
     try:
         from distributed import Client
     except ImportError:
         raise MissingExtraError('`--scheduler` needs dask.distributed: pip install "riemdln[dask]"') from None
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
         raise RiemdlnValueError(
             f"`scheduler` {address!r} is unreachable ({type(exc).__name__}); start one with "
             "`dask scheduler` or drop --scheduler to run locally."

@@ -2,16 +2,21 @@
 
 A derivation is a function ``f(deps) -> Result`` registered with :func:`derivation`; ``deps`` maps
 the names it ``requires`` to their :class:`Result`. :func:`derive` runs what is missing, in
-topological order, and caches each result as JSON (SymPy ``srepr`` plus the numeric certificates).
+topological order, and caches each result as JSON: each expression as a tree of class names and
+arguments (:mod:`riemdln.derivations._tree`), plus the numeric certificates.
 
 Cache entries carry a key (hash of the derivation's module source, of :mod:`riemdln.functions`, of the
 SymPy version and of the keys of its dependencies) and a checksum of their payload. A stale entry
-(key differs) or a corrupted one (unreadable, checksum mismatch, unparsable expression) is rebuilt,
-never trusted. Writes go to a temporary file that is then renamed.
+(key differs) or a corrupted one (unreadable, checksum mismatch, a tree that is malformed or names a
+class outside the whitelist) is rebuilt, never trusted. Reading an entry evaluates no code: no ``eval``,
+no ``sympify``, no parser; the trees are rebuilt through a whitelist of SymPy and riemdln classes and
+must serialize back to themselves. Writes go to a temporary file that is then renamed; a lock file in
+the cache folder keeps two processes from deriving into it at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
@@ -28,7 +33,10 @@ import sympy
 
 from riemdln import functions as _functions
 from riemdln import kernels as _kernels
-from riemdln._io import atomic_write
+from riemdln._io import atomic_write, folder_lock
+from riemdln._validation import RiemdlnValueError
+from riemdln.derivations import _tree as _tree_mod
+from riemdln.derivations._tree import TreeError, from_tree, to_tree
 
 __all__ = [
     "Check",
@@ -50,10 +58,14 @@ DERIVATION_MODULES = (
     "riemdln.derivations.infinite_depth",
     "riemdln.derivations.entropy",
     "riemdln.derivations.flow",
+    "riemdln.derivations.curvature",
     "riemdln.derivations.langevin",
 )
 
-CACHE_FORMAT = 1
+# how long a derive waits for another process deriving into the same cache (then refuses)
+CACHE_LOCK_WAIT = 300.0
+
+CACHE_FORMAT = 2  # 2: JSON expression trees (1 was srepr, read back with eval)
 
 
 class DerivationError(RuntimeError):
@@ -154,7 +166,7 @@ def _source_hash(obj) -> str:
 def _keys(order: list[str]) -> dict[str, str]:
     common = hashlib.sha256(
         f"{CACHE_FORMAT}|{sympy.__version__}|{_source_hash(_functions)}|{_source_hash(_kernels)}|"
-        f"{_source_hash(sys.modules[__name__])}".encode()
+        f"{_source_hash(sys.modules[__name__])}|{_source_hash(_tree_mod)}".encode()
     ).hexdigest()
     keys: dict[str, str] = {}
     for name in order:
@@ -169,16 +181,9 @@ def _keys(order: list[str]) -> dict[str, str]:
     return keys
 
 
-def _namespace() -> dict:
-    ns: dict = {}
-    exec("from sympy import *", ns)  # noqa: S102 - srepr needs the sympy namespace
-    ns.update(_functions.NAMESPACE)
-    return ns
-
-
 def _payload(result: Result) -> dict:
     return {
-        "exprs": {k: sympy.srepr(v) for k, v in result.exprs.items()},
+        "exprs": {k: to_tree(v) for k, v in result.exprs.items()},
         "checks": {k: asdict(v) for k, v in result.checks.items()},
         "notes": dict(result.notes),
         "seconds": result.seconds,
@@ -195,7 +200,7 @@ def _write_cache(path: Path, name: str, key: str, result: Result) -> None:
     atomic_write(path, json.dumps(doc, indent=1, sort_keys=True))
 
 
-def _read_cache(path: Path, name: str, key: str, ns: dict) -> tuple[Result | None, str]:
+def _read_cache(path: Path, name: str, key: str) -> tuple[Result | None, str]:
     """Return (result, "") when the entry is sound, else (None, reason)."""
     if not path.exists():
         return None, "missing"
@@ -208,12 +213,14 @@ def _read_cache(path: Path, name: str, key: str, ns: dict) -> tuple[Result | Non
             return None, "stale"
         if doc.get("sha256") != _checksum(payload):
             return None, "corrupted"
-        exprs = {k: eval(v, dict(ns)) for k, v in payload["exprs"].items()}  # noqa: S307 - our own srepr
+        exprs = {k: from_tree(v) for k, v in payload["exprs"].items()}
         checks = {k: Check(**v) for k, v in payload["checks"].items()}
         return (
             Result(exprs, checks, dict(payload.get("notes", {})), float(payload.get("seconds", 0.0)), True),
             "",
         )
+    except TreeError as exc:  # a class outside the whitelist, a malformed or rewritten tree
+        return None, f"refused: {exc}"
     except Exception:  # any damage at all means: rebuild
         return None, "corrupted"
 
@@ -246,22 +253,32 @@ def derive(
         names = [names] if isinstance(names, str) else list(names)
         unknown = [n for n in names if n not in g]
         if unknown:
-            raise ValueError(f"`names` must be derivations among {sorted(g.nodes)}; got unknown {unknown}.")
+            raise RiemdlnValueError(f"`names` must be derivations among {sorted(g.nodes)}; got unknown {unknown}.")
         wanted = set(names)
         for n in names:
             wanted |= nx.ancestors(g, n)
     order = [n for n in nx.lexicographical_topological_sort(g) if n in wanted]
     keys = _keys(order)
     root = Path(cache) if cache is not None else cache_dir()
-    ns = _namespace()
     results: dict[str, Result] = {}
     report = report if report is not None else DeriveReport()
+    with contextlib.ExitStack() as stack:
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(folder_lock(root, "cache", wait=CACHE_LOCK_WAIT))
+        except OSError:  # a read-only cache: derive without it (writes fail and are reported)
+            pass
+        _derive_all(order, keys, root, use_cache, results, report, progress)
+    return results
+
+
+def _derive_all(order, keys, root, use_cache, results, report, progress) -> None:
     for name in order:
         d = _REGISTRY[name]
         path = root / f"{name}.json"
         reason = "cache disabled"
         if use_cache:
-            res, reason = _read_cache(path, name, keys[name], ns)
+            res, reason = _read_cache(path, name, keys[name])
             if res is not None:
                 results[name] = res
                 report.status[name] = "cached"
@@ -284,4 +301,3 @@ def derive(
             report.status[name] += f"; not cached: {exc}"
         if progress:
             progress(name, report.status[name])
-    return results

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import integrate, optimize
 
 from riemdln._validation import RiemdlnValueError
+from riemdln.flows import _cvode
 from riemdln.flows.result import MESSAGES, Event, Status
 
 METHODS = {
@@ -29,6 +30,7 @@ METHODS = {
     "Radau": integrate.Radau,
     "BDF": integrate.BDF,
     "LSODA": integrate.LSODA,
+    "CVODE": _cvode.CVODESolver,
 }
 
 
@@ -39,15 +41,18 @@ def check_method(method) -> str:
 
 
 IMPLICIT = ("Radau", "BDF", "LSODA")
-MAX_IMPLICIT_SIZE = 4000
+MAX_IMPLICIT_SIZE = 1600
 
 
-def resolve_method(method, size: int) -> str:
+def resolve_method(method, size: int, matrix_free: bool = True) -> str:
     """``"auto"``: LSODA, which switches between Adams (non-stiff) and BDF (stiff) as the flow requires — these
     flows are stiff once large singular values coexist with slowly moving small ones — for states up to
-    MAX_IMPLICIT_SIZE numbers (its dense Jacobian has size**2 entries), and DOP853 above."""
+    MAX_IMPLICIT_SIZE numbers (its dense Jacobian has size**2 entries); above, CVODE's BDF with the
+    matrix-free GMRES linear solver (``matrix_free``), else DOP853."""
     if method == "auto":
-        return "LSODA" if size <= MAX_IMPLICIT_SIZE else "DOP853"
+        if size <= MAX_IMPLICIT_SIZE:
+            return "LSODA"
+        return "CVODE" if matrix_free and _cvode.available() else "DOP853"
     return check_method(method)
 
 
@@ -210,7 +215,37 @@ class _Dense:
         return self.interps[i](t)
 
 
-def run(
+_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+
+
+def blas_threads():
+    """Context limiting BLAS to one thread while a simulator runs, unless the user chose a thread count.
+
+    Measured on 2 cores (README, Benchmarks): the flows' matrices are small enough (one SVD and a few products
+    of d×d matrices per right-hand side) that OpenBLAS's threads cost more than they gain up to d = 200 (3-5x
+    the CPU from d = 30 up). Setting ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) before starting Python, or
+    ``RIEMDLN_BLAS_THREADS``, overrides it.
+    """
+    import contextlib
+    import os
+
+    if any(os.environ.get(v) for v in _BLAS_ENV):
+        return contextlib.nullcontext()
+    wanted = os.environ.get("RIEMDLN_BLAS_THREADS")
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(wanted) if wanted and wanted.isdigit() else 1, user_api="blas")
+
+
+def run(*args, **kwargs) -> Outcome:
+    """:func:`_run` with BLAS limited as :func:`blas_threads` says."""
+    with blas_threads():
+        return _run(*args, **kwargs)
+
+
+def _run(
     fun: Callable[[float, np.ndarray], np.ndarray],
     y0: np.ndarray,
     t_final: float,
@@ -235,6 +270,7 @@ def run(
     check_state: Callable[[np.ndarray], str | None] | None = None,
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
     fallback: str | None = None,
+    jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,
     atol_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     monotone: bool = True,
     max_saved: int | None = None,
@@ -295,7 +331,9 @@ def run(
         }
         if first_step is not None:
             kwargs["first_step"] = first_step
-        if jac is not None and method in IMPLICIT:
+        if method == "CVODE":
+            kwargs["jvp"] = jvp
+        elif jac is not None and method in IMPLICIT:
             kwargs["jac"] = jac
         elif batched and method in IMPLICIT:
             kwargs["jac"] = fd_jacobian(counted)
@@ -475,6 +513,8 @@ def run(
 
 def set_atol(solver, atol: np.ndarray) -> None:
     """Change a running scipy solver's absolute tolerances in place (read at every step)."""
+    if isinstance(solver, _cvode.CVODESolver):
+        return  # fixed at construction
     if isinstance(solver, integrate.LSODA):
         # the Fortran integrator reads the atol array of its call arguments at every call
         current = solver._lsoda_solver._integrator.call_args[1]

@@ -45,8 +45,8 @@ def _check_X0(X0, problem) -> np.ndarray:
 
 
 def _max_saved(state_size: int, matrix_size: int) -> int:
-    """Default bound on the saved states (no ``t_eval``): about 1000, fewer for large X (at most ~64 MB)."""
-    return int(min(1000, max(50, 64e6 / (8 * (state_size + matrix_size)))))
+    """Default bound on the saved states (no ``t_eval``): about 1000, fewer for large X (at most ~16 MB)."""
+    return int(min(1000, max(50, 16e6 / (8 * (state_size + matrix_size)))))
 
 
 def _degree(depth: float) -> float:

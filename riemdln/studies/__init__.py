@@ -27,6 +27,8 @@ STUDY_NAMES = (
     "volume_bias",
     "razin_cohen",
     "deep_completion",
+    "curvature",
+    "geodesics",
     "langevin_check",
 )
 

@@ -1,0 +1,337 @@
+"""A table of bad inputs to riemdln's public API outside the simulators; prints how each is met.
+
+Every row is (label, the argument that is wrong, a call). A row counts as
+
+* ``named``: a RiemdlnValueError whose message names the argument (in backquotes, or the CLI option);
+* ``unnamed``: a RiemdlnValueError that does not name it;
+* ``other``: any other exception type;
+* ``silent``: a value came back.
+
+Run: ``PYTHONPATH=. python benchmarks/bad_inputs.py`` (``-v`` lists every row that is not ``named``).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import numpy as np
+
+import riemdln
+from riemdln import RiemdlnValueError
+from riemdln.problems import CompletionProblem
+
+NAN, INF = float("nan"), float("inf")
+I2 = np.eye(2)
+ROWS: list[tuple[str, str, object]] = []
+
+
+def row(label, arg, fn):
+    ROWS.append((label, arg, fn))
+
+
+def geometry_rows():
+    g = riemdln
+    for fname in ("multiplier", "log_multiplier"):
+        f = getattr(g, fname)
+        for bad, lab in [
+            (NAN, "nan"),
+            (-1.0, "negative"),
+            (INF, "inf"),
+            (1 + 1j, "complex"),
+            ("a", "str"),
+            ([[1.0], [NAN]], "nan-array"),
+            (None, "none"),
+        ]:
+            row(f"{fname}(x={lab})", "x", lambda f=f, bad=bad: f(bad, 1.0, 2))
+            row(f"{fname}(y={lab})", "y", lambda f=f, bad=bad: f(1.0, bad, 2))
+        for bad, lab in [
+            (0.5, "0.5"),
+            (0, "0"),
+            (-3, "-3"),
+            (NAN, "nan"),
+            ("2", "str"),
+            (True, "bool"),
+            (10**400, "huge-int"),
+            (1 + 0j, "complex"),
+            (math.inf, "inf-raw"),
+        ]:
+            row(f"{fname}(depth={lab})", "depth", lambda f=f, bad=bad: f(1.0, 2.0, bad))
+        row(f"{fname}(normalized='yes')", "normalized", lambda f=f: f(1.0, 2.0, 2, normalized="yes"))
+        row(f"{fname}(broadcast mismatch)", "y", lambda f=f: f(np.ones(3), np.ones(4), 2))
+    for fname in ("apply_A", "apply_A_inverse"):
+        f = getattr(g, fname)
+        row(f"{fname}(X=vector)", "X", lambda f=f: f(np.ones(3), np.ones(3), 2))
+        row(f"{fname}(X=nan)", "X", lambda f=f: f(np.array([[NAN, 0], [0, 1]]), I2, 2))
+        row(f"{fname}(X=complex)", "X", lambda f=f: f(I2 + 1j, I2, 2))
+        row(f"{fname}(X=empty)", "X", lambda f=f: f(np.zeros((0, 2)), np.zeros((0, 2)), 2))
+        row(f"{fname}(Z shape)", "Z", lambda f=f: f(I2, np.ones((3, 2)), 2))
+        row(f"{fname}(Z stack mismatch)", "Z", lambda f=f: f(np.stack([I2] * 3), np.stack([I2] * 4), 2))
+        row(f"{fname}(Z=inf)", "Z", lambda f=f: f(I2, np.full((2, 2), INF), 2))
+        row(f"{fname}(Z=str)", "Z", lambda f=f: f(I2, "zz", 2))
+        row(f"{fname}(depth=0)", "depth", lambda f=f: f(I2, I2, 0))
+        row(f"{fname}(depth=inf raw)", "depth", lambda f=f: f(I2, I2, math.inf))
+    row("apply_A_inverse(X singular)", "X", lambda: g.apply_A_inverse(np.ones((2, 2)), I2, 2))
+    row("metric(X singular)", "X", lambda: g.metric(np.ones((2, 2)), I2, I2, 2))
+    row("metric(Z1 shape)", "Z1", lambda: g.metric(I2, np.ones((2, 3)), I2, 2))
+    row("metric(Z2 nan)", "Z2", lambda: g.metric(I2, I2, np.full((2, 2), NAN), 2))
+    row(
+        "metric(Z2 stack mismatch)",
+        "Z2",
+        lambda: g.metric(np.stack([I2] * 2), np.stack([I2] * 2), np.stack([I2] * 3), 2),
+    )
+    row("metric(depth=nan)", "depth", lambda: g.metric(I2, I2, I2, NAN))
+    row(
+        "riemannian_gradient(euclidean_gradient shape)",
+        "euclidean_gradient",
+        lambda: g.riemannian_gradient(I2, np.ones((3, 3)), 2),
+    )
+    row("riemannian_gradient(X complex)", "X", lambda: g.riemannian_gradient(I2 * 1j, I2, 2))
+    row("riemannian_gradient(normalized=None)", "normalized", lambda: g.riemannian_gradient(I2, I2, 2, normalized=None))
+    for fname in ("volume_density", "log_volume_density"):
+        f = getattr(g, fname)
+        for bad, lab in [
+            ([], "empty"),
+            ([1.0, -1.0], "negative"),
+            ([1.0, 0.0], "zero"),
+            ([NAN, 1.0], "nan"),
+            ([1 + 1j, 1.0], "complex"),
+            (3.0, "scalar"),
+            ("ab", "str"),
+        ]:
+            row(f"{fname}(s={lab})", "s", lambda f=f, bad=bad: f(bad, 2))
+        row(f"{fname}(depth=0.9)", "depth", lambda f=f: f([1.0, 2.0], 0.9))
+        row(f"{fname}(coords=bad)", "coords", lambda f=f: f([1.0, 2.0], 2, coords="polar"))
+        row(f"{fname}(shape too small)", "shape", lambda f=f: f([1.0, 2.0], 2, shape=(1, 3)))
+        row(f"{fname}(shape=str)", "shape", lambda f=f: f([1.0, 2.0], 2, shape="2x2"))
+        row(f"{fname}(normalized=1)", "normalized", lambda f=f: f([1.0, 2.0], 2, normalized=1))
+    J = np.eye(4)
+    row("induced_log_volume_density(X vector)", "X", lambda: g.induced_log_volume_density(np.ones(3), J, 2))
+    row("induced_log_volume_density(X nan)", "X", lambda: g.induced_log_volume_density(np.full((2, 2), NAN), J, 2))
+    row("induced_log_volume_density(depth=-1)", "depth", lambda: g.induced_log_volume_density(I2, J, -1))
+    for bad, lab in [
+        ([], "empty"),
+        ([[]], "empty-stack"),
+        ([-1.0, 1.0], "negative"),
+        ([NAN, 1.0], "nan"),
+        ([1j, 1.0], "complex"),
+        (2.0, "scalar"),
+        ("s", "str"),
+    ]:
+        row(f"entropy(s={lab})", "s", lambda bad=bad: g.entropy(bad, 2))
+    row("entropy(depth=0)", "depth", lambda: g.entropy([1.0, 2.0], 0))
+    row("entropy(include_constant='no')", "include_constant", lambda: g.entropy([1.0, 2.0], 2, include_constant="no"))
+    for bad, lab in [
+        (0, "0"),
+        (-1, "-1"),
+        (2.5, "2.5"),
+        ("3", "str"),
+        (True, "bool"),
+        (np.float64(3.0), "np-float"),
+        (None, "none"),
+    ]:
+        row(f"orthogonal_group_volume(d={lab})", "d", lambda bad=bad: g.orthogonal_group_volume(bad))
+
+
+def problem_rows():
+    mask = np.eye(2, dtype=bool)
+    P = CompletionProblem((2, 2), mask, I2, ground_truth=I2)
+    row("CompletionProblem(values complex)", "values", lambda: CompletionProblem((2, 2), mask, I2 + 1j))
+    row(
+        "CompletionProblem(values str)",
+        "values",
+        lambda: CompletionProblem((2, 2), mask, np.array([["a", "b"], ["c", "d"]])),
+    )
+    row("CompletionProblem(values shape)", "values", lambda: CompletionProblem((2, 2), mask, np.ones(3)))
+    row("CompletionProblem(values nan)", "values", lambda: CompletionProblem((2, 2), mask, np.full((2, 2), NAN)))
+    row("CompletionProblem(observations=5)", "observations", lambda: CompletionProblem((2, 2), 5))
+    row("CompletionProblem(observations=None)", "observations", lambda: CompletionProblem((2, 2), None))
+    row("CompletionProblem(observations int array)", "observations", lambda: CompletionProblem((2, 2), np.eye(2), I2))
+    row(
+        "CompletionProblem(observations mask shape)",
+        "observations",
+        lambda: CompletionProblem((2, 2), np.ones((3, 3), bool), I2),
+    )
+    row("CompletionProblem(observations empty)", "observations", lambda: CompletionProblem((2, 2), {}))
+    row("CompletionProblem(triple complex)", "observations", lambda: CompletionProblem((2, 2), [(0, 0, 1 + 1j)]))
+    row(
+        "CompletionProblem(triple np complex)",
+        "observations",
+        lambda: CompletionProblem((2, 2), [(0, 0, np.complex128(1 + 1j))]),
+    )
+    row("CompletionProblem(triple nan)", "observations", lambda: CompletionProblem((2, 2), [(0, 0, NAN)]))
+    row("CompletionProblem(triple out of range)", "observations", lambda: CompletionProblem((2, 2), [(5, 0, 1.0)]))
+    row("CompletionProblem(triple negative index)", "observations", lambda: CompletionProblem((2, 2), [(-1, 0, 1.0)]))
+    row("CompletionProblem(triple float index)", "observations", lambda: CompletionProblem((2, 2), [(0.5, 0, 1.0)]))
+    row("CompletionProblem(triple short)", "observations", lambda: CompletionProblem((2, 2), [(0, 1)]))
+    row(
+        "CompletionProblem(dict conflicting values arg)", "values", lambda: CompletionProblem((2, 2), {(0, 0): 1.0}, I2)
+    )
+    row("CompletionProblem(dict complex)", "observations", lambda: CompletionProblem((2, 2), {(0, 0): 1j}))
+    for bad, lab in [
+        ((0, 2), "zero"),
+        ((2,), "short"),
+        ("22", "str"),
+        ((2.0, 2), "float"),
+        (None, "none"),
+        ((True, 2), "bool"),
+    ]:
+        row(f"CompletionProblem(shape={lab})", "shape", lambda bad=bad: CompletionProblem(bad, {(0, 0): 1.0}))
+    row(
+        "CompletionProblem(ground_truth shape)",
+        "ground_truth",
+        lambda: CompletionProblem((2, 2), mask, I2, ground_truth=np.ones(3)),
+    )
+    row(
+        "CompletionProblem(ground_truth complex)",
+        "ground_truth",
+        lambda: CompletionProblem((2, 2), mask, I2, ground_truth=I2 * 1j),
+    )
+    for meth in ("loss", "residual", "gradient", "test_error"):
+        for bad, lab in [
+            (I2 + 1j, "complex"),
+            (np.ones((3, 3)), "shape"),
+            (np.full((2, 2), NAN), "nan"),
+            ("x", "str"),
+            (np.ones(4), "vector"),
+        ]:
+            row(f"CompletionProblem.{meth}(X={lab})", "X", lambda meth=meth, bad=bad: getattr(P, meth)(bad))
+    R = dict(m=4, n=4, rank=2, n_observed=8)
+    for key, bad in [
+        ("m", 0),
+        ("n", -1),
+        ("rank", 5),
+        ("rank", 0),
+        ("n_observed", 100),
+        ("n_observed", 2.5),
+        ("m", "4"),
+        ("m", 10**12),
+    ]:
+        row(
+            f"CompletionProblem.random({key}={bad!r})",
+            key,
+            lambda key=key, bad=bad: CompletionProblem.random(**{**R, key: bad}),
+        )
+    for bad, lab in [(-1, "negative"), (1.5, "float"), ("s", "str"), ([1, 2], "list"), (True, "bool")]:
+        row(f"CompletionProblem.random(seed={lab})", "seed", lambda bad=bad: CompletionProblem.random(**R, seed=bad))
+    row("CompletionProblem.named(unknown)", "name", lambda: CompletionProblem.named("no-such-problem"))
+    row("CompletionProblem.named(5)", "name", lambda: CompletionProblem.named(5))
+    row("can_be_unique(rank=0)", "rank", lambda: P.can_be_unique(0))
+    row("can_be_unique(rank='2')", "rank", lambda: P.can_be_unique("2"))
+    row("describe(rank=-1)", "rank", lambda: P.describe(-1))
+
+
+def twin_rows():
+    cat = riemdln.catalog()
+    cases = [
+        ("multiplier", (NAN, 1.0, 2.0), "x"),
+        ("multiplier", (-1.0, 1.0, 2.0), "x"),
+        ("multiplier", (1.0, INF, 2.0), "y"),
+        ("multiplier", (1.0, 2.0, 0.5), "N"),
+        ("multiplier", (1.0, 2.0, NAN), "N"),
+        ("multiplier", (1.0, 2.0, INF), "N"),
+        ("multiplier", (1 + 1j, 1.0, 2.0), "x"),
+        ("multiplier", (1.0, 2.0), "N"),
+        ("multiplier", ("a", 1.0, 2.0), "x"),
+        ("multiplier_normalized", (1.0, -2.0, 2.0), "y"),
+        ("multiplier_normalized", (1.0, 2.0, 0.0), "N"),
+        ("multiplier_infinite", (NAN, 1.0), "x"),
+        ("multiplier_infinite", (1.0, -1.0), "y"),
+        ("multiplier_diagonal", (-1.0, 2.0), "x"),
+        ("multiplier_zero", (1.0, -2.0), "N"),
+        ("volume_density_d2", (-1.0, 1.0, 2.0), "s1"),
+        ("volume_density_d2", (1.0, NAN, 2.0), "s2"),
+        ("volume_density_d2", (1.0, 2.0, 0.0), "N"),
+        ("volume_density_d3", (1.0, 2.0, -3.0, 2.0), "s3"),
+        ("volume_density", ([1.0, -2.0], 2.0), "s"),
+        ("volume_density", ([], 2.0), "s"),
+        ("volume_density", ([1.0, 2.0], 0.2), "N"),
+        ("volume_density", ([NAN, 2.0], 2.0), "s"),
+        ("volume_density_infinite", ([-1.0, 2.0],), "s"),
+        ("volume_density_rank_r", ([1.0], 0, 2, 2.0), "m"),
+        ("volume_density_rank_r", ([1.0], 2, 2.5, 2.0), "n"),
+        ("orthogonal_group_volume", (0,), "d"),
+        ("orthogonal_group_volume", (2.5,), "d"),
+        ("log_orthogonal_group_volume", (-1,), "d"),
+        ("entropy", ([1.0, -1.0], 2.0), "sigma"),
+        ("entropy", ([1.0, 2.0], 0.0), "N"),
+        ("entropy_d2", (NAN, 1.0, 2.0), "sigma1"),
+        ("entropy_renormalized_limit", ([],), "sigma"),
+        ("singular_value_velocity", (-1.0, 1.0, 2.0), "s"),
+        ("singular_value_velocity", (1.0, NAN, 2.0), "g"),
+        ("singular_value_velocity", (1.0, 1.0, 0.0), "N"),
+        ("singular_value_velocity_infinite", (1.0, INF), "g"),
+        ("left_rotation", (1.0, 2.0, 0.1, NAN, 2.0), "g_ji"),
+        ("right_rotation", (-1.0, 2.0, 0.1, 0.1, 2.0), "s_i"),
+        ("metric_svd_d2", (1.0, 2.0, -1.0), "N"),
+    ]
+    for name, args, arg in cases:
+        if name in cat:
+            row(f"catalog[{name!r}].numpy{args!r}", arg, lambda name=name, args=args: cat[name].numpy(*args))
+
+
+def cli_rows():
+    from riemdln.cli import main
+    from riemdln.report import reproduce
+
+    row("reproduce(studies=[])", "studies", lambda: reproduce("/tmp/riemdln-bad-x", studies=[]))
+    row("reproduce(studies=['nope'])", "studies", lambda: reproduce("/tmp/riemdln-bad-x", studies=["nope"]))
+    row("reproduce(jobs=0)", "jobs", lambda: reproduce("/tmp/riemdln-bad-x", jobs=0, studies=["razin_cohen"]))
+    row("reproduce(jobs='2')", "jobs", lambda: reproduce("/tmp/riemdln-bad-x", jobs="2", studies=["razin_cohen"]))
+    row(
+        "reproduce(scheduler='not-an-address')",
+        "scheduler",
+        lambda: reproduce("/tmp/riemdln-bad-x", scheduler="not-an-address", studies=["razin_cohen"]),
+    )
+    row("reproduce(out=a file)", "--out", lambda: reproduce("/etc/hostname", studies=["razin_cohen"]))
+    row("derive(names='nope')", "names", lambda: riemdln.derive("nope") if hasattr(riemdln, "derive") else None)
+
+    def cli(*argv):
+        def call():
+            code = main(list(argv))
+            if code == 2:
+                raise RiemdlnValueError(f"exit 2 {' '.join(argv)}")
+            return code
+
+        return call
+
+    row(
+        "riemdln reproduce --studies ,",
+        "--studies",
+        cli("reproduce", "--studies", ",", "--out", "/tmp/riemdln-bad-y", "--no-pdf"),
+    )
+
+
+def run(verbose: bool) -> dict[str, int]:
+    geometry_rows()
+    problem_rows()
+    twin_rows()
+    cli_rows()
+    counts = {"named": 0, "unnamed": 0, "other": 0, "silent": 0}
+    for label, arg, fn in ROWS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                value = fn()
+            except RiemdlnValueError as exc:
+                kind = (
+                    "named"
+                    if (f"`{arg}" in str(exc) or arg.startswith("-") and arg in str(exc) or "exit 2" in str(exc))
+                    else "unnamed"
+                )
+                detail = str(exc)
+            except Exception as exc:  # noqa: BLE001
+                kind, detail = "other", f"{type(exc).__name__}: {exc}"
+            else:
+                kind, detail = "silent", repr(value)
+        counts[kind] += 1
+        if verbose and kind != "named":
+            print(f"{kind:8s} {label}: {' '.join(detail.split())[:150]}")
+    return counts
+
+
+if __name__ == "__main__":
+    counts = run("-v" in sys.argv)
+    total = sum(counts.values())
+    print(f"{total} bad inputs: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -1,0 +1,186 @@
+"""SymPy expressions as JSON trees, read back without evaluating any code.
+
+The derivation cache stores each expression as a tree of nodes ``{"c": class name, "a": [children]}``
+(plus ``"v"`` for the payload of atoms: a symbol's name and assumptions, an integer, a rational, a
+float's mpf tuple). :func:`from_tree` rebuilds it by looking each class name up in a whitelist —
+the SymPy classes of the core, the elementary and special functions, sums, products, integrals,
+indexed objects and matrices, and the special functions of :mod:`riemdln.functions` — and calling
+``cls(*children)``; nothing is passed to ``eval``, ``sympify`` or a parser, and a class that is not
+whitelisted (or a malformed node) raises :class:`TreeError`. :func:`from_tree` then serializes the
+rebuilt expression again and requires the very same tree, so an entry that SymPy would rewrite on
+construction is refused too.
+
+>>> import sympy
+>>> x = sympy.Symbol("x", positive=True)
+>>> from_tree(to_tree(sympy.log(x) / 3)) == sympy.log(x) / 3
+True
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import sympy
+from sympy.core.assumptions import _assume_defined
+from sympy.matrices import ImmutableDenseMatrix, MatrixBase, MutableDenseMatrix
+
+from riemdln import functions as _functions
+
+__all__ = ["TreeError", "to_tree", "from_tree", "WHITELIST"]
+
+# SymPy modules whose classes may appear in a cached expression
+_MODULES = (
+    "sympy.core.",
+    "sympy.functions.",
+    "sympy.concrete.",
+    "sympy.integrals.integrals",
+    "sympy.tensor.indexed",
+    "sympy.logic.boolalg",
+    "sympy.sets.",
+)
+# atoms with a value of their own (handled explicitly), never rebuilt as cls(*args)
+_VALUE_ATOMS = {"Symbol", "Dummy", "Integer", "Rational", "Float"}
+_MAX_DEPTH = 400
+_MAX_NODES = 2_000_000
+
+
+class TreeError(ValueError):
+    """A JSON expression tree that is malformed or names a class outside the whitelist."""
+
+
+def _whitelist() -> dict[str, type]:
+    out: dict[str, type] = {}
+    for name, obj in vars(sympy).items():
+        if (
+            inspect.isclass(obj)
+            and issubclass(obj, sympy.Basic)
+            and obj.__name__ == name
+            and any(obj.__module__.startswith(m) or obj.__module__ == m.rstrip(".") for m in _MODULES)
+        ):
+            out[name] = obj
+    # singletons (pi, E, I, oo, ...) under their class names; S.<ClassName> is the instance
+    for name in dir(sympy.S):
+        if not name.startswith("_") and name not in out:
+            obj = getattr(sympy.S, name)
+            if isinstance(obj, sympy.Basic) and type(obj).__name__ == name:
+                out[name] = type(obj)
+    # classes that build new classes or patterns rather than expressions
+    for name in ("Function", "WildFunction", "Wild", "Dummy", "Symbol", "Basic", "Atom", "Expr", "AppliedUndef"):
+        out.pop(name, None)
+    for name, cls in _functions.NAMESPACE.items():
+        out[name] = cls
+    for name in ("Add", "Mul", "Pow", "Tuple", "Indexed", "IndexedBase", "Idx"):
+        out.setdefault(name, getattr(sympy, name))
+    return out
+
+
+WHITELIST: dict[str, type] = _whitelist()
+
+
+def to_tree(expr) -> dict:
+    """The JSON tree of ``expr`` (a SymPy expression or a dense matrix of them)."""
+    if isinstance(expr, MatrixBase):
+        kind = "MutableDenseMatrix" if isinstance(expr, MutableDenseMatrix) else "ImmutableDenseMatrix"
+        return {"c": kind, "v": [expr.rows, expr.cols], "a": [to_tree(e) for e in expr]}
+    if not isinstance(expr, sympy.Basic):
+        raise TreeError(f"cannot store {type(expr).__name__} in an expression tree")
+    cls = type(expr).__name__
+    if expr.is_Symbol:
+        if cls not in ("Symbol", "Dummy"):
+            raise TreeError(f"cannot store symbol class {cls}")
+        d = [[k, bool(v)] for k, v in expr._assumptions_orig.items()]  # pairs: JSON keeps their order
+        node = {"c": cls, "v": [expr.name, d]}
+        if expr.is_Dummy:
+            node["v"].append(int(expr.dummy_index))
+        return node
+    if expr.is_Integer:
+        return {"c": "Integer", "v": str(int(expr))}
+    if expr.is_Rational:
+        return {"c": "Rational", "v": [str(expr.p), str(expr.q)]}
+    if expr.is_Float:
+        sign, man, exp, bc = expr._mpf_
+        return {"c": "Float", "v": [int(sign), hex(int(man)), int(exp), int(bc), int(expr._prec)]}
+    if cls not in WHITELIST or WHITELIST[cls] is not type(expr):
+        raise TreeError(f"class {cls} is not in the expression whitelist")
+    return {"c": cls, "a": [to_tree(a) for a in expr.args]}
+
+
+def _build(node, depth: int, count: list[int]):
+    if depth > _MAX_DEPTH:
+        raise TreeError("expression tree too deep")
+    count[0] += 1
+    if count[0] > _MAX_NODES:
+        raise TreeError("expression tree too large")
+    if not isinstance(node, dict) or not isinstance(node.get("c"), str) or set(node) - {"c", "a", "v"}:
+        raise TreeError("malformed expression node")
+    cls, value, args = node["c"], node.get("v"), node.get("a", [])
+    if not isinstance(args, list):
+        raise TreeError("malformed expression node")
+    if cls in ("Symbol", "Dummy"):
+        if not (isinstance(value, list) and len(value) == (3 if cls == "Dummy" else 2)):
+            raise TreeError("malformed symbol")
+        name, assumptions = value[0], value[1]
+        ok = isinstance(name, str) and isinstance(assumptions, list)
+        if not ok or not all(
+            isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], bool)
+            for p in assumptions
+        ):
+            raise TreeError("malformed symbol")
+        if any(k not in _assume_defined for k, _ in assumptions):
+            raise TreeError("unknown symbol assumption")
+        assumptions = dict(assumptions)
+        if cls == "Dummy":
+            if not isinstance(value[2], int):
+                raise TreeError("malformed dummy")
+            return sympy.Dummy(name, dummy_index=value[2], **assumptions)
+        return sympy.Symbol(name, **assumptions)
+    if cls == "Integer":
+        if not isinstance(value, str) or len(value) > 10_000:
+            raise TreeError("malformed integer")
+        return sympy.Integer(int(value))
+    if cls == "Rational":
+        good = isinstance(value, list) and len(value) == 2
+        if not (good and all(isinstance(v, str) and len(v) < 10_000 for v in value)):
+            raise TreeError("malformed rational")
+        return sympy.Rational(int(value[0]), int(value[1]))
+    if cls == "Float":
+        if not (isinstance(value, list) and len(value) == 5 and isinstance(value[1], str)):
+            raise TreeError("malformed float")
+        sign, man, exp, bc, prec = value
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (sign, exp, bc, prec)):
+            raise TreeError("malformed float")
+        return sympy.Float._new((sign, int(man, 16), exp, bc), prec)
+    if cls in ("MutableDenseMatrix", "ImmutableDenseMatrix"):
+        if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
+            raise TreeError("malformed matrix")
+        rows, cols = value
+        if rows < 0 or cols < 0 or rows * cols != len(args):
+            raise TreeError("malformed matrix")
+        entries = [_build(a, depth + 1, count) for a in args]
+        kind = MutableDenseMatrix if cls == "MutableDenseMatrix" else ImmutableDenseMatrix
+        return kind(rows, cols, entries)
+    if value is not None:
+        raise TreeError("malformed expression node")
+    klass = WHITELIST.get(cls)
+    if klass is None or cls in _VALUE_ATOMS:
+        raise TreeError(f"class {cls!r} is not in the expression whitelist")
+    children = [_build(a, depth + 1, count) for a in args]
+    if not children and isinstance(getattr(sympy.S, cls, None), klass):
+        return getattr(sympy.S, cls)
+    return klass(*children)
+
+
+def from_tree(node) -> sympy.Basic:
+    """Rebuild the expression of ``node`` through the whitelist; raise :class:`TreeError` if refused.
+
+    The result must serialize back to ``node`` exactly (no rewriting on construction).
+    """
+    try:
+        expr = _build(node, 0, [0])
+    except TreeError:
+        raise
+    except (TypeError, ValueError, AttributeError, KeyError, RecursionError, OverflowError) as exc:
+        raise TreeError(f"expression tree does not rebuild ({type(exc).__name__})") from None
+    if to_tree(expr) != node:
+        raise TreeError("expression tree does not round-trip")
+    return expr

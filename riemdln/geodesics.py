@@ -1,0 +1,431 @@
+r"""Geodesics of the DLN metric in the chart-free Hamiltonian form (docs/theory.md §12).
+
+The cometric of :math:`g^N` is :math:`A_N` itself: :math:`H(X, P) = \tfrac12\langle P, A_N(X)P\rangle`,
+:math:`\dot X = A_N(X)P`, :math:`\dot P = -\nabla_X H`. With :math:`X = Q\operatorname{diag}(s)R^T`,
+:math:`x = s^2`, :math:`\tilde P = Q^TPR` and the divided difference
+:math:`S(x_i, x_j; y) = (a(x_i, y) - a(x_j, y))/(x_i - x_j)` (:math:`\partial_x a(x_i, y)` at
+:math:`x_i = x_j`, evaluated stably by ``riemdln.geometry._multiplier_slope``),
+
+.. math::
+    \nabla_X H = Q\tilde G R^T, \qquad
+    \tilde G_{ij} = \sum_k S(x_i, x_j; x_k)\,\bigl(s_j\tilde P_{ik}\tilde P_{jk} + s_i\tilde P_{ki}\tilde P_{kj}\bigr),
+
+which is the formula of docs/theory.md §12 with its removable quotient written as a divided difference
+(the diagonal :math:`i = j` is its first line). Square X only (the rectangular case has extra
+zero-padded directions, not implemented yet). Conventions: raw (:math:`A_N`), normalized
+(:math:`A_N/N`, the cometric of :math:`N g^N`), ``depth=math.inf`` normalized only (:math:`A_\infty`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.integrate import solve_ivp
+
+from riemdln import geometry
+from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
+from riemdln.flows.result import Status
+
+__all__ = [
+    "GeodesicResult",
+    "GeodesicBetweenResult",
+    "hamiltonian_gradient",
+    "christoffel",
+    "geodesic",
+    "exp_map",
+    "geodesic_between",
+    "log_map",
+    "distance",
+]
+
+
+def _square(X, name):
+    X = check_matrix(X, name)
+    if X.ndim != 2 or X.shape[0] != X.shape[1]:
+        raise RiemdlnValueError(f"`{name}` must be a square d x d matrix; got shape {X.shape}.")
+    s = np.linalg.svd(X, compute_uv=False)
+    check_full_rank(s, X.shape, name, "the metric is not defined at rank-deficient matrices")
+    return X
+
+
+def _check(X, others, depth, normalized):
+    normalized = check_bool(normalized, "normalized")
+    depth = check_depth(depth, normalized)
+    X = _square(X, "X")
+    out = []
+    for name, Z in others:
+        Z = check_matrix(Z, name)
+        if Z.shape != X.shape:
+            raise RiemdlnValueError(f"`{name}` must have the shape of `X` {X.shape}; got {Z.shape}.")
+        out.append(Z)
+    return X, depth, normalized, out
+
+
+def _frame(X, depth, normalized):
+    Q, s, Rt = np.linalg.svd(X)
+    x = s * s
+    M = geometry._multiplier(x[:, None], x[None, :], depth, normalized)
+    # S[i, j, k] = (a(x_i, x_k) - a(x_j, x_k)) / (x_i - x_j)
+    S = geometry._multiplier_slope(x[:, None, None], x[None, :, None], x[None, None, :], depth, normalized)
+    return Q, s, Rt, M, S
+
+
+def _grad_from_frame(frame, P):
+    Q, s, Rt, _M, S = frame
+    Pt = Q.T @ P @ Rt.T
+    # s_j Pt_ik Pt_jk + s_i Pt_ki Pt_kj
+    rows = np.einsum("ik,jk->ijk", Pt, Pt) * s[None, :, None]
+    cols = np.einsum("ki,kj->ijk", Pt, Pt) * s[:, None, None]
+    Gt = np.sum(S * (rows + cols), axis=-1)
+    return Q @ Gt @ Rt
+
+
+def _apply(frame, P):
+    Q, _s, Rt, M, _S = frame
+    return Q @ (M * (Q.T @ P @ Rt.T)) @ Rt
+
+
+def hamiltonian_gradient(X: ArrayLike, P: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
+    r""":math:`\nabla_X H(X, P)`, :math:`H = \tfrac12\langle P, A_N(X) P\rangle` (square full-rank X).
+
+    See the module docstring for the formula; coincident singular values are handled by stable divided
+    differences. Checked against finite differences of :math:`H` (tests/test_geodesics.py).
+
+    >>> import numpy as np
+    >>> g = hamiltonian_gradient(np.diag([2.0, 1.0]), np.eye(2), depth=1)   # A_1 = identity: H constant
+    >>> print(np.abs(g).max())
+    0.0
+    """
+    X, depth, normalized, (P,) = _check(X, [("P", P)], depth, normalized)
+    return _grad_from_frame(_frame(X, depth, normalized), P)
+
+
+def christoffel(
+    X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False
+) -> NDArray[np.float64]:
+    r"""Christoffel form :math:`\Gamma_X(U, V)` of :math:`g^N` in matrix coordinates.
+
+    Geodesics solve :math:`\ddot X + \Gamma_X(\dot X, \dot X) = 0`.
+
+    :math:`\Gamma_X(U, U) = A_N(X)\nabla_X H(X, P) - DA_N(X)[U]\,P`, :math:`P = A_N(X)^{-1}U`, where
+    :math:`\langle W, DA_N[U]P\rangle = \langle \nabla_X\langle W, A_N(X)P\rangle, U\rangle` is the adjoint of the
+    polarized gradient formula (einsum in the SVD frame); :math:`\Gamma_X(U, V)` by
+    polarization of the quadratic form. Convention as in the module docstring.
+
+    >>> import numpy as np
+    >>> G = christoffel(np.diag([2.0, 1.0]), np.eye(2), np.eye(2), depth=1)   # N = 1: flat
+    >>> print(np.abs(G).max())
+    0.0
+    """
+    X, depth, normalized, (U, V) = _check(X, [("U", U), ("V", V)], depth, normalized)
+    return _christoffel(X, depth, normalized, U, V)
+
+
+def _christoffel(X, depth, normalized, U, V, frame=None):
+    """Gamma_X(U, V) without input checks (square full-rank X)."""
+    frame = _frame(X, depth, normalized) if frame is None else frame
+
+    Q, s, Rt, M, S = frame
+
+    def quad(W):
+        Wt = Q.T @ W @ Rt.T
+        Pt = Wt / M
+        gP = _grad_from_frame(frame, Q @ Pt @ Rt)
+        # DA[W]P in the SVD frame: the adjoint of W' -> <grad <W', A P>, W> (polarized gradient formula)
+        C = (
+            np.einsum("ajb,aj,j,jb->ab", S, Wt, s, Pt)
+            + s[:, None] * np.einsum("iab,ia,ib->ab", S, Wt, Pt)
+            + s[None, :] * np.einsum("bja,bj,aj->ab", S, Wt, Pt)
+            + np.einsum("iba,ib,i,ai->ab", S, Wt, s, Pt)
+        )
+        return _apply(frame, gP) - Q @ C @ Rt
+
+    if np.array_equal(U, V):
+        return quad(U)
+    return 0.5 * (quad(U + V) - quad(U) - quad(V))
+
+
+@dataclass
+class GeodesicResult:
+    """A geodesic :math:`X(t)` (Hamiltonian integration), in the style of the flows' results.
+
+    Attributes: ``t`` (times), ``X`` (shape (len(t), d, d)), ``P`` (covectors), ``status``
+    (:class:`riemdln.Status`: FINISHED, EVENT when the smallest singular value collapsed, FAILED),
+    ``message``, ``energy_drift`` (max relative change of :math:`H`, a conserved quantity),
+    ``nfev``; ``success`` is ``status == FINISHED``.
+    """
+
+    t: NDArray[np.float64]
+    X: NDArray[np.float64]
+    P: NDArray[np.float64]
+    status: Status
+    message: str
+    energy_drift: float
+    nfev: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == Status.FINISHED
+
+
+def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
+    d = X0.shape[0]
+    count = [0]
+
+    class _Budget(Exception):
+        pass
+
+    def rhs(_t, y):
+        count[0] += 1
+        if count[0] > max_nfev:
+            raise _Budget
+        X, P = y[: d * d].reshape(d, d), y[d * d :].reshape(d, d)
+        frame = _frame(X, depth, normalized)
+        return np.concatenate([_apply(frame, P).ravel(), -_grad_from_frame(frame, P).ravel()])
+
+    def collapse(_t, y):
+        s = np.linalg.svd(y[: d * d].reshape(d, d), compute_uv=False)
+        return s[-1] / s[0] - 1e-10
+
+    collapse.terminal = True
+    y0 = np.concatenate([X0.ravel(), P0.ravel()])
+    t_eval = np.asarray(t_eval, dtype=float)
+    try:
+        sol = solve_ivp(
+            rhs, (0.0, float(t_eval[-1])), y0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol, events=collapse
+        )
+    except _Budget:
+        return None, count[0]
+    return sol, count[0]
+
+
+def geodesic(
+    X0: ArrayLike,
+    V0: ArrayLike,
+    depth: float,
+    t_eval: ArrayLike = (0.0, 1.0),
+    normalized: bool = False,
+    rtol: float = 1e-12,
+    atol: float = 1e-13,
+    max_nfev: int = 200_000,
+) -> GeodesicResult:
+    r"""The geodesic with :math:`X(0) = X_0`, :math:`\dot X(0) = V_0`, by the Hamiltonian system (DOP853).
+
+    Guards: the integration stops (status EVENT) when :math:`s_{\min}/s_{\max} < 10^{-10}` and fails after
+    ``max_nfev`` right-hand-side evaluations, so it never hangs.
+
+    >>> import numpy as np
+    >>> res = geodesic(np.diag([2.0, 1.0]), np.diag([0.3, 0.1]), depth=2)
+    >>> bool(res.success), res.X.shape
+    (True, (2, 2, 2))
+    """
+    X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized)
+    t_eval = check_matrix(np.atleast_2d(np.asarray(t_eval, dtype=float)), "t_eval").ravel()
+    if t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
+        raise RiemdlnValueError(f"`t_eval` must start at 0 and increase strictly; got {t_eval[:5]}.")
+    P0 = geometry.apply_A_inverse(X0, V0, depth, normalized)
+    sol, nfev = _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev)
+    d = X0.shape[0]
+    if sol is None:
+        empty = np.empty((0, d, d))
+        return GeodesicResult(
+            np.empty(0), empty, empty, Status.FAILED, f"stopped after max_nfev = {max_nfev} evaluations", math.inf, nfev
+        )
+    Xs = sol.y[: d * d].T.reshape(-1, d, d)
+    Ps = sol.y[d * d :].T.reshape(-1, d, d)
+    H = np.array([0.5 * np.sum(P * geometry.apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
+    H0 = 0.5 * np.sum(P0 * V0)
+    drift = float(np.max(np.abs(H - H0)) / abs(H0)) if H0 != 0 and H.size else 0.0
+    if sol.status == 1:
+        status, msg = Status.EVENT, f"the smallest singular value collapsed at t = {sol.t_events[0][0]:.6g}"
+    elif sol.status < 0:
+        status, msg = Status.FAILED, f"the integration failed: {sol.message}"
+    else:
+        status, msg = Status.FINISHED, f"reached t = {sol.t[-1]:.6g}"
+    return GeodesicResult(sol.t, Xs, Ps, status, msg, drift, nfev)
+
+
+def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, t: float = 1.0) -> NDArray[np.float64]:
+    r"""Riemannian exponential :math:`\exp_X(tV)` of :math:`g^N` (the endpoint of :func:`geodesic`).
+
+    Raises :class:`riemdln.RiemdlnValueError` if the geodesic leaves the full-rank set (incomplete metric)
+    or the integration fails.
+
+    >>> import numpy as np
+    >>> Y = exp_map(np.diag([4.0, 1.0]), np.diag([4.0, 1.0]), depth=2)   # aligned: (sqrt(s) + t sqrt(s)/2)^2
+    >>> print(np.round(np.diag(Y), 10))
+    [9.   2.25]
+    """
+    if not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
+        raise RiemdlnValueError(f"`t` must be a positive finite number; got {t!r}.")
+    res = geodesic(X, V, depth, (0.0, float(t)), normalized)
+    if not res.success:
+        raise RiemdlnValueError(f"exp_map: {res.message} (the geodesic does not reach t = {t}).")
+    return res.X[-1]
+
+
+@dataclass
+class GeodesicBetweenResult:
+    """A geodesic between two endpoints found by shooting.
+
+    Attributes: ``length`` (of the geodesic found), ``path`` (:class:`GeodesicResult` on ``t`` in [0, 1]),
+    ``velocity`` (:math:`\\dot X(0)`, the logarithm), ``method`` (``"shooting"``), ``residual``
+    (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
+    :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message``.
+    Shooting finds *a* geodesic, not necessarily the shortest one.
+    """
+
+    length: float
+    path: GeodesicResult | None
+    velocity: NDArray[np.float64] | None
+    method: str
+    residual: float
+    upper_bound: float
+    status: Status
+    message: str
+
+    @property
+    def success(self) -> bool:
+        return self.status == Status.FINISHED
+
+
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
+
+
+def _straight_length(X0, X1, depth, normalized):
+    D = X1 - X0
+    total = 0.0
+    for node, w in zip(_GL_NODES, _GL_WEIGHTS, strict=True):
+        Xt = X0 + 0.5 * (node + 1.0) * D
+        s = np.linalg.svd(Xt, compute_uv=False)
+        if s[-1] <= 1e-14 * s[0]:
+            return math.inf
+        total += 0.5 * w * math.sqrt(float(geometry.metric(Xt, D, D, depth, normalized)))
+    return total
+
+
+def geodesic_between(
+    X0: ArrayLike,
+    X1: ArrayLike,
+    depth: float,
+    normalized: bool = False,
+    tol: float = 1e-11,
+    max_iterations: int = 60,
+    max_nfev: int = 20_000,
+) -> GeodesicBetweenResult:
+    r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (square, full rank, same sign of det).
+
+    Shooting on the Hamiltonian system: solve :math:`X(1; X_0, P_0) = X_1` for the covector :math:`P_0`
+    (``scipy.optimize.root``, hybrid Powell) from the straight-line covector
+    :math:`A_N(X_0)^{-1}(X_1 - X_0)`; if that fails and the straight segment stays in the full-rank set,
+    by continuation (shooting to :math:`X_0 + (k/4)(X_1 - X_0)`, k = 1..4, each from the previous
+    covector). Guards: each integration is capped at ``max_nfev`` evaluations and
+    stops if :math:`s_{\min}` collapses; the root search at ``max_iterations`` function calls. On failure the
+    status is FAILED and the straight-line length is the bound returned. Length
+    :math:`= \sqrt{\langle P_0, A_N(X_0) P_0\rangle}` (constant speed on [0, 1]).
+
+    Raises
+    ------
+    RiemdlnValueError
+        Rank-deficient endpoint, shape mismatch, or endpoints with opposite signs of det (different
+        components of :math:`GL_d`; for finite N they are joined only through the rank-deficient set,
+        where the equations are singular).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> res = geodesic_between(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), depth=2)
+    >>> print(round(res.length, 9))    # Chen: sqrt(2) |sqrt(s1) - sqrt(s0)|
+    2.0
+    """
+    from scipy.optimize import root
+
+    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
+    _square(X1, "X1")
+    if np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+        raise RiemdlnValueError(
+            "`X0` and `X1` have opposite signs of det: they lie in different components of GL_d (joined only "
+            "through rank-deficient matrices, where the metric is singular)."
+        )
+    d = X0.shape[0]
+    upper = _straight_length(X0, X1, depth, normalized)
+    scale = max(np.linalg.norm(X1), 1e-300)
+    calls = [0]
+
+    def endpoint(p, target):
+        calls[0] += 1
+        sol, _ = _integrate(X0, p.reshape(d, d), depth, normalized, np.array([0.0, 1.0]), 1e-12, 1e-13, max_nfev)
+        if sol is None or sol.status != 0 or sol.t[-1] < 1.0:
+            return np.full(d * d, 1e3)
+        return (sol.y[: d * d, -1] - target.ravel()) / scale
+
+    def shoot(P_start, target):
+        sol = root(endpoint, P_start, args=(target,), method="hybr", options={"maxfev": max_iterations, "xtol": 1e-13})
+        return sol.x, float(np.linalg.norm(endpoint(sol.x, target)))
+
+    P_init = geometry.apply_A_inverse(X0, X1 - X0, depth, normalized).ravel()
+    p, residual = shoot(P_init, X1)
+    method = "shooting"
+    if residual > tol and math.isfinite(upper):
+        # continuation along the straight segment (full rank): shoot to X0 + k/K (X1 - X0), k = 1..K
+        method = "shooting (continuation)"
+        p = P_init / 4
+        for k in range(1, 5):
+            p, residual = shoot(p * k / max(k - 1, 1) if k > 1 else p, X0 + k / 4 * (X1 - X0))
+            if residual > tol:
+                break
+    P0 = p.reshape(d, d)
+    if residual > tol:
+        return GeodesicBetweenResult(
+            upper,
+            None,
+            None,
+            method,
+            residual,
+            upper,
+            Status.FAILED,
+            f"shooting did not converge (residual {residual:.3g} after {calls[0]} endpoint evaluations); "
+            f"the straight-line length {upper:.6g} is an upper bound on the distance",
+        )
+    V0 = geometry.apply_A(X0, P0, depth, normalized)
+    length = math.sqrt(max(float(np.sum(P0 * V0)), 0.0))
+    path = geodesic(X0, V0, depth, np.linspace(0.0, 1.0, 33), normalized)
+    msg = f"{method} converged (residual {residual:.3g}, {calls[0]} endpoint evaluations)"
+    if length > upper * (1 + 1e-9):
+        msg += "; this geodesic is longer than the straight segment, so it is not the shortest"
+    return GeodesicBetweenResult(length, path, V0, method, residual, upper, Status.FINISHED, msg)
+
+
+def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
+    r"""Riemannian logarithm: the initial velocity :math:`V` with :math:`\exp_{X_0}(V) = X_1` (shooting).
+
+    Raises :class:`riemdln.RiemdlnValueError` when shooting fails (see :func:`geodesic_between`).
+
+    >>> import numpy as np
+    >>> print(np.round(np.diag(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2)), 8))
+    [4. 1.]
+    """
+    res = geodesic_between(X0, X1, depth, normalized)
+    if not res.success:
+        raise RiemdlnValueError(f"log_map: {res.message}.")
+    return res.velocity
+
+
+def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> float:
+    r"""Geodesic distance of :math:`g^N` (or :math:`N g^N`; ``math.inf``: :math:`\hat g^\infty`): the length of the
+    geodesic found by :func:`geodesic_between` (shooting; a geodesic, checked shorter than the straight
+    segment when that is in the full-rank set). Raises :class:`riemdln.RiemdlnValueError` on failure.
+
+    >>> import numpy as np, math
+    >>> d = distance(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), math.inf, normalized=True)
+    >>> print(round(d / (math.sqrt(2) * math.log(4)), 9))     # aligned: |log s1 - log s0|
+    1.0
+    """
+    res = geodesic_between(X0, X1, depth, normalized)
+    if not res.success:
+        raise RiemdlnValueError(f"distance: {res.message}.")
+    return res.length

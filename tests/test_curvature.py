@@ -1,0 +1,127 @@
+"""Scalar curvature at d = 2 against the curvature of G = A_N(X)^{-1} in the entries of X.
+
+The reference (``fd_scalar_curvature``) builds the metric matrix from the operator itself (defining sum
+for integer N, eigenbases of X X^T and X^T X otherwise), differentiates it by central finite
+differences in mpmath and assembles Christoffel symbols and Ricci tensor from their definitions: it
+never sees the closed form or its twin.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import riemdln
+from riemdln.derivations.curvature import fd_scalar_curvature
+
+
+def _rot(a):
+    return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+
+
+def _fd(X, depth):
+    with mpmath.workdps(40):
+        return float(fd_scalar_curvature(mpmath.matrix(X.tolist()), depth, step=mpmath.mpf("1e-10")))
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 7.5, math.inf])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_scalar_curvature_matches_finite_differences(depth, sign):
+    X = _rot(0.3) @ np.diag([1.7, 0.6 * sign]) @ _rot(-1.1).T
+    normalized = math.isinf(depth)
+    ref = _fd(X, mpmath.inf if normalized else depth)
+    got = riemdln.scalar_curvature(X, depth, normalized=normalized)
+    if depth == 1:
+        assert abs(got) < 1e-14 and abs(ref) < 1e-12  # flat
+    else:
+        assert got == pytest.approx(ref, rel=1e-11)
+
+
+def test_normalized_is_raw_over_N_and_converges_at_rate_one_over_N():
+    X = np.array([[1.3, 0.4], [-0.2, 0.9]])
+    raw = riemdln.scalar_curvature(X, 5.0)
+    assert riemdln.scalar_curvature(X, 5.0, normalized=True) == pytest.approx(raw / 5.0, rel=1e-14)
+    inf = riemdln.scalar_curvature(X, math.inf, normalized=True)
+    errs = [abs(riemdln.scalar_curvature(X, n, normalized=True) - inf) for n in (1e3, 2e3, 4e3)]
+    assert errs[0] / errs[1] == pytest.approx(2.0, rel=0.02) and errs[1] / errs[2] == pytest.approx(2.0, rel=0.01)
+
+
+def test_coincident_singular_values_smooth_and_match_finite_differences():
+    s = 1.4
+    X = s * _rot(0.7)
+    ref = _fd(X, 3)
+    assert riemdln.scalar_curvature(X, 3) == pytest.approx(ref, rel=1e-11)
+    near = [riemdln.scalar_curvature(np.diag([s * (1 + e), s]), 3) for e in (1e-13, 1e-9, 1e-6)]
+    assert np.allclose(near, ref, rtol=1e-6)
+    assert riemdln.scalar_curvature(np.eye(2), math.inf, normalized=True) == pytest.approx(_fd(np.eye(2), mpmath.inf))
+
+
+def test_scaling_and_orthogonal_invariance():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(2, 2))
+    for depth in (2.0, 3.0, 7.5):
+        R = riemdln.scalar_curvature(X, depth)
+        # g^N(cX) = c^{2/N} g^N(X) under X -> cX, so R scales by c^{-2/N}
+        assert riemdln.scalar_curvature(2.5 * X, depth) == pytest.approx(2.5 ** (-2 / depth) * R, rel=1e-13)
+        assert riemdln.scalar_curvature(_rot(0.4) @ X @ _rot(2.0), depth) == pytest.approx(R, rel=1e-13)
+    inf = riemdln.scalar_curvature(X, math.inf, normalized=True)
+    assert riemdln.scalar_curvature(1e3 * X, math.inf, normalized=True) == pytest.approx(inf, rel=1e-13)
+    assert 0 < inf <= 1 / 3
+
+
+def test_positive_for_N_above_one_and_stacks():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(50, 2, 2))
+    R = riemdln.scalar_curvature(X, 2.5)
+    assert R.shape == (50,) and np.all(R > 0)
+
+
+def test_bad_input():
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
+        riemdln.scalar_curvature(np.array([[1.0, 2.0], [2.0, 4.0]]), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="normalized"):
+        riemdln.scalar_curvature(np.eye(2), math.inf)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
+        riemdln.scalar_curvature(np.ones((2, 3)), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
+        riemdln.scalar_curvature(np.ones((4, 3, 3)), 2)
+
+
+@pytest.mark.parametrize("depth,normalized", [(2.0, False), (7.5, False), (math.inf, True)])
+def test_numeric_riemann_path_matches_finite_differences_at_d2(depth, normalized):
+    from riemdln.curvature import _numeric_scalar_curvature
+
+    X = _rot(0.9) @ np.diag([1.5, -0.8]) @ _rot(0.2).T
+    ref = _fd(X, mpmath.inf if normalized else depth)
+    assert _numeric_scalar_curvature(X, depth, normalized) == pytest.approx(ref, rel=1e-8)
+
+
+def test_sectional_and_ricci_curvature():
+    X = np.diag([2.0, 0.7])
+    e = [np.eye(4)[k].reshape(2, 2) for k in range(4)]
+    # the base plane (diagonal directions) is flat and totally geodesic
+    assert abs(riemdln.sectional_curvature(X, e[0], e[3], 3)) < 1e-8
+    # both signs occur (docs/theory.md §11) although R > 0
+    rot = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    sym = np.array([[0.0, 1.0], [1.0, 0.0]])
+    ks = [riemdln.sectional_curvature(X, a, b, 3) for a, b in ((e[0], rot), (e[0], sym), (rot, sym))]
+    assert min(ks) < 0 < max(ks)
+    # scalar = sum of Ricci over an orthonormal frame (trace), against the closed form
+    from riemdln.curvature import _frame_basis
+
+    total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
+    assert total == pytest.approx(riemdln.scalar_curvature(X, 3), rel=1e-8)
+    with pytest.raises(riemdln.RiemdlnValueError, match="independent"):
+        riemdln.sectional_curvature(X, e[0], 2 * e[0], 3)
+
+
+@pytest.mark.slow
+def test_numeric_scalar_curvature_d3_matches_finite_differences():
+    rng = np.random.default_rng(0)
+    for X in (np.eye(3) + 0.3 * rng.normal(size=(3, 3)), np.diag([1.0, 1.0, 0.5]) @ np.diag([1.0, 1.0, -1.0])):
+        with mpmath.workdps(30):
+            ref = float(fd_scalar_curvature(mpmath.matrix(X.tolist()), 3, step=mpmath.mpf("1e-8")))
+        assert riemdln.scalar_curvature(X, 3) == pytest.approx(ref, rel=1e-8)

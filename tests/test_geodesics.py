@@ -1,0 +1,172 @@
+"""Geodesics and distance against independent truths: finite differences of H and of the metric matrix,
+Chen's closed form (straight lines in mu = s^(1/N)), symmetry, triangle inequality, exp(log) = id,
+scaling and orthogonal invariances, log|det| affine along g^inf geodesics."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import riemdln
+from riemdln.geometry import apply_A, apply_A_inverse
+
+
+def _rot(a):
+    return np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+
+
+def _orth(d, seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(d, d)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+CASES = [(2.0, False), (3.0, False), (7.5, False), (math.inf, True)]
+
+
+@pytest.mark.parametrize("depth,normalized", CASES)
+@pytest.mark.parametrize("d", [2, 3])
+def test_hamiltonian_gradient_matches_finite_differences(depth, normalized, d):
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(d, d))
+    if d == 3:  # a coincident pair of singular values (removable singularity)
+        X = _orth(3, 1) @ np.diag([1.3, 1.3, 0.4]) @ _orth(3, 2).T
+    P = rng.normal(size=(d, d))
+    g = riemdln.hamiltonian_gradient(X, P, depth, normalized)
+
+    def H(Y):
+        return 0.5 * np.sum(P * apply_A(Y, P, depth, normalized))
+
+    fd = np.zeros_like(X)
+    h = 1e-5
+    for a in range(d):
+        for b in range(d):
+            E = np.zeros_like(X)
+            E[a, b] = h
+            fd[a, b] = (-H(X + 2 * E) + 8 * H(X + E) - 8 * H(X - E) + H(X - 2 * E)) / (12 * h)
+    np.testing.assert_allclose(g, fd, atol=1e-8 * np.abs(fd).max())
+
+
+@pytest.mark.parametrize("depth,normalized", [(2.0, False), (3.0, False), (math.inf, True)])
+def test_christoffel_matches_metric_matrix_finite_differences(depth, normalized):
+    X = _rot(0.3) @ np.diag([1.6, -0.7]) @ _rot(1.2).T
+    rng = np.random.default_rng(5)
+    U, V = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    basis = [np.eye(4)[k].reshape(2, 2) for k in range(4)]
+
+    def G(Y):  # the 4x4 metric matrix in matrix entries, from apply_A_inverse
+        return np.array([[np.sum(e * apply_A_inverse(Y, f, depth, normalized)) for f in basis] for e in basis])
+
+    h = 1e-5
+    dG = [(G(X + h * e) - G(X - h * e)) / (2 * h) for e in basis]
+    u, v = U.ravel(), V.ravel()
+    first = np.array([[u @ dG[i][:, l] for i in range(4)] for l in range(4)])  # noqa: E741
+    rhs = np.array(
+        [
+            0.5
+            * (
+                v @ (np.array([dG[i][l, :] for i in range(4)]).T @ u)
+                + u @ (np.array([dG[i][l, :] for i in range(4)]).T @ v)
+            )
+            - 0.5 * u @ dG[l] @ v
+            for l in range(4)
+        ]
+    )  # noqa: E741
+    del first
+    ref = np.linalg.solve(G(X), rhs).reshape(2, 2)
+    got = riemdln.christoffel(X, U, V, depth, normalized)
+    np.testing.assert_allclose(got, ref, atol=1e-7 * np.abs(ref).max())
+
+
+def test_christoffel_is_minus_the_geodesic_acceleration():
+    X = _rot(0.5) @ np.diag([1.2, 0.5]) @ _rot(-0.3).T
+    U = np.array([[0.3, -0.2], [0.1, 0.4]])
+    h = 1e-3
+    fwd = riemdln.geodesic(X, U, 3, (0.0, h)).X[-1]
+    bwd = riemdln.geodesic(X, -U, 3, (0.0, h)).X[-1]
+    acc = (fwd - 2 * X + bwd) / h**2
+    np.testing.assert_allclose(riemdln.christoffel(X, U, U, 3), -acc, atol=1e-5)
+
+
+@pytest.mark.parametrize("depth,normalized", [(2.0, False), (3.0, False), (math.inf, True)])
+@pytest.mark.parametrize("d", [2, 3])
+def test_aligned_endpoints_reproduce_chen(depth, normalized, d):
+    Q, R = _orth(d, 10 + d), _orth(d, 20 + d)
+    s0 = np.linspace(2.0, 0.5, d)
+    s1 = np.linspace(0.9, 1.4, d)
+    X0, X1 = Q @ np.diag(s0) @ R.T, Q @ np.diag(s1) @ R.T
+    res = riemdln.geodesic_between(X0, X1, depth, normalized)
+    assert res.success, res.message
+    if math.isinf(depth):
+        truth = np.linalg.norm(np.log(s1) - np.log(s0))
+        path = [Q @ np.diag(np.exp((1 - t) * np.log(s0) + t * np.log(s1))) @ R.T for t in res.path.t]
+    else:
+        m0, m1 = s0 ** (1 / depth), s1 ** (1 / depth)
+        truth = math.sqrt(depth) * np.linalg.norm(m1 - m0) * (math.sqrt(depth) if normalized else 1.0)
+        path = [Q @ np.diag(((1 - t) * m0 + t * m1) ** depth) @ R.T for t in res.path.t]
+    assert res.length == pytest.approx(truth, rel=1e-10)
+    np.testing.assert_allclose(res.path.X, np.array(path), atol=1e-9)
+    assert res.upper_bound >= res.length * (1 - 1e-12)
+
+
+def _pair(seed, d=2):
+    """Two well-conditioned matrices with det > 0 (s_min >= 0.3)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < 2:
+        X = np.eye(d) + 0.4 * rng.normal(size=(d, d))
+        if np.linalg.det(X) > 0 and np.linalg.svd(X, compute_uv=False)[-1] >= 0.3:
+            out.append(X)
+    return out[0], out[1]
+
+
+def test_symmetry_exp_log_and_energy_conservation():
+    X0, X1 = _pair(1)
+    a = riemdln.geodesic_between(X0, X1, 3)
+    b = riemdln.geodesic_between(X1, X0, 3)
+    assert a.success and b.success
+    assert a.length == pytest.approx(b.length, rel=1e-9)
+    V = riemdln.log_map(X0, X1, 3)
+    np.testing.assert_allclose(riemdln.exp_map(X0, V, 3), X1, atol=1e-10)
+    assert a.path.energy_drift < 1e-9
+
+
+def test_triangle_inequality():
+    X0, X1 = _pair(2)
+    X2 = _pair(3)[0]
+    d01, d12, d02 = (riemdln.distance(p, q, 2) for p, q in ((X0, X1), (X1, X2), (X0, X2)))
+    assert d02 <= d01 + d12 + 1e-10
+
+
+def test_invariances():
+    X0, X1 = _pair(4)
+    base = riemdln.distance(X0, X1, 3)
+    assert riemdln.distance(2.0 * X0, 2.0 * X1, 3) == pytest.approx(2.0 ** (1 / 3) * base, rel=1e-9)
+    Q, R = _rot(0.7), _rot(-1.9)
+    assert riemdln.distance(Q @ X0 @ R, Q @ X1 @ R, 3) == pytest.approx(base, rel=1e-9)
+    inf = riemdln.distance(X0, X1, math.inf, normalized=True)
+    assert riemdln.distance(5.0 * X0, 5.0 * X1, math.inf, normalized=True) == pytest.approx(inf, rel=1e-9)
+
+
+def test_log_det_affine_along_infinite_depth_geodesics():
+    X0, X1 = _pair(5, d=3)
+    res = riemdln.geodesic_between(X0, X1, math.inf, normalized=True)
+    assert res.success
+    logdet = np.log(np.abs(np.linalg.det(res.path.X)))
+    t = res.path.t
+    np.testing.assert_allclose(logdet, logdet[0] + t * (logdet[-1] - logdet[0]), atol=1e-10)
+
+
+def test_bad_input():
+    with pytest.raises(riemdln.RiemdlnValueError, match="opposite signs of det"):
+        riemdln.geodesic_between(np.eye(2), np.diag([1.0, -1.0]), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X1`"):
+        riemdln.distance(np.eye(2), np.array([[1.0, 1.0], [1.0, 1.0]]), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`X`"):
+        riemdln.exp_map(np.zeros((2, 2)), np.eye(2), 2)
+    with pytest.raises(riemdln.RiemdlnValueError, match="normalized"):
+        riemdln.exp_map(np.eye(2), np.eye(2), math.inf)
