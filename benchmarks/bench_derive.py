@@ -43,7 +43,7 @@ def import_time() -> float:
     return min(outs)
 
 
-# hand-written references: the sinhc form of THEORY.md section 4, written directly in numpy
+# hand-written references: the sinhc form of docs/theory.md section 4, written directly in numpy
 def _sinhc(z):
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(z == 0, 1.0, np.sinh(z) / z)

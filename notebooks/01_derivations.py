@@ -26,7 +26,7 @@
 # 4. the infinite-depth limit $a_N/N \to L$ (the logarithmic mean) and its certificate.
 #
 # Nothing here re-derives anything by hand: every expression shown is produced by the functions of
-# `riemdln.derivations` and `riemdln.catalog()` (see THEORY.md §2, §3, §6).
+# `riemdln.derivations` and `riemdln.catalog()` (see docs/theory.md §2, §3, §6).
 
 # %% tags=["parameters"]
 DEPTH = 3  # a concrete depth for the numerical spot checks
@@ -102,7 +102,7 @@ display(Markdown(certificate("multiplier")))
 
 # %% [markdown]
 # A spot check at the parameters: the defining sum evaluated term by term (SymPy), the closed form, and
-# the stable numeric evaluation `riemdln.multiplier` (sinhc form, THEORY.md §4).
+# the stable numeric evaluation `riemdln.multiplier` (sinhc form, docs/theory.md §4).
 
 # %%
 by_sum = float(multiplier.defining_sum(sp.Float(X_VALUE), sp.Float(Y_VALUE), DEPTH).doit())
@@ -182,7 +182,7 @@ display(Markdown(certificate("volume_density")))
 
 # %% [markdown]
 # Spot check: the SymPy density at the parameters, its numeric twin in the catalog, and
-# `riemdln.volume_density`. THEORY.md §10 lists the values at $s = (2, 1)$: $3$ at $N = 1$,
+# `riemdln.volume_density`. docs/theory.md §10 lists the values at $s = (2, 1)$: $3$ at $N = 1$,
 # $1/(2\sqrt 2)$ at $N = 2$.
 
 # %%

@@ -18,7 +18,7 @@
 #
 # A depth-$N$ linear network is trained by gradient flow on its factors $W_1, \ldots, W_N$ ("upstairs",
 # $\dot W_p = -\partial L/\partial W_p$). Its end-to-end matrix $X = W_N\cdots W_1$ then moves by
-# $\dot X = -A_N(X)\nabla E(X)$ ("downstairs", THEORY.md §2) — **provided the factors start balanced**,
+# $\dot X = -A_N(X)\nabla E(X)$ ("downstairs", docs/theory.md §2) — **provided the factors start balanced**,
 # $W_{p+1}^TW_{p+1} = W_pW_p^T$; the flow keeps them balanced. Downstairs is the Riemannian gradient flow of
 # $E$ in the metric $g^N$.
 #

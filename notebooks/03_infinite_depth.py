@@ -17,7 +17,7 @@
 # # 3. The infinite-depth limit
 #
 # The multiplier $a_N$ grows like $N$, so depth has a limit only in the **normalized** convention
-# $\hat g^N = N g^N$: operator $A_N/N$, flow $dX/d\tau = -(A_N/N)\nabla E$ with $\tau = Nt$ (THEORY.md §3).
+# $\hat g^N = N g^N$: operator $A_N/N$, flow $dX/d\tau = -(A_N/N)\nabla E$ with $\tau = Nt$ (docs/theory.md §3).
 # There
 #
 # $$\frac{a_N(x, y)}{N} \to L(x, y) = \frac{x - y}{\log x - \log y}, \qquad

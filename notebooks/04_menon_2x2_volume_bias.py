@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 4. The 2×2 problem and volume bias
 #
-# Menon's open problem (THEORY.md §9): observe $X_{11} = X_{22} = 1$ of a $2\times 2$ matrix. The zero-loss
+# Menon's open problem (docs/theory.md §9): observe $X_{11} = X_{22} = 1$ of a $2\times 2$ matrix. The zero-loss
 # set is the plane $\{[[1, a], [b, 1]]\}$; rank one is the hyperbola $ab = 1$. The nuclear norm does not
 # single out rank one ($\|X\|_* \ge \mathrm{tr}\,X = 2$ with equality on the whole segment $a = b \in [-1, 1]$
 # of positive semidefinite completions), and the minimal-Frobenius completion is $I$ (rank two). Does the
@@ -161,7 +161,7 @@ display(Markdown("\n".join(rows)))
 # ## The smallest singular value against the initialization scale
 #
 # One fixed direction $D$ with $\det D > 0$ (the harder case for $N = 2$), scaled by each of `SCALES`.
-# THEORY.md §9 reports: at $N = 2$ the limit stays rank two whatever the scale; at $N = 3, 4$ the smallest
+# docs/theory.md §9 reports: at $N = 2$ the limit stays rank two whatever the scale; at $N = 3, 4$ the smallest
 # singular value shrinks with the scale; at $N = \infty$ the limit ends near rank one.
 
 # %%
@@ -222,7 +222,7 @@ display(Markdown("\n".join(rows)))
 
 # %% [markdown]
 # **What this supports** (read the tables above; with the quick defaults the picture is the one below, and
-# THEORY.md §9 reports the same from careful integrations). For $N \ge 3$, and for $N = 2$ from
+# docs/theory.md §9 reports the same from careful integrations). For $N \ge 3$, and for $N = 2$ from
 # $\det X_0 < 0$, the limits sit next to the rank-one hyperbola, where the restricted volume density is far
 # above its value at the Frobenius-minimal completion $I$, above its largest value on the nuclear-norm-minimal
 # segment (end points excluded), and above almost every value in the box: the flow ends where the volume is

@@ -16,7 +16,7 @@
 # %% [markdown]
 # # 5. Deep matrix completion
 #
-# The Arora–Cohen–Hu–Luo experiment (THEORY.md §9): a random low-rank ground truth, uniformly observed
+# The Arora–Cohen–Hu–Luo experiment (docs/theory.md §9): a random low-rank ground truth, uniformly observed
 # entries, a small initialization, and gradient flow of networks of growing depth. Their finding: deeper
 # factorizations reach lower effective rank and lower reconstruction error than shallow ones — and than
 # nuclear-norm minimization when few entries are observed. Their setting is $100\times 100$, rank 5,

@@ -59,7 +59,7 @@ def soft_impute(
             U, s, Vt = np.linalg.svd(Y, full_matrices=False)
             X_new = (U * np.maximum(s - lam, 0.0)) @ Vt
             iterations += 1
-            change = np.linalg.norm(X_new - X) / max(np.linalg.norm(X), 1e-300)
+            change = float(np.linalg.norm(X_new - X)) / max(float(np.linalg.norm(X)), 1e-300)
             X = X_new
             if change < tol:
                 break

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import sympy
 from sympy import Indexed, Mul, Product, Sum, latex, log, srepr
+from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -158,9 +159,10 @@ def _product_as_exp_sum(expr):
 def _compile(src: str, name: str) -> Callable:
     import riemdln.kernels  # noqa: F401 - make riemdln.kernels resolvable
 
-    ns = dict(_TWIN_NAMESPACE)
+    ns: dict[str, Any] = dict(_TWIN_NAMESPACE)
     exec(compile(src, f"<riemdln twin {name}>", "exec"), ns)  # noqa: S102 - our own generated code
-    return ns[name]
+    fn: Callable = ns[name]
+    return fn
 
 
 # ---------------------------------------------------------------------------------------------
@@ -355,7 +357,9 @@ class Formula:
             size = self._extra.get("size", sy.r)
             raw = _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
         else:
-            raw = _compile(self.source, self.name)
+            src = self.source
+            assert src is not None  # a formula without index bases always has a source
+            raw = _compile(src, self.name)
         return _checked_twin(self, raw)
 
     @property
@@ -932,12 +936,214 @@ def _tex_escape(text: str) -> str:
     return "".join(_TEX_ESCAPES.get(c, c) for c in text)
 
 
+class _DocumentPrinter(LatexPrinter):
+    r"""LaTeX for the printed document: :math:`\log\Gamma`, :math:`\prod_{1\le i<j\le r}`, long fractions split.
+
+    Formula.latex keeps SymPy's default printing; this printer only shapes the typeset document.
+    """
+
+    def __init__(self):
+        super().__init__()
+
+    def _print_loggamma(self, expr, exp=None):
+        tex = r"\log\Gamma\left(" + self._print(expr.args[0]) + r"\right)"
+        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
+
+    def _pairs(self, expr):
+        """``(i, lo, j, hi, body)`` if expr is a double Sum/Product over ``lo <= i < j <= hi``, else None."""
+        body, *limits = expr.args
+        inner = None
+        if len(limits) == 2:
+            inner, outer = limits
+        elif isinstance(body, type(expr)) and len(limits) == 1 and len(body.args) == 2:
+            body, inner = body.args
+            (outer,) = limits
+        if inner is None:
+            return None
+        (jv, jlo, jhi), (iv, ilo, ihi) = inner, outer
+        if sympy.simplify(jlo - iv - 1) == 0 and jhi == ihi:
+            return iv, ilo, jv, jhi, body
+        return None
+
+    def _print_pairs(self, expr, op):
+        pairs = self._pairs(expr)
+        if pairs is None:
+            return None
+        iv, lo, jv, hi, body = pairs
+        tex = self._print(body)
+        if isinstance(body, sympy.Add):
+            tex = rf"\left({tex}\right)"
+        return rf"{op}_{{{self._print(lo)} \le {self._print(iv)} < {self._print(jv)} \le {self._print(hi)}}} {tex}"
+
+    def _print_Product(self, expr):
+        return self._print_pairs(expr, r"\prod") or super()._print_Product(expr)
+
+    def _print_Sum(self, expr):
+        return self._print_pairs(expr, r"\sum") or super()._print_Sum(expr)
+
+
+def _document_latex(expr) -> str:
+    printer = _DocumentPrinter()
+    tex = printer.doprint(expr)
+    num, den = sympy.fraction(expr)
+    if den != 1 and _visible_width(tex) > 70:  # a long quotient: 1/den, then the factors of num (breakable)
+        tex = rf"\frac{{1}}{{{printer.doprint(den)}}} {printer.doprint(num)}"
+    # one typeface for the logarithmic mean: L(x, y), as in the symbols and the prose
+    return tex.replace(r"\operatorname{L}", "L")
+
+
+def _bare(tex: str) -> str:
+    """A LaTeX string reduced to what it shows (for detecting ``a_N = a_N`` tautologies)."""
+    for token in (r"\left", r"\right", r"\,", "{", "}", " ", r"\operatorname"):
+        tex = tex.replace(token, "")
+    return tex
+
+
+def _visible_width(tex: str) -> int:
+    """A rough count of the glyphs ``tex`` typesets (commands and braces do not count)."""
+    import re
+
+    tex = re.sub(r"\\(left|right|frac|operatorname|mathrm|displaystyle)", "", tex)
+    tex = re.sub(r"\^\{([^{}]*)\}", lambda m: "." * max(1, len(m.group(1)) * 2 // 3), tex)  # scripts are small
+    tex = re.sub(r"\\[a-zA-Z]+", "x", tex)
+    return len(re.sub(r"[{}\s]", "", tex))
+
+
+def _break_points(tex: str) -> list[int]:
+    """Positions where ``tex`` may break: before top-level ``+``/``-``, ``\\prod``, ``\\sum`` and factors.
+
+    Never between a ``\\prod``/``\\sum`` and its first factor.
+    """
+    points: list[int] = []
+    depth, k, after_operator = 0, 0, False
+
+    def candidate(pos):
+        nonlocal after_operator
+        if after_operator:
+            after_operator = False
+        elif pos > 0 and tex[pos - 1] == " " and not tex[:pos].rstrip().endswith(("+", "-", "=")):
+            points.append(pos)  # (a line never ends with an operator: the break goes before it)
+
+    while k < len(tex):
+        if tex.startswith(r"\left", k):
+            if depth == 0:
+                candidate(k)
+            depth += 1
+            k += 5
+            continue
+        if tex.startswith(r"\right", k):
+            depth -= 1
+            k += 6
+            continue
+        c = tex[k]
+        if c == "{":
+            depth += 1
+        elif c == "}":
+            depth -= 1
+        elif depth == 0 and c in "+-":
+            after_operator = False
+            candidate(k)
+        elif depth == 0 and tex.startswith((r"\prod", r"\sum"), k):
+            after_operator = False
+            candidate(k)
+            after_operator = True
+        elif depth == 0 and tex.startswith(r"\frac", k):
+            candidate(k)
+        k += 1
+    return points
+
+
+def _broken(tex: str, width: int = 70) -> list[str]:
+    """Split ``tex`` into lines of at most about ``width`` visible glyphs, at top-level break points."""
+    lines, start = [], 0
+    points = _break_points(tex) + [len(tex)]
+    last = 0
+    for p in points:
+        if _visible_width(tex[start:p]) > width and last > start:
+            lines.append(tex[start:last].strip())
+            start = last
+        last = p
+    lines.append(tex[start:].strip())
+    return [ln for ln in lines if ln]
+
+
+_CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII description
+    (r"det\(A_N\)\^\(-1/2\)", r"\det(A_N)^{-1/2}"),
+    (r"\b([A-Za-z]) = (\d+)\^(\d+)\.\.(\d+)\^(\d+)", r"\1 = \2^{\3},\dots,\4^{\5}"),
+    (r"(\d+)\^(\d+)\.\.(\d+)\^(\d+)", r"\1^{\2},\dots,\3^{\4}"),
+    (r"N = oo", r"N = \infty"),
+    (r"\b([A-Za-z]) = (\d+)\.\.(\d+)", r"\1 = \2,\dots,\3"),
+    (r"sqrt\(det Gram\)", r"\sqrt{\det \mathrm{Gram}}"),
+    (r"tr\(Z\^T A_N\^-1 Z\)", r"\operatorname{tr}(Z^T A_N^{-1} Z)"),
+    (r"O\(d\)\^\(N-1\)", r"O(d)^{N-1}"),
+    (r"\(N-1\) log c_d \+ 1/2 log det Gram", r"(N-1)\log c_d + \tfrac12 \log\det\mathrm{Gram}"),
+    (r"1/2 sum log\(a_N/N\)", r"\tfrac12 \sum \log(a_N/N)"),
+    (r"N \(a_N/N - L\)", r"N(a_N/N - L)"),
+    (r"vol S\^3\(radius 2\)/2", r"\mathrm{vol}\,S^3(\text{radius } 2)/2"),
+    (r"\bh = 1e-(\d+)", r"h = 10^{-\1}"),
+    (r"ds = e\^rho drho", r"ds = e^{\rho}\,d\rho"),
+    (r"ds/dmu", r"ds/d\mu"),
+    (r"ds/drho", r"ds/d\rho"),
+    (r"X \+ h V", r"X + hV"),
+    (r"V = -A_N\(X\) G", r"V = -A_N(X)\,G"),
+    (r"\(m, n, r\) in \{([^}]*)\}", r"(m, n, r) \in \{\1\}"),
+    (r"\|J\|", r"|J|"),
+    (r"\ba_N/N\b", r"a_N/N"),
+    (r"\b([dNr]) = (\d+(?:, \d+)*)\b(?![\^.])", r"\1 = \2"),
+    (r"\bx = y\b", r"x = y"),
+    (r"\by = 0\b", r"y = 0"),
+    (r"\bA_inf\b", r"A_\infty"),
+    (r"\bmu(?=-)", r"\mu"),
+    (r"\brho(?=-)", r"\rho"),
+    (r"(?<=rank-)r\b", r"r"),
+    (r"\b\w+(?:_\w+|\^\w+|/\w+_\w+)+", None),  # any other sub/superscripted token: as it is, in math mode
+]
+
+
+def _certificate_tex(text: str) -> str:
+    """A certificate's description with its mathematics in math mode and the prose escaped."""
+    import re
+
+    pieces: list[str] = []
+    pos = 0
+    pattern = re.compile("|".join(f"(?:{p})" for p, _ in _CERT_MATH))
+    for m in pattern.finditer(text):
+        frag = m.group(0)
+        for p, repl in _CERT_MATH:
+            if re.fullmatch(p, frag):
+                if repl is not None:  # group references \1..\9 only; every other backslash is LaTeX
+                    groups = re.fullmatch(p, frag)
+                    assert groups is not None
+
+                    def group(ref: re.Match, groups: re.Match = groups) -> str:
+                        return groups.group(int(ref.group(1)))
+
+                    frag = re.sub(r"\\(\d)", group, repl)
+                break
+        pieces.append(_tex_escape(text[pos : m.start()]) + f"${frag}$")
+        pos = m.end()
+    pieces.append(_tex_escape(text[pos:]))
+    return "".join(pieces)
+
+
+def _error_tex(value: float) -> str:
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+
+
 def latex_document(formulas: Mapping[str, Formula]) -> str:
-    """A standalone LaTeX document, every formula numbered and labelled ``eq:<name>``."""
+    """A standalone LaTeX document, every formula numbered and labelled ``eq:<name>``.
+
+    Equivalent forms are printed once each (a form that only restates the left-hand side is left out),
+    long right-hand sides are broken at top-level sums and products (never scaled), certificates are
+    typeset with their mathematics in math mode.
+    """
     lines = [
         r"\documentclass[10pt]{article}",
         r"\usepackage[margin=2cm]{geometry}",
-        r"\usepackage{amsmath,amssymb,graphicx}",
+        r"\usepackage{amsmath,amssymb}",
         r"\allowdisplaybreaks",
         r"\title{riemdln: derived formulas of the deep linear network geometry}",
         r"\date{riemdln " + riemdln.__version__ + r", SymPy " + sympy.__version__ + "}",
@@ -945,30 +1151,39 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         r"\maketitle",
         r"Conventions: \emph{raw} is the metric $g^N$ with operator $A_N$; \emph{normalized} is "
         r"$\hat g^N = N g^N$ with operator $A_N/N$; $x = s_i^2$, $y = s_j^2$; $a_N$ is the DLN multiplier, "
-        r"$L$ the logarithmic mean, $\operatorname{sinhc}(z) = \sinh(z)/z$. Every formula was derived by SymPy "
-        r"from its definition; the certificate line gives the independent numeric check.",
+        r"$L$ the logarithmic mean, $\operatorname{sinhc}(z) = \sinh(z)/z$. Each formula comes from a "
+        r"derivation in \texttt{riemdln.derivations} (the pages in \texttt{derivations/} follow them step by "
+        r"step): either SymPy computed it from its definition, or it was generalized by hand from the cases "
+        r"SymPy computed (the formulas for any dimension $d$ or rank $r$) and certified numerically. The "
+        r"certificate line names the independent numeric check and its worst error.",
         "",
     ]
     for f in formulas.values():
         lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
         lines.append(f.title + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
-        rhs = [latex(e) for e in (f.expr, *f.display)]
-        rhs = [r for k, r in enumerate(rhs) if r != f.symbol and r not in rhs[:k]]
-        long = max(len(r) for r in rhs) > 260
+        rhs: list[str] = []
+        for e in (f.expr, *f.display):
+            tex = _document_latex(e)
+            if _bare(tex) != _bare(f.symbol) and _bare(tex) not in map(_bare, rhs):
+                rhs.append(tex)
+        if not rhs:  # the formula is its symbol (a named special function): print its defining form
+            defining = _document_latex(f.expr.rewrite("Sum"))
+            rhs = [defining] if _bare(defining) != _bare(f.symbol) else []
+        rows = [] if rhs else [f.symbol]
+        for k, r in enumerate(rhs):
+            parts = _broken(r)
+            rows.append((f.symbol if k == 0 else "") + " &= " + parts[0])
+            rows.extend(r"&\quad " + p for p in parts[1:])
         lines.append(r"\begin{equation}\label{eq:" + f.name + "}")
-        if long:
-            lines.append(r"\resizebox{0.95\linewidth}{!}{$\displaystyle")
-        lines.append(r"\begin{aligned}")
-        lines.append(f"{f.symbol} &= {rhs[0]}" + "".join(rf" \\ &= {r}" for r in rhs[1:]))
-        lines.append(r"\end{aligned}")
-        if long:
-            lines.append("$}")
+        lines.append(r"\begin{split}")
+        lines.append(" \\\\\n".join(rows))
+        lines.append(r"\end{split}")
         lines.append(r"\end{equation}")
         if f.check is not None:
             lines.append(
                 r"\noindent\emph{Certificate:} "
-                + _tex_escape(f.check.method)
-                + f"; worst relative error ${f.check.max_error:.1e}$ over {f.check.points} points "
+                + _certificate_tex(f.check.method)
+                + f"; worst relative error ${_error_tex(f.check.max_error)}$ over {f.check.points} points "
                 + ("(passed)." if f.check.passed else "(FAILED).")
             )
         lines.append("")

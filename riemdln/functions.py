@@ -49,7 +49,7 @@ def generic_branch(expr):
 
     ``Sum.doit()`` and ``integrate`` return ``Piecewise`` results with special branches on
     measure-zero sets (``Eq((y/x)**(1/N), 1)``) and a generic one (``Ne(x, y)`` or ``True``).
-    SymPy 1.14's ``limit`` can pick the wrong branch of such a ``Piecewise`` (THEORY.md §4), so
+    SymPy 1.14's ``limit`` can pick the wrong branch of such a ``Piecewise`` (docs/theory.md §4), so
     derivations take limits of the generic branch under declared assumptions and certify them
     numerically.
 
@@ -205,7 +205,7 @@ def _ordered(a, b):
 class logmean(DefinedFunction):
     r"""Logarithmic mean :math:`L(x, y) = (x - y)/(\log x - \log y)`, :math:`L(x, x) = x`, :math:`L(x, 0) = 0`.
 
-    It is :math:`\int_0^1 x^{1-t} y^t\,dt` and :math:`\lim_{N\to\infty} a_N(x, y)/N` (THEORY.md §3).
+    It is :math:`\int_0^1 x^{1-t} y^t\,dt` and :math:`\lim_{N\to\infty} a_N(x, y)/N` (docs/theory.md §3).
     Symmetric: the arguments are stored in canonical order.
 
     >>> from sympy import symbols, sinh

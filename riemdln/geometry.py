@@ -1,7 +1,7 @@
 r"""The DLN metric :math:`g^N`, its operator :math:`A_N`, volume forms and fibre entropy — numerically.
 
 Every function takes a ``depth`` :math:`N` (any real :math:`N \ge 1`, or ``math.inf``) and a
-``normalized`` flag choosing the convention (THEORY.md §3):
+``normalized`` flag choosing the convention (docs/theory.md §3):
 
 * raw (``normalized=False``): :math:`g^N_X(Z_1, Z_2) = \operatorname{tr}(Z_1^T A_N(X)^{-1} Z_2)`,
   the metric whose gradient flow is what gradient flow on the factors produces (time :math:`t`);
@@ -182,7 +182,7 @@ def multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool = Fals
 
     Notes
     -----
-    Evaluated in the sinhc form of THEORY.md §4 (exact through :math:`x = y` and at zero);
+    Evaluated in the sinhc form of docs/theory.md §4 (exact through :math:`x = y` and at zero);
     symbolic twin: :class:`riemdln.functions.dln_multiplier`.
 
     Examples
@@ -479,7 +479,7 @@ def volume_density(
     r"""Density of the Riemannian volume of :math:`g^N` at singular values ``s``.
 
     With :math:`\det A_N = \prod_{i,j} a_N(s_i^2, s_j^2)` and Lebesgue measure
-    :math:`dX = \prod_{i<j}|s_i^2 - s_j^2|\,ds\,dQ\,dR` on d×d matrices (THEORY.md §6):
+    :math:`dX = \prod_{i<j}|s_i^2 - s_j^2|\,ds\,dQ\,dR` on d×d matrices (docs/theory.md §6):
 
     .. math::
 
@@ -529,7 +529,7 @@ def orthogonal_group_volume(d: int) -> float:
 
 
 def entropy(s: ArrayLike, depth: float, normalized: bool = False, include_constant: bool = True) -> NDArray[np.float64]:
-    r"""Entropy :math:`S_N(X)` of the balanced fibre over X (Menon–Yu; THEORY.md §7).
+    r"""Entropy :math:`S_N(X)` of the balanced fibre over X (Menon–Yu; docs/theory.md §7).
 
     The balanced tuples with end-to-end X form an :math:`O_d^{N-1}` orbit of volume
     :math:`c_d^{N-1}\prod_{i<j} a_N(\sigma_i^2, \sigma_j^2)^{1/2}` (Frobenius metric on the factors), so

@@ -5,7 +5,7 @@ code calls them by name (each symbolic function prints itself as ``riemdln.kerne
 They import numpy only and never evaluate a cancelling quotient.
 
 With :math:`u = \log x`, :math:`v = \log y`, :math:`\delta = u - v` and
-:math:`\operatorname{sinhc}(z) = \sinh(z)/z` (THEORY.md §4),
+:math:`\operatorname{sinhc}(z) = \sinh(z)/z` (docs/theory.md §4),
 
 .. math::
 

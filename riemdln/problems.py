@@ -7,7 +7,7 @@ A problem observes the entries :math:`(i, j) \in \Omega` of an unknown m×n matr
 
     E(X) = \tfrac12 \sum_{(i,j)\in\Omega} (X_{ij} - M_{ij})^2, \qquad \nabla E(X) = P_\Omega(X - M),
 
-where :math:`P_\Omega` zeroes the unobserved entries (THEORY.md §1).
+where :math:`P_\Omega` zeroes the unobserved entries (docs/theory.md §1).
 """
 
 from __future__ import annotations
@@ -397,7 +397,7 @@ class CompletionProblem:
     # ------------------------------------------------------------------ constructors
     @classmethod
     def named(cls, name: str) -> CompletionProblem:
-        """A problem from the literature (THEORY.md §9).
+        """A problem from the literature (docs/theory.md §9).
 
         ``"menon-2x2"``: observe :math:`X_{11} = X_{22} = 1` (Menon's open problem).
         ``"razin-cohen-2x2"``: observe :math:`X_{12} = X_{21} = 1`, :math:`X_{22} = 0` (Razin & Cohen 2020).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,3 +39,26 @@ def formulas(derive_cache):
     from riemdln.formulas import _build
 
     return _build(derive_cache[1])
+
+
+KERNEL_NAME = "riemdln-test-python3"
+
+
+@pytest.fixture(scope="session")
+def kernel_env(tmp_path_factory, derive_cache):
+    """A kernelspec running ``sys.executable -m ipykernel_launcher``, found through ``JUPYTER_PATH``."""
+    from ipykernel.kernelspec import write_kernel_spec
+
+    import riemdln
+
+    root = tmp_path_factory.mktemp("jupyter")
+    write_kernel_spec(path=str(root / "kernels" / KERNEL_NAME))
+    # the kernel imports the riemdln under test (installed or a source checkout), whatever its cwd
+    package_root = str(Path(riemdln.__file__).resolve().parent.parent)
+    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
+    return {
+        "JUPYTER_PATH": str(root),
+        "PYTHONPATH": pythonpath,
+        "RIEMDLN_CACHE_DIR": str(derive_cache[0]),
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    }

@@ -1,4 +1,4 @@
-"""Brute-force references for the geometry tests, written from the definitions (THEORY.md §2, §3, §6, §7).
+"""Brute-force references for the geometry tests, written from the definitions (docs/theory.md §2, §3, §6, §7).
 
 Nothing here calls riemdln: fractional matrix powers come from numpy's eigh of the PSD matrices, the
 infinite-depth operator from Gauss–Legendre quadrature of its integral, the multiplier from its defining

@@ -3,7 +3,7 @@
 Truths used: the closed-form N = 1 linear flow; factor-level gradient flow (a different ODE, in the factors)
 against the end-to-end flow; the matrix form against SVD coordinates (different state, no shared
 right-hand side beyond the multiplier twins); gradient descent against the flow; depth -> infinity
-convergence order; and the literature observations on menon-2x2 / razin-cohen-2x2 (THEORY.md §9).
+convergence order; and the literature observations on menon-2x2 / razin-cohen-2x2 (docs/theory.md §9).
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def test_menon_depth_three_four_smallest_singular_value_falls_with_eps(rng, dept
     smin = np.array([_menon_limit(D, e, depth, False) for e in eps])
     assert np.all(np.diff(smin) < 0)
     slope = np.polyfit(np.log(eps), np.log(smin), 1)[0]
-    # the slope depends on the direction (THEORY.md §9: at a given small scale some directions are still far
+    # the slope depends on the direction (docs/theory.md §9: at a given small scale some directions are still far
     # from rank one); over these seeds it lies between 0.39 and 1.0, approaching 1 as eps falls
     assert slope > 0.3, (slope, smin)
 

@@ -121,7 +121,7 @@ def test_generic_branch_picks_non_equality_branch():
 
 
 def test_sympy_limit_of_piecewise_sum_is_the_known_pitfall():
-    """Document the SymPy pitfall (THEORY.md §4) and that the generic branch gives the right limit."""
+    """Document the SymPy pitfall (docs/theory.md §4) and that the generic branch gives the right limit."""
     from sympy import limit
 
     k = symbols("k", integer=True, positive=True)

@@ -1,4 +1,4 @@
-"""apply_A, metric and riemannian_gradient against brute-force definitions (THEORY.md §2–§3).
+"""apply_A, metric and riemannian_gradient against brute-force definitions (docs/theory.md §2–§3).
 
 Truths: the fractional-matrix-power sum (numpy eigh of X X^T and X^T X), Gauss–Legendre quadrature of
 the A_inf integral, the explicit (mn)×(mn) operator matrix, finite differences of a loss.

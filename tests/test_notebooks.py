@@ -9,39 +9,19 @@ default parameters, a non-interactive matplotlib backend and the session's priva
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import KERNEL_NAME  # the session kernelspec (fixture kernel_env in conftest.py)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
-KERNEL_NAME = "riemdln-test-python3"
+
 TIMEOUT = 300  # seconds per cell; the quick defaults take a few seconds per notebook
 
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
-
-
-@pytest.fixture(scope="session")
-def kernel_env(tmp_path_factory, derive_cache):
-    """A kernelspec running ``sys.executable -m ipykernel_launcher``, found through ``JUPYTER_PATH``."""
-    from ipykernel.kernelspec import write_kernel_spec
-
-    import riemdln
-
-    root = tmp_path_factory.mktemp("jupyter")
-    write_kernel_spec(path=str(root / "kernels" / KERNEL_NAME))
-    # the kernel imports the riemdln under test (installed or a source checkout), whatever its cwd
-    package_root = str(Path(riemdln.__file__).resolve().parent.parent)
-    pythonpath = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-    return {
-        "JUPYTER_PATH": str(root),
-        "PYTHONPATH": pythonpath,
-        "RIEMDLN_CACHE_DIR": str(derive_cache[0]),
-        "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    }
 
 
 def test_notebooks_found():

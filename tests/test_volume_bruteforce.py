@@ -1,4 +1,4 @@
-"""Volume densities and fibre entropy against brute force (THEORY.md §6, §7).
+"""Volume densities and fibre entropy against brute force (docs/theory.md §6, §7).
 
 Truths computed here, never copied from the code under test:
 * the SVD Jacobian by finite differences of (s, w, t) -> U0 expm(Omega) diag(s) expm(Theta)^T V0^T;

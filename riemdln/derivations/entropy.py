@@ -1,4 +1,4 @@
-r"""Entropy of the balanced fibre (Menon–Yu; THEORY.md §7) and its large-depth asymptotics.
+r"""Entropy of the balanced fibre (Menon–Yu; docs/theory.md §7) and its large-depth asymptotics.
 
 The balanced tuples over a full-rank X form the orbit of the gauge group :math:`O_d^{N-1}`
 (:math:`W_p \mapsto O_p W_p O_{p-1}^T`). Its tangent map sends :math:`(\xi_1, \dots, \xi_{N-1})
@@ -70,9 +70,9 @@ def _gauge_gram(mus, depth):
     return G
 
 
-@derivation("entropy", requires=("multiplier", "infinite_depth"), title="Entropy of the balanced fibre")
-def derive_entropy(deps) -> Result:
-    # c_2: the Frobenius length of O(2), two circles of rotations
+def length_of_O2():
+    r"""Step 1 (SymPy): :math:`c_2`, the Frobenius length of :math:`O(2)` (two circles), from the formula and by
+    integrating the speed of :math:`\theta \mapsto R(\theta)`; returns ``c_2``."""
     th = symbols("theta", real=True)
     Rm = Matrix([[cos(th), -sin(th)], [sin(th), cos(th)]])
     speed = sqrt(simplify((Rm.diff(th).T * Rm.diff(th)).trace()))
@@ -80,15 +80,27 @@ def derive_entropy(deps) -> Result:
     c2 = simplify(orthogonal_group_volume_expr(2).doit())
     if simplify(c2 - c2_direct) != 0:
         raise DerivationError(f"c_2 = {c2} but the length of O(2) is {c2_direct}")
-    # fibre Gram determinant for d = 2 equals a_N(s1^2, s2^2) at s = mu^N
+    return c2
+
+
+def fibre_gram_d2(depths=(2, 3, 4, 5)):
+    r"""Step 2 (SymPy): for d = 2 the gauge orbit's Gram determinant is :math:`a_N(s_1^2, s_2^2)` at
+    :math:`s = \mu^N`, for each depth in ``depths``; returns the determinants."""
     mu1, mu2 = MU_VALUES[:2]
-    for depth in (2, 3, 4, 5):
+    dets = {}
+    for depth in depths:
         det = expand(_gauge_gram((mu1, mu2), depth).det())
         a = expand(sum(mu1 ** (2 * (depth - kk)) * mu2 ** (2 * (kk - 1)) for kk in range(1, depth + 1)))
         if simplify(det - a) != 0:
             raise DerivationError(f"fibre Gram determinant for N = {depth}: {det} != {a}")
+        dets[depth] = det
+    return dets
+
+
+def log_orthogonal_group_volume_sum():
+    r"""Step 3 (SymPy, d = 2..8 to 30 digits): :math:`\log c_d` as a sum of logs and :math:`\log\Gamma`;
+    returns ``(log c_d, the sum)``."""
     log_cd = log(orthogonal_group_volume_expr(d))
-    # the same as a sum of logs (what numerics evaluate): checked at d = 2..8 to 30 digits
     kr = symbols("k", positive=True)  # not declared integer: keeps loggamma unevaluated
     log_cd_sum = (1 + d * (d - 1) / Integer(4)) * log(2) + Sum(
         log(2) + (kr + 1) / Integer(2) * log(pi) - loggamma((kr + 1) / Integer(2)), (kr, 1, d - 1)
@@ -97,11 +109,29 @@ def derive_entropy(deps) -> Result:
         gap = (log_cd.subs(d, dim).doit() - unroll(log_cd_sum, d, dim)).evalf(30)
         if not abs(gap) < 1e-25:
             raise DerivationError(f"log c_d as a sum disagrees at d = {dim}: {gap}")
+    return log_cd, log_cd_sum
+
+
+def entropy_any_d(log_cd):
+    """Generalization to any d (by hand from d = 2; certified numerically by Gram determinants at d = 2, 3)."""
     pair = log(dln_multiplier(sigma[i] ** 2, sigma[j] ** 2, N)) / 2
-    entropy_general = (N - 1) * log_cd + Sum(Sum(pair, (j, i + 1, d)), (i, 1, d))
-    # large N: S_N - (N-1) log c_d - d(d-1)/4 log N = 1/2 sum log(a_N/N) -> 1/2 sum log L
-    lim_pair = log(deps["infinite_depth"]["multiplier_infinite"]) / 2
-    renorm_limit = Sum(Sum(lim_pair.subs({x: sigma[i] ** 2, y: sigma[j] ** 2}), (j, i + 1, d)), (i, 1, d))
+    return (N - 1) * log_cd + Sum(Sum(pair, (j, i + 1, d)), (i, 1, d))
+
+
+def renormalized_limit(multiplier_infinite):
+    r"""Step 4 (SymPy): :math:`S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N = \tfrac12\sum\log(a_N/N)`
+    tends to :math:`\tfrac12\sum_{i<j}\log L(\sigma_i^2, \sigma_j^2)` (the limit of the infinite-depth page)."""
+    lim_pair = log(multiplier_infinite) / 2
+    return Sum(Sum(lim_pair.subs({x: sigma[i] ** 2, y: sigma[j] ** 2}), (j, i + 1, d)), (i, 1, d))
+
+
+@derivation("entropy", requires=("multiplier", "infinite_depth"), title="Entropy of the balanced fibre")
+def derive_entropy(deps) -> Result:
+    c2 = length_of_O2()
+    fibre_gram_d2()
+    log_cd, log_cd_sum = log_orthogonal_group_volume_sum()
+    entropy_general = entropy_any_d(log_cd)
+    renorm_limit = renormalized_limit(deps["infinite_depth"]["multiplier_infinite"])
     s_a, s_b = symbols("sigma1 sigma2", positive=True)
     exprs = {
         "orthogonal_group_volume": orthogonal_group_volume_expr(d),
@@ -112,7 +142,12 @@ def derive_entropy(deps) -> Result:
         "entropy_renormalized_limit_d2": log(logmean(s_a**2, s_b**2)) / 2,
         "entropy_asymptotic": (N - 1) * log_cd + d * (d - 1) / 4 * log(N) + renorm_limit,
     }
-    return Result(exprs, _certify(exprs))
+    return Result(exprs, certify_entropy(exprs))
+
+
+def certify_entropy(exprs) -> dict:
+    """Certificate (numeric): Gram determinants of the gauge orbit at random balanced tuples; independent c_2, c_3."""
+    return _certify(exprs)
 
 
 # independent values of c_d: O(2) is two circles of Frobenius length 2 pi sqrt 2; SO(3) (unit generators

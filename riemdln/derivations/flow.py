@@ -1,4 +1,4 @@
-r"""The gradient flow in SVD coordinates (THEORY.md §5), finite depth and :math:`N = \infty`.
+r"""The gradient flow in SVD coordinates (docs/theory.md §5), finite depth and :math:`N = \infty`.
 
 Write :math:`X = Q S R^T`, :math:`\dot Q = Q\Omega`, :math:`\dot R = R\Theta` and
 :math:`\tilde G = Q^T\nabla E R`. Then :math:`Q^T\dot X R = \dot S + \Omega S - S\Theta` must equal
@@ -20,8 +20,9 @@ from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
 
 
-@derivation("flow", requires=("multiplier", "infinite_depth"), title="The flow in SVD coordinates")
-def derive_flow(deps) -> Result:
+def rotation_system():
+    r"""Step 1 (SymPy): solve the (i, j), (j, i) entries of :math:`\Omega S - S\Theta = -[a_N \tilde G]` for
+    :math:`(\Omega_{ij}, \Theta_{ij})`; returns ``(Omega, Theta, a_N/(s_i^2 - s_j^2))``."""
     a = dln_multiplier(s_i**2, s_j**2, N)
     om, th = symbols("Omega_ij Theta_ij", real=True)
     # entries (i, j) and (j, i) of Omega S - S Theta with Omega_ji = -Omega_ij, Theta_ji = -Theta_ij
@@ -35,15 +36,46 @@ def derive_flow(deps) -> Result:
         or simplify(Theta - coeff * (s_i * g_ij + s_j * g_ji)) != 0
     ):
         raise DerivationError(f"Omega, Theta = {Omega}, {Theta}")
+    return Omega, Theta, coeff
+
+
+def rotation_quotient(coeff):
+    r"""Step 2 (SymPy): :math:`a_N(s_i^2, s_j^2)/(s_i^2 - s_j^2) = 1/(s_i^{2/N} - s_j^{2/N})`."""
     display = 1 / (s_i ** (2 / N) - s_j ** (2 / N))
     if simplify(generic_branch(coeff.rewrite("Pow")) - display) != 0:
         raise DerivationError("a_N/(s_i^2 - s_j^2) is not 1/(s_i^(2/N) - s_j^(2/N))")
+    return display
+
+
+def singular_value_velocity():
+    r"""Step 3 (SymPy): the diagonal, :math:`\dot s_i = -a_N(s_i^2, s_i^2)\,\tilde G_{ii}`."""
     s = symbols("s", positive=True)
-    velocity = -dln_multiplier(s**2, s**2, N) * g
-    L = logmean(s_i**2, s_j**2)
-    coeff_inf = L / (s_i**2 - s_j**2)
+    return -dln_multiplier(s**2, s**2, N) * g
+
+
+def rotation_infinite():
+    r"""Step 4 (SymPy): :math:`L(s_i^2, s_j^2)/(s_i^2 - s_j^2) = 1/(\log s_i^2 - \log s_j^2)`; returns the former."""
+    coeff_inf = logmean(s_i**2, s_j**2) / (s_i**2 - s_j**2)
     if simplify(generic_branch(coeff_inf.rewrite("log")) - 1 / (log(s_i**2) - log(s_j**2))) != 0:
         raise DerivationError("L/(s_i^2 - s_j^2) is not 1/(log s_i^2 - log s_j^2)")
+    return coeff_inf
+
+
+def velocity_infinite(multiplier_infinite):
+    r"""Step 5 (SymPy): at infinite depth the diagonal is :math:`L(s^2, s^2) = s^2`: :math:`\dot s = -s^2 g`."""
+    s = symbols("s", positive=True)
+    if simplify(multiplier_infinite.subs({x: s**2, y: s**2}) - s**2) != 0:
+        raise DerivationError("L(s^2, s^2) != s^2")
+    return -(s**2) * g
+
+
+@derivation("flow", requires=("multiplier", "infinite_depth"), title="The flow in SVD coordinates")
+def derive_flow(deps) -> Result:
+    _, _, coeff = rotation_system()
+    display = rotation_quotient(coeff)
+    velocity = singular_value_velocity()
+    coeff_inf = rotation_infinite()
+    s = symbols("s", positive=True)
     exprs = {
         "singular_value_velocity": velocity,
         "singular_value_velocity_normalized": simplify(velocity / N),
@@ -57,9 +89,13 @@ def derive_flow(deps) -> Result:
         "right_rotation_infinite": coeff_inf * (s_i * g_ij + s_j * g_ji),
     }
     # the infinite-depth diagonal: lim (a_N(s^2, s^2)/N) = s^2, from the derived limit L(x, x) = x
-    if simplify(deps["infinite_depth"]["multiplier_infinite"].subs({x: s**2, y: s**2}) - s**2) != 0:
-        raise DerivationError("L(s^2, s^2) != s^2")
-    return Result(exprs, _certify(exprs))
+    velocity_infinite(deps["infinite_depth"]["multiplier_infinite"])
+    return Result(exprs, certify_flow(exprs))
+
+
+def certify_flow(exprs) -> dict:
+    """Certificate (numeric): finite differences of the SVD of X + h V, V = -A_N(X) G, in mpmath."""
+    return _certify(exprs)
 
 
 def _mp_svd(X):
@@ -102,7 +138,7 @@ def _certify(exprs) -> dict:
             if depth == "inf":
                 V = -_mp_A_infinite(X, G)
             else:
-                A = mp_operator_matrix(X, depth)
+                A = mp_operator_matrix(X, int(depth))
                 V = -mpmath.matrix(
                     [[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)] for a in range(3)]
                 )

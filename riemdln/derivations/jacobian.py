@@ -41,7 +41,7 @@ def svd_differential(svals):
 
 
 def svd_jacobian(svals):
-    """det of (ds, omega, theta) -> dX as a d^2 x d^2 matrix (rows: entries of dX)."""
+    """Step (SymPy): det of (ds, omega, theta) -> dX as a d^2 x d^2 matrix (rows: entries of dX)."""
     dim = len(svals)
     dX, ds, om, th = svd_differential(svals)
     coords = ds + om + th

@@ -22,33 +22,60 @@ from riemdln.derivations.symbols import S_VALUES, N, i, j, r, s
 from riemdln.functions import dln_multiplier
 
 
+def riemannian_gradient_check(dim, A):
+    r"""Step 1 (SymPy, d = dim): with :math:`\operatorname{grad} E = A_N \nabla E`,
+    :math:`g^N(\operatorname{grad} E, Z) = dE(Z)` for every Z; returns the gradient vector."""
+    A_inv = A.inv()
+    G = Matrix(symbols(f"G1:{dim * dim + 1}", real=True))
+    Z = Matrix(symbols(f"Z1:{dim * dim + 1}", real=True))
+    grad = A * G
+    if simplify((grad.T * A_inv * Z)[0] - (G.T * Z)[0]) != 0:
+        raise DerivationError(f"g(grad E, Z) != dE(Z) for d = {dim}")
+    return grad
+
+
+def svd_chart_metric(dim, A):
+    r"""Step 2 (SymPy, d = dim): the metric in SVD coordinates :math:`(ds, \omega, \theta)`,
+    :math:`J^T A_N^{-1} J` with J the differential of the SVD chart."""
+    dX, ds, om, th = svd_differential(S_VALUES[:dim])
+    coords = ds + om + th
+    J = Matrix([[dX[a, b].diff(c) for c in coords] for a in range(dim) for b in range(dim)])
+    return (J.T * A.inv() * J).applyfunc(simplify)
+
+
+def chart_volume_check(dim, G_svd, vol):
+    r"""Step 3 (SymPy): :math:`\det g^N_{(s,\omega,\theta)} = \mathrm{vol}^2` (the volume page's density)."""
+    ratio = simplify(G_svd.det() / vol**2)
+    if ratio != 1:
+        raise DerivationError(f"det of the SVD-coordinate metric is not vol^2 for d = {dim}")
+    return ratio
+
+
+def spectral_metric_forms():
+    """Generalization to any d (by hand, the spectral form of A_N): ``(g^N(Z1, Z2), its inverse)`` in Q^T Z R."""
+    Z1, Z2 = IndexedBase("Z1"), IndexedBase("Z2")
+    return (
+        Sum(Z1[i, j] * Z2[i, j] / dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r)),
+        Sum(Z1[i, j] * Z2[i, j] * dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r)),
+    )
+
+
 @derivation("metric", requires=("multiplier", "volume"), title="The metric g^N, its inverse, the Riemannian gradient")
 def derive_metric(deps) -> Result:
     exprs = {}
     for dim in (2, 3):
         A = deps["multiplier"][f"spectral_d{dim}"]
-        A_inv = A.inv()
-        G = Matrix(symbols(f"G1:{dim * dim + 1}", real=True))
-        Z = Matrix(symbols(f"Z1:{dim * dim + 1}", real=True))
-        grad = A * G
-        if simplify((grad.T * A_inv * Z)[0] - (G.T * Z)[0]) != 0:
-            raise DerivationError(f"g(grad E, Z) != dE(Z) for d = {dim}")
-        exprs[f"riemannian_gradient_d{dim}"] = grad
-        # metric in SVD coordinates (ds, omega, theta): J^T A^{-1} J
-        dX, ds, om, th = svd_differential(S_VALUES[:dim])
-        coords = ds + om + th
-        J = Matrix([[dX[a, b].diff(c) for c in coords] for a in range(dim) for b in range(dim)])
-        G_svd = (J.T * A_inv * J).applyfunc(simplify)
+        exprs[f"riemannian_gradient_d{dim}"] = riemannian_gradient_check(dim, A)
+        G_svd = svd_chart_metric(dim, A)
         exprs[f"metric_svd_d{dim}"] = G_svd
-        vol = deps["volume"][f"volume_density_d{dim}"]
-        if simplify(G_svd.det() / vol**2) != 1:
-            raise DerivationError(f"det of the SVD-coordinate metric is not vol^2 for d = {dim}")
-    Z1, Z2 = IndexedBase("Z1"), IndexedBase("Z2")
-    exprs["metric_spectral"] = Sum(Z1[i, j] * Z2[i, j] / dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r))
-    exprs["inverse_metric_spectral"] = Sum(
-        Z1[i, j] * Z2[i, j] * dln_multiplier(s[i] ** 2, s[j] ** 2, N), (i, 1, r), (j, 1, r)
-    )
-    return Result(exprs, {"metric_svd_d2": _certify_svd_metric(exprs["metric_svd_d2"])})
+        chart_volume_check(dim, G_svd, deps["volume"][f"volume_density_d{dim}"])
+    exprs["metric_spectral"], exprs["inverse_metric_spectral"] = spectral_metric_forms()
+    return Result(exprs, {"metric_svd_d2": certify_svd_metric(exprs["metric_svd_d2"])})
+
+
+def certify_svd_metric(G_svd) -> Check:
+    """Certificate (numeric): the Gram matrix of the SVD chart's tangents in tr(Z^T A_N^{-1} Z), mpmath."""
+    return _certify_svd_metric(G_svd)
 
 
 def _certify_svd_metric(G_svd) -> Check:

@@ -1,6 +1,6 @@
 r"""The multiplier :math:`a_N(x, y)` and the spectral form of :math:`A_N`, from the defining sum.
 
-Definition (THEORY.md §2): :math:`A_N(X) Z = \sum_{k=1}^N (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}`.
+Definition (docs/theory.md §2): :math:`A_N(X) Z = \sum_{k=1}^N (XX^T)^{(N-k)/N} Z (X^TX)^{(k-1)/N}`.
 For :math:`X = \mathrm{diag}(s)` the fractional powers are diagonal, so :math:`A_N(X) E_{ij}` is a
 multiple of :math:`E_{ij}`; the multiple is the sum :math:`\sum_k x^{(N-k)/N} y^{(k-1)/N}` at
 :math:`x = s_i^2`, :math:`y = s_j^2`. SymPy sums it (a geometric series), and we keep the generic
@@ -53,18 +53,35 @@ def spectral_operator(svals, depth=N_int) -> Matrix:
     return op
 
 
-@derivation("multiplier", title="The multiplier a_N from the defining sum of A_N")
-def derive_multiplier(deps) -> Result:
+def geometric_sum():
+    r"""Step 1 (SymPy): sum the defining series; return ``(summed, generic branch, quotient)``.
+
+    ``Sum.doit`` returns a ``Piecewise``; its generic branch (:math:`x \ne y`) must equal
+    :math:`(x - y)/(x^{1/N} - y^{1/N})`, proven by ``simplify`` of the difference.
+    """
     summed = defining_sum(x, y).doit()
     generic = generic_branch(summed)
     quotient = (x - y) / (x ** (1 / N_int) - y ** (1 / N_int))
     if not _is_zero(generic - quotient):
         raise DerivationError(f"geometric sum {generic} is not the quotient {quotient}")
+    return summed, generic, quotient
+
+
+def diagonal_sum():
+    r"""Step 2 (SymPy): the sum at :math:`y = x`, proven equal to :math:`N x^{(N-1)/N}`."""
     diagonal = simplify(defining_sum(x, x).doit())
     if not _is_zero(diagonal - N_int * x ** ((N_int - 1) / N_int)):
         raise DerivationError(f"diagonal sum gave {diagonal}")
-    at_zero = simplify(limit(quotient, y, 0))  # a_N(x, 0)
-    # the special function carries the same values: check its rewrites against what was derived
+    return diagonal
+
+
+def multiplier_at_zero(quotient):
+    r"""Step 3 (SymPy): :math:`a_N(x, 0) = \lim_{y\to 0}` of the quotient."""
+    return simplify(limit(quotient, y, 0))
+
+
+def check_special_function(quotient, diagonal, at_zero):
+    """Step 4 (SymPy): ``dln_multiplier``'s rewrites and special values agree with steps 1-3."""
     a = dln_multiplier(x, y, N_int)
     if not _is_zero(generic_branch(a.rewrite("Pow")) - quotient):
         raise DerivationError("dln_multiplier's quotient rewrite disagrees with the derived sum")
@@ -72,19 +89,27 @@ def derive_multiplier(deps) -> Result:
         raise DerivationError("dln_multiplier's Sum rewrite disagrees with the definition")
     if not _is_zero(dln_multiplier(x, x, N_int) - diagonal) or not _is_zero(dln_multiplier(x, 0, N_int) - at_zero):
         raise DerivationError("dln_multiplier's special values disagree with the derived ones")
+    return a
 
-    # spectral form for d = 2 and d = 3: A_N(diag(s)) is diagonal in the basis E_ij
-    spectral = {}
-    for svals in ((s1, s2), (s1, s2, s3)):
-        dim = len(svals)
-        op = spectral_operator(svals)
-        expected = diag(*[dln_multiplier(svals[a] ** 2, svals[b] ** 2, N_int) for a in range(dim) for b in range(dim)])
-        diff = (op - expected.applyfunc(lambda e: generic_branch(e.rewrite("Pow")))).applyfunc(simplify)
-        if diff != zeros(dim * dim, dim * dim):
-            raise DerivationError(f"spectral form of A_N failed for d = {dim}: {diff}")
-        spectral[f"spectral_d{dim}"] = expected.subs(N_int, N)
 
-    real = {N_int: N}
+def spectral_form(svals) -> Matrix:
+    r"""Step 5 (SymPy, d = len(svals)): :math:`A_N(\mathrm{diag}(s))` is diagonal in the basis :math:`E_{ij}`.
+
+    Returns the diagonal matrix of multipliers :math:`a_N(s_i^2, s_j^2)` (real depth N), after proving
+    that the operator computed from the defining sum equals it entry by entry.
+    """
+    dim = len(svals)
+    op = spectral_operator(svals)
+    expected = diag(*[dln_multiplier(svals[a] ** 2, svals[b] ** 2, N_int) for a in range(dim) for b in range(dim)])
+    diff = (op - expected.applyfunc(lambda e: generic_branch(e.rewrite("Pow")))).applyfunc(simplify)
+    if diff != zeros(dim * dim, dim * dim):
+        raise DerivationError(f"spectral form of A_N failed for d = {dim}: {diff}")
+    return expected.subs(N_int, N)
+
+
+def certify_multiplier():
+    """Certificate (numeric): the stable numpy kernel against the mpmath defining sum, N = 1..8."""
+    from riemdln import kernels
 
     def mp_sum(xv, yv, Nv):
         return mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1))
@@ -92,15 +117,24 @@ def derive_multiplier(deps) -> Result:
     pts = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in (1, 2, 3, 5, 8)]
     pts += [(xv, xv, Nv) for (xv,) in random_points(4, 1, seed=2) for Nv in (1, 2, 7)]
     pts += [(xv, 0, Nv) for (xv,) in random_points(4, 1, seed=3) for Nv in (1, 2, 7)]
-    from riemdln import kernels
-
-    check = compare(
+    return compare(
         lambda xv, yv, Nv: mpmath.mpf(float(kernels.dln_multiplier(float(xv), float(yv), float(Nv)))),
         mp_sum,
         pts,
         1e-13,
         "numpy twin vs mpmath defining sum, integer N = 1..8, x = y and y = 0 included",
     )
+
+
+@derivation("multiplier", title="The multiplier a_N from the defining sum of A_N")
+def derive_multiplier(deps) -> Result:
+    _, _, quotient = geometric_sum()
+    diagonal = diagonal_sum()
+    at_zero = multiplier_at_zero(quotient)
+    check_special_function(quotient, diagonal, at_zero)
+    spectral = {f"spectral_d{len(svals)}": spectral_form(svals) for svals in ((s1, s2), (s1, s2, s3))}
+    check = certify_multiplier()
+    real = {N_int: N}
     exprs = {
         "defining_sum": defining_sum(x, y).subs(real),
         "quotient": quotient.subs(real),

@@ -45,68 +45,111 @@ def _general_product(diag_factor, pair_factor, prefactor=1):
     return prefactor * Product(diag_factor, (i, 1, r)) * Product(Product(pair_factor, (j, i + 1, r)), (i, 1, r))
 
 
+def volume_density_svd(svals, spectral, jacobian):
+    r"""Step 1 (SymPy, d = len(svals)): :math:`|J|\det(A_N)^{-1/2}` equals the product formula.
+
+    ``spectral`` is the diagonal operator matrix of :math:`A_N(\mathrm{diag}(s))`, ``jacobian`` the SVD
+    Jacobian :math:`\prod_{i<j}|s_i^2 - s_j^2|`. Returns ``(density, product formula, Lebesgue density)``.
+    """
+    det_A = spectral.det()
+    density = powsimp(simplify(jacobian / sqrt(det_A)), force=True)
+    prod = product_formula(svals)
+    if not _same_positive(density, prod):
+        raise DerivationError(f"d = {len(svals)}: det(A)^(-1/2) dX is not the product formula")
+    return density, prod, powsimp(simplify(1 / sqrt(det_A)), force=True)
+
+
+def volume_in_mu(svals, prod):
+    r"""Step 2 (SymPy): in :math:`\mu = s^{1/N}` (:math:`ds_i = N\mu_i^{N-1}d\mu_i`) the density is
+    :math:`N^{d/2}\prod_{i<j}|\mu_i^2 - \mu_j^2|`."""
+    dim = len(svals)
+    mus = MU_VALUES[:dim]
+    in_mu = prod.subs({sv: mv**N for sv, mv in zip(svals, mus, strict=True)})
+    for mv in mus:
+        in_mu *= N * mv ** (N - 1)
+    in_mu = powsimp(simplify(in_mu), force=True)
+    target_mu = N ** (Integer(dim) / 2)
+    for a in range(dim):
+        for b in range(a + 1, dim):
+            target_mu *= Abs(mus[a] ** 2 - mus[b] ** 2)
+    if simplify((in_mu / target_mu) ** 2) != 1:
+        raise DerivationError(f"d = {dim}: mu-coordinate density is {in_mu}")
+    return target_mu
+
+
+def volume_in_rho(svals, prod):
+    r"""Step 3 (SymPy): the density in :math:`\rho = \log s` (:math:`ds_i = e^{\rho_i}d\rho_i`)."""
+    rhos = RHO_VALUES[: len(svals)]
+    in_rho = prod.subs({sv: exp(rv) for sv, rv in zip(svals, rhos, strict=True)})
+    for rv in rhos:
+        in_rho *= exp(rv)
+    return powsimp(simplify(in_rho), force=True)
+
+
+def volume_density_general_forms():
+    """Generalization to any d (by hand, certified numerically at d = 2, 3, 4): ``(in s, in mu, in rho)``."""
+    return (
+        _general_product(s[i] ** (-(N - 1) / N), Abs(s[i] ** (2 / N) - s[j] ** (2 / N)), N ** (-r / 2)),
+        _general_product(1, Abs(mu[i] ** 2 - mu[j] ** 2), N ** (r / 2)),
+        _general_product(exp(rho[i] / N), Abs(exp(2 * rho[i] / N) - exp(2 * rho[j] / N)), N ** (-r / 2)),
+    )
+
+
+def rank_r_extra_length():
+    r"""Step 4 (SymPy): the direction :math:`s_i E_{r+a,i}` leaving the rank-r stratum has length
+    :math:`s_i/\sqrt{a_N(s_i^2, 0)} = s_i^{1/N}`."""
+    sv = S_VALUES[0]
+    extra_length = simplify(sv / sqrt(dln_multiplier(sv**2, 0, N)))
+    if simplify(extra_length - sv ** (1 / N)) != 0:
+        raise DerivationError(f"rank-r extra direction length is {extra_length}")
+    return extra_length
+
+
+def rank_r_stratum():
+    """Generalization to the rank-r stratum of m x n matrices (by hand, certified numerically by Gram determinants)."""
+    exponent = simplify(-(N - 1) / N + (m + n - 2 * r) / N)
+    return _general_product(s[i] ** exponent, Abs(s[i] ** (2 / N) - s[j] ** (2 / N)), N ** (-r / 2))
+
+
+def general_agrees_with(dim, general, density):
+    """Step 5 (SymPy): the any-d product unrolled at d = dim is the d = dim derivation."""
+    at_dim = unroll(general, r, dim)
+    at_dim = at_dim.xreplace({s[a + 1]: S_VALUES[a] for a in range(dim)})
+    if not _same_positive(density, at_dim):
+        raise DerivationError(f"general-d product formula at d = {dim} disagrees with the d = {dim} derivation")
+    return at_dim
+
+
 @derivation("volume", requires=("multiplier", "jacobian"), title="Volume forms of g^N (d = 2, 3, general d, rank r)")
 def derive_volume(deps) -> Result:
     exprs = {}
     for dim in (2, 3):
         svals = S_VALUES[:dim]
-        op = deps["multiplier"][f"spectral_d{dim}"]
-        det_A = op.det()
-        density = deps["jacobian"][f"jacobian_d{dim}"] / sqrt(det_A)
-        density = powsimp(simplify(density), force=True)
-        prod = product_formula(svals)
-        if not _same_positive(density, prod):
-            raise DerivationError(f"d = {dim}: det(A)^(-1/2) dX is not the product formula")
+        density, prod, lebesgue = volume_density_svd(
+            svals, deps["multiplier"][f"spectral_d{dim}"], deps["jacobian"][f"jacobian_d{dim}"]
+        )
         exprs[f"volume_density_d{dim}"] = density
         exprs[f"volume_density_product_d{dim}"] = prod
-        exprs[f"volume_density_lebesgue_d{dim}"] = powsimp(simplify(1 / sqrt(det_A)), force=True)
-        # mu = s^(1/N): ds_i = N mu_i^(N-1) dmu_i
-        mus = MU_VALUES[:dim]
-        in_mu = prod.subs({sv: mv**N for sv, mv in zip(svals, mus, strict=True)})
-        for mv in mus:
-            in_mu *= N * mv ** (N - 1)
-        in_mu = powsimp(simplify(in_mu), force=True)
-        target_mu = N ** (Integer(dim) / 2)
-        for a in range(dim):
-            for b in range(a + 1, dim):
-                target_mu *= Abs(mus[a] ** 2 - mus[b] ** 2)
-        if simplify((in_mu / target_mu) ** 2) != 1:
-            raise DerivationError(f"d = {dim}: mu-coordinate density is {in_mu}")
-        exprs[f"volume_density_mu_d{dim}"] = target_mu
-        # rho = log s: ds_i = e^rho_i drho_i
-        rhos = RHO_VALUES[:dim]
-        in_rho = prod.subs({sv: exp(rv) for sv, rv in zip(svals, rhos, strict=True)})
-        for rv in rhos:
-            in_rho *= exp(rv)
-        exprs[f"volume_density_rho_d{dim}"] = powsimp(simplify(in_rho), force=True)
+        exprs[f"volume_density_lebesgue_d{dim}"] = lebesgue
+        exprs[f"volume_density_mu_d{dim}"] = volume_in_mu(svals, prod)
+        exprs[f"volume_density_rho_d{dim}"] = volume_in_rho(svals, prod)
 
     # general d (display): the d = 2, 3 derivations factor over singular values and pairs
-    exprs["volume_density_general"] = _general_product(
-        s[i] ** (-(N - 1) / N), Abs(s[i] ** (2 / N) - s[j] ** (2 / N)), N ** (-r / 2)
-    )
-    exprs["volume_density_mu_general"] = _general_product(1, Abs(mu[i] ** 2 - mu[j] ** 2), N ** (r / 2))
-    exprs["volume_density_rho_general"] = _general_product(
-        exp(rho[i] / N), Abs(exp(2 * rho[i] / N) - exp(2 * rho[j] / N)), N ** (-r / 2)
-    )
-
-    # rank-r stratum of m x n matrices: the extra direction s_i E_{r+a, i} has g-length s_i / sqrt(a_N(s_i^2, 0))
-    sv = S_VALUES[0]
-    extra_length = simplify(sv / sqrt(dln_multiplier(sv**2, 0, N)))
-    if simplify(extra_length - sv ** (1 / N)) != 0:
-        raise DerivationError(f"rank-r extra direction length is {extra_length}")
-    exponent = simplify(-(N - 1) / N + (m + n - 2 * r) / N)
-    exprs["volume_density_rank_r"] = _general_product(
-        s[i] ** exponent, Abs(s[i] ** (2 / N) - s[j] ** (2 / N)), N ** (-r / 2)
-    )
-    exprs["rank_r_extra_length"] = extra_length
-
-    # the general-d product at r = 2, 3 is the d = 2, 3 result
+    (
+        exprs["volume_density_general"],
+        exprs["volume_density_mu_general"],
+        exprs["volume_density_rho_general"],
+    ) = volume_density_general_forms()
+    exprs["volume_density_rank_r"] = rank_r_stratum()
+    exprs["rank_r_extra_length"] = rank_r_extra_length()
     for dim in (2, 3):
-        at_dim = unroll(exprs["volume_density_general"], r, dim)
-        at_dim = at_dim.xreplace({s[a + 1]: S_VALUES[a] for a in range(dim)})
-        if not _same_positive(exprs[f"volume_density_d{dim}"], at_dim):
-            raise DerivationError(f"general-d product formula at d = {dim} disagrees with the d = {dim} derivation")
-    return Result(exprs, _certify(exprs))
+        general_agrees_with(dim, exprs["volume_density_general"], exprs[f"volume_density_d{dim}"])
+    return Result(exprs, certify_volume(exprs))
+
+
+def certify_volume(exprs) -> dict:
+    """Certificate (numeric): |J| det(A_N)^(-1/2) from fractional matrix powers (mpmath); Gram determinants (rank r)."""
+    return _certify(exprs)
 
 
 def _certify(exprs) -> dict:

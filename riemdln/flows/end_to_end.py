@@ -1,6 +1,6 @@
 r"""The end-to-end ("downstairs") flow :math:`\dot X = -A_N(X)\nabla E(X)`, in matrix form and SVD coordinates.
 
-Two formulations of one flow (THEORY.md §2, §5):
+Two formulations of one flow (docs/theory.md §2, §5):
 
 ``"matrix"``
     integrate X itself; every right-hand side costs one SVD (:func:`riemdln.geometry.apply_A`).
@@ -518,7 +518,7 @@ def svd_flow(
     dense_output: bool = False,
     progress: bool | None = None,
 ) -> FlowResult:
-    r"""The end-to-end flow integrated in SVD coordinates :math:`(\log s, Q, R)` (THEORY.md §5).
+    r"""The end-to-end flow integrated in SVD coordinates :math:`(\log s, Q, R)` (docs/theory.md §5).
 
     With :math:`X = Q\,\mathrm{diag}(s) R^T`, :math:`\tilde G = Q^T \nabla E(X) R`, :math:`a_{ij} =
     a_N(s_i^2, s_j^2)` (raw; :math:`a_N/N` normalized; :math:`L` at ``depth=math.inf``),

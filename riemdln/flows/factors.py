@@ -45,7 +45,7 @@ def balanced_factors(
 ) -> list[np.ndarray]:
     r"""A balanced tuple :math:`W_1, \dots, W_N` with :math:`W_N\cdots W_1 = X_0`.
 
-    With the SVD :math:`X_0 = Q\,\mathrm{diag}(s) R^T` (THEORY.md §1):
+    With the SVD :math:`X_0 = Q\,\mathrm{diag}(s) R^T` (docs/theory.md §1):
 
     .. math::
 

@@ -251,7 +251,7 @@ def trajectory_diagnostics(
         on the open set of full-rank m×n matrices (``shape=(m, n)``; w.r.t. :math:`ds\,dQ\,dR`). The log
         is reported because the density over- and underflows. At points where it is not a finite number
         the value is its limit, never an unexplained NaN: ``+inf`` at rank-deficient X for N > 1 (the
-        density blows up towards lower rank, THEORY.md §6), and ``+inf`` everywhere for normalized
+        density blows up towards lower rank, docs/theory.md §6), and ``+inf`` everywhere for normalized
         ``depth=math.inf`` on non-square X (:math:`L(s^2, 0) = 0` makes :math:`\det A_\infty = 0`); at N = 1
         rank-deficient points give the Euclidean value :math:`\sum_{i<j}\log|s_i^2 - s_j^2| +
         (m + n - 2k)\sum_i\log s_i` (``-inf`` if m ≠ n); coincident singular values give ``-inf``.

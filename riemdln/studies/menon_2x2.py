@@ -1,7 +1,7 @@
 r"""Study 4 — the 2×2 diagonal problem (menon-2x2): where do small initializations land?
 
 Observe :math:`X_{11} = X_{22} = 1`; the zero-loss set is :math:`\{[[1, a], [b, 1]]\}` and its rank-one
-points are the hyperbola :math:`ab = 1` (THEORY.md §9). From :math:`X_0 = \varepsilon D` (D a random
+points are the hyperbola :math:`ab = 1` (docs/theory.md §9). From :math:`X_0 = \varepsilon D` (D a random
 unit direction, both signs of :math:`\det D`), the normalized flow is integrated until the loss is
 below 1e-14, for N = 1, 2, 3, 4, 8, ∞. Reported: the limits in the :math:`(X_{12}, X_{21})` plane over the
 log volume density that :math:`\hat g^N` induces on the zero-loss set, the fraction that reaches rank one

@@ -1,7 +1,7 @@
 r"""Study 3 — upstairs = downstairs: gradient flow of the N factors against the end-to-end flow.
 
 From a balanced start (:func:`riemdln.balanced_factors`), :math:`W_N\cdots W_1(t)` from
-:func:`riemdln.factor_flow` must equal :func:`riemdln.end_to_end_flow` at every saved time (THEORY.md §2:
+:func:`riemdln.factor_flow` must equal :func:`riemdln.end_to_end_flow` at every saved time (docs/theory.md §2:
 :math:`A_N = D\varphi D\varphi^T` at balanced points); balancedness must be preserved.
 """
 

@@ -1,0 +1,87 @@
+"""Simulators at the literature's scale, side by side in one run (issue: trust, scale, energies).
+
+Random d×d rank-r completion (ground truth scaled to ‖W*‖_F = d), init 1e-3 (Gaussian / sqrt(d)), target loss,
+normalized convention. Rows: the end-to-end flow (``method="auto"``: matrix-free CVODE above 1600 states) at
+N = 3 and N = ∞, and plain gradient descent on the factors at a learning rate near its stability limit, from the
+same start, to the same loss (or its step budget). Prints wall time, CPU time, peak RSS growth and status.
+
+    python benchmarks/bench_scale.py                 # d = 100 (N = 3, ∞), d = 200 (N = 3), GD rows
+    python benchmarks/bench_scale.py --sizes 30 --gd-budget 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import time
+
+import numpy as np
+
+import riemdln
+
+
+def problem(d: int, rank: int, k: int, seed: int = 0):
+    p = riemdln.CompletionProblem.random(d, d, rank, k, seed=seed)
+    scale = d / np.linalg.norm(p.ground_truth)
+    p = riemdln.CompletionProblem((d, d), p.mask, p.target * scale, ground_truth=p.ground_truth * scale)
+    X0 = 1e-3 * np.random.default_rng(seed + 1).standard_normal((d, d)) / np.sqrt(d)
+    return p, X0
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def row(label, fn):
+    before = rss_mb()
+    w0, c0 = time.perf_counter(), time.process_time()
+    res = fn()
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    loss = float(res["loss"][-1])
+    err = float(res["test_error"][-1]) if "test_error" in res.diagnostics else math.nan
+    print(
+        f"| {label} | {wall:7.1f} | {cpu:7.1f} | {max(0.0, rss_mb() - before):6.0f} | {res.status.name} | "
+        f"{loss:.2e} | {err:.2e} | {res.t[-1]:.3g} |",
+        flush=True,
+    )
+    return wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,200")
+    ap.add_argument("--target", type=float, default=1e-8)
+    ap.add_argument("--gd-budget", type=float, default=300.0, help="wall seconds for each descent row")
+    args = ap.parse_args()
+    print("| run | wall s | CPU s | peak RSS growth MB | status | final loss | test error | t (τ) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for d in (int(v) for v in args.sizes.split(",")):
+        k = {20: 160, 30: 360, 100: 3500, 200: 8000}.get(d, int(0.35 * d * d))
+        p, X0 = problem(d, 5 if d >= 100 else 2, k)
+        ev = [riemdln.loss_below(args.target), riemdln.time_budget(600)]
+        flow_wall = {}
+        for N in [3.0, math.inf] if d <= 100 else [3.0]:
+            flow_wall[N] = row(
+                f"flow d={d} N={N:g}",
+                lambda N=N, p=p, X0=X0, ev=ev: riemdln.end_to_end_flow(p, X0, N, 1e9, normalized=True, events=ev),
+            )
+        if d <= 100:
+            W = riemdln.balanced_factors(X0, 3)
+            s1 = float(np.linalg.svd(p.target, compute_uv=False)[0])
+            lr = 0.9 / (3 * s1 ** (4 / 3))  # the raw flow's fastest rate is about N s1^{2(N-1)/N}
+            for target in (args.target, 1e-2 * float(p.loss(np.zeros_like(X0)))):
+                evd = [riemdln.loss_below(target), riemdln.time_budget(args.gd_budget)]
+                gd = row(
+                    f"descent d={d} N=3 lr={lr:.2g} to {target:.0e}",
+                    lambda evd=evd, p=p, W=W, lr=lr: riemdln.factor_descent(p, W, lr=lr, steps=10**9, events=evd),
+                )
+                if target == args.target:
+                    print(
+                        f"|  descent / flow (N = 3) wall ratio at {target:.0e}: {gd / flow_wall[3.0]:.1f}x "
+                        "(a lower bound if descent hit its budget) | | | | | | | |"
+                    )
+
+
+if __name__ == "__main__":
+    main()
