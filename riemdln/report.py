@@ -3,7 +3,9 @@
 :func:`reproduce` writes into ``out``:
 
 * ``formulas.tex`` (and ``formulas.pdf`` where pdflatex exists), ``formulas.json``;
-* ``report.md`` — formulas, tables and figures (PNG, matplotlib) of every study;
+* ``report.md`` — a summary table of every study's verdict, then each study's tables and figures (PNG,
+  matplotlib); the formulas are in ``formulas.pdf``/``.tex``, with an index here;
+* ``report.html`` — the same, figures embedded (base64), for readers without a Markdown viewer;
 * ``results.json`` — every number in the report, with the parameters and seeds, package versions,
   timings and the command line;
 * ``.riemdln-state/<study>.json`` — each finished study, so that an interrupted run resumes. Each
@@ -29,7 +31,7 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from riemdln._io import atomic_write, folder_lock
@@ -41,7 +43,7 @@ __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
 
 STATE = ".riemdln-state"
 OUT_LOCK_WAIT = 2.0  # seconds a second run on one --out waits before refusing
-OUTPUTS = ("report.md", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
+OUTPUTS = ("report.md", "report.html", "results.json", "formulas.tex", "formulas.json", "formulas.pdf")
 
 
 def _versions() -> dict:
@@ -210,7 +212,7 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
     if pdf is None:
         pdf = shutil.which("pdflatex") is not None
     if pdf:
-        from riemdln.cli import compile_pdf
+        from riemdln._latex import compile_pdf
 
         compile_pdf(out / "formulas.tex")
     timings["formulas"] = time.perf_counter() - t0
@@ -250,26 +252,15 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
 
     # figures and report
     t0 = time.perf_counter()
-    sections = [
-        "# riemdln reproduce",
-        "",
-        f"Mode: {'quick' if quick else 'full'}. Formulas: [formulas.tex](formulas.tex)"
-        + (" ([PDF](formulas.pdf))" if pdf else "")
-        + f", {len(cat)} formulas, every certificate "
-        + ("passed." if all(f.check is None or f.check.passed for f in cat.values()) else "NOT all passed."),
-        "",
-        "## Formulas",
-        "",
-    ]
-    for f in cat.values():
-        sections.append(f"- **{f.name}** ({f.convention}): ${f.latex}$")
-    for k, name in enumerate(order, start=1):
-        mod = study(name)
-        figs = mod.figures(results[name], out)
-        sections += ["", f"## {k}. {mod.TITLE}", "", mod.markdown(results[name], figs)]
+    report_md = render_report(cat, order, results, out, quick=quick, pdf=pdf)
+    atomic_write(out / "report.md", report_md)
+    html = render_html(report_md, out)
+    if html is not None:
+        atomic_write(out / "report.html", html)
+    else:
+        log('  report.html skipped: pip install "riemdln[report]" (markdown-it-py) to write it')
     timings["report"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_start
-    atomic_write(out / "report.md", "\n".join(sections) + "\n")
     doc = {
         "riemdln_results": 1,
         "mode": "quick" if quick else "full",
@@ -283,3 +274,136 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
     atomic_write(out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
     log(f"riemdln reproduce: wrote {out / 'report.md'} and {out / 'results.json'} in {timings['total']:.1f} s")
     return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# rendering: report.md and report.html
+
+
+def _cell(text) -> str:
+    """A Markdown table cell: ``|`` escaped, newlines folded."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _anchor(title: str) -> str:
+    """The GitHub/markdown-it style anchor of a heading (lower case, punctuation dropped, spaces → -)."""
+    keep = [c for c in title.lower() if c.isalnum() or c in " -_"]
+    return "".join(keep).strip().replace(" ", "-")
+
+
+def summary_table(order: Sequence[str], results: dict) -> str:
+    """The report's opening table: one row per claim of each study (``summary(results)`` of its module)."""
+    lines = ["| study | claim | measured | expected (theory / literature) | holds? |", "|---|---|---|---|---|"]
+    for k, name in enumerate(order, start=1):
+        mod = study(name)
+        if not hasattr(mod, "summary"):
+            continue
+        for row in mod.summary(results[name]):
+            holds = {"yes": "✅ yes", "no": "❌ no", "open": "open"}.get(row["holds"], row["holds"])
+            lines.append(
+                f"| [{k}. {_cell(name)}](#{k}-{_anchor(mod.TITLE)}) | {_cell(row['claim'])} | "
+                f"{_cell(row['measured'])} | {_cell(row['expected'])} | {holds} |"
+            )
+    return "\n".join(lines)
+
+
+def run_status_line(order: Sequence[str], results: dict) -> str:
+    """How many runs of each study reached what they were asked for."""
+    from riemdln.studies import records
+
+    parts = []
+    for name in order:
+        recs = records(study(name), results[name])
+        if recs:
+            ok = sum(r["reached_target"] for r in recs)
+            parts.append(f"{name} {ok}/{len(recs)}")
+    return "Runs that reached their target (loss or time): " + ", ".join(parts) + "."
+
+
+def formula_index(cat: Mapping, pdf: bool) -> str:
+    """A short index of the catalog: names and conventions; the formulas themselves are in the PDF."""
+    link = "[formulas.pdf](formulas.pdf) ([LaTeX](formulas.tex))" if pdf else "[formulas.tex](formulas.tex)"
+    passed = all(f.check is None or f.check.passed for f in cat.values())
+    by_conv: dict[str, list[str]] = {}
+    for f in cat.values():
+        by_conv.setdefault(str(f.convention), []).append(f"`{f.name}`")
+    lines = [
+        f"{len(cat)} formulas, typeset in {link}, machine-readable in [formulas.json](formulas.json); every "
+        "certificate " + ("passed." if passed else "**did NOT pass**.") + " Index by convention:",
+        "",
+    ]
+    lines += [f"- {_cell(conv)}: {', '.join(names)}" for conv, names in by_conv.items()]
+    return "\n".join(lines)
+
+
+def render_report(cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool) -> str:
+    """report.md: summary table, run statuses, formula index, then one section per study (figures written)."""
+    sections = [
+        "# riemdln reproduce",
+        "",
+        f"Mode: {'quick (smaller sizes, fewer seeds)' if quick else 'full'}. Every number below is in "
+        "[results.json](results.json) with its parameters and seeds.",
+        "",
+        "## Summary",
+        "",
+        summary_table(order, results),
+        "",
+        run_status_line(order, results),
+        "",
+        "## Formulas",
+        "",
+        formula_index(cat, pdf),
+    ]
+    for k, name in enumerate(order, start=1):
+        mod = study(name)
+        figs = mod.figures(results[name], out)
+        sections += ["", f"## {k}. {mod.TITLE}", "", mod.markdown(results[name], figs)]
+    return "\n".join(sections) + "\n"
+
+
+_HTML_HEAD = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>riemdln reproduce</title>
+<style>
+body {{ font-family: Georgia, serif; max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.45; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #bbb; padding: 0.25em 0.5em; vertical-align: top; }}
+th {{ background: #f0f0f0; }}
+img {{ max-width: 100%; }}
+code {{ font-size: 0.9em; }}
+</style></head><body>
+{body}
+</body></html>
+"""
+
+
+def render_html(markdown_text: str, out: Path) -> str | None:
+    """report.html from report.md (markdown-it-py, tables on), PNG figures embedded as base64.
+
+    Returns ``None`` when markdown-it-py is not installed (the ``report`` extra installs it).
+    """
+    import base64
+    import re
+
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:
+        return None
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    body = md.render(markdown_text)
+
+    def embed(match: re.Match) -> str:
+        src = match.group(1)
+        path = Path(out) / src
+        if not src.endswith(".png") or not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f'src="data:image/png;base64,{data}"'
+
+    body = re.sub(r'src="([^"]+)"', embed, body)
+
+    def heading_id(match: re.Match) -> str:
+        text = re.sub(r"<[^>]+>", "", match.group(2))
+        return f'<h{match.group(1)} id="{_anchor(text)}">{match.group(2)}</h{match.group(1)}>'
+
+    body = re.sub(r"<h([1-6])>(.*?)</h\1>", heading_id, body)
+    return _HTML_HEAD.format(body=body)

@@ -485,10 +485,24 @@ def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
     return rho, Q, R
 
 
+_MAX_RAW_DEPTH = 1e12
+
+
+def _check_flow_depth(depth, normalized: bool) -> float:
+    depth = check_depth(depth, normalized)
+    if not normalized and depth > _MAX_RAW_DEPTH:
+        raise RiemdlnValueError(
+            f"`depth` = {depth:.3g} with normalized=False: the raw flow's rates grow like N (a_N(x, x) = N x^(1-1/N)), "
+            f"so [0, t_final] spans about N * t_final relaxation times, which no integrator resolves; raw depth must "
+            f"be <= {_MAX_RAW_DEPTH:.0e}. Use normalized=True (time tau = N t), or depth=math.inf."
+        )
+    return depth
+
+
 def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress):
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    depth = _check_flow_depth(depth, normalized)
     X0 = _check_X0(X0, problem)
     problem.check_outputs(X0)
     t_final = _driver.check_time(t_final, "t_final")
@@ -602,6 +616,7 @@ def svd_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    max_steps = _driver.check_max_steps(max_steps)
     check_full_rank(
         np.linalg.svd(X0, compute_uv=False), X0.shape, "X0", "SVD coordinates integrate log s (full rank only)"
     )
@@ -962,9 +977,10 @@ def end_to_end_flow(
         BDF, Radau) get the exact Jacobian of the matrix form (:func:`end_to_end_jacobian`, one SVD and
         O((mn)^2 min(m, n)) work) and the exact one in SVD coordinates (``_SVDSystem.jacobian``: the
         directional derivatives of the right-hand side along the coordinate directions, in batches of matrix
-        products; no finite differences). Above 4000 state
-        variables (the Jacobian is dense) ``"auto"`` is ``"DOP853"``, also the choice for tight tolerances
-        on short, non-stiff spans. If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
+        products; no finite differences). Above 1600 state
+        variables (the dense Jacobian no longer pays) ``"auto"`` is SUNDIALS CVODE's BDF with the matrix-free
+        GMRES linear solver (difference-quotient Jacobian-vector products).
+        If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
         BDF does not: razin-cohen-2x2 at N = inf), the run continues with BDF from the last accepted step
         and ``message`` says so; a method named by hand is used as given.
     rtol, atol : float
@@ -1007,6 +1023,7 @@ def end_to_end_flow(
     (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
         problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
     )
+    max_steps = _driver.check_max_steps(max_steps)
     if switch_ratio is None:
         switch_ratio = 10 * rtol
     if isinstance(switch_ratio, bool) or not isinstance(switch_ratio, numbers.Real) or not (0 < switch_ratio < 1):

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln._validation import RiemdlnValueError, check_bool, check_matrix
+from riemdln._validation import RiemdlnValueError, check_allocation, check_bool, check_matrix
 from riemdln.flows import _driver
 from riemdln.flows.end_to_end import _check_problem
 from riemdln.flows.result import (
@@ -32,7 +32,14 @@ __all__ = ["balanced_factors", "factor_flow", "factor_descent"]
 
 
 def _check_int_depth(depth) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, numbers.Real) or not float(depth).is_integer() or depth < 1:
+    if isinstance(depth, bool) or not isinstance(depth, numbers.Real):
+        ok = False
+    else:
+        try:
+            ok = math.isfinite(float(depth)) and float(depth).is_integer() and depth >= 1
+        except OverflowError:  # an int beyond the double range
+            ok = False
+    if not ok:
         raise RiemdlnValueError(
             f"`depth` must be an integer >= 1 for a network of factors; got {depth!r} "
             "(end_to_end_flow accepts any real depth >= 1)."
@@ -84,6 +91,7 @@ def balanced_factors(
         raise RiemdlnValueError(f"`X0` must be a single matrix (2-d); got shape {X0.shape}.")
     N = _check_int_depth(depth)
     m, n = X0.shape
+    check_allocation(N * max(m, n) ** 2, "depth", f"{N} factors")
     Q, s, Rt = np.linalg.svd(X0, full_matrices=True)
     k = len(s)
     rank = int(np.sum(s > max(m, n) * np.finfo(float).eps * (s[0] if k else 0.0)))
@@ -247,6 +255,7 @@ def factor_flow(
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
     events = check_events(events)
+    max_steps = _driver.check_max_steps(max_steps)
     method, fallback = _driver.resolve_method(method, sum(w.size for w in W0)), _driver.fallback(method)
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)

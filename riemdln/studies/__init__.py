@@ -8,7 +8,12 @@ Each study module defines
   ``previous`` maps the names of studies already run to their results (a study may build on one);
 * ``figures(results: dict, outdir: Path) -> list[str]`` — PNG files written with matplotlib;
 * ``markdown(results: dict, figures: list[str]) -> str`` — the report section, stating plainly what the
-  numbers support and what they do not.
+  numbers support and what they do not;
+* ``summary(results: dict) -> list[dict]`` — rows of the report's summary table: ``claim``, ``measured``,
+  ``expected`` (from theory or the literature) and ``holds`` (``"yes"``, ``"no"`` or ``"open"``);
+* ``RUN_KEYS`` — the keys of ``results`` whose lists hold run records. Every run record carries
+  ``status`` (the simulator's :class:`riemdln.Status` name), ``final_loss``, ``target_loss`` (``None`` when
+  the run was asked for a time, not a loss) and ``reached_target`` (see :func:`run_record`).
 
 Depths in results are written as numbers, with ``"inf"`` for :math:`N = \\infty`.
 """
@@ -27,6 +32,7 @@ STUDY_NAMES = (
     "volume_bias",
     "razin_cohen",
     "deep_completion",
+    "depth_threshold",
     "curvature",
     "geodesics",
     "langevin_check",
@@ -34,6 +40,71 @@ STUDY_NAMES = (
 
 # studies whose results another study reads
 REQUIRES = {"volume_bias": ("menon_2x2",)}
+
+
+def reached_target(status: str, final_loss: float | None, target_loss: float | None) -> bool:
+    """Whether a run reached what it was asked for.
+
+    A run asked for a loss (``target_loss`` not ``None``) reached it when it ended without failing
+    (status ``EVENT`` or ``FINISHED``) with ``final_loss <= target_loss`` (relative slack 1e-2 for the
+    event's root finding). A run asked for a time reached it when it ended ``FINISHED`` or ``EVENT``.
+    ``FAILED`` and ``DIVERGED`` never count, nor a non-finite loss.
+
+    >>> reached_target("FINISHED", 2e-7, 1e-8)
+    False
+    >>> reached_target("EVENT", 1e-8, 1e-8)
+    True
+    """
+    if status not in ("FINISHED", "EVENT"):
+        return False
+    if target_loss is None:
+        return True
+    return final_loss is not None and math.isfinite(final_loss) and final_loss <= target_loss * (1 + 1e-2)
+
+
+def run_record(*, status: str, final_loss: float | None, target_loss: float | None, **fields) -> dict:
+    """A run's record: the study's ``fields`` plus ``status``, ``final_loss``, ``target_loss``, ``reached_target``."""
+    final = None if final_loss is None else float(final_loss)
+    return {
+        **fields,
+        "status": status,
+        "final_loss": final,
+        "target_loss": target_loss,
+        "reached_target": reached_target(status, final, target_loss),
+    }
+
+
+def spread(values) -> dict:
+    """``{"n", "mean", "min", "max", "std"}`` of the finite ``values`` (``None`` entries skipped)."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
+    if not len(v):
+        return {"n": 0, "mean": None, "min": None, "max": None, "std": None}
+    return {"n": len(v), "mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()), "std": float(v.std())}
+
+
+def fmt_spread(values, digits: int = 3) -> str:
+    """``mean (min … max, n = k)`` for a table cell; ``mean (n = 1)`` for one value."""
+    s = spread(values)
+    if s["n"] == 0:
+        return "—"
+    if s["n"] == 1:
+        return f"{fmt(s['mean'], digits)} (n = 1)"
+    return f"{fmt(s['mean'], digits)} ({fmt(s['min'], digits)} … {fmt(s['max'], digits)}, n = {s['n']})"
+
+
+def records(module: ModuleType, results: dict) -> list[dict]:
+    """Every run record of a study's ``results`` (the lists under ``module.RUN_KEYS``)."""
+    out: list[dict] = []
+    for key in getattr(module, "RUN_KEYS", ()):
+        out.extend(results.get(key, []))
+    return out
+
+
+def md_escape(text: str) -> str:
+    """Escape ``|`` (table separators) in a Markdown table cell."""
+    return str(text).replace("|", "\\|")
 
 
 def study(name: str) -> ModuleType:
@@ -72,9 +143,9 @@ def fmt(value, digits: int = 3) -> str:
 
 def table(header: list[str], rows: list[list]) -> str:
     """A Markdown table."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out = ["| " + " | ".join(md_escape(h) for h in header) + " |", "|" + "---|" * len(header)]
     for row in rows:
-        out.append("| " + " | ".join(fmt(v) if not isinstance(v, str) else v for v in row) + " |")
+        out.append("| " + " | ".join(md_escape(fmt(v)) for v in row) + " |")
     return "\n".join(out)
 
 
