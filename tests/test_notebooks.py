@@ -25,7 +25,7 @@ pytest.importorskip("ipykernel")
 
 
 def test_notebooks_found():
-    assert len(NOTEBOOKS) == 6, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
 
 
 # jupyter_client / pyzmq may warn about their own deprecated APIs while the kernel starts; those are

@@ -59,6 +59,7 @@ DERIVATION_MODULES = (
     "riemdln.derivations.entropy",
     "riemdln.derivations.flow",
     "riemdln.derivations.curvature",
+    "riemdln.derivations.langevin",
 )
 
 # how long a derive waits for another process deriving into the same cache (then refuses)

@@ -35,6 +35,7 @@ STUDY_NAMES = (
     "depth_threshold",
     "curvature",
     "geodesics",
+    "langevin_check",
 )
 
 # studies whose results another study reads

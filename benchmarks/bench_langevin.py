@@ -1,0 +1,61 @@
+"""Benchmark of the Langevin samplers and the quadrature oracle (not a timed test).
+
+Run:  python benchmarks/bench_langevin.py [--fraction F]
+
+1. 10^4 chains of 2x2 (QuadraticEnergy, N = 3, beta = 4, coordinates "auto" and "X") for 10^4 steps.
+2. 10^3 chains of 10x10 (QuadraticEnergy(I), N = 3, beta = 50, "auto") for 10^3 steps.
+3. The quadrature oracle gibbs_expectation (2x2, N = 3, beta = 4, five observables) to tol = 1e-6.
+``--fraction F`` runs F times the steps and extrapolates the wall time linearly (the cost per step is constant).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+import riemdln
+
+
+def _run(energy, X0, n_chains, steps, coordinates, beta, fraction):
+    n = max(1, int(steps * fraction))
+    t0 = time.perf_counter()
+    r = riemdln.langevin(
+        energy,
+        X0,
+        3,
+        beta,
+        t_final=n * 1e-3,
+        dt=1e-3,
+        n_chains=n_chains,
+        seed=0,
+        coordinates=coordinates,
+        save_every=max(1, n // 10),
+    )
+    wall = time.perf_counter() - t0
+    return wall * steps / n, r
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fraction", type=float, default=1.0)
+    args = ap.parse_args()
+    E2 = riemdln.QuadraticEnergy(np.array([[1.0, 0.3], [0.0, 0.5]]))
+    for coords in ("auto", "X"):
+        wall, r = _run(E2, np.eye(2), 10_000, 10_000, coords, 4.0, args.fraction)
+        print(f"2x2, 1e4 chains x 1e4 steps, {coords:>4}: {wall:7.1f} s  (Y fraction {r['y_fraction'][1:].mean():.2f})")
+    E10 = riemdln.QuadraticEnergy(np.eye(10))
+    wall, r = _run(E10, np.eye(10), 1_000, 1_000, "auto", 50.0, args.fraction)
+    print(f"10x10, 1e3 chains x 1e3 steps, auto: {wall:7.1f} s")
+
+    def f(X):
+        return np.stack([X[:, 0, 0], X[:, 1, 1], X[:, 0, 1], (np.linalg.det(X) < 0).astype(float), E2.loss(X)], -1)
+
+    t0 = time.perf_counter()
+    q = riemdln.gibbs_expectation(E2, f, 3, 4.0, tol=1e-6)
+    print(f"quadrature oracle to 1e-6: {time.perf_counter() - t0:.1f} s ({q.message})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,375 @@
+r"""Riemannian Langevin dynamics of :math:`(M_d, g^N)`: Itô correction, entropic drift, Gibbs densities.
+
+THEORY: docs/theory.md §13. The Langevin equation in matrix coordinates,
+:math:`dX = [-A_N\nabla E + \beta^{-1} c_N + \lambda\beta^{-1} A_N\nabla S_N]\,dt + \sqrt{2/\beta}\,A_N^{1/2} dB`,
+needs the Itô correction :math:`c_N = \Delta_{g}(\mathrm{id}) = \operatorname{div} A_N + A_N\nabla\log\det
+A_N^{-1/2}`. SymPy computes the Laplace–Beltrami operator of :math:`g^N` in the SVD chart
+:math:`(s_1, s_2, \alpha, \beta)` of 2x2 matrices (:math:`X = Q(\alpha)\,\mathrm{diag}(s)\,R(\beta)^T`) applied
+to the coordinate functions, and finds :math:`c_N = Q\,\mathrm{diag}(\kappa)R^T` with
+
+.. math:: \kappa_k = (N - 1)\, s_k^{(N-2)/N}
+
+(:math:`\hat g^\infty`: :math:`\kappa_k = s_k`): the pair terms of the general formula
+:math:`\kappa_k = \tfrac12\partial_{s_k}a_{kk} + 2 s_k\sum_{j\ne k}[(a_{kk}-a_{kj})/(x_k-x_j) - a_{kk}D_{kj}/a_{kj}]`
+(:math:`D_{kj} = \partial_x a_N(x_k, x_j)`) vanish identically, because
+:math:`a(x, x)\,\partial_x a(x, y) = a(x, y)\,(a(x, x) - a(x, y))/(x - y)` (proved by SymPy below). The Laplacian
+is a sum of one term per singular value and one per pair (left-invariant frame of :math:`O_d`, metric
+coefficients depending on s only), so the d = 2 computation gives every d; the certificate is d = 2 and 3.
+The same chart gives the Itô drift of the balanced-factor coordinates :math:`Y` (:math:`X = Y(Y^TY)^{(N-1)/2}`).
+
+Certificates (mpmath): :math:`c_N` against the divergence formula evaluated by central finite differences of
+the full :math:`d^2\times d^2` matrix of :math:`A_N` (from its defining sum of fractional matrix powers for
+integer N, from the spectral multiplier for N = 4.5 and the logarithmic mean for N = inf), d = 2, 3; the
+entropic drift against :math:`A_N` (full matrix) times the finite-difference gradient of :math:`S_N`; the
+log-densities against :math:`-\beta E + \lambda S_N - \tfrac12\log\det A_N` (full matrix) and, in Y, plus
+:math:`\log|\det D\Psi|` by finite differences of :math:`\Psi(Y) = Y(Y^TY)^{(N-1)/2}`.
+"""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+from sympy import (
+    Matrix,
+    Symbol,
+    cos,
+    diag,
+    expand_log,
+    limit,
+    log,
+    oo,
+    powdenest,
+    powsimp,
+    simplify,
+    sin,
+    sqrt,
+    symbols,
+    zeros,
+)
+
+from riemdln.derivations._certify import mp_fractional_power, mp_operator_matrix, random_orthogonal, rel_err
+from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations.symbols import N, mu1, mu2, s1, s2, s_i, s_j
+from riemdln.functions import dln_multiplier
+
+E_sym, beta_sym, lam_sym = Symbol("E", real=True), Symbol("beta", positive=True), Symbol("lambda", real=True)
+_al, _be = symbols("alpha beta_", real=True)
+_s = Symbol("s", positive=True)
+
+
+def _rot(a):
+    return Matrix([[cos(a), -sin(a)], [sin(a), cos(a)]])
+
+
+def _chart_laplacian(F, a11, a22, a12):
+    """Laplace-Beltrami of g^N applied to the entries of F(s1, s2, alpha, beta), at alpha = beta = 0.
+
+    Chart metric: ds_k^2 / a_kk plus, for the rotations, (Z_12^2 + Z_21^2)/a_12 with
+    Z_12 = -s2 dalpha + s1 dbeta, Z_21 = s1 dalpha - s2 dbeta (Q^T dX R, off the diagonal).
+    """
+    x1, x2 = s1**2, s2**2
+    block = Matrix([[x1 + x2, -2 * s1 * s2], [-2 * s1 * s2, x1 + x2]]) / a12
+    G = diag(1 / a11, 1 / a22, block)
+    Ginv = G.inv()
+    root = sqrt(simplify(G.det()))
+    coords = (s1, s2, _al, _be)
+    out = zeros(2, 2)
+    for a in range(4):
+        for b in range(4):
+            if Ginv[a, b] != 0:
+                out += (root * Ginv[a, b] * F.diff(coords[b])).diff(coords[a]) / root
+    return out.subs({_al: 0, _be: 0})
+
+
+def _in_mu(expr):
+    """Substitute s_k = mu_k^N and simplify (the chart results are rational in mu^N, mu)."""
+    return simplify(powsimp(powdenest(expr.subs({s1: mu1**N, s2: mu2**N}), force=True), force=True))
+
+
+@derivation("langevin", requires=("multiplier", "entropy"), title="Riemannian Langevin: Ito correction, Gibbs law")
+def derive_langevin(deps) -> Result:
+    quotient = (s1**2 - s2**2) / (s1 ** (2 / N) - s2 ** (2 / N))
+    a11, a22 = N * s1 ** (2 * (N - 1) / N), N * s2 ** (2 * (N - 1) / N)
+    lap_X = _chart_laplacian(_rot(_al) * diag(s1, s2) * _rot(_be).T, a11, a22, quotient)
+    kappa = (N - 1) * _s ** ((N - 2) / N)
+    if lap_X[0, 1] != 0 or lap_X[1, 0] != 0 or _in_mu(lap_X[0, 0] - kappa.subs(_s, s1)) != 0:
+        raise DerivationError(f"Ito correction: chart Laplacian gives {lap_X}")
+    # the identity that makes the pair terms of the general formula vanish
+    xx, yy = symbols("x y", positive=True)
+    a = dln_multiplier(xx, yy, N)
+    ident = dln_multiplier(xx, xx, N) * a.diff(xx) - a * (dln_multiplier(xx, xx, N) - a) / (xx - yy)
+    q = (xx - yy) / (xx ** (1 / N) - yy ** (1 / N))
+    if simplify(ident.subs(a, q)) != 0:
+        raise DerivationError("a(x,x) d_x a(x,y) != a(x,y)(a(x,x)-a(x,y))/(x-y)")
+    kappa_inf = limit(kappa / N, N, oo)
+    # Ito drift of the balanced-factor coordinates Y = Q diag(s^(1/N)) R^T (one pair, component k = 1)
+    lap_Y = _chart_laplacian(_rot(_al) * diag(s1 ** (1 / N), s2 ** (1 / N)) * _rot(_be).T, a11, a22, quotient)
+    if lap_Y[0, 1] != 0 or lap_Y[1, 0] != 0:
+        raise DerivationError("the Y Laplacian is not diagonal in the SVD frame")
+    kappa_Y = _in_mu(lap_Y[0, 0])
+    # entropic drift A_N grad S_N: component k, one pair term (S_N = const + 1/2 sum_{i<j} log a_N)
+    pair = dln_multiplier(s_i**2, s_j**2, N)
+    drift = simplify(N * s_i ** (2 * (N - 1) / N) * (log(pair) / 2).diff(s_i))
+    # log Gibbs density w.r.t. dX (d = 2): -beta E + lambda S_N - 1/2 log det A_N
+    S2 = deps["entropy"]["entropy_d2"].subs({Symbol("sigma1", positive=True): s1, Symbol("sigma2", positive=True): s2})
+    logdet = log(dln_multiplier(s1**2, s1**2, N)) + log(dln_multiplier(s2**2, s2**2, N))
+    logdet += 2 * log(dln_multiplier(s1**2, s2**2, N))
+    log_gibbs = -beta_sym * E_sym + lam_sym * S2 - logdet / 2
+    # w.r.t. dY: plus log dX/dY = log(|s1^2 - s2^2| ds1 ds2 / (|mu1^2 - mu2^2| dmu1 dmu2)) (Lebesgue in SVD)
+    jac = log((s1**2 - s2**2) * N * mu1 ** (N - 1) * N * mu2 ** (N - 1) / (mu1**2 - mu2**2))
+    log_gibbs_Y = _in_mu(
+        (log_gibbs.subs(dln_multiplier(s1**2, s2**2, N), quotient).doit() + jac).subs({s1: mu1**N, s2: mu2**N})
+    )
+    quotient_mu = (mu1 ** (2 * N) - mu2 ** (2 * N)) / (mu1**2 - mu2**2)
+    log_gibbs_Y_claim = -beta_sym * E_sym + lam_sym * S2.subs({s1: mu1**N, s2: mu2**N}) + log(N)
+    gap = log_gibbs_Y - log_gibbs_Y_claim.subs(dln_multiplier(mu1 ** (2 * N), mu2 ** (2 * N), N), quotient_mu)
+    if simplify(expand_log(gap, force=True)) != 0:
+        raise DerivationError(f"log Gibbs density in Y: {log_gibbs_Y} != {log_gibbs_Y_claim}")
+    exprs = {
+        "ito_correction": kappa,
+        "ito_correction_infinite": kappa_inf,
+        "ito_correction_factor": kappa_Y,
+        "entropy_drift": drift,
+        "log_gibbs_density": log_gibbs,
+        "log_gibbs_density_factor": log_gibbs_Y_claim,
+    }
+    return Result(exprs, _certify(exprs))
+
+
+# ---------------------------------------------------------------------------------------------
+# certificates
+def _mp_multiplier(x, y, depth):
+    if depth == mpmath.inf:
+        return x if x == y else (x - y) / (mpmath.log(x) - mpmath.log(y))
+    if depth == 1:
+        return mpmath.mpf(1)
+    return depth * x ** ((depth - 1) / depth) if x == y else (x - y) / (x ** (1 / depth) - y ** (1 / depth))
+
+
+def _spectral_operator(X, depth):
+    """Full d^2 x d^2 matrix of A_N (or A_inf) from the SVD and the multiplier (non-integer depths)."""
+    U, sv, V = mpmath.svd_r(X)
+    V = V.T
+    dim = X.rows
+    A = mpmath.zeros(dim * dim, dim * dim)
+    mult = [[_mp_multiplier(sv[i] ** 2, sv[j] ** 2, depth) for j in range(dim)] for i in range(dim)]
+    for c in range(dim):
+        for e in range(dim):
+            for a_ in range(dim):
+                for b in range(dim):
+                    A[c * dim + e, a_ * dim + b] = mpmath.fsum(
+                        U[c, i] * V[e, j] * mult[i][j] * U[a_, i] * V[b, j] for i in range(dim) for j in range(dim)
+                    )
+    return A
+
+
+def _operator(X, depth):
+    if depth != mpmath.inf and depth == int(depth):
+        return mp_operator_matrix(X, int(depth))
+    return _spectral_operator(X, depth)
+
+
+def _flat(X):
+    return [X[a, b] for a in range(X.rows) for b in range(X.cols)]
+
+
+def _unflat(v, dim):
+    return mpmath.matrix([[v[a * dim + b] for b in range(dim)] for a in range(dim)])
+
+
+def _random_matrix(dim, rnd, lo=0.4, hi=2.5):
+    Q, R = random_orthogonal(dim, rnd), random_orthogonal(dim, rnd)
+    sv = sorted((mpmath.mpf(rnd.uniform(lo, hi)) for _ in range(dim)), reverse=True)
+    return Q * mpmath.diag(sv) * R.T
+
+
+def _divergence_formula(X, depth, h):
+    """c^a = sum_b d_b A^{ab} + A^{ab} d_b log det A^{-1/2}, central differences of the full operator."""
+    dim = X.rows
+    v = _flat(X)
+    A0 = _operator(X, depth)
+    c = [mpmath.mpf(0)] * (dim * dim)
+    for b in range(dim * dim):
+        vp, vm = list(v), list(v)
+        vp[b] += h
+        vm[b] -= h
+        Ap, Am = _operator(_unflat(vp, dim), depth), _operator(_unflat(vm, dim), depth)
+        dlog = -(mpmath.log(mpmath.det(Ap)) - mpmath.log(mpmath.det(Am))) / (4 * h)
+        for a_ in range(dim * dim):
+            c[a_] += (Ap[a_, b] - Am[a_, b]) / (2 * h) + A0[a_, b] * dlog
+    return c
+
+
+def _spectral_field(X, values):
+    """Q diag(values(s)) R^T, flattened."""
+    U, sv, V = mpmath.svd_r(X)
+    return _flat(U * mpmath.diag(values(list(sv))) * V)
+
+
+def _entropy_mp(X, depth):
+    sv = list(mpmath.svd_r(X, compute_uv=False))
+    return mpmath.fsum(
+        mpmath.log(_mp_multiplier(sv[i] ** 2, sv[j] ** 2, depth)) / 2
+        for i in range(len(sv))
+        for j in range(i + 1, len(sv))
+    )
+
+
+def _fn(expr, *syms):
+    from sympy import lambdify
+
+    return lambdify(syms, expr, modules=[{"dln_multiplier": _mp_multiplier}, "mpmath"])
+
+
+def _certify(exprs) -> dict:
+    rnd = random.Random(14)
+    out = {}
+    kappa = _fn(exprs["ito_correction"], _s, N)
+    kappa_inf = _fn(exprs["ito_correction_infinite"], _s)
+    worst, count = 0.0, 0
+    with mpmath.workdps(30):
+        h = mpmath.mpf("1e-9")
+        for dim in (2, 3):
+            for depth in (1, 2, 3, 4.5, mpmath.inf):
+                X = _random_matrix(dim, rnd)
+                depth_mp = mpmath.mpf(depth)
+                ref = _divergence_formula(X, depth_mp, h)
+                if depth == mpmath.inf:
+                    got = _spectral_field(X, lambda sv: [kappa_inf(v) for v in sv])
+                else:
+                    got = _spectral_field(X, lambda sv, dm=depth_mp: [kappa(v, dm) for v in sv])
+                scale = max(abs(r) for r in ref) + 1
+                worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
+                count += 1
+    method = (
+        "divergence formula div A_N + A_N grad log det A_N^{-1/2} by central differences (h = 1e-9, 30 digits) of "
+        "the full d^2 x d^2 operator (defining sum of fractional powers; spectral for N = 4.5, inf), "
+        "d = 2, 3, N = 1, 2, 3, 4.5, inf"
+    )
+    out["ito_correction"] = Check(method, worst, 1e-12, count)
+    out["ito_correction_infinite"] = out["ito_correction"]
+    # entropic drift: A_N (full matrix) times the FD gradient of S_N
+    drift = _fn(exprs["entropy_drift"], s_i, s_j, N)
+    worst, count = 0.0, 0
+    with mpmath.workdps(30):
+        h = mpmath.mpf("1e-10")
+        for dim in (2, 3):
+            for depth in (2, 3, 4.5):
+                X = _random_matrix(dim, rnd)
+                dm = mpmath.mpf(depth)
+                v = _flat(X)
+                grad = []
+                for b in range(dim * dim):
+                    vp, vm = list(v), list(v)
+                    vp[b] += h
+                    vm[b] -= h
+                    grad.append((_entropy_mp(_unflat(vp, dim), dm) - _entropy_mp(_unflat(vm, dim), dm)) / (2 * h))
+                A = _operator(X, dm)
+                ref = [mpmath.fsum(A[a_, b] * grad[b] for b in range(dim * dim)) for a_ in range(dim * dim)]
+                got = _spectral_field(
+                    X,
+                    lambda sv, dm=dm: [
+                        mpmath.fsum(drift(sk, sj, dm) for j, sj in enumerate(sv) if j != k) for k, sk in enumerate(sv)
+                    ],
+                )
+                scale = max(abs(r) for r in ref) + 1
+                worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
+                count += 1
+    out["entropy_drift"] = Check(
+        "A_N (full matrix, defining sum / spectral) times the central-difference gradient of "
+        "1/2 sum_{i<j} log a_N(s_i^2, s_j^2), d = 2, 3, N = 2, 3, 4.5 (30 digits)",
+        worst,
+        1e-12,
+        count,
+    )
+    # log densities
+    lg = _fn(exprs["log_gibbs_density"], s1, s2, E_sym, beta_sym, lam_sym, N)
+    lgY = _fn(exprs["log_gibbs_density_factor"], mu1, mu2, E_sym, beta_sym, lam_sym, N)
+    c2 = mpmath.log(4 * mpmath.pi * mpmath.sqrt(2))
+    worst_x, worst_y, count = 0.0, 0.0, 0
+    with mpmath.workdps(30):
+        h = mpmath.mpf("1e-10")
+        for depth in (2, 3, 4.5):
+            dm = mpmath.mpf(depth)
+            Y = _random_matrix(2, rnd, 0.5, 1.5)
+            P = mp_fractional_power(Y.T * Y, (dm - 1) / 2)
+            X = Y * P
+            Ev, bv, lv = mpmath.mpf(rnd.uniform(-1, 1)), mpmath.mpf(rnd.uniform(0.5, 5)), mpmath.mpf(rnd.random())
+            sv = list(mpmath.svd_r(X, compute_uv=False))
+            ref = -bv * Ev + lv * ((dm - 1) * c2 + _entropy_mp(X, dm)) - mpmath.log(mpmath.det(_operator(X, dm))) / 2
+            worst_x = max(worst_x, rel_err(lg(sv[0], sv[1], Ev, bv, lv, dm), ref))
+            v = _flat(Y)
+            J = mpmath.matrix(4, 4)
+            for b in range(4):
+                vp, vm = list(v), list(v)
+                vp[b] += h
+                vm[b] -= h
+                Yp, Ym = _unflat(vp, 2), _unflat(vm, 2)
+                Xp = Yp * mp_fractional_power(Yp.T * Yp, (dm - 1) / 2)
+                Xm = Ym * mp_fractional_power(Ym.T * Ym, (dm - 1) / 2)
+                col = [(p - m) / (2 * h) for p, m in zip(_flat(Xp), _flat(Xm), strict=True)]
+                for a_ in range(4):
+                    J[a_, b] = col[a_]
+            refY = ref + mpmath.log(abs(mpmath.det(J)))
+            mv = list(mpmath.svd_r(Y, compute_uv=False))
+            worst_y = max(worst_y, rel_err(lgY(mv[0], mv[1], Ev, bv, lv, dm), refY))
+            count += 1
+    # Ito drift of Y: div_Y of (Psi^* g^N)^{-1} = DPsi^{-1} A_N DPsi^{-T} (det constant), nested central differences
+    kY = _fn(exprs["ito_correction_factor"], mu1, mu2, N)
+
+    def psi(Yv, dm):
+        Ym = _unflat(Yv, 2)
+        return _flat(Ym * mp_fractional_power(Ym.T * Ym, (dm - 1) / 2))
+
+    def h_inverse(Yv, dm, hin):
+        J = mpmath.matrix(4, 4)
+        for b in range(4):
+            vp, vm = list(Yv), list(Yv)
+            vp[b] += hin
+            vm[b] -= hin
+            for a_, (pp, mm) in enumerate(zip(psi(vp, dm), psi(vm, dm), strict=True)):
+                J[a_, b] = (pp - mm) / (2 * hin)
+        Ji = mpmath.inverse(J)
+        return Ji * _operator(_unflat(psi(Yv, dm), 2), dm) * Ji.T
+
+    worst_k, count_k = 0.0, 0
+    with mpmath.workdps(40):
+        hin, hout = mpmath.mpf("1e-15"), mpmath.mpf("1e-7")
+        for depth in (2, 3, 4.5):
+            dm = mpmath.mpf(depth)
+            Y = _random_matrix(2, rnd, 0.5, 1.5)
+            v = _flat(Y)
+            div = [mpmath.mpf(0)] * 4
+            for b in range(4):
+                vp, vm = list(v), list(v)
+                vp[b] += hout
+                vm[b] -= hout
+                Hp, Hm = h_inverse(vp, dm, hin), h_inverse(vm, dm, hin)
+                for a_ in range(4):
+                    div[a_] += (Hp[a_, b] - Hm[a_, b]) / (2 * hout)
+            got = _spectral_field(Y, lambda mv, dm=dm: [kY(mv[0], mv[1], dm), kY(mv[1], mv[0], dm)])
+            scale = max(abs(r) for r in div) + 1
+            worst_k = max(worst_k, float(max(abs(g - r) for g, r in zip(got, div, strict=True)) / scale))
+            count_k += 1
+    out["ito_correction_factor"] = Check(
+        "div_Y of DPsi^{-1} A_N DPsi^{-T} (the inverse pulled-back metric, constant determinant) by nested central "
+        "differences of Psi(Y) = Y (Y^T Y)^((N-1)/2) and the full operator, d = 2, N = 2, 3, 4.5 (40 digits)",
+        worst_k,
+        1e-12,
+        count_k,
+    )
+    out["log_gibbs_density"] = Check(
+        "-beta E + lambda S_N - 1/2 log det of the full 4x4 operator (defining sum / spectral), N = 2, 3, 4.5",
+        worst_x,
+        1e-14,
+        count,
+    )
+    out["log_gibbs_density_factor"] = Check(
+        "the dX log-density at Psi(Y) plus log|det DPsi| by central differences of Y (Y^T Y)^((N-1)/2) "
+        "(fractional power by eigendecomposition), N = 2, 3, 4.5 (30 digits)",
+        worst_y,
+        1e-12,
+        count,
+    )
+    return out

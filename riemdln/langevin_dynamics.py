@@ -1,0 +1,947 @@
+r"""Riemannian Langevin dynamics, Gibbs sampling and Gibbs expectations on :math:`(M_d, g^N)`.
+
+THEORY: docs/theory.md §13 (and §6, §7 for the volume and the entropy). With inverse temperature
+:math:`\beta` and :math:`\lambda \in \{0, 1\}` (``free_energy``), the Langevin equation in matrix coordinates is
+
+.. math::
+
+    dX = \left[-A_N\nabla E + \beta^{-1} c_N(X) + \lambda\beta^{-1} A_N\nabla S_N\right]dt
+         + \sqrt{2/\beta}\,A_N(X)^{1/2}\,dB,
+
+with the Itô correction :math:`c_N = Q\,\mathrm{diag}(\kappa)R^T`, :math:`\kappa_k = (N-1)s_k^{(N-2)/N}`
+(catalog ``ito_correction``; derived by SymPy as the Laplace–Beltrami operator of the coordinates, certified
+against finite differences of :math:`\operatorname{div} A_N + A_N\nabla\log\det A_N^{-1/2}`) and the entropic drift
+:math:`A_N\nabla S_N = Q\,\mathrm{diag}\big(\tfrac12 s_k^{(N-2)/N}\sum_{j\ne k}[N - 1 + N\mathcal L(N t_{kj})
+- \mathcal L(t_{kj})]\big)R^T`, :math:`t_{kj} = \log(s_k/s_j)/N`, :math:`\mathcal L(z) = \coth z - 1/z` (the stable
+form of catalog ``entropy_drift``). Its stationary law is :math:`e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda
+\mathrm{vol}_{g^N} = e^{-\beta E + \lambda S_N}\mathrm{vol}_{g^N}` (catalog ``log_gibbs_density``);
+:math:`\lambda = 1` is the free energy :math:`F = E - \beta^{-1}S_N` (Brownian motion of the balanced factors
+projects to it).
+
+Conventions: raw (:math:`g^N`, time t) or ``normalized=True`` (:math:`\hat g^N = N g^N`: every coefficient
+divided by N, time :math:`\tau = N t`; the stationary law is the same). ``depth=math.inf`` exists normalized only:
+:math:`\kappa_k = s_k`, multiplier the logarithmic mean; its Gibbs law is not normalizable (docs/theory.md §13), so
+:func:`langevin` says so in its message and the samplers refuse it.
+
+Balanced-factor coordinates. Near :math:`\det X = 0` the coefficients are not Lipschitz
+(:math:`\sqrt{a_{dd}} \sim s_d^{(N-1)/N}`) and Euler–Maruyama in X has a bias that does not shrink with the
+step. In :math:`Y` with :math:`X = \Psi(Y) = Y(Y^TY)^{(N-1)/2}` (Y = one balanced factor, singular values
+:math:`\mu = s^{1/N}`) the same process has smooth coefficients: with :math:`\tilde G = Q^T\nabla E R`, its
+drift in the SVD frame is :math:`-\mu_i^{N-1}\tilde G_{ii}` on the diagonal, :math:`-(\Delta^+_{ij}\,
+\mathrm{sym}\tilde G + \Delta^-_{ij}\,\mathrm{skew}\tilde G)` off it (:math:`\Delta^\mp = (\mu_i^N \mp
+\mu_j^N)/(\mu_i \mp \mu_j)`), plus :math:`\beta^{-1}\Delta_g(Y) = \beta^{-1} Q\,\mathrm{diag}(\kappa^Y)R^T` with
+:math:`\kappa^Y_k = \sum_{j\ne k}[1 + \mathcal L(t/2) - N\mathcal L(Nt/2) - N\tanh(Nt/2)/\tanh(t/2)]/(N(\mu_k +
+\mu_j))`, :math:`t = \log(\mu_k/\mu_j)` (catalog ``ito_correction_factor``), and the entropic term
+:math:`\lambda\beta^{-1}N^{-1}\partial S_N/\partial\mu_k`; its noise has covariance :math:`(\Psi^*g^N)^{-1}`:
+:math:`1/N` on the diagonal, :math:`\Delta^+/\Delta^-` on symmetric and :math:`\Delta^-/\Delta^+` on skew
+off-diagonal parts. ``coordinates="auto"`` steps each chain in X when the one-step noise of its smallest
+singular value is below 5 % of it, in Y otherwise (the same SDE in two charts, so switching keeps the law).
+
+>>> import numpy as np, riemdln
+>>> E = riemdln.QuadraticEnergy(np.eye(2))
+>>> res = riemdln.langevin(E, np.eye(2), depth=2, beta=8.0, t_final=0.1, dt=0.01, n_chains=3, seed=0)
+>>> res.X.shape, res.status.name
+((11, 3, 2, 2), 'FINISHED')
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from riemdln import kernels
+from riemdln._validation import RiemdlnValueError, _short, check_bool, check_depth, check_matrix, check_seed
+from riemdln.energies import as_energy
+from riemdln.flows.result import Status
+from riemdln.geometry import entropy as _entropy
+from riemdln.geometry import multiplier as _multiplier
+
+__all__ = [
+    "LangevinResult",
+    "GibbsSample",
+    "GibbsExpectation",
+    "langevin",
+    "gibbs_sample",
+    "gibbs_expectation",
+    "ito_correction",
+    "entropy_drift",
+    "factor_ito_correction",
+]
+
+_AUTO_RELATIVE_STEP = 0.05  # X coordinates while sqrt(2 a_dd dt / beta) < 5 % of s_d
+_MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this many floats
+
+
+# ---------------------------------------------------------------------------------------------
+# input checks
+def _positive(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0) or math.isinf(value):
+        raise RiemdlnValueError(f"`{name}` must be a finite real number > 0; got {_short(value)}.")
+    return float(value)
+
+
+def _positive_int(value, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {_short(value)}.")
+    return int(value)
+
+
+def _square_energy(energy) -> tuple[object, int]:
+    energy = as_energy(energy)
+    m, n = tuple(energy.shape)
+    if m != n:
+        raise RiemdlnValueError(
+            f"`energy` must act on square matrices (the Langevin samplers work on d x d); got shape {(m, n)}."
+        )
+    return energy, int(m)
+
+
+def _not_normalizable(depth: float) -> None:
+    if math.isinf(depth):
+        raise RiemdlnValueError(
+            "`depth=math.inf`: the Gibbs law e^{-beta E} vol of the infinite-depth metric is not normalizable "
+            "(vol grows like prod|rho_i - rho_j| d rho as rho_d = log s_d -> -inf; docs/theory.md §13); "
+            "use a finite depth."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# batched linear algebra and energies
+def _svd2(X: np.ndarray):
+    """Closed-form SVD of a stack of 2x2 matrices: (U, s, V) with X = U diag(s) V^T, s_1 >= s_2 >= 0."""
+    a, b, c, d = X[..., 0, 0], X[..., 0, 1], X[..., 1, 0], X[..., 1, 1]
+    e, f, g, h = 0.5 * (a + d), 0.5 * (a - d), 0.5 * (c + b), 0.5 * (c - b)
+    q, r = np.hypot(e, h), np.hypot(f, g)
+    a1, a2 = np.arctan2(g, f), np.arctan2(h, e)
+    theta, phi = 0.5 * (a2 - a1), 0.5 * (a2 + a1)
+    s1, s2 = q + r, q - r
+    neg = s2 < 0
+    cp, sp, ct, st = np.cos(phi), np.sin(phi), np.cos(theta), np.sin(theta)
+    sign = np.where(neg, -1.0, 1.0)
+    U = np.empty(X.shape)
+    U[..., 0, 0], U[..., 0, 1], U[..., 1, 0], U[..., 1, 1] = cp, -sp, sp, cp
+    V = np.empty(X.shape)  # X = R(phi) diag(s1, s2) R(-theta)... written as V with columns (ct, -st), sign-fixed
+    V[..., 0, 0], V[..., 1, 0] = ct, -st
+    V[..., 0, 1], V[..., 1, 1] = st * sign, ct * sign
+    s = np.stack([s1, np.abs(s2)], axis=-1)
+    return U, s, V
+
+
+def _svd(X: np.ndarray):
+    if X.shape[-1] == 2:
+        return _svd2(X)
+    U, s, Vt = np.linalg.svd(X)
+    return U, s, np.swapaxes(Vt, -1, -2)
+
+
+def _mm2(A, B, ta=False, tb=False):
+    """A @ B for stacks of 2x2 matrices, entry by entry (numpy's batched matmul is slow for 2x2)."""
+    a00, a01, a10, a11 = A[..., 0, 0], A[..., 0, 1], A[..., 1, 0], A[..., 1, 1]
+    if ta:
+        a01, a10 = a10, a01
+    b00, b01, b10, b11 = B[..., 0, 0], B[..., 0, 1], B[..., 1, 0], B[..., 1, 1]
+    if tb:
+        b01, b10 = b10, b01
+    out = np.empty(np.broadcast_shapes(A.shape, B.shape))
+    out[..., 0, 0] = a00 * b00 + a01 * b10
+    out[..., 0, 1] = a00 * b01 + a01 * b11
+    out[..., 1, 0] = a10 * b00 + a11 * b10
+    out[..., 1, 1] = a10 * b01 + a11 * b11
+    return out
+
+
+def _frame(U, Z, V):
+    if Z.shape[-1] == 2:
+        return _mm2(_mm2(U, Z, ta=True), V)
+    return np.swapaxes(U, -1, -2) @ Z @ V
+
+
+def _unframe(U, Z, V):
+    if Z.shape[-1] == 2:
+        return _mm2(_mm2(U, Z), V, tb=True)
+    return U @ Z @ np.swapaxes(V, -1, -2)
+
+
+def _stack_call(fn: Callable, X: np.ndarray, shape: tuple) -> np.ndarray:
+    """Call an energy method on a stack; fall back to one matrix at a time if it does not vectorize."""
+    try:
+        out = np.asarray(fn(X), dtype=float)
+        if out.shape[: X.ndim - 2] == X.shape[:-2] and out.shape[X.ndim - 2 :] == shape:
+            return out
+    except Exception:  # noqa: BLE001 - a non-vectorized user callable: evaluate matrix by matrix
+        pass
+    flat = X.reshape(-1, *X.shape[-2:])
+    return np.array([np.asarray(fn(x), dtype=float) for x in flat]).reshape(*X.shape[:-2], *shape)
+
+
+def _loss(energy, X):
+    return _stack_call(energy.loss, X, ())
+
+
+def _grad(energy, X):
+    return _stack_call(energy.gradient, X, X.shape[-2:])
+
+
+# ---------------------------------------------------------------------------------------------
+# the coefficients, spectral (arrays of singular values, shape (..., d))
+def _pair_logs(v):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lv = np.log(v)
+        t = lv[..., :, None] - lv[..., None, :]
+    dim = v.shape[-1]
+    off = ~np.eye(dim, dtype=bool)
+    return np.where(off, t, 0.0), off
+
+
+def ito_correction(s: ArrayLike, depth: float, normalized: bool = False) -> np.ndarray:
+    r"""Itô correction :math:`\kappa_k` of :math:`c_N = \Delta_{g^N}(X) = Q\,\mathrm{diag}(\kappa)R^T`.
+
+    .. math:: \kappa_k = (N - 1)\,s_k^{(N-2)/N} \quad (\text{raw}), \qquad \hat\kappa_k = \kappa_k/N, \qquad
+              \hat\kappa_k\big|_{N=\infty} = s_k.
+
+    Derived by SymPy (catalog ``ito_correction``, docs/theory.md §13); N = 1: 0, N = 2: 1 (c_2 is the polar factor).
+
+    >>> print(ito_correction([2.0, 0.5], depth=2).tolist(), ito_correction([2.0], depth=math.inf, normalized=True))
+    [1.0, 1.0] [2.]
+    """
+    normalized = check_bool(normalized, "normalized")
+    depth = check_depth(depth, normalized)
+    s = np.asarray(s, dtype=float)
+    return _kappa(s, depth, normalized)
+
+
+def _kappa(s, depth, normalized):
+    if math.isinf(depth):
+        return s.copy()
+    with np.errstate(divide="ignore"):
+        k = (depth - 1.0) * s ** ((depth - 2.0) / depth) if depth != 1 else np.zeros_like(s)
+    return k / depth if normalized else k
+
+
+def entropy_drift(s: ArrayLike, depth: float, normalized: bool = False) -> np.ndarray:
+    r"""Entropic drift :math:`A_N\nabla S_N = Q\,\mathrm{diag}(e)R^T`, :math:`e` of shape (..., d).
+
+    .. math:: e_k = \tfrac12 s_k^{(N-2)/N}\sum_{j\ne k}\left[N - 1 + N\mathcal L(N t_{kj}) - \mathcal L(t_{kj})\right],
+              \quad t_{kj} = \tfrac1N\log\frac{s_k}{s_j},
+
+    the stable form of catalog ``entropy_drift`` (:math:`\mathcal L` = Langevin function; no cancelling
+    quotient at :math:`s_k = s_j`). Normalized: divided by N; :math:`N = \infty`:
+    :math:`e_k = \tfrac{s_k}2\sum_{j\ne k}[1 + \mathcal L(\log(s_k/s_j))]`.
+
+    >>> print(entropy_drift([1.0, 1.0], depth=2).tolist())   # a_kk s_k d_x log a = 2 * 1 * 1/4
+    [0.5, 0.5]
+    """
+    normalized = check_bool(normalized, "normalized")
+    depth = check_depth(depth, normalized)
+    return _entropy_drift(np.asarray(s, dtype=float), depth, normalized)
+
+
+def _entropy_drift(s, depth, normalized):
+    t, off = _pair_logs(s)
+    if math.isinf(depth):
+        terms = np.where(off, 1.0 + kernels.langevin(t), 0.0)
+        return 0.5 * s * terms.sum(axis=-1)
+    t = t / depth
+    terms = np.where(off, depth - 1.0 + depth * kernels.langevin(depth * t) - kernels.langevin(t), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = 0.5 * s ** ((depth - 2.0) / depth) * terms.sum(axis=-1)
+    return e / depth if normalized else e
+
+
+def _tanh_ratio(t, depth):
+    """tanh(N t/2) / tanh(t/2), N at t = 0, 1 at |t| = inf (exact on both sides of the switch)."""
+    small = np.abs(t) < 0.5
+    ts = np.where(small, t, 0.0)
+
+    def tanhc(z):
+        return kernels.sinhc(z) / np.cosh(z)
+
+    near = depth * tanhc(0.5 * depth * ts) / tanhc(0.5 * ts)
+    tl = np.where(small, 1.0, t)
+    with np.errstate(over="ignore"):
+        far = np.tanh(0.5 * depth * tl) / np.tanh(0.5 * tl)
+    return np.where(small, near, far)
+
+
+def factor_ito_correction(mu: ArrayLike, depth: float) -> np.ndarray:
+    r"""Itô drift :math:`\Delta_{g^N}(Y) = Q\,\mathrm{diag}(\kappa^Y)R^T` of the balanced-factor coordinates (raw).
+
+    .. math:: \kappa^Y_k = \sum_{j\ne k}\frac{1 + \mathcal L(t/2) - N\mathcal L(Nt/2) - N\tanh(Nt/2)/\tanh(t/2)}
+              {N(\mu_k + \mu_j)}, \qquad t = \log(\mu_k/\mu_j),
+
+    the stable form of catalog ``ito_correction_factor`` (:math:`\mu` = singular values of Y; finite at
+    :math:`\mu_j = 0`: :math:`(2 - 2N)/(N\mu_k)`; 0 at N = 1).
+
+    >>> print(factor_ito_correction([1.0, 0.0], depth=1).tolist())
+    [0.0, 0.0]
+    """
+    depth = check_depth(depth)
+    return _kappa_factor(np.asarray(mu, dtype=float), depth)
+
+
+def _kappa_factor(mu, depth):
+    t, off = _pair_logs(mu)
+    num = 1.0 + kernels.langevin(0.5 * t) - depth * kernels.langevin(0.5 * depth * t) - depth * _tanh_ratio(t, depth)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(off, num / (depth * (mu[..., :, None] + mu[..., None, :])), 0.0)
+    return terms.sum(axis=-1)
+
+
+def _entropy_grad_mu(mu, depth):
+    r""":math:`\partial S_N/\partial\mu_k = \frac1{2\mu_k}\sum_{j\ne k}[N-1+N\mathcal L(Nt)-\mathcal L(t)]`."""
+    t, off = _pair_logs(mu)
+    terms = np.where(off, depth - 1.0 + depth * kernels.langevin(depth * t) - kernels.langevin(t), 0.0)
+    total = terms.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # the smallest of mu -> 0: the sum vanishes faster
+        return np.where(mu > 0, total / (2.0 * np.where(mu > 0, mu, 1.0)), 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# one Euler-Maruyama step in each chart (U, s, V: SVD of X; xi: standard normal in the frame)
+def _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, dt, ito=True):
+    x = s * s
+    a = _multiplier(x[..., :, None], x[..., None, :], depth, normalized)
+    Gt = _frame(U, G, V)
+    inc = -a * Gt * dt + math.sqrt(2.0 * dt / beta) * np.sqrt(a) * xi
+    diag = _kappa(s, depth, normalized) if ito else np.zeros_like(s)
+    if lam:
+        diag = diag + lam * _entropy_drift(s, depth, normalized)
+    idx = np.arange(s.shape[-1])
+    inc[..., idx, idx] += diag * (dt / beta)
+    return X + _unframe(U, inc, V)
+
+
+def _psi(Y, depth):
+    U, mu, V = _svd(Y)
+    return _unframe(U, (mu**depth)[..., :, None] * np.eye(Y.shape[-1]), V)
+
+
+def _psi_inverse(X, depth):
+    U, s, V = _svd(X)
+    return _unframe(U, (s ** (1.0 / depth))[..., :, None] * np.eye(X.shape[-1]), V)
+
+
+def _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, dt):
+    """Return the new Y after one Euler-Maruyama step of the same SDE in balanced-factor coordinates."""
+    dim = mu.shape[-1]
+    eye = np.eye(dim, dtype=bool)
+    s = mu**depth
+    scale = 1.0 / depth if normalized else 1.0
+    Gt = _frame(U, G, V)
+    dminus = _multiplier(s[..., :, None], s[..., None, :], depth, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dplus = (s[..., :, None] + s[..., None, :]) / (mu[..., :, None] + mu[..., None, :])
+        ratio = np.where(eye, 1.0, dplus / np.where(eye, 1.0, dminus))
+    sym, skew = 0.5 * (Gt + np.swapaxes(Gt, -1, -2)), 0.5 * (Gt - np.swapaxes(Gt, -1, -2))
+    xs, xa = 0.5 * (xi + np.swapaxes(xi, -1, -2)), 0.5 * (xi - np.swapaxes(xi, -1, -2))
+    drift = -(dplus * sym + dminus * skew)
+    noise = np.sqrt(ratio) * xs + xa / np.sqrt(ratio)
+    idx = np.arange(dim)
+    dd = -(mu ** (depth - 1.0)) * Gt[..., idx, idx] + _kappa_factor(mu, depth) / beta
+    if lam:
+        dd = dd + lam / (beta * depth) * _entropy_grad_mu(mu, depth)
+    drift[..., idx, idx] = dd
+    noise[..., idx, idx] = xi[..., idx, idx] / math.sqrt(depth)
+    inc = drift * (scale * dt) + math.sqrt(2.0 * scale * dt / beta) * noise
+    inc[..., idx, idx] += mu
+    return _unframe(U, inc, V)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, kw_only=True)
+class LangevinResult:
+    r"""Outcome of :func:`langevin` (read like :class:`riemdln.FlowResult`).
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_t,)
+        Saved times (every ``save_every`` steps, and the last).
+    X : ndarray, shape (n_t, n_chains, d, d)
+    status : riemdln.flows.result.Status
+        ``FINISHED``, or ``FAILED`` (a chain became non-finite: the run stops there).
+    message : str
+    diagnostics : mapping of str to ndarray, leading axes (n_t, n_chains)
+        ``"loss"`` E, ``"singular_values"`` (..., d), ``"det_sign"``, ``"entropy"`` S_N (the normalized
+        convention gives the renormalized entropy, see :func:`riemdln.entropy`), ``"free_energy"``
+        :math:`E - \beta^{-1}S_N`, ``"y_fraction"`` (fraction of the steps since the last save taken in Y).
+    depth, normalized, beta, free_energy, coordinates, dt, n_steps
+    """
+
+    t: np.ndarray
+    X: np.ndarray
+    status: Status
+    message: str
+    diagnostics: Mapping[str, np.ndarray] = field(default_factory=dict)
+    depth: float = 1.0
+    normalized: bool = False
+    beta: float = 1.0
+    free_energy: bool = False
+    coordinates: str = "auto"
+    dt: float = 0.0
+    n_steps: int = 0
+
+    @property
+    def success(self) -> bool:
+        return self.status >= 0
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.diagnostics[name]
+
+    def __repr__(self) -> str:
+        return (
+            f"LangevinResult(depth={self.depth}, normalized={self.normalized}, beta={self.beta}, "
+            f"n_t={len(self.t)}, n_chains={self.X.shape[1]}, status={self.status.name}, message={self.message!r})"
+        )
+
+
+def _check_coordinates(value, depth) -> str:
+    if value not in ("auto", "X", "Y"):
+        raise RiemdlnValueError(f'`coordinates` must be "auto", "X" or "Y"; got {_short(value)}.')
+    if value == "Y" and math.isinf(depth):
+        raise RiemdlnValueError('`coordinates="Y"` needs a finite depth (Y = X^{1/N} degenerates at N = inf).')
+    return value
+
+
+def langevin(
+    energy,
+    X0: ArrayLike,
+    depth: float,
+    beta: float,
+    t_final: float,
+    dt: float,
+    normalized: bool = False,
+    free_energy: bool = False,
+    n_chains: int = 1,
+    seed=None,
+    coordinates: str = "auto",
+    save_every: int | None = None,
+    *,
+    _ito: bool = True,
+) -> LangevinResult:
+    r"""Simulate the Riemannian Langevin equation of :math:`(M_d, g^N)` (Euler–Maruyama, vectorized chains).
+
+    .. math:: dX = [-A_N\nabla E + \beta^{-1}c_N + \lambda\beta^{-1}A_N\nabla S_N]\,dt + \sqrt{2/\beta}A_N^{1/2}dB,
+
+    :math:`\lambda = 1` if ``free_energy`` (stationary law :math:`e^{-\beta F}\mathrm{vol}_{g^N}`,
+    :math:`F = E - \beta^{-1}S_N`), else 0 (:math:`e^{-\beta E}\mathrm{vol}_{g^N}`). See the module docstring for
+    the coefficients and the two charts (docs/theory.md §13).
+
+    Parameters
+    ----------
+    energy : energy
+        Any object with ``shape`` (square, d x d), ``loss`` and ``gradient`` (:class:`riemdln.QuadraticEnergy`,
+        :class:`riemdln.CompletionProblem`, ...).
+    X0 : array_like, shape (d, d) or (n_chains, d, d)
+        Start (shared by all chains, or one per chain).
+    depth : float or math.inf
+        Depth N (``math.inf`` needs ``normalized=True``; its Gibbs law is not normalizable).
+    beta : float
+        Inverse temperature > 0.
+    t_final, dt : float
+        Time span and step (> 0); ``round(t_final / dt)`` steps of ``t_final / n_steps``. Time is t (raw) or
+        :math:`\tau = N t` (normalized).
+    normalized : bool
+        Metric :math:`\hat g^N = N g^N` (coefficients / N).
+    free_energy : bool
+        Add the entropic drift (:math:`\lambda = 1`).
+    n_chains : int
+        Independent chains (vectorized: one batch of SVDs per step).
+    seed : None, int or numpy.random.Generator
+        Seeded runs are reproducible bit for bit.
+    coordinates : {"auto", "X", "Y"}
+        ``"X"``: Euler–Maruyama in X (biased near det X = 0 for N >= 3, docs/theory.md §13 pitfall); ``"Y"``: in
+        balanced-factor coordinates; ``"auto"``: per chain and step, X while the one-step noise of the smallest
+        singular value is below 5 % of it, else Y (X only at N = inf).
+    save_every : int, optional
+        Save every so many steps (default: keep the saved X under 5e6 numbers).
+    _ito : bool
+        Private (study ``langevin_check``): ``False`` drops the Itô correction, X coordinates only, to show it is
+        needed. Never use it for sampling.
+
+    Returns
+    -------
+    LangevinResult
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> E = riemdln.QuadraticEnergy(np.diag([2.0, 1.0]))
+    >>> r = riemdln.langevin(E, np.eye(2), depth=3, beta=1e6, t_final=1.0, dt=1e-3, seed=1)
+    >>> bool(np.allclose(r.X[-1, 0], np.diag([2.0, 1.0]), atol=0.05))
+    True
+    """
+    energy, dim = _square_energy(energy)
+    normalized = check_bool(normalized, "normalized")
+    free_energy = check_bool(free_energy, "free_energy")
+    depth = check_depth(depth, normalized)
+    beta = _positive(beta, "beta")
+    t_final = _positive(t_final, "t_final")
+    dt = _positive(dt, "dt")
+    n_chains = _positive_int(n_chains, "n_chains")
+    seed = check_seed(seed)
+    coordinates = _check_coordinates(coordinates, depth)
+    if not _ito:
+        coordinates = "X"
+    X0 = check_matrix(X0, "X0")
+    if X0.ndim == 2:
+        X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
+    if X0.ndim != 3 or X0.shape != (n_chains, dim, dim):
+        raise RiemdlnValueError(
+            f"`X0` must have shape ({dim}, {dim}) or (n_chains, {dim}, {dim}) = ({n_chains}, {dim}, {dim}); "
+            f"got {X0.shape}."
+        )
+    n_steps = max(1, int(round(t_final / dt)))
+    h = t_final / n_steps
+    if save_every is None:
+        save_every = max(1, math.ceil(n_steps * n_chains * dim * dim / _MAX_SAVED_FLOATS))
+    save_every = _positive_int(save_every, "save_every")
+    rng = np.random.default_rng(seed)
+    lam = 1.0 if free_energy else 0.0
+    finite = not math.isinf(depth)
+    # the state of each chain: X, or Y where it last stepped in balanced-factor coordinates (near det X = 0,
+    # X would lose mu = s^(1/N) to rounding); one SVD of the state per step serves both charts
+    state = np.array(X0, dtype=float)
+    is_y = np.zeros(n_chains, dtype=bool)
+    if coordinates == "Y":
+        state, is_y = _psi_inverse(state, depth), np.ones(n_chains, dtype=bool)
+    saves = list(range(0, n_steps + 1, save_every))
+    if saves[-1] != n_steps:
+        saves.append(n_steps)
+    out = np.empty((len(saves), n_chains, dim, dim))
+    yfrac = np.zeros((len(saves), n_chains))
+    out[0] = X0
+    k_save, y_count, status, reason = 1, np.zeros(n_chains), Status.FINISHED, ""
+    last = 0
+    eye = np.eye(dim)
+    for step in range(1, n_steps + 1):
+        U, sigma, V = _svd(state)
+        if is_y.any():
+            mu = np.where(is_y[:, None], sigma, sigma ** (1.0 / depth))
+            s = np.where(is_y[:, None], sigma**depth, sigma)
+            X = np.where(is_y[:, None, None], _unframe(U, s[..., :, None] * eye, V), state)
+        else:
+            s, X = sigma, state
+            mu = sigma ** (1.0 / depth) if finite and coordinates != "X" else None
+        G = _grad(energy, X)
+        xi = rng.standard_normal(X.shape)
+        if coordinates == "X" or not finite:
+            use_y = np.zeros(n_chains, dtype=bool)
+        elif coordinates == "Y":
+            use_y = np.ones(n_chains, dtype=bool)
+        else:
+            # one-step noise of s_d relative to s_d: sqrt(2 h a_dd / beta) / s_d, a_dd = N s_d^(2(N-1)/N) (raw)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
+            use_y = ~(rel < _AUTO_RELATIVE_STEP)
+        if not use_y.any():
+            new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h, _ito)
+        elif use_y.all():
+            new = _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h)
+        else:
+            ix = ~use_y
+            new = np.empty_like(state)
+            new[ix] = _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h)
+            new[use_y] = _step_Y(U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h)
+        y_count += use_y
+        if not np.all(np.isfinite(new)):
+            bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))
+            status, reason = Status.FAILED, f"chain {bad} became non-finite at step {step}"
+            break
+        state, is_y = new, use_y
+        last = step
+        if k_save < len(saves) and step == saves[k_save]:
+            out[k_save] = np.where(is_y[:, None, None], _psi(state, depth), state) if is_y.any() else state
+            yfrac[k_save] = y_count / max(1, saves[k_save] - saves[k_save - 1])
+            y_count[:] = 0
+            k_save += 1
+    t = np.asarray(saves[:k_save], dtype=float) * h
+    out = out[:k_save]
+    diags = _diagnostics(energy, out, depth, normalized, beta)
+    diags["y_fraction"] = yfrac[:k_save]
+    if status == Status.FAILED:
+        message = f"The integration failed at t = {last * h:.6g}: {reason}."
+    else:
+        message = f"Reached the end of the time span (t = {t[-1]:.6g}) in {n_steps} steps of {h:.3g}."
+        if math.isinf(depth):
+            message += (
+                " Note: at depth=inf the Gibbs law is not normalizable (no invariant probability; log s_d drifts "
+                "towards lower rank)."
+            )
+    return LangevinResult(
+        t=t,
+        X=out,
+        status=status,
+        message=message,
+        diagnostics=diags,
+        depth=depth,
+        normalized=normalized,
+        beta=beta,
+        free_energy=free_energy,
+        coordinates=coordinates,
+        dt=h,
+        n_steps=n_steps,
+    )
+
+
+def _diagnostics(energy, X, depth, normalized, beta) -> dict:
+    s = np.linalg.svd(X, compute_uv=False)
+    loss = _loss(energy, X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ent = _entropy(s, depth, normalized=normalized) if not (math.isinf(depth) and not normalized) else None
+    return {
+        "loss": loss,
+        "singular_values": s,
+        "det_sign": np.sign(np.linalg.det(X)),
+        "entropy": ent,
+        "free_energy": loss - ent / beta,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# exact static sampler: MALA in Y
+def _log_target_and_grad(energy, Y, depth, beta, lam):
+    """log of e^{-beta E(Psi Y) + lam S_N(Psi Y)} (w.r.t. dY, up to a constant) and its Euclidean gradient."""
+    dim = Y.shape[-1]
+    U, mu, V = _svd(Y)
+    s = mu**depth
+    X = _unframe(U, s[..., :, None] * np.eye(dim), V)
+    E = _loss(energy, X)
+    Gt = _frame(U, _grad(energy, X), V)
+    dminus = _multiplier(s[..., :, None], s[..., None, :], depth, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dplus = (s[..., :, None] + s[..., None, :]) / (mu[..., :, None] + mu[..., None, :])
+    sym, skew = 0.5 * (Gt + np.swapaxes(Gt, -1, -2)), 0.5 * (Gt - np.swapaxes(Gt, -1, -2))
+    grad_frame = dminus * sym + dplus * skew  # D Psi^T grad E: Delta^- on symmetric, Delta^+ on skew parts
+    idx = np.arange(dim)
+    grad_frame[..., idx, idx] = depth * mu ** (depth - 1.0) * Gt[..., idx, idx]
+    logp = -beta * E
+    g = -beta * grad_frame
+    if lam:
+        with np.errstate(divide="ignore"):
+            logp = logp + 0.5 * np.sum(
+                np.triu(np.log(_multiplier(s[..., :, None] ** 2, s[..., None, :] ** 2, depth, False)), 1),
+                axis=(-2, -1),
+            )
+        g[..., idx, idx] += _entropy_grad_mu(mu, depth)
+    return logp, _unframe(U, g, V), X
+
+
+@dataclass(frozen=True, kw_only=True)
+class GibbsSample:
+    """Outcome of :func:`gibbs_sample`.
+
+    Attributes
+    ----------
+    samples : ndarray, shape (n_samples, d, d)
+        Draws of X from the Gibbs law (correlated within each chain; chains are interleaved blocks).
+    acceptance_rate : float
+        Metropolis acceptance after burn-in.
+    effective_sample_size : float
+        Smallest effective sample size among the loss and the entries of X (initial positive sequence of the
+        autocorrelations, summed over chains).
+    step_size : float
+        MALA step in Y after adaptation.
+    status, message
+    """
+
+    samples: np.ndarray
+    acceptance_rate: float
+    effective_sample_size: float
+    step_size: float
+    status: Status
+    message: str
+    n_chains: int = 1
+
+    @property
+    def success(self) -> bool:
+        return self.status >= 0
+
+
+def _ess(series: np.ndarray) -> float:
+    """Effective sample size of series (n, C, k), minimum over k (Geyer's initial positive sequence)."""
+    n, C = series.shape[:2]
+    x = series - series.mean(axis=0)
+    var = (x * x).mean(axis=(0, 1))
+    best = np.inf
+    for k in range(series.shape[2]):
+        if var[k] <= 0:
+            continue
+        f = np.fft.rfft(x[:, :, k], n=2 * n, axis=0)
+        acov = np.fft.irfft(f * np.conj(f), axis=0)[:n].mean(axis=1) / n
+        rho = acov / var[k]
+        tau = 1.0
+        for lag in range(1, n - 1, 2):
+            pair = rho[lag] + rho[lag + 1]
+            if pair < 0:
+                break
+            tau += 2 * pair
+        best = min(best, n * C / tau)
+    return float(best)
+
+
+def gibbs_sample(
+    energy,
+    depth: float,
+    beta: float,
+    n_samples: int,
+    free_energy: bool = False,
+    seed=None,
+    n_chains: int = 16,
+    burn_in: int = 1000,
+) -> GibbsSample:
+    r"""Draw from :math:`e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,\mathrm{vol}_{g^N}` by MALA in balanced factors.
+
+    In :math:`Y` (:math:`X = Y(Y^TY)^{(N-1)/2}`) the law is :math:`N^{d/2} e^{-\beta E(\Psi(Y)) + \lambda S_N}dY`
+    (catalog ``log_gibbs_density_factor``), which Euclidean Metropolis-adjusted Langevin samples exactly; no
+    difficulty at :math:`\det X = 0` (the sign of det is crossed freely). The step is adapted during
+    ``burn_in`` towards acceptance 0.57, then fixed. Same law raw or normalized (only the constant differs).
+
+    Parameters
+    ----------
+    energy : energy (square)
+    depth : float
+        Finite depth N >= 1 (``math.inf``: not normalizable, an error).
+    beta : float
+        Inverse temperature > 0.
+    n_samples : int
+        Total draws (split over ``n_chains`` vectorized chains).
+    free_energy : bool
+        :math:`\lambda = 1` (include the fibre volume :math:`e^{S_N}`).
+    seed : None, int or Generator
+    n_chains, burn_in : int
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> r = riemdln.gibbs_sample(riemdln.QuadraticEnergy(np.eye(2)), depth=2, beta=4.0, n_samples=800, seed=0)
+    >>> r.samples.shape, 0.3 < r.acceptance_rate < 0.9
+    ((800, 2, 2), True)
+    """
+    energy, dim = _square_energy(energy)
+    depth = check_depth(depth, normalized=True)
+    _not_normalizable(depth)
+    beta = _positive(beta, "beta")
+    n_samples = _positive_int(n_samples, "n_samples")
+    free_energy = check_bool(free_energy, "free_energy")
+    seed = check_seed(seed)
+    n_chains = _positive_int(n_chains, "n_chains")
+    burn_in = _positive_int(burn_in, "burn_in", low=0)
+    lam = 1.0 if free_energy else 0.0
+    rng = np.random.default_rng(seed)
+    C = min(n_chains, n_samples)
+    per = math.ceil(n_samples / C)
+    Y = rng.standard_normal((C, dim, dim)) * (1.0 / (beta * depth)) ** 0.5 + np.eye(dim) * 0.5
+    logp, g, X = _log_target_and_grad(energy, Y, depth, beta, lam)
+    eps = 0.1 / (beta * depth) ** 0.5 / dim
+    log_eps = math.log(eps)
+    kept = np.empty((per, C, dim, dim))
+    accepted = 0
+    for it in range(burn_in + per):
+        noise = rng.standard_normal(Y.shape)
+        prop = Y + eps * g + math.sqrt(2 * eps) * noise
+        logp2, g2, X2 = _log_target_and_grad(energy, prop, depth, beta, lam)
+        fwd = -np.sum((prop - Y - eps * g) ** 2, axis=(1, 2)) / (4 * eps)
+        bwd = -np.sum((Y - prop - eps * g2) ** 2, axis=(1, 2)) / (4 * eps)
+        with np.errstate(invalid="ignore", over="ignore"):
+            log_alpha = np.where(np.isfinite(logp2), logp2 - logp + bwd - fwd, -np.inf)
+        acc = np.log(rng.uniform(size=C)) < log_alpha
+        Y = np.where(acc[:, None, None], prop, Y)
+        X = np.where(acc[:, None, None], X2, X)
+        g = np.where(acc[:, None, None], g2, g)
+        logp = np.where(acc, logp2, logp)
+        if it < burn_in:
+            rate = float(np.mean(np.minimum(1.0, np.exp(np.minimum(log_alpha, 0.0)))))
+            log_eps += (rate - 0.574) / math.sqrt(it + 1.0)
+            eps = math.exp(log_eps)
+        else:
+            accepted += int(acc.sum())
+            kept[it - burn_in] = X
+    samples = np.swapaxes(kept, 0, 1).reshape(-1, dim, dim)[:n_samples]
+    series = np.concatenate([_loss(energy, kept)[..., None], kept.reshape(per, C, -1)], axis=-1)
+    ess = _ess(series) if per > 3 else float(n_samples)
+    rate = accepted / (per * C)
+    status = Status.FINISHED if rate > 0 else Status.FAILED
+    message = (
+        f"{n_samples} draws from {C} chains after {burn_in} burn-in steps; acceptance {rate:.2f}, "
+        f"effective sample size {ess:.0f}."
+    )
+    return GibbsSample(
+        samples=samples,
+        acceptance_rate=rate,
+        effective_sample_size=ess,
+        step_size=eps,
+        status=status,
+        message=message,
+        n_chains=C,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# deterministic quadrature oracle, d = 2
+@dataclass(frozen=True)
+class GibbsExpectation:
+    """Outcome of :func:`gibbs_expectation`: ``value`` (shape of f's output), ``error`` (grid refinement)."""
+
+    value: np.ndarray | float
+    error: np.ndarray | float
+    mu_max: float
+    n_points: int
+    status: Status
+    message: str
+
+
+def _rot(a):
+    c, s = np.cos(a), np.sin(a)
+    return np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)
+
+
+def _chart_logweights(energy, mu1, u, th, ph, depth, beta, lam, sign):
+    """X and log(weight) on a product grid: X = R(th) diag(mu1^N, sign (u mu1)^N) R(ph)^T."""
+    M1, Uu, TH, PH = np.meshgrid(mu1, u, th, ph, indexing="ij")
+    mu2 = Uu * M1
+    s1, s2 = M1**depth, mu2**depth
+    D = np.zeros((*M1.shape, 2, 2))
+    D[..., 0, 0], D[..., 1, 1] = s1, sign * s2
+    X = _rot(TH) @ D @ np.swapaxes(_rot(PH), -1, -2)
+    with np.errstate(divide="ignore"):
+        logw = -beta * _loss(energy, X) + np.log(depth * (M1**2 - mu2**2) * M1)
+        if lam:
+            logw = logw + 0.5 * np.log(_multiplier(s1**2, s2**2, depth, False))
+    return X, logw
+
+
+def _quadrature(energy, f, depth, beta, lam, mu_max, n_r, n_a):
+    xr, wr = np.polynomial.legendre.leggauss(n_r)
+    mu1, w1 = 0.5 * mu_max * (xr + 1), 0.5 * mu_max * wr
+    u, wu = 0.5 * (xr + 1), 0.5 * wr
+    ang = 2 * np.pi * np.arange(n_a) / n_a
+    wa = np.full(n_a, 2 * np.pi / n_a)
+    num, den, shift = 0.0, 0.0, None
+    for sign in (1.0, -1.0):
+        for i in range(n_r):  # one slice of mu1 at a time: bounded memory
+            X, logw = _chart_logweights(energy, mu1[i : i + 1], u, ang, ang, depth, beta, lam, sign)
+            if shift is None:
+                shift = float(np.max(logw))
+            w = np.exp(logw - shift) * (w1[i] * wu[None, :, None, None] * wa[None, None, :, None] * wa)
+            val = np.asarray(f(X.reshape(-1, 2, 2)), dtype=float)
+            val = val.reshape(w.size, *val.shape[1:])
+            wf = w.reshape(-1)
+            num = num + np.tensordot(wf, val, axes=(0, 0))
+            den = den + wf.sum()
+    return num / den
+
+
+def _find_mu_max(energy, depth, beta, lam) -> float:
+    u = np.linspace(0.01, 0.99, 7)
+    ang = np.linspace(0, 2 * np.pi, 8, endpoint=False)
+    hi = 1.0
+    for _ in range(40):
+        mus = np.linspace(hi / 60, hi, 60)
+        peak = np.full(mus.size, -np.inf)
+        for sign in (1.0, -1.0):
+            _, lw = _chart_logweights(energy, mus, u, ang, ang, depth, beta, lam, sign)
+            peak = np.maximum(peak, lw.reshape(mus.size, -1).max(axis=1))
+        top = np.max(peak)
+        if peak[-1] < top - 46.0 and np.all(peak[-6:] < top - 46.0):
+            above = np.nonzero(peak >= top - 46.0)[0]
+            return float(mus[min(above[-1] + 2, mus.size - 1)])
+        hi *= 1.6
+    raise RiemdlnValueError(
+        "`energy`: the Gibbs law does not decay within |mu| < 1e8: it looks not normalizable (E must grow at infinity)."
+    )
+
+
+def gibbs_expectation(
+    energy,
+    f: Callable[[np.ndarray], ArrayLike],
+    depth: float,
+    beta: float,
+    free_energy: bool = False,
+    tol: float = 1e-6,
+    n_radial: int = 16,
+    n_angular: int = 12,
+    max_points: int = 30_000_000,
+) -> GibbsExpectation:
+    r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
+
+    Chart (docs/theory.md §13): :math:`X = R(\theta)\,\mathrm{diag}(\mu_1^N, \pm\mu_2^N)R(\varphi)^T`, both signs of
+    det, :math:`\mathrm{vol}_{g^N} = N|\mu_1^2 - \mu_2^2|\,d\mu\,d\theta\,d\varphi`, weight
+    :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
+    :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
+    fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
+    to ``tol`` (relative to max(1, |value|)); ``error`` is that difference (conservative: the rule converges
+    geometrically), ``status`` INACCURATE if ``max_points`` was reached first.
+
+    Parameters
+    ----------
+    energy : energy of shape (2, 2)
+    f : callable
+        ``f(X)`` for a stack (M, 2, 2) returns shape (M,) or (M, ...).
+    depth : float
+        Finite N >= 1 (``math.inf``: not normalizable, an error).
+    beta : float
+    free_energy : bool
+    tol : float
+        Target accuracy (default 1e-6).
+    n_radial, n_angular : int
+        Starting grid.
+    max_points : int
+        Largest grid tried.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> E = riemdln.QuadraticEnergy(np.eye(2))
+    >>> r = riemdln.gibbs_expectation(E, lambda X: X[:, 0, 0], depth=1, beta=2.0)   # Gaussian: mean 1
+    >>> print(round(float(r.value), 6), bool(r.error < 1e-6), r.status.name)
+    1.0 True FINISHED
+    """
+    energy, dim = _square_energy(energy)
+    if dim != 2:
+        raise RiemdlnValueError(f"`energy` must have shape (2, 2) for the quadrature oracle; got {(dim, dim)}.")
+    if not callable(f):
+        raise RiemdlnValueError(f"`f` must be callable; got {_short(f)}.")
+    depth = check_depth(depth, normalized=True)
+    _not_normalizable(depth)
+    beta = _positive(beta, "beta")
+    free_energy = check_bool(free_energy, "free_energy")
+    n_radial = _positive_int(n_radial, "n_radial", 4)
+    n_angular = _positive_int(n_angular, "n_angular", 4)
+    tol = _positive(tol, "tol")
+    max_points = _positive_int(max_points, "max_points", 16)
+    lam = 1.0 if free_energy else 0.0
+    mu_max = _find_mu_max(energy, depth, beta, lam)
+    previous = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+    status = Status.INACCURATE
+    while True:
+        n_radial, n_angular = math.ceil(1.4 * n_radial), math.ceil(1.4 * n_angular)
+        n_points = 2 * n_radial**2 * n_angular**2
+        value = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+        err = np.abs(value - previous)
+        if np.all(err <= tol * np.maximum(1.0, np.abs(value))):
+            status = Status.FINISHED
+            break
+        if 2 * math.ceil(1.4 * n_radial) ** 2 * math.ceil(1.4 * n_angular) ** 2 > max_points:
+            break
+        previous = value
+    fine = value
+    if status == Status.FINISHED:
+        message = f"Quadrature on {n_points} points (mu < {mu_max:.3g}); refinement error {np.max(err):.2e}."
+    else:
+        message = (
+            f"Quadrature did not reach tol = {tol:.1e} within max_points = {max_points}: refinement error "
+            f"{np.max(err):.2e} on {n_points} points."
+        )
+    return GibbsExpectation(
+        value=fine[()] if isinstance(fine, np.ndarray) else fine,
+        error=err[()] if isinstance(err, np.ndarray) else err,
+        mu_max=mu_max,
+        n_points=n_points,
+        status=status,
+        message=message,
+    )

@@ -1,0 +1,413 @@
+"""Riemannian Langevin dynamics, Gibbs sampling and the quadrature oracle (docs/theory.md §13).
+
+Independent truths: finite differences of the full d^2 x d^2 operator (built from riemdln.apply_A on a basis),
+second differences of f o phi along curves of the balanced manifold in factor space (the submersion identity),
+deterministic quadrature (samplers), and an RK4 integration of the deterministic flow (beta -> inf).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+import riemdln
+from riemdln.langevin_dynamics import (
+    _psi,
+    entropy_drift,
+    factor_ito_correction,
+    ito_correction,
+)
+
+
+def _operator_matrix(X, depth, normalized=False):
+    """The d^2 x d^2 matrix of A_N(X), column (a, b) = vec A_N(X) E_ab."""
+    d = X.shape[0]
+    A = np.empty((d * d, d * d))
+    for k in range(d * d):
+        E = np.zeros(d * d)
+        E[k] = 1.0
+        A[:, k] = riemdln.apply_A(X, E.reshape(d, d), depth, normalized=normalized).ravel()
+    return A
+
+
+def _divergence_formula(X, depth, normalized=False, h=1e-5):
+    """div A + A grad log det A^{-1/2}, central differences in the entries of X."""
+    d = X.shape[0]
+    A0 = _operator_matrix(X, depth, normalized)
+    c = np.zeros(d * d)
+    for b in range(d * d):
+        e = np.zeros(d * d)
+        e[b] = h
+        Ap = _operator_matrix(X + e.reshape(d, d), depth, normalized)
+        Am = _operator_matrix(X - e.reshape(d, d), depth, normalized)
+        dlog = -(np.linalg.slogdet(Ap)[1] - np.linalg.slogdet(Am)[1]) / (4 * h)
+        c += (Ap[:, b] - Am[:, b]) / (2 * h) + A0[:, b] * dlog
+    return c.reshape(d, d)
+
+
+def _random_matrix(rng, d, lo=0.5, hi=2.0):
+    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    R, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    return Q @ np.diag(np.sort(rng.uniform(lo, hi, d))[::-1]) @ R.T
+
+
+def _spectral(X, values):
+    U, s, Vt = np.linalg.svd(X)
+    return U @ np.diag(values(s)) @ Vt
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("depth", [1, 2, 3, 4.5, math.inf])
+def test_ito_correction_is_the_divergence_formula(d, depth):
+    rng = np.random.default_rng(d * 10 + (7 if math.isinf(depth) else int(2 * depth)))
+    X = _random_matrix(rng, d)
+    normalized = math.isinf(depth)
+    ref = _divergence_formula(X, depth, normalized)
+    got = _spectral(X, lambda s: ito_correction(s, depth, normalized=normalized))
+    assert np.max(np.abs(got - ref)) < 1e-6 * (1 + np.max(np.abs(ref)))
+
+
+def test_ito_correction_special_cases_and_catalog(formulas):
+    s = np.array([3.0, 0.7, 0.2])
+    assert np.all(ito_correction(s, 1) == 0)
+    assert np.allclose(ito_correction(s, 2), 1.0)
+    f = formulas["ito_correction"]
+    assert np.allclose(f.numpy(s, 3.0), ito_correction(s, 3))
+    assert np.allclose(ito_correction(s, 7, normalized=True), ito_correction(s, 7) / 7)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("depth", [2, 3, 4.5])
+def test_entropy_drift_is_A_times_the_gradient_of_the_entropy(d, depth):
+    rng = np.random.default_rng(int(10 * depth) + d)
+    X = _random_matrix(rng, d)
+    h = 1e-6
+
+    def S(Z):
+        return float(riemdln.entropy(np.linalg.svd(Z, compute_uv=False), depth))
+
+    grad = np.zeros(d * d)
+    for b in range(d * d):
+        e = np.zeros(d * d)
+        e[b] = h
+        grad[b] = (S(X + e.reshape(d, d)) - S(X - e.reshape(d, d))) / (2 * h)
+    ref = (_operator_matrix(X, depth) @ grad).reshape(d, d)
+    got = _spectral(X, lambda s: entropy_drift(s, depth))
+    assert np.max(np.abs(got - ref)) < 1e-7 * (1 + np.max(np.abs(ref)))
+
+
+def test_entropy_drift_coincident_singular_values_are_smooth():
+    base = entropy_drift([1.3, 1.3, 0.4], 3)
+    near = entropy_drift([1.3 * (1 + 1e-9), 1.3, 0.4], 3)
+    assert np.all(np.isfinite(base)) and np.allclose(base, near, rtol=1e-7)
+
+
+# ---------------------------------------------------------------------------------------------
+# balanced-factor coordinates
+def _h_inverse_matrix(Y, depth):
+    """(Psi^* g^N)^{-1} = DPsi^{-1} A_N DPsi^{-T} as a d^2 x d^2 matrix, DPsi by central differences."""
+    d = Y.shape[0]
+    X = _psi(Y, depth)
+    J = np.empty((d * d, d * d))
+    h = 1e-6
+    for b in range(d * d):
+        e = np.zeros(d * d)
+        e[b] = h
+        J[:, b] = ((_psi(Y + e.reshape(d, d), depth) - _psi(Y - e.reshape(d, d), depth)) / (2 * h)).ravel()
+    Ji = np.linalg.inv(J)
+    return Ji @ _operator_matrix(X, depth) @ Ji.T, J
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4.5])
+def test_factor_coordinates_volume_and_ito_drift(depth):
+    rng = np.random.default_rng(int(depth * 2))
+    d = 3
+    Y = _random_matrix(rng, d, 0.6, 1.4)
+    Hinv, J = _h_inverse_matrix(Y, depth)
+    # vol_{g^N} = N^{d/2} dY: det of the pulled-back metric is N^d
+    assert np.isclose(-np.linalg.slogdet(Hinv)[1], d * math.log(depth), atol=1e-6)
+    # Ito drift of Y = div_Y (h^{-1}) (constant det), by central differences
+    h = 1e-4
+    div = np.zeros(d * d)
+    for b in range(d * d):
+        e = np.zeros(d * d)
+        e[b] = h
+        div += (
+            _h_inverse_matrix(Y + e.reshape(d, d), depth)[0][:, b]
+            - _h_inverse_matrix(Y - e.reshape(d, d), depth)[0][:, b]
+        ) / (2 * h)
+    got = _spectral(Y, lambda mu: factor_ito_correction(mu, depth))
+    assert np.max(np.abs(got.ravel() - div)) < 1e-5 * (1 + np.max(np.abs(div)))
+
+
+def test_factor_ito_correction_at_det_zero_and_catalog(formulas):
+    for N in (2, 3, 4.5):
+        assert np.allclose(factor_ito_correction([1.7, 0.0], N)[0], (2 - 2 * N) / (N * 1.7))
+        f = formulas["ito_correction_factor"]
+        assert np.isclose(f.numpy(1.3, 0.4, float(N)), factor_ito_correction([1.3, 0.4], N)[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# the submersion identity: Delta_B (f o phi) = Delta_g f + <A_N grad S_N, grad f>
+def _balanced_chart(z, d, depth):
+    """Balanced factors W_1..W_N over X with gauge exp(xi_p): W_1 = O_1 P, W_p = O_p P O_{p-1}^T,
+    W_N = U_polar P O_{N-1}^T, P = (X^T X)^{1/(2N)} (smooth in X: no SVD sign choices)."""
+    X = z[: d * d].reshape(d, d)
+    iu = np.triu_indices(d, 1)
+    Os = []
+    for p in range(depth - 1):
+        K = np.zeros((d, d))
+        K[iu] = z[d * d + p * len(iu[0]) : d * d + (p + 1) * len(iu[0])]
+        Os.append(expm(K - K.T))
+    lam, V = np.linalg.eigh(X.T @ X)
+    P = V @ np.diag(lam ** (1 / (2 * depth))) @ V.T
+    Upol = X @ V @ np.diag(lam**-0.5) @ V.T
+    W = []
+    for p in range(depth):
+        left = Upol if p == depth - 1 else Os[p]
+        right = np.eye(d) if p == 0 else Os[p - 1]
+        W.append(left @ P @ right.T)
+    return np.concatenate([w.ravel() for w in W])
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("depth", [2, 3])
+def test_submersion_identity(d, depth):
+    rng = np.random.default_rng(100 + 10 * d + depth)
+    X = _random_matrix(rng, d, 0.6, 1.6)
+    K, M = rng.standard_normal((d, d)) * 0.3, rng.standard_normal((d, d))
+
+    def f(Z):
+        return math.exp(np.sum(K * Z)) + 0.5 * np.sum((Z - M) ** 2)
+
+    def grad_f(Z):
+        return math.exp(np.sum(K * Z)) * K + Z - M
+
+    def hess_f(Z):
+        return math.exp(np.sum(K * Z)) * np.outer(K.ravel(), K.ravel()) + np.eye(d * d)
+
+    n_gauge = (depth - 1) * d * (d - 1) // 2
+    z0 = np.concatenate([X.ravel(), rng.standard_normal(n_gauge) * 0.5])
+
+    def F(w):  # f o phi on the ambient factor space
+        Ws = [w[p * d * d : (p + 1) * d * d].reshape(d, d) for p in range(depth)]
+        prod = np.eye(d)
+        for Wp in Ws:
+            prod = Wp @ prod
+        return f(prod), Ws
+
+    w0 = _balanced_chart(z0, d, depth)
+    _, Ws = F(w0)
+    # ambient gradient of f o phi: (W_N..W_{p+1})^T grad f (W_{p-1}..W_1)^T
+    G = grad_f(X)
+    amb = []
+    for p in range(depth):
+        left, right = np.eye(d), np.eye(d)
+        for q in range(p + 1, depth):
+            left = Ws[q] @ left
+        for q in range(p):
+            right = Ws[q] @ right
+        amb.append((left.T @ G @ right.T).ravel())
+    amb = np.concatenate(amb)
+    h = 1e-6
+    J = np.stack(
+        [
+            (_balanced_chart(z0 + h * e, d, depth) - _balanced_chart(z0 - h * e, d, depth)) / (2 * h)
+            for e in np.eye(z0.size)
+        ],
+        axis=1,
+    )
+    Ub, sb, Vbt = np.linalg.svd(J, full_matrices=False)
+    lap = 0.0
+    hc = 1e-4
+    for i in range(z0.size):
+        w = Vbt[i] / sb[i]  # chart direction with velocity the i-th orthonormal tangent vector Ub[:, i]
+        cp, cm = _balanced_chart(z0 + hc * w, d, depth), _balanced_chart(z0 - hc * w, d, depth)
+        second = (F(cp)[0] - 2 * F(w0)[0] + F(cm)[0]) / hc**2
+        accel = (cp - 2 * w0 + cm) / hc**2
+        tangential = Ub @ (Ub.T @ accel)
+        lap += second - tangential @ amb  # Hess_B(e_i, e_i) = (F o c)'' - <(c'')^T, grad F>
+    A = _operator_matrix(X, depth)
+    s = np.linalg.svd(X, compute_uv=False)
+    c = _spectral(X, lambda v: ito_correction(v, depth))
+    e = _spectral(X, lambda v: entropy_drift(v, depth))
+    rhs = np.sum(A * hess_f(X)) + np.sum((c + e) * G)
+    assert s.min() > 0.5
+    assert abs(lap - rhs) < 2e-4 * (1 + abs(rhs))
+
+
+# ---------------------------------------------------------------------------------------------
+# samplers against quadrature
+_E = riemdln.QuadraticEnergy(np.array([[1.0, 0.3], [0.0, 0.5]]))
+
+
+def _observables(X):
+    return np.stack(
+        [X[:, 0, 0], X[:, 1, 1], X[:, 0, 1], (np.linalg.det(X) < 0).astype(float), _E.loss(X)],
+        axis=-1,
+    )
+
+
+@pytest.mark.parametrize("depth,free_energy", [(2, False), (3, False), (2, True), (3, True)])
+def test_gibbs_sample_matches_quadrature(depth, free_energy):
+    beta = 4.0
+    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy, n_radial=28, n_angular=20)
+    r = riemdln.gibbs_sample(_E, depth, beta, n_samples=12000, free_energy=free_energy, seed=3)
+    vals = _observables(r.samples)
+    se = vals.std(axis=0) / math.sqrt(r.effective_sample_size)
+    assert np.all(q.error < 0.1 * se)
+    assert 0.3 < r.acceptance_rate < 0.9
+    assert np.all(np.abs(vals.mean(axis=0) - q.value) < 4 * se), (vals.mean(axis=0), q.value, se)
+
+
+def test_quadrature_oracle_gaussian_case():
+    # N = 1: the Gibbs law is Gaussian N(M, 1/beta) entrywise
+    M = np.array([[0.4, -0.2], [0.1, 0.3]])
+    E = riemdln.QuadraticEnergy(M)
+    q = riemdln.gibbs_expectation(E, lambda X: np.stack([X[:, 0, 1], X[:, 0, 0] ** 2], -1), 1, 3.0)
+    assert np.allclose(q.value, [-0.2, 0.4**2 + 1 / 3.0], atol=1e-8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth,free_energy", [(3, False), (3, True)])
+def test_langevin_time_averages_match_quadrature(depth, free_energy):
+    beta = 4.0
+    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy)
+    r = riemdln.langevin(
+        _E,
+        np.eye(2),
+        depth,
+        beta,
+        t_final=60.0,
+        dt=4e-3,
+        n_chains=200,
+        seed=5,
+        free_energy=free_energy,
+        save_every=25,
+    )
+    assert r.status == riemdln.flows.result.Status.FINISHED
+    burn = len(r.t) // 6
+    per_chain = np.stack([_observables(r.X[burn:, c]).mean(axis=0) for c in range(r.X.shape[1])])
+    mean, se = per_chain.mean(axis=0), per_chain.std(axis=0) / math.sqrt(per_chain.shape[0])
+    # time-discretization bias O(dt) is well below the Monte Carlo error here
+    assert np.all(np.abs(mean - q.value) < 4 * se + 0.01), (mean, q.value, se)
+
+
+@pytest.mark.slow
+def test_langevin_step_size_bias_shrinks_away_from_det_zero():
+    E = riemdln.QuadraticEnergy(np.diag([1.5, 1.0]))
+    beta, depth = 10.0, 3
+    q = riemdln.gibbs_expectation(E, lambda X: E.loss(X), depth, beta, tol=1e-5)
+    assert q.status == riemdln.flows.result.Status.FINISHED
+    bias, se = [], []
+    # start in equilibrium (thinned exact draws): no burn-in; X coordinates (the regime away from det = 0)
+    X0 = riemdln.gibbs_sample(E, depth, beta, 20000, seed=2).samples[::20]
+    for dt in (0.08, 0.02):
+        r = riemdln.langevin(E, X0, depth, beta, 10.0, dt, n_chains=1000, seed=1, coordinates="X")
+        per_chain = r["loss"][1:].mean(axis=0)
+        bias.append(per_chain.mean() - float(q.value))
+        se.append(per_chain.std() / math.sqrt(per_chain.size))
+    assert bias[0] > 4 * se[0]  # visible at the large step
+    assert abs(bias[1]) < 0.5 * bias[0] and abs(bias[1]) < 4 * se[1] + 0.25 * bias[0]
+
+
+def _rk4_flow(X0, depth, M, t_final, n):
+    def rhs(X):
+        return -riemdln.riemannian_gradient(X, X - M, depth)
+
+    X, h = X0.copy(), t_final / n
+    path = [X.copy()]
+    for _ in range(n):
+        k1 = rhs(X)
+        k2 = rhs(X + 0.5 * h * k1)
+        k3 = rhs(X + 0.5 * h * k2)
+        k4 = rhs(X + h * k3)
+        X = X + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        path.append(X.copy())
+    return np.array(path)
+
+
+def test_beta_to_infinity_mean_path_is_the_gradient_flow():
+    M = np.array([[1.5, 0.4], [-0.2, 0.8]])
+    E = riemdln.QuadraticEnergy(M)
+    X0 = np.array([[0.6, 0.1], [0.0, 0.5]])
+    ref = _rk4_flow(X0, 3, M, 2.0, 400)
+    errs = []
+    for beta in (1e2, 1e4):
+        r = riemdln.langevin(E, X0, 3, beta, 2.0, 5e-3, n_chains=50, seed=0, save_every=80)
+        mean = r.X.mean(axis=1)
+        errs.append(np.max(np.abs(mean - ref[::80])))
+    assert errs[1] < 0.02 and errs[1] < errs[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# API behaviour
+def test_seeded_runs_are_reproducible_bit_for_bit_and_chains_vectorized():
+    kw = dict(depth=3, beta=5.0, t_final=0.5, dt=0.01, n_chains=7, seed=11)
+    a = riemdln.langevin(_E, np.eye(2), **kw)
+    b = riemdln.langevin(_E, np.eye(2), **kw)
+    assert np.array_equal(a.X, b.X) and a.X.shape == (51, 7, 2, 2)
+    assert set(a.diagnostics) >= {"loss", "singular_values", "det_sign", "entropy", "free_energy"}
+    assert np.allclose(a["free_energy"], a["loss"] - a["entropy"] / 5.0)
+    assert a["singular_values"].shape == (51, 7, 2)
+    c = riemdln.langevin(_E, np.stack([np.eye(2)] * 7), **kw)
+    assert np.array_equal(a.X, c.X)
+
+
+def test_save_every_bounds_memory():
+    r = riemdln.langevin(_E, np.eye(2), 2, 5.0, 1.0, 0.001, n_chains=3, seed=0, save_every=100)
+    assert len(r.t) == 11 and np.isclose(r.t[-1], 1.0)
+
+
+def test_larger_matrices_run_in_both_charts():
+    E = riemdln.QuadraticEnergy(np.eye(4))
+    for coords in ("X", "Y", "auto"):
+        r = riemdln.langevin(E, np.eye(4), 3, 50.0, 0.2, 0.01, n_chains=4, seed=1, coordinates=coords)
+        assert r.status == riemdln.flows.result.Status.FINISHED and np.all(np.isfinite(r.X))
+
+
+def test_infinite_depth_says_not_normalizable():
+    r = riemdln.langevin(_E, np.eye(2), math.inf, 5.0, 0.1, 0.01, normalized=True, seed=0)
+    assert "not normalizable" in r.message
+    with pytest.raises(riemdln.RiemdlnValueError, match="not normalizable"):
+        riemdln.gibbs_sample(_E, math.inf, 4.0, 10)
+    with pytest.raises(riemdln.RiemdlnValueError, match="not normalizable"):
+        riemdln.gibbs_expectation(_E, lambda X: X[:, 0, 0], math.inf, 4.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(beta=0.0), "beta"),
+        (dict(beta=-1.0), "beta"),
+        (dict(dt=0.0), "dt"),
+        (dict(t_final=-1.0), "t_final"),
+        (dict(X0=np.array([[np.nan, 0], [0, 1.0]])), "X0"),
+        (dict(X0=np.eye(3)), "X0"),
+        (dict(X0=np.stack([np.eye(2)] * 3), n_chains=2), "X0"),
+        (dict(n_chains=0), "n_chains"),
+        (dict(coordinates="Z"), "coordinates"),
+        (dict(depth=0.5), "depth"),
+        (dict(seed=-3), "seed"),
+        (dict(save_every=0), "save_every"),
+    ],
+)
+def test_bad_input_names_the_argument(kwargs, name):
+    args = dict(energy=_E, X0=np.eye(2), depth=2, beta=1.0, t_final=1.0, dt=0.1)
+    args.update(kwargs)
+    with pytest.raises(riemdln.RiemdlnValueError, match=f"`{name}"):
+        riemdln.langevin(**args)
+
+
+def test_bad_input_samplers():
+    with pytest.raises(riemdln.RiemdlnValueError, match="`beta`"):
+        riemdln.gibbs_sample(_E, 2, 0.0, 10)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`n_samples`"):
+        riemdln.gibbs_sample(_E, 2, 1.0, 0)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`energy`"):
+        riemdln.gibbs_expectation(riemdln.QuadraticEnergy(np.eye(3)), lambda X: X[:, 0, 0], 2, 1.0)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`energy`"):
+        riemdln.langevin(object(), np.eye(2), 2, 1.0, 1.0, 0.1)
