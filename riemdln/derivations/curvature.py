@@ -405,26 +405,26 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
             cl += 1
     wm, wc, cm = _certify_chart(exprs, rnd)
     checks["metric_warped_d2"] = Check(
-        "J^T G J, G = A_N(X)^{-1} in matrix entries, J = dX/d(mu, alpha, gamma) of the chart by central "
-        "differences (step 1e-25, 60 digits), N = 2, 3, 7.5",
+        "the pull-back by the chart of the inverse of A_N(X) in matrix entries, the chart's Jacobian by central "
+        "differences (h = 1e-25, 60 digits), N = 2, 3, 7.5",
         wm,
         1e-30,
         cm,
     )
     checks["christoffel_d2"] = Check(
-        "Christoffel symbols of the pulled-back metric J^T G J by central finite differences "
-        "(step 1e-15, mpmath 60 digits)",
+        "Christoffel symbols of the pulled-back metric by central finite differences "
+        "(h = 1e-15, mpmath 60 digits)",
         wc,
         1e-15,
         cm,
     )
     fd = (
-        "curvature of G = A_N(X)^{-1} in the entries of X (central finite differences, step 1e-12, mpmath "
-        "60 digits), random X, both signs of det X"
+        "curvature of the metric matrix, the inverse of A_N(X), in the entries of X (central finite differences, "
+        "h = 1e-12, mpmath 60 digits), random X, both signs of det X"
     )
     checks["scalar_curvature_d2"] = Check(f"{fd}, N = 1 (absolute), 2, 3, 7.5", worst["fd"], 1e-15, counts["fd"])
     checks["scalar_curvature_infinite_d2"] = Check(
-        f"{fd}, A_inf (logarithmic mean)", worst["fd_inf"], 1e-15, counts["fd_inf"]
+        f"{fd}, the infinite-depth operator (logarithmic mean)", worst["fd_inf"], 1e-15, counts["fd_inf"]
     )
     checks["scalar_curvature_coincident_d2"] = Check(
         f"{fd}, X = s * rotation, N = 2, 3", worst["coinc"], 1e-15, counts["coinc"]
@@ -436,25 +436,25 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
         counts["generic"],
     )
     checks["scalar_curvature_quotient_d2"] = Check(
-        "sinh form vs (2/N)(x1^(1/N) + x2^(1/N))(a12^2 - a11 a22)/(x1 - x2)^2, real N (mpmath 60 digits)",
+        "sinh form against the quotient form in the multipliers, real N (mpmath 60 digits)",
         worst["quotient"],
         1e-40,
         counts["quotient"],
     )
     checks["scalar_curvature_correction_d2"] = Check(
-        "N (R_N/N - R_inf) at N = 10^3..10^8, Richardson-extrapolated (mpmath 60 digits)",
+        "N times the difference of the normalized and infinite-depth curvatures at N = 10^3..10^8, Richardson-extrapolated (mpmath 60 digits)",
         worst["limit"],
         1e-20,
         counts["limit"],
     )
     checks["scalar_curvature_rank_one_d2"] = Check(
-        "quotient form at s2 = 1e-120 vs the rank-one limit, N = 2, 3, 7.5 (integer N: proven by cancel in mu)",
+        "quotient form at a second singular value 120 decades below the first, against the rank-one limit, N = 2, 3, 7.5 (integer N: proven by cancel in the factor singular values)",
         worst["edge"],
         1e-20,
         counts["edge"],
     )
     checks["geodesic_length_aligned"] = Check(
-        "quadrature of sqrt(v^T G v) along the mu-straight aligned curve, G = A_N^{-1} in matrix entries (mpmath)",
+        "quadrature of the metric speed along the aligned curve that is straight in the factor singular values, with the inverse of A_N in matrix entries (mpmath)",
         wl,
         1e-15,
         cl,

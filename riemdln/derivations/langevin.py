@@ -243,9 +243,9 @@ def _certify(exprs) -> dict:
                 worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
                 count += 1
     method = (
-        "divergence formula div A_N + A_N grad log det A_N^{-1/2} by central differences (h = 1e-9, 30 digits) of "
-        "the full d^2 x d^2 operator (defining sum of fractional powers; spectral for N = 4.5, inf), "
-        "d = 2, 3, N = 1, 2, 3, 4.5, inf"
+        "the divergence formula (divergence of A_N plus A_N times the gradient of log det(A_N)^(-1/2)) by central "
+        "differences (h = 1e-9, 30 digits) of the full operator on d x d matrices (defining sum of fractional "
+        "powers; spectral for N = 4.5 and infinite depth), d = 2, 3, N = 1, 2, 3, 4.5 and infinite depth"
     )
     out["ito_correction"] = Check(method, worst, 1e-12, count)
     out["ito_correction_infinite"] = out["ito_correction"]
@@ -277,8 +277,8 @@ def _certify(exprs) -> dict:
                 worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
                 count += 1
     out["entropy_drift"] = Check(
-        "A_N (full matrix, defining sum / spectral) times the central-difference gradient of "
-        "1/2 sum_{i<j} log a_N(s_i^2, s_j^2), d = 2, 3, N = 2, 3, 4.5 (30 digits)",
+        "A_N (full matrix, defining sum / spectral) times the central-difference gradient of the "
+        "fibre entropy, d = 2, 3, N = 2, 3, 4.5 (30 digits)",
         worst,
         1e-12,
         count,
@@ -353,20 +353,20 @@ def _certify(exprs) -> dict:
             worst_k = max(worst_k, float(max(abs(g - r) for g, r in zip(got, div, strict=True)) / scale))
             count_k += 1
     out["ito_correction_factor"] = Check(
-        "div_Y of DPsi^{-1} A_N DPsi^{-T} (the inverse pulled-back metric, constant determinant) by nested central "
-        "differences of Psi(Y) = Y (Y^T Y)^((N-1)/2) and the full operator, d = 2, N = 2, 3, 4.5 (40 digits)",
+        "divergence in Y of the inverse pulled-back metric (constant determinant) by nested central "
+        "differences of the balanced-factor map and the full operator, d = 2, N = 2, 3, 4.5 (40 digits)",
         worst_k,
         1e-12,
         count_k,
     )
     out["log_gibbs_density"] = Check(
-        "-beta E + lambda S_N - 1/2 log det of the full 4x4 operator (defining sum / spectral), N = 2, 3, 4.5",
+        "energy, entropy and half the log-determinant of the full 4x4 operator (defining sum / spectral), N = 2, 3, 4.5",
         worst_x,
         1e-14,
         count,
     )
     out["log_gibbs_density_factor"] = Check(
-        "the dX log-density at Psi(Y) plus log|det DPsi| by central differences of Y (Y^T Y)^((N-1)/2) "
+        "the dX log-density at the image of Y plus the log-Jacobian of the balanced-factor map by central differences "
         "(fractional power by eigendecomposition), N = 2, 3, 4.5 (30 digits)",
         worst_y,
         1e-12,
