@@ -125,6 +125,8 @@ def test_pool_is_terminated_on_an_exception():
             procs = list(pool._processes.values())
             pool.submit(time.sleep, 60)
             raise RuntimeError("boom")
+    for p in procs:  # terminated and killed by the pool's exit; give the kernel a moment to reap them
+        p.join(timeout=10)
     assert procs and not any(p.is_alive() for p in procs)
 
 

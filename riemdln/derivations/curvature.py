@@ -412,8 +412,7 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
         cm,
     )
     checks["christoffel_d2"] = Check(
-        "Christoffel symbols of the pulled-back metric by central finite differences "
-        "(h = 1e-15, mpmath 60 digits)",
+        "Christoffel symbols of the pulled-back metric by central finite differences (h = 1e-15, mpmath 60 digits)",
         wc,
         1e-15,
         cm,
@@ -442,19 +441,22 @@ def _certify(exprs, R_generic, R_symbolic_mu, R_inf_generic) -> dict:
         counts["quotient"],
     )
     checks["scalar_curvature_correction_d2"] = Check(
-        "N times the difference of the normalized and infinite-depth curvatures at N = 10^3..10^8, Richardson-extrapolated (mpmath 60 digits)",
+        "N times the difference of the normalized and infinite-depth curvatures at N = 10^3..10^8, "
+        "Richardson-extrapolated (mpmath 60 digits)",
         worst["limit"],
         1e-20,
         counts["limit"],
     )
     checks["scalar_curvature_rank_one_d2"] = Check(
-        "quotient form at a second singular value 120 decades below the first, against the rank-one limit, N = 2, 3, 7.5 (integer N: proven by cancel in the factor singular values)",
+        "quotient form at a second singular value 120 decades below the first, against the rank-one limit, N "
+        "= 2, 3, 7.5 (integer N: proven by cancel in the factor singular values)",
         worst["edge"],
         1e-20,
         counts["edge"],
     )
     checks["geodesic_length_aligned"] = Check(
-        "quadrature of the metric speed along the aligned curve that is straight in the factor singular values, with the inverse of A_N in matrix entries (mpmath)",
+        "quadrature of the metric speed along the aligned curve that is straight in the factor singular "
+        "values, with the inverse of A_N in matrix entries (mpmath)",
         wl,
         1e-15,
         cl,

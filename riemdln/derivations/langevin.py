@@ -360,7 +360,8 @@ def _certify(exprs) -> dict:
         count_k,
     )
     out["log_gibbs_density"] = Check(
-        "energy, entropy and half the log-determinant of the full 4x4 operator (defining sum / spectral), N = 2, 3, 4.5",
+        "energy, entropy and half the log-determinant of the full 4x4 operator (defining sum / spectral), N "
+        "= 2, 3, 4.5",
         worst_x,
         1e-14,
         count,
