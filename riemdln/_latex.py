@@ -40,6 +40,10 @@ def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
         pdf = Path(work) / (tex.stem + ".pdf")
         target = tex.with_suffix(".pdf")
         tmp = target.with_name(f".{target.name}.tmp")
-        shutil.copyfile(pdf, tmp)
-        tmp.replace(target)
+        try:
+            shutil.copyfile(pdf, tmp)
+            tmp.replace(target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     return target

@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,35 +26,13 @@ class CLIError(Exception):
 
 
 def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:
-    """Compile ``tex`` with pdflatex in a scratch folder; move the PDF beside it (atomically)."""
-    exe = shutil.which("pdflatex")
-    if exe is None:
-        raise CLIError(
-            "pdflatex not found: install TeX Live (Debian: apt-get install texlive-latex-base) or drop --pdf"
-        )
-    with tempfile.TemporaryDirectory() as work:
-        for _ in range(2):  # twice, for labels
-            proc = subprocess.run(
-                [exe, "-interaction=nonstopmode", "-halt-on-error", "-output-directory", work, str(tex)],
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-            if proc.returncode != 0:
-                log = (proc.stdout or "").strip().splitlines()
-                errors = [line for line in log if line.startswith("!")]
-                raise CLIError(f"pdflatex failed on {tex}: {errors[0] if errors else 'see its log'}")
-        pdf = Path(work) / (tex.stem + ".pdf")
-        target = tex.with_suffix(".pdf")
-        tmp = target.with_name(f".{target.name}.tmp")
-        try:
-            shutil.copyfile(pdf, tmp)
-            tmp.replace(target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    return target
+    """:func:`riemdln._latex.compile_pdf`, its errors as one-line CLI errors."""
+    from riemdln import _latex
+
+    try:
+        return _latex.compile_pdf(tex, timeout)
+    except _latex.LatexError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _progress(stream):

@@ -1185,15 +1185,20 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         lines.append(r"\end{split}")
         lines.append(r"\end{equation}")
         if f.check is not None:
-            lines.append(
-                r"\noindent\emph{Certificate:} "
-                + _certificate_tex(f.check.method)
-                + f"; worst relative error ${_error_tex(f.check.max_error)}$ over {f.check.points} points "
-                + ("(passed)." if f.check.passed else "(FAILED).")
-            )
+            lines.append(_certificate_line(f.check))
         lines.append("")
     lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
+
+
+def _certificate_line(check: Check) -> str:
+    """The certificate paragraph under a formula."""
+    return (
+        r"\noindent\emph{Certificate:} "
+        + _certificate_tex(check.method)
+        + f"; worst relative error ${_error_tex(check.max_error)}$ over {check.points} points "
+        + ("(passed)." if check.passed else "(FAILED).")
+    )
 
 
 def _matrix_entries_tex(f: Formula) -> list[str]:
@@ -1224,12 +1229,7 @@ def _matrix_entries_tex(f: Formula) -> list[str]:
     lines.append(" \\\\\n".join(rows))
     lines.append(r"\end{align}")
     if f.check is not None:
-        lines.append(
-            r"\noindent\emph{Certificate:} "
-            + _certificate_tex(f.check.method)
-            + f"; worst relative error ${_error_tex(f.check.max_error)}$ over {f.check.points} points "
-            + ("(passed)." if f.check.passed else "(FAILED).")
-        )
+        lines.append(_certificate_line(f.check))
     lines.append("")
     return lines
 

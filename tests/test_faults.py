@@ -146,18 +146,18 @@ def test_full_disk_is_one_line_exit_2_and_leaves_no_temporary(tmp_path, derive_c
 
 
 def test_failed_pdf_copy_leaves_no_temporary(tmp_path, monkeypatch):
-    from riemdln import cli
+    from riemdln import _latex, cli
 
     fake = tmp_path / "pdflatex"
     fake.write_text('#!/bin/sh\nfor last; do :; done\nname=$(basename "$last" .tex)\ntouch "$4/$name.pdf"\n')
     fake.chmod(0o755)
-    monkeypatch.setattr(cli.shutil, "which", lambda name: str(fake))
+    monkeypatch.setattr(_latex.shutil, "which", lambda name: str(fake))
 
     def half_copy(src, dst):
         Path(dst).write_bytes(b"%PDF-1.5 trunc")
         raise OSError(errno.ENOSPC, "No space left on device", str(dst))
 
-    monkeypatch.setattr(cli.shutil, "copyfile", half_copy)
+    monkeypatch.setattr(_latex.shutil, "copyfile", half_copy)
     tex = tmp_path / "formulas.tex"
     tex.write_text("x")
     with pytest.raises(OSError):
