@@ -239,6 +239,18 @@ def blas_threads():
     return threadpool_limits(limits=int(wanted) if wanted and wanted.isdigit() else 1, user_api="blas")
 
 
+def with_blas_threads(fn):
+    """Decorator: run ``fn`` inside :func:`blas_threads` (signature and docstring kept)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with blas_threads():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def run(*args, **kwargs) -> Outcome:
     """:func:`_run` with BLAS limited as :func:`blas_threads` says."""
     with blas_threads():

@@ -325,6 +325,7 @@ def _factor_result(problem, net, ys, t, N, normalized, status, message, nfev, nj
     )
 
 
+@_driver.with_blas_threads
 def factor_descent(
     problem,
     factors: Sequence[ArrayLike],
