@@ -116,22 +116,10 @@ def _metric(X, depth, normalized, A, B):
 
 
 def _check_square(X, depth, normalized, others):
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
-    X = check_matrix(X, "X")
-    if X.ndim != 2 or X.shape[0] != X.shape[1]:
-        raise RiemdlnValueError(f"`X` must be a square d x d matrix; got shape {X.shape}.")
-    s = np.linalg.svd(X, compute_uv=False)
-    check_full_rank(s, X.shape, "X", "the metric (and its curvature) is defined only at full rank")
-    if math.isinf(depth) and X.shape[0] != X.shape[1]:
-        raise RiemdlnValueError("`depth=math.inf` needs a square `X`.")
-    out = []
-    for name, Z in others:
-        Z = check_matrix(Z, name)
-        if Z.shape != X.shape:
-            raise RiemdlnValueError(f"`{name}` must have the shape of `X` {X.shape}; got {Z.shape}.")
-        out.append(Z)
-    return X, depth, normalized, out
+    """The geodesics module's checks (square, full-rank X; conventions; directions of X's shape)."""
+    from riemdln.geodesics import _check
+
+    return _check(X, others, depth, normalized)
 
 
 def sectional_curvature(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False) -> float:
