@@ -1224,8 +1224,9 @@ def _matrix_entries_tex(f: Formula) -> list[str]:
             else:
                 label = rf"\left[{f.symbol}\right]_{{{k + 1}, {c + 1}}}"
             parts = _broken(_document_latex(entry))
-            rows.append(label + " &= " + parts[0])
-            rows.extend(r"&\quad " + p for p in parts[1:])
+            entry_rows = [label + " &= " + parts[0]] + [r"&\quad " + p for p in parts[1:]]
+            # one number per entry, on its last line
+            rows.extend([r + r" \notag" for r in entry_rows[:-1]] + entry_rows[-1:])
     lines.append(" \\\\\n".join(rows))
     lines.append(r"\end{align}")
     if f.check is not None:
