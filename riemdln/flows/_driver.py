@@ -198,6 +198,7 @@ class Outcome:
     njev: int
     t_events: dict = field(default_factory=dict)
     sol: Callable | None = None
+    stop_event: str | None = None  # the terminal event that ended the run (status EVENT)
 
 
 class _Dense:
@@ -522,6 +523,7 @@ def _run(
         njev=njev,
         t_events={k: np.asarray(v, dtype=float) for k, v in t_events.items()},
         sol=dense_sol,
+        stop_event=message_kw.get("name") if status == Status.EVENT else None,
     )
 
 

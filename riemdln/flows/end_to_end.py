@@ -782,6 +782,7 @@ def _svd_part(
         normalized=normalized,
         formulation="svd",
         sol=sol,
+        stop_event=out.stop_event,
     )
 
 
@@ -846,6 +847,7 @@ def _matrix_part(
         normalized=normalized,
         formulation="matrix",
         sol=sol,
+        stop_event=out.stop_event,
     )
 
 
@@ -902,7 +904,7 @@ def _hybrid(
         dense_output,
         progress,
     )
-    switched = len(first.t_events[_SWITCH]) > 0 and first.status == Status.EVENT and _SWITCH in first.message
+    switched = first.status == Status.EVENT and first.stop_event == _SWITCH
     t_events = {k: v for k, v in first.t_events.items() if k != _SWITCH}
     if not switched:
         return dataclasses.replace(first, t_events=t_events)
@@ -962,6 +964,7 @@ def _hybrid(
         normalized=normalized,
         formulation="matrix+svd",
         sol=sol,
+        stop_event=second.stop_event,
     )
 
 
