@@ -43,10 +43,9 @@ class CVODESolver:
         first_step: float | None = None,
         jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,  # may have .setup(t, y)
         krylov_dim: int = 30,
-        precond=None,  # an object with setup(t, y, reuse) -> bool and solve(r, gamma) -> z, P z = r, P ~ I - gamma J
         **_ignored,
     ):
-        from sksundae.cvode import CVODE, CVODEJacTimes, CVODEPrecond
+        from sksundae.cvode import CVODE, CVODEJacTimes
 
         self.fun, self.t_bound = fun, float(t_bound)
         self.njev = 0
@@ -76,15 +75,6 @@ class CVODESolver:
                 setup(t, y)
 
             options["jactimes"] = CVODEJacTimes(setupfn if setup is not None else None, solvefn)
-        if precond is not None:
-
-            def psetup(t, y, yp, jok, jnew, gamma):
-                jnew[0] = 1 if precond.setup(t, y, bool(jok)) else 0
-
-            def psolve(t, y, yp, r, z, gamma, delta, lr):
-                z[:] = precond.solve(r, gamma)
-
-            options["precond"] = CVODEPrecond(psetup, psolve, side="left")
         self._solver = CVODE(rhsfn, **options)
         result = self._solver.init_step(float(t0), np.array(y0, dtype=float))
         self.t, self.y = float(result.t), np.array(result.y, dtype=float)

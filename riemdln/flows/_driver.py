@@ -284,7 +284,6 @@ def _run(
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
     fallback: str | None = None,
     jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,
-    precond=None,
     atol_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     monotone: bool = True,
     max_saved: int | None = None,
@@ -347,7 +346,6 @@ def _run(
             kwargs["first_step"] = first_step
         if method == "CVODE":
             kwargs["jvp"] = jvp
-            kwargs["precond"] = precond
         elif jac is not None and method in IMPLICIT:
             kwargs["jac"] = jac
         elif batched and method in IMPLICIT:

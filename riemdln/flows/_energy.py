@@ -76,17 +76,6 @@ class EnergyOps:
         h = np.finfo(float).eps ** (1 / 3) * max(1.0, float(np.linalg.norm(X))) / nv
         return (self.grad(X + h * V) - self.grad(X - h * V)) / (2 * h)
 
-    def pair_weights(self, Q: np.ndarray, R: np.ndarray) -> np.ndarray:
-        r"""Diagonal of the Hessian in the basis :math:`q_i r_j^T` of orthonormal frames Q (m×k), R (n×k).
-
-        :math:`w_{ij} = \langle q_i r_j^T, \nabla^2 E\,[q_i r_j^T]\rangle`; for completion
-        :math:`w = (Q\circ Q)^T\,\mathbb 1_\Omega\,(R\circ R)` exactly. Other energies get 1 (exact for
-        :class:`riemdln.QuadraticEnergy`): the weights only shape a preconditioner, never the flow.
-        """
-        if self.completion:
-            return (Q * Q).T @ self.mask.astype(float) @ (R * R)
-        return np.ones((Q.shape[1], R.shape[1]))
-
     def hessian(self, X: np.ndarray) -> np.ndarray:
         """The dense (mn, mn) Hessian (row-major vec), from Hessian-vector products of the basis."""
         m, n = self.shape

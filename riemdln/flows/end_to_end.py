@@ -187,58 +187,6 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
 
 
 # -------------------------------------------------------------------------------------------- SVD form
-# CVODE (large SVD-coordinate systems) runs GMRES with _SVDPreconditioner; False: unpreconditioned (benchmarks)
-PRECONDITION = True
-
-
-class _SVDPreconditioner:
-    r"""A preconditioner :math:`P \approx I - \gamma J` of the SVD-coordinate flow for CVODE's GMRES.
-
-    Linearized about the current frames, a perturbation :math:`\delta X = Q C R^T` moves as
-    :math:`\dot C_{ij} \approx -a_{ij}\,(\text{Hessian in the basis } q_i r_j^T)\,C_{ij}`; keeping the
-    Hessian's diagonal :math:`w_{ij}` (:meth:`EnergyOps.pair_weights`), symmetrized over (i, j) and (j, i),
-    the Jacobian is diagonal in the state's own split: :math:`\delta\rho_i` decays at rate
-    :math:`a_{ii}w_{ii}`, the antisymmetric parts of :math:`Q^T\delta Q` and :math:`R^T\delta R` at
-    :math:`a_{ij}\bar w_{ij}`; everything else (the symmetric parts, the thin frames' complements) is left
-    alone. These are the flow's stiff rates — up to :math:`s_1^2` at N = ∞ — so GMRES sees an operator
-    close to the identity; its accuracy never affects the solution, only the number of iterations.
-    """
-
-    def __init__(self, system: _SVDSystem):
-        self.system = system
-        self.D: np.ndarray | None = None
-
-    def setup(self, t: float, y: np.ndarray, reuse: bool) -> bool:
-        if reuse and self.D is not None:
-            return False
-        sysm = self.system
-        rho, Q, R = sysm.split(np.asarray(y))
-        self.Q, self.R = Q.copy(), R.copy()
-        r = np.maximum(rho[:, None], rho[None, :])
-        log_a = (
-            _log_multiplier(np.exp(2 * (rho[:, None] - r)), np.exp(2 * (rho[None, :] - r)), sysm.depth, sysm.normalized)
-            + 2 * r * sysm.deg
-        )
-        w = sysm.energy.pair_weights(Q, R)
-        wbar = 0.5 * (w + w.T)
-        np.fill_diagonal(wbar, np.diag(w))
-        self.D = np.exp(log_a) * wbar
-        return True
-
-    def solve(self, r: np.ndarray, gamma: float) -> np.ndarray:
-        sysm = self.system
-        rr, rQ, rR = sysm.split(np.asarray(r))
-        scale = 1.0 / (1.0 + gamma * self.D)
-        z_rho = rr * np.diag(scale)
-        return sysm.join(z_rho, self._frame(self.Q, rQ, scale), self._frame(self.R, rR, scale))
-
-    @staticmethod
-    def _frame(F: np.ndarray, rF: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        w = F.T @ rF
-        anti = 0.5 * (w - w.T)
-        return rF - F @ anti + F @ (anti * scale)
-
-
 class _SVDSystem:
     r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n))."""
 
@@ -749,7 +697,6 @@ def _svd_part(
         check_state=check_state,
         jac=system.jacobian,
         fallback=fallback,
-        precond=_SVDPreconditioner(system) if PRECONDITION else None,
         atol_fn=system.frame_atol(atol),
         max_saved=_max_saved(np.size(y0), system.m * system.n),
     )
