@@ -303,7 +303,7 @@ def markdown(results: dict, figs: list[str]) -> str:
             rows.append(
                 [
                     _label(m),
-                    k,
+                    str(k),
                     _cell(rows_all, m, k, "test_error"),
                     _cell(rows_all, m, k, "effective_rank"),
                     _reached(runs),
