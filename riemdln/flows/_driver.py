@@ -625,7 +625,11 @@ class _Loop:
 def _crosses(a: float, b: float, direction: float) -> bool:
     """Whether an event's g went from ``a`` to ``b`` across 0 in ``direction`` (>0 up, <0 down, 0 either).
 
-    A start at exactly 0 is no crossing (the event fired there, or starts there)."""
+    A start at exactly 0 is no crossing (the event fired there, or starts there).
+
+    >>> _crosses(-1.0, 0.0, +1), _crosses(1.0, -1.0, +1), _crosses(1.0, -1.0, 0), _crosses(0.0, 1.0, 0)
+    (True, False, True, False)
+    """
     if a == 0:
         return False
     up, down = a < 0 <= b, a > 0 >= b
