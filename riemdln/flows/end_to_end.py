@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
@@ -204,6 +205,14 @@ class _SVDSystem:
         k = self.k
         self.iu = np.triu_indices(k, 1)
 
+    def log_velocity(self, rho: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """d rho_i/dt from the derived twin of the convention (catalog: log_singular_value_velocity*), g = Gt_ii."""
+        if math.isinf(self.depth):
+            return _twins.log_singular_value_velocity_infinite(rho, g)
+        if self.normalized:
+            return _twins.log_singular_value_velocity_normalized(rho, g, self.depth)
+        return _twins.log_singular_value_velocity(rho, g, self.depth)
+
     def split(self, y):
         k, m, n = self.k, self.m, self.n
         rho = y[:k]
@@ -288,8 +297,10 @@ class _SVDSystem:
         Psym, Pant = Gt + Gt.T, Gt - Gt.T
         H, F = self.pair_coefficients(rho)
         z = dict(rho=rho, Q=Q, R=R, s=s, X=X, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
-        z["Omega"] = 0.5 * (F * Psym - H * Pant)
-        z["Theta"] = 0.5 * (F * Psym + H * Pant)
+        # the derived rotations in their split form (catalog: left_rotation_split, right_rotation_split),
+        # on the stable pair coefficients F, H
+        z["Omega"] = _twins.left_rotation_split(F, H, Gt, Gt.T)
+        z["Theta"] = _twins.right_rotation_split(F, H, Gt, Gt.T)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
         z["c"] = np.exp(self.log_a11 + rho * (2 * self.deg - 1))
         # thin frames: a(s_j^2, 0) / s_j (none at N = inf, where L(x, 0) = 0)
@@ -301,7 +312,7 @@ class _SVDSystem:
         k, m, n = self.k, self.m, self.n
         z = self._state(y)
         Q, R, G, GR, Gt, b = z["Q"], z["R"], z["G"], z["GR"], z["Gt"], z["b"]
-        drho = -z["c"] * np.diag(Gt)
+        drho = self.log_velocity(z["rho"], np.diag(Gt))
         dQ = Q @ z["Omega"]
         dR = R @ z["Theta"]
         if b is not None:
