@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import integrate, optimize
@@ -82,7 +83,8 @@ def fd_jacobian(fun, chunk: int = 512):
 
 
 def check_tol(value, name) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
+    # numbers.Real declares only < and <=; NaN fails `value < 1`
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0 or not value < 1:
         raise RiemdlnValueError(f"`{name}` must be a real number in (0, 1); got {value!r}.")
     return float(value)
 
@@ -201,7 +203,7 @@ class Outcome:
 
 
 class _Dense:
-    def __init__(self):
+    def __init__(self) -> None:
         self.ts: list[float] = []
         self.interps: list = []
 
@@ -336,7 +338,7 @@ def _run(
     ):
         # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
         warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "rtol": rtol,
             "atol": atol if atol_fn is None else atol_fn(np.asarray(y0, dtype=float)),
             "max_step": max_step,
@@ -478,7 +480,7 @@ def _run(
                 if bar is not None:
                     bar.update(t_new, solver.y)
                 elapsed = time.perf_counter() - start
-                budget_hit = [ev for ev in wall_events if elapsed > ev.wall_seconds]
+                budget_hit = [ev for ev in wall_events if ev.wall_seconds is not None and elapsed > ev.wall_seconds]
                 if budget_hit and solver.status == "running":
                     for ev in budget_hit:
                         t_events[ev.name].append(t_new)
