@@ -878,7 +878,7 @@ def gibbs_expectation(
     :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
     fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
-    to ``tol`` (relative to max(1, |value|)); ``error`` is that difference (conservative: the rule converges
+    to ``tol`` (relative to ``max(1, |value|)``); ``error`` is that difference (conservative: the rule converges
     geometrically), ``status`` INACCURATE if ``max_points`` was reached first.
 
     Parameters
