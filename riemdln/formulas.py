@@ -293,7 +293,7 @@ def _checked_twin(formula: Formula, raw: Callable) -> Callable:
 
     twin.__name__ = formula.name
     twin.__doc__ = f"Numeric twin of {formula.name!r}: f({', '.join(names)}), arguments checked."
-    twin.unchecked = raw
+    twin.__dict__["unchecked"] = raw  # twin.unchecked: a function attribute (which mypy does not model)
     return twin
 
 

@@ -410,7 +410,7 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
     [4. 1.]
     """
     res = geodesic_between(X0, X1, depth, normalized)
-    if not res.success:
+    if not res.success or res.velocity is None:  # a finished shooting always carries its velocity
         raise RiemdlnValueError(f"log_map: {res.message}.")
     return res.velocity
 

@@ -47,7 +47,7 @@ OUTPUTS = ("report.md", "report.html", "results.json", "formulas.tex", "formulas
 
 
 def _versions() -> dict:
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in ("riemdln", "numpy", "scipy", "sympy", "mpmath", "networkx", "matplotlib"):
         try:
             out[pkg] = importlib.metadata.version(pkg)

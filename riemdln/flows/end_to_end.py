@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -676,7 +676,7 @@ def _svd_part(
     def fro(y):
         return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
 
-    check_state = None
+    check_state: Callable[[np.ndarray], str | None] | None = None
     if depth < 2:
 
         def check_state(y):
@@ -720,7 +720,7 @@ def _svd_part(
             [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
         )
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if out.sol is not None:
         dense = out.sol
 
@@ -785,7 +785,7 @@ def _matrix_part(
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if out.sol is not None:
         dense = out.sol
 
@@ -901,7 +901,7 @@ def _hybrid(
     merged_events = {
         k: np.concatenate([t_events.get(k, np.zeros(0)), second.t_events.get(k, np.zeros(0))]) for k in second.t_events
     }
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if first.sol is not None and second.sol is not None:
         f_sol, s_sol = first.sol, second.sol
 
@@ -1040,7 +1040,13 @@ def end_to_end_flow(
     max_steps = _driver.check_max_steps(max_steps)
     if switch_ratio is None:
         switch_ratio = 10 * rtol
-    if isinstance(switch_ratio, bool) or not isinstance(switch_ratio, numbers.Real) or not (0 < switch_ratio < 1):
+    # numbers.Real declares only < and <=; NaN fails `switch_ratio < 1`
+    if (
+        isinstance(switch_ratio, bool)
+        or not isinstance(switch_ratio, numbers.Real)
+        or switch_ratio <= 0
+        or not switch_ratio < 1
+    ):
         raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
     args = (problem, X0, depth, normalized)
     rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)

@@ -36,7 +36,7 @@ def _check_int_depth(depth) -> int:
         ok = False
     else:
         try:
-            ok = math.isfinite(float(depth)) and float(depth).is_integer() and depth >= 1
+            ok = math.isfinite(float(depth)) and float(depth).is_integer() and not depth < 1  # Real declares <
         except OverflowError:  # an int beyond the double range
             ok = False
     if not ok:

@@ -12,6 +12,7 @@ r"""Study — curvature of :math:`g^N` (docs/theory.md §11).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -61,7 +62,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     }
     sectional = {k: float(riemdln.sectional_curvature(X0, a, b, 3)) for k, (a, b) in planes.items()}
     rng = np.random.default_rng(params["seed"])
-    d3 = []
+    d3: list[dict[str, Any]] = []
     for _ in range(params["d3_points"]):
         Y = rng.standard_normal((3, 3))
         d3.append(

@@ -10,6 +10,7 @@ r"""Study — geodesics and distance (docs/theory.md §8, §12).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     for k in range(params["pairs"]):
         d = 2 + k % 2
         X0, X1 = _pair(d, rng)
-        row = {"d": d}
+        row: dict[str, Any] = {"d": d}
         for N in params["depths"]:
             normalized = math.isinf(N)
             res = riemdln.geodesic_between(X0, X1, N, normalized)
