@@ -82,7 +82,8 @@ def fd_jacobian(fun, chunk: int = 512):
 
 
 def check_tol(value, name) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
+    # numbers.Real declares only < and <=; NaN fails `value < 1`
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0 or not value < 1:
         raise RiemdlnValueError(f"`{name}` must be a real number in (0, 1); got {value!r}.")
     return float(value)
 
@@ -406,11 +407,13 @@ class _Loop:
 
     def _g(self, ev: Event, t: float, y) -> float:
         """The value of state event ``ev`` at (t, y), on the X the events see."""
-        return float(ev.fn(t, self.event_state(y), self.user_problem))
+        fn = ev.fn
+        assert fn is not None  # state events have a function; wall-clock budgets are handled apart
+        return float(fn(t, self.event_state(y), self.user_problem))
 
     def _loss(self, y) -> float:
         """The loss at state ``y`` (for the progress bar)."""
-        return self.problem.loss(self.event_state(y))
+        return float(self.problem.loss(self.event_state(y)))  # type: ignore[attr-defined]  # an EnergyOps
 
     def _keep(self, t: float, y: np.ndarray) -> None:
         """Save the state ``y`` at time ``t``."""
@@ -588,7 +591,7 @@ class _Loop:
         if self.bar is not None:
             self.bar.update(t_new, solver.y)
         elapsed = time.perf_counter() - self.start
-        budget_hit = [ev for ev in self.wall_events if elapsed > ev.wall_seconds]
+        budget_hit = [ev for ev in self.wall_events if ev.wall_seconds is not None and elapsed > ev.wall_seconds]
         if budget_hit and solver.status == "running":
             for ev in budget_hit:
                 self.t_events[ev.name].append(t_new)
