@@ -707,7 +707,7 @@ def _beyond_markdown(beyond: dict) -> list[str]:
             f"{c['size']}×{c['size']} r = {c['rank']}, |Ω| = {c['n_observed']}",
             c["seed"],
             c["depth"],
-            x["init_seed"],
+            str(x["init_seed"]),
             x["percentile"],
             x["percentile_other_limits"],
             x["percentile_random"],
