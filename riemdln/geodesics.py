@@ -65,12 +65,19 @@ def _check(X, others, depth, normalized):
 
 
 def _frame(X, depth, normalized):
+    """SVD frame of X (or of a stack of X): Q, s, Rt, the multiplier M and its divided differences S."""
     Q, s, Rt = np.linalg.svd(X)
+    return (Q, s, Rt, *_spectral(s, depth, normalized))
+
+
+def _spectral(s, depth, normalized):
+    """M[..., i, j] = a(x_i, x_j) and S[..., i, j, k] = (a(x_i, x_k) - a(x_j, x_k))/(x_i - x_j), x = s^2."""
     x = s * s
-    M = geometry._multiplier(x[:, None], x[None, :], depth, normalized)
-    # S[i, j, k] = (a(x_i, x_k) - a(x_j, x_k)) / (x_i - x_j)
-    S = geometry._multiplier_slope(x[:, None, None], x[None, :, None], x[None, None, :], depth, normalized)
-    return Q, s, Rt, M, S
+    M = geometry._multiplier(x[..., :, None], x[..., None, :], depth, normalized)
+    S = geometry._multiplier_slope(
+        x[..., :, None, None], x[..., None, :, None], x[..., None, None, :], depth, normalized
+    )
+    return M, S
 
 
 def _grad_from_frame(frame, P):
@@ -126,26 +133,40 @@ def christoffel(
 
 def _christoffel(X, depth, normalized, U, V, frame=None):
     """Gamma_X(U, V) without input checks (square full-rank X)."""
-    frame = _frame(X, depth, normalized) if frame is None else frame
+    Q, s, Rt, M, S = _frame(X, depth, normalized) if frame is None else frame
+    Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
+    return Q @ _gamma_in_frame(s, M, S, Qt @ U @ R, Qt @ V @ R) @ Rt
 
-    Q, s, Rt, M, S = frame
 
-    def quad(W):
-        Wt = Q.T @ W @ Rt.T
-        Pt = Wt / M
-        gP = _grad_from_frame(frame, Q @ Pt @ Rt)
-        # DA[W]P in the SVD frame: the adjoint of W' -> <grad <W', A P>, W> (polarized gradient formula)
-        C = (
-            np.einsum("ajb,aj,j,jb->ab", S, Wt, s, Pt)
-            + s[:, None] * np.einsum("iab,ia,ib->ab", S, Wt, Pt)
-            + s[None, :] * np.einsum("bja,bj,aj->ab", S, Wt, Pt)
-            + np.einsum("iba,ib,i,ai->ab", S, Wt, s, Pt)
-        )
-        return _apply(frame, gP) - Q @ C @ Rt
+def _gamma_in_frame(s, M, S, Ut, Vt):
+    r"""The symmetric bilinear form :math:`Q^T\Gamma_X(U, V)R` from :math:`\tilde U = Q^TUR`, :math:`\tilde V = Q^TVR`.
 
-    if np.array_equal(U, V):
-        return quad(U)
-    return 0.5 * (quad(U + V) - quad(U) - quad(V))
+    With :math:`\tilde P = \tilde U/M` (and :math:`\tilde P'` for V), the polarization of
+    :math:`\Gamma(U, U) = A_N\nabla_X H(P) - DA_N[U]P`: :math:`M \circ \tilde G(\tilde P, \tilde P') -
+    \tfrac12(C(\tilde U, \tilde P') + C(\tilde V, \tilde P))`, with :math:`\tilde G` the polarized gradient
+    formula of the module docstring and :math:`C` its adjoint (:math:`DA_N[W]P` in the frame). Every array may
+    carry leading batch axes (broadcast together): s (..., d), M (..., d, d), S (..., d, d, d).
+    """
+    Pu, Pv = Ut / M, Vt / M
+    rows = np.einsum("...ik,...jk->...ijk", Pu, Pv)
+    cols = np.einsum("...ki,...kj->...ijk", Pu, Pv)
+    # symmetrize in (i, j): the polarization of s_j P_ik P_jk + s_i P_ki P_kj
+    rows = 0.5 * (rows + np.swapaxes(rows, -3, -2)) * s[..., None, :, None]
+    cols = 0.5 * (cols + np.swapaxes(cols, -3, -2)) * s[..., :, None, None]
+    G = np.sum(S * (rows + cols), axis=-1)
+    return M * G - 0.5 * (_da_adjoint(s, S, Ut, Pv) + _da_adjoint(s, S, Vt, Pu))
+
+
+def _da_adjoint(s, S, W, P):
+    """DA_N[W]P in the SVD frame: the adjoint of W' -> <grad <W', A P>, W> (polarized gradient formula)."""
+    sW = W * s[..., :, None]  # s_i W_ib
+    Ps = P * s[..., :, None]  # s_j P_jb
+    return (
+        np.einsum("...ajb,...aj,...jb->...ab", S, W, Ps)
+        + s[..., :, None] * np.einsum("...iab,...ia,...ib->...ab", S, W, P)
+        + s[..., None, :] * np.einsum("...bja,...bj,...aj->...ab", S, W, P)
+        + np.einsum("...iba,...ib,...ai->...ab", S, sW, P)
+    )
 
 
 @dataclass
