@@ -232,3 +232,37 @@ def test_discrete_distance_bad_input():
         riemdln.discrete_distance(np.eye(2), np.diag([1.0, -1.0]), 2)
     with pytest.raises(riemdln.RiemdlnValueError, match="`X1`"):
         riemdln.discrete_distance(np.eye(2), np.ones((2, 2)), 2)
+
+
+def test_balanced_lift_bound_procrustes_brute_force_chen_and_below_the_distance():
+    from scipy.optimize import minimize_scalar
+
+    from riemdln.studies.geodesics import balanced_lift_bound
+
+    X0, X1 = _pair(7)
+
+    def factors(X, O):  # a balanced factorization W2 W1 = X, built from the eigendecompositions of X X^T, X^T X
+        lam, Qe = np.linalg.eigh(X @ X.T)
+        s = np.sqrt(lam)
+        R = X.T @ Qe / s  # X^T Q = R Sigma
+        return Qe * np.sqrt(s) @ O.T, (O * np.sqrt(s)) @ R.T
+
+    def gap(O1):  # only the relative rotation matters: X0's factors at O = identity
+        (a2, a1), (b2, b1) = factors(X0, np.eye(2)), factors(X1, O1)
+        return math.sqrt(np.sum((b2 - a2) ** 2) + np.sum((b1 - a1) ** 2))
+
+    flip = np.diag([1.0, -1.0])
+    brute = min(
+        minimize_scalar(
+            lambda t, F=F: gap(_rot(t) @ F), bounds=(a, a + 0.5), method="bounded", options={"xatol": 1e-12}
+        ).fun
+        for F in (np.eye(2), flip)
+        for a in np.arange(-math.pi, math.pi, 0.5)
+    )
+    bound = balanced_lift_bound(X0, X1)
+    assert bound == pytest.approx(brute, rel=1e-9)
+    assert bound <= riemdln.distance(X0, X1, 2) * (1 + 1e-12)
+    Q, R = _orth(3, 30), _orth(3, 31)
+    s0, s1 = np.array([2.0, 1.0, 0.4]), np.array([0.7, 1.5, 1.1])
+    chen = math.sqrt(2) * np.linalg.norm(np.sqrt(s1) - np.sqrt(s0))
+    assert balanced_lift_bound(Q @ np.diag(s0) @ R.T, Q @ np.diag(s1) @ R.T) == pytest.approx(chen, rel=1e-12)
