@@ -22,7 +22,7 @@ __all__ = ["scalar_curvature", "sectional_curvature", "ricci_curvature"]
 
 
 def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
-    r"""Scalar curvature of :math:`g^N` (or :math:`\hat g^N = N g^N`) at a full-rank 2×2 matrix.
+    r"""Scalar curvature of :math:`g^N` (or :math:`\hat g^N = N g^N`) at full-rank square matrices.
 
     With :math:`X = Q\operatorname{diag}(s_1, s_2)R^T`, :math:`\eta = \log(s_1/s_2)` and
     :math:`c(z) = 1/z^2 - 1/\sinh^2 z`:
@@ -37,10 +37,15 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
     Relative accuracy about 1e-15 for :math:`\eta/N \lesssim 5`; beyond, the difference in brackets
     loses about :math:`2\eta/N \log_{10} e` digits.
 
+    For square d >= 3 (no closed form), the sum :math:`\sum_{i \ne j} K(E_i, E_j)` of sectional
+    curvatures over the g-orthonormal frame :math:`E_{ab} = \sqrt{a_{ab}}\,Q e_a e_b^T R^T` (see
+    :func:`sectional_curvature`; one batched evaluation, about 4 ms per point at d = 3; within 1e-10
+    relative of the mpmath finite-difference reference at the points tested).
+
     Parameters
     ----------
-    X : array_like, shape (..., 2, 2)
-        Full-rank 2×2 matrices (either sign of det X).
+    X : array_like, shape (..., 2, 2) or (d, d)
+        Full-rank 2×2 matrices (either sign of det X), or one square d×d matrix (d >= 3: numeric).
     depth : float
         N >= 1 (real), or ``math.inf`` with ``normalized=True``.
     normalized : bool
@@ -54,11 +59,6 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
     ------
     RiemdlnValueError
         Rank-deficient X (the metric is not defined there), bad depth or shape.
-
-    For square d >= 3 (no closed form), the sum :math:`\sum_{i \ne j} K(E_i, E_j)` of sectional
-    curvatures over the g-orthonormal frame :math:`E_{ab} = \sqrt{a_{ab}}\,Q e_a e_b^T R^T` (see
-    :func:`sectional_curvature`; one batched evaluation, about 4 ms per point at d = 3; within 1e-10
-    relative of the mpmath finite-difference reference at the points tested).
 
     Examples
     --------
