@@ -441,6 +441,7 @@ def _equilibrium_figure(results: dict, outdir) -> str:
                 [q["beta"] for q in qs],
                 [q["value"][0] for q in qs],
                 style,
+                marker="x",
                 color=c,
                 label=f"quadrature N = {N}, λ = {int(fe)}",
             )
