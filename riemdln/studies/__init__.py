@@ -36,6 +36,7 @@ STUDY_NAMES = (
     "curvature",
     "geodesics",
     "langevin_check",
+    "free_energy",
 )
 
 # studies whose results another study reads
