@@ -553,7 +553,7 @@ def _training_table(results: dict) -> str:
 def _training_sentences(results: dict) -> str:
     """What the training table shows, computed from it (2 standard errors decide 'lower')."""
     runs = results["training"]
-    pairs = {}
+    pairs: dict = {}
     for r in runs:
         pairs.setdefault(r["depth"], {})[r["free_energy"]] = r
     lower = [
