@@ -22,9 +22,9 @@ has the stationary law :math:`e^{-\beta E + \lambda S_N}\mathrm{vol}_{g^N}`; for
    same :math:`X_0`, the distance at fixed times against :math:`1/\beta` (small-noise expansion: O(1/β)), and
    the Euler–Maruyama floor (the same scheme at β = 1e12).
 
->>> E = RidgeEnergy(0.5)
+>>> E = RidgeEnergy(0.5)   # at X = I the data term vanishes: E = (0.5/2) * 2, gradient 0.5 I
 >>> print(float(E.loss(np.eye(2))), E.gradient(np.eye(2)).tolist())
-1.0 [[0.5, 0.0], [0.0, 0.5]]
+0.5 [[0.5, 0.0], [0.0, 0.5]]
 """
 
 from __future__ import annotations
@@ -557,7 +557,7 @@ def _training_table(results: dict) -> str:
 def _training_sentences(results: dict) -> str:
     """What the training table shows, computed from it (2 standard errors decide 'lower')."""
     runs = results["training"]
-    pairs = {}
+    pairs: dict[int, dict[bool, dict]] = {}
     for r in runs:
         pairs.setdefault(r["depth"], {})[r["free_energy"]] = r
     lower = [
