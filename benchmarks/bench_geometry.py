@@ -2,7 +2,10 @@
 
 Run: ``PYTHONPATH=$PWD python benchmarks/bench_geometry.py [--pairs 20]``. Prints the median and 95th
 percentile of ``riemdln.distance`` on random well-conditioned 2x2 and 3x3 pairs (depth 3), the time of
-``exp_map`` on 3x3, and the throughput of the d = 2 scalar curvature twin.
+``exp_map`` on 3x3, the throughput of the d = 2 scalar curvature twin, and the d = 3 numeric scalar curvature
+per point: the batched implementation against the earlier pair-by-pair loop (``_reference_scalar_curvature``,
+kept here only to print the two side by side, with their relative difference; that gap is the old path's
+error where s_min << ||X||, its stencil step having followed ||X||), and ``discrete_distance`` against shooting.
 """
 
 from __future__ import annotations
@@ -27,10 +30,76 @@ def _pairs(d, count, seed):
     return out
 
 
+def _reference_scalar_curvature(X, depth, normalized=False):
+    """The pre-batching d >= 3 path: every pair of frame vectors, each R(E, F)F with its own SVD frame and
+    4 Christoffel evaluations per derivative (riemdln.geodesics._christoffel, one point at a time)."""
+    import math
+
+    from riemdln import geometry
+    from riemdln.geodesics import _christoffel, _frame
+
+    frame = _frame(X, depth, normalized)
+
+    def gam(Y, A, B, fr=None):
+        return _christoffel(Y, depth, normalized, A, B, fr)
+
+    def dgam(dirn, A, B):
+        h = 1e-3 * np.linalg.norm(X) / max(np.linalg.norm(dirn), 1e-300)
+        vals = [gam(X + c * h * dirn, A, B) for c in (-2, -1, 1, 2)]
+        return (vals[0] - 8 * vals[1] + 8 * vals[2] - vals[3]) / (12 * h)
+
+    def riemann(U, V, W):
+        return (
+            dgam(U, V, W)
+            - dgam(V, U, W)
+            + gam(X, U, gam(X, V, W, frame), frame)
+            - gam(X, V, gam(X, U, W, frame), frame)
+        )
+
+    Q, s, Rt = np.linalg.svd(X)
+    M = geometry._multiplier((s * s)[:, None], (s * s)[None, :], depth, normalized)
+    d = X.shape[0]
+    basis = []
+    for a in range(d):
+        for b in range(d):
+            E = np.zeros_like(X)
+            E[a, b] = math.sqrt(M[a, b])
+            basis.append(Q @ E @ Rt)
+    total = 0.0
+    for p in range(len(basis)):
+        for q in range(p + 1, len(basis)):
+            E, F = basis[p], basis[q]
+            total += 2.0 * float(geometry.metric(X, riemann(E, F, F), E, depth, normalized))
+    return total
+
+
+def _bench_numeric_curvature(points: int) -> None:
+    rng = np.random.default_rng(4)
+    Xs = [np.eye(3) + 0.4 * rng.normal(size=(3, 3)) for _ in range(points)]
+    riemdln.scalar_curvature(Xs[0], 3)  # warm up (imports)
+    t0 = time.perf_counter()
+    new = [float(riemdln.scalar_curvature(X, 3)) for X in Xs]
+    t_new = (time.perf_counter() - t0) / points
+    t0 = time.perf_counter()
+    old = [_reference_scalar_curvature(X, 3.0) for X in Xs]
+    t_old = (time.perf_counter() - t0) / points
+    gap = max(abs(a - b) / abs(b) for a, b in zip(new, old, strict=True))
+    print(
+        f"scalar_curvature 3x3 (N = 3, numeric, {points} points): {t_new * 1e3:.1f} ms per point "
+        f"(pair-by-pair loop before: {t_old * 1e3:.0f} ms; speed-up {t_old / t_new:.0f}x; max relative gap {gap:.1e})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--curvature-points", type=int, default=10)
+    parser.add_argument("--discrete-pairs", type=int, default=3)
+    parser.add_argument("--only-curvature", action="store_true", help="only the d = 3 numeric curvature line")
     args = parser.parse_args()
+    _bench_numeric_curvature(args.curvature_points)
+    if args.only_curvature:
+        return
     for d in (2, 3):
         times, fails = [], 0
         for X0, X1 in _pairs(d, args.pairs, d):
@@ -41,6 +110,18 @@ def main() -> None:
         print(
             f"distance {d}x{d} (N = 3, {args.pairs} pairs): median {np.median(times):.3f} s, "
             f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
+        )
+    for d in (2, 3):
+        times, gaps = [], []
+        for X0, X1 in _pairs(d, args.discrete_pairs, d):
+            shoot = riemdln.distance(X0, X1, 3)
+            t0 = time.perf_counter()
+            res = riemdln.discrete_distance(X0, X1, 3)
+            times.append(time.perf_counter() - t0)
+            gaps.append(abs(res.extrapolated - shoot) / shoot if res.success else float("inf"))
+        print(
+            f"discrete_distance {d}x{d} (N = 3, K = 16, 32, 64, {args.discrete_pairs} pairs): median "
+            f"{np.median(times):.2f} s, max relative gap to shooting {max(gaps):.1e}"
         )
     X = np.eye(3) + 0.3 * np.random.default_rng(0).normal(size=(3, 3))
     V = 0.2 * np.random.default_rng(1).normal(size=(3, 3))

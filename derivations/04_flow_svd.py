@@ -34,8 +34,10 @@ from sympy import latex, simplify, symbols
 
 from riemdln.derivations.flow import (
     certify_flow,
+    log_velocity,
     rotation_infinite,
     rotation_quotient,
+    rotation_split,
     rotation_system,
     singular_value_velocity,
     velocity_infinite,
@@ -91,6 +93,37 @@ show(coeff_inf * (s_j * g_ij + s_i * g_ji))
 show(velocity_infinite(logmean(x, y)))
 
 # %% [markdown]
+# ## Step 6 — the form the simulators evaluate
+# Partial fractions of $1/(s_i^2 - s_j^2)$ split each rotation over $s_i - s_j$ and $s_i + s_j$, in the pair
+# coefficients $F_{ij} = a_N(s_i^2, s_j^2)/(s_i - s_j)$ and $H_{ij} = a_N(s_i^2, s_j^2)/(s_i + s_j)$. SymPy checks
+# that the split recombines to Step 1's solution. The flow in SVD coordinates runs on the lambdified twins of these
+# two expressions (catalog: `left_rotation_split`, `right_rotation_split`), with F and H from a log-space kernel
+# that never forms a difference of squares; the same split holds at $N = \infty$ with $L$ in place of $a_N$.
+
+# %% tags=["sympy", "result-left_rotation_split"]
+Omega_split, Theta_split = rotation_split(Omega, Theta, coeff)
+show(Omega_split)
+
+# %% tags=["result-right_rotation_split"]
+show(Theta_split)
+
+# %% [markdown]
+# ## Step 7 — in $\rho = \log s$
+# The simulators integrate $\rho_i = \log s_i$: $\dot\rho = \dot s/s$ with $s = e^\rho$, finite for every
+# $\rho$ (the quotient of the velocity by $s$ would be $0/0$ once $s$ underflows). Raw, normalized and $N = \infty$
+# (catalog: `log_singular_value_velocity`, `..._normalized`, `..._infinite`); the simulators run these twins.
+
+# %% tags=["sympy", "result-log_singular_value_velocity"]
+rho_raw, rho_normalized, rho_infinite = log_velocity(velocity, -(symbols("s", positive=True) ** 2) * g)
+show(rho_raw)
+
+# %% tags=["result-log_singular_value_velocity_normalized"]
+show(rho_normalized)
+
+# %% tags=["result-log_singular_value_velocity_infinite"]
+show(rho_infinite)
+
+# %% [markdown]
 # ## Certificate
 
 # %% tags=["certified"]
@@ -99,7 +132,6 @@ exprs = {
     "singular_value_velocity": velocity,
     "singular_value_velocity_normalized": simplify(velocity / N),
     "singular_value_velocity_infinite": -(s**2) * g,
-    "log_singular_value_velocity_infinite": -s * g,
     "left_rotation": coeff * (s_j * g_ij + s_i * g_ji),
     "right_rotation": coeff * (s_i * g_ij + s_j * g_ji),
     "left_rotation_infinite": coeff_inf * (s_j * g_ij + s_i * g_ji),

@@ -43,6 +43,8 @@ _LAZY = {
     "geodesic_between": "riemdln.geodesics",
     "log_map": "riemdln.geodesics",
     "distance": "riemdln.geodesics",
+    "discrete_distance": "riemdln.geodesics",
+    "DiscreteDistanceResult": "riemdln.geodesics",
     # catalog
     "catalog": "riemdln.formulas",
     "Formula": "riemdln.formulas",

@@ -35,17 +35,25 @@ def log_multiplier_normalized_finite(x, y, N):
 def log_multiplier_infinite(x, y):
     return riemdln.kernels.log_logmean(x, y)
 
-# singular_value_velocity: -N*g*s**(2*(N - 1)/N)
-def singular_value_velocity(s, g, N):
-    return -N*g*s**(2*(N - 1)/N)
+# log_singular_value_velocity: -N*g*exp(rho*(N - 2)/N)
+def log_singular_value_velocity(rho, g, N):
+    return -N*g*numpy.exp(rho*(N - 2)/N)
 
-# singular_value_velocity_normalized: -g*s**(2*(N - 1)/N)
-def singular_value_velocity_normalized(s, g, N):
-    return -g*s**(2*(N - 1)/N)
+# log_singular_value_velocity_normalized: -g*exp(rho*(N - 2)/N)
+def log_singular_value_velocity_normalized(rho, g, N):
+    return -g*numpy.exp(rho*(N - 2)/N)
 
-# singular_value_velocity_infinite: -g*s**2
-def singular_value_velocity_infinite(s, g):
-    return -g*s**2
+# log_singular_value_velocity_infinite: -g*exp(rho)
+def log_singular_value_velocity_infinite(rho, g):
+    return -g*numpy.exp(rho)
+
+# left_rotation_split: F_ij*(g_ij + g_ji)/2 - H_ij*(g_ij - g_ji)/2
+def left_rotation_split(F_ij, H_ij, g_ij, g_ji):
+    return (1/2)*F_ij*(g_ij + g_ji) - 1/2*H_ij*(g_ij - g_ji)
+
+# right_rotation_split: F_ij*(g_ij + g_ji)/2 + H_ij*(g_ij - g_ji)/2
+def right_rotation_split(F_ij, H_ij, g_ij, g_ji):
+    return (1/2)*F_ij*(g_ij + g_ji) + (1/2)*H_ij*(g_ij - g_ji)
 
 # scalar_curvature_d2: (N**2*csch2gap(log(s1) - log(s2)) - csch2gap((log(s1) - log(s2))/N))*exp((-log(s1) - log(s2))/N)*cosh((log(s1) - log(s2))/N)/N
 def scalar_curvature_d2(s1, s2, N):
@@ -79,4 +87,4 @@ def log_multiplier_normalized(x, y, N):
     finite_value = log_multiplier_normalized_finite(x, y, finite)
     return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), finite_value)[()]
 
-SOURCE_DIGEST = 'c662a411fd226aa8'
+SOURCE_DIGEST = '37de5c4785ae9066'

@@ -129,7 +129,7 @@ def check_integer(value, name: str, low: int = 0, high: int | None = None) -> in
     """An integer (not bool) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
         raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {_short(value)}.")
-    if high is not None and value > high:
+    if high is not None and int(value) > high:
         raise RiemdlnValueError(f"`{name}` must be an integer <= {high}; got {_short(value)}.")
     return int(value)
 

@@ -94,6 +94,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     reproduce(
         args.out,
         quick=args.quick,
+        paper=args.paper,
         jobs=args.jobs if args.jobs is not None else max(1, min(os.cpu_count() or 1, 4)),
         scheduler=args.scheduler,
         studies=studies,
@@ -123,7 +124,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("reproduce", help="derive, run every study, write report.md and results.json")
     r.add_argument("--out", default="riemdln-out", help="output directory (default: riemdln-out)")
-    r.add_argument("--quick", action="store_true", help="smaller sizes and fewer seeds (same studies)")
+    mode = r.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="smaller sizes and fewer seeds (same studies)")
+    mode.add_argument(
+        "--paper",
+        action="store_true",
+        help="the full grids (deep_completion: 100x100, 6 observation counts, 5 seeds, N = 1..8, inf); "
+        "hours on 2 cores, meant for --scheduler",
+    )
     r.add_argument(
         "--jobs", type=int, default=None, help="local worker processes for the sweeps (default: the cores, at most 4)"
     )

@@ -53,7 +53,7 @@ def _check_shape(shape, name: str = "shape") -> tuple[int, int]:
     ok = (
         isinstance(shape, tuple | list)
         and len(shape) == 2
-        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in shape)
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in shape)
     )
     if not ok:
         raise RiemdlnValueError(f"`{name}` must be a pair of positive integers (m, n); got {_short(shape)}.")

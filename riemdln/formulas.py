@@ -293,7 +293,7 @@ def _checked_twin(formula: Formula, raw: Callable) -> Callable:
 
     twin.__name__ = formula.name
     twin.__doc__ = f"Numeric twin of {formula.name!r}: f({', '.join(names)}), arguments checked."
-    twin.unchecked = raw
+    twin.__dict__["unchecked"] = raw  # twin.unchecked: a function attribute (which mypy does not model)
     return twin
 
 
@@ -389,6 +389,7 @@ x, y, N = sy.x, sy.y, sy.N
 s1, s2, s3 = sy.S_VALUES
 _s, _g = sympy.symbols("s g", positive=True), sy.g
 _s_only = sympy.Symbol("s", positive=True)
+_rho = sympy.Symbol("rho", real=True)
 _ENTRIES: dict[str, tuple] = {
     "multiplier": (
         "multiplier",
@@ -695,6 +696,57 @@ _ENTRIES: dict[str, tuple] = {
         "Right singular vectors at infinite depth",
         (),
         "right_rotation_infinite",
+    ),
+    "log_singular_value_velocity": (
+        "flow",
+        "log_singular_value_velocity",
+        (_rho, _g, N),
+        "raw",
+        r"\frac{d\rho_i}{dt}",
+        "Velocity of $\\rho_i = \\log s_i$ (raw); what the simulators integrate",
+        (),
+        "singular_value_velocity",
+    ),
+    "log_singular_value_velocity_normalized": (
+        "flow",
+        "log_singular_value_velocity_normalized",
+        (_rho, _g, N),
+        "normalized",
+        r"\frac{d\rho_i}{d\tau}",
+        "Velocity of $\\rho_i = \\log s_i$ (normalized)",
+        (),
+        "singular_value_velocity_normalized",
+    ),
+    "log_singular_value_velocity_infinite": (
+        "flow",
+        "log_singular_value_velocity_infinite",
+        (_rho, _g),
+        "normalized",
+        r"\frac{d\rho_i}{d\tau}\Big|_{N=\infty}",
+        "Velocity of $\\rho_i = \\log s_i$ at infinite depth",
+        (),
+        "singular_value_velocity_infinite",
+    ),
+    "left_rotation_split": (
+        "flow",
+        "left_rotation_split",
+        (sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
+        "raw",
+        r"\Omega_{ij}",
+        "Left rotation split over $s_i \\mp s_j$: $F_{ij} = a_N(s_i^2, s_j^2)/(s_i - s_j)$, "
+        "$H_{ij} = a_N(s_i^2, s_j^2)/(s_i + s_j)$ (any convention: $a_N$, $a_N/N$ or $L$); what the simulators run",
+        (),
+        "left_rotation",
+    ),
+    "right_rotation_split": (
+        "flow",
+        "right_rotation_split",
+        (sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
+        "raw",
+        r"\Theta_{ij}",
+        "Right rotation split over $s_i \\mp s_j$ (F, H as for the left one); what the simulators run",
+        (),
+        "right_rotation",
     ),
     "metric_svd_d2": (
         "metric",
@@ -1253,7 +1305,7 @@ def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path
 
 
 # ---------------------------------------------------------------------------------------------
-# the generated module riemdln/_twins.py (what riemdln.geometry runs on)
+# the generated module riemdln/_twins.py (what riemdln.geometry, the SVD-coordinate flow and curvature run on)
 _TWINS = (
     # generated name, formula, transform
     ("multiplier", "multiplier", None),
@@ -1262,9 +1314,11 @@ _TWINS = (
     ("log_multiplier", "multiplier", log),
     ("log_multiplier_normalized_finite", "multiplier_normalized", log),
     ("log_multiplier_infinite", "multiplier_infinite", log),
-    ("singular_value_velocity", "singular_value_velocity", None),
-    ("singular_value_velocity_normalized", "singular_value_velocity_normalized", None),
-    ("singular_value_velocity_infinite", "singular_value_velocity_infinite", None),
+    ("log_singular_value_velocity", "log_singular_value_velocity", None),
+    ("log_singular_value_velocity_normalized", "log_singular_value_velocity_normalized", None),
+    ("log_singular_value_velocity_infinite", "log_singular_value_velocity_infinite", None),
+    ("left_rotation_split", "left_rotation_split", None),
+    ("right_rotation_split", "right_rotation_split", None),
     ("scalar_curvature_d2", "scalar_curvature_d2", None),
     ("scalar_curvature_infinite_d2", "scalar_curvature_infinite_d2", None),
     ("scalar_curvature_coincident_d2", "scalar_curvature_coincident_d2", None),

@@ -80,7 +80,8 @@ _MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this
 # ---------------------------------------------------------------------------------------------
 # input checks
 def _positive(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0) or math.isinf(value):
+    # numbers.Real declares only < and <=; NaN and inf fail isfinite
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0 or not math.isfinite(value):
         raise RiemdlnValueError(f"`{name}` must be a finite real number > 0; got {_short(value)}.")
     return float(value)
 
@@ -534,12 +535,15 @@ def langevin(
         elif coordinates == "Y":
             use_y = np.ones(n_chains, dtype=bool)
         else:
+            assert mu is not None  # computed whenever the depth is finite and coordinates != "X"
             # one-step noise of s_d relative to s_d: sqrt(2 h a_dd / beta) / s_d, a_dd = N s_d^(2(N-1)/N) (raw)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
             use_y = ~(rel < _AUTO_RELATIVE_STEP)
         if not use_y.any():
             new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h, _ito)
+        elif mu is None:  # Y steps only where mu was computed (finite depth, coordinates != "X")
+            raise AssertionError("langevin: a Y step without mu")
         elif use_y.all():
             new = _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h)
         else:
@@ -874,7 +878,7 @@ def gibbs_expectation(
     :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
     fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
-    to ``tol`` (relative to max(1, |value|)); ``error`` is that difference (conservative: the rule converges
+    to ``tol`` (relative to ``max(1, |value|)``); ``error`` is that difference (conservative: the rule converges
     geometrically), ``status`` INACCURATE if ``max_points`` was reached first.
 
     Parameters

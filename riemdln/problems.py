@@ -35,7 +35,7 @@ def _short(value: Any) -> str:
 def _check_shape(shape) -> tuple[int, int]:
     try:
         m, n = shape
-        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in (m, n))
+        ok = all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in (m, n))
     except (TypeError, ValueError):
         ok = False
     if not ok:

@@ -47,7 +47,7 @@ OUTPUTS = ("report.md", "report.html", "results.json", "formulas.tex", "formulas
 
 
 def _versions() -> dict:
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in ("riemdln", "numpy", "scipy", "sympy", "mpmath", "networkx", "matplotlib"):
         try:
             out[pkg] = importlib.metadata.version(pkg)
@@ -134,6 +134,8 @@ def reproduce(
     out: str | os.PathLike = "riemdln-out",
     *,
     quick: bool = False,
+    paper: bool = False,
+    overrides: Mapping[str, Mapping] | None = None,
     jobs: int = 1,
     scheduler: str | None = None,
     studies: Sequence[str] | None = None,
@@ -151,6 +153,13 @@ def reproduce(
         Output directory (created; must be empty, hold an earlier run's files, or ``force``).
     quick : bool
         Smaller sizes and fewer seeds, same studies.
+    paper : bool
+        The full grids of the studies that define ``paper_parameters()`` (deep_completion: 100×100 rank 5,
+        six observation counts, five seeds, N = 1, 2, 3, 4, 6, 8, ∞); the other studies run at their full
+        size. Hours on 2 cores: meant for ``scheduler``. Not with ``quick``.
+    overrides : mapping, optional
+        ``{study: {parameter: value}}`` replacing parameters of the chosen mode (for instance a toy-size
+        paper grid); only parameters the study has may be overridden. Recorded in ``results.json``.
     jobs : int
         Local worker processes for the sweeps (1: inline). They are started with "spawn" (see
         :func:`riemdln.sweep.local_executor`), so a script that calls this with ``jobs > 1`` must do so
@@ -184,6 +193,9 @@ def reproduce(
         raise RiemdlnValueError(f"`jobs` must be an integer >= 1; got {jobs!r}.")
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
+    if quick and paper:
+        raise RiemdlnValueError("`quick` and `paper` exclude each other; choose one mode.")
+    overrides = _check_overrides(overrides, quick, paper)
     for name in list(wanted):
         for req in REQUIRES.get(name, ()):
             if req not in wanted:
@@ -193,10 +205,59 @@ def reproduce(
     out = Path(out)
     check_output_dir(out, force)
     with folder_lock(out, "out", wait=OUT_LOCK_WAIT):
-        return _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_line)
+        mode = "paper" if paper else "quick" if quick else "full"
+        return _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line)
 
 
-def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_line) -> dict:
+def study_parameters(name: str, mode: str = "full", overrides: Mapping | None = None) -> dict:
+    """The parameters study ``name`` runs with in ``mode`` (``"quick"``, ``"full"`` or ``"paper"``).
+
+    ``"paper"`` is the study's ``paper_parameters()`` where it has one, else its full parameters;
+    ``overrides`` replace individual parameters.
+
+    >>> study_parameters("deep_completion", "paper")["depths"]
+    [1, 2, 3, 4, 6, 8, 'inf']
+    """
+    if mode not in ("quick", "full", "paper"):
+        raise RiemdlnValueError(f"`mode` must be 'quick', 'full' or 'paper'; got {mode!r}.")
+    mod = study(name)
+    if mode == "paper" and hasattr(mod, "paper_parameters"):
+        params = dict(mod.paper_parameters())
+    else:
+        params = dict(mod.parameters(mode == "quick"))
+    extra = [k for k in (overrides or {}) if k not in params]
+    if extra:
+        raise RiemdlnValueError(
+            f"`overrides` for {name!r} name the unknown parameter {extra[0]!r}; it has {', '.join(sorted(params))}."
+        )
+    params.update(overrides or {})
+    return params
+
+
+def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
+    """``overrides`` as ``{study: dict}``, JSON-serializable, studies and parameters checked."""
+    if overrides is None:
+        return {}
+    if not isinstance(overrides, Mapping):
+        raise RiemdlnValueError(f"`overrides` must be a mapping {{study: {{parameter: value}}}}; got {overrides!r}.")
+    mode = "paper" if paper else "quick" if quick else "full"
+    out = {}
+    for name, params in overrides.items():
+        if name not in STUDY_NAMES:
+            raise RiemdlnValueError(f"`overrides` names the unknown study {name!r}.")
+        if not isinstance(params, Mapping):
+            raise RiemdlnValueError(f"`overrides[{name!r}]` must be a mapping of parameters; got {params!r}.")
+        try:
+            json.dumps(dict(params))
+        except (TypeError, ValueError):
+            raise RiemdlnValueError(f"`overrides[{name!r}]` must hold JSON values (numbers, strings, lists).") from None
+        study_parameters(name, mode, params)  # unknown parameter names are refused here
+        out[name] = dict(params)
+    return out
+
+
+def _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line) -> dict:
+    quick = mode == "quick"
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
 
@@ -226,7 +287,7 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
     with executor_cm as executor:
         for name in order:
             mod = study(name)
-            params = mod.parameters(quick)
+            params = study_parameters(name, mode, overrides.get(name))
             params_all[name] = params
             key = _state_key(name, params)
             path = state / f"{name}.json"
@@ -252,7 +313,7 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
 
     # figures and report
     t0 = time.perf_counter()
-    report_md = render_report(cat, order, results, out, quick=quick, pdf=pdf)
+    report_md = render_report(cat, order, results, out, quick=quick, pdf=pdf, mode=mode)
     atomic_write(out / "report.md", report_md)
     html = render_html(report_md, out)
     if html is not None:
@@ -263,7 +324,7 @@ def _reproduce(out, quick, jobs, scheduler, order, pdf, progress, log, command_l
     timings["total"] = time.perf_counter() - t_start
     doc = {
         "riemdln_results": 1,
-        "mode": "quick" if quick else "full",
+        "mode": mode,
         "command_line": list(command_line) if command_line is not None else sys.argv,
         "versions": _versions(),
         "parameters": params_all,
@@ -336,12 +397,18 @@ def formula_index(cat: Mapping, pdf: bool) -> str:
     return "\n".join(lines)
 
 
-def render_report(cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool) -> str:
+_MODE_TEXT = {"quick": "quick (smaller sizes, fewer seeds)", "full": "full", "paper": "paper (the full grids)"}
+
+
+def render_report(
+    cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool, mode: str | None = None
+) -> str:
     """report.md: summary table, run statuses, formula index, then one section per study (figures written)."""
+    mode = mode or ("quick" if quick else "full")
     sections = [
         "# riemdln reproduce",
         "",
-        f"Mode: {'quick (smaller sizes, fewer seeds)' if quick else 'full'}. Every number below is in "
+        f"Mode: {_MODE_TEXT[mode]}. Every number below is in "
         "[results.json](results.json) with its parameters and seeds.",
         "",
         "## Summary",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import riemdln
-from riemdln.derivations.curvature import fd_scalar_curvature
+from riemdln.derivations.curvature import fd_scalar_curvature, mp_metric_matrix
 
 
 def _rot(a):
@@ -121,7 +121,100 @@ def test_sectional_and_ricci_curvature():
 @pytest.mark.slow
 def test_numeric_scalar_curvature_d3_matches_finite_differences():
     rng = np.random.default_rng(0)
-    for X in (np.eye(3) + 0.3 * rng.normal(size=(3, 3)), np.diag([1.0, 1.0, 0.5]) @ np.diag([1.0, 1.0, -1.0])):
+    ill = _rot3(0.7) @ np.diag([1.7, 0.36, 0.028]) @ _rot3(-0.2).T  # s_min << ||X||: the step follows s_min
+    for X in (np.eye(3) + 0.3 * rng.normal(size=(3, 3)), np.diag([1.0, 1.0, 0.5]) @ np.diag([1.0, 1.0, -1.0]), ill):
         with mpmath.workdps(30):
             ref = float(fd_scalar_curvature(mpmath.matrix(X.tolist()), 3, step=mpmath.mpf("1e-8")))
         assert riemdln.scalar_curvature(X, 3) == pytest.approx(ref, rel=1e-8)
+
+
+def _fd_curvature_form(X, depth, U, V, step="1e-10"):
+    """g(R(U, V)V, U), g(U, U), g(U, V), g(V, V) and Ric(U, U) of G = A_N(X)^{-1} in the entries of X (mpmath).
+
+    R^l_{kij} = d_i Gamma^l_{jk} - d_j Gamma^l_{ik} + Gamma^l_{im} Gamma^m_{jk} - Gamma^l_{jm} Gamma^m_{ik}
+    (R(d_i, d_j) d_k = R^l_{kij} d_l), Gamma from central differences of G, its derivative from second ones.
+    """
+    h = mpmath.mpf(step)
+    Xm = mpmath.matrix(X.tolist())
+    n, D = X.shape[1], X.size
+
+    def G(shift):
+        Y = Xm.copy()
+        for idx, v in shift.items():
+            Y[idx // n, idx % n] += v
+        return mp_metric_matrix(Y, depth)
+
+    def gamma(shift):  # Gamma^l_ij at X + shift, from central differences of G
+        Gs = G(shift)
+        dG = [(G({**shift, a: shift.get(a, 0) + h}) - G({**shift, a: shift.get(a, 0) - h})) / (2 * h) for a in range(D)]
+        Gi = Gs**-1
+        first = [
+            [[(dG[i][l, j] + dG[j][l, i] - dG[l][i, j]) / 2 for j in range(D)] for i in range(D)] for l in range(D)
+        ]
+        return [
+            [[mpmath.fsum(Gi[k, l] * first[l][i][j] for l in range(D)) for j in range(D)] for i in range(D)]
+            for k in range(D)
+        ]
+
+    g0 = gamma({})
+    dgam = []
+    for a in range(D):
+        p, m = gamma({a: h}), gamma({a: -h})
+        dgam.append([[[(p[k][i][j] - m[k][i][j]) / (2 * h) for j in range(D)] for i in range(D)] for k in range(D)])
+
+    def riem(l, k, i, j):
+        out = dgam[i][l][j][k] - dgam[j][l][i][k]
+        return out + mpmath.fsum(g0[l][i][m] * g0[m][j][k] - g0[l][j][m] * g0[m][i][k] for m in range(D))
+
+    G0 = G({})
+    u, v = [mpmath.mpf(float(t)) for t in U.ravel()], [mpmath.mpf(float(t)) for t in V.ravel()]
+    R = [[[[riem(l, k, i, j) for j in range(D)] for i in range(D)] for k in range(D)] for l in range(D)]
+    RUVV = [
+        mpmath.fsum(R[l][k][i][j] * u[i] * v[j] * v[k] for i in range(D) for j in range(D) for k in range(D))
+        for l in range(D)
+    ]
+    num = mpmath.fsum(G0[l, m] * RUVV[l] * u[m] for l in range(D) for m in range(D))
+    ric = mpmath.fsum(R[i][k][i][j] * u[j] * u[k] for i in range(D) for j in range(D) for k in range(D))
+
+    def g(a, b):
+        return mpmath.fsum(G0[i, j] * a[i] * b[j] for i in range(D) for j in range(D))
+
+    return float(num), float(g(u, u)), float(g(u, v)), float(g(v, v)), float(ric)
+
+
+@pytest.mark.parametrize("depth,normalized", [(3.0, False), (7.5, False), (math.inf, True)])
+def test_sectional_and_ricci_match_finite_differences_d2(depth, normalized):
+    rng = np.random.default_rng(11)
+    X = _rot(0.4) @ np.diag([1.9, -0.6]) @ _rot(-0.8).T
+    U, V = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    with mpmath.workdps(40):
+        num, uu, uv, vv, ric = _fd_curvature_form(X, mpmath.inf if normalized else depth, U, V)
+    K = num / (uu * vv - uv**2)
+    assert riemdln.sectional_curvature(X, U, V, depth, normalized) == pytest.approx(K, rel=1e-8, abs=1e-10)
+    assert riemdln.ricci_curvature(X, U, depth, normalized) == pytest.approx(ric, rel=1e-8, abs=1e-10)
+
+
+@pytest.mark.slow
+def test_sectional_and_ricci_match_finite_differences_d3():
+    rng = np.random.default_rng(12)
+    X = np.diag([1.2, 1.2, -0.7]) @ _rot3(0.5)  # a coincident pair of singular values
+    U, V = rng.normal(size=(3, 3)), rng.normal(size=(3, 3))
+    with mpmath.workdps(30):
+        num, uu, uv, vv, ric = _fd_curvature_form(X, 3, U, V, step="1e-8")
+    assert riemdln.sectional_curvature(X, U, V, 3) == pytest.approx(num / (uu * vv - uv**2), rel=1e-8)
+    assert riemdln.ricci_curvature(X, U, 3) == pytest.approx(ric, rel=1e-8)
+
+
+def _rot3(a):
+    R = np.eye(3)
+    R[1:, 1:] = _rot(a)
+    return R
+
+
+def test_ricci_trace_is_scalar_d3():
+    """The trace of Ric over the frame (batched Riemann items) against the shared-stencil scalar sum."""
+    from riemdln.curvature import _frame_basis
+
+    X = np.eye(3) + 0.3 * np.random.default_rng(13).normal(size=(3, 3))
+    total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
+    assert total == pytest.approx(float(riemdln.scalar_curvature(X, 3)), rel=1e-9)

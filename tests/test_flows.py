@@ -542,3 +542,20 @@ def test_razin_cohen_long_runs_are_monotone_or_say_so(N, start):
     if ref.status == Status.INACCURATE:  # the reference cannot certify: only the guard is tested
         return
     np.testing.assert_allclose(loss, ref["loss"], rtol=1e-3, atol=1e-14)
+
+
+def test_stop_event_names_the_terminal_event():
+    """``stop_event`` is the terminal event's name when the status is EVENT, else None (every simulator); the
+    hybrid flow detects its switch to SVD coordinates from it, not from the message text."""
+    import riemdln
+    from riemdln.flows.factors import balanced_factors
+
+    p = riemdln.CompletionProblem.named("menon-2x2")
+    X0 = 1e-2 * np.eye(2)
+    res = riemdln.end_to_end_flow(p, X0, 3, 1e6, normalized=True, events=riemdln.flows.loss_below(1e-6))
+    assert res.status == riemdln.Status.EVENT and res.stop_event == "loss_below"
+    fin = riemdln.end_to_end_flow(p, X0, 3, 1.0, normalized=True)
+    assert fin.status == riemdln.Status.FINISHED and fin.stop_event is None
+    W = balanced_factors(0.3 * np.eye(2), 2, rng=0)
+    d = riemdln.factor_descent(p, W, 0.05, 100000, events=riemdln.flows.loss_below(1e-6))
+    assert d.status == riemdln.Status.EVENT and d.stop_event == "loss_below"

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from riemdln import RiemdlnValueError
 from riemdln.report import reproduce
 from riemdln.studies import STUDY_NAMES
 from riemdln.sweep import run_sweep
@@ -199,3 +200,57 @@ def test_quick_reproduce_end_to_end(tmp_path):
     assert set(doc["studies"]) == set(STUDY_NAMES)
     assert (tmp_path / "q" / "report.md").read_text().count("## ") >= 8
     print(f"quick reproduce took {elapsed:.1f} s")
+
+
+# a toy-size paper grid: every depth of the paper's grid, two seeds, two counts, on a 6x6 problem
+_TOY_PAPER = {
+    "deep_completion": {
+        "size": 6,
+        "rank": 1,
+        "observed": [20, 28],
+        "seeds": [0, 1],
+        "loss_tol": 1e-4,
+        "t_final": 1e3,
+        "max_steps": 1500,
+        "max_steps_infinite": 1500,
+        "nuclear_exact": False,
+    }
+}
+
+
+def test_paper_grid_on_dask_equals_inline(tmp_path):
+    """``--paper`` on a Dask LocalCluster (toy size) gives the inline run's numbers, record for record."""
+    distributed = pytest.importorskip("distributed")
+    from riemdln.report import study_parameters
+
+    kw = dict(paper=True, overrides=_TOY_PAPER, studies=["deep_completion"], pdf=False, log=_quiet, command_line=[])
+    inline = reproduce(tmp_path / "inline", **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        remote = reproduce(tmp_path / "dask", scheduler=cl.scheduler_address, **kw)
+    assert inline["mode"] == remote["mode"] == "paper"
+    assert inline["studies"] == remote["studies"]
+    rows = inline["studies"]["deep_completion"]["rows"]
+    grid = study_parameters("deep_completion", "paper", _TOY_PAPER["deep_completion"])
+    # the paper grid's depths (all seven), seeds and counts are all there, each run with its status
+    flows = [r for r in rows if r["depth"] not in ("soft-impute", "nuclear norm (cvxpy)")]
+    assert {r["depth"] for r in flows} == {str(N) for N in grid["depths"]} == {"1", "2", "3", "4", "6", "8", "inf"}
+    assert len(flows) == len(grid["depths"]) * len(grid["seeds"]) * len(grid["observed"])
+    assert all({"status", "final_loss", "target_loss", "reached_target"} <= set(r) for r in rows)
+
+
+def test_paper_and_quick_exclude_each_other(tmp_path):
+    with pytest.raises(RiemdlnValueError, match="quick.*paper"):
+        reproduce(tmp_path, quick=True, paper=True, studies=["deep_completion"], pdf=False, log=_quiet)
+
+
+def test_overrides_are_checked_before_any_work(tmp_path):
+    with pytest.raises(RiemdlnValueError, match="unknown parameter 'sizee'"):
+        reproduce(tmp_path / "a", overrides={"deep_completion": {"sizee": 3}}, studies=["deep_completion"], log=_quiet)
+    with pytest.raises(RiemdlnValueError, match="unknown study"):
+        reproduce(tmp_path / "b", overrides={"nope": {}}, studies=["deep_completion"], log=_quiet)
+    assert not (tmp_path / "a").exists() or not any((tmp_path / "a").iterdir())
+
+
+def test_cli_paper_and_quick_are_refused_together(tmp_path):
+    proc = _cli("reproduce", "--quick", "--paper", "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr

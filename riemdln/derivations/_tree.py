@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 import sympy
 from sympy.core.assumptions import _assume_defined
@@ -48,8 +49,8 @@ class TreeError(ValueError):
     """A JSON expression tree that is malformed or names a class outside the whitelist."""
 
 
-def _whitelist() -> dict[str, type]:
-    out: dict[str, type] = {}
+def _whitelist() -> dict[str, type[sympy.Basic]]:
+    out: dict[str, type[sympy.Basic]] = {}
     for name, obj in vars(sympy).items():
         if (
             inspect.isclass(obj)
@@ -74,7 +75,7 @@ def _whitelist() -> dict[str, type]:
     return out
 
 
-WHITELIST: dict[str, type] = _whitelist()
+WHITELIST: dict[str, type[sympy.Basic]] = _whitelist()
 
 
 def to_tree(expr) -> dict:
@@ -89,7 +90,7 @@ def to_tree(expr) -> dict:
         if cls not in ("Symbol", "Dummy"):
             raise TreeError(f"cannot store symbol class {cls}")
         d = [[k, bool(v)] for k, v in expr._assumptions_orig.items()]  # pairs: JSON keeps their order
-        node = {"c": cls, "v": [expr.name, d]}
+        node: dict[str, Any] = {"c": cls, "v": [expr.name, d]}
         if expr.is_Dummy:
             node["v"].append(int(expr.dummy_index))
         return node
@@ -139,8 +140,9 @@ def _build(node, depth: int, count: list[int]):
             raise TreeError("malformed integer")
         return sympy.Integer(int(value))
     if cls == "Rational":
-        good = isinstance(value, list) and len(value) == 2
-        if not (good and all(isinstance(v, str) and len(v) < 10_000 for v in value)):
+        if not (
+            isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and len(v) < 10_000 for v in value)
+        ):
             raise TreeError("malformed rational")
         return sympy.Rational(int(value[0]), int(value[1]))
     if cls == "Float":

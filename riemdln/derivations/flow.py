@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 
 import mpmath
-from sympy import log, simplify, solve, symbols
+from sympy import exp, log, powsimp, simplify, solve, symbols
 
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
@@ -69,10 +69,46 @@ def velocity_infinite(multiplier_infinite):
     return -(s**2) * g
 
 
+def rotation_split(Omega, Theta, coeff):
+    r"""Step 6 (SymPy): the rotations split over :math:`s_i \mp s_j` (partial fractions of
+    :math:`1/(s_i^2 - s_j^2)`), in the two pair coefficients
+    :math:`F_{ij} = a_N(s_i^2, s_j^2)/(s_i - s_j)` and :math:`H_{ij} = a_N(s_i^2, s_j^2)/(s_i + s_j)`:
+
+    .. math:: \Omega_{ij} = \tfrac12\big(F_{ij}(g_{ij} + g_{ji}) - H_{ij}(g_{ij} - g_{ji})\big), \quad
+              \Theta_{ij} = \tfrac12\big(F_{ij}(g_{ij} + g_{ji}) + H_{ij}(g_{ij} - g_{ji})\big).
+
+    The simulators evaluate these, with F and H from stable log-space kernels (no cancelling difference
+    of squares is ever formed); the split is the same at N = ∞ with L in place of a_N. Returns
+    ``(Omega_split, Theta_split)`` in the symbols ``F_ij, H_ij``.
+    """
+    F, H = symbols("F_ij H_ij", real=True)
+    om = (F * (g_ij + g_ji) - H * (g_ij - g_ji)) / 2
+    th = (F * (g_ij + g_ji) + H * (g_ij - g_ji)) / 2
+    a = coeff * (s_i**2 - s_j**2)
+    back = {F: a / (s_i - s_j), H: a / (s_i + s_j)}
+    if simplify(om.subs(back) - Omega) != 0 or simplify(th.subs(back) - Theta) != 0:
+        raise DerivationError("the split rotations do not recombine to Omega, Theta")
+    return om, th
+
+
+def log_velocity(velocity, velocity_inf):
+    r"""Step 7 (SymPy): what the simulators integrate, :math:`\rho_i = \log s_i`:
+    :math:`\dot\rho = \dot s/s` with :math:`s = e^\rho` — raw :math:`-N g\,e^{\rho (N-2)/N}`, normalized
+    :math:`-g\,e^{\rho (N-2)/N}`, :math:`N = \infty`: :math:`-g\,e^{\rho}` (finite for every ρ; the
+    quotient of the velocity by s would be 0/0 once s underflows). Returns the three."""
+    s, rho = symbols("s", positive=True), symbols("rho", real=True)
+
+    def in_rho(v):
+        return powsimp(simplify(generic_branch(v.rewrite("Pow")) / s).subs(s, exp(rho)), force=True)
+
+    return in_rho(velocity), in_rho(velocity / N), in_rho(velocity_inf)
+
+
 @derivation("flow", requires=("multiplier", "infinite_depth"), title="The flow in SVD coordinates")
 def derive_flow(deps) -> Result:
-    _, _, coeff = rotation_system()
+    Omega, Theta, coeff = rotation_system()
     display = rotation_quotient(coeff)
+    om_split, th_split = rotation_split(Omega, Theta, coeff)
     velocity = singular_value_velocity()
     coeff_inf = rotation_infinite()
     s = symbols("s", positive=True)
@@ -80,14 +116,20 @@ def derive_flow(deps) -> Result:
         "singular_value_velocity": velocity,
         "singular_value_velocity_normalized": simplify(velocity / N),
         "singular_value_velocity_infinite": -(s**2) * g,
-        "log_singular_value_velocity_infinite": -s * g,
         "left_rotation": coeff * (s_j * g_ij + s_i * g_ji),
         "right_rotation": coeff * (s_i * g_ij + s_j * g_ji),
         "left_rotation_display": display * (s_j * g_ij + s_i * g_ji),
         "right_rotation_display": display * (s_i * g_ij + s_j * g_ji),
         "left_rotation_infinite": coeff_inf * (s_j * g_ij + s_i * g_ji),
         "right_rotation_infinite": coeff_inf * (s_i * g_ij + s_j * g_ji),
+        "left_rotation_split": om_split,
+        "right_rotation_split": th_split,
     }
+    (
+        exprs["log_singular_value_velocity"],
+        exprs["log_singular_value_velocity_normalized"],
+        exprs["log_singular_value_velocity_infinite"],
+    ) = log_velocity(velocity, exprs["singular_value_velocity_infinite"])
     # the infinite-depth diagonal: lim (a_N(s^2, s^2)/N) = s^2, from the derived limit L(x, x) = x
     velocity_infinite(deps["infinite_depth"]["multiplier_infinite"])
     return Result(exprs, certify_flow(exprs))

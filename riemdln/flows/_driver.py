@@ -82,7 +82,8 @@ def fd_jacobian(fun, chunk: int = 512):
 
 
 def check_tol(value, name) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (0 < value < 1):
+    # numbers.Real declares only < and <=; NaN fails `value < 1`
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or value <= 0 or not value < 1:
         raise RiemdlnValueError(f"`{name}` must be a real number in (0, 1); got {value!r}.")
     return float(value)
 
@@ -198,6 +199,7 @@ class Outcome:
     njev: int
     t_events: dict = field(default_factory=dict)
     sol: Callable | None = None
+    stop_event: str | None = None  # the terminal event that ended the run (status EVENT)
 
 
 class _Dense:
@@ -297,230 +299,341 @@ def _run(
     scale the frames' tolerance by the singular values). ``monotone``: check the loss on every accepted step
     (:class:`LossMonitor`). ``max_saved``: without ``t_eval``, keep at most about this many states (every
     accepted step until the buffer is full, then every second one, and so on: memory does not grow with
-    the number of steps)."""
-    nfev = 0
+    the number of steps). The work is done by :class:`_Loop`, one method per concern."""
+    return _Loop(**locals()).integrate()  # first statement: locals() are exactly the arguments above
 
-    def counted(t, y):
-        nonlocal nfev
-        nfev += 1 if y.ndim == 1 else y.shape[1]
-        return fun(t, y)
 
-    state_events = [ev for ev in events if ev.wall_seconds is None]
-    wall_events = [ev for ev in events if ev.wall_seconds is not None]
-    t_events: dict[str, list] = {ev.name: [] for ev in events}
+@dataclass(eq=False)
+class _Loop:
+    """One integration of :func:`_run`: its arguments (the fields) and the state of the run.
 
-    user_problem = getattr(problem, "energy", problem)  # events see the user's energy object
+    :meth:`integrate` is the loop. Each accepted step goes through :meth:`_step_or_fallback`,
+    :meth:`_check_step` (failure, non-finite state, ``check_state``, loss monitor), :meth:`_accept`
+    (tolerances, dense output), :meth:`_locate_events`, :meth:`_save`, :meth:`_stop_if_done` (terminal
+    event, divergence) and :meth:`_budgets` (wall clock, ``max_steps``); :meth:`_finish` builds the
+    :class:`Outcome`. A method returning True means the run stops, its ``status`` and message set.
+    """
 
-    def g(ev, t, y):
-        return float(ev.fn(t, event_state(y), user_problem))
+    fun: Callable[[float, np.ndarray], np.ndarray]
+    y0: np.ndarray
+    t_final: float
+    method: str
+    rtol: float
+    atol: float
+    t_eval: np.ndarray | None
+    events: Sequence[Event]
+    event_state: Callable[[np.ndarray], object]
+    problem: object
+    norm: Callable[[np.ndarray], float]
+    blowup_norm: float
+    max_steps: int
+    progress: bool
+    desc: str
+    dense: bool = False
+    first_step: float | None = None
+    max_step: float = np.inf
+    batched: bool = False
+    t0: float = 0.0
+    check_state: Callable[[np.ndarray], str | None] | None = None
+    jac: Callable[[float, np.ndarray], np.ndarray] | None = None
+    fallback: str | None = None
+    jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None
+    monotone: bool = True
+    max_saved: int | None = None
 
-    ts: list[float] = []
-    ys: list[np.ndarray] = []
-    next_eval = 0 if t_eval is None else int(np.searchsorted(t_eval, t0, side="left"))
-    if t_eval is None or (next_eval < len(t_eval) and t_eval[next_eval] == t0):
-        ts.append(t0)
-        ys.append(np.array(y0, dtype=float))
-        next_eval += 0 if t_eval is None else 1
-    dense_sol = _Dense() if dense else None
+    def __post_init__(self) -> None:
+        """Counters, the events split by kind, and the initial state saved (if ``t_eval`` starts at ``t0``)."""
+        self.nfev = self.njev = self.n_steps = 0
+        self.state_events = [ev for ev in self.events if ev.wall_seconds is None]
+        self.wall_events = [ev for ev in self.events if ev.wall_seconds is not None]
+        self.t_events: dict[str, list] = {ev.name: [] for ev in self.events}
+        self.user_problem = getattr(self.problem, "energy", self.problem)  # events see the user's energy object
+        self.ts: list[float] = []
+        self.ys: list[np.ndarray] = []
+        t_eval, t0 = self.t_eval, self.t0
+        self.next_eval = 0 if t_eval is None else int(np.searchsorted(t_eval, t0, side="left"))
+        if t_eval is None or (self.next_eval < len(t_eval) and t_eval[self.next_eval] == t0):
+            self._keep(t0, np.array(self.y0, dtype=float))
+            self.next_eval += 0 if t_eval is None else 1
+        self.dense_sol = _Dense() if self.dense else None
+        self.status = Status.FINISHED
+        self.message_kw: dict = {}
+        self.notes: list[str] = []
+        self.step_interp = None  # the last step's dense output, once built (see _interp)
 
-    status = Status.FINISHED
-    message_kw: dict = {}
-    start = time.perf_counter()
-    bar = make_bar(progress, t_final, desc, loss=lambda y: problem.loss(event_state(y)))
-    if bar is not None:
-        bar.update(t0, y0)
-    njev = 0
-    with (
-        np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
-        warnings.catch_warnings(),
-    ):
-        # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
-        warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
-        kwargs = {
-            "rtol": rtol,
-            "atol": atol if atol_fn is None else atol_fn(np.asarray(y0, dtype=float)),
-            "max_step": max_step,
-        }
-        if first_step is not None:
-            kwargs["first_step"] = first_step
-        if method == "CVODE":
-            kwargs["jvp"] = jvp
-        elif jac is not None and method in IMPLICIT:
-            kwargs["jac"] = jac
-        elif batched and method in IMPLICIT:
-            kwargs["jac"] = fd_jacobian(counted)
+    def integrate(self) -> Outcome:
+        """Run the loop with floating-point warnings silenced (the statuses report them) and the bar shown."""
+        self.start = time.perf_counter()
+        self.bar = make_bar(self.progress, self.t_final, self.desc, loss=self._loss)
+        if self.bar is not None:
+            self.bar.update(self.t0, self.y0)
+        with (
+            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"),
+            warnings.catch_warnings(),
+        ):
+            # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
+            warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
+            self._start()
+            try:
+                self._loop()
+            finally:
+                self._close_bar()
+            self.njev += int(getattr(self.solver, "njev", 0) or 0)
+        return self._finish()
+
+    def _loop(self) -> None:
+        """Step until the solver stops or a check ends the run; then the FINISHED message if none did."""
+        while self.solver.status == "running":
+            if not self._step_or_fallback():
+                continue
+            if self._check_step():
+                return
+            self._accept()
+            stop = self._locate_events()
+            diverged = self.norm(self.solver.y) > self.blowup_norm
+            self._save(stop[0])
+            if self._stop_if_done(stop, diverged) or self._budgets():
+                return
+        self.message_kw = {"t": self.solver.t}
+        if self.t_eval is None and (not self.ts or self.ts[-1] != self.solver.t):  # pragma: no cover
+            self._keep(self.solver.t, self.solver.y.copy())
+
+    # ------------------------------------------------------------------------------------------ helpers
+    def _counted(self, t, y):
+        """``fun``, counting evaluations (a (D, B) batch counts B)."""
+        self.nfev += 1 if y.ndim == 1 else y.shape[1]
+        return self.fun(t, y)
+
+    def _g(self, ev: Event, t: float, y) -> float:
+        """The value of state event ``ev`` at (t, y), on the X the events see."""
+        fn = ev.fn
+        assert fn is not None  # state events have a function; wall-clock budgets are handled apart
+        return float(fn(t, self.event_state(y), self.user_problem))
+
+    def _loss(self, y) -> float:
+        """The loss at state ``y`` (for the progress bar)."""
+        return float(self.problem.loss(self.event_state(y)))  # type: ignore[attr-defined]  # an EnergyOps
+
+    def _keep(self, t: float, y: np.ndarray) -> None:
+        """Save the state ``y`` at time ``t``."""
+        self.ts.append(t)
+        self.ys.append(y)
+
+    def _keep_current(self) -> None:
+        """Save the solver's current state unless its time is already the last saved one."""
+        if not self.ts or self.ts[-1] != self.solver.t:
+            self._keep(self.solver.t, self.solver.y.copy())
+
+    def _stop(self, status: Status, **message_kw) -> bool:
+        """End the run with ``status``; ``message_kw`` fill its message (:data:`MESSAGES`)."""
+        self.status, self.message_kw = status, message_kw
+        return True
+
+    def _interp(self):
+        """The solver's dense output over the last step, built at most once per step (it may cost evaluations)."""
+        if self.step_interp is None:
+            self.step_interp = self.solver.dense_output()
+        return self.step_interp
+
+    def _close_bar(self) -> None:
+        """Show where the run ended (an event's time lies within a step) and close the bar."""
+        if self.bar is not None:
+            if self.ts:
+                self.bar.update(self.ts[-1], self.ys[-1])
+            self.bar.close()
+
+    # ---------------------------------------------------------------------------------------- the steps
+    def _solver_options(self) -> dict:
+        """Keyword arguments of the solver: tolerances, step sizes and the Jacobian (or CVODE's ``jvp``)."""
+        atol = self.atol if self.atol_fn is None else self.atol_fn(np.asarray(self.y0, dtype=float))
+        kwargs: dict = {"rtol": self.rtol, "atol": atol, "max_step": self.max_step}
+        if self.first_step is not None:
+            kwargs["first_step"] = self.first_step
+        if self.method == "CVODE":
+            kwargs["jvp"] = self.jvp
+        elif self.jac is not None and self.method in IMPLICIT:
+            kwargs["jac"] = self.jac
+        elif self.batched and self.method in IMPLICIT:
+            kwargs["jac"] = fd_jacobian(self._counted)
+        return kwargs
+
+    def _make_solver(self, t: float, y: np.ndarray):
+        """A ``self.method`` solver from (t, y) to ``t_final``."""
+        return METHODS[self.method](self._counted, t, y, self.t_final, **self.kwargs)
+
+    def _start(self) -> None:
+        """Build the solver; the events' first values, the loss monitor and the thinning buffer."""
+        self.kwargs = self._solver_options()
         try:
-            solver = METHODS[method](counted, t0, np.array(y0, dtype=float), t_final, **kwargs)
+            self.solver = self._make_solver(self.t0, np.array(self.y0, dtype=float))
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors
             raise RiemdlnValueError(str(exc)) from None
-        g_old = [g(ev, t0, solver.y) for ev in state_events]
-        monitor = LossMonitor(problem, rtol, atol) if monotone else None
-        if monitor is not None:
-            monitor.start(t0, event_state(solver.y))
-        saver = _Thinning(max_saved) if (t_eval is None and max_saved) else None
-        n_steps = 0
-        notes = []
-        try:
-            while True:
-                if solver.status != "running":
-                    break
-                if fallback is not None:
-                    t_prev, y_prev = solver.t, solver.y.copy()
-                msg = solver.step()
-                n_steps += 1
-                if solver.status == "failed" and fallback is not None and method == "LSODA":
-                    njev += int(getattr(solver, "njev", 0) or 0)
-                    notes.append(f" ({method} failed at t = {t_prev:.6g}: {msg} Continued with {fallback}.)")
-                    method, fallback = fallback, None
-                    if atol_fn is not None:
-                        kwargs["atol"] = atol_fn(y_prev)
-                    solver = METHODS[method](counted, t_prev, y_prev, t_final, **kwargs)
-                    continue
-                bad_state = check_state(solver.y) if check_state is not None else None
-                if bad_state is not None:
-                    status = Status.FAILED
-                    message_kw = {"t": solver.t, "reason": bad_state}
-                    ts.append(solver.t)
-                    ys.append(solver.y.copy())
-                    break
-                if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
-                    status = Status.FAILED
-                    reason = msg or "the state became non-finite (overflow)."
-                    if not np.all(np.isfinite(solver.y)):
-                        reason = "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
-                        # keep the last finite state
-                    message_kw = {"t": solver.t_old if solver.t_old is not None else t0, "reason": reason}
-                    break
-                t_old, t_new = solver.t_old, solver.t
-                interp = None
-                if monitor is not None:
-                    rise = monitor.check(t_new, event_state(solver.y))
-                    if rise is not None:
-                        ts.append(t_new)
-                        ys.append(solver.y.copy())
-                        status, message_kw = Status.INACCURATE, rise
-                        break
-                if atol_fn is not None:
-                    set_atol(solver, atol_fn(solver.y))
+        self.g_old = [self._g(ev, self.t0, self.solver.y) for ev in self.state_events]
+        self.monitor = LossMonitor(self.problem, self.rtol, self.atol) if self.monotone else None
+        if self.monitor is not None:
+            self.monitor.start(self.t0, self.event_state(self.solver.y))
+        self.saver = _Thinning(self.max_saved) if (self.t_eval is None and self.max_saved) else None
 
-                def get_interp(solver=solver):
-                    nonlocal interp
-                    if interp is None:
-                        interp = solver.dense_output()
-                    return interp
+    def _step_or_fallback(self) -> bool:
+        """One solver step; False if LSODA failed and ``fallback`` takes over from the last accepted step."""
+        if self.fallback is not None:
+            t_prev, y_prev = self.solver.t, self.solver.y.copy()
+        self.msg = self.solver.step()
+        self.n_steps += 1
+        if self.solver.status == "failed" and self.fallback is not None and self.method == "LSODA":
+            self.njev += int(getattr(self.solver, "njev", 0) or 0)
+            self.notes.append(
+                f" ({self.method} failed at t = {t_prev:.6g}: {self.msg} Continued with {self.fallback}.)"
+            )
+            self.method, self.fallback = self.fallback, None
+            if self.atol_fn is not None:
+                self.kwargs["atol"] = self.atol_fn(y_prev)
+            self.solver = self._make_solver(t_prev, y_prev)
+            return False
+        return True
 
-                if dense_sol is not None:
-                    dense_sol.add(t_old, t_new, get_interp())
-                # events
-                stop_t = None
-                stop_name = None
-                if state_events:
-                    g_new = [g(ev, t_new, solver.y) for ev in state_events]
-                    hits = []
-                    for k, ev in enumerate(state_events):
-                        a, b = g_old[k], g_new[k]
-                        up = a < 0 <= b if a != 0 else False
-                        down = a > 0 >= b if a != 0 else False
-                        if (
-                            (ev.direction > 0 and up)
-                            or (ev.direction < 0 and down)
-                            or (ev.direction == 0 and (up or down))
-                        ):
-                            sol = get_interp()
-                            if b == 0:
-                                te = t_new
-                            else:
-                                te = optimize.brentq(
-                                    lambda tt, ev=ev, sol=sol: g(ev, tt, sol(tt)),
-                                    t_old,
-                                    t_new,
-                                    xtol=4 * np.finfo(float).eps * max(1.0, abs(t_new)),
-                                )
-                            hits.append((te, ev))
-                    hits.sort(key=lambda h: h[0])
-                    for te, ev in hits:
-                        if stop_t is not None and te > stop_t:
-                            break
-                        t_events[ev.name].append(te)
-                        if ev.terminal and stop_t is None:
-                            stop_t, stop_name = te, ev.name
-                    g_old = g_new
-                # divergence
-                diverged = norm(solver.y) > blowup_norm
-                # save points
-                limit = stop_t if stop_t is not None else t_new
-                if t_eval is None:
-                    if stop_t is None:
-                        ts.append(t_new)
-                        ys.append(solver.y.copy())
-                        if saver is not None:
-                            saver.thin(ts, ys)
-                else:
-                    while next_eval < len(t_eval) and t_eval[next_eval] <= limit:
-                        te = t_eval[next_eval]
-                        ts.append(float(te))
-                        ys.append(solver.y.copy() if te == t_new else np.asarray(get_interp()(te)))
-                        next_eval += 1
-                if stop_t is not None:
-                    if not ts or ts[-1] != stop_t:
-                        ts.append(stop_t)
-                        ys.append(solver.y.copy() if stop_t == t_new else np.asarray(get_interp()(stop_t)))
-                    status = Status.EVENT
-                    message_kw = {"t": stop_t, "name": stop_name}
-                    break
-                if diverged:
-                    if not ts or ts[-1] != t_new:
-                        ts.append(t_new)
-                        ys.append(solver.y.copy())
-                    status = Status.DIVERGED
-                    message_kw = {"t": t_new, "bound": blowup_norm}
-                    break
-                if bar is not None:
-                    bar.update(t_new, solver.y)
-                elapsed = time.perf_counter() - start
-                budget_hit = [ev for ev in wall_events if elapsed > ev.wall_seconds]
-                if budget_hit and solver.status == "running":
-                    for ev in budget_hit:
-                        t_events[ev.name].append(t_new)
-                    if not ts or ts[-1] != t_new:
-                        ts.append(t_new)
-                        ys.append(solver.y.copy())
-                    status = Status.EVENT
-                    message_kw = {"t": t_new, "name": budget_hit[0].name}
-                    break
-                if n_steps >= max_steps and solver.status == "running":
-                    if not ts or ts[-1] != t_new:
-                        ts.append(t_new)
-                        ys.append(solver.y.copy())
-                    status = Status.FAILED
-                    message_kw = {"t": t_new, "reason": f"`max_steps` = {max_steps} steps taken."}
-                    break
-            if status == Status.FINISHED:
-                message_kw = {"t": solver.t}
-                if t_eval is None and (not ts or ts[-1] != solver.t):  # pragma: no cover
-                    ts.append(solver.t)
-                    ys.append(solver.y.copy())
-        finally:
-            if bar is not None:
-                if ts:
-                    bar.update(ts[-1], ys[-1])  # where the run ended (an event's time lies within a step)
-                bar.close()
-        njev += int(getattr(solver, "njev", 0) or 0)
-    if status == Status.FAILED and (not ts or not np.all(np.isfinite(ys[-1]))):
-        # make sure the trajectory ends at a finite state
-        while ys and not np.all(np.isfinite(ys[-1])):
-            ys.pop()
-            ts.pop()
-    return Outcome(
-        t=np.asarray(ts, dtype=float),
-        y=ys,
-        status=status,
-        message=MESSAGES[status].format(**message_kw) + "".join(notes),
-        nfev=nfev,
-        njev=njev,
-        t_events={k: np.asarray(v, dtype=float) for k, v in t_events.items()},
-        sol=dense_sol,
-    )
+    def _check_step(self) -> bool:
+        """Stop on ``check_state``'s objection, a solver failure, a non-finite state or a rise of the loss."""
+        solver = self.solver
+        bad_state = self.check_state(solver.y) if self.check_state is not None else None
+        if bad_state is not None:
+            self._keep(solver.t, solver.y.copy())
+            return self._stop(Status.FAILED, t=solver.t, reason=bad_state)
+        if solver.status == "failed" or not np.all(np.isfinite(solver.y)):
+            reason = self.msg or "the state became non-finite (overflow)."
+            if not np.all(np.isfinite(solver.y)):  # the last finite state is kept
+                reason = "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
+            return self._stop(Status.FAILED, t=solver.t_old if solver.t_old is not None else self.t0, reason=reason)
+        if self.monitor is not None:
+            rise = self.monitor.check(solver.t, self.event_state(solver.y))
+            if rise is not None:
+                self._keep(solver.t, solver.y.copy())
+                return self._stop(Status.INACCURATE, **rise)
+        return False
+
+    def _accept(self) -> None:
+        """After an accepted step: new tolerances (``atol_fn``), and the step's interpolant if ``dense``."""
+        self.step_interp = None
+        if self.atol_fn is not None:
+            set_atol(self.solver, self.atol_fn(self.solver.y))
+        if self.dense_sol is not None:
+            self.dense_sol.add(self.solver.t_old, self.solver.t, self._interp())
+
+    def _locate_events(self) -> tuple[float | None, str | None]:
+        """Record the state events that fired in the last step; the first terminal one's (time, name).
+
+        A sign change of g over the step (in the event's ``direction``) is located by brentq on the step's
+        dense output; events after the terminal one are not recorded."""
+        if not self.state_events:
+            return None, None
+        t_new = self.solver.t
+        g_new = [self._g(ev, t_new, self.solver.y) for ev in self.state_events]
+        hits = []
+        for ev, a, b in zip(self.state_events, self.g_old, g_new, strict=True):
+            if _crosses(a, b, ev.direction):
+                hits.append((self._event_time(ev, b), ev))
+        hits.sort(key=lambda h: h[0])
+        stop_t, stop_name = None, None
+        for te, ev in hits:
+            if stop_t is not None and te > stop_t:
+                break
+            self.t_events[ev.name].append(te)
+            if ev.terminal and stop_t is None:
+                stop_t, stop_name = te, ev.name
+        self.g_old = g_new
+        return stop_t, stop_name
+
+    def _event_time(self, ev: Event, g_new: float) -> float:
+        """When ``ev`` fired in the last step: its end if g is 0 there, else the root of g found by brentq.
+
+        The step's dense output is built first in either case (building it may cost evaluations: DOP853)."""
+        sol, t_old, t_new = self._interp(), self.solver.t_old, self.solver.t
+        if g_new == 0:
+            return t_new
+        return optimize.brentq(
+            lambda tt: self._g(ev, tt, sol(tt)), t_old, t_new, xtol=4 * np.finfo(float).eps * max(1.0, abs(t_new))
+        )
+
+    def _save(self, stop_t: float | None) -> None:
+        """Save the step: its end (thinned to ``max_saved``) or the ``t_eval`` times it passed, up to ``stop_t``."""
+        t_new = self.solver.t
+        if self.t_eval is None:
+            if stop_t is None:
+                self._keep(t_new, self.solver.y.copy())
+                if self.saver is not None:
+                    self.saver.thin(self.ts, self.ys)
+            return
+        limit = stop_t if stop_t is not None else t_new
+        while self.next_eval < len(self.t_eval) and self.t_eval[self.next_eval] <= limit:
+            self._keep_at(self.t_eval[self.next_eval])
+            self.next_eval += 1
+
+    def _keep_at(self, te: float) -> None:
+        """Save the state at time ``te`` within the last step (the solver's own at its end, else interpolated)."""
+        self._keep(float(te), self.solver.y.copy() if te == self.solver.t else np.asarray(self._interp()(te)))
+
+    def _stop_if_done(self, stop: tuple[float | None, str | None], diverged: bool) -> bool:
+        """Stop at a terminal event (its state saved), else on divergence (``norm(y) > blowup_norm``)."""
+        stop_t, stop_name = stop
+        if stop_t is not None:
+            if not self.ts or self.ts[-1] != stop_t:
+                self._keep_at(stop_t)
+            return self._stop(Status.EVENT, t=stop_t, name=stop_name)
+        if diverged:
+            self._keep_current()
+            return self._stop(Status.DIVERGED, t=self.solver.t, bound=self.blowup_norm)
+        return False
+
+    def _budgets(self) -> bool:
+        """Update the bar; stop on a wall-clock budget event or after ``max_steps`` steps."""
+        solver, t_new = self.solver, self.solver.t
+        if self.bar is not None:
+            self.bar.update(t_new, solver.y)
+        elapsed = time.perf_counter() - self.start
+        budget_hit = [ev for ev in self.wall_events if ev.wall_seconds is not None and elapsed > ev.wall_seconds]
+        if budget_hit and solver.status == "running":
+            for ev in budget_hit:
+                self.t_events[ev.name].append(t_new)
+            self._keep_current()
+            return self._stop(Status.EVENT, t=t_new, name=budget_hit[0].name)
+        if self.n_steps >= self.max_steps and solver.status == "running":
+            self._keep_current()
+            return self._stop(Status.FAILED, t=t_new, reason=f"`max_steps` = {self.max_steps} steps taken.")
+        return False
+
+    def _finish(self) -> Outcome:
+        """The :class:`Outcome`; a failed run's trajectory is cut back to its last finite state."""
+        ts, ys, status = self.ts, self.ys, self.status
+        if status == Status.FAILED and (not ts or not np.all(np.isfinite(ys[-1]))):
+            while ys and not np.all(np.isfinite(ys[-1])):
+                ys.pop()
+                ts.pop()
+        return Outcome(
+            t=np.asarray(ts, dtype=float),
+            y=ys,
+            status=status,
+            message=MESSAGES[status].format(**self.message_kw) + "".join(self.notes),
+            nfev=self.nfev,
+            njev=self.njev,
+            t_events={k: np.asarray(v, dtype=float) for k, v in self.t_events.items()},
+            sol=self.dense_sol,
+            stop_event=self.message_kw.get("name") if status == Status.EVENT else None,
+        )
+
+
+def _crosses(a: float, b: float, direction: float) -> bool:
+    """Whether an event's g went from ``a`` to ``b`` across 0 in ``direction`` (>0 up, <0 down, 0 either).
+
+    A start at exactly 0 is no crossing (the event fired there, or starts there).
+
+    >>> _crosses(-1.0, 0.0, +1), _crosses(1.0, -1.0, +1), _crosses(1.0, -1.0, 0), _crosses(0.0, 1.0, 0)
+    (True, False, True, False)
+    """
+    if a == 0:
+        return False
+    up, down = a < 0 <= b, a > 0 >= b
+    return (direction > 0 and up) or (direction < 0 and down) or (direction == 0 and (up or down))
 
 
 def set_atol(solver, atol: np.ndarray) -> None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
+from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
@@ -204,6 +205,14 @@ class _SVDSystem:
         k = self.k
         self.iu = np.triu_indices(k, 1)
 
+    def log_velocity(self, rho: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """d rho_i/dt from the derived twin of the convention (catalog: log_singular_value_velocity*), g = Gt_ii."""
+        if math.isinf(self.depth):
+            return _twins.log_singular_value_velocity_infinite(rho, g)
+        if self.normalized:
+            return _twins.log_singular_value_velocity_normalized(rho, g, self.depth)
+        return _twins.log_singular_value_velocity(rho, g, self.depth)
+
     def split(self, y):
         k, m, n = self.k, self.m, self.n
         rho = y[:k]
@@ -288,8 +297,10 @@ class _SVDSystem:
         Psym, Pant = Gt + Gt.T, Gt - Gt.T
         H, F = self.pair_coefficients(rho)
         z = dict(rho=rho, Q=Q, R=R, s=s, X=X, G=G, GR=GR, Gt=Gt, Psym=Psym, Pant=Pant, H=H, F=F)
-        z["Omega"] = 0.5 * (F * Psym - H * Pant)
-        z["Theta"] = 0.5 * (F * Psym + H * Pant)
+        # the derived rotations in their split form (catalog: left_rotation_split, right_rotation_split),
+        # on the stable pair coefficients F, H
+        z["Omega"] = _twins.left_rotation_split(F, H, Gt, Gt.T)
+        z["Theta"] = _twins.right_rotation_split(F, H, Gt, Gt.T)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
         z["c"] = np.exp(self.log_a11 + rho * (2 * self.deg - 1))
         # thin frames: a(s_j^2, 0) / s_j (none at N = inf, where L(x, 0) = 0)
@@ -301,7 +312,7 @@ class _SVDSystem:
         k, m, n = self.k, self.m, self.n
         z = self._state(y)
         Q, R, G, GR, Gt, b = z["Q"], z["R"], z["G"], z["GR"], z["Gt"], z["b"]
-        drho = -z["c"] * np.diag(Gt)
+        drho = self.log_velocity(z["rho"], np.diag(Gt))
         dQ = Q @ z["Omega"]
         dR = R @ z["Theta"]
         if b is not None:
@@ -665,7 +676,7 @@ def _svd_part(
     def fro(y):
         return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
 
-    check_state = None
+    check_state: Callable[[np.ndarray], str | None] | None = None
     if depth < 2:
 
         def check_state(y):
@@ -709,7 +720,7 @@ def _svd_part(
             [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
         )
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if out.sol is not None:
         dense = out.sol
 
@@ -729,6 +740,7 @@ def _svd_part(
         normalized=normalized,
         formulation="svd",
         sol=sol,
+        stop_event=out.stop_event,
     )
 
 
@@ -773,7 +785,7 @@ def _matrix_part(
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if out.sol is not None:
         dense = out.sol
 
@@ -793,6 +805,7 @@ def _matrix_part(
         normalized=normalized,
         formulation="matrix",
         sol=sol,
+        stop_event=out.stop_event,
     )
 
 
@@ -849,7 +862,7 @@ def _hybrid(
         dense_output,
         progress,
     )
-    switched = len(first.t_events[_SWITCH]) > 0 and first.status == Status.EVENT and _SWITCH in first.message
+    switched = first.status == Status.EVENT and first.stop_event == _SWITCH
     t_events = {k: v for k, v in first.t_events.items() if k != _SWITCH}
     if not switched:
         return dataclasses.replace(first, t_events=t_events)
@@ -888,7 +901,7 @@ def _hybrid(
     merged_events = {
         k: np.concatenate([t_events.get(k, np.zeros(0)), second.t_events.get(k, np.zeros(0))]) for k in second.t_events
     }
-    sol = None
+    sol: Callable[[float], np.ndarray] | None = None
     if first.sol is not None and second.sol is not None:
         f_sol, s_sol = first.sol, second.sol
 
@@ -909,6 +922,7 @@ def _hybrid(
         normalized=normalized,
         formulation="matrix+svd",
         sol=sol,
+        stop_event=second.stop_event,
     )
 
 
@@ -1026,7 +1040,13 @@ def end_to_end_flow(
     max_steps = _driver.check_max_steps(max_steps)
     if switch_ratio is None:
         switch_ratio = 10 * rtol
-    if isinstance(switch_ratio, bool) or not isinstance(switch_ratio, numbers.Real) or not (0 < switch_ratio < 1):
+    # numbers.Real declares only < and <=; NaN fails `switch_ratio < 1`
+    if (
+        isinstance(switch_ratio, bool)
+        or not isinstance(switch_ratio, numbers.Real)
+        or switch_ratio <= 0
+        or not switch_ratio < 1
+    ):
         raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
     args = (problem, X0, depth, normalized)
     rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)

@@ -36,7 +36,7 @@ def _check_int_depth(depth) -> int:
         ok = False
     else:
         try:
-            ok = math.isfinite(float(depth)) and float(depth).is_integer() and depth >= 1
+            ok = math.isfinite(float(depth)) and float(depth).is_integer() and not depth < 1  # Real declares <
         except OverflowError:  # an int beyond the double range
             ok = False
     if not ok:
@@ -300,10 +300,13 @@ def factor_flow(
         out.njev,
         out.t_events,
         "factors",
+        out.stop_event,
     )
 
 
-def _factor_result(problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation):
+def _factor_result(
+    problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation, stop_event=None
+):
     Ws = [net.split(np.asarray(y)) for y in ys]
     factors = tuple(np.array([w[p] for w in Ws]).reshape(len(t), *net.shapes[p]) for p in range(N))
     m, n = problem.shape
@@ -322,6 +325,7 @@ def _factor_result(problem, net, ys, t, N, normalized, status, message, nfev, nj
         depth=float(N),
         normalized=normalized,
         formulation=formulation,
+        stop_event=stop_event,
     )
 
 
@@ -465,4 +469,5 @@ def factor_descent(
         0,
         {k: np.asarray(v) for k, v in t_events.items()},
         "descent",
+        message_kw.get("name") if status == Status.EVENT else None,
     )

@@ -91,6 +91,8 @@ class FlowResult:
         ``"descent"``.
     sol : callable or None
         ``sol(t)`` gives X at any t in the span (continuous solutions only; ``dense_output=True``).
+    stop_event : str or None
+        The name of the terminal event that ended the run (``status`` EVENT), else ``None``.
     """
 
     t: np.ndarray
@@ -106,6 +108,7 @@ class FlowResult:
     normalized: bool = False
     formulation: str = "matrix"
     sol: Callable[[float], np.ndarray] | None = None
+    stop_event: str | None = None
 
     @property
     def success(self) -> bool:

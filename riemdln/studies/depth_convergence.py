@@ -40,7 +40,7 @@ def parameters(quick: bool) -> dict:
     }
 
 
-def _flow(shape, rank, n_observed, seed, depth, tau, rtol, atol) -> list:
+def _flow(shape, rank, n_observed, seed, depth, tau, rtol, atol) -> dict:
     from riemdln import CompletionProblem, end_to_end_flow
 
     problem = CompletionProblem.random(shape[0], shape[1], rank, n_observed, seed=seed)
@@ -105,7 +105,8 @@ def _small_init(params: dict, executor, progress) -> tuple[list, dict]:
     flows = run_sweep(_small_flow, tasks, executor=executor, progress=progress, desc=f"{NAME} small init")
     ref = flows[-1]
     ok = all(len(f["t"]) == len(ref["t"]) for f in flows)
-    dist_max, dist_final = [], []
+    dist_max: list[float | None] = []
+    dist_final: list[float | None] = []
     for f in flows[:-1]:
         if not ok:
             dist_max.append(None)

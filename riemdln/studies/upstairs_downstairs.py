@@ -39,11 +39,13 @@ def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
     down = end_to_end_flow(problem, X0, depth, t_final, t_eval=t_eval, rtol=rtol, atol=atol, progress=False)
     if not (up.success and down.success):
         raise RuntimeError(f"upstairs_downstairs N = {depth}: {up.message} / {down.message}")
-    dev = max(float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)) for a, b in zip(up.X, down.X, strict=True))
+    dev = max(
+        float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), 1e-300)) for a, b in zip(up.X, down.X, strict=True)
+    )
     balance = 0.0
     final = [np.asarray(F[-1]) for F in up.factors]  # W_1, ..., W_N at the final time
     for W, V in zip(final[:-1], final[1:], strict=True):
-        balance = max(balance, float(np.linalg.norm(V.T @ V - W @ W.T) / max(np.linalg.norm(W @ W.T), 1e-300)))
+        balance = max(balance, float(np.linalg.norm(V.T @ V - W @ W.T) / max(float(np.linalg.norm(W @ W.T)), 1e-300)))
     return run_record(
         status=down.status.name,
         final_loss=float(down.diagnostics["loss"][-1]),
