@@ -369,6 +369,14 @@ def _slopes(runs: list[dict]) -> tuple[list[float], list[float]]:
     return slopes, errors
 
 
+def _volume_bias_percentiles(previous) -> dict | None:
+    """The volume_bias study's median percentile of the flow's limits in the ĝ^N density, by depth (if it ran)."""
+    rows = ((previous or {}).get("volume_bias") or {}).get("rows")
+    if not rows:
+        return None
+    return {str(r["depth"]): r.get("limit_percentile_median") for r in rows}
+
+
 # ---------------------------------------------------------------------------------------------
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     from riemdln.sweep import run_sweep
@@ -402,6 +410,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         "slope_errors": slope_errors,
         "floor": limit[-1]["distance"],
         "limit_depth": p["limit_depth"],
+        "volume_bias": _volume_bias_percentiles(previous),
     }
 
 
@@ -650,6 +659,25 @@ def _stalled_sentence(results: dict) -> str:
     )
 
 
+def _volume_bias_sentence(percentiles: dict | None) -> str:
+    said = (
+        "The volume_bias study reads the deterministic flow the same way round: its small-initialization limits "
+        "on the zero-loss set sit high in the ĝ^N density there, which is a bias towards the rank-one hyperbola "
+        "ab = 1 (where that density is infinite for N ≥ 2)"
+    )
+    if percentiles:
+        deep = {N: v for N, v in percentiles.items() if N not in ("1", "2") and v is not None}
+        said += " (median percentile of the limits in this run: " + ", ".join(
+            f"N = {N}: {fmt(v)}" for N, v in deep.items()
+        )
+        said += ")"
+    return (
+        said + ". The objects differ — a stationary law at finite temperature here, the limit of a flow from small "
+        "initialization there — so the agreement in direction is an observation, and neither study shows a "
+        "variational principle."
+    )
+
+
 def _trend_sentences(results: dict) -> list[str]:
     eff = results["entropy_effect"]
     d = [e["d_ratio"] for e in eff]
@@ -669,11 +697,8 @@ def _trend_sentences(results: dict) -> list[str]:
         "Depth (fixed β, λ): mean σ_min/σ_max "
         + ("decreases from each N to N + 1 in every row" if depth_down else "does not decrease with N in every row")
         + ". At λ = 0 the only depth-dependent factor of the law is vol_g^N, so this is the volume pulling towards "
-        "rank one, more strongly as N grows; at λ = 1 the entropy does not undo it. It is the same direction as "
-        "the volume_bias study's observation for the deterministic flow (its small-initialization limits sit high "
-        "in the ĝ^N density on the zero-loss set, which is a bias towards the rank-one hyperbola ab = 1 for "
-        "N ≥ 3); the objects differ (a stationary law here, the limit of a flow there) and neither is a "
-        "variational principle.",
+        "rank one, more strongly as N grows; at λ = 1 the entropy does not undo it. "
+        + _volume_bias_sentence(results.get("volume_bias")),
         "Temperature: "
         + (
             "one β only in this run. "
