@@ -78,3 +78,20 @@ ax.plot(r.t, r["free_energy"].mean(axis=1), label="F = E − S/β")
 ax.set_xlabel("t")
 ax.legend()
 plt.show()
+
+# %% [markdown]
+# ## Does entropy push towards rank one? (study `free_energy`)
+#
+# On menon-2x2 ($E = \tfrac12[(X_{11} - 1)^2 + (X_{22} - 1)^2]$) the Gibbs law is not a probability law: $E$ is
+# flat along the zero-loss plane, where $\mathrm{vol}_{g^N}$ decays too slowly (`gibbs_expectation` says so at
+# N = 2). The study `free_energy` therefore adds a weak ridge $\tfrac\alpha2\|X\|_F^2$ and compares $\lambda = 1$
+# (entropy) with $\lambda = 0$ by quadrature, the independent truth; `riemdln reproduce --studies free_energy`
+# runs all of it (depths, temperatures, the sampler, the β → ∞ limit).
+
+# %%
+from riemdln.studies import free_energy as fe_study  # noqa: E402
+
+ridge = fe_study.RidgeEnergy(0.05)
+for free in (False, True):
+    q = riemdln.gibbs_expectation(ridge, fe_study.ratio, DEPTH, BETA, free_energy=free, tol=3e-3)
+    print(f"λ = {int(free)}: mean σ_min/σ_max = {float(q.value):.4f} (refinement error {float(q.error):.1e})")

@@ -114,3 +114,16 @@ def test_parameters_are_within_the_brief():
     full, quick = fe.parameters(False), fe.parameters(True)
     assert set(full["depths"]) >= {2, 3, 4} and len(full["betas"]) >= 3
     assert full["seed"] == quick["seed"] and not math.isinf(full["limit_depth"])
+
+
+def test_volume_bias_comparison_quotes_that_study_when_it_ran(results):
+    assert fe._volume_bias_percentiles(None) is None
+    prev = {
+        "volume_bias": {
+            "rows": [{"depth": "2", "limit_percentile_median": 0.5}, {"depth": "3", "limit_percentile_median": 0.97}]
+        }
+    }
+    pct = fe._volume_bias_percentiles(prev)
+    assert pct == {"2": 0.5, "3": 0.97}
+    md = fe.markdown({**results, "volume_bias": pct}, [])
+    assert "N = 3: 0.97" in md and "N = 2: 0.5" not in md  # only the depths that study draws conclusions for
