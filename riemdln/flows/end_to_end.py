@@ -200,7 +200,6 @@ class _SVDSystem:
         self.deg = _degree(depth)
         one = np.ones(1)
         # a(x, x) = a(1, 1) x^deg and a(x, 0) = a(1, 0) x^deg: homogeneity, constants from the twins
-        self.log_a11 = float(_log_multiplier(one, one, depth, normalized)[0])
         self.log_a10 = float(_log_multiplier(one, 0 * one, depth, normalized)[0])
         k = self.k
         self.iu = np.triu_indices(k, 1)
@@ -302,7 +301,7 @@ class _SVDSystem:
         z["Omega"] = _twins.left_rotation_split(F, H, Gt, Gt.T)
         z["Theta"] = _twins.right_rotation_split(F, H, Gt, Gt.T)
         # d rho_i = -(a_ii / s_i) Gt_ii, a_ii / s_i = a(1, 1) s_i^(2 deg - 1)
-        z["c"] = np.exp(self.log_a11 + rho * (2 * self.deg - 1))
+        z["c"] = -self.log_velocity(rho, 1.0)  # the derived twin at g = 1; the RHS and its JVP share it
         # thin frames: a(s_j^2, 0) / s_j (none at N = inf, where L(x, 0) = 0)
         z["b"] = np.exp(self.log_a10 + rho * (2 * self.deg - 1)) if np.isfinite(self.log_a10) else None
         return z
@@ -312,7 +311,7 @@ class _SVDSystem:
         k, m, n = self.k, self.m, self.n
         z = self._state(y)
         Q, R, G, GR, Gt, b = z["Q"], z["R"], z["G"], z["GR"], z["Gt"], z["b"]
-        drho = self.log_velocity(z["rho"], np.diag(Gt))
+        drho = -z["c"] * np.diag(Gt)  # = log_velocity(rho, Gt_ii): the velocity is linear in g
         dQ = Q @ z["Omega"]
         dR = R @ z["Theta"]
         if b is not None:
