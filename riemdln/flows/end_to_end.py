@@ -204,7 +204,7 @@ class _SVDSystem:
         k = self.k
         self.iu = np.triu_indices(k, 1)
 
-    def log_velocity(self, rho: np.ndarray, g: np.ndarray) -> np.ndarray:
+    def log_velocity(self, rho: np.ndarray, g: np.ndarray | float) -> np.ndarray:
         """d rho_i/dt from the derived twin of the convention (catalog: log_singular_value_velocity*), g = Gt_ii."""
         if math.isinf(self.depth):
             return _twins.log_singular_value_velocity_infinite(rho, g)
