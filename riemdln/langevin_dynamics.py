@@ -650,6 +650,9 @@ class GibbsSample:
         autocorrelations, summed over chains).
     step_size : float
         MALA step in Y after adaptation.
+    chain_acceptance : ndarray, shape (n_chains,)
+        Acceptance of each chain after burn-in; a chain below ``STALLED_CHAIN`` (0.1) is stalled and the
+        result is ``INACCURATE``.
     status, message
     """
 
@@ -660,6 +663,7 @@ class GibbsSample:
     status: Status
     message: str
     n_chains: int = 1
+    chain_acceptance: np.ndarray | None = None
 
     @property
     def success(self) -> bool:
@@ -688,6 +692,18 @@ def _ess(series: np.ndarray) -> float:
     return float(best)
 
 
+STALLED_CHAIN = 0.1  # a chain accepting fewer moves than this after burn-in is stalled (typical: 0.57)
+_DRIFT_CAP = 2.0  # the MALA drift is at most this many times the typical noise length sqrt(2 eps) d
+
+
+def _capped(drift: np.ndarray, cap: float) -> np.ndarray:
+    """Truncated MALA drift: each chain's drift scaled to Frobenius norm at most ``cap`` (Roberts-Tweedie)."""
+    norm = np.sqrt(np.sum(drift * drift, axis=(-2, -1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(norm > cap, cap / norm, 1.0)
+    return drift * scale[..., None, None]
+
+
 def gibbs_sample(
     energy,
     depth: float,
@@ -704,6 +720,13 @@ def gibbs_sample(
     (catalog ``log_gibbs_density_factor``), which Euclidean Metropolis-adjusted Langevin samples exactly; no
     difficulty at :math:`\det X = 0` (the sign of det is crossed freely). The step is adapted during
     ``burn_in`` towards acceptance 0.57, then fixed. Same law raw or normalized (only the constant differs).
+
+    The drift is truncated (Roberts and Tweedie's MALTA): the proposal is
+    :math:`Y' = Y + \min(1, c/\lVert\epsilon\nabla\log p\rVert)\,\epsilon\nabla\log p + \sqrt{2\epsilon}\,\xi`
+    with :math:`c = 2\sqrt{2\epsilon}\,d`, the same in the forward and the reverse proposal density, so the
+    chain stays exact. Without it a chain that wanders where :math:`E(\Psi(Y))` is steep (a polynomial of
+    degree 2N in Y) overshoots on every proposal and stops moving. A chain that still accepts fewer than
+    ``STALLED_CHAIN`` (0.1) of its moves after burn-in makes the result ``INACCURATE``, named in ``.message``.
 
     Parameters
     ----------
@@ -744,13 +767,14 @@ def gibbs_sample(
     eps = 0.1 / (beta * depth) ** 0.5 / dim
     log_eps = math.log(eps)
     kept = np.empty((per, C, dim, dim))
-    accepted = 0
+    accepted = np.zeros(C)
     for it in range(burn_in + per):
         noise = rng.standard_normal(Y.shape)
-        prop = Y + eps * g + math.sqrt(2 * eps) * noise
+        cap = _DRIFT_CAP * math.sqrt(2 * eps) * dim
+        prop = Y + _capped(eps * g, cap) + math.sqrt(2 * eps) * noise
         logp2, g2, X2 = _log_target_and_grad(energy, prop, depth, beta, lam)
-        fwd = -np.sum((prop - Y - eps * g) ** 2, axis=(1, 2)) / (4 * eps)
-        bwd = -np.sum((Y - prop - eps * g2) ** 2, axis=(1, 2)) / (4 * eps)
+        fwd = -np.sum((prop - Y - _capped(eps * g, cap)) ** 2, axis=(1, 2)) / (4 * eps)
+        bwd = -np.sum((Y - prop - _capped(eps * g2, cap)) ** 2, axis=(1, 2)) / (4 * eps)
         with np.errstate(invalid="ignore", over="ignore"):
             log_alpha = np.where(np.isfinite(logp2), logp2 - logp + bwd - fwd, -np.inf)
         acc = np.log(rng.uniform(size=C)) < log_alpha
@@ -763,17 +787,24 @@ def gibbs_sample(
             log_eps += (rate - 0.574) / math.sqrt(it + 1.0)
             eps = math.exp(log_eps)
         else:
-            accepted += int(acc.sum())
+            accepted += acc
             kept[it - burn_in] = X
     samples = np.swapaxes(kept, 0, 1).reshape(-1, dim, dim)[:n_samples]
     series = np.concatenate([_loss(energy, kept)[..., None], kept.reshape(per, C, -1)], axis=-1)
     ess = _ess(series) if per > 3 else float(n_samples)
-    rate = accepted / (per * C)
-    status = Status.FINISHED if rate > 0 else Status.FAILED
+    chain_rate = accepted / per
+    rate = float(chain_rate.mean())
+    stalled = int(np.sum(chain_rate < STALLED_CHAIN))
+    status = Status.FAILED if rate == 0 else Status.INACCURATE if stalled else Status.FINISHED
     message = (
         f"{n_samples} draws from {C} chains after {burn_in} burn-in steps; acceptance {rate:.2f}, "
         f"effective sample size {ess:.0f}."
     )
+    if stalled:
+        message += (
+            f" {stalled} chain(s) accepted fewer than {STALLED_CHAIN:g} of their moves after burn-in (stalled): "
+            "their draws are not from the Gibbs law."
+        )
     return GibbsSample(
         samples=samples,
         acceptance_rate=rate,
@@ -782,6 +813,7 @@ def gibbs_sample(
         status=status,
         message=message,
         n_chains=C,
+        chain_acceptance=chain_rate,
     )
 
 
