@@ -52,6 +52,17 @@ def test_threshold_depth_definition():
     assert threshold_depth([2, 4, 8], [None, 0.1, 2.0]) == 8
 
 
+def test_depth_threshold_paper_grid_is_the_issue_grid():
+    """--paper: 20x20 at two counts, >= 5 seeds, N = 2 ... 64 and inf; 100x100 is an accepted override."""
+    from riemdln.report import study_parameters
+
+    p = study_parameters("depth_threshold", "paper")
+    assert (p["size"], len(p["observed"]), len(p["seeds"])) == (20, 2, 5)
+    assert p["depths"][0] == 2 and 64 in p["depths"] and p["depths"][-1] == "inf"
+    big = study_parameters("depth_threshold", "paper", {"size": 100, "rank": 5, "observed": [2000, 4000]})
+    assert (big["size"], big["rank"], big["seeds"]) == (100, 5, p["seeds"])
+
+
 @pytest.mark.slow
 def test_every_run_of_every_study_has_the_record_fields(tmp_path):
     from riemdln.report import reproduce

@@ -75,6 +75,24 @@ def parameters(quick: bool) -> dict:
     }
 
 
+def paper_parameters() -> dict:
+    """The grid of ``riemdln reproduce --paper``: 20×20 rank 2, 120 and 160 observed, 5 seeds, N = 2 … 64, ∞.
+
+    The literature's 100×100 instance is an override of it,
+    ``overrides={"depth_threshold": {"size": 100, "rank": 5, "observed": [2000, 4000]}}``; one seed of it is
+    measured by ``benchmarks/depth_threshold_100.py``.
+    """
+    return {
+        **parameters(False),
+        "size": 20,
+        "rank": 2,
+        "observed": [120, 160],
+        "seeds": [0, 1, 2, 3, 4],
+        "max_steps": 200000,
+        "descent_steps": 50000,
+    }
+
+
 def _problem(size, rank, n_observed, seed):
     from riemdln import CompletionProblem
 
