@@ -59,7 +59,8 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=20000)
     a = ap.parse_args()
     print(f"100x100 rank 5, {a.observed} observed, seed {a.seed}, target loss {a.loss:g}, budget {a.budget:g} s/run")
-    print(f"{'N':>4} {'status':>11} {'stop':>12} {'loss':>9} {'test err':>9} {'sigma1':>9} {'erank':>6} {'tau':>9} {'CPU s':>7}")
+    head = ("N", 4), ("status", 11), ("stop", 12), ("loss", 9), ("test err", 9), ("sigma1", 9), ("erank", 6)
+    print(" ".join(f"{h:>{w}}" for h, w in (*head, ("tau", 9), ("CPU s", 7))))
     for label in a.depths:
         depth = math.inf if label == "inf" else float(label)
         r = run(a.observed, a.seed, depth, a.loss, a.budget, a.max_steps)
