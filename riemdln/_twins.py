@@ -15,25 +15,29 @@ import riemdln.kernels
 def multiplier(x, y, N):
     return riemdln.kernels.dln_multiplier(x, y, N)
 
-# multiplier_normalized: dln_multiplier(x, y, N)/N
-def multiplier_normalized(x, y, N):
-    return riemdln.kernels.dln_multiplier_normalized(x, y, N)
-
-# multiplier_infinite: logmean(x, y)
-def multiplier_infinite(x, y):
-    return riemdln.kernels.logmean(x, y)
-
 # multiplier (log): dln_multiplier(x, y, N)
 def log_multiplier(x, y, N):
     return riemdln.kernels.log_dln_multiplier(x, y, N)
+
+# multiplier_normalized: dln_multiplier(x, y, N)/N
+def multiplier_normalized(x, y, N):
+    return riemdln.kernels.dln_multiplier_normalized(x, y, N)
 
 # multiplier_normalized (log): dln_multiplier(x, y, N)/N
 def log_multiplier_normalized_finite(x, y, N):
     return riemdln.kernels.log_dln_multiplier(x, y, N) - numpy.log(N)
 
+# multiplier_infinite: logmean(x, y)
+def multiplier_infinite(x, y):
+    return riemdln.kernels.logmean(x, y)
+
 # multiplier_infinite (log): logmean(x, y)
 def log_multiplier_infinite(x, y):
     return riemdln.kernels.log_logmean(x, y)
+
+# log_orthogonal_group_volume: (d*(d - 1)/4 + 1)*log(2) + Sum((k/2 + 1/2)*log(pi) - loggamma(k/2 + 1/2) + log(2), (k, 1, d - 1))
+def log_orthogonal_group_volume(d):
+    return ((1/4)*d*(d - 1) + 1)*math.log(2) + (builtins.sum(((1/2)*k + 1/2)*math.log(math.pi) - math.lgamma((1/2)*k + 1/2) + math.log(2) for k in range(1, d - 1+1)))
 
 # log_singular_value_velocity: -N*g*exp(rho*(N - 2)/N)
 def log_singular_value_velocity(rho, g, N):
@@ -73,10 +77,6 @@ def scalar_curvature_coincident_d2(s, N):
     x0 = N**(-1.0)
     return x0*((1/3)*N**2 - 1/3)*numpy.exp(-2*x0*numpy.log(s))
 
-# log_orthogonal_group_volume: (d*(d - 1)/4 + 1)*log(2) + Sum((k/2 + 1/2)*log(pi) - loggamma(k/2 + 1/2) + log(2), (k, 1, d - 1))
-def log_orthogonal_group_volume(d):
-    return ((1/4)*d*(d - 1) + 1)*math.log(2) + (builtins.sum(((1/2)*k + 1/2)*math.log(math.pi) - math.lgamma((1/2)*k + 1/2) + math.log(2) for k in range(1, d - 1+1)))
-
 
 def log_multiplier_normalized(x, y, N):
     """log(a_N/N), with N = inf giving log L (the logarithmic mean)."""
@@ -87,4 +87,4 @@ def log_multiplier_normalized(x, y, N):
     finite_value = log_multiplier_normalized_finite(x, y, finite)
     return numpy.where(numpy.isinf(N), log_multiplier_infinite(x, y), finite_value)[()]
 
-SOURCE_DIGEST = '37de5c4785ae9066'
+SOURCE_DIGEST = '4c4f964620c1b2df'

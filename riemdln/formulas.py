@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import math
 import numbers
@@ -38,7 +39,8 @@ import riemdln
 from riemdln._io import atomic_write
 from riemdln._validation import RiemdlnValueError, check_finite_array
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._engine import Check, derive
+from riemdln.derivations._engine import DERIVATION_MODULES, Check, derive, graph
+from riemdln.derivations._entries import Entry
 from riemdln.functions import dln_multiplier, logmean
 
 __all__ = ["Formula", "catalog", "TwinPrinter", "twin_source", "write_twins", "write_latex", "write_json"]
@@ -384,561 +386,34 @@ class Formula:
         }
 
 
-# name: (derivation, key, args, convention, symbol, title, display keys, check key, extra)
-x, y, N = sy.x, sy.y, sy.N
-s1, s2, s3 = sy.S_VALUES
-_s, _g = sympy.symbols("s g", positive=True), sy.g
-_s_only = sympy.Symbol("s", positive=True)
-_rho = sympy.Symbol("rho", real=True)
-_ENTRIES: dict[str, tuple] = {
-    "multiplier": (
-        "multiplier",
-        "multiplier",
-        (x, y, N),
-        "raw",
-        "a_N(x, y)",
-        "DLN multiplier: the eigenvalue of $A_N$ on $Q E_{ij} R^T$ ($x = s_i^2$, $y = s_j^2$)",
-        ("defining_sum", "quotient"),
-        "multiplier",
-    ),
-    "multiplier_diagonal": (
-        "multiplier",
-        "diagonal",
-        (x, N),
-        "raw",
-        "a_N(x, x)",
-        "Multiplier on the diagonal",
-        (),
-        "diagonal",
-    ),
-    "multiplier_zero": (
-        "multiplier",
-        "at_zero",
-        (x, N),
-        "raw",
-        "a_N(x, 0)",
-        "Multiplier at a zero singular value",
-        (),
-        "at_zero",
-    ),
-    "multiplier_normalized": (
-        "infinite_depth",
-        "multiplier_normalized",
-        (x, y, N),
-        "normalized",
-        r"\frac{a_N(x, y)}{N}",
-        "Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
-        (),
-        "multiplier_normalized",
-    ),
-    "multiplier_infinite": (
-        "infinite_depth",
-        "multiplier_infinite",
-        (x, y),
-        "normalized",
-        r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
-        "Infinite-depth multiplier: the logarithmic mean (integral form of $A_\\infty$)",
-        ("logmean_quotient", "logmean_integral"),
-        "multiplier_infinite",
-    ),
-    "multiplier_correction": (
-        "infinite_depth",
-        "multiplier_correction",
-        (x, y),
-        "normalized",
-        r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
-        "First-order ($1/N$) correction of the normalized multiplier",
-        (),
-        "multiplier_correction",
-    ),
-    "volume_density_d2": (
-        "volume",
-        "volume_density_d2",
-        (s1, s2, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-        "Riemannian volume density of $g^N$, $d = 2$, w.r.t. $ds\\,dQ\\,dR$",
-        ("volume_density_product_d2",),
-        "volume_density_d2",
-    ),
-    "volume_density_d3": (
-        "volume",
-        "volume_density_d3",
-        (s1, s2, s3, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-        "Riemannian volume density of $g^N$, $d = 3$, w.r.t. $ds\\,dQ\\,dR$",
-        ("volume_density_product_d3",),
-        "volume_density_d3",
-    ),
-    "volume_density_lebesgue_d2": (
-        "volume",
-        "volume_density_lebesgue_d2",
-        (s1, s2, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-        "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 2$",
-        (),
-        "volume_density_lebesgue_d2",
-    ),
-    "volume_density_lebesgue_d3": (
-        "volume",
-        "volume_density_lebesgue_d3",
-        (s1, s2, s3, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
-        "Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 3$",
-        (),
-        "volume_density_lebesgue_d3",
-    ),
-    "volume_density_mu_d2": (
-        "volume",
-        "volume_density_mu_d2",
-        (sy.mu1, sy.mu2, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
-        "Volume density of $g^N$ in $\\mu = s^{1/N}$ (the factors' singular values), $d = 2$",
-        (),
-        "volume_density_mu_d2",
-    ),
-    "volume_density_rho_d2": (
-        "volume",
-        "volume_density_rho_d2",
-        (sy.rho1, sy.rho2, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
-        "Volume density of $g^N$ in $\\rho = \\log s$, $d = 2$",
-        (),
-        "volume_density_rho_d2",
-    ),
-    "volume_density": (
-        "volume",
-        "volume_density_general",
-        (sy.s, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
-        "Volume density of $g^N$, any $d$ (product formula, $r = d$); numeric twin takes $s$ of shape $(\\ldots, d)$",
-        (),
-        "volume_density_general",
-    ),
-    "volume_density_rank_r": (
-        "volume",
-        "volume_density_rank_r",
-        (sy.s, sy.m, sy.n, N),
-        "raw",
-        r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
-        "Volume density of $g^N$ restricted to rank-$r$ $m\\times n$ matrices; "
-        "numeric twin takes $s$ of shape $(\\ldots, r)$",
-        (),
-        "volume_density_rank_r",
-    ),
-    "volume_density_infinite_d2": (
-        "infinite_depth",
-        "volume_density_infinite_d2",
-        (s1, s2),
-        "normalized",
-        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-        "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
-        ("volume_density_infinite_product_d2",),
-        "volume_density_infinite_d2",
-    ),
-    "volume_density_infinite_rho_d2": (
-        "infinite_depth",
-        "volume_density_infinite_rho_d2",
-        (sy.rho1, sy.rho2),
-        "normalized",
-        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{d\rho\,dQ\,dR}",
-        "Volume density of the infinite-depth metric in $\\rho = \\log s$, $d = 2$",
-        (),
-        "volume_density_infinite_rho_d2",
-    ),
-    "volume_density_infinite_d3": (
-        "infinite_depth",
-        "volume_density_infinite_d3",
-        (s1, s2, s3),
-        "normalized",
-        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-        "Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 3$",
-        ("volume_density_infinite_product_d3",),
-        "volume_density_infinite_d3",
-    ),
-    "volume_density_infinite": (
-        "infinite_depth",
-        "volume_density_infinite_general",
-        (sy.s,),
-        "normalized",
-        r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
-        "Volume density of the infinite-depth metric $\\hat g^\\infty$, any $d$ ($r = d$)",
-        (),
-        "volume_density_infinite_general",
-    ),
-    "orthogonal_group_volume": (
-        "entropy",
-        "orthogonal_group_volume",
-        (sy.d,),
-        "-",
-        "c_d",
-        "Volume of $O(d)$ in the Frobenius metric",
-        (),
-        "orthogonal_group_volume",
-        {"printer": "python"},
-    ),
-    "log_orthogonal_group_volume": (
-        "entropy",
-        "log_orthogonal_group_volume",
-        (sy.d,),
-        "-",
-        r"\log c_d",
-        "Log-volume of $O(d)$ in the Frobenius metric, as a sum",
-        (),
-        "log_orthogonal_group_volume",
-        {"printer": "python"},
-    ),
-    "entropy": (
-        "entropy",
-        "entropy",
-        (sy.sigma, N),
-        "raw",
-        "S_N",
-        "Entropy of the balanced fibre (log of its volume), any $d$; "
-        "numeric twin takes $\\sigma$ of shape $(\\ldots, d)$",
-        (),
-        "entropy",
-        {"size": sy.d},
-    ),
-    "entropy_d2": (
-        "entropy",
-        "entropy_d2",
-        (sympy.Symbol("sigma1", positive=True), sympy.Symbol("sigma2", positive=True), N),
-        "raw",
-        "S_N",
-        "Entropy of the balanced fibre, $d = 2$",
-        (),
-        "entropy",
-    ),
-    "entropy_renormalized_limit": (
-        "entropy",
-        "entropy_renormalized_limit",
-        (sy.sigma,),
-        "normalized",
-        r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
-        "Large-depth limit of the renormalized fibre entropy",
-        (),
-        "entropy_renormalized_limit",
-        {"size": sy.d},
-    ),
-    "singular_value_velocity": (
-        "flow",
-        "singular_value_velocity",
-        (_s_only, _g, N),
-        "raw",
-        r"\frac{ds_i}{dt}",
-        "Velocity of a singular value under the raw flow ($g = (Q^T \\nabla E\\, R)_{ii}$)",
-        (),
-        "singular_value_velocity",
-    ),
-    "singular_value_velocity_normalized": (
-        "flow",
-        "singular_value_velocity_normalized",
-        (_s_only, _g, N),
-        "normalized",
-        r"\frac{ds_i}{d\tau}",
-        "Velocity of a singular value under the normalized flow",
-        (),
-        "singular_value_velocity_normalized",
-    ),
-    "singular_value_velocity_infinite": (
-        "flow",
-        "singular_value_velocity_infinite",
-        (_s_only, _g),
-        "normalized",
-        r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
-        "Velocity of a singular value at infinite depth",
-        (),
-        "singular_value_velocity_infinite",
-    ),
-    "left_rotation": (
-        "flow",
-        "left_rotation",
-        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N),
-        "raw",
-        r"\Omega_{ij}",
-        "Left singular vectors: $\\dot Q = Q\\Omega$",
-        ("left_rotation_display",),
-        "left_rotation",
-    ),
-    "right_rotation": (
-        "flow",
-        "right_rotation",
-        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, N),
-        "raw",
-        r"\Theta_{ij}",
-        "Right singular vectors: $\\dot R = R\\Theta$",
-        ("right_rotation_display",),
-        "right_rotation",
-    ),
-    "left_rotation_infinite": (
-        "flow",
-        "left_rotation_infinite",
-        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
-        "normalized",
-        r"\Omega_{ij}\big|_{N=\infty}",
-        "Left singular vectors at infinite depth",
-        (),
-        "left_rotation_infinite",
-    ),
-    "right_rotation_infinite": (
-        "flow",
-        "right_rotation_infinite",
-        (sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
-        "normalized",
-        r"\Theta_{ij}\big|_{N=\infty}",
-        "Right singular vectors at infinite depth",
-        (),
-        "right_rotation_infinite",
-    ),
-    "log_singular_value_velocity": (
-        "flow",
-        "log_singular_value_velocity",
-        (_rho, _g, N),
-        "raw",
-        r"\frac{d\rho_i}{dt}",
-        "Velocity of $\\rho_i = \\log s_i$, what the simulators integrate (SymPy: $\\dot s/s$ at $s = e^{\\rho}$)",
-        (),
-        "singular_value_velocity",
-    ),
-    "log_singular_value_velocity_normalized": (
-        "flow",
-        "log_singular_value_velocity_normalized",
-        (_rho, _g, N),
-        "normalized",
-        r"\frac{d\rho_i}{d\tau}",
-        "Velocity of $\\rho_i = \\log s_i$",
-        (),
-        "singular_value_velocity_normalized",
-    ),
-    "log_singular_value_velocity_infinite": (
-        "flow",
-        "log_singular_value_velocity_infinite",
-        (_rho, _g),
-        "normalized",
-        r"\frac{d\rho_i}{d\tau}\Big|_{N=\infty}",
-        "Velocity of $\\rho_i = \\log s_i$ at infinite depth",
-        (),
-        "singular_value_velocity_infinite",
-    ),
-    "left_rotation_split": (
-        "flow",
-        "left_rotation_split",
-        (sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
-        "raw",
-        r"\Omega_{ij}",
-        "Left rotation split over $s_i \\mp s_j$: $F_{ij} = a_N(s_i^2, s_j^2)/(s_i - s_j)$, "
-        "$H_{ij} = a_N(s_i^2, s_j^2)/(s_i + s_j)$ (any convention: $a_N$, $a_N/N$ or $L$); what the simulators run",
-        (),
-        "left_rotation",
-    ),
-    "right_rotation_split": (
-        "flow",
-        "right_rotation_split",
-        (sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
-        "raw",
-        r"\Theta_{ij}",
-        "Right rotation split over $s_i \\mp s_j$ (F, H as for the left one); what the simulators run",
-        (),
-        "right_rotation",
-    ),
-    "metric_svd_d2": (
-        "metric",
-        "metric_svd_d2",
-        (s1, s2, N),
-        "raw",
-        r"g^N_{(s,\omega,\theta)}",
-        "The metric $g^N$ in SVD coordinates $(ds_1, ds_2, \\omega, \\theta)$, $d = 2$",
-        (),
-        "metric_svd_d2",
-    ),
-    # --- curvature and geodesics (derivation "curvature"; docs/theory.md §8, §11)
-    "metric_warped_d2": (
-        "curvature",
-        "metric_warped_d2",
-        (sy.mu1, sy.mu2, N),
-        "raw",
-        r"g^N_{(\mu_1, \mu_2, \alpha, \gamma)}",
-        "The metric $g^N$ ($d = 2$) in $\\mu = s^{1/N}$, $\\alpha = \\theta - \\phi$, $\\gamma = \\theta + \\phi$: "
-        "a doubly warped product over the flat half-plane $N(d\\mu_1^2 + d\\mu_2^2)$",
-        ("metric_chart_d2",),
-        "metric_warped_d2",
-    ),
-    "christoffel_d2": (
-        "curvature",
-        "christoffel_d2",
-        (sy.mu1, sy.mu2, N),
-        "raw",
-        r"\Gamma^k_{ij}",
-        "Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$: row $k$, column $4i + j$",
-        (),
-        "christoffel_d2",
-    ),
-    "scalar_curvature_d2": (
-        "curvature",
-        "scalar_curvature_d2",
-        (s1, s2, N),
-        "raw",
-        r"R(g^N)",
-        "Scalar curvature of $g^N$ at $d = 2$; $\\operatorname{csch2gap}(z) = 1/z^2 - 1/\\sinh^2 z$; "
-        "$R(N g^N) = R(g^N)/N$",
-        ("scalar_curvature_quotient_d2",),
-        "scalar_curvature_d2",
-    ),
-    "scalar_curvature_infinite_d2": (
-        "curvature",
-        "scalar_curvature_infinite_d2",
-        (sy.rho1, sy.rho2),
-        "normalized",
-        r"R(\hat g^\infty)",
-        "Scalar curvature of $\\hat g^\\infty$ at $d = 2$ in $\\rho = \\log s$ (the limit of $R(N g^N)$)",
-        (),
-        "scalar_curvature_infinite_d2",
-    ),
-    "scalar_curvature_correction_d2": (
-        "curvature",
-        "scalar_curvature_correction_d2",
-        (sy.rho1, sy.rho2),
-        "normalized",
-        r"\lim_{N\to\infty} N\,(R(N g^N) - R(\hat g^\infty))",
-        "First-order coefficient: $R(N g^N) = R(\\hat g^\\infty) + c_1/N + O(N^{-2})$",
-        (),
-        "scalar_curvature_correction_d2",
-    ),
-    "scalar_curvature_coincident_d2": (
-        "curvature",
-        "scalar_curvature_coincident_d2",
-        (_s_only, N),
-        "raw",
-        r"R(g^N)\big|_{s_1 = s_2 = s}",
-        "Scalar curvature of $g^N$ at coincident singular values (removable; $N = \\infty$ normalized: $1/3$)",
-        (),
-        "scalar_curvature_coincident_d2",
-    ),
-    "scalar_curvature_rank_one_d2": (
-        "curvature",
-        "scalar_curvature_rank_one_d2",
-        (s1, N),
-        "raw",
-        r"\lim_{s_2\to 0} R(g^N)",
-        "Scalar curvature of $g^N$ at the rank-one boundary $s_2 \\to 0$ ($N > 1$): finite",
-        (),
-        "scalar_curvature_rank_one_d2",
-    ),
-    "geodesic_length_aligned": (
-        "curvature",
-        "geodesic_length_aligned",
-        (sy.s, sy.sigma, N),
-        "raw",
-        r"\ell^N(\sigma \to s)",
-        "Length of Chen's geodesic between matrices with the same singular vectors, singular values "
-        "$\\sigma$ and $s$ (each balanced factor moves on a straight line)",
-        (),
-        "geodesic_length_aligned",
-    ),
-    # Riemannian Langevin dynamics (derivation "langevin"; docs/theory.md §13)
-    "ito_correction": (
-        "langevin",
-        "ito_correction",
-        (_s_only, N),
-        "raw",
-        r"\kappa_k",
-        "It\\^o correction $c_N = \\Delta_{g^N}(X) = Q\\,\\mathrm{diag}(\\kappa)R^T$, $\\kappa_k = \\kappa(s_k)$",
-        (),
-        "ito_correction",
-    ),
-    "ito_correction_infinite": (
-        "langevin",
-        "ito_correction_infinite",
-        (_s_only,),
-        "normalized",
-        r"\kappa_k\big|_{\hat g^\infty}",
-        "It\\^o correction of the infinite-depth metric $\\hat g^\\infty$",
-        (),
-        "ito_correction_infinite",
-    ),
-    "ito_correction_factor": (
-        "langevin",
-        "ito_correction_factor",
-        (sy.mu1, sy.mu2, N),
-        "raw",
-        r"\kappa^Y_1",
-        "It\\^o drift $\\Delta_{g^N}(Y)$ of the balanced-factor coordinates $Y$ ($X = Y(Y^TY)^{(N-1)/2}$), "
-        "one pair term of component 1 ($d = 2$; sum over $j \\ne k$ for any $d$)",
-        (),
-        "ito_correction_factor",
-    ),
-    "entropy_drift": (
-        "langevin",
-        "entropy_drift",
-        (sy.s_i, sy.s_j, N),
-        "raw",
-        r"(Q^T A_N \nabla S_N R)_{ii}",
-        "Entropic drift $A_N\\nabla S_N = Q\\,\\mathrm{diag}(\\cdot)R^T$: the term of pair $(i, j)$ of "
-        "component $i$ (sum over $j \\ne i$)",
-        (),
-        "entropy_drift",
-    ),
-    "log_gibbs_density": (
-        "langevin",
-        "log_gibbs_density",
-        (
-            s1,
-            s2,
-            sympy.Symbol("E", real=True),
-            sympy.Symbol("beta", positive=True),
-            sympy.Symbol("lambda", real=True),
-            N,
-        ),
-        "raw",
-        r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dX}",
-        "Log-density of the Langevin stationary law w.r.t. Lebesgue measure $dX$, $d = 2$ (unnormalized)",
-        (),
-        "log_gibbs_density",
-    ),
-    "log_gibbs_density_factor": (
-        "langevin",
-        "log_gibbs_density_factor",
-        (
-            sy.mu1,
-            sy.mu2,
-            sympy.Symbol("E", real=True),
-            sympy.Symbol("beta", positive=True),
-            sympy.Symbol("lambda", real=True),
-            N,
-        ),
-        "raw",
-        r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dY}",
-        "Log-density of the stationary law in balanced-factor coordinates $Y$ "
-        "($\\mu$ = singular values of $Y$), $d = 2$",
-        (),
-        "log_gibbs_density_factor",
-    ),
-}
+def entries() -> tuple[Entry, ...]:
+    """Every catalog declaration (``CATALOG`` of each derivation module), in the order of the derivations."""
+    out: list[Entry] = []
+    for module in DERIVATION_MODULES:
+        out.extend(getattr(importlib.import_module(module), "CATALOG", ()))
+    names = [e.name for e in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"catalog names declared twice: {sorted({n for n in names if names.count(n) > 1})}")
+    return tuple(out)
 
 
 def _build(results: Mapping[str, Any]) -> dict[str, Formula]:
     out = {}
-    for name, entry in _ENTRIES.items():
-        deriv, key, args, conv, symbol, title, display, check_key = entry[:8]
-        extra = entry[8] if len(entry) > 8 else {}
-        res = results[deriv]
-        out[name] = Formula(
-            name=name,
-            title=title,
-            expr=res[key],
-            args=tuple(args),
-            convention=conv,
-            derivation=deriv,
-            symbol=symbol,
-            display=tuple(res[k] for k in display),
-            check=res.checks.get(check_key) if check_key else None,
+    for e in entries():
+        res = results[e.derivation]
+        extra = {"printer": e.printer} if e.printer != "numpy" else {}
+        if e.size is not None:
+            extra["size"] = e.size
+        out[e.name] = Formula(
+            name=e.name,
+            title=e.title,
+            expr=res[e.key],
+            args=tuple(e.args),
+            convention=e.convention,
+            derivation=e.derivation,
+            symbol=e.symbol,
+            display=tuple(res[k] for k in e.display),
+            check=res.checks.get(e.check) if e.check else None,
             _extra=extra,
         )
     return out
@@ -1147,6 +622,11 @@ _CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII desc
     (r"\bx = y\b", r"x = y"),
     (r"\by = 0\b", r"y = 0"),
     (r"\bA_inf\b", r"A_\infty"),
+    (r"\(x - y\)/\(log x - log y\)", r"(x - y)/(\log x - \log y)"),
+    (r"\bN = inf\b", r"N = \infty"),
+    (r"\bN s_i\b", r"N s_i"),
+    (r"\ba_N\(x, y\)", r"a_N(x, y)"),
+    (r"\bg\^inf\b", r"\hat g^\infty"),
     (r"\bmu(?=-)", r"\mu"),
     (r"\brho(?=-)", r"\rho"),
     (r"(?<=rank-)r\b", r"r"),
@@ -1187,6 +667,11 @@ def _error_tex(value: float) -> str:
     return rf"{mantissa} \times 10^{{{int(exponent)}}}"
 
 
+def _derivation_titles() -> dict[str, str]:
+    """Each derivation's title (the registry's), by name."""
+    return {name: data.get("title", name) for name, data in graph().nodes(data=True)}
+
+
 def latex_document(formulas: Mapping[str, Formula]) -> str:
     """A standalone LaTeX document, every formula numbered and labelled ``eq:<name>``.
 
@@ -1212,7 +697,12 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         r"certificate line names the independent numeric check and its worst error.",
         "",
     ]
+    titles = _derivation_titles()
+    current = None
     for f in formulas.values():
+        if f.derivation != current:  # one section per derivation, in the catalog's order
+            current = f.derivation
+            lines.append(r"\section*{" + _certificate_tex(titles.get(current, current)) + "}")
         lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
         lines.append(f.title + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
         if isinstance(f.expr, sympy.MatrixBase) and f.expr.cols > 4:
@@ -1306,25 +796,6 @@ def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path
 
 # ---------------------------------------------------------------------------------------------
 # the generated module riemdln/_twins.py (what riemdln.geometry, the SVD-coordinate flow and curvature run on)
-_TWINS = (
-    # generated name, formula, transform
-    ("multiplier", "multiplier", None),
-    ("multiplier_normalized", "multiplier_normalized", None),
-    ("multiplier_infinite", "multiplier_infinite", None),
-    ("log_multiplier", "multiplier", log),
-    ("log_multiplier_normalized_finite", "multiplier_normalized", log),
-    ("log_multiplier_infinite", "multiplier_infinite", log),
-    ("log_singular_value_velocity", "log_singular_value_velocity", None),
-    ("log_singular_value_velocity_normalized", "log_singular_value_velocity_normalized", None),
-    ("log_singular_value_velocity_infinite", "log_singular_value_velocity_infinite", None),
-    ("left_rotation_split", "left_rotation_split", None),
-    ("right_rotation_split", "right_rotation_split", None),
-    ("scalar_curvature_d2", "scalar_curvature_d2", None),
-    ("scalar_curvature_infinite_d2", "scalar_curvature_infinite_d2", None),
-    ("scalar_curvature_coincident_d2", "scalar_curvature_coincident_d2", None),
-)
-
-
 def twins_module_source(formulas: Mapping[str, Formula]) -> str:
     """Source of ``riemdln/_twins.py``: every twin the numeric layer uses, generated from the catalog."""
     parts = [
@@ -1342,16 +813,14 @@ def twins_module_source(formulas: Mapping[str, Formula]) -> str:
         "import riemdln.kernels",
         "",
     ]
-    for name, fname, transform in _TWINS:
-        f = formulas[fname]
-        expr = f.expr if transform is None else sympy.expand_log(transform(f.expr), force=False)
-        src = twin_source(expr, f.args, name)
-        parts.append(f"# {fname}{'' if transform is None else ' (' + str(transform) + ')'}: {f.expr}")
-        parts.append(src.rstrip() + "\n")
-    # hand-assembled dispatchers that keep the contracts geometry relies on (N = inf in normalized twins)
-    c = formulas["log_orthogonal_group_volume"]
-    parts.append("# log_orthogonal_group_volume: " + str(c.expr))
-    parts.append(twin_source(c.expr, c.args, "log_orthogonal_group_volume", printer="python").rstrip() + "\n")
+    for e in entries():  # the twins each declaration asks for (``Entry.twins``)
+        f = formulas[e.name]
+        for name, transform in e.twins:
+            expr = f.expr if transform is None else sympy.expand_log(log(f.expr), force=False)
+            src = twin_source(expr, f.args, name, printer=e.printer)
+            parts.append(f"# {e.name}{'' if transform is None else ' (' + transform + ')'}: {f.expr}")
+            parts.append(src.rstrip() + "\n")
+    # a hand-assembled dispatcher that keeps the contract geometry relies on (N = inf in normalized twins)
     parts.append('''
 def log_multiplier_normalized(x, y, N):
     """log(a_N/N), with N = inf giving log L (the logarithmic mean)."""

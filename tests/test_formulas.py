@@ -35,6 +35,25 @@ def test_required_names_present(formulas):
         assert f.check is not None and f.check.passed, f.name  # every formula carries a certificate
 
 
+def test_declarations_are_the_catalog_and_each_certificate_is_its_own(formulas, derive_cache):
+    """Each derivation module declares its formulas (``CATALOG``); the catalog is exactly those, in order."""
+    from riemdln.derivations import derive
+    from riemdln.derivations._engine import DERIVATION_MODULES
+    from riemdln.formulas import entries
+
+    declared = entries()
+    assert [e.name for e in declared] == list(formulas)
+    results = derive(cache=derive_cache[0])
+    modules = [e.derivation for e in declared]
+    assert modules == sorted(modules, key=[m.rsplit(".", 1)[1] for m in DERIVATION_MODULES].index)
+    for e in declared:
+        assert e.key in results[e.derivation].exprs, e.name
+        assert all(k in results[e.derivation].exprs for k in e.display), e.name
+        assert e.check in results[e.derivation].checks, e.name
+    checks = [e.check for e in declared]
+    assert len(set(checks)) == len(checks)  # no certificate line printed under two formulas
+
+
 def test_public_catalog_function(formulas, derive_cache, monkeypatch):
     import riemdln
 

@@ -46,8 +46,10 @@ from sympy import (
     symbols,
 )
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, h, i, mu1, mu2, r, rho1, rho2, s, s1, s2, sigma
 from riemdln.functions import csch2gap, dln_multiplier, logmean
 
@@ -523,3 +525,99 @@ def _certify_chart(exprs, rnd):
                         wc = max(wc, float(abs(got - ref)))
             count += 1
     return wm, wc, count
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="metric_warped_d2",
+        derivation="curvature",
+        key="metric_warped_d2",
+        args=(sy.mu1, sy.mu2, sy.N),
+        convention="raw",
+        symbol=r"g^N_{(\mu_1, \mu_2, \alpha, \gamma)}",
+        title="The metric $g^N$ ($d = 2$) in $\\mu = s^{1/N}$, $\\alpha = \\theta - \\phi$, $\\gamma = "
+        "\\theta + \\phi$: "
+        "a doubly warped product over the flat half-plane $N(d\\mu_1^2 + d\\mu_2^2)$",
+        display=("metric_chart_d2",),
+        check="metric_warped_d2",
+    ),
+    Entry(
+        name="christoffel_d2",
+        derivation="curvature",
+        key="christoffel_d2",
+        args=(sy.mu1, sy.mu2, sy.N),
+        convention="raw",
+        symbol=r"\Gamma^k_{ij}",
+        title="Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$: row $k$, "
+        "column $4i + j$",
+        check="christoffel_d2",
+    ),
+    Entry(
+        name="scalar_curvature_d2",
+        derivation="curvature",
+        key="scalar_curvature_d2",
+        args=(sy.s1, sy.s2, sy.N),
+        convention="raw",
+        symbol=r"R(g^N)",
+        title="Scalar curvature of $g^N$ at $d = 2$; $\\operatorname{csch2gap}(z) = 1/z^2 - 1/\\sinh^2 z$; "
+        "$R(N g^N) = R(g^N)/N$",
+        display=("scalar_curvature_quotient_d2",),
+        check="scalar_curvature_d2",
+        twins=(("scalar_curvature_d2", None),),
+    ),
+    Entry(
+        name="scalar_curvature_infinite_d2",
+        derivation="curvature",
+        key="scalar_curvature_infinite_d2",
+        args=(sy.rho1, sy.rho2),
+        convention="normalized",
+        symbol=r"R(\hat g^\infty)",
+        title="Scalar curvature of $\\hat g^\\infty$ at $d = 2$ in $\\rho = \\log s$ (the limit of $R(N g^N)$)",
+        check="scalar_curvature_infinite_d2",
+        twins=(("scalar_curvature_infinite_d2", None),),
+    ),
+    Entry(
+        name="scalar_curvature_correction_d2",
+        derivation="curvature",
+        key="scalar_curvature_correction_d2",
+        args=(sy.rho1, sy.rho2),
+        convention="normalized",
+        symbol=r"\lim_{N\to\infty} N\,(R(N g^N) - R(\hat g^\infty))",
+        title="First-order coefficient: $R(N g^N) = R(\\hat g^\\infty) + c_1/N + O(N^{-2})$",
+        check="scalar_curvature_correction_d2",
+    ),
+    Entry(
+        name="scalar_curvature_coincident_d2",
+        derivation="curvature",
+        key="scalar_curvature_coincident_d2",
+        args=(sy.s_scalar, sy.N),
+        convention="raw",
+        symbol=r"R(g^N)\big|_{s_1 = s_2 = s}",
+        title="Scalar curvature of $g^N$ at coincident singular values (removable; $N = \\infty$ normalized: $1/3$)",
+        check="scalar_curvature_coincident_d2",
+        twins=(("scalar_curvature_coincident_d2", None),),
+    ),
+    Entry(
+        name="scalar_curvature_rank_one_d2",
+        derivation="curvature",
+        key="scalar_curvature_rank_one_d2",
+        args=(sy.s1, sy.N),
+        convention="raw",
+        symbol=r"\lim_{s_2\to 0} R(g^N)",
+        title="Scalar curvature of $g^N$ at the rank-one boundary $s_2 \\to 0$ ($N > 1$): finite",
+        check="scalar_curvature_rank_one_d2",
+    ),
+    Entry(
+        name="geodesic_length_aligned",
+        derivation="curvature",
+        key="geodesic_length_aligned",
+        args=(sy.s, sy.sigma, sy.N),
+        convention="raw",
+        symbol=r"\ell^N(\sigma \to s)",
+        title="Length of Chen's geodesic between matrices with the same singular vectors, singular values "
+        "$\\sigma$ and $s$ (each balanced factor moves on a straight line)",
+        check="geodesic_length_aligned",
+    ),
+)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 
 import mpmath
+import sympy
 from sympy import (
     Integer,
     Matrix,
@@ -33,6 +34,7 @@ from sympy import (
     zeros,
 )
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import (
     certify_limit,
     mp_eval,
@@ -42,6 +44,7 @@ from riemdln.derivations._certify import (
     unroll,
 )
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import MU_VALUES, N, d, i, j, k, sigma, x, y
 from riemdln.functions import dln_multiplier, logmean
 
@@ -252,3 +255,65 @@ def _certify(exprs) -> dict:
         "1/2 sum log(a_N/N) at N = 10^3..10^8, extrapolated, d = 3 (mpmath 60 digits)",
     )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="orthogonal_group_volume",
+        derivation="entropy",
+        key="orthogonal_group_volume",
+        args=(sy.d,),
+        convention="-",
+        symbol="c_d",
+        title="Volume of $O(d)$ in the Frobenius metric",
+        check="orthogonal_group_volume",
+        printer="python",
+    ),
+    Entry(
+        name="log_orthogonal_group_volume",
+        derivation="entropy",
+        key="log_orthogonal_group_volume",
+        args=(sy.d,),
+        convention="-",
+        symbol=r"\log c_d",
+        title="Log-volume of $O(d)$ in the Frobenius metric, as a sum",
+        check="log_orthogonal_group_volume",
+        printer="python",
+        twins=(("log_orthogonal_group_volume", None),),
+    ),
+    Entry(
+        name="entropy",
+        derivation="entropy",
+        key="entropy",
+        args=(sy.sigma, sy.N),
+        convention="raw",
+        symbol="S_N",
+        title="Entropy of the balanced fibre (log of its volume), any $d$; "
+        "numeric twin takes $\\sigma$ of shape $(\\ldots, d)$",
+        check="entropy",
+        size=sy.d,
+    ),
+    Entry(
+        name="entropy_d2",
+        derivation="entropy",
+        key="entropy_d2",
+        args=(sympy.Symbol("sigma1", positive=True), sympy.Symbol("sigma2", positive=True), sy.N),
+        convention="raw",
+        symbol="S_N",
+        title="Entropy of the balanced fibre, $d = 2$",
+        check="entropy_d2",
+    ),
+    Entry(
+        name="entropy_renormalized_limit",
+        derivation="entropy",
+        key="entropy_renormalized_limit",
+        args=(sy.sigma,),
+        convention="normalized",
+        symbol=r"\lim_{N\to\infty} S_N - (N-1)\log c_d - \tfrac{d(d-1)}{4}\log N",
+        title="Large-depth limit of the renormalized fibre entropy",
+        check="entropy_renormalized_limit",
+        size=sy.d,
+    ),
+)

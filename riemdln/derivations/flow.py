@@ -12,10 +12,13 @@ from __future__ import annotations
 import random
 
 import mpmath
+import sympy
 from sympy import exp, log, powsimp, simplify, solve, symbols
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
 
@@ -172,6 +175,7 @@ def _certify(exprs) -> dict:
     rnd = random.Random(17)
     s_ = symbols("s", positive=True)
     errs = {k: 0.0 for k in ("sv", "sv_n", "sv_inf", "left", "right", "left_inf", "right_inf")}
+    errs |= {k: 0.0 for k in ("log", "log_n", "log_inf", "left_split", "right_split")}
     count = 0
     with mpmath.workdps(50):
         for depth in (1, 2, 3, "inf"):
@@ -220,6 +224,7 @@ def _certify(exprs) -> dict:
                     errs["right" + key] = max(
                         errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b])
                     )
+            _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs)
             count += 1
     how = (
         "central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G with A_N "
@@ -234,4 +239,177 @@ def _certify(exprs) -> dict:
         "right_rotation": Check(how, errs["right"], tol, count),
         "left_rotation_infinite": Check(how, errs["left_inf"], tol, count),
         "right_rotation_infinite": Check(how, errs["right_inf"], tol, count),
+        "log_singular_value_velocity": Check(how + "; divided by s_i", errs["log"], tol, count),
+        "log_singular_value_velocity_normalized": Check(how + "; divided by N s_i", errs["log_n"], tol, count),
+        "log_singular_value_velocity_infinite": Check(how + "; divided by s_i", errs["log_inf"], tol, count),
+        "left_rotation_split": Check(how + _SPLIT_HOW, errs["left_split"], tol, count),
+        "right_rotation_split": Check(how + _SPLIT_HOW, errs["right_split"], tol, count),
     }
+
+
+_SPLIT_HOW = "; F, H from a_N(x, y) as the defining sum of powers (integer N) or from (x - y)/(log x - log y) (N = inf)"
+
+
+def _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs) -> None:
+    """The forms the simulators integrate (velocity of log s; split rotations) against the same differences."""
+    rho = symbols("rho", real=True)
+    F, H = symbols("F_ij H_ij", real=True)
+    for a in range(3):
+        vals = {rho: mpmath.log(sv[a]), g: Gt[a, a]}
+        if depth == "inf":
+            got = mp_eval(exprs["log_singular_value_velocity_infinite"], vals)
+            errs["log_inf"] = max(errs["log_inf"], rel_err(got, dsv[a] / sv[a]))
+        else:
+            got = mp_eval(exprs["log_singular_value_velocity"], vals | {N: depth})
+            errs["log"] = max(errs["log"], rel_err(got, dsv[a] / sv[a]))
+            got = mp_eval(exprs["log_singular_value_velocity_normalized"], vals | {N: depth})
+            errs["log_n"] = max(errs["log_n"], rel_err(got, dsv[a] / (depth * sv[a])))
+        for b in range(a + 1, 3):
+            xa, xb = sv[a] ** 2, sv[b] ** 2
+            if depth == "inf":
+                mult = (xa - xb) / (mpmath.log(xa) - mpmath.log(xb))
+            else:
+                mult = sum(
+                    xa ** (mpmath.mpf(depth - k) / depth) * xb ** (mpmath.mpf(k - 1) / depth)
+                    for k in range(1, depth + 1)
+                )
+            vals = {F: mult / (sv[a] - sv[b]), H: mult / (sv[a] + sv[b]), g_ij: Gt[a, b], g_ji: Gt[b, a]}
+            errs["left_split"] = max(errs["left_split"], rel_err(mp_eval(exprs["left_rotation_split"], vals), Om[a, b]))
+            errs["right_split"] = max(
+                errs["right_split"], rel_err(mp_eval(exprs["right_rotation_split"], vals), Th[a, b])
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="singular_value_velocity",
+        derivation="flow",
+        key="singular_value_velocity",
+        args=(sy.s_scalar, sy.g, sy.N),
+        convention="raw",
+        symbol=r"\frac{ds_i}{dt}",
+        title="Velocity of a singular value under the raw flow ($g = (Q^T \\nabla E\\, R)_{ii}$)",
+        check="singular_value_velocity",
+    ),
+    Entry(
+        name="singular_value_velocity_normalized",
+        derivation="flow",
+        key="singular_value_velocity_normalized",
+        args=(sy.s_scalar, sy.g, sy.N),
+        convention="normalized",
+        symbol=r"\frac{ds_i}{d\tau}",
+        title="Velocity of a singular value under the normalized flow",
+        check="singular_value_velocity_normalized",
+    ),
+    Entry(
+        name="singular_value_velocity_infinite",
+        derivation="flow",
+        key="singular_value_velocity_infinite",
+        args=(sy.s_scalar, sy.g),
+        convention="normalized",
+        symbol=r"\frac{ds_i}{d\tau}\Big|_{N=\infty}",
+        title="Velocity of a singular value at infinite depth",
+        check="singular_value_velocity_infinite",
+    ),
+    Entry(
+        name="left_rotation",
+        derivation="flow",
+        key="left_rotation",
+        args=(sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, sy.N),
+        convention="raw",
+        symbol=r"\Omega_{ij}",
+        title="Left singular vectors: $\\dot Q = Q\\Omega$",
+        display=("left_rotation_display",),
+        check="left_rotation",
+    ),
+    Entry(
+        name="right_rotation",
+        derivation="flow",
+        key="right_rotation",
+        args=(sy.s_i, sy.s_j, sy.g_ij, sy.g_ji, sy.N),
+        convention="raw",
+        symbol=r"\Theta_{ij}",
+        title="Right singular vectors: $\\dot R = R\\Theta$",
+        display=("right_rotation_display",),
+        check="right_rotation",
+    ),
+    Entry(
+        name="left_rotation_infinite",
+        derivation="flow",
+        key="left_rotation_infinite",
+        args=(sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
+        convention="normalized",
+        symbol=r"\Omega_{ij}\big|_{N=\infty}",
+        title="Left singular vectors at infinite depth",
+        check="left_rotation_infinite",
+    ),
+    Entry(
+        name="right_rotation_infinite",
+        derivation="flow",
+        key="right_rotation_infinite",
+        args=(sy.s_i, sy.s_j, sy.g_ij, sy.g_ji),
+        convention="normalized",
+        symbol=r"\Theta_{ij}\big|_{N=\infty}",
+        title="Right singular vectors at infinite depth",
+        check="right_rotation_infinite",
+    ),
+    Entry(
+        name="log_singular_value_velocity",
+        derivation="flow",
+        key="log_singular_value_velocity",
+        args=(sy.rho_scalar, sy.g, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\rho_i}{dt}",
+        title="Velocity of $\\rho_i = \\log s_i$, what the simulators integrate (SymPy: $\\dot s/s$ at $s = "
+        "e^{\\rho}$)",
+        check="log_singular_value_velocity",
+        twins=(("log_singular_value_velocity", None),),
+    ),
+    Entry(
+        name="log_singular_value_velocity_normalized",
+        derivation="flow",
+        key="log_singular_value_velocity_normalized",
+        args=(sy.rho_scalar, sy.g, sy.N),
+        convention="normalized",
+        symbol=r"\frac{d\rho_i}{d\tau}",
+        title="Velocity of $\\rho_i = \\log s_i$",
+        check="log_singular_value_velocity_normalized",
+        twins=(("log_singular_value_velocity_normalized", None),),
+    ),
+    Entry(
+        name="log_singular_value_velocity_infinite",
+        derivation="flow",
+        key="log_singular_value_velocity_infinite",
+        args=(sy.rho_scalar, sy.g),
+        convention="normalized",
+        symbol=r"\frac{d\rho_i}{d\tau}\Big|_{N=\infty}",
+        title="Velocity of $\\rho_i = \\log s_i$ at infinite depth",
+        check="log_singular_value_velocity_infinite",
+        twins=(("log_singular_value_velocity_infinite", None),),
+    ),
+    Entry(
+        name="left_rotation_split",
+        derivation="flow",
+        key="left_rotation_split",
+        args=(sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
+        convention="raw",
+        symbol=r"\Omega_{ij}",
+        title="Left rotation split over $s_i \\mp s_j$: $F_{ij} = a_N(s_i^2, s_j^2)/(s_i - s_j)$, "
+        "$H_{ij} = a_N(s_i^2, s_j^2)/(s_i + s_j)$ (any convention: $a_N$, $a_N/N$ or $L$); what the simulators run",
+        check="left_rotation_split",
+        twins=(("left_rotation_split", None),),
+    ),
+    Entry(
+        name="right_rotation_split",
+        derivation="flow",
+        key="right_rotation_split",
+        args=(sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
+        convention="raw",
+        symbol=r"\Theta_{ij}",
+        title="Right rotation split over $s_i \\mp s_j$ (F, H as for the left one); what the simulators run",
+        check="right_rotation_split",
+        twins=(("right_rotation_split", None),),
+    ),
+)

@@ -15,8 +15,10 @@ from __future__ import annotations
 import mpmath
 from sympy import Abs, Integer, Integral, Product, exp, integrate, limit, log, oo, powsimp, series, simplify
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import certify_limit, compare, mp_eval, random_points, unroll
 from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import RHO_VALUES, S_VALUES, N, h, i, j, r, rho, s, t, x, y
 from riemdln.functions import dln_multiplier, generic_branch, logmean
 
@@ -248,3 +250,84 @@ def derive_infinite_depth(deps) -> Result:
     checks.update(certify_volume_infinite(exprs))
     checks["multiplier_normalized"] = certify_normalized(exprs["multiplier_normalized"])
     return Result(exprs, checks)
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="multiplier_normalized",
+        derivation="infinite_depth",
+        key="multiplier_normalized",
+        args=(sy.x, sy.y, sy.N),
+        convention="normalized",
+        symbol=r"\frac{a_N(x, y)}{N}",
+        title="Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
+        check="multiplier_normalized",
+        twins=(("multiplier_normalized", None), ("log_multiplier_normalized_finite", "log")),
+    ),
+    Entry(
+        name="multiplier_infinite",
+        derivation="infinite_depth",
+        key="multiplier_infinite",
+        args=(sy.x, sy.y),
+        convention="normalized",
+        symbol=r"\lim_{N\to\infty}\frac{a_N(x, y)}{N}",
+        title="Infinite-depth multiplier: the logarithmic mean (integral form of $A_\\infty$)",
+        display=("logmean_quotient", "logmean_integral"),
+        check="multiplier_infinite",
+        twins=(("multiplier_infinite", None), ("log_multiplier_infinite", "log")),
+    ),
+    Entry(
+        name="multiplier_correction",
+        derivation="infinite_depth",
+        key="multiplier_correction",
+        args=(sy.x, sy.y),
+        convention="normalized",
+        symbol=r"\lim_{N\to\infty} N\left(\frac{a_N(x, y)}{N} - L(x, y)\right)",
+        title="First-order ($1/N$) correction of the normalized multiplier",
+        check="multiplier_correction",
+    ),
+    Entry(
+        name="volume_density_infinite_d2",
+        derivation="infinite_depth",
+        key="volume_density_infinite_d2",
+        args=(sy.s1, sy.s2),
+        convention="normalized",
+        symbol=r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        title="Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 2$",
+        display=("volume_density_infinite_product_d2",),
+        check="volume_density_infinite_d2",
+    ),
+    Entry(
+        name="volume_density_infinite_rho_d2",
+        derivation="infinite_depth",
+        key="volume_density_infinite_rho_d2",
+        args=(sy.rho1, sy.rho2),
+        convention="normalized",
+        symbol=r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{d\rho\,dQ\,dR}",
+        title="Volume density of the infinite-depth metric in $\\rho = \\log s$, $d = 2$",
+        check="volume_density_infinite_rho_d2",
+    ),
+    Entry(
+        name="volume_density_infinite_d3",
+        derivation="infinite_depth",
+        key="volume_density_infinite_d3",
+        args=(sy.s1, sy.s2, sy.s3),
+        convention="normalized",
+        symbol=r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        title="Volume density of the infinite-depth metric $\\hat g^\\infty$, $d = 3$",
+        display=("volume_density_infinite_product_d3",),
+        check="volume_density_infinite_d3",
+    ),
+    Entry(
+        name="volume_density_infinite",
+        derivation="infinite_depth",
+        key="volume_density_infinite_general",
+        args=(sy.s,),
+        convention="normalized",
+        symbol=r"\frac{d\,\mathrm{vol}_{\hat g^\infty}}{ds\,dQ\,dR}",
+        title="Volume density of the infinite-depth metric $\\hat g^\\infty$, any $d$ ($r = d$)",
+        check="volume_density_infinite_general",
+    ),
+)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import random
 
 import mpmath
+import sympy
 from sympy import (
     Matrix,
     Symbol,
@@ -48,8 +49,10 @@ from sympy import (
     zeros,
 )
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import mp_fractional_power, mp_operator_matrix, random_orthogonal, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, mu1, mu2, s1, s2, s_i, s_j
 from riemdln.functions import dln_multiplier
 
@@ -374,3 +377,86 @@ def _certify(exprs) -> dict:
         count,
     )
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="ito_correction",
+        derivation="langevin",
+        key="ito_correction",
+        args=(sy.s_scalar, sy.N),
+        convention="raw",
+        symbol=r"\kappa_k",
+        title="It\\^o correction $c_N = \\Delta_{g^N}(X) = Q\\,\\mathrm{diag}(\\kappa)R^T$, $\\kappa_k = \\kappa(s_k)$",
+        check="ito_correction",
+    ),
+    Entry(
+        name="ito_correction_infinite",
+        derivation="langevin",
+        key="ito_correction_infinite",
+        args=(sy.s_scalar,),
+        convention="normalized",
+        symbol=r"\kappa_k\big|_{\hat g^\infty}",
+        title="It\\^o correction of the infinite-depth metric $\\hat g^\\infty$",
+        check="ito_correction_infinite",
+    ),
+    Entry(
+        name="ito_correction_factor",
+        derivation="langevin",
+        key="ito_correction_factor",
+        args=(sy.mu1, sy.mu2, sy.N),
+        convention="raw",
+        symbol=r"\kappa^Y_1",
+        title="It\\^o drift $\\Delta_{g^N}(Y)$ of the balanced-factor coordinates $Y$ ($X = Y(Y^TY)^{(N-1)/2}$), "
+        "one pair term of component 1 ($d = 2$; sum over $j \\ne k$ for any $d$)",
+        check="ito_correction_factor",
+    ),
+    Entry(
+        name="entropy_drift",
+        derivation="langevin",
+        key="entropy_drift",
+        args=(sy.s_i, sy.s_j, sy.N),
+        convention="raw",
+        symbol=r"(Q^T A_N \nabla S_N R)_{ii}",
+        title="Entropic drift $A_N\\nabla S_N = Q\\,\\mathrm{diag}(\\cdot)R^T$: the term of pair $(i, j)$ of "
+        "component $i$ (sum over $j \\ne i$)",
+        check="entropy_drift",
+    ),
+    Entry(
+        name="log_gibbs_density",
+        derivation="langevin",
+        key="log_gibbs_density",
+        args=(
+            sy.s1,
+            sy.s2,
+            sympy.Symbol("E", real=True),
+            sympy.Symbol("beta", positive=True),
+            sympy.Symbol("lambda", real=True),
+            sy.N,
+        ),
+        convention="raw",
+        symbol=r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dX}",
+        title="Log-density of the Langevin stationary law w.r.t. Lebesgue measure $dX$, $d = 2$ (unnormalized)",
+        check="log_gibbs_density",
+    ),
+    Entry(
+        name="log_gibbs_density_factor",
+        derivation="langevin",
+        key="log_gibbs_density_factor",
+        args=(
+            sy.mu1,
+            sy.mu2,
+            sympy.Symbol("E", real=True),
+            sympy.Symbol("beta", positive=True),
+            sympy.Symbol("lambda", real=True),
+            sy.N,
+        ),
+        convention="raw",
+        symbol=r"\log\frac{e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,d\mathrm{vol}_{g^N}}{dY}",
+        title="Log-density of the stationary law in balanced-factor coordinates $Y$ "
+        "($\\mu$ = singular values of $Y$), $d = 2$",
+        check="log_gibbs_density_factor",
+    ),
+)

@@ -15,8 +15,10 @@ import random
 import mpmath
 from sympy import IndexedBase, Matrix, Sum, simplify, symbols
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.jacobian import svd_differential
 from riemdln.derivations.symbols import S_VALUES, N, i, j, r, s
 from riemdln.functions import dln_multiplier
@@ -120,3 +122,19 @@ def _certify_svd_metric(G_svd) -> Check:
         1e-25,
         count,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="metric_svd_d2",
+        derivation="metric",
+        key="metric_svd_d2",
+        args=(sy.s1, sy.s2, sy.N),
+        convention="raw",
+        symbol=r"g^N_{(s,\omega,\theta)}",
+        title="The metric $g^N$ in SVD coordinates $(ds_1, ds_2, \\omega, \\theta)$, $d = 2$",
+        check="metric_svd_d2",
+    ),
+)

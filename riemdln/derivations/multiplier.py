@@ -12,8 +12,10 @@ from __future__ import annotations
 import mpmath
 from sympy import Matrix, Sum, diag, limit, simplify, zeros
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import compare, random_points
 from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, N_int, k, s1, s2, s3, x, y
 from riemdln.functions import dln_multiplier, generic_branch
 
@@ -144,3 +146,41 @@ def derive_multiplier(deps) -> Result:
         **spectral,
     }
     return Result(exprs, checks={"multiplier": check, "diagonal": check, "at_zero": check})
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="multiplier",
+        derivation="multiplier",
+        key="multiplier",
+        args=(sy.x, sy.y, sy.N),
+        convention="raw",
+        symbol="a_N(x, y)",
+        title="DLN multiplier: the eigenvalue of $A_N$ on $Q E_{ij} R^T$ ($x = s_i^2$, $y = s_j^2$)",
+        display=("defining_sum", "quotient"),
+        check="multiplier",
+        twins=(("multiplier", None), ("log_multiplier", "log")),
+    ),
+    Entry(
+        name="multiplier_diagonal",
+        derivation="multiplier",
+        key="diagonal",
+        args=(sy.x, sy.N),
+        convention="raw",
+        symbol="a_N(x, x)",
+        title="Multiplier on the diagonal",
+        check="diagonal",
+    ),
+    Entry(
+        name="multiplier_zero",
+        derivation="multiplier",
+        key="at_zero",
+        args=(sy.x, sy.N),
+        convention="raw",
+        symbol="a_N(x, 0)",
+        title="Multiplier at a zero singular value",
+        check="at_zero",
+    ),
+)

@@ -26,6 +26,8 @@ rho = IndexedBase("rho", real=True)
 g = Symbol("g", real=True)  # a diagonal gradient entry (Q^T grad E R)_ii
 g_ij, g_ji = symbols("g_ij g_ji", real=True)
 s_i, s_j = symbols("s_i s_j", positive=True)
+s_scalar = Symbol("s", positive=True)  # one singular value (a scalar formula of s)
+rho_scalar = Symbol("rho", real=True)  # one log singular value
 
 S_VALUES = (s1, s2, s3)
 MU_VALUES = (mu1, mu2, mu3)

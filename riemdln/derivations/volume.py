@@ -17,8 +17,10 @@ import random
 import mpmath
 from sympy import Abs, Integer, Product, exp, powsimp, simplify, sqrt
 
+from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err, unroll
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
+from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import MU_VALUES, RHO_VALUES, S_VALUES, N, i, j, m, mu, n, r, rho, s
 from riemdln.functions import dln_multiplier, generic_branch
 
@@ -293,3 +295,93 @@ def _certify_rank_r():
         1e-25,
         count,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# catalog declarations (riemdln.formulas builds the public catalog from them; see _entries.Entry)
+CATALOG = (
+    Entry(
+        name="volume_density_d2",
+        derivation="volume",
+        key="volume_density_d2",
+        args=(sy.s1, sy.s2, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        title="Riemannian volume density of $g^N$, $d = 2$, w.r.t. $ds\\,dQ\\,dR$",
+        display=("volume_density_product_d2",),
+        check="volume_density_d2",
+    ),
+    Entry(
+        name="volume_density_d3",
+        derivation="volume",
+        key="volume_density_d3",
+        args=(sy.s1, sy.s2, sy.s3, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        title="Riemannian volume density of $g^N$, $d = 3$, w.r.t. $ds\\,dQ\\,dR$",
+        display=("volume_density_product_d3",),
+        check="volume_density_d3",
+    ),
+    Entry(
+        name="volume_density_lebesgue_d2",
+        derivation="volume",
+        key="volume_density_lebesgue_d2",
+        args=(sy.s1, sy.s2, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+        title="Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 2$",
+        check="volume_density_lebesgue_d2",
+    ),
+    Entry(
+        name="volume_density_lebesgue_d3",
+        derivation="volume",
+        key="volume_density_lebesgue_d3",
+        args=(sy.s1, sy.s2, sy.s3, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{dX} = \det(A_N)^{-1/2}",
+        title="Volume density of $g^N$ w.r.t. Lebesgue measure, $d = 3$",
+        check="volume_density_lebesgue_d3",
+    ),
+    Entry(
+        name="volume_density_mu_d2",
+        derivation="volume",
+        key="volume_density_mu_d2",
+        args=(sy.mu1, sy.mu2, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{d\mu\,dQ\,dR}",
+        title="Volume density of $g^N$ in $\\mu = s^{1/N}$ (the factors' singular values), $d = 2$",
+        check="volume_density_mu_d2",
+    ),
+    Entry(
+        name="volume_density_rho_d2",
+        derivation="volume",
+        key="volume_density_rho_d2",
+        args=(sy.rho1, sy.rho2, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{d\rho\,dQ\,dR}",
+        title="Volume density of $g^N$ in $\\rho = \\log s$, $d = 2$",
+        check="volume_density_rho_d2",
+    ),
+    Entry(
+        name="volume_density",
+        derivation="volume",
+        key="volume_density_general",
+        args=(sy.s, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N}}{ds\,dQ\,dR}",
+        title="Volume density of $g^N$, any $d$ (product formula, $r = d$); numeric twin takes $s$ of shape "
+        "$(\\ldots, d)$",
+        check="volume_density_general",
+    ),
+    Entry(
+        name="volume_density_rank_r",
+        derivation="volume",
+        key="volume_density_rank_r",
+        args=(sy.s, sy.m, sy.n, sy.N),
+        convention="raw",
+        symbol=r"\frac{d\,\mathrm{vol}_{g^N|M_r}}{ds\,dU\,dV}",
+        title="Volume density of $g^N$ restricted to rank-$r$ $m\\times n$ matrices; "
+        "numeric twin takes $s$ of shape $(\\ldots, r)$",
+        check="volume_density_rank_r",
+    ),
+)

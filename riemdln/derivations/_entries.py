@@ -1,0 +1,71 @@
+"""Catalog declarations: each derivation module lists the formulas it contributes to the catalog.
+
+A derivation module ends with ``CATALOG = (Entry(...), ...)``, one keyword declaration per public formula,
+next to the derivation that produces it; :mod:`riemdln.formulas` builds the catalog (names, LaTeX, numeric
+twins, the generated ``riemdln/_twins.py``) from these declarations in the order of
+:data:`~riemdln.derivations._engine.DERIVATION_MODULES`. Adding a formula touches one place: its derivation
+module (the expression under ``key`` in the derivation's result, and this declaration).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Entry"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One formula of the catalog.
+
+    Attributes
+    ----------
+    name : str
+        Stable public catalog name.
+    derivation : str
+        The registered derivation whose result holds the expression.
+    key : str
+        The expression's key in that result.
+    args : tuple of sympy.Symbol or IndexedBase
+        Ordered arguments of the numeric twin.
+    convention : str
+        ``"raw"``, ``"normalized"`` or ``"-"``.
+    symbol : str
+        The left-hand side in LaTeX.
+    title : str
+        What it is, in words (LaTeX math allowed).
+    display : tuple of str
+        Keys of equivalent closed forms in the result, printed after the expression.
+    check : str or None
+        Key of the numeric certificate in the result's checks.
+    twins : tuple of (str, str or None)
+        Functions generated into ``riemdln/_twins.py`` from this formula: (function name, transform), the
+        transform ``None`` or ``"log"`` (the expanded logarithm of the formula).
+    printer : str
+        ``"numpy"`` (vectorized) or ``"python"`` (math module, arbitrary-size integers).
+    size : sympy.Symbol or None
+        Summation size of an index-structured formula (default ``r``).
+    """
+
+    name: str
+    derivation: str
+    key: str
+    args: tuple
+    convention: str
+    symbol: str
+    title: str
+    display: tuple[str, ...] = ()
+    check: str | None = None
+    twins: tuple[tuple[str, str | None], ...] = ()
+    printer: str = "numpy"
+    size: Any = None
+
+    def __post_init__(self) -> None:
+        if self.convention not in ("raw", "normalized", "-"):
+            raise ValueError(f"catalog entry {self.name!r}: convention {self.convention!r}")
+        if self.printer not in ("numpy", "python"):
+            raise ValueError(f"catalog entry {self.name!r}: printer {self.printer!r}")
+        for _, transform in self.twins:
+            if transform not in (None, "log"):
+                raise ValueError(f"catalog entry {self.name!r}: twin transform {transform!r}")
