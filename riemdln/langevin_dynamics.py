@@ -286,11 +286,23 @@ def factor_ito_correction(mu: ArrayLike, depth: float) -> np.ndarray:
 
 
 def _kappa_factor(mu, depth):
+    if mu.shape[-1] == 2:
+        return _kappa_factor_d2(mu, depth)
     t, off = _pair_logs(mu)
     num = 1.0 + kernels.langevin(0.5 * t) - depth * kernels.langevin(0.5 * depth * t) - depth * _tanh_ratio(t, depth)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(off, num / (depth * (mu[..., :, None] + mu[..., None, :])), 0.0)
     return terms.sum(axis=-1)
+
+
+def _kappa_factor_d2(mu, depth):
+    """:func:`_kappa_factor` at d = 2 on the one pair: L is odd and the tanh ratio even in t = log(mu1/mu2)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.log(mu[..., 0]) - np.log(mu[..., 1])
+        odd = kernels.langevin(0.5 * t) - depth * kernels.langevin(0.5 * depth * t)
+        even = 1.0 - depth * _tanh_ratio(t, depth)
+        denom = depth * (mu[..., 0] + mu[..., 1])
+        return np.stack([(even + odd) / denom, (even - odd) / denom], axis=-1)
 
 
 def _entropy_grad_mu(mu, depth):
