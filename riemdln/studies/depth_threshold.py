@@ -421,7 +421,8 @@ def markdown(results: dict, figs: list[str]) -> str:
             table(["lr", "observed", "N", "test error", "σ₁", "reached", "statuses"], drows),
             f"Mechanism (second figure): N = {m['depth']}, {m['n_observed']} observed, status {m['status']}, final "
             f"σ₁ {fmt(m['top_singular_value'])}. What is conjecture: that the drift of σ₁ during the pauses is the "
-            "Razin–Cohen effect (no best lower-rank fit). On one 100×100 instance (2000 observed; benchmarks/depth_threshold_100.py) there was no threshold up to N = 32 and ∞.",
+            "Razin–Cohen effect (no best lower-rank fit). On one 100×100 instance (2000 observed; "
+            "benchmarks/depth_threshold_100.py) there was no threshold up to N = 32 and ∞.",
             *[f"![{NAME}]({f})" for f in figs],
         ]
     )
