@@ -65,20 +65,19 @@ def chord_length(X: np.ndarray, depth: float) -> float:
     return float(np.sum(segment_lengths(X[:-1], X[1:], depth)))
 
 
-def speed_length(problem, sol, t: np.ndarray, depth: float) -> tuple[float, np.ndarray, np.ndarray]:
-    r"""Flow length :math:`\int |\nabla E|_{\hat g}\,d\tau` by composite Simpson between the flow's saved times.
+def speed_length(problem, sol, t: np.ndarray, depth: float, panels: int = 2) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""Flow length :math:`\int |\nabla E|_{\hat g}\,d\tau` by composite Simpson on the flow's dense output ``sol``.
 
-    ``sol`` is the dense output; each step :math:`[t_k, t_{k+1}]` is split in two. Returns the length, the
-    Simpson times and the matrices there (the path samples used elsewhere).
+    Each step :math:`[t_k, t_{k+1}]` between the saved times ``t`` gets ``panels`` Simpson panels. Returns the
+    length, the quadrature times and the matrices there (the path samples used elsewhere).
     """
-    mid = 0.5 * (t[:-1] + t[1:])
-    times = np.empty(2 * len(t) - 1)
-    times[0::2], times[1::2] = t, mid
-    X = np.array([sol(u).reshape(problem.shape) for u in times])
+    u = np.linspace(0.0, 1.0, 2 * panels + 1)[:-1]
+    times = np.concatenate([(t[:-1, None] + np.diff(t)[:, None] * u[None]).ravel(), t[-1:]])
+    X = np.array([sol(v).reshape(problem.shape) for v in times])
     G = np.array([problem.gradient(x) for x in X])
     speed = np.sqrt(np.maximum([np.sum(g * geometry.apply_A(x, g, depth, True)) for x, g in zip(X, G, strict=True)], 0))
-    h = np.diff(t)
-    length = float(np.sum(h / 6.0 * (speed[0:-1:2] + 4.0 * speed[1::2] + speed[2::2])))
+    h = np.diff(times)[0::2]
+    length = float(np.sum(h / 3.0 * (speed[0:-1:2] + 4.0 * speed[1::2] + speed[2::2])))
     return length, times, X
 
 
@@ -139,6 +138,8 @@ def _newton(X0, target, depth, p, rtol, tol, box, iterations=8):
         h = 1e-7 * max(np.linalg.norm(p), 1e-300)
         ends = _endpoints(X0, np.concatenate([p[None], p[None] + h * basis]), depth, rtol, box)
         res = math.inf if ends is None else float(np.linalg.norm(ends[0] - target) / scale)
+        if not math.isfinite(best) and not math.isfinite(res):  # the starting covector itself failed
+            return p, math.inf
         if res >= best:  # the full step did not help: damp it
             p, res = _damped(X0, target, depth, p - step, step, best, rtol, box)
             if res >= best:
@@ -204,4 +205,81 @@ def shoot_along(X0: np.ndarray, path: np.ndarray, depth: float, tol: float = 1e-
         "length": math.sqrt(max(float(np.sum(p * V0)), 0.0)) if ok else None,
         "residual": res,
         "targets": len(done),
+    }
+
+
+def deviation(flow: np.ndarray, geo: np.ndarray, depth: float) -> np.ndarray:
+    r"""For each flow sample, an upper bound on its :math:`\hat g`-distance to the sampled geodesic ``geo``.
+
+    The nearest geodesic sample in the local metric at the flow point, and the local-metric projections
+    onto the two polyline pieces beside it, are the candidates; the bound is the smallest
+    :func:`segment_lengths` (straight segment, :math:`\ge` the distance) from the flow point to a candidate.
+    """
+    Q, s, Rt = np.linalg.svd(flow)
+    M, _ = _spectral(s, depth, True) if depth > 1 else (np.ones((len(flow), 2, 2)), None)
+
+    def local(Z):  # local squared norms of Z (n, m, d, d) at the flow points
+        Zt = np.swapaxes(Q, -1, -2)[:, None] @ Z @ np.swapaxes(Rt, -1, -2)[:, None]
+        return np.sum(Zt * Zt / M[:, None], axis=(-1, -2))
+
+    diff = geo[None] - flow[:, None]
+    j = np.argmin(local(diff), axis=1)
+    cands = [geo[j]]
+    for k in (np.maximum(j - 1, 0), np.minimum(j + 1, len(geo) - 1)):
+        e, a = geo[k] - geo[j], geo[j] - flow
+        num = -np.sum(_local_pair(Q, Rt, M, a, e), axis=(-1, -2))
+        den = np.maximum(np.sum(_local_pair(Q, Rt, M, e, e), axis=(-1, -2)), 1e-300)
+        cands.append(geo[j] + np.clip(num / den, 0.0, 1.0)[:, None, None] * e)
+    return np.min([segment_lengths(flow, c, depth) for c in cands], axis=0)
+
+
+def _local_pair(Q, Rt, M, A, B):
+    """Entrywise products of A and B in the SVD frames of the flow points, divided by the multiplier."""
+    Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
+    return (Qt @ A @ R) * (Qt @ B @ R) / M
+
+
+def compare(seed: int, depth: str, scale: float, target_loss: float, geodesic_samples: int = 257) -> dict:
+    r"""One run record: the normalized flow on menon-2x2 from :func:`start` until the loss is below
+    ``target_loss``, against the :math:`\hat g^N` geodesic between its endpoints.
+
+    Fields: ``flow_length`` (:func:`speed_length`), ``chord_length`` (:func:`chord_length`, the independent
+    route), ``distance`` (length of the geodesic found, ``None`` if the search failed), ``geodesic_status``,
+    ``residual`` (:math:`\|X_{geo}(1) - X_1\|_F/\|X_1\|_F` of :func:`riemdln.geodesic` from the velocity found),
+    ``ratio`` = flow_length / distance (1 iff the flow path is a geodesic), ``max_gap`` (the largest
+    :func:`deviation` over the flow samples, relative to ``distance``), ``s_flow`` and ``s_geodesic`` (singular
+    values along both paths, for the figure).
+    """
+    import riemdln
+    from riemdln import CompletionProblem, end_to_end_flow
+    from riemdln.flows import loss_below
+    from riemdln.studies import depth_value, run_record
+
+    problem, N = CompletionProblem.named("menon-2x2"), depth_value(depth)
+    X0 = start(seed, scale)
+    res = end_to_end_flow(problem, X0, N, 1e9, normalized=True, events=loss_below(target_loss), progress=False,
+                          dense_output=True)  # fmt: skip
+    fields = dict(seed=seed, depth=depth, scale=scale, t_end=float(res.t[-1]))
+    record = run_record(status=res.status.name, final_loss=float(res["loss"][-1]), target_loss=target_loss, **fields)
+    if not record["reached_target"] or res.sol is None:
+        return {**record, "geodesic_status": "NOT RUN", "distance": None, "ratio": None, "max_gap": None}
+    length, _times, X = speed_length(problem, res.sol, res.t, N)
+    shot = shoot_along(X0, X, N)
+    out = {**record, "flow_length": length, "chord_length": chord_length(X, N), "targets": shot["targets"]}
+    out["s_flow"] = np.linalg.svd(X[:: max(1, len(X) // 200)], compute_uv=False).tolist()
+    if shot["status"] != "FINISHED":
+        return {**out, "geodesic_status": shot["status"], "distance": None, "ratio": None, "max_gap": None}
+    geo = riemdln.geodesic(X0, shot["velocity"], N, np.linspace(0.0, 1.0, geodesic_samples), normalized=True)
+    residual = float(np.linalg.norm(geo.X[-1] - X[-1]) / np.linalg.norm(X[-1])) if geo.success else math.inf
+    ok = geo.success and residual <= 1e-9
+    dist = shot["length"]
+    return {
+        **out,
+        "geodesic_status": "FINISHED" if ok else "FAILED",
+        "residual": residual,
+        "energy_drift": geo.energy_drift,
+        "distance": dist if ok else None,
+        "ratio": length / dist if ok else None,
+        "max_gap": float(np.max(deviation(X, geo.X, N))) / dist if ok else None,
+        "s_geodesic": np.linalg.svd(geo.X, compute_uv=False).tolist() if ok else None,
     }
