@@ -82,7 +82,7 @@ def speed_length(problem, sol, t: np.ndarray, depth: float, panels: int = 2) -> 
 
 
 def _hamilton_stack(X, P, depth):
-    """Hamilton's equations of :math:`\\hat g^N` for a stack of (X, P), shape (B, d, d) each."""
+    r"""Hamilton's equations of :math:`\hat g^N` for a stack of (X, P), shape (B, d, d) each."""
     Q, s, Rt = np.linalg.svd(X)
     M, S = _spectral(s, depth, True)
     Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
@@ -93,7 +93,7 @@ def _hamilton_stack(X, P, depth):
 
 
 def _endpoints(X0, P, depth, rtol, box, max_nfev=2500):
-    """X(1) of the geodesics from X0 with the covectors ``P`` (B, d, d); None if one left ``box`` or ran long.
+    r"""X(1) of the geodesics from X0 with the covectors ``P`` (B, d, d); None if one left ``box`` or ran long.
 
     ``box = (ratio, norm)``: stop when some :math:`s_{\min}/s_{\max}` falls below ``ratio`` or
     :math:`\|X\|_F` exceeds ``norm`` (an iterate heading there is a bad one; stopping early keeps it cheap).
@@ -133,7 +133,7 @@ def _newton(X0, target, depth, p, rtol, tol, box, iterations=8):
     d = X0.shape[0]
     scale = np.linalg.norm(target)
     basis = np.eye(d * d).reshape(d * d, d, d)
-    best, ends = math.inf, None
+    best, ends, step = math.inf, None, np.zeros_like(p)
     for _ in range(iterations):
         h = 1e-7 * max(np.linalg.norm(p), 1e-300)
         ends = _endpoints(X0, np.concatenate([p[None], p[None] + h * basis]), depth, rtol, box)
@@ -186,8 +186,10 @@ def shoot_along(X0: np.ndarray, path: np.ndarray, depth: float, tol: float = 1e-
     while u < 1.0 and step > 1e-3:
         v = min(1.0, u + step)
         target = path[int(np.searchsorted(arc, v * arc[-1]))]
-        guess = p if len(done) < 2 else done[-1][1] + (done[-1][1] - done[-2][1]) * (v - done[-1][0]) / (
-            done[-1][0] - done[-2][0]
+        guess = (
+            p
+            if len(done) < 2
+            else done[-1][1] + (done[-1][1] - done[-2][1]) * (v - done[-1][0]) / (done[-1][0] - done[-2][0])
         )
         q, res = _newton(X0, target, depth, guess, 1e-8, 1e-5, box)
         if res <= 1e-5:
