@@ -69,3 +69,16 @@ res = riemdln.geodesic_between(X0, Y1, 3)
 print(res.message, "| length", res.length, "| straight segment", res.upper_bound)
 V = riemdln.log_map(X0, Y1, 3)
 print("exp(log) error:", np.abs(riemdln.exp_map(X0, V, 3) - Y1).max())
+
+# %% [markdown]
+# ## Gradient flow against the geodesic between its endpoints (the `geodesics` study's helper)
+#
+# menon-2x2 from a small start (1e-2 times a random unit direction with det > 0), normalized flow until the
+# loss is below 1e-10; the ratio flow length / distance is 1 iff the flow path is a geodesic (it is at N = 1).
+
+# %%
+from riemdln.studies._flow_geodesic import compare  # noqa: E402
+
+for depth in ("1", "2", "inf"):
+    r = compare(seed=0, depth=depth, scale=1e-2, target_loss=1e-10)
+    print(f"N = {depth}: {r['geodesic_status']}, length / distance {r['ratio']:.6f}, largest gap {r['max_gap']:.3g}")

@@ -266,3 +266,72 @@ def test_balanced_lift_bound_procrustes_brute_force_chen_and_below_the_distance(
     s0, s1 = np.array([2.0, 1.0, 0.4]), np.array([0.7, 1.5, 1.1])
     chen = math.sqrt(2) * np.linalg.norm(np.sqrt(s1) - np.sqrt(s0))
     assert balanced_lift_bound(Q @ np.diag(s0) @ R.T, Q @ np.diag(s1) @ R.T) == pytest.approx(chen, rel=1e-12)
+
+
+# ---------------------------------------------------------------- gradient flow against the geodesic (issue 13)
+def test_flow_vs_geodesic_at_depth_one_is_the_closed_form_straight_line():
+    # N = 1: X(t) = X0 + (1 - e^-t)(M - P_Omega X0) is a straight segment and the metric is Euclidean, so the
+    # length is (1 - e^-T) ||diag(X0) - 1|| and the distance is the same number
+    from riemdln.studies import _flow_geodesic as fg
+    from riemdln.studies import reached_target
+
+    r = fg.compare(seed=0, depth="1", scale=1e-2, target_loss=1e-10)
+    X0 = fg.start(0, 1e-2)
+    exact = (1.0 - math.exp(-r["t_end"])) * float(np.linalg.norm(np.diag(X0) - 1.0))
+    for f in ("status", "final_loss", "target_loss", "reached_target", "geodesic_status", "ratio", "max_gap"):
+        assert f in r, f
+    assert r["reached_target"] == reached_target(r["status"], r["final_loss"], r["target_loss"]) is True
+    assert r["geodesic_status"] == "FINISHED"
+    assert r["distance"] == pytest.approx(exact, rel=1e-8)
+    assert r["flow_length"] == pytest.approx(exact, rel=1e-6)
+    assert r["chord_length"] == pytest.approx(exact, rel=1e-8)
+    assert abs(r["ratio"] - 1.0) < 1e-6 and r["max_gap"] < 1e-9
+
+
+def test_flow_vs_geodesic_ratio_at_least_one_and_cauchy_schwarz():
+    # a gradient flow: L = int |grad E|_g dt <= sqrt(T int |grad E|_g^2 dt) = sqrt(T (E0 - E1))
+    from riemdln import CompletionProblem
+    from riemdln.studies import _flow_geodesic as fg
+
+    r = fg.compare(seed=1, depth="2", scale=1e-2, target_loss=1e-10)
+    E0 = float(CompletionProblem.named("menon-2x2").loss(fg.start(1, 1e-2)))
+    assert r["geodesic_status"] == "FINISHED" and r["residual"] <= 1e-9
+    assert r["ratio"] >= 1.0 - 1e-9 and 0.0 <= r["max_gap"] <= r["ratio"]
+    assert r["flow_length"] ** 2 <= r["t_end"] * (E0 - r["final_loss"]) * (1 + 1e-9)
+    assert r["flow_length"] == pytest.approx(r["chord_length"], rel=1e-4)
+
+
+def test_flow_length_two_routes_converge():
+    # speed quadrature (time and gradient) against chords between positions (neither): O(h^2) convergence
+    from riemdln import CompletionProblem, end_to_end_flow
+    from riemdln.flows import loss_below
+    from riemdln.studies import _flow_geodesic as fg
+
+    p = CompletionProblem.named("menon-2x2")
+    res = end_to_end_flow(p, fg.start(2, 1e-2), math.inf, 1e9, normalized=True, events=loss_below(1e-10),
+                          progress=False, dense_output=True)  # fmt: skip
+    gaps = []
+    for panels in (2, 8):
+        L, _t, X = fg.speed_length(p, res.sol, res.t, math.inf, panels)
+        gaps.append(abs(fg.chord_length(X, math.inf) - L) / L)
+    assert gaps[1] < gaps[0] / 8 and gaps[1] < 1e-3
+
+
+def test_segment_lengths_scaling_at_infinite_depth():
+    # on X = c I, g^inf(D, D) = ||D||^2 / c^2: the segment from I to e I has length sqrt(2) log e = sqrt(2)
+    from riemdln.studies._flow_geodesic import segment_lengths
+
+    L = segment_lengths(np.eye(2), math.e * np.eye(2), math.inf)
+    assert float(L) == pytest.approx(math.sqrt(2), rel=1e-13)
+
+
+def test_flow_table_skips_failed_geodesics_and_summary_is_open():
+    from riemdln.studies import geodesics as g
+
+    ok = {"depth": "2", "reached_target": True, "ratio": 1.1, "max_gap": 0.1, "flow_length": 2.0, "chord_length": 2.0}
+    bad = {**ok, "ratio": None, "max_gap": None}
+    res = {"flow_runs": [ok, bad], "flow_depths": ["2"], "flow_scale": 1e-2, "flow_target_loss": 1e-10}
+    (row,) = g.flow_table(res)
+    assert row["runs"] == 2 and row["counted"] == 1 and row["ratio"] == [1.1]
+    assert g._flow_summary(res)[0]["holds"] == "open"
+    assert "1/2" in "\n".join(g._flow_text(res))

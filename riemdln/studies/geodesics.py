@@ -9,6 +9,10 @@ r"""Study — geodesics and distance (docs/theory.md §8, §12).
   (:func:`riemdln.discrete_distance`, K = 16, 32, 64) on the first random pairs, one depth per pair in turn.
 * At N = 2 (raw g²), the balanced-lift lower bound (:func:`balanced_lift_bound`, docs/theory.md §12) against
   the shooting distance on the random pairs.
+* Gradient flow against geodesic (issue 13): the normalized flow on menon-2x2 from a small start
+  (:math:`10^{-2}` times a random unit direction with det > 0) until the loss is below 1e-10, by depth: its
+  path length over the distance between its endpoints, and the largest distance of the path from the
+  geodesic (helpers in :mod:`riemdln.studies._flow_geodesic`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from riemdln.studies import depth_label, fmt, table
+from riemdln.studies import depth_label, fmt, fmt_spread, table
 
 NAME = "geodesics"
+RUN_KEYS = ("flow_runs",)
 TITLE = "Geodesics: Chen's closed form, log|det| affine at N = ∞, length vs straight segment"
 
 
@@ -32,6 +37,10 @@ def parameters(quick: bool) -> dict:
         "discrete_pairs": 1 if quick else 4,
         "discrete_segments": [16, 32, 64],
         "seed": 0,
+        "flow_seeds": 1 if quick else 3,
+        "flow_depths": ["1", "inf"] if quick else ["1", "2", "4", "inf"],
+        "flow_scale": 1e-2,
+        "flow_target_loss": 1e-10,
     }
 
 
@@ -123,6 +132,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         if k < params.get("discrete_pairs", 0):
             row["discrete"] = _discrete_check(X0, X1, params["depths"][k % len(params["depths"])], row, params)
     discrete = [p["discrete"] for p in pairs if "discrete" in p]
+    flow_runs = _flow_runs(params, executor, progress)
     lift = [p["2"] for p in pairs if "2" in p and p["2"]["status"] == 0]
     return {
         "lift_min_ratio": min((q["length"] / q["lift_bound"] for q in lift), default=None),
@@ -135,7 +145,43 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         "discrete_segments": params["discrete_segments"],
         "discrete_max_rel_gap": max((c["rel_gap"] for c in discrete), default=None),
         "discrete_all_converged": all(c["status"] == 0 and c["shooting_status"] == 0 for c in discrete),
+        "flow_runs": flow_runs,
+        "flow_depths": params.get("flow_depths", []),
+        "flow_scale": params.get("flow_scale"),
+        "flow_target_loss": params.get("flow_target_loss"),
     }
+
+
+def _flow_runs(params, executor, progress) -> list[dict]:
+    """Gradient flow against the geodesic between its endpoints, one run record per (seed, depth)."""
+    from riemdln.studies._flow_geodesic import compare
+    from riemdln.sweep import run_sweep
+
+    tasks = [
+        dict(seed=k, depth=N, scale=params["flow_scale"], target_loss=params["flow_target_loss"])
+        for k in range(params.get("flow_seeds", 0))
+        for N in params["flow_depths"]
+    ]
+    return run_sweep(compare, tasks, executor=executor, progress=progress, desc=f"{NAME} (flow)")
+
+
+def flow_table(results: dict) -> list[dict]:
+    """By depth: the counted runs (flow reached the loss target and the geodesic was found) and the spreads."""
+    out = []
+    for N in results.get("flow_depths", []):
+        runs = [r for r in results["flow_runs"] if r["depth"] == N]
+        ok = [r for r in runs if r["reached_target"] and r["ratio"] is not None]
+        out.append(
+            {
+                "depth": N,
+                "runs": len(runs),
+                "counted": len(ok),
+                "ratio": [r["ratio"] for r in ok],
+                "max_gap": [r["max_gap"] for r in ok],
+                "chord_gap": [abs(r["chord_length"] - r["flow_length"]) / r["flow_length"] for r in ok],
+            }
+        )
+    return out
 
 
 def _discrete_check(X0, X1, N, row, params) -> dict:
@@ -173,6 +219,33 @@ def figures(results: dict, outdir) -> list[str]:
     name = f"{NAME}.png"
     fig.savefig(outdir / name, dpi=120)
     plt.close(fig)
+    return [name] + _flow_figure(results, outdir, plt)
+
+
+def _flow_figure(results: dict, outdir, plt) -> list[str]:
+    """Both paths in the (s1, s2) plane for the first seed, and the length ratio against depth."""
+    runs = [r for r in results.get("flow_runs", []) if r.get("s_geodesic") is not None]
+    if not runs:
+        return []
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.8))
+    for i, r in enumerate(r for r in runs if r["seed"] == runs[0]["seed"]):
+        sf, sg = np.array(r["s_flow"]), np.array(r["s_geodesic"])
+        ax.loglog(sf[:, 0], sf[:, 1], "-", color=f"C{i}", label=f"flow, N = {r['depth']}")
+        ax.loglog(sg[:, 0], sg[:, 1], "--", color=f"C{i}", label=f"geodesic, N = {r['depth']}")
+    ax.set_xlabel("s₁")
+    ax.set_ylabel("s₂")
+    ax.legend(fontsize=6)
+    labels = results["flow_depths"]
+    for k, label in enumerate(labels):
+        ys = [r["ratio"] for r in runs if r["depth"] == label]
+        bx.plot([k] * len(ys), ys, "o", color="C0")
+    bx.set_xticks(range(len(labels)), [f"N = {v}" for v in labels])
+    bx.axhline(1.0, color="k", lw=0.5)
+    bx.set_ylabel("flow length / distance")
+    fig.tight_layout()
+    name = f"{NAME}_flow.png"
+    fig.savefig(outdir / name, dpi=120)
+    plt.close(fig)
     return [name]
 
 
@@ -205,10 +278,44 @@ def markdown(results: dict, figs: list[str]) -> str:
                 disc,
             ),
             *_lift_text(results),
-            "Not measured yet: the distance of gradient-flow trajectories from geodesics.",
+            *_flow_text(results),
             *[f"![{NAME}]({f})" for f in figs],
         ]
     )
+
+
+def _flow_text(results: dict) -> list[str]:
+    rows = flow_table(results)
+    if not rows:
+        return []
+    body = [
+        [
+            r["depth"],
+            f"{r['counted']}/{r['runs']}",
+            fmt_spread(r["ratio"], 4),
+            fmt_spread(r["max_gap"]),
+            fmt_spread(r["chord_gap"], 2),
+        ]
+        for r in rows
+    ]
+    return [
+        f"Gradient flow against the geodesic between its endpoints (menon-2x2, normalized flow from "
+        f"{fmt(results['flow_scale'])} × a random unit direction with det > 0, stopped at loss "
+        f"{fmt(results['flow_target_loss'])}; ĝ^N lengths — every ratio is the same in the raw convention). "
+        "Length: ∫|∇E|_ĝ dτ (Simpson on the flow's dense output); distance: the length of the geodesic found by "
+        "shooting with continuation along the flow's own path (a geodesic, so an upper bound on the distance "
+        "and the ratio a lower bound if it is not the shortest); largest gap: the largest distance from a flow "
+        "sample to the geodesic, bounded above by the straight-segment length to the nearest point of the "
+        "sampled geodesic, over the distance. Runs whose flow missed the loss target or whose geodesic search "
+        "failed are not counted. Chord check: the same length from positions only (straight chords between "
+        "samples; converges to the flow length as O(h²)). Mean (min … max, n):",
+        table(["N", "counted", "flow length / distance", "largest gap / distance", "chord vs length"], body),
+        "Observed (measured, small sample): at N = 1 the flow is the straight segment, the Euclidean geodesic "
+        "(ratio 1 up to quadrature error). For N ≥ 2 the flow is not a geodesic, and in every seed the ratio and "
+        "the gap grow with N, largest at N = ∞. Conjecture, not measured: this ordering holds for every small "
+        "start, and the excess comes from the plateau, where the flow follows the top singular direction while "
+        "the geodesic grows both singular values together (figure).",
+    ]
 
 
 def _lift_text(results: dict) -> list[str]:
@@ -247,6 +354,7 @@ def summary(results: dict) -> list[dict]:
                 "holds": "yes" if results["lift_min_ratio"] >= 1 - 1e-9 else "no",
             }
         )
+    rows.extend(_flow_summary(results))
     gap = results.get("discrete_max_rel_gap")
     if gap is not None:
         n = sum("discrete" in p for p in results["pairs"])
@@ -261,3 +369,23 @@ def summary(results: dict) -> list[dict]:
             }
         )
     return rows
+
+
+def _flow_summary(results: dict) -> list[dict]:
+    rows = flow_table(results)
+    if not rows:
+        return []
+    ratios = [r for row in rows for r in row["ratio"]]
+    counted = sum(row["counted"] for row in rows)
+    total = sum(row["runs"] for row in rows)
+    median = {row["depth"]: float(np.median(row["ratio"])) for row in rows if row["ratio"]}
+    return [
+        {
+            "claim": "gradient-flow path length ≥ distance between its endpoints (menon-2x2, small start)",
+            "measured": f"min ratio {fmt(min(ratios, default=None), 6)}; median by N: "
+            + ", ".join(f"{k}: {fmt(v, 4)}" for k, v in median.items())
+            + f" ({counted}/{total} runs counted)",
+            "expected": "≥ 1, = 1 at N = 1 (issue 13; docs/theory.md §12)",
+            "holds": "open" if counted < total or not ratios else ("yes" if min(ratios) >= 1 - 1e-6 else "no"),
+        }
+    ]
