@@ -783,9 +783,10 @@ def gibbs_sample(
     for it in range(burn_in + per):
         noise = rng.standard_normal(Y.shape)
         cap = _DRIFT_CAP * math.sqrt(2 * eps) * dim
-        prop = Y + _capped(eps * g, cap) + math.sqrt(2 * eps) * noise
+        drift = _capped(eps * g, cap)
+        prop = Y + drift + math.sqrt(2 * eps) * noise
         logp2, g2, X2 = _log_target_and_grad(energy, prop, depth, beta, lam)
-        fwd = -np.sum((prop - Y - _capped(eps * g, cap)) ** 2, axis=(1, 2)) / (4 * eps)
+        fwd = -np.sum((prop - Y - drift) ** 2, axis=(1, 2)) / (4 * eps)
         bwd = -np.sum((Y - prop - _capped(eps * g2, cap)) ** 2, axis=(1, 2)) / (4 * eps)
         with np.errstate(invalid="ignore", over="ignore"):
             log_alpha = np.where(np.isfinite(logp2), logp2 - logp + bwd - fwd, -np.inf)
