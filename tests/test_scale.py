@@ -23,7 +23,7 @@ def test_matrix_free_agrees_with_dense_and_svd(N):
     for other in (dense, svd):
         assert other.success
         np.testing.assert_allclose(free.X, other.X, atol=2e-6 * np.abs(other.X).max())
-    assert free.success and free.njev == 0
+    assert free.success and free.njev > 0  # njev: setups of the exact Jacobian-vector products
 
 
 def test_auto_picks_matrix_free_above_the_dense_limit():

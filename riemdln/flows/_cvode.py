@@ -42,10 +42,11 @@ class CVODESolver:
         max_step: float = np.inf,
         first_step: float | None = None,
         jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,  # may have .setup(t, y)
+        precond=None,  # an object with setup(t, y, gamma) and solve(r, gamma) -> z, P z = r, P ~ I - gamma J
         krylov_dim: int = 30,
         **_ignored,
     ):
-        from sksundae.cvode import CVODE, CVODEJacTimes
+        from sksundae.cvode import CVODE, CVODEJacTimes, CVODEPrecond
 
         self.fun, self.t_bound = fun, float(t_bound)
         self.njev = 0
@@ -75,6 +76,17 @@ class CVODESolver:
                 setup(t, y)
 
             options["jactimes"] = CVODEJacTimes(setupfn if setup is not None else None, solvefn)
+        if precond is not None:
+
+            def psetupfn(t, y, yp, jok, jnew, gamma):
+                renewed = precond.setup(t, y, gamma, bool(jok))
+                jnew[0] = int(bool(renewed))
+                self.njev += int(bool(renewed))
+
+            def psolvefn(t, y, yp, rvec, zvec, gamma, delta, lr):
+                zvec[:] = precond.solve(rvec, gamma)
+
+            options["precond"] = CVODEPrecond(psetupfn, psolvefn, side="right")
         self._solver = CVODE(rhsfn, **options)
         result = self._solver.init_step(float(t0), np.array(y0, dtype=float))
         self.t, self.y = float(result.t), np.array(result.y, dtype=float)

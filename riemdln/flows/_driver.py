@@ -285,6 +285,7 @@ def _run(
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
     fallback: str | None = None,
     jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    precond: object | None = None,
     atol_fn: Callable[[np.ndarray], np.ndarray] | None = None,
     monotone: bool = True,
     max_saved: int | None = None,
@@ -338,6 +339,7 @@ class _Loop:
     jac: Callable[[float, np.ndarray], np.ndarray] | None = None
     fallback: str | None = None
     jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None
+    precond: object | None = None
     atol_fn: Callable[[np.ndarray], np.ndarray] | None = None
     monotone: bool = True
     max_saved: int | None = None
@@ -452,6 +454,7 @@ class _Loop:
             kwargs["first_step"] = self.first_step
         if self.method == "CVODE":
             kwargs["jvp"] = self.jvp
+            kwargs["precond"] = self.precond
         elif self.jac is not None and self.method in IMPLICIT:
             kwargs["jac"] = self.jac
         elif self.batched and self.method in IMPLICIT:

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
-from riemdln.flows import _driver, _energy
+from riemdln.flows import _driver, _energy, _krylov
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -761,8 +761,11 @@ def _matrix_part(
 ) -> FlowResult:
     m, n = problem.shape
     method, fallback = _driver.resolve_method(method, m * n), _driver.fallback(method)
+    krylov = None
+    if method == "CVODE" and depth != 1.0:  # exact products and the spectral preconditioner (flows._krylov)
+        krylov = _krylov.MatrixKrylov(_energy.ops(problem), depth, normalized, X0)
     out = _driver.run(
-        _matrix_rhs(problem, depth, normalized),
+        _matrix_rhs(problem, depth, normalized) if krylov is None else krylov.rhs,
         X0.ravel().copy(),
         t_final,
         method=method,
@@ -779,6 +782,8 @@ def _matrix_part(
         desc=f"matrix flow N={depth:g}",
         dense=dense_output,
         jac=_matrix_jacobian(problem, depth, normalized),
+        jvp=None if krylov is None else krylov.jvp,
+        precond=None if krylov is None else krylov.precond,
         fallback=fallback,
         max_saved=_max_saved(m * n, 0),
     )
