@@ -75,5 +75,7 @@ def test_rhs_keeps_the_frame_and_matches_the_matrix_form():
     p = ENERGIES["completion"](5, 7)
     X, _ = _state(5, 7, seed=2)
     k = _krylov.MatrixKrylov(_energy.ops(p), 3.0, False, X)
-    np.testing.assert_allclose(k.rhs(0.0, X.ravel()), _matrix_rhs(p, 3.0, False)(0.0, X.ravel()), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        k.rhs(0.0, X.ravel()), _matrix_rhs(p, 3.0, False)(0.0, X.ravel()), rtol=1e-12, atol=1e-14
+    )
     assert k.frame(X.ravel()) is k._last

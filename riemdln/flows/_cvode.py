@@ -3,7 +3,10 @@
 For large problems the implicit solvers' dense Jacobian does not fit (d = 100: 1e8 entries, 11 s to build,
 10 s to factor), and the explicit ones are limited by stiffness to tiny steps. CVODE's BDF with a Krylov
 (GMRES) linear solver needs only Jacobian-vector products: exact ones when the simulator provides them
-(``jvp``), else CVODE's difference quotients (one right-hand side each). It comes from the maintained
+(``jvp``), else CVODE's difference quotients (one right-hand side each), and optionally a preconditioner
+(``precond``: ``setup(t, y, gamma, jok)`` returning whether it renewed its data, ``solve(r, gamma)`` with
+:math:`P z = r`, :math:`P \\approx I - \\gamma J`; applied on the right, so that GMRES's convergence test
+is on the true residual). It comes from the maintained
 ``scikit-sundae`` wheels (SUNDIALS compiled in; no system library).
 
 :class:`CVODESolver` exposes what :func:`riemdln.flows._driver.run` uses of a scipy ``OdeSolver``: ``t``,

@@ -300,7 +300,8 @@ def _run(
     scale the frames' tolerance by the singular values). ``monotone``: check the loss on every accepted step
     (:class:`LossMonitor`). ``max_saved``: without ``t_eval``, keep at most about this many states (every
     accepted step until the buffer is full, then every second one, and so on: memory does not grow with
-    the number of steps). The work is done by :class:`_Loop`, one method per concern."""
+    the number of steps). ``jvp``, ``precond``: CVODE's Jacobian-vector product and preconditioner
+    (:mod:`riemdln.flows._cvode`). The work is done by :class:`_Loop`, one method per concern."""
     return _Loop(**locals()).integrate()  # first statement: locals() are exactly the arguments above
 
 

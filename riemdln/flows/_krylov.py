@@ -37,7 +37,6 @@ import numpy as np
 from riemdln.flows._energy import EnergyOps
 from riemdln.geometry import _multiplier, _multiplier_slope
 
-
 _CLOSE = 0.01  # |log x_i - log x_c| below which a slope is evaluated exactly (else a quotient of multipliers)
 
 

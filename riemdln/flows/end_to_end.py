@@ -997,7 +997,9 @@ def end_to_end_flow(
         directional derivatives of the right-hand side along the coordinate directions, in batches of matrix
         products; no finite differences). Above 1600 state
         variables (the dense Jacobian no longer pays) ``"auto"`` is SUNDIALS CVODE's BDF with the matrix-free
-        GMRES linear solver (difference-quotient Jacobian-vector products).
+        GMRES linear solver; in the matrix form it gets exact Jacobian-vector products (Daleckii–Krein in the
+        SVD frame, one SVD per Jacobian renewal) and the right preconditioner :math:`(I + \gamma p A_N(X))^{-1}`,
+        diagonal in the SVD frame (``riemdln.flows._krylov``); in SVD coordinates, difference quotients.
         If LSODA chosen by ``"auto"`` fails (its stiffness switching can, where
         BDF does not: razin-cohen-2x2 at N = inf), the run continues with BDF from the last accepted step
         and ``message`` says so; a method named by hand is used as given.
