@@ -109,15 +109,25 @@ def langevin(z):
     """
     z = np.asarray(z, dtype=float)
     small = np.abs(z) <= _LANGEVIN_SWITCH
-    zs = np.where(small, z, 0.0)
-    t = zs * zs
+    if z.ndim == 0 or small.all():
+        zs = np.where(small, z, 0.0)
+        zl = np.where(small, 1.0, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(small, _langevin_series(zs), 1.0 / np.tanh(zl) - 1.0 / zl)[()]
+    with np.errstate(divide="ignore", invalid="ignore"):  # the series only where it is used (hot loops)
+        out = 1.0 / np.tanh(z) - 1.0 / z
+    where = np.nonzero(small)
+    out[where] = _langevin_series(z[where])
+    return out
+
+
+def _langevin_series(z):
+    """The Taylor series of the Langevin function (|z| <= 1/2)."""
+    t = z * z
     series = 0.0
     for c in reversed(_LANGEVIN_SERIES):
         series = c + t * series
-    zl = np.where(small, 1.0, z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        large = 1.0 / np.tanh(zl) - 1.0 / zl
-    return np.where(small, zs * series, large)[()]
+    return z * series
 
 
 def _logs(x, y):

@@ -58,6 +58,7 @@ from riemdln import kernels
 from riemdln._validation import RiemdlnValueError, _short, check_bool, check_depth, check_matrix, check_seed
 from riemdln.energies import as_energy
 from riemdln.flows.result import Status
+from riemdln.geometry import _multiplier as _multiplier_unchecked
 from riemdln.geometry import entropy as _entropy
 from riemdln.geometry import multiplier as _multiplier
 
@@ -73,6 +74,7 @@ __all__ = [
     "factor_ito_correction",
 ]
 
+_FUSED_D2 = True  # d = 2: the fused step (_step_d2); False runs the general one (tests compare the two)
 _AUTO_RELATIVE_STEP = 0.05  # X coordinates while sqrt(2 a_dd dt / beta) < 5 % of s_d
 _MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this many floats
 
@@ -138,6 +140,30 @@ def _svd(X: np.ndarray):
         return _svd2(X)
     U, s, Vt = np.linalg.svd(X)
     return U, s, np.swapaxes(Vt, -1, -2)
+
+
+def _sym_multiplier(v: np.ndarray, depth: float, normalized: bool) -> np.ndarray:
+    """The matrix a(v_i, v_j) (..., d, d) of one stack of spectra (..., d), unchecked (hot loops).
+
+    At d = 2 the twin is evaluated on the one off-diagonal pair only; the diagonal is a(v, v) = a(1, 1) v^deg
+    (homogeneity of degree deg = (N - 1)/N, 1 at N = inf; a(1, 1) from the twin)."""
+    if v.shape[-1] != 2:
+        return _multiplier_unchecked(v[..., :, None], v[..., None, :], depth, normalized)
+    deg = 1.0 if math.isinf(depth) else (depth - 1.0) / depth
+    a11 = float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+    out = np.empty(v.shape + (2,))
+    out[..., 0, 1] = out[..., 1, 0] = _multiplier_unchecked(v[..., 0], v[..., 1], depth, normalized)
+    with np.errstate(divide="ignore"):
+        out[..., 0, 0] = a11 * v[..., 0] ** deg
+        out[..., 1, 1] = a11 * v[..., 1] ** deg
+    return out
+
+
+def _diag_frame(U: np.ndarray, s: np.ndarray, V: np.ndarray) -> np.ndarray:
+    """U diag(s) V^T for stacks."""
+    if s.shape[-1] == 2:
+        return _mm2(U * s[..., None, :], V, tb=True)
+    return (U * s[..., None, :]) @ np.swapaxes(V, -1, -2)
 
 
 def _mm2(A, B, ta=False, tb=False):
@@ -256,17 +282,20 @@ def _entropy_drift(s, depth, normalized):
 
 def _tanh_ratio(t, depth):
     """tanh(N t/2) / tanh(t/2), N at t = 0, 1 at |t| = inf (exact on both sides of the switch)."""
+    t = np.asarray(t, dtype=float)
     small = np.abs(t) < 0.5
-    ts = np.where(small, t, 0.0)
 
     def tanhc(z):
         return kernels.sinhc(z) / np.cosh(z)
 
-    near = depth * tanhc(0.5 * depth * ts) / tanhc(0.5 * ts)
-    tl = np.where(small, 1.0, t)
-    with np.errstate(over="ignore"):
-        far = np.tanh(0.5 * depth * tl) / np.tanh(0.5 * tl)
-    return np.where(small, near, far)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = np.asarray(np.tanh(0.5 * depth * t) / np.tanh(0.5 * t), dtype=float)
+    if out.ndim == 0:
+        return depth * tanhc(0.5 * depth * t) / tanhc(0.5 * t) if small else out
+    where = np.nonzero(small)  # the near form only where it is used (hot loops)
+    ts = t[where]
+    out[where] = depth * tanhc(0.5 * depth * ts) / tanhc(0.5 * ts)
+    return out
 
 
 def factor_ito_correction(mu: ArrayLike, depth: float) -> np.ndarray:
@@ -318,7 +347,7 @@ def _entropy_grad_mu(mu, depth):
 # one Euler-Maruyama step in each chart (U, s, V: SVD of X; xi: standard normal in the frame)
 def _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, dt, ito=True):
     x = s * s
-    a = _multiplier(x[..., :, None], x[..., None, :], depth, normalized)
+    a = _sym_multiplier(x, depth, normalized)
     Gt = _frame(U, G, V)
     inc = -a * Gt * dt + math.sqrt(2.0 * dt / beta) * np.sqrt(a) * xi
     diag = _kappa(s, depth, normalized) if ito else np.zeros_like(s)
@@ -331,12 +360,12 @@ def _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, dt, ito=True):
 
 def _psi(Y, depth):
     U, mu, V = _svd(Y)
-    return _unframe(U, (mu**depth)[..., :, None] * np.eye(Y.shape[-1]), V)
+    return _diag_frame(U, mu**depth, V)
 
 
 def _psi_inverse(X, depth):
     U, s, V = _svd(X)
-    return _unframe(U, (s ** (1.0 / depth))[..., :, None] * np.eye(X.shape[-1]), V)
+    return _diag_frame(U, s ** (1.0 / depth), V)
 
 
 def _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, dt):
@@ -346,7 +375,7 @@ def _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, dt):
     s = mu**depth
     scale = 1.0 / depth if normalized else 1.0
     Gt = _frame(U, G, V)
-    dminus = _multiplier(s[..., :, None], s[..., None, :], depth, False)
+    dminus = _sym_multiplier(s, depth, False)
     with np.errstate(divide="ignore", invalid="ignore"):
         dplus = (s[..., :, None] + s[..., None, :]) / (mu[..., :, None] + mu[..., None, :])
         ratio = np.where(eye, 1.0, dplus / np.where(eye, 1.0, dminus))
@@ -363,6 +392,166 @@ def _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, dt):
     inc = drift * (scale * dt) + math.sqrt(2.0 * scale * dt / beta) * noise
     inc[..., idx, idx] += mu
     return _unframe(U, inc, V)
+
+
+def _step_general(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite, ito=True):
+    """One step of every chain (any d; one batch of SVDs): (new state, which chains stepped in Y)."""
+    n_chains = state.shape[0]
+    U, sigma, V = _svd(state)
+    if is_y.any():
+        mu = np.where(is_y[:, None], sigma, sigma ** (1.0 / depth))
+        s = np.where(is_y[:, None], sigma**depth, sigma)
+        X = np.where(is_y[:, None, None], _diag_frame(U, s, V), state)
+    else:
+        s, X = sigma, state
+        mu = sigma ** (1.0 / depth) if finite and coordinates != "X" else None
+    G = _grad(energy, X)
+    if coordinates == "X" or not finite:
+        use_y = np.zeros(n_chains, dtype=bool)
+    elif coordinates == "Y":
+        use_y = np.ones(n_chains, dtype=bool)
+    else:
+        assert mu is not None  # computed whenever the depth is finite and coordinates != "X"
+        # one-step noise of s_d relative to s_d: sqrt(2 h a_dd / beta) / s_d, a_dd = N s_d^(2(N-1)/N) (raw)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
+        use_y = ~(rel < _AUTO_RELATIVE_STEP)
+    if not use_y.any():
+        return _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h, ito), use_y
+    if mu is None:  # Y steps only where mu was computed (finite depth, coordinates != "X")
+        raise AssertionError("langevin: a Y step without mu")
+    if use_y.all():
+        return _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h), use_y
+    ix = ~use_y
+    new = np.empty_like(state)
+    new[ix] = _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h)
+    new[use_y] = _step_Y(U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h)
+    return new, use_y
+
+
+# ---------------------------------------------------------------------------------------------
+# d = 2, fused: every 2x2 stack as its four entries (contiguous arrays over the chains). numpy iterates a
+# (C, 2, 2) stack two numbers at a time, so the same arithmetic on the entries is several times faster.
+def _entries(X: np.ndarray) -> tuple:
+    return X[:, 0, 0].copy(), X[:, 0, 1].copy(), X[:, 1, 0].copy(), X[:, 1, 1].copy()
+
+
+def _pack(e: tuple) -> np.ndarray:
+    return np.stack(e, axis=-1).reshape(-1, 2, 2)
+
+
+def _mm2e(A: tuple, B: tuple, ta: bool = False, tb: bool = False) -> tuple:
+    a00, a01, a10, a11 = A
+    b00, b01, b10, b11 = B
+    if ta:
+        a01, a10 = a10, a01
+    if tb:
+        b01, b10 = b10, b01
+    return (a00 * b00 + a01 * b10, a00 * b01 + a01 * b11, a10 * b00 + a11 * b10, a10 * b01 + a11 * b11)
+
+
+def _svd2e(X: tuple) -> tuple:
+    """:func:`_svd2` on entries: U, (s1, s2), V as entry tuples."""
+    a, b, c, d = X
+    e, f, g, h = 0.5 * (a + d), 0.5 * (a - d), 0.5 * (c + b), 0.5 * (c - b)
+    q, r = np.hypot(e, h), np.hypot(f, g)
+    a1, a2 = np.arctan2(g, f), np.arctan2(h, e)
+    theta, phi = 0.5 * (a2 - a1), 0.5 * (a2 + a1)
+    s2 = q - r
+    sign = np.where(s2 < 0, -1.0, 1.0)
+    cp, sp, ct, st = np.cos(phi), np.sin(phi), np.cos(theta), np.sin(theta)
+    return (cp, -sp, sp, cp), (q + r, np.abs(s2)), (ct, st * sign, -st, ct * sign)
+
+
+def _diag_frame_e(U: tuple, s: tuple, V: tuple) -> tuple:
+    return _mm2e((U[0] * s[0], U[1] * s[1], U[2] * s[0], U[3] * s[1]), V, tb=True)
+
+
+def _sym_multiplier_e(v0, v1, depth, normalized) -> tuple:
+    """(a(v0, v0), a(v0, v1), a(v1, v1)) as :func:`_sym_multiplier`."""
+    deg = 1.0 if math.isinf(depth) else (depth - 1.0) / depth
+    a11 = float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+    with np.errstate(divide="ignore"):
+        return a11 * v0**deg, _multiplier_unchecked(v0, v1, depth, normalized), a11 * v1**deg
+
+
+def _step_X_e(X, U, s, V, G, xi, depth, normalized, beta, lam, dt) -> tuple:
+    """:func:`_step_X` on entries."""
+    a00, a01, a11 = _sym_multiplier_e(s[0] * s[0], s[1] * s[1], depth, normalized)
+    Gt = _mm2e(_mm2e(U, G, ta=True), V)
+    c = math.sqrt(2.0 * dt / beta)
+    s2 = np.stack(s, axis=-1)
+    diag = _kappa(s2, depth, normalized)
+    if lam:
+        diag = diag + lam * _entropy_drift(s2, depth, normalized)
+    inc = (
+        -a00 * Gt[0] * dt + c * np.sqrt(a00) * xi[0] + diag[:, 0] * (dt / beta),
+        -a01 * Gt[1] * dt + c * np.sqrt(a01) * xi[1],
+        -a01 * Gt[2] * dt + c * np.sqrt(a01) * xi[2],
+        -a11 * Gt[3] * dt + c * np.sqrt(a11) * xi[3] + diag[:, 1] * (dt / beta),
+    )
+    step = _mm2e(_mm2e(U, inc), V, tb=True)
+    return tuple(x + d for x, d in zip(X, step, strict=True))
+
+
+def _step_Y_e(U, mu, V, G, xi, depth, normalized, beta, lam, dt) -> tuple:
+    """:func:`_step_Y` on entries: the new Y."""
+    s0, s1 = mu[0] ** depth, mu[1] ** depth
+    scale = 1.0 / depth if normalized else 1.0
+    Gt = _mm2e(_mm2e(U, G, ta=True), V)
+    dminus = _multiplier_unchecked(s0, s1, depth, False)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dplus = (s0 + s1) / (mu[0] + mu[1])
+        root = np.sqrt(dplus / dminus)
+    sym, skew = 0.5 * (Gt[1] + Gt[2]), 0.5 * (Gt[1] - Gt[2])
+    xs, xa = 0.5 * (xi[1] + xi[2]), 0.5 * (xi[1] - xi[2])
+    mu2 = np.stack(mu, axis=-1)
+    kf = _kappa_factor_d2(mu2, depth) / beta
+    if lam:
+        kf = kf + lam / (beta * depth) * _entropy_grad_mu(mu2, depth)
+    h, c = scale * dt, math.sqrt(2.0 * scale * dt / beta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        noise01, noise10 = root * xs + xa / root, root * xs - xa / root
+    inc = (
+        (-(mu[0] ** (depth - 1.0)) * Gt[0] + kf[:, 0]) * h + c * xi[0] / math.sqrt(depth) + mu[0],
+        -(dplus * sym + dminus * skew) * h + c * noise01,
+        -(dplus * sym - dminus * skew) * h + c * noise10,
+        (-(mu[1] ** (depth - 1.0)) * Gt[3] + kf[:, 1]) * h + c * xi[3] / math.sqrt(depth) + mu[1],
+    )
+    return _mm2e(_mm2e(U, inc), V, tb=True)
+
+
+def _step_d2(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite):
+    """One step of every chain at d = 2 (the loop body of :func:`langevin` for d > 2, fused): (new, use_y)."""
+    Se = _entries(state)
+    U, sigma, V = _svd2e(Se)
+    inv = 1.0 / depth if finite else 0.0
+    if is_y.any():
+        mu = tuple(np.where(is_y, v, v**inv) for v in sigma)
+        s = tuple(np.where(is_y, v**depth, v) for v in sigma)
+        Xd = _diag_frame_e(U, s, V)
+        X = tuple(np.where(is_y, a, b) for a, b in zip(Xd, Se, strict=True))
+    else:
+        s, X = sigma, Se
+        mu = tuple(v**inv for v in sigma) if finite and coordinates != "X" else None
+    G = _entries(_grad(energy, _pack(X)))
+    xe = _entries(xi)
+    if coordinates == "X" or not finite:
+        use_y = np.zeros(len(is_y), dtype=bool)
+    elif coordinates == "Y":
+        use_y = np.ones(len(is_y), dtype=bool)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[1]
+        use_y = ~(rel < _AUTO_RELATIVE_STEP)
+    with np.errstate(all="ignore"):  # the step a chain does not take may overflow; it is discarded
+        new_x = None if use_y.all() else _step_X_e(X, U, s, V, G, xe, depth, normalized, beta, lam, h)
+        new_y = None if not use_y.any() else _step_Y_e(U, mu, V, G, xe, depth, normalized, beta, lam, h)
+    if new_y is None:
+        return _pack(new_x), use_y
+    if new_x is None:
+        return _pack(new_y), use_y
+    return _pack(tuple(np.where(use_y, a, b) for a, b in zip(new_y, new_x, strict=True))), use_y
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,39 +719,11 @@ def langevin(
     out[0] = X0
     k_save, y_count, status, reason = 1, np.zeros(n_chains), Status.FINISHED, ""
     last = 0
-    eye = np.eye(dim)
+    fused = dim == 2 and _FUSED_D2 and _ito
     for step in range(1, n_steps + 1):
-        U, sigma, V = _svd(state)
-        if is_y.any():
-            mu = np.where(is_y[:, None], sigma, sigma ** (1.0 / depth))
-            s = np.where(is_y[:, None], sigma**depth, sigma)
-            X = np.where(is_y[:, None, None], _unframe(U, s[..., :, None] * eye, V), state)
-        else:
-            s, X = sigma, state
-            mu = sigma ** (1.0 / depth) if finite and coordinates != "X" else None
-        G = _grad(energy, X)
-        xi = rng.standard_normal(X.shape)
-        if coordinates == "X" or not finite:
-            use_y = np.zeros(n_chains, dtype=bool)
-        elif coordinates == "Y":
-            use_y = np.ones(n_chains, dtype=bool)
-        else:
-            assert mu is not None  # computed whenever the depth is finite and coordinates != "X"
-            # one-step noise of s_d relative to s_d: sqrt(2 h a_dd / beta) / s_d, a_dd = N s_d^(2(N-1)/N) (raw)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[:, -1]
-            use_y = ~(rel < _AUTO_RELATIVE_STEP)
-        if not use_y.any():
-            new = _step_X(X, U, s, V, G, xi, depth, normalized, beta, lam, h, _ito)
-        elif mu is None:  # Y steps only where mu was computed (finite depth, coordinates != "X")
-            raise AssertionError("langevin: a Y step without mu")
-        elif use_y.all():
-            new = _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h)
-        else:
-            ix = ~use_y
-            new = np.empty_like(state)
-            new[ix] = _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h)
-            new[use_y] = _step_Y(U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h)
+        xi = rng.standard_normal(state.shape)
+        args = (state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite)
+        new, use_y = _step_d2(*args) if fused else _step_general(*args, _ito)
         y_count += use_y
         if not np.all(np.isfinite(new)):
             bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))

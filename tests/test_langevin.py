@@ -416,3 +416,24 @@ def test_bad_input_samplers():
         riemdln.gibbs_expectation(riemdln.QuadraticEnergy(np.eye(3)), lambda X: X[:, 0, 0], 2, 1.0)
     with pytest.raises(riemdln.RiemdlnValueError, match="`energy`"):
         riemdln.langevin(object(), np.eye(2), 2, 1.0, 1.0, 0.1)
+
+
+@pytest.mark.parametrize("coordinates", ["auto", "X", "Y"])
+@pytest.mark.parametrize("depth,normalized,free_energy", [(3, False, False), (2.5, True, True), (math.inf, True, False)])
+def test_fused_d2_step_is_the_general_step(monkeypatch, coordinates, depth, normalized, free_energy):
+    """The fused d = 2 kernel (entries as contiguous arrays) against the general stacked-matrix step, from a start
+    with chains near det X = 0 (auto mixes the charts) and far from it."""
+    if math.isinf(depth) and coordinates == "Y":
+        pytest.skip("no Y chart at N = inf")
+    rng = np.random.default_rng(3)
+    X0 = np.concatenate([np.eye(2)[None] + 0.3 * rng.standard_normal((6, 2, 2)), 1e-4 * rng.standard_normal((6, 2, 2))])
+    kw = dict(depth=depth, beta=50.0, t_final=0.03, dt=1e-4, n_chains=12, seed=4, normalized=normalized)
+    kw.update(free_energy=free_energy, coordinates=coordinates)
+    fused = riemdln.langevin(_E, X0, **kw)
+    monkeypatch.setattr(riemdln.langevin_dynamics, "_FUSED_D2", False)
+    general = riemdln.langevin(_E, X0, **kw)
+    assert fused.status == general.status
+    np.testing.assert_allclose(fused.X, general.X, rtol=1e-9, atol=1e-12)
+    if coordinates == "auto" and not math.isinf(depth):
+        y = fused["y_fraction"][1:]
+        assert 0 < y.mean() < 1  # both charts were used
