@@ -744,7 +744,8 @@ def _certificate_line(check: Check) -> str:
 
 
 def _matrix_entries_tex(f: Formula) -> list[str]:
-    r"""A wide matrix formula (e.g. Christoffel symbols, row k, column 4i + j) as one line per non-zero entry.
+    r"""A wide matrix formula (e.g. Christoffel symbols, row k, column 4i + j) as one line per non-zero entry
+    (of its first ``display`` expression when that has the same shape).
 
     A symbol of the form ``X^k_{ij}`` is printed with the entry's indices (1-based; symmetric pairs once),
     any other as ``[symbol]_{k, c}``.
@@ -752,9 +753,12 @@ def _matrix_entries_tex(f: Formula) -> list[str]:
     lines = [r"\begin{align}\label{eq:" + f.name + "}"]
     rows, seen = [], set()
     width = int(round(math.sqrt(f.expr.cols)))
+    # a structured display of the same shape (e.g. the symbols in terms of named metric functions) is printed
+    # in place of the substituted entries
+    shown = f.display[0] if f.display and getattr(f.display[0], "shape", None) == f.expr.shape else f.expr
     for k in range(f.expr.rows):
         for c in range(f.expr.cols):
-            entry = f.expr[k, c]
+            entry = shown[k, c]
             if entry == 0:
                 continue
             if "^k_{ij}" in f.symbol and width * width == f.expr.cols:

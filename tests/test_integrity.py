@@ -100,3 +100,20 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):
     (tmp_path / LOCK_NAME).write_text(f"{proc.pid}\n{socket.gethostname()}\n")
     with folder_lock(tmp_path, "out"):
         assert (tmp_path / LOCK_NAME).read_text().startswith(f"{os.getpid()}\n")
+
+
+def test_undefined_functions_only_from_the_fixed_set():
+    """The structural displays' metric functions F_1, F_2 round-trip; any other undefined function is refused
+    when written and when read back (the name is never turned into a class unless it is in the fixed set)."""
+    import sympy
+
+    from riemdln.derivations._tree import TreeError, from_tree, to_tree
+
+    x = sympy.Symbol("x", positive=True)
+    e = sympy.diff(sympy.Function("F_1")(x, x**2), x) / sympy.Function("F_2")(x, x)
+    assert from_tree(to_tree(e)) == e
+    with pytest.raises(TreeError):
+        to_tree(sympy.Function("G")(x))
+    for name in ("G", "os.system", 3, None):
+        with pytest.raises(TreeError):
+            from_tree({"c": "AppliedUndef", "v": name, "a": [to_tree(x)]})

@@ -23,6 +23,7 @@ from typing import Any
 
 import sympy
 from sympy.core.assumptions import _assume_defined
+from sympy.core.function import AppliedUndef
 from sympy.matrices import ImmutableDenseMatrix, MatrixBase, MutableDenseMatrix
 
 from riemdln import functions as _functions
@@ -41,6 +42,9 @@ _MODULES = (
 )
 # atoms with a value of their own (handled explicitly), never rebuilt as cls(*args)
 _VALUE_ATOMS = {"Symbol", "Dummy", "Integer", "Rational", "Float"}
+# undefined functions a derivation may display (the metric functions of a structural form), by name only:
+# rebuilt as sympy.Function(name)(*args) from this fixed set, never from a name read back
+UNDEFINED_FUNCTIONS = frozenset({"F_1", "F_2"})
 _MAX_DEPTH = 400
 _MAX_NODES = 2_000_000
 
@@ -101,6 +105,8 @@ def to_tree(expr) -> dict:
     if expr.is_Float:
         sign, man, exp, bc = expr._mpf_
         return {"c": "Float", "v": [int(sign), hex(int(man)), int(exp), int(bc), int(expr._prec)]}
+    if isinstance(expr, AppliedUndef) and cls in UNDEFINED_FUNCTIONS and not expr.func._explicit_class_assumptions:
+        return {"c": "AppliedUndef", "v": cls, "a": [to_tree(a) for a in expr.args]}
     if cls not in WHITELIST or WHITELIST[cls] is not type(expr):
         raise TreeError(f"class {cls} is not in the expression whitelist")
     return {"c": cls, "a": [to_tree(a) for a in expr.args]}
@@ -161,6 +167,10 @@ def _build(node, depth: int, count: list[int]):
         entries = [_build(a, depth + 1, count) for a in args]
         kind = MutableDenseMatrix if cls == "MutableDenseMatrix" else ImmutableDenseMatrix
         return kind(rows, cols, entries)
+    if cls == "AppliedUndef":
+        if not isinstance(value, str) or value not in UNDEFINED_FUNCTIONS:
+            raise TreeError(f"undefined function {value!r} is not in the expression whitelist")
+        return sympy.Function(value)(*[_build(a, depth + 1, count) for a in args])
     if value is not None:
         raise TreeError("malformed expression node")
     klass = WHITELIST.get(cls)

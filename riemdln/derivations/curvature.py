@@ -210,6 +210,15 @@ def christoffel_symbols(warped):
     return Matrix(4, 16, lambda k, ab: gam[k][ab // 4][ab % 4])
 
 
+def christoffel_structure():
+    r"""Step 3, structure (SymPy): the same symbols for the metric :math:`N(d\mu_1^2 + d\mu_2^2) + F_1\,d\alpha^2 +
+    F_2\,d\gamma^2` with undetermined :math:`F_1(\mu), F_2(\mu)` — the form the document prints (with
+    :math:`F_1, F_2` the :math:`\alpha\alpha` and :math:`\gamma\gamma` entries of ``metric_warped_d2``)."""
+    F1, F2 = Function("F_1")(mu1, mu2), Function("F_2")(mu1, mu2)
+    gam = diagonal_christoffel((N, N, F1, F2), (mu1, mu2, _alpha, _gamma))
+    return Matrix(4, 16, lambda k, ab: gam[k][ab // 4][ab % 4])
+
+
 def generic_curvature():
     r"""Step 4 (SymPy): the scalar curvature of :math:`c\,(du_1^2 + du_2^2) + f_1(u)\,d\alpha^2 + f_2(u)\,d\gamma^2`
     with undetermined functions :math:`f_1, f_2` (derived once; Steps 5–7 substitute into it)."""
@@ -329,6 +338,7 @@ def derive_curvature(deps) -> Result:
         "metric_chart_d2": chart,
         "metric_warped_d2": warped,
         "christoffel_d2": christoffel_symbols(warped),
+        "christoffel_d2_structure": christoffel_structure(),
         "scalar_curvature_d2": closed,
         "scalar_curvature_quotient_d2": quotient,
     }
@@ -729,8 +739,11 @@ CATALOG = (
         args=(sy.mu1, sy.mu2, sy.N),
         convention="raw",
         symbol=r"\Gamma^k_{ij}",
-        title="Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$: row $k$, "
-        "column $4i + j$",
+        title="Christoffel symbols of $g^N$ ($d = 2$) in $(\\mu_1, \\mu_2, \\alpha, \\gamma)$ (indices 1–4), "
+        "the non-zero ones up to the symmetry $\\Gamma^k_{ij} = \\Gamma^k_{ji}$, with $F_1 = g_{\\alpha\\alpha}$ "
+        "and $F_2 = g_{\\gamma\\gamma}$ of \\texttt{metric\\_warped\\_d2} (the catalog entry and its twin are "
+        "the symbols with $F_1, F_2$ substituted: row $k$, column $4i + j$)",
+        display=("christoffel_d2_structure",),
         check="christoffel_d2",
     ),
     Entry(
