@@ -105,10 +105,6 @@ def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):
 def test_undefined_functions_only_from_the_fixed_set():
     """The structural displays' metric functions F_1, F_2 round-trip; any other undefined function is refused
     when written and when read back (the name is never turned into a class unless it is in the fixed set)."""
-    import sympy
-
-    from riemdln.derivations._tree import TreeError, from_tree, to_tree
-
     x = sympy.Symbol("x", positive=True)
     e = sympy.diff(sympy.Function("F_1")(x, x**2), x) / sympy.Function("F_2")(x, x)
     assert from_tree(to_tree(e)) == e

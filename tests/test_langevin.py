@@ -419,7 +419,9 @@ def test_bad_input_samplers():
 
 
 @pytest.mark.parametrize("coordinates", ["auto", "X", "Y"])
-@pytest.mark.parametrize("depth,normalized,free_energy", [(3, False, False), (2.5, True, True), (math.inf, True, False)])
+@pytest.mark.parametrize(
+    "depth,normalized,free_energy", [(3, False, False), (2.5, True, True), (math.inf, True, False)]
+)
 def test_fused_d2_step_is_the_general_step(monkeypatch, coordinates, depth, normalized, free_energy):
     """The fused d = 2 kernel (entries as contiguous arrays) against the general stacked-matrix step, from a start
     with chains near det X = 0 (auto mixes the charts) and far from it."""
