@@ -335,3 +335,127 @@ def test_flow_table_skips_failed_geodesics_and_summary_is_open():
     assert row["runs"] == 2 and row["counted"] == 1 and row["ratio"] == [1.1]
     assert g._flow_summary(res)[0]["holds"] == "open"
     assert "1/2" in "\n".join(g._flow_text(res))
+
+
+# ---------------------------------------------------------------- geodesic_between(path=...): continuation (issue 13)
+def _small_start_flow(depth):
+    """menon-2x2, normalized flow from 1e-2 times a random unit start with det > 0 to loss 1e-10 (dense output)."""
+    from riemdln import CompletionProblem, end_to_end_flow
+    from riemdln.flows import loss_below
+
+    rng = np.random.default_rng(1313)
+    D = rng.standard_normal((2, 2))
+    D = D if np.linalg.det(D) > 0 else D[::-1]
+    X0 = 1e-2 * D / np.linalg.norm(D)
+    problem = CompletionProblem.named("menon-2x2")
+    res = end_to_end_flow(problem, X0, depth, 1e9, normalized=True, events=loss_below(1e-10), progress=False,
+                          dense_output=True)  # fmt: skip
+    assert res.sol is not None and float(res["loss"][-1]) <= 1e-10 * (1 + 1e-9)
+    times = np.concatenate([(res.t[:-1, None] + np.diff(res.t)[:, None] * np.linspace(0, 1, 5)[None, :-1]).ravel(),
+                            res.t[-1:]])  # fmt: skip
+    path = np.array([res.sol(v).reshape(2, 2) for v in times])
+    return X0, path, res.sol, times
+
+
+def _fd_length(sol, times, depth):
+    """int sqrt(g(X', X')) dt, X' by central differences of the dense output (one-sided at the ends), Simpson."""
+    h = 1e-5 * np.diff(times).min()
+
+    def X(v):
+        return sol(v).reshape(2, 2)
+
+    speeds = []
+    for k, v in enumerate(times):
+        if k == 0:
+            V = (-3 * X(v) + 4 * X(v + h) - X(v + 2 * h)) / (2 * h)
+        elif k == len(times) - 1:
+            V = (3 * X(v) - 4 * X(v - h) + X(v - 2 * h)) / (2 * h)
+        else:
+            V = (X(v + h) - X(v - h)) / (2 * h)
+        speeds.append(math.sqrt(float(riemdln.metric(X(v), V, V, depth, normalized=True))))
+    speeds = np.array(speeds)
+    t0, t1, t2 = times[0:-1:2], times[1::2], times[2::2]
+    a, b = t1 - t0, t2 - t1  # Simpson on the (possibly unequal) pairs of intervals
+    w0 = (a + b) * (2 * a - b) / (6 * a)
+    w1 = (a + b) ** 3 / (6 * a * b)
+    w2 = (a + b) * (2 * b - a) / (6 * b)
+    return float(np.sum(w0 * speeds[0:-1:2] + w1 * speeds[1::2] + w2 * speeds[2::2]))
+
+
+@pytest.mark.parametrize("depth", [2.0, 4.0])
+def test_continuation_along_a_flow_path_from_a_small_start(depth):
+    X0, path, sol, times = _small_start_flow(depth)
+    X1 = path[-1]
+    res = riemdln.geodesic_between(X0, X1, depth, normalized=True, path=path)
+    assert res.success, res.message
+    assert res.method == "continuation along path" and "continuation along path converged" in res.message
+    assert res.continuation_steps >= 1 and res.residual <= 1e-11
+    end = riemdln.exp_map(X0, res.velocity, depth, normalized=True)  # an independent integration of the geodesic
+    assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
+    flow_length = _fd_length(sol, times, depth)
+    assert res.length <= flow_length
+    assert res.path_length == pytest.approx(flow_length, rel=1e-3)  # chords against the speed quadrature
+
+
+def test_continuation_at_depth_one_gives_the_euclidean_distance():
+    X0, path, _sol, _times = _small_start_flow(2.0)  # a curved path, the metric flat
+    res = riemdln.geodesic_between(X0, path[-1], 1, path=path)
+    assert res.success, res.message
+    assert res.length == pytest.approx(float(np.linalg.norm(path[-1] - X0)), rel=1e-10)
+
+
+def test_continuation_reproduces_chen_along_a_crooked_path():
+    # aligned endpoints: the geodesic is straight in mu = s^(1/N) whatever path guides the continuation
+    Q, R = _rot(0.4), _rot(-0.9)
+    s0, s1 = np.array([0.05, 0.02]), np.array([1.5, 0.7])
+    t = np.linspace(0.0, 1.0, 129)
+    wiggle = np.array([_rot(0.6 * math.sin(math.pi * v)) for v in t])
+    path = np.array([Q @ w @ np.diag(s0 ** (1 - v) * s1**v) @ R.T for v, w in zip(t, wiggle, strict=True)])
+    res = riemdln.geodesic_between(path[0], path[-1], 3, path=path)
+    assert res.success, res.message
+    assert res.length == pytest.approx(math.sqrt(3) * np.linalg.norm(s1 ** (1 / 3) - s0 ** (1 / 3)), rel=1e-9)
+
+
+def test_bad_path_inputs():
+    X0, X1 = np.diag([1.0, 2.0]), np.diag([2.0, 3.0])
+    good = X0 + np.linspace(0.0, 1.0, 9)[:, None, None] * (X1 - X0)
+    flipped = good.copy()
+    flipped[4] = np.diag([1.0, -1.0])
+    singular = good.copy()
+    singular[4] = np.diag([1.0, 0.0])
+    nan = good.copy()
+    nan[3, 0, 0] = np.nan
+    bad = [good[0], good[:1], good[:, :1, :], np.zeros((9, 3, 3)), good + 1e-3, good[::-1], flipped, singular, nan,
+           "path"]  # fmt: skip
+    for path in bad:
+        with pytest.raises(riemdln.RiemdlnValueError, match="`path`"):
+            riemdln.geodesic_between(X0, X1, 2, path=path)
+    for kw in (dict(tol=0.0), dict(tol=math.nan), dict(max_nfev=0), dict(max_iterations=1.5)):
+        with pytest.raises(riemdln.RiemdlnValueError, match=f"`{next(iter(kw))}`"):
+            riemdln.geodesic_between(X0, X1, 2, **kw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth,normalized", [(2.0, True), (math.inf, True)])
+def test_log_path_fallback_when_the_straight_segment_is_singular(depth, normalized):
+    # X1 has two negative eigenvalues: X0 + t (X1 - X0) = (1 - t) 0.01 I + t X1 is singular at two t in (0, 1)
+    X0, X1 = 0.01 * np.eye(2), np.array([[-1.0, 0.5], [0.0, -0.4]])
+    res = riemdln.geodesic_between(X0, X1, depth, normalized, max_iterations=2, max_nfev=1000)
+    assert res.success, res.message
+    assert res.method == "continuation along the log path" and math.isinf(res.upper_bound)
+    assert "straight segment" not in res.message  # skipped: it leaves the full-rank set
+    end = riemdln.exp_map(X0, res.velocity, depth, normalized)
+    assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
+    assert res.length <= res.path_length
+
+
+@pytest.mark.slow
+def test_straight_segment_fallback_when_root_shooting_fails():
+    X0, X1 = 0.01 * np.diag([1.0, 2.0]) @ _rot(0.3), _rot(2.6) @ np.diag([1.5, 0.6])
+    res = riemdln.geodesic_between(X0, X1, math.inf, True, max_iterations=2, max_nfev=1000)
+    assert res.success, res.message
+    assert res.method == "continuation along the straight segment"
+    assert res.message.startswith("shooting (continuation) failed")
+    assert res.length <= res.upper_bound
+    end = riemdln.exp_map(X0, res.velocity, math.inf, True)
+    assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10

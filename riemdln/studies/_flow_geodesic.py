@@ -10,9 +10,9 @@ ratio reported here is the same in both conventions; the normalized one is used 
   :math:`\int\sqrt{\hat g(\dot X, \dot X)}\,d\tau`), Simpson's rule on the flow's dense output.
 * :func:`chord_length` — the same length from positions only: the sum of the :math:`\hat g`-lengths of the
   straight chords between consecutive samples (no time, no gradient: an independent route).
-* :func:`shoot_along` — the geodesic from :math:`X_0` to :math:`X_1`, by shooting with continuation along the
-  flow's own path (Newton with a finite-difference Jacobian; the straight-line start of
-  :func:`riemdln.geodesic_between` fails from a small :math:`X_0`).
+* :func:`shoot_along` — the geodesic from :math:`X_0` to :math:`X_1`, by :func:`riemdln.geodesic_between`
+  with continuation along the flow's own path (``path=``; its root-shooting from the straight-line covector
+  fails from a small :math:`X_0`).
 * :func:`deviation` — the largest distance from the flow samples to the geodesic, bounded above by the
   :math:`\hat g`-length of the straight segment to the nearest point of the sampled geodesic.
 """
@@ -22,13 +22,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from riemdln import geometry
-from riemdln.flows.result import Status
-from riemdln.geodesics import _spectral
-
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+from riemdln.geodesics import _segment_lengths, _spectral, geodesic_between
 
 
 def start(seed: int, scale: float) -> np.ndarray:
@@ -49,15 +45,7 @@ def segment_lengths(A: np.ndarray, B: np.ndarray, depth: float) -> np.ndarray:
     >>> print(round(float(segment_lengths(np.eye(2), 4 * np.eye(2), 1.0)), 12))   # Euclidean: ‖3I‖_F
     4.242640687119
     """
-    D = B - A
-    X = A[None] + 0.5 * (_GL_X + 1.0).reshape(-1, *([1] * A.ndim)) * D[None]
-    Q, s, Rt = np.linalg.svd(X)
-    Dt = np.swapaxes(Q, -1, -2) @ D[None] @ np.swapaxes(Rt, -1, -2)
-    M, _ = _spectral(s, depth, True) if depth > 1 else (np.ones_like(Dt), None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        speed = np.sqrt(np.sum(Dt * Dt / M, axis=(-1, -2)))
-    speed = np.where(s[..., -1] > 0, speed, np.inf) if depth > 1 else speed
-    return np.tensordot(0.5 * _GL_W, speed, axes=(0, 0))
+    return _segment_lengths(A, B, depth, True)
 
 
 def chord_length(X: np.ndarray, depth: float) -> float:
@@ -81,132 +69,21 @@ def speed_length(problem, sol, t: np.ndarray, depth: float, panels: int = 2) -> 
     return length, times, X
 
 
-def _hamilton_stack(X, P, depth):
-    r"""Hamilton's equations of :math:`\hat g^N` for a stack of (X, P), shape (B, d, d) each."""
-    Q, s, Rt = np.linalg.svd(X)
-    M, S = _spectral(s, depth, True)
-    Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
-    Pt = Qt @ P @ R
-    rows = np.einsum("bik,bjk->bijk", Pt, Pt) * s[:, None, :, None]
-    cols = np.einsum("bki,bkj->bijk", Pt, Pt) * s[:, :, None, None]
-    return Q @ (M * Pt) @ Rt, -(Q @ np.sum(S * (rows + cols), axis=-1) @ Rt)
-
-
-def _endpoints(X0, P, depth, rtol, box, max_nfev=2500):
-    r"""X(1) of the geodesics from X0 with the covectors ``P`` (B, d, d); None if one left ``box`` or ran long.
-
-    ``box = (ratio, norm)``: stop when some :math:`s_{\min}/s_{\max}` falls below ``ratio`` or
-    :math:`\|X\|_F` exceeds ``norm`` (an iterate heading there is a bad one; stopping early keeps it cheap).
-    """
-    B, d = P.shape[0], X0.shape[0]
-    n = B * d * d
-    count = [0]
-
-    def rhs(_t, y):
-        count[0] += 1
-        if count[0] > max_nfev:
-            raise OverflowError
-        Xd, Pd = _hamilton_stack(y[:n].reshape(B, d, d), y[n:].reshape(B, d, d), depth)
-        return np.concatenate([Xd.ravel(), Pd.ravel()])
-
-    def collapse(_t, y):
-        s = np.linalg.svd(y[:n].reshape(B, d, d), compute_uv=False)
-        return min(float(np.min(s[:, -1] / s[:, 0])) - box[0], box[1] - float(np.max(s[:, 0])))
-
-    collapse.terminal = True  # type: ignore[attr-defined]
-    y0 = np.concatenate([np.broadcast_to(X0, P.shape).ravel(), P.ravel()])
-    try:
-        sol = solve_ivp(rhs, (0.0, 1.0), y0, method="DOP853", rtol=rtol, atol=rtol * 1e-1, events=collapse)
-    except OverflowError:
-        return None
-    if sol.status != 0:
-        return None
-    return sol.y[:n, -1].reshape(B, d, d)
-
-
-def _newton(X0, target, depth, p, rtol, tol, box, iterations=8):
-    """Newton on X(1; X0, P) = target from the covector p (finite-difference Jacobian, damped); (p, residual).
-
-    Each iteration integrates p and its four perturbations as one stack; a step that does not lower the
-    residual is halved (at most three times) with single integrations.
-    """
-    d = X0.shape[0]
-    scale = np.linalg.norm(target)
-    basis = np.eye(d * d).reshape(d * d, d, d)
-    best, ends, step = math.inf, None, np.zeros_like(p)
-    for _ in range(iterations):
-        h = 1e-7 * max(np.linalg.norm(p), 1e-300)
-        ends = _endpoints(X0, np.concatenate([p[None], p[None] + h * basis]), depth, rtol, box)
-        res = math.inf if ends is None else float(np.linalg.norm(ends[0] - target) / scale)
-        if not math.isfinite(best) and not math.isfinite(res):  # the starting covector itself failed
-            return p, math.inf
-        if res >= best:  # the full step did not help: damp it
-            p, res = _damped(X0, target, depth, p - step, step, best, rtol, box)
-            if res >= best:
-                return p - step, best
-            ends = _endpoints(X0, np.concatenate([p[None], p[None] + h * basis]), depth, rtol, box)
-            if ends is None:
-                return p, res
-        best = res
-        if best <= tol:
-            return p, best
-        J = np.stack([(e - ends[0]).ravel() / h for e in ends[1:]], axis=1)
-        step = np.linalg.lstsq(J, (target - ends[0]).ravel(), rcond=None)[0].reshape(d, d)
-        p = p + step
-    return p, best
-
-
-def _damped(X0, target, depth, p, step, best, rtol, box):
-    """p + step/2^k, k = 1..3, the first that lowers the residual below ``best``; (point, residual)."""
-    scale = np.linalg.norm(target)
-    for k in range(1, 4):
-        trial = _endpoints(X0, (p + step / 2**k)[None], depth, rtol, box)
-        res = math.inf if trial is None else float(np.linalg.norm(trial[0] - target) / scale)
-        if res < best:
-            return p + step / 2**k, res
-    return p, math.inf
-
-
 def shoot_along(X0: np.ndarray, path: np.ndarray, depth: float, tol: float = 1e-11) -> dict:
     r"""The :math:`\hat g^N` geodesic from ``path[0]`` = X0 to ``path[-1]``, by continuation along ``path``.
 
-    Shooting for the covector :math:`P_0` with :math:`X(1; X_0, P_0)` equal to points of ``path`` farther and
-    farther along (fractions of its index: step 1/4, halved on failure, grown by 3/2 on success; the
-    next covector predicted by secant extrapolation), Newton at each (``rtol`` 1e-9 on the way, 1e-12 and
-    residual ``tol`` at the end). Returns ``status`` (FINISHED or FAILED), ``covector``, ``velocity``
-    (:math:`\hat A_N(X_0) P_0`), ``length`` (:math:`\sqrt{\langle P_0, \hat A_N P_0\rangle}`), ``residual``,
-    ``targets`` (continuation steps taken). A geodesic, not necessarily the shortest one.
+    A thin wrapper of :func:`riemdln.geodesic_between` with ``path`` (normalized, integrations capped at 2500
+    evaluations) returning the record's fields: ``status`` (FINISHED or FAILED), ``velocity``
+    (:math:`\hat A_N(X_0) P_0`), ``length`` (``None`` on failure), ``residual``, ``targets`` (continuation
+    steps taken). A geodesic, not necessarily the shortest one.
     """
-    arc = np.concatenate([[0.0], np.cumsum(segment_lengths(path[:-1], path[1:], depth))])
-    s = np.linalg.svd(path, compute_uv=False)
-    box = (1e-3 * float(np.min(s[:, -1] / s[:, 0])), 10.0 * float(np.max(s[:, 0])))
-    done: list[tuple[float, np.ndarray]] = []
-    u, step = 0.0, 0.125
-    p = geometry.apply_A_inverse(X0, path[1] - X0, depth, True)
-    while u < 1.0 and step > 1e-3:
-        v = min(1.0, u + step)
-        target = path[int(np.searchsorted(arc, v * arc[-1]))]
-        guess = (
-            p
-            if len(done) < 2
-            else done[-1][1] + (done[-1][1] - done[-2][1]) * (v - done[-1][0]) / (done[-1][0] - done[-2][0])
-        )
-        q, res = _newton(X0, target, depth, guess, 1e-8, 1e-5, box)
-        if res <= 1e-5:
-            u, p, step = v, q, step * 1.5
-            done.append((u, p))
-        else:
-            step /= 2
-    p, res = _newton(X0, path[-1], depth, p, 1e-12, tol, box) if u >= 1.0 else (p, math.inf)
-    V0 = geometry.apply_A(X0, p, depth, True)
-    ok = res <= tol
+    res = geodesic_between(X0, path[-1], depth, normalized=True, tol=tol, max_nfev=2500, path=path)
     return {
-        "status": (Status.FINISHED if ok else Status.FAILED).name,
-        "covector": p,
-        "velocity": V0,
-        "length": math.sqrt(max(float(np.sum(p * V0)), 0.0)) if ok else None,
-        "residual": res,
-        "targets": len(done),
+        "status": res.status.name,
+        "velocity": res.velocity,
+        "length": res.length if res.success else None,
+        "residual": res.residual,
+        "targets": res.continuation_steps,
     }
 
 
