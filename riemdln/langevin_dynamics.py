@@ -149,13 +149,10 @@ def _sym_multiplier(v: np.ndarray, depth: float, normalized: bool) -> np.ndarray
     (homogeneity of degree deg = (N - 1)/N, 1 at N = inf; a(1, 1) from the twin)."""
     if v.shape[-1] != 2:
         return _multiplier_unchecked(v[..., :, None], v[..., None, :], depth, normalized)
-    deg = 1.0 if math.isinf(depth) else (depth - 1.0) / depth
-    a11 = float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+    a00, a01, a11 = _sym_multiplier_e(v[..., 0], v[..., 1], depth, normalized)
     out = np.empty(v.shape + (2,))
-    out[..., 0, 1] = out[..., 1, 0] = _multiplier_unchecked(v[..., 0], v[..., 1], depth, normalized)
-    with np.errstate(divide="ignore"):
-        out[..., 0, 0] = a11 * v[..., 0] ** deg
-        out[..., 1, 1] = a11 * v[..., 1] ** deg
+    out[..., 0, 0], out[..., 1, 1] = a00, a11
+    out[..., 0, 1] = out[..., 1, 0] = a01
     return out
 
 
