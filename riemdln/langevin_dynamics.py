@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln import kernels
+from riemdln import _langevin_jit, kernels
 from riemdln._validation import RiemdlnValueError, _short, check_bool, check_depth, check_matrix, check_seed
 from riemdln.energies import as_energy
 from riemdln.flows.result import Status
@@ -75,6 +75,7 @@ __all__ = [
 ]
 
 _FUSED_D2 = True  # d = 2: the fused step (_step_d2); False runs the general one (tests compare the two)
+_JIT_D2 = True  # the fused d = 2 step compiled (riemdln._langevin_jit) where numba is installed
 _AUTO_RELATIVE_STEP = 0.05  # X coordinates while sqrt(2 a_dd dt / beta) < 5 % of s_d
 _MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this many floats
 
@@ -266,6 +267,8 @@ def entropy_drift(s: ArrayLike, depth: float, normalized: bool = False) -> np.nd
 
 
 def _entropy_drift(s, depth, normalized):
+    if depth == 1:  # S_1 is constant: no drift (the closed form is 0 * inf at s_k = 0)
+        return np.zeros_like(s)
     t, off = _pair_logs(s)
     if math.isinf(depth):
         terms = np.where(off, 1.0 + kernels.langevin(t), 0.0)
@@ -551,6 +554,36 @@ def _step_d2(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinat
     return _pack(tuple(np.where(use_y, a, b) for a, b in zip(new_y, new_x, strict=True))), use_y
 
 
+def _step_d2_jit(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite):
+    """:func:`_step_d2` compiled per chain (:mod:`riemdln._langevin_jit`): the same formulas, one pass."""
+    n = state.shape[0]
+    X, frames, spectra, new = np.empty_like(state), np.empty((n, 8)), np.empty((n, 4)), np.empty_like(state)
+    code = _langevin_jit.COORDINATES[coordinates]
+    use_y = _langevin_jit.prepare(
+        state,
+        is_y,
+        float(depth),
+        bool(normalized),
+        float(beta),
+        float(h),
+        code,
+        _AUTO_RELATIVE_STEP,
+        X,
+        frames,
+        spectra,
+    )
+    G = np.ascontiguousarray(_grad(energy, X), dtype=float)
+    a_unit = float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+    depth, beta, lam, h = float(depth), float(beta), float(lam), float(h)  # one compiled signature
+    _langevin_jit.advance(X, frames, spectra, G, xi, use_y, depth, bool(normalized), beta, lam, h, a_unit, new)
+    return new, use_y
+
+
+def _d2_step():
+    """The d = 2 step: compiled where numba is installed (:data:`_JIT_D2`), else the fused numpy one."""
+    return _step_d2_jit if _JIT_D2 and _langevin_jit.AVAILABLE else _step_d2
+
+
 # ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class LangevinResult:
@@ -716,11 +749,11 @@ def langevin(
     out[0] = X0
     k_save, y_count, status, reason = 1, np.zeros(n_chains), Status.FINISHED, ""
     last = 0
-    fused = dim == 2 and _FUSED_D2 and _ito
+    fused = _d2_step() if dim == 2 and _FUSED_D2 and _ito else None
     for step in range(1, n_steps + 1):
         xi = rng.standard_normal(state.shape)
         args = (state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite)
-        new, use_y = _step_d2(*args) if fused else _step_general(*args, _ito)
+        new, use_y = fused(*args) if fused is not None else _step_general(*args, _ito)
         y_count += use_y
         if not np.all(np.isfinite(new)):
             bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))

@@ -99,7 +99,14 @@ def run_sweep(
 
 
 # the thread-count variables of the BLAS libraries numpy and scipy may be built against
-BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
+# the thread counts of BLAS and of numba's parallel loops (the compiled d = 2 Langevin step)
+BLAS_THREAD_VARIABLES = (
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ deterministic quadrature (samplers), and an RK4 integration of the deterministic
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -418,15 +419,20 @@ def test_bad_input_samplers():
         riemdln.langevin(object(), np.eye(2), 2, 1.0, 1.0, 0.1)
 
 
+@pytest.mark.parametrize("kernel", ["numpy", "compiled"])
 @pytest.mark.parametrize("coordinates", ["auto", "X", "Y"])
 @pytest.mark.parametrize(
-    "depth,normalized,free_energy", [(3, False, False), (2.5, True, True), (math.inf, True, False)]
+    "depth,normalized,free_energy", [(3, False, False), (2.5, True, True), (math.inf, True, False), (1, False, True)]
 )
-def test_fused_d2_step_is_the_general_step(monkeypatch, coordinates, depth, normalized, free_energy):
-    """The fused d = 2 kernel (entries as contiguous arrays) against the general stacked-matrix step, from a start
-    with chains near det X = 0 (auto mixes the charts) and far from it."""
+def test_fused_d2_step_is_the_general_step(monkeypatch, kernel, coordinates, depth, normalized, free_energy):
+    """The fused d = 2 kernels (entries as contiguous arrays in numpy; one compiled loop over the chains)
+    against the general stacked-matrix step, from a start with chains near det X = 0 (auto mixes the charts)
+    and far from it."""
     if math.isinf(depth) and coordinates == "Y":
         pytest.skip("no Y chart at N = inf")
+    if kernel == "compiled" and not riemdln._langevin_jit.AVAILABLE:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(riemdln.langevin_dynamics, "_JIT_D2", kernel == "compiled")
     rng = np.random.default_rng(3)
     X0 = np.concatenate([np.eye(2)[None] + 0.3 * rng.standard_normal((6, 2, 2)), 1e-4 * rng.standard_normal((6, 2, 2))])
     kw = dict(depth=depth, beta=50.0, t_final=0.03, dt=1e-4, n_chains=12, seed=4, normalized=normalized)
@@ -439,3 +445,96 @@ def test_fused_d2_step_is_the_general_step(monkeypatch, coordinates, depth, norm
     if coordinates == "auto" and not math.isinf(depth):
         y = fused["y_fraction"][1:]
         assert 0 < y.mean() < 1  # both charts were used
+
+
+def test_compiled_svd2_is_an_svd():
+    """The trigonometry-free closed-form SVD of the compiled kernel against numpy.linalg.svd: orthogonal
+    frames, X = U diag(s) V^T to rounding, s sorted and >= 0; generic, coincident (s1 = s2: scaled rotations,
+    the identity), det < 0, rank one, zero and extreme scales."""
+    if not riemdln._langevin_jit.AVAILABLE:
+        pytest.skip("numba is not installed")
+    from riemdln._langevin_jit import _svd2
+
+    rng = np.random.default_rng(0)
+    cases = [*rng.standard_normal((200, 2, 2)), np.eye(2), -np.eye(2), np.diag([1.0, -1.0]), np.zeros((2, 2))]
+    cases += [3.0 * expm(np.array([[0.0, -a], [a, 0.0]])) for a in (0.1, 2.0, math.pi)]
+    cases += [
+        np.outer([1.0, 2.0], [0.5, -1.0]),
+        1e-200 * rng.standard_normal((2, 2)),
+        1e200 * rng.standard_normal((2, 2)),
+    ]
+    cases += [np.eye(2) + 1e-13 * rng.standard_normal((2, 2))]
+    for X in cases:
+        U, s1, s2, V = _svd2(*X.ravel())
+        U, V = np.reshape(U, (2, 2)), np.reshape(V, (2, 2))
+        np.testing.assert_allclose(U @ U.T, np.eye(2), atol=4e-16)
+        np.testing.assert_allclose(V @ V.T, np.eye(2), atol=4e-16)
+        ref = np.linalg.svd(X, compute_uv=False)
+        scale = max(ref[0], 1e-300)
+        np.testing.assert_allclose([s1, s2], ref, rtol=1e-14, atol=4e-16 * scale)
+        np.testing.assert_allclose(U @ np.diag([s1, s2]) @ V.T, X, atol=8e-16 * scale)
+
+
+def test_compiled_scalar_kernels_against_mpmath():
+    """The compiled multiplier (direct and log-space forms), tanh ratio and Langevin function against mpmath
+    at 50 digits: coincident arguments, zeros, N = 1, N = inf, and where the direct form over/underflows."""
+    if not riemdln._langevin_jit.AVAILABLE:
+        pytest.skip("numba is not installed")
+    import mpmath as mp
+
+    from riemdln._langevin_jit import _langevin_fn, _multiplier, _tanh_ratio
+
+    mp.mp.dps = 50
+
+    def a_ref(x, y, N, normalized):
+        x, y = mp.mpf(x), mp.mpf(y)
+        if N == math.inf:
+            return x if x == y else (0 if x * y == 0 else (x - y) / (mp.log(x) - mp.log(y)))
+        N = mp.mpf(N)
+        v = N * x ** ((N - 1) / N) if x == y else (x - y) / (x ** (1 / N) - y ** (1 / N))
+        return v / N if normalized else v
+
+    pairs = [(2.0, 2.0), (4.0, 1.0), (1.0, 1.0 + 1e-9), (3.0, 0.0), (0.0, 0.0), (1e300, 1e-300), (1e-310, 2e-310)]
+    for x, y in pairs:
+        for N, normalized in [(1.0, False), (2.0, False), (3.0, True), (4.5, False), (math.inf, True)]:
+            if N == 1.0 and x == y == 0:
+                continue  # a_1 = 1 everywhere: (x - y)/(x - y) has no value at 0/0 in the reference
+            with np.errstate(divide="ignore"):
+                got = _multiplier(x, y, float(np.log(x)), float(np.log(y)), N, normalized)
+            want = float(a_ref(x, y, N, normalized)) if not (x == y == 0) else 0.0
+            # through log x: the rounding of log x (|log x| ulp) is amplified at extreme scales
+            rel = 2e-14 if max([abs(math.log(v)) for v in (x, y) if v > 0], default=0.0) < 50 else 2e-13
+            assert got == pytest.approx(want, rel=rel, abs=1e-320), (x, y, N, normalized)
+    for t in (0.0, 1e-8, 0.3, 0.49, 0.51, 2.0, 40.0, -3.0):
+        for N in (2.0, 3.0, 4.5):
+            want = N if t == 0 else mp.tanh(N * mp.mpf(t) / 2) / mp.tanh(mp.mpf(t) / 2)
+            assert _tanh_ratio(t, N) == pytest.approx(float(want), rel=1e-14)
+        want = 0.0 if t == 0 else mp.coth(mp.mpf(t)) - 1 / mp.mpf(t)
+        assert _langevin_fn(t) == pytest.approx(float(want), rel=5e-15, abs=1e-300)  # cancellation <= 13x at 1/2
+
+
+def _small_d2_run(queue=None):
+    r = riemdln.langevin(_E, np.eye(2), 3, 4.0, t_final=0.01, dt=1e-3, n_chains=64, seed=5)
+    if queue is not None:
+        queue.put(float(r.X[-1].sum()))
+    return float(r.X[-1].sum())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_compiled_step_survives_fork():
+    """After the compiled d = 2 step has run in this process, a forked child runs it too (under GNU OpenMP,
+    numba's usual threading layer, a child that starts a parallel region aborts: "fork() called from a process
+    already using GNU OpenMP"; riemdln's forked children run the compiled loops serially), with the same numbers."""
+    import multiprocessing
+
+    here = _small_d2_run()
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_small_d2_run, args=(queue,))
+    child.start()
+    child.join(timeout=120)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in the compiled Langevin step")
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == here
