@@ -46,6 +46,7 @@ _jit = njit(cache=True, error_model="numpy")
 # layer, aborts a child that starts a parallel region its parent had used ("fork() called from a process
 # already using GNU OpenMP") - so after a fork the same loops run compiled but serial.
 _jit_loop = njit(cache=True, error_model="numpy", parallel=True)
+_jit_inline = njit(cache=True, error_model="numpy", inline="always")  # the loop bodies (no call per chain)
 _PARALLEL = [bool(AVAILABLE and int(getattr(numba.config, "NUMBA_NUM_THREADS", 1)) > 1)]
 
 
@@ -351,7 +352,7 @@ def _entropy_grad_mu(m1, m2, t, depth):
     return (g1 / (2.0 * m1) if m1 > 0 else 0.0), (g2 / (2.0 * m2) if m2 > 0 else 0.0)
 
 
-@_jit
+@_jit_inline
 def _prepare_chain(
     k, state, is_y, depth, normalized, noise, threshold, coordinates, auto_relative_step, X, frames, spectra, use_y
 ):
@@ -411,7 +412,7 @@ def prepare(state, is_y, depth, normalized, beta, h, coordinates, auto_relative_
     return use_y
 
 
-@_jit
+@_jit_inline
 def _advance_chain(k, X, frames, spectra, G, xi, use_y, depth, normalized, beta, lam, dt, a_unit, out):
     """Chain k of :func:`advance`."""
     U = (frames[k, 0], frames[k, 1], frames[k, 2], frames[k, 3])

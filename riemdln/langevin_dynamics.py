@@ -46,6 +46,7 @@ singular value is below 5 % of it, in Y otherwise (the same SDE in two charts, s
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -554,6 +555,12 @@ def _step_d2(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinat
     return _pack(tuple(np.where(use_y, a, b) for a, b in zip(new_y, new_x, strict=True))), use_y
 
 
+@functools.lru_cache(maxsize=64)
+def _unit_multiplier(depth: float, normalized: bool) -> float:
+    """a(1, 1) from the twin (N raw, 1 normalized): the diagonal a(v, v) = a(1, 1) v^((N-1)/N)."""
+    return float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+
+
 def _step_d2_jit(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite):
     """:func:`_step_d2` compiled per chain (:mod:`riemdln._langevin_jit`): the same formulas, one pass."""
     n = state.shape[0]
@@ -573,7 +580,7 @@ def _step_d2_jit(state, is_y, energy, xi, depth, normalized, beta, lam, h, coord
         spectra,
     )
     G = np.ascontiguousarray(_grad(energy, X), dtype=float)
-    a_unit = float(_multiplier_unchecked(np.ones(1), np.ones(1), depth, normalized)[0])
+    a_unit = _unit_multiplier(float(depth), bool(normalized))
     depth, beta, lam, h = float(depth), float(beta), float(lam), float(h)  # one compiled signature
     _langevin_jit.advance(X, frames, spectra, G, xi, use_y, depth, bool(normalized), beta, lam, h, a_unit, new)
     return new, use_y
