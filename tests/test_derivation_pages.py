@@ -25,6 +25,14 @@ from conftest import KERNEL_NAME
 PAGE_DIR = Path(__file__).resolve().parent.parent / "derivations"
 PAGES = sorted(PAGE_DIR.glob("[0-9]*.py"))
 
+# the slowest (~20-45 s: SymPy's curvature steps run live) carry the slow marker; CI runs them too
+_SLOW = {"07_curvature"}
+
+
+def _params(paths):
+    return [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in _SLOW else []) for p in paths]
+
+
 jupytext = pytest.importorskip("jupytext")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -58,7 +66,7 @@ def test_pages_found():
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
-@pytest.mark.parametrize("path", PAGES, ids=[p.stem for p in PAGES])
+@pytest.mark.parametrize("path", _params(PAGES))
 def test_page(path, kernel_env, formulas, monkeypatch, tmp_path):
     from sympy import latex
 

@@ -77,6 +77,7 @@ def test_damaged_cache_entry_is_rebuilt_not_trusted(derive_cache, tmp_path, dama
     assert report2.status["multiplier"] == "cached"
 
 
+@pytest.mark.slow  # ~25 s: rederives the dependents cold
 def test_changed_dependency_invalidates_dependents(derive_cache, tmp_path, monkeypatch):
     path, _ = derive_cache
     _copy_cache(path, tmp_path)

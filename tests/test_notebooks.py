@@ -17,6 +17,14 @@ from conftest import KERNEL_NAME  # the session kernelspec (fixture kernel_env i
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
 
+# the slowest (~20-45 s: SymPy's curvature steps run live) carry the slow marker; CI runs them too
+_SLOW = {"06_curvature_geodesics"}
+
+
+def _params(paths):
+    return [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in _SLOW else []) for p in paths]
+
+
 TIMEOUT = 300  # seconds per cell; the quick defaults take a few seconds per notebook
 
 jupytext = pytest.importorskip("jupytext")
@@ -32,7 +40,7 @@ def test_notebooks_found():
 # not ours to fix, and pytest's filterwarnings = error would turn them into failures.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", _params(NOTEBOOKS))
 def test_notebook_executes(path, kernel_env, monkeypatch, tmp_path):
     for key, value in kernel_env.items():
         monkeypatch.setenv(key, value)

@@ -107,10 +107,12 @@ def test_local_pool_limits_the_workers_blas_threads(monkeypatch):
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": "7",
         "BLIS_NUM_THREADS": threads,
+        "NUMBA_NUM_THREADS": threads,
     }
     assert "OPENBLAS_NUM_THREADS" not in os.environ and os.environ["MKL_NUM_THREADS"] == "7"  # restored
 
 
+@pytest.mark.slow  # ~20 s: a pool or a Dask cluster is started
 def test_local_pool_gives_the_same_numbers(tmp_path):
     a = reproduce(tmp_path / "a", quick=True, studies=["depth_convergence"], pdf=False, log=_quiet, command_line=[])
     b = reproduce(
@@ -119,6 +121,7 @@ def test_local_pool_gives_the_same_numbers(tmp_path):
     assert a["studies"] == b["studies"]
 
 
+@pytest.mark.slow  # ~20 s: a pool or a Dask cluster is started
 def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("distributed")
     studies = ["operator_convergence", "depth_convergence"]
@@ -218,6 +221,7 @@ _TOY_PAPER = {
 }
 
 
+@pytest.mark.slow  # ~20 s: a pool or a Dask cluster is started
 def test_paper_grid_on_dask_equals_inline(tmp_path):
     """``--paper`` on a Dask LocalCluster (toy size) gives the inline run's numbers, record for record."""
     distributed = pytest.importorskip("distributed")
