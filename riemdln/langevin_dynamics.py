@@ -46,9 +46,11 @@ singular value is below 5 % of it, in Y otherwise (the same SDE in two charts, s
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import math
 import numbers
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -140,8 +142,44 @@ def _svd2(X: np.ndarray):
 def _svd(X: np.ndarray):
     if X.shape[-1] == 2:
         return _svd2(X)
-    U, s, Vt = np.linalg.svd(X)
+    U, s, Vt = _batched_svd(X)
     return U, s, np.swapaxes(Vt, -1, -2)
+
+
+_SVD_CHUNK = 256  # matrices per task of the threaded batch SVD
+
+
+def _svd_threads() -> int:
+    """Threads for a batch of small SVDs: one per core, or what the BLAS thread variables allow."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) >= 1:
+            return min(int(value), os.cpu_count() or 1)
+    return os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=1)
+def _svd_pool(threads: int) -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="riemdln-svd")
+
+
+def _batched_svd(X: np.ndarray):
+    """numpy.linalg.svd of a stack (C, d, d), in chunks on a thread per core (LAPACK runs without the GIL;
+    the numbers are numpy's, matrix by matrix). Forked children run it inline."""
+    threads = _svd_threads()
+    if threads <= 1 or X.shape[0] < 2 * _SVD_CHUNK or os.getpid() != _PID:
+        return np.linalg.svd(X)
+    U, s, Vt = np.empty_like(X), np.empty(X.shape[:-1]), np.empty_like(X)
+
+    def chunk(start: int) -> None:
+        stop = start + _SVD_CHUNK
+        U[start:stop], s[start:stop], Vt[start:stop] = np.linalg.svd(X[start:stop])
+
+    list(_svd_pool(threads).map(chunk, range(0, X.shape[0], _SVD_CHUNK)))
+    return U, s, Vt
+
+
+_PID = os.getpid()  # the pool's threads do not survive a fork
 
 
 def _sym_multiplier(v: np.ndarray, depth: float, normalized: bool) -> np.ndarray:
@@ -689,7 +727,8 @@ def langevin(
     free_energy : bool
         Add the entropic drift (:math:`\lambda = 1`).
     n_chains : int
-        Independent chains (vectorized: one batch of SVDs per step).
+        Independent chains (vectorized: one batch of SVDs per step; at d = 2 one compiled loop over the
+        chains on numba's threads, see :mod:`riemdln._langevin_jit`).
     seed : None, int or numpy.random.Generator
         Seeded runs are reproducible bit for bit.
     coordinates : {"auto", "X", "Y"}

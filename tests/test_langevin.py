@@ -538,3 +538,12 @@ def test_compiled_step_survives_fork():
         pytest.fail("the forked child hung in the compiled Langevin step")
     assert child.exitcode == 0
     assert queue.get(timeout=5) == here
+
+
+def test_threaded_batch_svd_is_numpys_bit_for_bit():
+    """The d >= 3 steps' batch SVD (chunks on a thread per core) returns numpy.linalg.svd's numbers exactly."""
+    from riemdln.langevin_dynamics import _SVD_CHUNK, _batched_svd
+
+    X = np.random.default_rng(2).standard_normal((2 * _SVD_CHUNK + 37, 5, 5))
+    for got, want in zip(_batched_svd(X), np.linalg.svd(X), strict=True):
+        assert np.array_equal(got, want)
