@@ -5,7 +5,9 @@ Run:  python benchmarks/bench_langevin.py [--fraction F]
 1. 10^4 chains of 2x2 (QuadraticEnergy, N = 3, beta = 4, coordinates "auto" and "X") for 10^4 steps.
 2. 10^3 chains of 10x10 (QuadraticEnergy(I), N = 3, beta = 50, "auto") for 10^3 steps.
 3. The quadrature oracle gibbs_expectation (2x2, N = 3, beta = 4, five observables) to tol = 1e-6.
-``--fraction F`` runs F times the steps and extrapolates the wall time linearly (the cost per step is constant).
+At d = 2 the compiled step (numba) is timed beside the numpy step (on ``--numpy-fraction`` of the steps,
+extrapolated), with their ratio. ``--fraction F`` runs F times the steps and extrapolates the wall time
+linearly (the cost per step is constant).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import time
 import numpy as np
 
 import riemdln
+from riemdln import langevin_dynamics
 
 
 def _run(energy, X0, n_chains, steps, coordinates, beta, fraction):
@@ -40,11 +43,19 @@ def _run(energy, X0, n_chains, steps, coordinates, beta, fraction):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fraction", type=float, default=1.0)
+    ap.add_argument("--numpy-fraction", type=float, default=0.1, help="share of the steps for the numpy step's row")
     args = ap.parse_args()
     E2 = riemdln.QuadraticEnergy(np.array([[1.0, 0.3], [0.0, 0.5]]))
+    compiled = langevin_dynamics._langevin_jit.AVAILABLE
     for coords in ("auto", "X"):
         wall, r = _run(E2, np.eye(2), 10_000, 10_000, coords, 4.0, args.fraction)
-        print(f"2x2, 1e4 chains x 1e4 steps, {coords:>4}: {wall:7.1f} s  (Y fraction {r['y_fraction'][1:].mean():.2f})")
+        line = f"2x2, 1e4 chains x 1e4 steps, {coords:>4}: {wall:7.1f} s  (Y fraction {r['y_fraction'][1:].mean():.2f})"
+        if compiled:  # the numpy step on a tenth of the steps, extrapolated
+            langevin_dynamics._JIT_D2 = False
+            slow, _ = _run(E2, np.eye(2), 10_000, 10_000, coords, 4.0, args.fraction * args.numpy_fraction)
+            langevin_dynamics._JIT_D2 = True
+            line += f"; numpy step {slow:7.1f} s, ratio {slow / wall:4.1f}x"
+        print(line, flush=True)
     E10 = riemdln.QuadraticEnergy(np.eye(10))
     wall, r = _run(E10, np.eye(10), 1_000, 1_000, "auto", 50.0, args.fraction)
     print(f"10x10, 1e3 chains x 1e3 steps, auto: {wall:7.1f} s")
