@@ -6,6 +6,11 @@ percentile of ``riemdln.distance`` on random well-conditioned 2x2 and 3x3 pairs 
 per point: the batched implementation against the earlier pair-by-pair loop (``_reference_scalar_curvature``,
 kept here only to print the two side by side, with their relative difference; that gap is the old path's
 error where s_min << ||X||, its stencil step having followed ||X||), and ``discrete_distance`` against shooting.
+
+``--small-start`` prints only ``geodesic_between`` without ``path`` from the small start of the tests (menon-2x2,
+normalized flow from 1e-2 times a random unit start, N = 2 and 4): the root-shooting stage with its integrations
+stopped at the box around the endpoints (as the library does) against the same stage without a box (as before),
+then the whole call.
 """
 
 from __future__ import annotations
@@ -90,13 +95,56 @@ def _bench_numeric_curvature(points: int) -> None:
     )
 
 
+def _small_start(depth: float):
+    """X0 and X1 of the tests' small start (tests/test_geodesics.py::_small_start_flow)."""
+    rng = np.random.default_rng(1313)
+    D = rng.standard_normal((2, 2))
+    D = D if np.linalg.det(D) > 0 else D[::-1]
+    X0 = 1e-2 * D / np.linalg.norm(D)
+    problem = riemdln.CompletionProblem.named("menon-2x2")
+    res = riemdln.end_to_end_flow(
+        problem, X0, depth, 1e9, normalized=True, events=riemdln.loss_below(1e-10), progress=False
+    )
+    return X0, res.X[-1]
+
+
+def _bench_small_start() -> None:
+    from riemdln import geodesics
+
+    boxed = geodesics._shooter_for
+    for depth in (2.0, 4.0):
+        X0, X1 = _small_start(depth)
+        upper = geodesics._straight_length(X0, X1, depth, True)
+        line = []
+        for label, shooter in (
+            ("box", boxed),
+            ("no box", lambda X0, p, N, n, m: geodesics._Shooter(X0, N, n, (1e-10, np.inf), m)),
+        ):
+            geodesics._shooter_for = shooter
+            t0 = time.perf_counter()
+            route = geodesics._shoot_root(X0, X1, depth, True, 1e-11, 60, 20_000, upper)
+            line.append(f"{label} {time.perf_counter() - t0:.1f} s ({route.calls} integrations)")
+        geodesics._shooter_for = boxed
+        t0 = time.perf_counter()
+        res = riemdln.geodesic_between(X0, X1, depth, normalized=True)
+        print(
+            f"small start N = {depth:g}: root-shooting stage {', '.join(line)}; whole call "
+            f"{time.perf_counter() - t0:.1f} s, {res.status.name}, {res.method}, length {res.length:.10g}",
+            flush=True,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--curvature-points", type=int, default=10)
     parser.add_argument("--discrete-pairs", type=int, default=3)
     parser.add_argument("--only-curvature", action="store_true", help="only the d = 3 numeric curvature line")
+    parser.add_argument("--small-start", action="store_true", help="only geodesic_between from a small start")
     args = parser.parse_args()
+    if args.small_start:
+        _bench_small_start()
+        return
     _bench_numeric_curvature(args.curvature_points)
     if args.only_curvature:
         return

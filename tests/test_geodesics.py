@@ -459,3 +459,17 @@ def test_straight_segment_fallback_when_root_shooting_fails():
     assert res.length <= res.upper_bound
     end = riemdln.exp_map(X0, res.velocity, math.inf, True)
     assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
+
+
+def test_small_start_without_path_falls_back_and_agrees_with_the_flow_path():
+    # default settings: root-shooting fails from this small start (its integrations now stop at the box around
+    # the endpoints instead of running to max_nfev), then the straight-segment continuation converges; the
+    # geodesic found by continuation along the flow's own path is an independent route to the same length
+    X0, path, _sol, _times = _small_start_flow(2.0)
+    free = riemdln.geodesic_between(X0, path[-1], 2.0, normalized=True)
+    guided = riemdln.geodesic_between(X0, path[-1], 2.0, normalized=True, path=path)
+    assert free.success and guided.success, (free.message, guided.message)
+    assert free.method.startswith("continuation") and free.message.startswith("shooting (continuation) failed")
+    assert free.length == pytest.approx(guided.length, rel=1e-9)
+    end = riemdln.exp_map(X0, free.velocity, 2.0, normalized=True)
+    assert np.linalg.norm(end - path[-1]) / np.linalg.norm(path[-1]) <= 1e-10
