@@ -58,10 +58,14 @@ print(f"N = inf: max {Rinf.max():.6f} (theory 1/3)")
 
 # %%
 X0, X1 = np.diag([2.0, 0.5]), np.diag([1.0, 1.5])
-res = riemdln.geodesic_between(X0, X1, 3)
+res = riemdln.geodesic_between(X0, X1, 3)  # shared singular vectors: Chen's closed form
+shot = riemdln.geodesic_between(X0, X1, 3, closed_form=False)  # the same pair by shooting
 print(
-    res.status.name,
+    res.method,
     res.length,
+    "| shooting",
+    shot.length,
+    "| sqrt(N) |mu1 - mu0|",
     math.sqrt(3) * np.linalg.norm(np.array([1.0, 1.5]) ** (1 / 3) - np.array([2.0, 0.5]) ** (1 / 3)),
 )
 Y1 = np.array([[1.1, 0.4], [-0.3, 0.8]])

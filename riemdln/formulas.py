@@ -242,6 +242,62 @@ def _spectral_twin(expr, index_base, params, size_symbol):
     return _SpectralTwin(kind, functools.lru_cache(maxsize=256)(const_fn), fs, fp, (size_symbol,))
 
 
+def write_out(expr):
+    """``expr`` with every Sum and Product over concrete bounds written out term by term (outermost index first,
+    so that inner bounds such as ``i + 1`` become numbers). SymPy's ``doit`` leaves nested sums with dependent
+    bounds, e.g. ``Product(|s_i - s_j|, (j, i + 1, 3), (i, 1, 3))``, unevaluated."""
+    if isinstance(expr, Sum | Product):
+        var, low, high = expr.limits[-1]
+        inner = expr.func(expr.function, *expr.limits[:-1]) if len(expr.limits) > 1 else expr.function
+        terms = [write_out(inner.subs(var, k)) for k in range(int(low), int(high) + 1)]
+        return sympy.Add(*terms) if isinstance(expr, Sum) else sympy.Mul(*terms)
+    if not expr.args:
+        return expr
+    return expr.func(*[write_out(a) for a in expr.args])
+
+
+def _fits_spectral(expr, index_base) -> bool:
+    """Whether ``expr`` is a constant times/plus sums or products over one spectrum (:class:`_SpectralTwin`)."""
+    _kind, constant, _single, _pair = _split_spectral(expr, index_base)
+    return not constant.has(index_base)
+
+
+class _ExpandedTwin:
+    """The twin of an index-structured formula expanded at the concrete size: the sums and products written
+    out for r = the spectra's length (``doit``), each indexed value a symbol, printed and compiled once per
+    size. Used where :class:`_SpectralTwin` does not apply (several spectra, e.g. ``geodesic_length_aligned``,
+    or a function of a sum)."""
+
+    def __init__(self, expr, args: tuple, size_symbol, name: str) -> None:
+        self.expr, self.args, self.size_symbol, self.name = expr, args, size_symbol, name
+        self._compiled = functools.lru_cache(maxsize=64)(self._compile_for)
+
+    def _compile_for(self, dim: int) -> Callable:
+        flat, repl = [], {}
+        for a in self.args:
+            if isinstance(a, sympy.IndexedBase):
+                values = sympy.symbols(f"{a}_1:{dim + 1}", nonnegative=True)
+                repl.update({a[k + 1]: v for k, v in enumerate(values)})
+                flat.extend(values)
+            else:
+                flat.append(a)
+        expanded = write_out(self.expr.subs(self.size_symbol, dim)).xreplace(repl)
+        return _compile(twin_source(expanded, flat, "expanded"), "expanded")
+
+    def __call__(self, *values):
+        spectra = [v for a, v in zip(self.args, values, strict=True) if isinstance(a, sympy.IndexedBase)]
+        dim = spectra[0].shape[-1]
+        if any(v.shape[-1] != dim for v in spectra):
+            raise RiemdlnValueError(
+                f"the spectra of catalog formula {self.name!r} must have one length; got "
+                f"{[v.shape[-1] for v in spectra]}."
+            )
+        flat = []
+        for a, v in zip(self.args, values, strict=True):
+            flat.extend([v[..., k] for k in range(dim)] if isinstance(a, sympy.IndexedBase) else [v])
+        return np.asarray(self._compiled(dim)(*flat))[()]
+
+
 def _arg_kind(arg) -> str:
     if isinstance(arg, sympy.IndexedBase):
         return "spectrum"
@@ -357,7 +413,11 @@ class Formula:
         bases = [a for a in self.args if isinstance(a, sympy.IndexedBase)]
         if bases:
             size = self._extra.get("size", sy.r)
-            raw = _spectral_twin(self.expr, bases[0], tuple(a for a in self.args if a not in bases), size)
+            params = tuple(a for a in self.args if a not in bases)
+            if len(bases) == 1 and _fits_spectral(self.expr, bases[0]):
+                raw = _spectral_twin(self.expr, bases[0], params, size)
+            else:  # several spectra, or a function of the sum/product: expanded at each concrete size
+                raw = _ExpandedTwin(self.expr, tuple(self.args), size, self.name)
         else:
             src = self.source
             assert src is not None  # a formula without index bases always has a source

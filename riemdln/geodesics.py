@@ -308,7 +308,8 @@ class GeodesicBetweenResult:
 
     Attributes: ``length`` (of the geodesic found), ``path`` (:class:`GeodesicResult` on ``t`` in [0, 1]),
     ``velocity`` (:math:`\\dot X(0)`, the logarithm), ``method`` (the route that produced the result:
-    ``"shooting"``, ``"shooting (continuation)"``, ``"continuation along path"``, ``"continuation along the
+    ``"closed form"``, ``"shooting"``, ``"shooting (continuation)"``, ``"discrete path energy, then shooting"``,
+    ``"continuation along the discrete path"``, ``"continuation along path"``, ``"continuation along the
     straight segment"`` or ``"continuation along the log path"``), ``residual``
     (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
     :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message`` (which routes
@@ -635,6 +636,87 @@ def _route_along(
     return _Route(method, p, residual, shot.calls, steps, length)
 
 
+def _shared_frame(X0: Array, X1: Array) -> tuple[Array, Array, Array, Array] | None:
+    r"""(Q, R, s0, s1) with :math:`X_k \approx Q\,\mathrm{diag}(s_k)R^T`, :math:`s_k > 0`, from the SVD frame of
+    either endpoint; None when neither frame diagonalizes the other endpoint with positive entries (to
+    1e-12 relative in the off-diagonal part)."""
+    for A, B, swap in ((X0, X1, False), (X1, X0, True)):
+        Q, sA, Rt = np.linalg.svd(A)
+        D = Q.T @ B @ Rt.T
+        sB = np.diag(D).copy()
+        if np.all(sB > 0) and np.linalg.norm(D - np.diag(sB)) <= 1e-12 * np.linalg.norm(B):
+            return (Q, Rt.T, sB, sA) if swap else (Q, Rt.T, sA, sB)
+    return None
+
+
+def _closed_form(
+    X0: Array, X1: Array, depth: float, normalized: bool, tol: float, upper: float
+) -> GeodesicBetweenResult | None:
+    r"""Chen's geodesic when the endpoints share their singular vectors (docs/theory.md §8); else None.
+
+    :math:`X(t) = Q\,\mathrm{diag}(\mu(t)^N)R^T` with :math:`\mu = s^{1/N}` affine in t (:math:`\hat g^\infty`:
+    :math:`\log s` affine); length :math:`\sqrt{N}\|\mu_1 - \mu_0\|` for :math:`g^N` (catalog
+    ``geodesic_length_aligned``), :math:`N\|\mu_1 - \mu_0\|` for :math:`\hat g^N = Ng^N`,
+    :math:`\|\log s_1 - \log s_0\|` for :math:`\hat g^\infty`. ``residual`` is
+    :math:`\|Q\,\mathrm{diag}(s_1)R^T - X_1\|_F/\|X_1\|_F` (the part of :math:`X_1` off the shared frame).
+    """
+    frame = _shared_frame(X0, X1)
+    if frame is None:
+        return None
+    Q, R, s0, s1 = frame
+    residual = float(np.linalg.norm(Q @ np.diag(s1) @ R.T - X1) / np.linalg.norm(X1))
+    if residual > tol:
+        return None
+    t = np.linspace(0.0, 1.0, 33)
+    if math.isinf(depth):
+        rho0, rho1 = np.log(s0), np.log(s1)
+        s_t = np.exp(rho0 + t[:, None] * (rho1 - rho0))
+        ds_t = s_t * (rho1 - rho0)
+        length = float(np.linalg.norm(rho1 - rho0))
+    else:
+        mu0, mu1 = s0 ** (1.0 / depth), s1 ** (1.0 / depth)
+        mu_t = mu0 + t[:, None] * (mu1 - mu0)
+        s_t, ds_t = mu_t**depth, depth * mu_t ** (depth - 1.0) * (mu1 - mu0)
+        length = math.sqrt(depth) * float(np.linalg.norm(mu1 - mu0)) * (math.sqrt(depth) if normalized else 1.0)
+    X_t = np.einsum("ij,kj,lj->kil", Q, s_t, R)
+    V_t = np.einsum("ij,kj,lj->kil", Q, ds_t, R)
+    P_t = np.array([geometry.apply_A_inverse(X, V, depth, normalized) for X, V in zip(X_t, V_t, strict=True)])
+    path = GeodesicResult(t, X_t, P_t, Status.FINISHED, "closed form (shared singular vectors)", 0.0, 0)
+    message = (
+        "closed form (shared singular vectors): mu = s^(1/N) affine in t"
+        if math.isfinite(depth)
+        else "closed form (shared singular vectors): log s affine in t"
+    )
+    return GeodesicBetweenResult(
+        length, path, V_t[0], "closed form", residual, upper, Status.FINISHED, message
+    )  # fmt: skip
+
+
+_DISCRETE_SEGMENTS = 16  # segments of the discrete path energy minimized when root-shooting fails
+
+
+def _discrete_route(X0: Array, X1: Array, depth: float, normalized: bool, tol: float, max_nfev: int) -> _Route:
+    r"""Minimize the discrete path energy (:math:`K` = 16, from the straight segment, or the log path where the
+    segment leaves the full-rank set), then shoot from its initial covector
+    :math:`A_N(X_0)^{-1} K (X^{(1)} - X_0)`; if that Newton solve fails, continue along the minimized path."""
+    K = _DISCRETE_SEGMENTS
+    start = _straight_path(X0, X1, K + 1)
+    start = _log_path(X0, X1, K + 1) if start is None else start
+    name = "discrete path energy, then shooting"
+    if start is None:
+        return _Route(name + " (no full-rank starting path)", np.zeros_like(X0), math.inf, 0)
+    path, energy_length, _ok, _res = _minimize_path(start, X0, X1, depth, normalized, 2000)
+    if not math.isfinite(energy_length):
+        return _Route(name + " (the minimization left the full-rank set)", np.zeros_like(X0), math.inf, 0)
+    shot = _shooter_for(X0, path, depth, normalized, max_nfev)
+    guess = geometry.apply_A_inverse(X0, K * (path[1] - X0), depth, normalized)
+    p, residual = _newton(shot, X1, guess, _FINAL_RTOL, tol)
+    if residual <= tol:
+        return _Route(name, p, residual, shot.calls)
+    p, residual, steps, length = _continue_along(shot, path, tol)
+    return _Route("continuation along the discrete path", p, residual, shot.calls, steps, length)
+
+
 def _fallbacks(
     X0: Array, X1: Array, depth: float, normalized: bool, tol: float, max_nfev: int, tried: list[_Route]
 ) -> _Route:
@@ -696,6 +778,7 @@ def geodesic_between(
     max_iterations: int = 60,
     max_nfev: int = 20_000,
     path: ArrayLike | None = None,
+    closed_form: bool = True,
 ) -> GeodesicBetweenResult:
     r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (square, full rank, same sign of det).
 
@@ -710,9 +793,16 @@ def geodesic_between(
       integration rtol 1e-8 and residual 1e-5 on the way and rtol 1e-12, residual ``tol`` at :math:`X_1`.
       Integrations are abandoned when :math:`s_{\min}/s_{\max}` falls below 1e-3 times its smallest value on
       the path or :math:`s_{\max}` exceeds 10 times its largest.
+    * Endpoints with the same singular vectors (one endpoint's SVD frame diagonalizes the other with positive
+      entries, to 1e-12): Chen's closed form (``method="closed form"``), straight in :math:`\mu = s^{1/N}`
+      (:math:`\hat g^\infty`: in :math:`\log s`), no integration; the returned path is exact.
+      ``closed_form=False`` shoots instead (e.g. to check the shooting against the closed form).
     * Without ``path``: ``scipy.optimize.root`` (hybrid Powell, ``max_iterations`` function calls) from the
       straight-line covector :math:`A_N(X_0)^{-1}(X_1 - X_0)`; if that fails and the straight segment stays
-      in the full-rank set, root-shooting to :math:`X_0 + (k/4)(X_1 - X_0)`, k = 1..4. If that fails too,
+      in the full-rank set, root-shooting to :math:`X_0 + (k/4)(X_1 - X_0)`, k = 1..4. If that fails, the
+      discrete path energy of 16 segments is minimized (as in :func:`discrete_distance`, from the straight
+      segment or the log path below) and shooting restarts from its initial covector (``method="discrete path
+      energy, then shooting"``), then, if that fails, continues along the minimized path. If that fails too,
       the continuation above along 1025 samples of the straight segment (skipped when a sample's det
       has the other sign or is 0; ``upper_bound`` is then ``inf``), then along 1025 samples of the log path
       :math:`X(t) = U_0 e^{tL} e^{(1-t)\log S_0 + t\log S_1}` (:math:`X = US` the polar decomposition,
@@ -756,13 +846,20 @@ def geodesic_between(
     tol = _check_positive(tol, "tol")
     max_iterations = check_integer(max_iterations, "max_iterations", low=1)
     max_nfev = check_integer(max_nfev, "max_nfev", low=1)
+    closed_form = check_bool(closed_form, "closed_form")
     upper = _straight_length(X0, X1, depth, normalized) if _straight_path(X0, X1) is not None else math.inf
     if path is not None:
         sample = _check_path(path, X0, X1)
         route = _route_along(X0, sample, depth, normalized, tol, max_nfev, "continuation along path")
         return _finish(X0, depth, normalized, tol, upper, route, [])
+    closed = _closed_form(X0, X1, depth, normalized, tol, upper) if closed_form else None
+    if closed is not None:
+        return closed
     route = _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper)
     tried: list[_Route] = []
+    if route.residual > tol:
+        tried.append(route)
+        route = _discrete_route(X0, X1, depth, normalized, tol, max_nfev)
     if route.residual > tol:
         tried.append(route)
         route = _fallbacks(X0, X1, depth, normalized, tol, max_nfev, tried)

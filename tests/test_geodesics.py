@@ -92,15 +92,25 @@ def test_christoffel_is_minus_the_geodesic_acceleration():
     np.testing.assert_allclose(riemdln.christoffel(X, U, U, 3), -acc, atol=1e-5)
 
 
-@pytest.mark.parametrize("depth,normalized", [(2.0, False), (3.0, False), (math.inf, True)])
+@pytest.mark.parametrize("closed_form", [False, True])
+@pytest.mark.parametrize("depth,normalized", [(2.0, False), (3.0, False), (3.0, True), (math.inf, True)])
 @pytest.mark.parametrize("d", [2, 3])
-def test_aligned_endpoints_reproduce_chen(depth, normalized, d):
+def test_aligned_endpoints_reproduce_chen(depth, normalized, d, closed_form):
+    # closed_form=False: shooting against the closed form; True: geodesic_between's own closed form, whose
+    # velocity is then integrated by exp_map (the Hamiltonian equations) back to X1
     Q, R = _orth(d, 10 + d), _orth(d, 20 + d)
     s0 = np.linspace(2.0, 0.5, d)
     s1 = np.linspace(0.9, 1.4, d)
     X0, X1 = Q @ np.diag(s0) @ R.T, Q @ np.diag(s1) @ R.T
-    res = riemdln.geodesic_between(X0, X1, depth, normalized)
+    res = riemdln.geodesic_between(X0, X1, depth, normalized, closed_form=closed_form)
     assert res.success, res.message
+    assert (res.method == "closed form") == closed_form, res.method
+    if closed_form:
+        end = riemdln.exp_map(X0, res.velocity, depth, normalized)
+        assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
+        if math.isfinite(depth) and not normalized:  # the catalog's twin, lambdified from SymPy's expression
+            twin = riemdln.catalog()["geodesic_length_aligned"].numpy
+            assert res.length == pytest.approx(float(twin(s1, s0, depth)), rel=1e-12)
     if math.isinf(depth):
         truth = np.linalg.norm(np.log(s1) - np.log(s0))
         path = [Q @ np.diag(np.exp((1 - t) * np.log(s0) + t * np.log(s1))) @ R.T for t in res.path.t]
@@ -435,9 +445,20 @@ def test_bad_path_inputs():
             riemdln.geodesic_between(X0, X1, 2, **kw)
 
 
+def _without_discrete_route(monkeypatch):
+    """Make the discrete-path-energy route fail, so that the continuation fallbacks after it are exercised."""
+    from riemdln import geodesics
+
+    def failed(X0, *args):
+        return geodesics._Route("discrete path energy, then shooting (disabled)", np.zeros_like(X0), math.inf, 0)
+
+    monkeypatch.setattr(geodesics, "_discrete_route", failed)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("depth,normalized", [(2.0, True), (math.inf, True)])
-def test_log_path_fallback_when_the_straight_segment_is_singular(depth, normalized):
+def test_log_path_fallback_when_the_straight_segment_is_singular(depth, normalized, monkeypatch):
+    _without_discrete_route(monkeypatch)
     # X1 has two negative eigenvalues: X0 + t (X1 - X0) = (1 - t) 0.01 I + t X1 is singular at two t in (0, 1)
     X0, X1 = 0.01 * np.eye(2), np.array([[-1.0, 0.5], [0.0, -0.4]])
     res = riemdln.geodesic_between(X0, X1, depth, normalized, max_iterations=2, max_nfev=1000)
@@ -450,7 +471,8 @@ def test_log_path_fallback_when_the_straight_segment_is_singular(depth, normaliz
 
 
 @pytest.mark.slow
-def test_straight_segment_fallback_when_root_shooting_fails():
+def test_straight_segment_fallback_when_root_shooting_fails(monkeypatch):
+    _without_discrete_route(monkeypatch)
     X0, X1 = 0.01 * np.diag([1.0, 2.0]) @ _rot(0.3), _rot(2.6) @ np.diag([1.5, 0.6])
     res = riemdln.geodesic_between(X0, X1, math.inf, True, max_iterations=2, max_nfev=1000)
     assert res.success, res.message
@@ -462,14 +484,49 @@ def test_straight_segment_fallback_when_root_shooting_fails():
 
 
 def test_small_start_without_path_falls_back_and_agrees_with_the_flow_path():
-    # default settings: root-shooting fails from this small start (its integrations now stop at the box around
-    # the endpoints instead of running to max_nfev), then the straight-segment continuation converges; the
+    # default settings: root-shooting fails from this small start (its integrations stop at the box around the
+    # endpoints), then shooting from the minimized discrete path energy's covector converges; the
     # geodesic found by continuation along the flow's own path is an independent route to the same length
     X0, path, _sol, _times = _small_start_flow(2.0)
     free = riemdln.geodesic_between(X0, path[-1], 2.0, normalized=True)
     guided = riemdln.geodesic_between(X0, path[-1], 2.0, normalized=True, path=path)
     assert free.success and guided.success, (free.message, guided.message)
-    assert free.method.startswith("continuation") and free.message.startswith("shooting (continuation) failed")
+    assert free.message.startswith("shooting (continuation) failed")
+    assert free.method == "discrete path energy, then shooting"
     assert free.length == pytest.approx(guided.length, rel=1e-9)
     end = riemdln.exp_map(X0, free.velocity, 2.0, normalized=True)
     assert np.linalg.norm(end - path[-1]) / np.linalg.norm(path[-1]) <= 1e-10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("depth", [2.0, math.inf])
+def test_discrete_route_when_root_shooting_fails_and_the_straight_segment_is_singular(depth):
+    # the straight segment crosses det = 0, so the discrete path energy starts from the log path
+    X0, X1 = 0.01 * np.eye(2), np.array([[-1.0, 0.5], [0.0, -0.4]])
+    res = riemdln.geodesic_between(X0, X1, depth, True, max_iterations=2, max_nfev=1000)
+    assert res.success, res.message
+    assert res.method in ("discrete path energy, then shooting", "continuation along the discrete path")
+    end = riemdln.exp_map(X0, res.velocity, depth, True)
+    assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
+    reference = riemdln.discrete_distance(X0, X1, depth, True)  # never integrates the geodesic equations
+    if reference.success:
+        assert res.length <= reference.extrapolated * (1 + 1e-6)
+
+
+def test_closed_form_only_for_shared_singular_vectors():
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(3, 3))
+    spd = A @ A.T + np.eye(3)
+    res = riemdln.geodesic_between(np.eye(3), spd, 3)  # X0 = I has every frame: X1's own diagonalizes it
+    assert res.method == "closed form" and res.residual <= 1e-12
+    w = np.linalg.eigvalsh(spd)
+    assert res.length == pytest.approx(math.sqrt(3) * np.linalg.norm(w ** (1 / 3) - 1.0), rel=1e-12)
+    X0, X1 = _pair(3)
+    assert riemdln.geodesic_between(X0, X1, 3).method == "shooting"
+    Q = _orth(2, 1)
+    flipped = Q @ np.diag([-1.0, -2.0]) @ Q.T  # same frame but negative entries: the closed form does not apply
+    from riemdln.geodesics import _shared_frame
+
+    assert _shared_frame(Q @ np.diag([1.0, 2.0]) @ Q.T, flipped) is None
+    with pytest.raises(riemdln.RiemdlnValueError, match="closed_form"):
+        riemdln.geodesic_between(np.eye(2), 2 * np.eye(2), 2, closed_form="yes")
