@@ -574,7 +574,11 @@ def _document_latex(expr) -> str:
     tex = printer.doprint(expr)
     num, den = sympy.fraction(expr)
     if den != 1 and _visible_width(tex) > 70:  # a long quotient: 1/den, then the factors of num (breakable)
-        tex = rf"\frac{{1}}{{{printer.doprint(den)}}} {printer.doprint(num)}"
+        coeff, rest = num.as_coeff_Mul() if num.is_Mul else (sympy.S.One, num)
+        body = printer.doprint(rest)
+        if isinstance(rest, sympy.Add):  # a sum: in parentheses that may span lines (\bigl( ... \bigr))
+            body = rf"\bigl({body}\bigr)"
+        tex = rf"\frac{{{printer.doprint(coeff)}}}{{{printer.doprint(den)}}} {body}"
     # one typeface for the logarithmic mean: L(x, y), as in the symbols and the prose
     return tex.replace(r"\operatorname{L}", "L")
 
@@ -642,18 +646,28 @@ def _break_points(tex: str) -> list[int]:
     return points
 
 
-def _broken(tex: str, width: int = 70) -> list[str]:
-    """Split ``tex`` into lines of at most about ``width`` visible glyphs, at top-level break points."""
-    lines, start = [], 0
-    points = _break_points(tex) + [len(tex)]
-    last = 0
-    for p in points:
+def _greedy_lines(tex: str, points: list[int], width: int) -> list[str]:
+    """``tex`` cut at the last of ``points`` before each line exceeds ``width`` visible glyphs."""
+    lines, start, last = [], 0, 0
+    for p in [*points, len(tex)]:
         if _visible_width(tex[start:p]) > width and last > start:
             lines.append(tex[start:last].strip())
             start = last
         last = p
     lines.append(tex[start:].strip())
     return [ln for ln in lines if ln]
+
+
+def _broken(tex: str, width: int = 70) -> list[str]:
+    """Split ``tex`` into lines of at most about ``width`` visible glyphs, at top-level break points; a line that
+    continues a product begins with ``\\times``."""
+    points = _break_points(tex)
+    at_signs = [p for p in points if tex[p] in "+-"]
+    lines = _greedy_lines(tex, at_signs, width)  # between the terms of a sum where that is enough
+    if max(map(_visible_width, lines)) > width * 1.25:
+        lines = _greedy_lines(tex, points, width)  # else between factors too
+    # a line that continues a product (not a sum: those begin with their sign) begins with \times
+    return lines[:1] + [ln if ln.startswith(("+", "-")) else r"\times " + ln for ln in lines[1:]]
 
 
 _CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII description

@@ -326,3 +326,24 @@ def test_formula_source_contains_no_cancelling_quotient(formulas):
             continue
         assert "**(1/N)" not in src, f.name
         assert "numpy.log(x) - numpy.log(y)" not in src, f.name
+
+
+def test_long_quotient_prints_its_numerator_as_one_factor():
+    # printed as 1/den times the numerator (breakable), a numerator that is a sum must stay in parentheses:
+    # "\frac{1}{den} a - b" would typeset another formula (it did for ito_correction_factor)
+    import sympy
+
+    from riemdln.formulas import _broken, _document_latex
+
+    mu = sympy.symbols("mu1:9", positive=True)
+    num = sum(mu[k] ** (2 * k + 3) * (k + 1) * (-1) ** k for k in range(8))
+    den = sympy.Symbol("N") * sum(m**4 for m in mu)
+    tex = _document_latex(2 * num / den)  # (SymPy distributes the 2 over the sum)
+    assert tex.startswith(r"\frac{1}{N \left(") and r"\bigl(" in tex and tex.endswith(r"\bigr)")
+    assert tex.count(r"\bigl(") == tex.count(r"\bigr)") == 1
+    scaled = _document_latex(2 * mu[0] * sympy.cosh(num) / den)  # a numeric coefficient goes over the bar
+    assert scaled.startswith(r"\frac{2}{N \left(")
+    lines = _broken(tex)
+    assert len(lines) >= 2 and all(ln.startswith(("+", "-")) for ln in lines[1:])  # broken between terms
+    product = _document_latex(sympy.Mul(*[sympy.cosh(m) for m in mu]) * sympy.Mul(*[sympy.sinh(m) for m in mu]))
+    assert all(ln.startswith(r"\times ") for ln in _broken(product)[1:])  # a product continues with \times
