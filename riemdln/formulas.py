@@ -576,8 +576,8 @@ def _document_latex(expr) -> str:
     if den != 1 and _visible_width(tex) > 70:  # a long quotient: 1/den, then the factors of num (breakable)
         coeff, rest = num.as_coeff_Mul() if num.is_Mul else (sympy.S.One, num)
         body = printer.doprint(rest)
-        if isinstance(rest, sympy.Add):  # a sum: in parentheses that may span lines (\bigl( ... \bigr))
-            body = rf"\bigl({body}\bigr)"
+        if isinstance(rest, sympy.Add):  # a sum: in parentheses that may span lines (\biggl( ... \biggr))
+            body = rf"\biggl({body}\biggr)"
         tex = rf"\frac{{{printer.doprint(coeff)}}}{{{printer.doprint(den)}}} {body}"
     # one typeface for the logarithmic mean: L(x, y), as in the symbols and the prose
     return tex.replace(r"\operatorname{L}", "L")

@@ -339,8 +339,8 @@ def test_long_quotient_prints_its_numerator_as_one_factor():
     num = sum(mu[k] ** (2 * k + 3) * (k + 1) * (-1) ** k for k in range(8))
     den = sympy.Symbol("N") * sum(m**4 for m in mu)
     tex = _document_latex(2 * num / den)  # (SymPy distributes the 2 over the sum)
-    assert tex.startswith(r"\frac{1}{N \left(") and r"\bigl(" in tex and tex.endswith(r"\bigr)")
-    assert tex.count(r"\bigl(") == tex.count(r"\bigr)") == 1
+    assert tex.startswith(r"\frac{1}{N \left(") and r"\biggl(" in tex and tex.endswith(r"\biggr)")
+    assert tex.count(r"\biggl(") == tex.count(r"\biggr)") == 1
     scaled = _document_latex(2 * mu[0] * sympy.cosh(num) / den)  # a numeric coefficient goes over the bar
     assert scaled.startswith(r"\frac{2}{N \left(")
     lines = _broken(tex)
