@@ -185,7 +185,9 @@ def _build(node, depth: int, count: list[int]):
 def from_tree(node) -> sympy.Basic:
     """Rebuild the expression of ``node`` through the whitelist; raise :class:`TreeError` if refused.
 
-    The result must serialize back to ``node`` exactly (no rewriting on construction).
+    The result must serialize back to ``node`` exactly (no rewriting on construction), up to the order of the
+    terms of a sum and the factors of a product: SymPy builds those in a canonical order, while a derived
+    expression may hold them in the order a rewrite produced (the scalar Add and Mul here are commutative).
     """
     try:
         expr = _build(node, 0, [0])
@@ -193,6 +195,21 @@ def from_tree(node) -> sympy.Basic:
         raise
     except (TypeError, ValueError, AttributeError, KeyError, RecursionError, OverflowError) as exc:
         raise TreeError(f"expression tree does not rebuild ({type(exc).__name__})") from None
-    if to_tree(expr) != node:
+    if _commutative_form(to_tree(expr)) != _commutative_form(node):
         raise TreeError("expression tree does not round-trip")
     return expr
+
+
+def _commutative_form(node):
+    """``node`` with the argument lists of Add and Mul nodes sorted (recursively): equal for two trees that
+    differ only in the order of terms or factors."""
+    import json
+
+    if isinstance(node, list):
+        return [_commutative_form(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _commutative_form(v) for k, v in node.items()}
+    if out.get("c") in ("Add", "Mul") and isinstance(out.get("a"), list):
+        out["a"] = sorted(out["a"], key=lambda n: json.dumps(n, sort_keys=True))
+    return out
