@@ -264,7 +264,7 @@ def _fits_spectral(expr, index_base) -> bool:
 
 class _ExpandedTwin:
     """The twin of an index-structured formula expanded at the concrete size: the sums and products written
-    out for r = the spectra's length (``doit``), each indexed value a symbol, printed and compiled once per
+    out for r = the spectra's length (:func:`write_out`), each indexed value a symbol, printed and compiled once per
     size. Used where :class:`_SpectralTwin` does not apply (several spectra, e.g. ``geodesic_length_aligned``,
     or a function of a sum)."""
 

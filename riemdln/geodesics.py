@@ -680,7 +680,7 @@ def _closed_form(
         length = math.sqrt(depth) * float(np.linalg.norm(mu1 - mu0)) * (math.sqrt(depth) if normalized else 1.0)
     X_t = np.einsum("ij,kj,lj->kil", Q, s_t, R)
     V_t = np.einsum("ij,kj,lj->kil", Q, ds_t, R)
-    P_t = np.array([geometry.apply_A_inverse(X, V, depth, normalized) for X, V in zip(X_t, V_t, strict=True)])
+    P_t = geometry.apply_A_inverse(X_t, V_t, depth, normalized)  # the covectors, one batched call
     path = GeodesicResult(t, X_t, P_t, Status.FINISHED, "closed form (shared singular vectors)", 0.0, 0)
     message = (
         "closed form (shared singular vectors): mu = s^(1/N) affine in t"

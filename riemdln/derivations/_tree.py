@@ -19,6 +19,7 @@ True
 from __future__ import annotations
 
 import inspect
+import json
 from typing import Any
 
 import sympy
@@ -203,8 +204,6 @@ def from_tree(node) -> sympy.Basic:
 def _commutative_form(node):
     """``node`` with the argument lists of Add and Mul nodes sorted (recursively): equal for two trees that
     differ only in the order of terms or factors."""
-    import json
-
     if isinstance(node, list):
         return [_commutative_form(n) for n in node]
     if not isinstance(node, dict):
