@@ -559,3 +559,20 @@ def test_stop_event_names_the_terminal_event():
     W = balanced_factors(0.3 * np.eye(2), 2, rng=0)
     d = riemdln.factor_descent(p, W, 0.05, 100000, events=riemdln.flows.loss_below(1e-6))
     assert d.status == riemdln.Status.EVENT and d.stop_event == "loss_below"
+
+
+@pytest.mark.parametrize("drift", [1e-9, 1e-4, 0.05, 0.9])
+def test_frame_projection_is_the_polar_factor(drift):
+    """SVD coordinates' saved frames: ``_orthonormal`` against scipy's polar decomposition, from a frame within
+    rounding of orthonormal (one Newton–Schulz step), a drifted one (several steps) and one outside the
+    iteration's basin (the SVD)."""
+    from scipy.linalg import polar
+
+    from riemdln.flows.end_to_end import _orthonormal
+
+    rng = np.random.default_rng(0)
+    U = np.linalg.qr(rng.standard_normal((40, 30)))[0]
+    Q = U @ (np.eye(30) + drift * rng.standard_normal((30, 30)) / np.sqrt(30))
+    expected = polar(Q)[0]
+    got = _orthonormal(Q)
+    assert np.max(np.abs(got - expected)) < 1e-13
