@@ -13,6 +13,7 @@ Two formulations of one flow (docs/theory.md §2, §5):
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import numbers
@@ -23,7 +24,7 @@ from numpy.typing import ArrayLike
 
 from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
-from riemdln.flows import _driver, _energy, _krylov
+from riemdln.flows import _driver, _energy, _krylov, _split
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -844,6 +845,126 @@ _RANK_DEFICIENT = (
 )
 
 
+_RECHART = "__riemdln_rechart__"
+_INTERNAL = (_SWITCH, _RECHART)
+
+
+def _uses_split(problem, method) -> bool:
+    """Whether auto continues in split charts: where full SVD coordinates would run under CVODE (large
+    states, clusters of small singular values), not where the proven dense-Jacobian path runs."""
+    m, n = problem.shape
+    K = min(m, n)
+    return method in ("auto", "CVODE") and _driver.resolve_method(method, K * (1 + m + n)) == "CVODE"
+
+
+def _split_part(
+    problem,
+    frame,
+    k,
+    depth,
+    normalized,
+    t0,
+    t_final,
+    method,
+    rtol,
+    atol,
+    t_eval,
+    events,
+    blowup_norm,
+    max_steps,
+    dense_output,
+    progress,
+    switch_ratio,
+):
+    """The flow in the split chart with k learned values (flows._split), from the thin SVD ``frame``; stops
+    (event ``_RECHART``) when the chart should be renewed. Returns the result and the thin SVD at its end."""
+    ops = _energy.ops(problem)
+    Q, s, R = frame
+    system = _split.SplitSystem(ops, depth, normalized, k, switch_ratio, _krylov.hessian_scale(ops, (Q * s) @ R.T))
+    y0 = system.start(Q, s, R)
+    # CVODE/GMRES with the chart's preconditioner, also below the dense-Jacobian size: the chart is used where
+    # full SVD coordinates would run under CVODE (_uses_split), and LSODA's difference-quotient Jacobian of
+    # the chart costs one right-hand side per state variable
+    method = "CVODE" if method == "auto" else _driver.check_method(method)
+    rechart = Event(_RECHART, lambda t, X, problem: system.margin_last(), True, -1.0)
+    tol = system.atol(atol, rtol)
+    out = _driver.run(
+        system.rhs,
+        y0,
+        t_final,
+        method=method,
+        rtol=rtol,
+        atol=atol,
+        t_eval=t_eval,
+        events=(*events, rechart),
+        event_state=system.X_output,
+        problem=ops,
+        norm=lambda y: float(np.linalg.norm(system.frame(y)["sf"])),
+        blowup_norm=blowup_norm,
+        max_steps=max_steps,
+        progress=progress,
+        desc=f"split chart k={k} N={depth:g}",
+        dense=dense_output,
+        t0=t0,
+        precond=_SplitPrecond(system) if method == "CVODE" else None,
+        atol_fn=lambda y: tol,
+        max_saved=_max_saved(y0.size, system.m * system.n),
+    )
+    ys = [np.asarray(y, dtype=float) for y in out.y]
+    X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
+    sv = np.array([np.sort(system.frame(y)["sf"])[::-1] for y in ys])
+    diags = trajectory_diagnostics(problem, X, depth, normalized, s=sv)
+    sol: Callable[[float], np.ndarray] | None = None
+    if out.sol is not None:
+        dense = out.sol
+
+        def sol(t):
+            return system.X_output(np.asarray(dense(t)))
+
+    fr = system.frame(ys[-1])
+    order = np.argsort(-fr["sf"], kind="stable")
+    result = FlowResult(
+        t=out.t,
+        X=X,
+        status=out.status,
+        message=out.message,
+        nfev=out.nfev,
+        njev=out.njev,
+        diagnostics=diags,
+        t_events=out.t_events,
+        depth=depth,
+        normalized=normalized,
+        formulation=f"split(k={k})",
+        sol=sol,
+        stop_event=out.stop_event,
+    )
+    return result, (fr["Qf"][:, order], fr["sf"][order], fr["Rf"][:, order])
+
+
+class _SplitPrecond:
+    """CVODE's preconditioner interface over :class:`riemdln.flows._split.SplitSystem`."""
+
+    def __init__(self, system):
+        self.system = system
+
+    def setup(self, t, y, gamma, jok=False) -> bool:
+        return self.system.precond_setup(t, y, gamma, jok)
+
+    def solve(self, r, gamma):
+        return self.system.precond_solve(r, gamma)
+
+
+def _budget_left(events, start: float):
+    """The events with their wall-clock budgets reduced by the time since ``start``."""
+    import time
+
+    elapsed = time.perf_counter() - start
+    return tuple(
+        dataclasses.replace(ev, wall_seconds=max(ev.wall_seconds - elapsed, 1e-9)) if ev.wall_seconds else ev
+        for ev in events
+    )
+
+
 def _hybrid(
     problem,
     X0,
@@ -861,88 +982,94 @@ def _hybrid(
     progress,
     switch_ratio,
 ) -> FlowResult:
-    """Matrix form while min(s) >= switch_ratio * max(s); then SVD coordinates from that state on."""
+    """Matrix form while min(s) >= switch_ratio * max(s); then split charts while one fits (large problems),
+    re-charted as the spectrum moves; then SVD coordinates from that state on."""
     import time
 
     start = time.perf_counter()
-    first = _matrix_part(
-        problem,
-        X0,
-        depth,
-        normalized,
-        t_final,
-        method,
-        rtol,
-        atol,
-        t_eval,
-        (*events, _switch_event(switch_ratio)),
-        blowup_norm,
-        max_steps,
-        dense_output,
-        progress,
-    )
-    switched = first.status == Status.EVENT and first.stop_event == _SWITCH
-    t_events = {k: v for k, v in first.t_events.items() if k != _SWITCH}
-    if not switched:
-        return dataclasses.replace(first, t_events=t_events)
-    t_sw = float(first.t[-1])
-    X_sw = first.X[-1]
-    # remaining wall-clock budgets
-    elapsed = time.perf_counter() - start
-    rest_events = tuple(
-        dataclasses.replace(ev, wall_seconds=max(ev.wall_seconds - elapsed, 1e-9)) if ev.wall_seconds else ev
-        for ev in events
-    )
-    second = _svd_part(
-        problem,
-        X_sw,
-        depth,
-        normalized,
-        t_sw,
-        t_final,
-        method,
-        rtol,
-        atol,
-        t_eval,
-        rest_events,
-        blowup_norm,
-        max_steps,
-        dense_output,
-        progress,
-    )
-    # the first part ends with its stop point t_sw; the second starts there when t_sw is saved at all
-    t = np.concatenate([first.t[:-1], second.t])
-    X = np.concatenate([first.X[:-1], second.X])
-    nfirst = len(t) - len(second.t)
-    diags = {}
-    for key, val in second.diagnostics.items():
-        diags[key] = np.concatenate([first.diagnostics[key][:nfirst], val])
-    merged_events = {
-        k: np.concatenate([t_events.get(k, np.zeros(0)), second.t_events.get(k, np.zeros(0))]) for k in second.t_events
+    rest = (method, rtol, atol, t_eval)
+    tail = (blowup_norm, max_steps, dense_output, progress)
+    parts: list[FlowResult] = []
+    Q, s, Rt = np.linalg.svd(X0, full_matrices=False)
+    frame = (Q, s, Rt.T)  # where the next chart starts: a thin SVD
+    t_now, X_now = 0.0, X0
+    if s[-1] >= switch_ratio * s[0]:
+        parts.append(
+            _matrix_part(problem, X0, depth, normalized, t_final, *rest, (*events, _switch_event(switch_ratio)), *tail)
+        )
+        if not (parts[-1].status == Status.EVENT and parts[-1].stop_event in _INTERNAL):
+            return _merge(parts)
+        t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
+        Q, s, Rt = np.linalg.svd(X_now, full_matrices=False)
+        frame = (Q, s, Rt.T)
+    split_ok = _uses_split(problem, method)
+    while True:
+        k = _split.choose_rank(frame[1], switch_ratio) if split_ok and len(parts) <= _MAX_CHARTS else None
+        left = _budget_left(events, start)
+        if k is None:
+            parts.append(_svd_part(problem, X_now, depth, normalized, t_now, t_final, *rest, left, *tail))
+            return _merge(parts)
+        part, frame = _split_part(
+            problem, frame, k, depth, normalized, t_now, t_final, *rest, left, *tail, switch_ratio
+        )
+        parts.append(part)
+        if not (part.status == Status.EVENT and part.stop_event == _RECHART):
+            return _merge(parts)
+        t_now, X_now = float(part.t[-1]), part.X[-1]
+
+
+_MAX_CHARTS = 24
+
+
+def _merge(parts: list[FlowResult]) -> FlowResult:
+    """One result from consecutive parts; each part ends at the state the next one starts from."""
+    if len(parts) == 1:
+        only = parts[0]
+        return dataclasses.replace(only, t_events={k: v for k, v in only.t_events.items() if k not in _INTERNAL})
+    last = parts[-1]
+    # every part but the last ends with its stop point, where the next starts (saved there if t_eval asks)
+    t = np.concatenate([p.t[:-1] for p in parts[:-1]] + [last.t])
+    X = np.concatenate([p.X[:-1] for p in parts[:-1]] + [last.X])
+    diags = {
+        key: np.concatenate([p.diagnostics[key][: len(p.t) - 1] for p in parts[:-1]] + [val])
+        for key, val in last.diagnostics.items()
     }
+    names = {k for p in parts for k in p.t_events if k not in _INTERNAL}
+    merged_events = {k: np.concatenate([p.t_events.get(k, np.zeros(0)) for p in parts]) for k in sorted(names)}
+    bounds = [float(p.t[-1]) for p in parts[:-1]]
     sol: Callable[[float], np.ndarray] | None = None
-    if first.sol is not None and second.sol is not None:
-        f_sol, s_sol = first.sol, second.sol
+    if all(p.sol is not None for p in parts):
+        sols = [p.sol for p in parts]
 
         def sol(tt):
-            return f_sol(tt) if tt <= t_sw else s_sol(tt)
+            return sols[bisect.bisect_left(bounds, tt)](tt)
 
-    message = second.message + f" (matrix form until t = {t_sw:.6g}, then SVD coordinates.)"
+    pieces = [f"{_describe(p.formulation)} until t = {b:.6g}" for p, b in zip(parts[:-1], bounds, strict=True)]
+    story = ", then ".join(pieces)
+    story = story[0].upper() + story[1:] + f", then {_describe(last.formulation)}"
+    formulation = "+".join(dict.fromkeys(p.formulation.split("(")[0] for p in parts))
     return FlowResult(
         t=t,
         X=X,
-        status=second.status,
-        message=message,
-        nfev=first.nfev + second.nfev,
-        njev=first.njev + second.njev,
+        status=last.status,
+        message=last.message + f" ({story}.)",
+        nfev=sum(p.nfev for p in parts),
+        njev=sum(p.njev for p in parts),
         diagnostics=diags,
         t_events=merged_events,
-        depth=depth,
-        normalized=normalized,
-        formulation="matrix+svd",
+        depth=last.depth,
+        normalized=last.normalized,
+        formulation=formulation,
         sol=sol,
-        stop_event=second.stop_event,
+        stop_event=last.stop_event,
     )
+
+
+def _describe(formulation: str) -> str:
+    """'matrix' -> 'matrix form', 'svd' -> 'SVD coordinates', 'split(k=5)' -> 'the split chart with k = 5'."""
+    if formulation.startswith("split(k="):
+        return f"the split chart with k = {formulation[8:-1]}"
+    return {"matrix": "matrix form", "svd": "SVD coordinates"}.get(formulation, formulation)
 
 
 def end_to_end_flow(
@@ -996,9 +1123,15 @@ def end_to_end_flow(
         while every singular value is resolved, :math:`s_{\min} \ge` ``switch_ratio`` :math:`\cdot s_{\max}`,
         and continues in SVD coordinates from the first time that fails (formulation ``"matrix+svd"``), so
         that a singular value heading to 0 keeps its relative accuracy and never changes sign (the
-        Razin–Cohen failure). It starts in SVD coordinates if X0 already fails the test, and stays in the
-        matrix form when SVD coordinates do not apply (N < 2, where a singular value can reach 0 in finite
-        time, or rank-deficient X0).
+        Razin–Cohen failure). Where SVD coordinates would run under CVODE (more than 1600 of their state
+        variables), it continues instead in split charts :math:`X = Q_k\,\mathrm{diag}(e^{\rho}) R_k^T + W`
+        (``riemdln.flows._split``: the k values above a gap :math:`\sigma_1(W) \le s_k/4` in SVD
+        coordinates, the bulk below it as one matrix W resolved to its own scale), renewed when
+        :math:`\sigma_1(W)` reaches :math:`s_k/2` or W's own ratio falls below ``switch_ratio``
+        (formulation ``"matrix+split"``, or ``"matrix+split+svd"`` if SVD coordinates take over because no
+        such gap exists); ``message`` lists the charts and their times. It starts in these charts if X0
+        already fails the test, and stays in the matrix form when neither applies (N < 2, where a singular
+        value can reach 0 in finite time, or rank-deficient X0).
     switch_ratio : float, optional
         See ``formulation="auto"``; default ``10 * rtol``. The matrix form resolves the smallest singular value
         to relative accuracy about ``rtol * s_max / s_min``: measured on razin-cohen-2x2 (N = 2, rtol = 1e-8)
@@ -1078,7 +1211,5 @@ def end_to_end_flow(
         return _svd_part(*args, 0.0, t_final, *rest)
     if formulation == "auto":
         if depth >= 2:
-            if s[-1] < switch_ratio * s[0]:
-                return _svd_part(*args, 0.0, t_final, *rest)
             return _hybrid(*args, t_final, *rest, switch_ratio)
     return _matrix_part(*args, t_final, *rest)
