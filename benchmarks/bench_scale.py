@@ -2,8 +2,9 @@
 
 Random d×d rank-r completion (ground truth scaled to ‖W*‖_F = d), init 1e-3 (Gaussian / sqrt(d)), target loss,
 normalized convention. Rows: the end-to-end flow (``method="auto"``: matrix-free CVODE above 1600 states, exact
-Jacobian-vector products and the spectral preconditioner) at N = 3 and N = ∞ (d = 200: also ``formulation="matrix"``,
-which does not move to SVD coordinates when the smallest singular values are no longer resolved), and plain
+Jacobian-vector products and the spectral preconditioner; split charts once the smallest singular values are no
+longer resolved in the matrix form) at N = 3 and N = ∞ (d = 200: also ``formulation="matrix"``, which stays in the
+matrix form throughout), and plain
 gradient descent on the factors at a learning rate near its stability limit, from the same start, to the same
 loss (or its step budget). Prints wall time, CPU time, peak RSS growth and status.
 
