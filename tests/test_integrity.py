@@ -140,3 +140,21 @@ def test_undefined_functions_only_from_the_fixed_set():
     for name in ("G", "os.system", 3, None):
         with pytest.raises(TreeError):
             from_tree({"c": "AppliedUndef", "v": name, "a": [to_tree(x)]})
+
+
+def test_tree_round_trip_survives_symbols_made_with_another_keyword_order():
+    """SymPy's construction cache can return an equal subexpression holding an equal symbol whose assumptions
+    were given in another order (the full suite once failed on multiplier.defining_sum that way): the
+    round-trip check compares assumptions as sets."""
+    N = sympy.Symbol("N", positive=True)
+    k = sympy.Symbol("k", positive=True, integer=True)
+    expr = sympy.Sum(sympy.Symbol("x", positive=True) ** ((N - k) / N), (k, 1, N))
+    tree = json.loads(json.dumps(to_tree(expr)))
+    sympy.core.cache.clear_cache()
+    k2 = sympy.Symbol("k", integer=True, positive=True)
+    assert k2 == k and list(k2._assumptions_orig) != list(k._assumptions_orig)
+    sympy.Sum(sympy.Symbol("x", positive=True) ** ((N - k2) / N), (k2, 1, N))  # now in the cache
+    assert from_tree(tree) == expr
+    # a real difference in the assumptions is another expression, not the same one
+    other = json.loads(json.dumps(tree).replace('["integer", true]', '["integer", false]'))
+    assert from_tree(other) != expr

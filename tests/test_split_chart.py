@@ -116,6 +116,25 @@ def test_split_chart_from_the_start_keeps_small_singular_values_accurate():
     assert np.all(auto["det_sign"] == np.sign(np.linalg.det(Q) * np.linalg.det(R)))
 
 
+def test_split_chart_with_coincident_learned_values():
+    """Three equal target singular values: the learned block is a matrix, so their coincidence costs nothing
+    (a diagonal block's frame rates 1/(s_i - s_j) made this run crawl); it agrees with the matrix form."""
+    rng = np.random.default_rng(1)
+    rng.standard_normal((30, 40))
+    for _ in range(4):
+        rng.standard_normal((30, 30))
+    X0 = 1e-5 * rng.standard_normal((30, 30))
+    energy = QuadraticEnergy(np.diag(np.r_[5.0, 5.0, 5.0, np.zeros(27)]))
+    t = np.array([20.0, 60.0])
+    kw = dict(normalized=True, t_eval=t, rtol=1e-9, atol=1e-12)
+    auto = end_to_end_flow(energy, X0, 3.0, 60.0, switch_ratio=1e-4, max_steps=3000, **kw)
+    matrix = end_to_end_flow(energy, X0, 3.0, 60.0, formulation="matrix", **kw)
+    assert auto.status == Status.FINISHED and "k = 3" in auto.message, auto.message
+    for i in range(len(t)):
+        assert rel(auto.X[i], matrix.X[i]) < 1e-7
+    np.testing.assert_allclose(auto["singular_values"][-1][:3], 5.0, rtol=1e-8)
+
+
 def test_split_charts_on_a_rectangular_energy_agree_with_svd_coordinates():
     """40x30 quadratic energy toward a rank-3 target, small start: split charts (re-charted as the values are
     learned one by one) against SVD coordinates."""

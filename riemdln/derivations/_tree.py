@@ -202,8 +202,12 @@ def from_tree(node) -> sympy.Basic:
 
 
 def _commutative_form(node):
-    """``node`` with the argument lists of Add and Mul nodes sorted (recursively): equal for two trees that
-    differ only in the order of terms or factors."""
+    """``node`` with the argument lists of Add and Mul nodes sorted (recursively), and each symbol's assumption
+    pairs sorted: equal for two trees that differ only in the order of terms, of factors or of assumptions.
+
+    The assumptions' order is that of the keywords a Symbol was first made with, and SymPy's construction
+    cache can hand back an equal subexpression holding an equal symbol made with another order (a flaky
+    round-trip failure of ``multiplier.defining_sum`` in the full test suite came from that)."""
     if isinstance(node, list):
         return [_commutative_form(n) for n in node]
     if not isinstance(node, dict):
@@ -211,4 +215,9 @@ def _commutative_form(node):
     out = {k: _commutative_form(v) for k, v in node.items()}
     if out.get("c") in ("Add", "Mul") and isinstance(out.get("a"), list):
         out["a"] = sorted(out["a"], key=lambda n: json.dumps(n, sort_keys=True))
+    value = out.get("v")
+    if out.get("c") in ("Symbol", "Dummy") and isinstance(value, list) and len(value) > 1:
+        pairs = value[1]
+        if isinstance(pairs, list):
+            out["v"] = [value[0], sorted(pairs, key=lambda p: json.dumps(p)), *value[2:]]
     return out

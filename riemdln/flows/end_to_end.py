@@ -846,7 +846,19 @@ _RANK_DEFICIENT = (
 
 
 _RECHART = "__riemdln_rechart__"
-_INTERNAL = (_SWITCH, _RECHART)
+_CHART = "__riemdln_split_chart_available__"
+_INTERNAL = (_SWITCH, _RECHART, _CHART)
+
+
+def _chart_event(switch_ratio: float) -> Event:
+    """Terminal event of SVD coordinates inside auto: a split chart has become available (a gap has opened
+    above a resolved bulk; riemdln.flows._split.choose_rank), so the run can leave SVD coordinates."""
+
+    def fn(t, X, problem):
+        s = np.linalg.svd(X, compute_uv=False)
+        return 1.0 if _split.choose_rank(s, switch_ratio, slack=0.9) is None else -1.0
+
+    return Event(_CHART, fn, True, -1.0)
 
 
 def _uses_split(problem, method) -> bool:
@@ -1007,8 +1019,15 @@ def _hybrid(
         k = _split.choose_rank(frame[1], switch_ratio) if split_ok and len(parts) <= _MAX_CHARTS else None
         left = _budget_left(events, start)
         if k is None:
-            parts.append(_svd_part(problem, X_now, depth, normalized, t_now, t_final, *rest, left, *tail))
-            return _merge(parts)
+            back = split_ok and len(parts) < _MAX_CHARTS  # back to a split chart once one exists
+            svd_events = (*left, _chart_event(switch_ratio)) if back else left
+            parts.append(_svd_part(problem, X_now, depth, normalized, t_now, t_final, *rest, svd_events, *tail))
+            if not (parts[-1].status == Status.EVENT and parts[-1].stop_event == _CHART):
+                return _merge(parts)
+            t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
+            Q, s, Rt = np.linalg.svd(X_now, full_matrices=False)
+            frame = (Q, s, Rt.T)
+            continue
         part, frame = _split_part(
             problem, frame, k, depth, normalized, t_now, t_final, *rest, left, *tail, switch_ratio
         )
@@ -1124,12 +1143,13 @@ def end_to_end_flow(
         and continues in SVD coordinates from the first time that fails (formulation ``"matrix+svd"``), so
         that a singular value heading to 0 keeps its relative accuracy and never changes sign (the
         Razin–Cohen failure). Where SVD coordinates would run under CVODE (more than 1600 of their state
-        variables), it continues instead in split charts :math:`X = Q_k\,\mathrm{diag}(e^{\rho}) R_k^T + W`
-        (``riemdln.flows._split``: the k values above a gap :math:`\sigma_1(W) \le s_k/4` in SVD
-        coordinates, the bulk below it as one matrix W resolved to its own scale), renewed when
+        variables), it continues instead in split charts :math:`X = Q_k B R_k^T + W`
+        (``riemdln.flows._split``: the k values above a gap :math:`\sigma_1(W) \le s_k/4` as one k×k
+        block B, the bulk below it as one matrix W, each resolved to its own scale), renewed when
         :math:`\sigma_1(W)` reaches :math:`s_k/2` or W's own ratio falls below ``switch_ratio``
-        (formulation ``"matrix+split"``, or ``"matrix+split+svd"`` if SVD coordinates take over because no
-        such gap exists); ``message`` lists the charts and their times. It starts in these charts if X0
+        (formulation ``"matrix+split"``); while no such gap exists it integrates SVD coordinates and returns
+        to a split chart once one opens (e.g. ``"matrix+svd+split"``); ``message`` lists the charts and
+        their times. It starts in these charts if X0
         already fails the test, and stays in the matrix form when neither applies (N < 2, where a singular
         value can reach 0 in finite time, or rank-deficient X0).
     switch_ratio : float, optional

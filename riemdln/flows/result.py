@@ -87,7 +87,7 @@ class FlowResult:
     depth : float
     normalized : bool
     formulation : str
-        ``"matrix"``, ``"svd"``, ``"matrix+svd"``, ``"matrix+split"``, ``"matrix+split+svd"``, ``"split"``
+        ``"matrix"``, ``"svd"``, ``"matrix+svd"``, ``"matrix+split"``, ``"matrix+svd+split"``, ``"split"``
         (switched, see :func:`end_to_end_flow`), ``"factors"`` or ``"descent"``.
     sol : callable or None
         ``sol(t)`` gives X at any t in the span (continuous solutions only; ``dense_output=True``).
