@@ -59,6 +59,7 @@ import math
 import numpy as np
 
 from riemdln.flows._energy import EnergyOps
+from riemdln.flows._frames import orthonormal
 from riemdln.geometry import _multiplier
 
 #: the chart is chosen with s_{k+1} <= GAP * s_k and re-charted when sigma_1(W) reaches RECHART_GAP * s_k
@@ -100,7 +101,6 @@ class SplitSystem:
         self._frame: dict = {}
         self._output_key: bytes | None = None
         self._output = np.zeros((self.m, self.n))
-        self._pre: dict | None = None
         self.sigma_min0 = self.sigma_max0 = 1.0
         self._s0 = np.ones(self.k)
         self._last_y = np.zeros(0)
@@ -145,10 +145,8 @@ class SplitSystem:
         key = np.asarray(y).tobytes()
         if key == self._frame_key:
             return self._frame
-        from riemdln.flows.end_to_end import _orthonormal
-
         B, Q, R, W = self.split(np.asarray(y, dtype=float))
-        Q, R = _orthonormal(Q), _orthonormal(R)
+        Q, R = orthonormal(Q), orthonormal(R)
         W = W - Q @ (Q.T @ W)
         W = W - (W @ R) @ R.T
         Ub, s, Vbt = np.linalg.svd(B)
@@ -179,14 +177,13 @@ class SplitSystem:
         ``ATOL_FALL`` times its starting value)."""
         fr = self.frame(y)
         sig, s = fr["sig"], fr["s"]
-        with np.errstate(divide="ignore"):
-            return float(
-                min(
-                    math.log(RECHART_GAP * s.min()) - math.log(sig[0]),
-                    math.log(sig[-1]) - math.log(self.switch_ratio * sig[0]) if sig[-1] > 0 else -np.inf,
-                    math.log(sig[-1] / (ATOL_FALL * self.sigma_min0)) if sig[-1] > 0 else -np.inf,
-                )
-            )
+        if not sig[-1] > 0:  # W lost rank: the chart no longer applies
+            return -math.inf
+        return min(
+            math.log(RECHART_GAP * s.min() / sig[0]),
+            math.log(sig[-1] / (self.switch_ratio * sig[0])),
+            math.log(sig[-1] / (ATOL_FALL * self.sigma_min0)),
+        )
 
     def margin_last(self) -> float:
         """:meth:`margin` at the state whose X the events were last given (:meth:`X_output`)."""
@@ -237,19 +234,29 @@ class SplitSystem:
         fr = self.frame(y)
         return self.chart_velocity(fr, self.ambient_velocity(fr, self.energy.grad(fr["X"])))
 
-    def precond_setup(self, t, y, gamma, jok=False) -> bool:
-        if jok and self._pre is not None:
+
+class SplitPrecond:
+    r"""CVODE's preconditioner for :class:`SplitSystem` (module docstring): ``setup(t, y, gamma, jok)`` keeps
+    the frame of y (renewed unless ``jok``), ``solve(r, gamma)`` applies :math:`(I + \gamma p A_N)^{-1}`
+    carried through the chart."""
+
+    def __init__(self, system: SplitSystem):
+        self.system = system
+        self._frame: dict | None = None
+
+    def setup(self, t, y, gamma, jok=False) -> bool:
+        if jok and self._frame is not None:
             return False
-        self._pre = self.frame(y)
+        self._frame = self.system.frame(y)
         return True
 
-    def precond_solve(self, r, gamma) -> np.ndarray:
-        fr = self._pre
+    def solve(self, r, gamma) -> np.ndarray:
+        fr, system = self._frame, self.system
         if fr is None:  # pragma: no cover - CVODE sets up before it solves
             return np.array(r, dtype=float)
         r = np.asarray(r, dtype=float)
-        dX = self.push(fr, r)
+        dX = system.push(fr, r)
         Qf, Rf = fr["Qf"], fr["Rf"]
         inner = Qf.T @ dX @ Rf
-        zX = dX + Qf @ (inner * (1.0 / (1.0 + gamma * self.p * fr["M"]) - 1.0)) @ Rf.T
-        return self.chart_velocity(fr, zX) + (r - self.chart_velocity(fr, dX))
+        zX = dX + Qf @ (inner * (1.0 / (1.0 + gamma * system.p * fr["M"]) - 1.0)) @ Rf.T
+        return system.chart_velocity(fr, zX) + (r - system.chart_velocity(fr, dX))

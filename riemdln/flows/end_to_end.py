@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy, _krylov, _split
+from riemdln.flows._frames import orthonormal as _orthonormal
 from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -457,25 +458,6 @@ def _lmul(W, A):
     return np.moveaxis(np.tensordot(W, A, axes=(1, 1)), 0, 1)
 
 
-def _orthonormal(Q):
-    """The polar factor of a nearly orthonormal Q by Newton–Schulz steps Q(3I - Q^T Q)/2, each squaring
-    E = Q^T Q - I (up to a factor 3/4), until max |E_ij| <= 1e-7, then one more (error O(|E|²): rounding); the
-    SVD's U V^T when ‖E‖_F > 0.5 or the steps do not converge. ‖E‖_F <= 0.5 keeps every singular value of Q
-    in [0.7, 1.3], inside the iteration's basin (0, √3), where it keeps Q's polar factor. Two matrix products
-    per step against one SVD: the frames of a long CVODE run drift by more than 1e-7, and the saved X is
-    formed on every accepted step."""
-    for _ in range(6):
-        E = Q.T @ Q
-        E[np.diag_indices_from(E)] -= 1.0
-        if not np.linalg.norm(E) <= 0.5:
-            break
-        Q = Q - 0.5 * (Q @ E)
-        if np.max(np.abs(E)) <= 1e-7:
-            return Q
-    U, _, Vt = np.linalg.svd(Q, full_matrices=False)
-    return U @ Vt
-
-
 def _aligned_svd(X0: np.ndarray, system: _SVDSystem):
     r"""SVD of X0 with the frame chosen, inside clusters of coincident singular values, so the flow is smooth.
 
@@ -665,6 +647,33 @@ def svd_flow(
     )
 
 
+def _flow_result(out, X, diags, depth, normalized, formulation, to_X) -> FlowResult:
+    """The FlowResult of one integration ``out`` (``_driver.Outcome``); ``to_X(y)`` is X at a state, for
+    ``sol``."""
+    sol: Callable[[float], np.ndarray] | None = None
+    if out.sol is not None:
+        dense = out.sol
+
+        def sol(t):
+            return to_X(np.asarray(dense(t)))
+
+    return FlowResult(
+        t=out.t,
+        X=X,
+        status=out.status,
+        message=out.message,
+        nfev=out.nfev,
+        njev=out.njev,
+        diagnostics=diags,
+        t_events=out.t_events,
+        depth=depth,
+        normalized=normalized,
+        formulation=formulation,
+        sol=sol,
+        stop_event=out.stop_event,
+    )
+
+
 def _svd_part(
     problem,
     X0,
@@ -735,28 +744,7 @@ def _svd_part(
             [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
         )
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
-    sol: Callable[[float], np.ndarray] | None = None
-    if out.sol is not None:
-        dense = out.sol
-
-        def sol(t):
-            return system.X_output(np.asarray(dense(t)))
-
-    return FlowResult(
-        t=out.t,
-        X=X,
-        status=out.status,
-        message=out.message,
-        nfev=out.nfev,
-        njev=out.njev,
-        diagnostics=diags,
-        t_events=out.t_events,
-        depth=depth,
-        normalized=normalized,
-        formulation="svd",
-        sol=sol,
-        stop_event=out.stop_event,
-    )
+    return _flow_result(out, X, diags, depth, normalized, "svd", system.X_output)
 
 
 def _matrix_part(
@@ -805,28 +793,7 @@ def _matrix_part(
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
-    sol: Callable[[float], np.ndarray] | None = None
-    if out.sol is not None:
-        dense = out.sol
-
-        def sol(t):
-            return np.asarray(dense(t)).reshape(m, n)
-
-    return FlowResult(
-        t=out.t,
-        X=X,
-        status=out.status,
-        message=out.message,
-        nfev=out.nfev,
-        njev=out.njev,
-        diagnostics=diags,
-        t_events=out.t_events,
-        depth=depth,
-        normalized=normalized,
-        formulation="matrix",
-        sol=sol,
-        stop_event=out.stop_event,
-    )
+    return _flow_result(out, X, diags, depth, normalized, "matrix", lambda y: y.reshape(m, n))
 
 
 def _switch_event(ratio: float) -> Event:
@@ -894,10 +861,10 @@ def _split_part(
     Q, s, R = frame
     system = _split.SplitSystem(ops, depth, normalized, k, switch_ratio, _krylov.hessian_scale(ops, (Q * s) @ R.T))
     y0 = system.start(Q, s, R)
-    # CVODE/GMRES with the chart's preconditioner, also below the dense-Jacobian size: the chart is used where
-    # full SVD coordinates would run under CVODE (_uses_split), and LSODA's difference-quotient Jacobian of
-    # the chart costs one right-hand side per state variable
-    method = "CVODE" if method == "auto" else _driver.check_method(method)
+    # CVODE/GMRES with the chart's preconditioner, also below the dense-Jacobian size: the chart is used only
+    # where full SVD coordinates would run under CVODE (_uses_split: method "auto" or "CVODE"), and LSODA's
+    # difference-quotient Jacobian of the chart would cost one right-hand side per state variable
+    method = "CVODE"
     rechart = Event(_RECHART, lambda t, X, problem: system.margin_last(), True, -1.0)
     tol = system.atol(atol, rtol)
     out = _driver.run(
@@ -918,52 +885,24 @@ def _split_part(
         desc=f"split chart k={k} N={depth:g}",
         dense=dense_output,
         t0=t0,
-        precond=_SplitPrecond(system) if method == "CVODE" else None,
+        precond=_split.SplitPrecond(system),
         atol_fn=lambda y: tol,
         max_saved=_max_saved(y0.size, system.m * system.n),
     )
-    ys = [np.asarray(y, dtype=float) for y in out.y]
-    X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
-    sv = np.array([np.sort(system.frame(y)["sf"])[::-1] for y in ys])
+    frames = [system.frame(np.asarray(y, dtype=float)) for y in out.y]  # one SVD of W per saved state
+    X = np.array([fr["X"] for fr in frames]).reshape(len(out.t), *problem.shape)
+    sv = np.array([np.sort(fr["sf"])[::-1] for fr in frames])
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=sv)
-    sol: Callable[[float], np.ndarray] | None = None
-    if out.sol is not None:
-        dense = out.sol
-
-        def sol(t):
-            return system.X_output(np.asarray(dense(t)))
-
-    fr = system.frame(ys[-1])
+    result = _flow_result(out, X, diags, depth, normalized, f"split(k={k})", system.X_output)
+    fr = frames[-1]
     order = np.argsort(-fr["sf"], kind="stable")
-    result = FlowResult(
-        t=out.t,
-        X=X,
-        status=out.status,
-        message=out.message,
-        nfev=out.nfev,
-        njev=out.njev,
-        diagnostics=diags,
-        t_events=out.t_events,
-        depth=depth,
-        normalized=normalized,
-        formulation=f"split(k={k})",
-        sol=sol,
-        stop_event=out.stop_event,
-    )
     return result, (fr["Qf"][:, order], fr["sf"][order], fr["Rf"][:, order])
 
 
-class _SplitPrecond:
-    """CVODE's preconditioner interface over :class:`riemdln.flows._split.SplitSystem`."""
-
-    def __init__(self, system):
-        self.system = system
-
-    def setup(self, t, y, gamma, jok=False) -> bool:
-        return self.system.precond_setup(t, y, gamma, jok)
-
-    def solve(self, r, gamma):
-        return self.system.precond_solve(r, gamma)
+def _thin_svd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Q, s, R) with X = Q diag(s) R^T, s descending."""
+    Q, s, Rt = np.linalg.svd(X, full_matrices=False)
+    return Q, s, Rt.T
 
 
 def _budget_left(events, start: float):
@@ -1002,18 +941,16 @@ def _hybrid(
     rest = (method, rtol, atol, t_eval)
     tail = (blowup_norm, max_steps, dense_output, progress)
     parts: list[FlowResult] = []
-    Q, s, Rt = np.linalg.svd(X0, full_matrices=False)
-    frame = (Q, s, Rt.T)  # where the next chart starts: a thin SVD
+    frame = _thin_svd(X0)  # where the next chart starts
     t_now, X_now = 0.0, X0
-    if s[-1] >= switch_ratio * s[0]:
+    if frame[1][-1] >= switch_ratio * frame[1][0]:
         parts.append(
             _matrix_part(problem, X0, depth, normalized, t_final, *rest, (*events, _switch_event(switch_ratio)), *tail)
         )
         if not (parts[-1].status == Status.EVENT and parts[-1].stop_event in _INTERNAL):
             return _merge(parts)
         t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
-        Q, s, Rt = np.linalg.svd(X_now, full_matrices=False)
-        frame = (Q, s, Rt.T)
+        frame = _thin_svd(X_now)
     split_ok = _uses_split(problem, method)
     while True:
         k = _split.choose_rank(frame[1], switch_ratio) if split_ok and len(parts) <= _MAX_CHARTS else None
@@ -1025,8 +962,7 @@ def _hybrid(
             if not (parts[-1].status == Status.EVENT and parts[-1].stop_event == _CHART):
                 return _merge(parts)
             t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
-            Q, s, Rt = np.linalg.svd(X_now, full_matrices=False)
-            frame = (Q, s, Rt.T)
+            frame = _thin_svd(X_now)
             continue
         part, frame = _split_part(
             problem, frame, k, depth, normalized, t_now, t_final, *rest, left, *tail, switch_ratio
