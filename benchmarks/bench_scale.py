@@ -10,6 +10,11 @@ loss (or its step budget). Prints wall time, CPU time, peak RSS growth and statu
 
     python benchmarks/bench_scale.py                 # d = 100 (N = 3, ∞), d = 200 (N = 3), GD rows
     python benchmarks/bench_scale.py --sizes 30 --gd-budget 60
+    python benchmarks/bench_scale.py --phases        # d = 100: where N = 3 and N = ∞ spend their CVODE steps
+
+``--phases`` counts CVODE's accepted steps (by wrapping the internal solver's ``step``, instrumentation only)
+and attributes them to the learning events: event k runs from the step where σ_k first reaches half its final
+value to the step where σ_{k+1} does (the first event starts at τ = 0, the last one ends at the target loss).
 """
 
 from __future__ import annotations
@@ -51,12 +56,48 @@ def row(label, fn):
     return wall
 
 
+def phases(d: int, target: float) -> None:
+    """Accepted CVODE steps per learning event at N = 3 and N = ∞ (module docstring)."""
+    from riemdln.flows import _cvode
+
+    k = {100: 3500, 200: 8000}.get(d, int(0.35 * d * d))
+    p, X0 = problem(d, 5, k)
+    original = _cvode.CVODESolver.step
+    for N in (3.0, math.inf):
+        steps: list[tuple[float, np.ndarray]] = []
+
+        def counted(self, steps=steps):
+            message = original(self)
+            steps.append((self.t, np.linalg.svd(self.y.reshape(d, d), compute_uv=False)[:5]))
+            return message
+
+        _cvode.CVODESolver.step = counted
+        try:
+            w0 = time.perf_counter()
+            res = riemdln.end_to_end_flow(p, X0, N, 1e9, normalized=True, events=[riemdln.loss_below(target)])
+            wall = time.perf_counter() - w0
+        finally:
+            _cvode.CVODESolver.step = original
+        t = np.array([a for a, _ in steps])
+        sv = np.array([b for _, b in steps])
+        final = sv[-1]
+        starts = [0] + [int(np.argmax(sv[:, j] >= 0.5 * final[j])) for j in range(1, 5)] + [len(t)]
+        cells = [f"{b - a} steps, τ {t[a]:.3g}–{t[b - 1]:.3g}" for a, b in zip(starts[:-1], starts[1:], strict=True)]
+        print(f"| N = {N:g} ({res.status.name}, {wall:.1f} s, {len(t)} steps) | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100,200")
     ap.add_argument("--target", type=float, default=1e-8)
     ap.add_argument("--gd-budget", type=float, default=300.0, help="wall seconds for each descent row")
+    ap.add_argument("--phases", action="store_true", help="steps per learning event at d = 100 (N = 3, ∞)")
     args = ap.parse_args()
+    if args.phases:
+        print("| run | event 1 | event 2 | event 3 | event 4 | event 5 and the tail |")
+        print("|---|---|---|---|---|---|")
+        phases(100, args.target)
+        return
     print("| run | wall s | CPU s | peak RSS growth MB | status | final loss | test error | t (τ) |")
     print("|---|---|---|---|---|---|---|---|")
     for d in (int(v) for v in args.sizes.split(",")):
