@@ -48,8 +48,9 @@ def row(label, fn):
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     loss = float(res["loss"][-1])
     err = float(res["test_error"][-1]) if "test_error" in res.diagnostics else math.nan
+    status = res.status.name + (f" ({res.stop_event})" if res.stop_event else "")
     print(
-        f"| {label} | {wall:7.1f} | {cpu:7.1f} | {max(0.0, rss_mb() - before):6.0f} | {res.status.name} | "
+        f"| {label} | {wall:7.1f} | {cpu:7.1f} | {max(0.0, rss_mb() - before):6.0f} | {status} | "
         f"{loss:.2e} | {err:.2e} | {res.t[-1]:.3g} |",
         flush=True,
     )
