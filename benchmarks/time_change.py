@@ -1,0 +1,97 @@
+"""Experiment: does a time change by the relative speed cut N = ∞'s CVODE steps? (README, "Scale")
+
+The normalized N = ∞ flow learns its singular values one after another, each escape a blow-up ds/dτ ≈ s²σ.
+This integrates the same 100×100 rank-5 completion (3500 observed, init 1e-3, loss 1e-8) in the variable
+θ with dθ = (‖Ẋ‖/‖X‖ + κ) dτ, in which each escape is smooth (d log s/dθ ≈ 1), and counts accepted steps
+against the run in τ. Instrumentation only: CVODE's right-hand side, Jacobian-vector products and
+preconditioner are wrapped (the products and the preconditioner's γ scaled by the factor at the last
+setup, the rank-one part of the Jacobian dropped: CVODE's Newton iteration only needs an approximation).
+
+    python benchmarks/time_change.py            # κ = 1e-6, seed 0; then the run in τ for comparison
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+
+import numpy as np
+from bench_scale import problem
+
+import riemdln
+from riemdln.flows import _cvode
+
+
+def patched_init(original, kappa: float):
+    """CVODESolver.__init__ integrating in θ instead of τ (module docstring)."""
+
+    def init(self, fun, t0, y0, t_bound, **kw):
+        held = {"c": 1.0}
+
+        def factor(y, f):
+            return 1.0 / (np.linalg.norm(f) / np.linalg.norm(y) + kappa)
+
+        def fun_theta(t, y):
+            f = fun(t, y)
+            return factor(y, f) * f
+
+        jvp, pre = kw.get("jvp"), kw.get("precond")
+        if jvp is not None:
+            kw["jvp"] = lambda t, y, v: held["c"] * jvp(t, y, v)
+        if pre is not None:
+
+            class Scaled:
+                def setup(self, t, y, gamma, jok=False):
+                    renewed = pre.setup(t, y, gamma * held["c"], jok)
+                    if renewed:
+                        held["c"] = factor(y, fun(t, y))
+                    return renewed
+
+                def solve(self, r, gamma):
+                    return pre.solve(r, gamma * held["c"])
+
+            kw["precond"] = Scaled()
+        original(self, fun_theta, t0, y0, t_bound, **kw)
+
+    return init
+
+
+def run(label: str, kappa: float | None, seed: int) -> None:
+    original_init, original_step = _cvode.CVODESolver.__init__, _cvode.CVODESolver.step
+    steps = [0]
+
+    def counted(self):
+        steps[0] += 1
+        return original_step(self)
+
+    if kappa is not None:
+        _cvode.CVODESolver.__init__ = patched_init(original_init, kappa)
+    _cvode.CVODESolver.step = counted
+    try:
+        p, X0 = problem(100, 5, 3500, seed)
+        w0 = time.perf_counter()
+        res = riemdln.end_to_end_flow(p, X0, math.inf, 1e9, normalized=True, events=[riemdln.loss_below(1e-8)])
+        wall = time.perf_counter() - w0
+    finally:
+        _cvode.CVODESolver.__init__, _cvode.CVODESolver.step = original_init, original_step
+    print(
+        f"| {label} | {wall:.1f} | {steps[0]} | {res.nfev} | {res.status.name} ({res.stop_event}) | "
+        f"{res['loss'][-1]:.2e} | {res['test_error'][-1]:.3e} |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kappa", type=float, default=1e-6)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    print("| run (100×100 rank 5, N = ∞) | wall s | accepted steps | right-hand sides | status | loss | test error |")
+    print("|---|---|---|---|---|---|---|")
+    run(f"in θ, κ = {args.kappa:g}", args.kappa, args.seed)
+    run("in τ (the library)", None, args.seed)
+
+
+if __name__ == "__main__":
+    main()
