@@ -6,6 +6,8 @@ This integrates the same 100×100 rank-5 completion (3500 observed, init 1e-3, l
 against the run in τ. Instrumentation only: CVODE's right-hand side, Jacobian-vector products and
 preconditioner are wrapped (the products and the preconditioner's γ scaled by the factor at the last
 setup, the rank-one part of the Jacobian dropped: CVODE's Newton iteration only needs an approximation).
+The factor at a setup costs one more right-hand side, which the printed count (CVODE's) leaves out and the
+wall time includes.
 
     python benchmarks/time_change.py            # κ = 1e-6, seed 0; then the run in τ for comparison
 """
