@@ -15,6 +15,9 @@ loss (or its step budget). Prints wall time, CPU time, peak RSS growth and statu
 ``--phases`` counts CVODE's accepted steps (by wrapping the internal solver's ``step``, instrumentation only)
 and attributes them to the learning events: event k runs from the step where σ_k first reaches half its final
 value to the step where σ_{k+1} does (the first event starts at τ = 0, the last one ends at the target loss).
+A second table splits the same steps by what the value being learned (the first σ_j below 90 % of its final
+value) is doing: waiting (σ_j < 1 % of its final value, the plateau before its escape), escaping (1–50 %),
+settling (50–90 %), or the tail (all five at ≥ 90 %).
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ def phases(d: int, target: float) -> None:
     k = {100: 3500, 200: 8000}.get(d, int(0.35 * d * d))
     p, X0 = problem(d, 5, k)
     original = _cvode.CVODESolver.step
+    by_event: list[str] = []
+    by_stage: list[str] = []
     for N in (3.0, math.inf):
         steps: list[tuple[float, np.ndarray]] = []
 
@@ -84,7 +89,27 @@ def phases(d: int, target: float) -> None:
         final = sv[-1]
         starts = [0] + [int(np.argmax(sv[:, j] >= 0.5 * final[j])) for j in range(1, 5)] + [len(t)]
         cells = [f"{b - a} steps, τ {t[a]:.3g}–{t[b - 1]:.3g}" for a, b in zip(starts[:-1], starts[1:], strict=True)]
-        print(f"| N = {N:g} ({res.status.name}, {wall:.1f} s, {len(t)} steps) | " + " | ".join(cells) + " |")
+        by_event.append(f"| N = {N:g} ({res.status.name}, {wall:.1f} s, {len(t)} steps) | " + " | ".join(cells) + " |")
+        by_stage.append(f"| N = {N:g} | " + " | ".join(str(c) for c in stage_counts(sv, final)) + " |")
+    print("| run | event 1 | event 2 | event 3 | event 4 | event 5 and the tail |")
+    print("|---|---|---|---|---|---|")
+    print("\n".join(by_event))
+    print("\n| run | waiting (σ_j < 1 %) | escaping (1–50 %) | settling (50–90 %) | tail (all ≥ 90 %) |")
+    print("|---|---|---|---|---|")
+    print("\n".join(by_stage))
+
+
+def stage_counts(sv: np.ndarray, final: np.ndarray) -> list[int]:
+    """Steps waiting / escaping / settling / in the tail, by the first σ_j below 90 % of its final value."""
+    counts = [0, 0, 0, 0]
+    for row in sv:
+        below = np.nonzero(row < 0.9 * final)[0]
+        if below.size == 0:
+            counts[3] += 1
+            continue
+        fraction = row[below[0]] / final[below[0]]
+        counts[0 if fraction < 0.01 else 1 if fraction < 0.5 else 2] += 1
+    return counts
 
 
 def main() -> None:
@@ -95,8 +120,6 @@ def main() -> None:
     ap.add_argument("--phases", action="store_true", help="steps per learning event at d = 100 (N = 3, ∞)")
     args = ap.parse_args()
     if args.phases:
-        print("| run | event 1 | event 2 | event 3 | event 4 | event 5 and the tail |")
-        print("|---|---|---|---|---|---|")
         phases(100, args.target)
         return
     print("| run | wall s | CPU s | peak RSS growth MB | status | final loss | test error | t (τ) |")
