@@ -225,8 +225,9 @@ def blas_threads():
 
     Measured on 2 cores (README, Benchmarks): the flows' matrices are small enough (one SVD and a few products
     of d×d matrices per right-hand side) that OpenBLAS's threads cost more than they gain up to d = 200 (3-5x
-    the CPU from d = 30 up). Setting ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) before starting Python, or
-    ``RIEMDLN_BLAS_THREADS``, overrides it.
+    the CPU from d = 30 up). Setting ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) to a non-empty value leaves
+    the count alone; ``RIEMDLN_BLAS_THREADS=k`` (an integer >= 1; anything else means 1) uses k threads. On
+    leaving the context the caller's count is restored.
     """
     import contextlib
     import os
@@ -238,7 +239,8 @@ def blas_threads():
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency
         return contextlib.nullcontext()
-    return threadpool_limits(limits=int(wanted) if wanted and wanted.isdigit() else 1, user_api="blas")
+    threads = int(wanted) if wanted and wanted.isdigit() and int(wanted) >= 1 else 1
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def with_blas_threads(fn):

@@ -159,7 +159,11 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
 
     Parameters
     ----------
-    problem : CompletionProblem
+    problem : energy
+        Any energy: an object with ``shape``, ``loss(X)`` and ``gradient(X)`` (the Frobenius gradient
+        :math:`\nabla E`), optionally ``hessian_vector(X, V)`` (else the gradient is differenced), e.g. a
+        CompletionProblem (:math:`\nabla E = P_\Omega(X - M)`), riemdln.Energy, QuadraticEnergy,
+        SensingProblem.
     X : array_like, shape (m, n)
         Full-rank point (for N > 1, :math:`A_N` is not differentiable at rank-deficient X: an error).
     depth, normalized
@@ -560,9 +564,13 @@ def svd_flow(
 
     Parameters
     ----------
-    problem : CompletionProblem
+    problem : energy
+        Any energy: an object with ``shape``, ``loss(X)`` and ``gradient(X)`` (the Frobenius gradient
+        :math:`\nabla E`), optionally ``hessian_vector(X, V)`` (else the gradient is differenced), e.g. a
+        CompletionProblem (:math:`\nabla E = P_\Omega(X - M)`), riemdln.Energy, QuadraticEnergy,
+        SensingProblem.
     X0 : array_like, shape (m, n)
-        Initial matrix, full rank.
+        Initial matrix, full rank (numpy's rank tolerance; rank-deficient X0 is refused).
     depth : float or math.inf
         Depth N >= 1 (any real); ``math.inf`` requires ``normalized=True``. For N < 2 a singular value
         can reach 0 in finite time (:math:`\dot s \propto s^{2 - 2/N}`), where log s leaves every
@@ -611,6 +619,18 @@ def svd_flow(
     (:math:`\Delta = \rho_i - \rho_j`, :math:`\psi' = \partial\log a/\partial\log x`; the
     :math:`\rho_j` derivatives follow by homogeneity), checked against central differences in
     tests/test_jacobian.py.
+
+    Statuses (``riemdln.Status``, ``result.status``; ``message`` says which and when): FINISHED, reached
+    ``t_final`` with every accepted step within tolerance; EVENT, a terminal event fired (the returned last
+    state is the one the event saw); DIVERGED, :math:`\|X\|_F` passed ``blowup_norm`` (the loss may still go
+    to 0); these have ``success=True``. INACCURATE, the loss rose on an accepted step by more than the
+    tolerances allow (the exact flow's loss never increases, so the numerical trajectory has left it; the
+    state where the rise was seen is the last one saved); FAILED, the integrator failed (step-size underflow,
+    non-finite state, ``max_steps``); these have ``success=False``.
+
+    BLAS runs on one thread during the run unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``,
+    ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS``) or ``RIEMDLN_BLAS_THREADS=k`` is set; the caller's setting is
+    restored afterwards.
 
     Examples
     --------
@@ -1060,10 +1080,15 @@ def end_to_end_flow(
 
     Parameters
     ----------
-    problem : CompletionProblem
-        Gives :math:`E` and :math:`\nabla E = P_\Omega(X - M)`.
+    problem : energy
+        Any energy: an object with ``shape``, ``loss(X)`` and ``gradient(X)`` (the Frobenius gradient
+        :math:`\nabla E`), optionally ``hessian_vector(X, V)`` (else the gradient is differenced), e.g. a
+        CompletionProblem (:math:`\nabla E = P_\Omega(X - M)`), riemdln.Energy, QuadraticEnergy,
+        SensingProblem.
     X0 : array_like, shape (m, n)
-        Initial end-to-end matrix.
+        Initial end-to-end matrix. For N > 1 it must have full numerical rank (every singular value above
+        numpy's rank tolerance, max(m, n)·eps·s_max), else a RiemdlnValueError: the exact flow keeps the rank
+        of X, and neither formulation integrates on the lower-rank stratum.
     depth : float or math.inf
         Depth N >= 1; ``math.inf`` requires ``normalized=True``.
     t_final : float
@@ -1086,8 +1111,8 @@ def end_to_end_flow(
         (formulation ``"matrix+split"``); while no such gap exists it integrates SVD coordinates and returns
         to a split chart once one opens (e.g. ``"matrix+svd+split"``); ``message`` lists the charts and
         their times. It starts in these charts if X0
-        already fails the test, and stays in the matrix form when neither applies (N < 2, where a singular
-        value can reach 0 in finite time, or rank-deficient X0).
+        already fails the test, and stays in the matrix form for N < 2, where a singular value can reach 0 in
+        finite time (rank-deficient X0 is refused for N > 1, see ``X0``).
     switch_ratio : float, optional
         See ``formulation="auto"``; default ``10 * rtol``. The matrix form resolves the smallest singular value
         to relative accuracy about ``rtol * s_max / s_min``: measured on razin-cohen-2x2 (N = 2, rtol = 1e-8)
@@ -1110,8 +1135,12 @@ def end_to_end_flow(
     rtol, atol : float
         Integration tolerances (on X, or on :math:`(\log s, Q, R)`).
     t_eval : array_like, optional
-        Times to save (within [0, t_final]); default: every accepted step. A run that stops early also saves
-        its final time.
+        Times to save (within [0, t_final]); the states there are interpolated from the solver's steps.
+        Default: the ends of accepted steps, thinned so memory does not grow with the number of steps: with
+        K = min(1000, max(50, 2e6 / (entries of the state + m n))) (K states take at most ~16 MB), once 2K
+        states are held every second one is dropped (the first and the last stay), so fewer than 2K are kept,
+        spaced in steps, not in time; each formulation of an ``"auto"`` run keeps its own. A run that stops
+        early also saves its final time.
     events : Event or sequence of Event, optional
         E.g. ``loss_below(1e-10)``, ``norm_above(1e6)``, ``time_budget(60)``.
     blowup_norm : float, optional
@@ -1130,6 +1159,20 @@ def end_to_end_flow(
     FlowResult
         ``t``, ``X`` (len(t), m, n), ``status``, ``message``, ``success``, ``diagnostics`` (see
         :func:`riemdln.flows.result.trajectory_diagnostics`), ``t_events``.
+
+    Notes
+    -----
+    Statuses (``riemdln.Status``, ``result.status``; ``message`` says which and when): FINISHED, reached
+    ``t_final`` with every accepted step within tolerance; EVENT, a terminal event fired (the returned last
+    state is the one the event saw); DIVERGED, :math:`\|X\|_F` passed ``blowup_norm`` (the loss may still go
+    to 0); these have ``success=True``. INACCURATE, the loss rose on an accepted step by more than the
+    tolerances allow (the exact flow's loss never increases, so the numerical trajectory has left it; the
+    state where the rise was seen is the last one saved); FAILED, the integrator failed (step-size underflow,
+    non-finite state, ``max_steps``); these have ``success=False``.
+
+    BLAS runs on one thread during the run unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``,
+    ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS``) or ``RIEMDLN_BLAS_THREADS=k`` is set; the caller's setting is
+    restored afterwards.
 
     Examples
     --------

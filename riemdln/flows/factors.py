@@ -16,9 +16,16 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln._validation import RiemdlnValueError, check_allocation, check_bool, check_matrix
+from riemdln._validation import (
+    RiemdlnValueError,
+    check_allocation,
+    check_bool,
+    check_matrix,
+    check_seed,
+    rank_tolerance,
+)
 from riemdln.flows import _driver
-from riemdln.flows.end_to_end import _check_problem
+from riemdln.flows.end_to_end import _check_problem, _max_saved
 from riemdln.flows.result import (
     MESSAGES,
     Event,
@@ -70,7 +77,7 @@ def balanced_factors(
     width : int, optional
         Hidden width (>= rank of X0; default min(m, n)). Extra hidden units start at zero.
     rng : numpy Generator or int, optional
-        Draw the gauge :math:`O_p` at random.
+        Draw the gauge :math:`O_p` at random (None, a non-negative integer seed or a Generator).
 
     Returns
     -------
@@ -90,6 +97,7 @@ def balanced_factors(
     if X0.ndim != 2:
         raise RiemdlnValueError(f"`X0` must be a single matrix (2-d); got shape {X0.shape}.")
     N = _check_int_depth(depth)
+    rng = check_seed(rng, "rng")
     m, n = X0.shape
     check_allocation(N * max(m, n) ** 2, "depth", f"{N} factors")
     Q, s, Rt = np.linalg.svd(X0, full_matrices=True)
@@ -102,6 +110,9 @@ def balanced_factors(
     if N == 1:
         return [X0.copy()]
     width = int(width)
+    # W_1, W_N and N - 2 middle factors, plus the N - 1 gauge matrices (and their QR work) when rng is given
+    n_square = (N - 2) + (2 * (N - 1) if rng is not None else 0)
+    check_allocation(width * (m + n) + n_square * width**2, "width", f"{N} factors of width {width}")
     mu = np.zeros(width)
     kk = min(k, width)
     mu[:kk] = s[:kk] ** (1.0 / N)
@@ -146,6 +157,44 @@ def _check_factors(factors, problem) -> list[np.ndarray]:
                 f"{W[p - 1].shape}; got {W[p].shape}."
             )
     return W
+
+
+_BALANCE_TOL = 1.5e-8  # ~ sqrt(eps): balanced to rounding (balanced_factors, with or without a gauge)
+
+
+def _check_rank_kept(W: list[np.ndarray], shape: tuple[int, int], what: str) -> None:
+    r"""Refuse balanced factors (N >= 2) whose product is numerically rank-deficient.
+
+    The criterion is that of :func:`end_to_end_flow` (numpy's rank tolerance on the singular values of
+    :math:`X_0 = W_N\cdots W_1`), against the largest rank the network allows, min(m, n, widths). From balanced
+    factors (:math:`W_{p+1}^T W_{p+1} = W_p W_p^T` to ~sqrt(eps) relative) the exact flow is the end-to-end
+    flow, whose rank cannot change in finite time for N >= 2, and gradient descent keeps it too in exact
+    arithmetic (each update of :math:`W_p` has its columns in the range of :math:`W_{p+1}^T` and its rows in
+    that of :math:`W_{p-1}`, so the hidden subspaces are kept); in floating point, rounding seeds the missing
+    singular values, which grow away from the stratum. Unbalanced factors (e.g. a layer started at zero)
+    are accepted: from them the exact flow can change the rank of X.
+    """
+    N = len(W)
+    if N < 2:
+        return
+    X = _Network.product(W)
+    k = min(*shape, *(w.shape[0] for w in W[:-1]))
+    s = np.linalg.svd(X, compute_uv=False)
+    rank = int(np.sum(s > rank_tolerance(s, shape))) if s.size and s[0] > 0 else 0
+    if rank >= k:
+        return
+    scale = max(float(np.sum(w * w)) for w in W)
+    for p in range(N - 1):
+        gap = W[p + 1].T @ W[p + 1] - W[p] @ W[p].T
+        if float(np.linalg.norm(gap)) > _BALANCE_TOL * scale:
+            return  # unbalanced: the exact flow may change the rank
+    raise RiemdlnValueError(
+        f"`factors` are balanced and multiply to an X0 of rank {rank} < {k} = min(m, n, widths); from "
+        f"balanced factors the exact {what} keeps the rank of X for N >= 2, but rounding seeds the missing "
+        "singular values, which then grow: the simulation would leave the rank-"
+        f"{rank} stratum and reach points the exact one cannot. Start from full-rank factors (e.g. "
+        "balanced_factors(X0 + 1e-8 * a random matrix, N)) or use one factor (N = 1)."
+    )
 
 
 class _Network:
@@ -223,19 +272,40 @@ def factor_flow(
     Parameters
     ----------
     problem : energy
-        Any energy (``shape``, ``loss``, ``gradient``): a CompletionProblem, riemdln.Energy,
-        QuadraticEnergy, SensingProblem, ...
+        Any energy: an object with ``shape``, ``loss(X)`` and ``gradient(X)`` (optionally
+        ``hessian_vector(X, V)``), e.g. a CompletionProblem, riemdln.Energy, QuadraticEnergy, SensingProblem.
     factors : sequence of array_like
-        ``[W_1, ..., W_N]`` (``W_1`` acts first), e.g. from :func:`balanced_factors`.
+        ``[W_1, ..., W_N]`` (``W_1`` acts first), e.g. from :func:`balanced_factors`. For N >= 2, balanced
+        factors whose product is numerically rank-deficient (rank below min(m, n, widths), numpy's rank
+        tolerance as in :func:`end_to_end_flow`) are refused with a RiemdlnValueError: the exact flow keeps
+        that rank, the numerical one would leave it (rounding seeds the missing singular values). Unbalanced
+        ones (e.g. a layer started at zero) are accepted: from them the exact flow can change the rank.
     t_final : float
     normalized : bool
     method, rtol, atol, t_eval, events, blowup_norm, max_steps, progress
-        As in :func:`end_to_end_flow` (tolerances apply to the factor entries).
+        As in :func:`end_to_end_flow` (tolerances apply to the factor entries). ``"auto"`` is LSODA (with a
+        batched finite-difference Jacobian) up to 1600 factor entries, CVODE's matrix-free BDF/GMRES above.
+        Without ``t_eval`` a bounded number of states is saved (see :func:`end_to_end_flow`), so memory does
+        not grow with the number of steps.
 
     Returns
     -------
     FlowResult
         With ``factors``: ``factors[p]`` is :math:`W_{p+1}` along the trajectory, shape (len(t), ...).
+
+    Notes
+    -----
+    Statuses (``riemdln.Status``): FINISHED, reached ``t_final`` with every accepted step within tolerance;
+    EVENT, a terminal event fired (the returned last state is the one the event saw); DIVERGED,
+    :math:`\|X\|_F` passed ``blowup_norm``; these three have ``success=True``. INACCURATE, the loss rose on
+    an accepted step by more than the tolerances allow (the exact flow's loss never increases, so the
+    numerical trajectory has left it; the state where the rise was seen is the last one saved); FAILED,
+    the integrator failed (step-size underflow, non-finite state, ``max_steps``). ``message`` says which,
+    and when.
+
+    BLAS runs on one thread during the run unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``,
+    ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS``) or ``RIEMDLN_BLAS_THREADS=k`` is set; the caller's setting
+    is restored afterwards.
 
     Examples
     --------
@@ -250,6 +320,7 @@ def factor_flow(
     normalized = check_bool(normalized, "normalized")
     W0 = _check_factors(factors, problem)
     N = len(W0)
+    _check_rank_kept(W0, problem.shape, "flow")
     t_final = _driver.check_time(t_final, "t_final")
     rtol = _driver.check_tol(rtol, "rtol")
     atol = _driver.check_tol(atol, "atol")
@@ -286,6 +357,7 @@ def factor_flow(
         desc=f"factor flow N={N}",
         batched=True,
         fallback=fallback,
+        max_saved=_max_saved(sum(w.size for w in W0), problem.shape[0] * problem.shape[1]),
     )
     return _factor_result(
         problem,
@@ -352,7 +424,12 @@ def factor_descent(
     problem : energy
         Any energy (see :func:`factor_flow`).
     factors : sequence of array_like
-        ``[W_1, ..., W_N]``.
+        ``[W_1, ..., W_N]``. Balanced factors (N >= 2) whose product is numerically rank-deficient are
+        refused, as in :func:`factor_flow`. In exact arithmetic gradient descent keeps their rank too, even
+        with a finite step: each update of :math:`W_p` has its columns in the range of :math:`W_{p+1}^T` and
+        its rows in that of :math:`W_{p-1}`, so the hidden subspaces, and the rank of X, are kept. In floating
+        point, rounding seeds the missing directions and the steps amplify them, so where the run goes would
+        be decided by rounding, not by the algorithm.
     lr : float
         Learning rate :math:`\eta > 0`.
     steps : int
@@ -373,6 +450,14 @@ def factor_descent(
     FlowResult
         ``t`` = step·lr, ``X``, ``factors``, diagnostics; ``nfev`` counts gradient evaluations.
 
+    Notes
+    -----
+    Statuses: FINISHED, all ``steps`` taken; EVENT, a terminal event fired (the returned last state is the
+    one it saw); DIVERGED, :math:`\|X\|_F` passed ``blowup_norm`` or an entry overflowed (the learning rate
+    is above the stability limit). Descent does not check the loss for rises (a finite step may raise it),
+    so it never ends INACCURATE. BLAS runs on one thread unless ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS)
+    or ``RIEMDLN_BLAS_THREADS=k`` is set.
+
     Examples
     --------
     >>> from riemdln import CompletionProblem
@@ -385,6 +470,7 @@ def factor_descent(
     problem = _check_problem(problem)
     W = [w.copy() for w in _check_factors(factors, problem)]
     N = len(W)
+    _check_rank_kept(W, problem.shape, "gradient descent (in exact arithmetic)")
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not (lr > 0) or not math.isfinite(lr):
         raise RiemdlnValueError(f"`lr` must be a finite real number > 0; got {lr!r}.")
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
