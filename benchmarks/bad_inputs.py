@@ -1,4 +1,5 @@
-"""A table of bad inputs to riemdln's public API outside the simulators; prints how each is met.
+"""A table of bad inputs to riemdln's public API (and the simulators' step counts and resource guards); prints how
+each is met.
 
 Every row is (label, the argument that is wrong, a call). A row counts as
 
@@ -303,11 +304,109 @@ def cli_rows():
     )
 
 
+def hardening_rows():
+    """Integers beyond the double range, effective_rank, Event, derive/catalog, reproduce's flags and overrides,
+    geodesics, the simulators' step counts and the resource guards (issue 11)."""
+    from riemdln.problems import CompletionProblem
+
+    huge = 10**400
+    big2 = [[huge, 0], [0, 1]]
+    cat = riemdln.catalog()
+    problem = CompletionProblem.named("menon-2x2")
+    quadratic = riemdln.QuadraticEnergy(I2)
+    X0 = 0.5 * I2
+    D = np.diag([2.0, 1.0])
+    row("multiplier(x=10**400)", "x", lambda: riemdln.multiplier(huge, 1, 2))
+    row("entropy(s=[10**400, 1])", "s", lambda: riemdln.entropy([huge, 1], 2))
+    row("metric(X=10**400 entry)", "X", lambda: riemdln.metric(big2, I2, I2, 2))
+    row("apply_A(Z=10**400 entry)", "Z", lambda: riemdln.apply_A(I2, big2, 2))
+    row("catalog['multiplier'].numpy(x=10**400)", "x", lambda: cat["multiplier"].numpy(huge, 1, 2))
+    row("catalog['orthogonal_group_volume'].numpy(d=10**400)", "d", lambda: cat["orthogonal_group_volume"].numpy(huge))
+    row("catalog['orthogonal_group_volume'].numpy(d=10**9)", "d", lambda: cat["orthogonal_group_volume"].numpy(10**9))
+    row("orthogonal_group_volume(d=10**400)", "d", lambda: riemdln.orthogonal_group_volume(huge))
+    row("orthogonal_group_volume(d=10**9)", "d", lambda: riemdln.orthogonal_group_volume(10**9))
+    row("multiplier(x=10**5000)", "x", lambda: riemdln.multiplier(10**5000, 1, 2))
+    for bad, lab in [([], "empty"), ([-1, 1], "negative"), ([NAN, 1], "nan"), ("ab", "str"), (2.0, "scalar")]:
+        row(f"effective_rank(s={lab})", "s", lambda bad=bad: riemdln.effective_rank(bad))
+    fn = lambda t, X, p: 0.0  # noqa: E731
+    row("Event('e', 5)", "fn", lambda: riemdln.Event("e", 5))
+    row("Event(3, fn)", "name", lambda: riemdln.Event(3, fn))
+    row("Event(terminal='yes')", "terminal", lambda: riemdln.Event("e", fn, terminal="yes"))
+    row("Event(direction=nan)", "direction", lambda: riemdln.Event("e", fn, direction=NAN))
+    row("Event(wall_seconds=-1)", "wall_seconds", lambda: riemdln.Event("e", None, wall_seconds=-1.0))
+    row("derive(names=5)", "names", lambda: riemdln.derive(names=5))
+    row("derive(names=[5])", "names", lambda: riemdln.derive(names=[5]))
+    row("derive(progress=5)", "progress", lambda: riemdln.derive("multiplier", progress=5))
+    row("derive(use_cache='no')", "use_cache", lambda: riemdln.derive("multiplier", use_cache="no"))
+    row("derive(cache=5)", "cache", lambda: riemdln.derive("multiplier", cache=5))
+    row("derive(report=5)", "report", lambda: riemdln.derive("multiplier", report=5))
+    row("catalog(cache=5)", "cache", lambda: riemdln.catalog(cache=5))
+    row("catalog(refresh='yes')", "refresh", lambda: riemdln.catalog(refresh="yes"))
+    from riemdln.report import reproduce
+
+    out = "/tmp/riemdln-bad-x"
+    for kw, arg in [
+        (dict(pdf="no"), "pdf"),
+        (dict(progress="no"), "progress"),
+        (dict(quick=1), "quick"),
+        (dict(force="yes"), "force"),
+        (dict(log=5), "log"),
+        (dict(studies=[3]), "studies"),
+        (dict(overrides={"operator_convergence": {"seeds": -1}}), "overrides"),
+        (dict(overrides={"operator_convergence": {"seeds": [-1]}}), "overrides"),
+        (dict(overrides={"operator_convergence": {"d": "six"}}), "overrides"),
+        (dict(overrides={"depth_convergence": {"tau": 0}}), "overrides"),
+        (dict(overrides={"volume_bias": {"beyond": {"seeds": "x"}}}), "overrides"),
+        (dict(overrides={"deep_completion": {"nuclear_exact": "no"}}), "overrides"),
+    ]:
+        row(f"reproduce({kw!r})", arg, lambda kw=kw: reproduce(out, **kw))
+    row("reproduce(out=5)", "out", lambda: reproduce(5))
+    row("geodesic(rtol=0)", "rtol", lambda: riemdln.geodesic(D, I2, 2, rtol=0))
+    row("geodesic(rtol=nan)", "rtol", lambda: riemdln.geodesic(D, I2, 2, rtol=NAN))
+    row("geodesic(atol=-1)", "atol", lambda: riemdln.geodesic(D, I2, 2, atol=-1.0))
+    row("geodesic(max_nfev=0)", "max_nfev", lambda: riemdln.geodesic(D, I2, 2, max_nfev=0))
+    row("geodesic(max_nfev=2.5)", "max_nfev", lambda: riemdln.geodesic(D, I2, 2, max_nfev=2.5))
+    row("exp_map(V=nan)", "V", lambda: riemdln.exp_map(D, np.full((2, 2), NAN), 2))
+    row("exp_map(V shape)", "V", lambda: riemdln.exp_map(D, np.ones((3, 3)), 2))
+    row("end_to_end_jacobian(X 3x3 for 2x2)", "X", lambda: riemdln.end_to_end_jacobian(problem, np.eye(3), 2))
+    simulators = {
+        "end_to_end_flow": lambda ms: riemdln.end_to_end_flow(problem, X0, 2, t_final=1.0, max_steps=ms),
+        "end_to_end_flow(svd)": lambda ms: riemdln.end_to_end_flow(
+            problem, X0, 2, t_final=1.0, max_steps=ms, formulation="svd"
+        ),
+        "svd_flow": lambda ms: riemdln.svd_flow(problem, X0, 2, t_final=1.0, max_steps=ms),
+        "factor_flow": lambda ms: riemdln.factor_flow(
+            problem, riemdln.balanced_factors(X0, 2), t_final=1.0, max_steps=ms
+        ),
+    }
+    for bad in (0, -5, "many", 2.5, True):
+        for sim, call in simulators.items():
+            row(f"{sim}(max_steps={bad!r})", "max_steps", lambda call=call, bad=bad: call(bad))
+        row(
+            f"factor_descent(steps={bad!r})",
+            "steps",
+            lambda bad=bad: riemdln.factor_descent(problem, riemdln.balanced_factors(X0, 2), 0.1, steps=bad),
+        )
+    L = riemdln.langevin
+    row("langevin(t_final=1e9, dt=1e-9, save_every=1)", "dt", lambda: L(quadratic, I2, 2, 1.0, 1e9, 1e-9, save_every=1))
+    row(
+        "langevin(save_every=1, 1e9 steps x 1000 chains)",
+        "save_every",
+        lambda: L(quadratic, I2, 2, 1.0, 1e6, 1e-3, save_every=1, n_chains=1000),
+    )
+    row("langevin(n_chains=10**9)", "n_chains", lambda: L(quadratic, I2, 2, 1.0, 1.0, 0.1, n_chains=10**9))
+    row("gibbs_sample(n_samples=10**12)", "n_samples", lambda: riemdln.gibbs_sample(quadratic, 2, 1.0, 10**12))
+    row("balanced_factors(depth=10**9)", "depth", lambda: riemdln.balanced_factors(I2, 10**9))
+    row("balanced_factors(depth=10**400)", "depth", lambda: riemdln.balanced_factors(I2, huge))
+    row("end_to_end_flow(depth=1e300 raw)", "depth", lambda: riemdln.end_to_end_flow(problem, X0, 1e300, t_final=1.0))
+
+
 def run(verbose: bool) -> dict[str, int]:
     geometry_rows()
     problem_rows()
     twin_rows()
     cli_rows()
+    hardening_rows()
     counts = {"named": 0, "unnamed": 0, "other": 0, "silent": 0}
     for label, arg, fn in ROWS:
         with warnings.catch_warnings():

@@ -28,7 +28,17 @@ class RiemdlnValueError(ValueError):
 
 
 def _short(value) -> str:
-    text = " ".join(repr(value).split())  # one line: array reprs span several
+    """``repr(value)`` on one line (array reprs span several), at most 80 characters."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 10**70:
+        return (
+            f"an integer of {len(str(abs(int(value))))} digits"
+            if int(value).bit_length() < 14_000
+            else "a huge integer"
+        )
+    try:
+        text = " ".join(repr(value).split())
+    except Exception:  # noqa: BLE001 - a repr that fails (an int beyond sys.get_int_max_str_digits, ...)
+        text = f"<{type(value).__name__}>"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -71,6 +81,10 @@ def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
         if raw.dtype.kind in "USc":
             raise RiemdlnValueError(message())
         arr = raw if raw.dtype == np.float64 else np.asarray(raw, dtype=float)
+    except OverflowError:  # an int beyond the double range (10**400)
+        raise RiemdlnValueError(
+            f"`{name}` must be an array of finite real numbers; got {_short(value)} (an integer too large for a float)."
+        ) from None
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RiemdlnValueError):
             raise
@@ -138,12 +152,14 @@ def check_integer(value, name: str, low: int = 0, high: int | None = None) -> in
 MAX_ENTRIES = 2**31
 
 
-def check_allocation(entries: int, name: str, what: str) -> None:
-    """Refuse up front a request for more than :data:`MAX_ENTRIES` floats (it cannot fit in memory)."""
+def check_allocation(entries: int, name: str, what: str, fix: str | None = None) -> None:
+    """Refuse up front a request for more than :data:`MAX_ENTRIES` floats (it cannot fit in memory).
+
+    ``fix`` ends the message (default: "choose a smaller `name`")."""
     if entries > MAX_ENTRIES:
         raise RiemdlnValueError(
             f"`{name}` asks for {what} of {entries:.3g} floats ({8 * entries / 2**30:.3g} GiB), more than the "
-            f"{MAX_ENTRIES:.3g} riemdln allocates at once; choose a smaller `{name}`."
+            f"{MAX_ENTRIES:.3g} riemdln allocates at once; {fix or f'choose a smaller `{name}`'}."
         )
 
 

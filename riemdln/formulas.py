@@ -23,6 +23,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +38,10 @@ from sympy.printing.pycode import PythonCodePrinter
 
 import riemdln
 from riemdln._io import atomic_write
-from riemdln._validation import RiemdlnValueError, check_finite_array
+from riemdln._validation import RiemdlnValueError, _short, check_finite_array
+from riemdln.derivations import _engine
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._engine import DERIVATION_MODULES, Check, derive, graph
+from riemdln.derivations._engine import DERIVATION_MODULES, Check, graph
 from riemdln.derivations._entries import Entry
 from riemdln.functions import dln_multiplier, logmean
 
@@ -130,7 +132,22 @@ class TwinPrinter(NumPyPrinter):
         super().__init__(base)
 
 
-_TWIN_NAMESPACE = {"numpy": np, "riemdln": riemdln, "math": math, "builtins": __import__("builtins")}
+# the builtins generated twin code may call (sum, range, abs, ...): pure functions only, never __import__,
+# open, eval, exec or getattr. A twin's exec namespace exposes nothing else (defence in depth: the cache
+# loader already refuses a symbol name that is not an identifier, so no name can be printed as code).
+_TWIN_BUILTINS = {
+    n: getattr(__import__("builtins"), n)
+    for n in (
+        *("abs", "all", "any", "bool", "complex", "divmod", "enumerate", "float", "int", "len", "list"),
+        *("map", "max", "min", "pow", "range", "round", "sum", "tuple", "zip"),
+    )
+}
+_TWIN_NAMESPACE = {
+    "numpy": np,
+    "riemdln": riemdln,
+    "math": math,
+    "builtins": __import__("types").SimpleNamespace(**_TWIN_BUILTINS),
+}
 
 
 def twin_source(expr, args, name: str = "twin", printer: str = "numpy") -> str:
@@ -161,7 +178,7 @@ def _product_as_exp_sum(expr):
 def _compile(src: str, name: str) -> Callable:
     import riemdln.kernels  # noqa: F401 - make riemdln.kernels resolvable
 
-    ns: dict[str, Any] = dict(_TWIN_NAMESPACE)
+    ns: dict[str, Any] = dict(_TWIN_NAMESPACE, __builtins__=dict(_TWIN_BUILTINS))
     exec(compile(src, f"<riemdln twin {name}>", "exec"), ns)  # noqa: S102 - our own generated code
     fn: Callable = ns[name]
     return fn
@@ -310,6 +327,9 @@ def _arg_kind(arg) -> str:
     return "real"
 
 
+_MAX_COUNT = 10**6  # the largest count (a dimension d) a catalog twin accepts
+
+
 def _checked_twin(formula: Formula, raw: Callable) -> Callable:
     """Wrap the compiled twin ``raw`` with the argument checks of :attr:`Formula.numpy`."""
     names = tuple(str(a) for a in formula.args)
@@ -327,7 +347,11 @@ def _checked_twin(formula: Formula, raw: Callable) -> Callable:
         for name, kind, value in zip(names, kinds, args, strict=True):
             if kind == "count":
                 if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
-                    raise RiemdlnValueError(f"`{name}` {where} must be an integer >= 1; got {value!r}.")
+                    raise RiemdlnValueError(f"`{name}` {where} must be an integer >= 1; got {_short(value)}.")
+                if value > _MAX_COUNT:  # a count is a dimension: the twin loops (or expands) over it
+                    raise RiemdlnValueError(
+                        f"`{name}` {where} must be an integer <= {_MAX_COUNT}; got {_short(value)}."
+                    )
                 checked.append(int(value))
                 continue
             if kind == "depth":
@@ -479,6 +503,53 @@ def _build(results: Mapping[str, Any]) -> dict[str, Formula]:
     return out
 
 
+def _check_cache(cache) -> None:
+    if cache is not None and not (isinstance(cache, str | os.PathLike) and str(os.fspath(cache)).strip()):
+        raise RiemdlnValueError(f"`cache` must be None or a directory path (str or os.PathLike); got {_short(cache)}.")
+
+
+def derive(
+    names: str | list[str] | None = None,
+    *,
+    use_cache: bool = True,
+    cache: str | os.PathLike | None = None,
+    progress: Callable[[str, str], None] | None = None,
+    report: _engine.DeriveReport | None = None,
+) -> dict[str, _engine.Result]:
+    """Run the derivations ``names`` (default: all) and what they need, in dependency order; the arguments are
+    checked first (:func:`riemdln.derivations.derive` does the work).
+
+    Returns every result computed or loaded, by name. ``use_cache=False`` rederives everything (and rewrites the
+    cache). ``progress(name, status)`` is called once per derivation.
+    """
+    if names is not None and not isinstance(names, str):
+        try:
+            items: list = list(names)
+        except TypeError:
+            items = [None]
+        if isinstance(names, bytes | Mapping) or not all(isinstance(n, str) for n in items):
+            raise RiemdlnValueError(
+                f"`names` must be None, a derivation name or a list of them (str); got {_short(names)}."
+            )
+        names = [str(n) for n in items]
+    if not isinstance(use_cache, bool | np.bool_):
+        raise RiemdlnValueError(f"`use_cache` must be True or False; got {_short(use_cache)}.")
+    _check_cache(cache)
+    if progress is not None and not callable(progress):
+        raise RiemdlnValueError(
+            f"`progress` must be None or a callable progress(name, status); got {_short(progress)}."
+        )
+    if report is not None and not isinstance(report, _engine.DeriveReport):
+        raise RiemdlnValueError(f"`report` must be None or a riemdln.derivations.DeriveReport; got {_short(report)}.")
+    return _engine.derive(
+        names,
+        use_cache=bool(use_cache),
+        cache=None if cache is None else os.fspath(cache),
+        progress=progress,
+        report=report,
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _catalog_cached(cache: str | None) -> dict[str, Formula]:
     return _build(derive(cache=cache))
@@ -494,6 +565,9 @@ def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> di
     refresh : bool
         Re-read the cache (or rederive) instead of reusing this process's catalog.
     """
+    _check_cache(cache)
+    if not isinstance(refresh, bool | np.bool_):
+        raise RiemdlnValueError(f"`refresh` must be True or False; got {_short(refresh)}.")
     key = None if cache is None else str(cache)
     if refresh:
         _catalog_cached.cache_clear()
@@ -671,9 +745,9 @@ def _broken(tex: str, width: int = 70) -> list[str]:
 
 
 _CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII description
+    (r"\blog det\(A_N\)\^\(-1/2\)", r"\log\det(A_N)^{-1/2}"),
     (r"det\(A_N\)\^\(-1/2\)", r"\det(A_N)^{-1/2}"),
     (r"\b([A-Za-z]) = (\d+)\^(\d+)\.\.(\d+)\^(\d+)", r"\1 = \2^{\3},\dots,\4^{\5}"),
-    (r"(\d+)\^(\d+)\.\.(\d+)\^(\d+)", r"\1^{\2},\dots,\3^{\4}"),
     (r"N = oo", r"N = \infty"),
     (r"\b([A-Za-z]) = (\d+)\.\.(\d+)", r"\1 = \2,\dots,\3"),
     (r"sqrt\(det Gram\)", r"\sqrt{\det \mathrm{Gram}}"),
@@ -692,7 +766,7 @@ _CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII desc
     (r"\(m, n, r\) in \{([^}]*)\}", r"(m, n, r) \in \{\1\}"),
     (r"\|J\|", r"|J|"),
     (r"\ba_N/N\b", r"a_N/N"),
-    (r"\b([dNr]) = (\d+(?:, \d+)*)\b(?![\^.])", r"\1 = \2"),
+    (r"\b([dNr]) = (\d+(?:\.\d+)?(?:, \d+(?:\.\d+)?)*)\b(?![\^.])", r"\1 = \2"),
     (r"\bx = y\b", r"x = y"),
     (r"\by = 0\b", r"y = 0"),
     (r"\bA_inf\b", r"A_\infty"),
@@ -700,36 +774,58 @@ _CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII desc
     (r"\bN = inf\b", r"N = \infty"),
     (r"\bN s_i\b", r"N s_i"),
     (r"\ba_N\(x, y\)", r"a_N(x, y)"),
-    (r"\bg\^inf\b", r"\hat g^\infty"),
     (r"\bmu(?=-)", r"\mu"),
     (r"\brho(?=-)", r"\rho"),
     (r"(?<=rank-)r\b", r"r"),
+    (r"\bA_N\(X\)", r"A_N(X)"),
+    (r"\bdet X\b", r"\det X"),
+    (r"\bX = sQ\b", r"X = sQ"),
+    (r"\bdX\b", r"dX"),
+    (r"\bO\((\d)\)", r"O(\1)"),
+    (r"\b([a-z]) x ([a-z])\b", r"\1 \times \2"),
+    (r"\b(\d)x(\d)\b", r"\1 \times \2"),
     (r"\b\w+(?:_\w+|\^\w+|/\w+_\w+)+", None),  # any other sub/superscripted token: as it is, in math mode
+    (r"(?<![/^\\])\b[FHNQXY]\b(?![(^/_'])", None),  # a lone variable (X, N, F, ...): in math mode
 ]
+_CERT_MATH_COMPILED = [re.compile(p) for p, _ in _CERT_MATH]
+_CERT_MATH_RE = re.compile("|".join(f"(?:{p})" for p, _ in _CERT_MATH))
+
+
+def _cert_math_matches(text: str) -> list[tuple[int, re.Match]]:
+    """The math fragments of ``text``, left to right: ``(index into _CERT_MATH, match of that pattern)``.
+
+    The alternation picks, at each position, the first pattern that matches there; that pattern is found again
+    by matching each one at the fragment's position in the full text (so lookbehinds and lookaheads still see
+    their context) with the same end.
+    """
+    found = []
+    for m in _CERT_MATH_RE.finditer(text):
+        for k, p in enumerate(_CERT_MATH_COMPILED):
+            g = p.match(text, m.start())
+            if g is not None and g.end() == m.end():
+                found.append((k, g))
+                break
+        else:  # pragma: no cover - the alternation matched, so one of its alternatives does
+            raise AssertionError(f"no _CERT_MATH pattern matches {m.group(0)!r} alone")
+    return found
 
 
 def _certificate_tex(text: str) -> str:
     """A certificate's description with its mathematics in math mode and the prose escaped."""
-    import re
-
     pieces: list[str] = []
     pos = 0
-    pattern = re.compile("|".join(f"(?:{p})" for p, _ in _CERT_MATH))
-    for m in pattern.finditer(text):
-        frag = m.group(0)
-        for p, repl in _CERT_MATH:
-            if re.fullmatch(p, frag):
-                if repl is not None:  # group references \1..\9 only; every other backslash is LaTeX
-                    groups = re.fullmatch(p, frag)
-                    assert groups is not None
+    for k, g in _cert_math_matches(text):
+        repl = _CERT_MATH[k][1]
+        if repl is None:
+            frag = g.group(0)
+        else:  # group references \1..\9 only; every other backslash is LaTeX
 
-                    def group(ref: re.Match, groups: re.Match = groups) -> str:
-                        return groups.group(int(ref.group(1)))
+            def group(ref: re.Match, g: re.Match = g) -> str:
+                return g.group(int(ref.group(1)))
 
-                    frag = re.sub(r"\\(\d)", group, repl)
-                break
-        pieces.append(_tex_escape(text[pos : m.start()]) + f"${frag}$")
-        pos = m.end()
+            frag = re.sub(r"\\(\d)", group, repl)
+        pieces.append(_tex_escape(text[pos : g.start()]) + f"${frag}$")
+        pos = g.end()
     pieces.append(_tex_escape(text[pos:]))
     return "".join(pieces)
 
@@ -773,14 +869,18 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
     ]
     titles = _derivation_titles()
     current = None
+    printed: dict[str, str] = {}  # certificate description -> the first formula that printed it
     for f in formulas.values():
         if f.derivation != current:  # one section per derivation, in the catalog's order
             current = f.derivation
-            lines.append(r"\section*{" + _certificate_tex(titles.get(current, current)) + "}")
+            title = titles.get(current, current)  # LaTeX (math in $...$, accents as \^o), else ASCII
+            is_latex = "$" in title or "\\" in title
+            lines.append(r"\section*{" + (title if is_latex else _certificate_tex(title)) + "}")
         lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
-        lines.append(f.title + f" ({f.convention}; derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
+        convention = "" if f.convention == "-" else f"{f.convention}; "  # (no convention: a constant)
+        lines.append(f.title + f" ({convention}derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
         if isinstance(f.expr, sympy.MatrixBase) and f.expr.cols > 4:
-            lines.extend(_matrix_entries_tex(f))
+            lines.extend(_matrix_entries_tex(f, printed))
             continue
         rhs: list[str] = []
         for e in (f.expr, *f.display):
@@ -801,23 +901,34 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         lines.append(r"\end{split}")
         lines.append(r"\end{equation}")
         if f.check is not None:
-            lines.append(_certificate_line(f.check))
+            lines.append(_certificate_line(f.check, f.name, printed))
         lines.append("")
     lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
 
 
-def _certificate_line(check: Check) -> str:
-    """The certificate paragraph under a formula."""
+def _certificate_line(check: Check, name: str, printed: dict[str, str]) -> str:
+    """The certificate paragraph under formula ``name``.
+
+    A description already printed (``printed``: description -> formula) is referred to by its equation number
+    ("as for (25)"), with what this certificate adds to it ("; divided by s_i") and its own error.
+    """
+    method = check.method
+    earlier = max((m for m in printed if method == m or method.startswith((m + "; ", m + ", "))), key=len, default=None)
+    if earlier is None:
+        what = _certificate_tex(method)
+    else:
+        what = rf"as for \eqref{{eq:{printed[earlier]}}}" + _certificate_tex(method[len(earlier) :])
+    printed.setdefault(method, name)  # (a later identical certificate refers here, even if this one refers on)
     return (
         r"\noindent\emph{Certificate:} "
-        + _certificate_tex(check.method)
+        + what
         + f"; worst relative error ${_error_tex(check.max_error)}$ over {check.points} points "
         + ("(passed)." if check.passed else "(FAILED).")
     )
 
 
-def _matrix_entries_tex(f: Formula) -> list[str]:
+def _matrix_entries_tex(f: Formula, printed: dict[str, str]) -> list[str]:
     r"""A wide matrix formula (e.g. Christoffel symbols, row k, column 4i + j) as one line per non-zero entry
     (of its first ``display`` expression when that has the same shape).
 
@@ -850,7 +961,7 @@ def _matrix_entries_tex(f: Formula) -> list[str]:
     lines.append(" \\\\\n".join(rows))
     lines.append(r"\end{align}")
     if f.check is not None:
-        lines.append(_certificate_line(f.check))
+        lines.append(_certificate_line(f.check, f.name, printed))
     lines.append("")
     return lines
 

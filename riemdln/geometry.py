@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from riemdln import _twins, kernels
 from riemdln._validation import (
     RiemdlnValueError,
+    _short,
     check_bool,
     check_broadcast,
     check_depth,
@@ -524,8 +525,15 @@ def orthogonal_group_volume(d: int) -> float:
     True
     """
     if isinstance(d, bool) or not isinstance(d, numbers_Integral) or d < 1:
-        raise RiemdlnValueError(f"`d` must be an integer >= 1; got {d!r}.")
+        raise RiemdlnValueError(f"`d` must be an integer >= 1; got {_short(d)}.")
+    if d > _MAX_GROUP_DIM:  # the sum runs over d terms; c_d underflows to 0.0 from d = 100 on anyway
+        raise RiemdlnValueError(
+            f"`d` must be an integer <= {_MAX_GROUP_DIM} (c_d underflows to 0.0 from d = 100 on); got {_short(d)}."
+        )
     return float(np.exp(_twins.log_orthogonal_group_volume(d)))
+
+
+_MAX_GROUP_DIM = 10**6
 
 
 def entropy(s: ArrayLike, depth: float, normalized: bool = False, include_constant: bool = True) -> NDArray[np.float64]:

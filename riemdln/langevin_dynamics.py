@@ -58,7 +58,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riemdln import _langevin_jit, kernels
-from riemdln._validation import RiemdlnValueError, _short, check_bool, check_depth, check_matrix, check_seed
+from riemdln._validation import (
+    RiemdlnValueError,
+    _short,
+    check_allocation,
+    check_bool,
+    check_depth,
+    check_matrix,
+    check_seed,
+)
 from riemdln.energies import as_energy
 from riemdln.flows.result import Status
 from riemdln.geometry import _multiplier as _multiplier_unchecked
@@ -81,6 +89,7 @@ _FUSED_D2 = True  # d = 2: the fused step (_step_d2); False runs the general one
 _JIT_D2 = True  # the fused d = 2 step compiled (riemdln._langevin_jit) where numba is installed
 _AUTO_RELATIVE_STEP = 0.05  # X coordinates while sqrt(2 a_dd dt / beta) < 5 % of s_d
 _MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this many floats
+_MAX_STEPS = 1e15  # time steps of one langevin run (more could never finish)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -187,8 +196,13 @@ def _sym_multiplier(v: np.ndarray, depth: float, normalized: bool) -> np.ndarray
 
     At d = 2 the twin is evaluated on the one off-diagonal pair only; the diagonal is a(v, v) = a(1, 1) v^deg
     (homogeneity of degree deg = (N - 1)/N, 1 at N = inf; a(1, 1) from the twin)."""
-    if v.shape[-1] != 2:
-        return _multiplier_unchecked(v[..., :, None], v[..., None, :], depth, normalized)
+    dim = v.shape[-1]
+    if dim != 2:  # the twin on the diagonal and on the pairs k < j; a(x, y) = a(y, x) bit for bit
+        iu = np.triu_indices(dim, 1)
+        out = _pair_matrix(_multiplier_unchecked(v[..., iu[0]], v[..., iu[1]], depth, normalized), iu, dim, False)
+        idx = np.arange(dim)
+        out[..., idx, idx] = _multiplier_unchecked(v, v, depth, normalized)
+        return out
     a00, a01, a11 = _sym_multiplier_e(v[..., 0], v[..., 1], depth, normalized)
     out = np.empty(v.shape + (2,))
     out[..., 0, 0], out[..., 1, 1] = a00, a11
@@ -254,12 +268,22 @@ def _grad(energy, X):
 # ---------------------------------------------------------------------------------------------
 # the coefficients, spectral (arrays of singular values, shape (..., d))
 def _pair_logs(v):
+    """t_kj = log v_k - log v_j on the pairs k < j only, shape (..., d(d-1)/2), and those pairs' indices."""
+    iu = np.triu_indices(v.shape[-1], 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         lv = np.log(v)
-        t = lv[..., :, None] - lv[..., None, :]
-    dim = v.shape[-1]
-    off = ~np.eye(dim, dtype=bool)
-    return np.where(off, t, 0.0), off
+        return lv[..., iu[0]] - lv[..., iu[1]], iu
+
+
+def _pair_matrix(upper, iu, dim: int, odd: bool) -> np.ndarray:
+    """(..., d, d) from the values of an odd (t_jk = -t_kj: the Langevin function) or even (the tanh ratio)
+    function of t on the pairs k < j; the diagonal is 0 (every use masks it). Same numbers as the function on
+    the whole matrix: t_jk = -t_kj exactly, and those functions are sign-symmetric bit for bit (kernels and
+    _tanh_ratio evaluate odd/even forms), so this halves the transcendental work of the d >= 3 steps."""
+    out = np.zeros(upper.shape[:-1] + (dim, dim))
+    out[..., iu[0], iu[1]] = upper
+    out[..., iu[1], iu[0]] = -upper if odd else upper
+    return out
 
 
 def ito_correction(s: ArrayLike, depth: float, normalized: bool = False) -> np.ndarray:
@@ -308,12 +332,15 @@ def entropy_drift(s: ArrayLike, depth: float, normalized: bool = False) -> np.nd
 def _entropy_drift(s, depth, normalized):
     if depth == 1:  # S_1 is constant: no drift (the closed form is 0 * inf at s_k = 0)
         return np.zeros_like(s)
-    t, off = _pair_logs(s)
+    t, iu = _pair_logs(s)
+    dim = s.shape[-1]
+    off = ~np.eye(dim, dtype=bool)
     if math.isinf(depth):
-        terms = np.where(off, 1.0 + kernels.langevin(t), 0.0)
+        terms = np.where(off, 1.0 + _pair_matrix(kernels.langevin(t), iu, dim, True), 0.0)
         return 0.5 * s * terms.sum(axis=-1)
     t = t / depth
-    terms = np.where(off, depth - 1.0 + depth * kernels.langevin(depth * t) - kernels.langevin(t), 0.0)
+    big, small = (_pair_matrix(kernels.langevin(z), iu, dim, True) for z in (depth * t, t))
+    terms = np.where(off, depth - 1.0 + depth * big - small, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         e = 0.5 * s ** ((depth - 2.0) / depth) * terms.sum(axis=-1)
     return e / depth if normalized else e
@@ -356,8 +383,11 @@ def factor_ito_correction(mu: ArrayLike, depth: float) -> np.ndarray:
 def _kappa_factor(mu, depth):
     if mu.shape[-1] == 2:
         return _kappa_factor_d2(mu, depth)
-    t, off = _pair_logs(mu)
-    num = 1.0 + kernels.langevin(0.5 * t) - depth * kernels.langevin(0.5 * depth * t) - depth * _tanh_ratio(t, depth)
+    t, iu = _pair_logs(mu)
+    dim = mu.shape[-1]
+    off = ~np.eye(dim, dtype=bool)
+    half, half_n = (_pair_matrix(kernels.langevin(z), iu, dim, True) for z in (0.5 * t, 0.5 * depth * t))
+    num = 1.0 + half - depth * half_n - depth * _pair_matrix(_tanh_ratio(t, depth), iu, dim, False)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(off, num / (depth * (mu[..., :, None] + mu[..., None, :])), 0.0)
     return terms.sum(axis=-1)
@@ -375,8 +405,10 @@ def _kappa_factor_d2(mu, depth):
 
 def _entropy_grad_mu(mu, depth):
     r""":math:`\partial S_N/\partial\mu_k = \frac1{2\mu_k}\sum_{j\ne k}[N-1+N\mathcal L(Nt)-\mathcal L(t)]`."""
-    t, off = _pair_logs(mu)
-    terms = np.where(off, depth - 1.0 + depth * kernels.langevin(depth * t) - kernels.langevin(t), 0.0)
+    t, iu = _pair_logs(mu)
+    dim = mu.shape[-1]
+    big, small = (_pair_matrix(kernels.langevin(z), iu, dim, True) for z in (depth * t, t))
+    terms = np.where(~np.eye(dim, dtype=bool), depth - 1.0 + depth * big - small, 0.0)
     total = terms.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):  # the smallest of mu -> 0: the sum vanishes faster
         return np.where(mu > 0, total / (2.0 * np.where(mu > 0, mu, 1.0)), 0.0)
@@ -433,10 +465,9 @@ def _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, dt):
     return _unframe(U, inc, V)
 
 
-def _step_general(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite, ito=True):
-    """One step of every chain (any d; one batch of SVDs): (new state, which chains stepped in Y)."""
-    n_chains = state.shape[0]
-    U, sigma, V = _svd(state)
+def _prepare_general(state, is_y, depth, coordinates, finite, svd=None):
+    """First half of a step (no energy call): the SVD of the state and, per chain, (U, s, V, mu, X)."""
+    U, sigma, V = (svd or _svd)(state)
     if is_y.any():
         mu = np.where(is_y[:, None], sigma, sigma ** (1.0 / depth))
         s = np.where(is_y[:, None], sigma**depth, sigma)
@@ -444,7 +475,13 @@ def _step_general(state, is_y, energy, xi, depth, normalized, beta, lam, h, coor
     else:
         s, X = sigma, state
         mu = sigma ** (1.0 / depth) if finite and coordinates != "X" else None
-    G = _grad(energy, X)
+    return U, s, V, mu, X
+
+
+def _advance_general(prepared, G, xi, depth, normalized, beta, lam, h, coordinates, finite, ito=True):
+    """Second half of a step, given the gradient G at X: (new state, which chains stepped in Y)."""
+    U, s, V, mu, X = prepared
+    n_chains = X.shape[0]
     if coordinates == "X" or not finite:
         use_y = np.zeros(n_chains, dtype=bool)
     elif coordinates == "Y":
@@ -462,10 +499,41 @@ def _step_general(state, is_y, energy, xi, depth, normalized, beta, lam, h, coor
     if use_y.all():
         return _step_Y(U, mu, V, G, xi, depth, normalized, beta, lam, h), use_y
     ix = ~use_y
-    new = np.empty_like(state)
+    new = np.empty_like(X)
     new[ix] = _step_X(X[ix], U[ix], s[ix], V[ix], G[ix], xi[ix], depth, normalized, beta, lam, h)
     new[use_y] = _step_Y(U[use_y], mu[use_y], V[use_y], G[use_y], xi[use_y], depth, normalized, beta, lam, h)
     return new, use_y
+
+
+def _step_general(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite, ito=True):
+    """One step of every chain (any d; one batch of SVDs): (new state, which chains stepped in Y).
+
+    d >= 3 with many chains: both halves run in chunks of ``_SVD_CHUNK`` chains on a thread per core (numpy
+    releases the GIL in LAPACK and in its array loops); the energy is called once, on every chain, in the
+    calling thread (user energies need not be thread-safe). Every operation acts chain by chain, so the
+    numbers are those of the unchunked step, bit for bit (tests/test_langevin.py)."""
+    threads = _svd_threads()
+    n = state.shape[0]
+    if state.shape[-1] == 2 or threads <= 1 or n < 2 * _SVD_CHUNK or os.getpid() != _PID:
+        prepared = _prepare_general(state, is_y, depth, coordinates, finite)
+        G = _grad(energy, prepared[4])
+        return _advance_general(prepared, G, xi, depth, normalized, beta, lam, h, coordinates, finite, ito)
+    pool = _svd_pool(threads)
+    chunks = [slice(i, i + _SVD_CHUNK) for i in range(0, n, _SVD_CHUNK)]
+
+    def svd(Z):
+        U, s, Vt = np.linalg.svd(Z)
+        return U, s, np.swapaxes(Vt, -1, -2)
+
+    parts = list(pool.map(lambda c: _prepare_general(state[c], is_y[c], depth, coordinates, finite, svd), chunks))
+    X = np.concatenate([part[4] for part in parts])
+    G = _grad(energy, X)
+
+    def advance(c, part):
+        return _advance_general(part, G[c], xi[c], depth, normalized, beta, lam, h, coordinates, finite, ito)
+
+    done = list(pool.map(advance, chunks, parts))
+    return np.concatenate([d[0] for d in done]), np.concatenate([d[1] for d in done])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -728,7 +796,8 @@ def langevin(
         Add the entropic drift (:math:`\lambda = 1`).
     n_chains : int
         Independent chains (vectorized: one batch of SVDs per step; at d = 2 one compiled loop over the
-        chains on numba's threads, see :mod:`riemdln._langevin_jit`).
+        chains on numba's threads, see :mod:`riemdln._langevin_jit`; at d >= 3 with >= 512 chains the step runs
+        in chunks of chains on a thread per core, with the same numbers bit for bit).
     seed : None, int or numpy.random.Generator
         Seeded runs are reproducible bit for bit.
     coordinates : {"auto", "X", "Y"}
@@ -765,6 +834,7 @@ def langevin(
     coordinates = _check_coordinates(coordinates, depth)
     if not _ito:
         coordinates = "X"
+    check_allocation(n_chains * dim * dim, "n_chains", f"{_short(n_chains)} chains of {dim}x{dim} states")
     X0 = check_matrix(X0, "X0")
     if X0.ndim == 2:
         X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
@@ -773,11 +843,23 @@ def langevin(
             f"`X0` must have shape ({dim}, {dim}) or (n_chains, {dim}, {dim}) = ({n_chains}, {dim}, {dim}); "
             f"got {X0.shape}."
         )
-    n_steps = max(1, int(round(t_final / dt)))
+    steps = t_final / dt
+    if not steps <= _MAX_STEPS:  # before any work: such a run could not finish (and round() overflows)
+        raise RiemdlnValueError(
+            f"`dt` must leave at most {_MAX_STEPS:.3g} steps in `t_final`; t_final / dt = {steps:.3g}."
+        )
+    n_steps = max(1, int(round(steps)))
     h = t_final / n_steps
     if save_every is None:
         save_every = max(1, math.ceil(n_steps * n_chains * dim * dim / _MAX_SAVED_FLOATS))
     save_every = _positive_int(save_every, "save_every")
+    n_saved = n_steps // save_every + 2
+    check_allocation(
+        n_saved * n_chains * dim * dim,
+        "save_every",
+        f"{n_saved} saved states of {n_chains} chains of {dim}x{dim}",
+        "choose a larger `save_every` (or fewer steps or chains)",
+    )
     rng = np.random.default_rng(seed)
     lam = 1.0 if free_energy else 0.0
     finite = not math.isinf(depth)
@@ -1007,6 +1089,7 @@ def gibbs_sample(
     seed = check_seed(seed)
     n_chains = _positive_int(n_chains, "n_chains")
     burn_in = _positive_int(burn_in, "burn_in", low=0)
+    check_allocation(n_samples * dim * dim, "n_samples", f"{_short(n_samples)} kept {dim}x{dim} samples")
     lam = 1.0 if free_energy else 0.0
     rng = np.random.default_rng(seed)
     C = min(n_chains, n_samples)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from riemdln._validation import RiemdlnValueError, check_allocation, check_finite_array, check_seed
+from riemdln._validation import _short as _validation_short
 
 __all__ = ["CompletionProblem"]
 
@@ -28,8 +29,7 @@ _NAMED = ("menon-2x2", "razin-cohen-2x2")
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return _validation_short(value)  # one line, at most 80 characters
 
 
 def _check_shape(shape) -> tuple[int, int]:

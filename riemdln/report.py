@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
+import math
+import numbers
 import os
 import platform
 import shutil
@@ -35,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from riemdln._io import atomic_write, folder_lock
-from riemdln._validation import RiemdlnValueError
+from riemdln._validation import RiemdlnValueError, _short
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
 from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor
 
@@ -178,6 +180,26 @@ def reproduce(
     dict
         The content of ``results.json``.
     """
+    if not isinstance(out, str | os.PathLike) or not str(os.fspath(out)).strip():
+        raise RiemdlnValueError(f"`out` must be a directory path (str or os.PathLike); got {_short(out)}.")
+    for flag, value in (("quick", quick), ("paper", paper), ("force", force)):
+        if not isinstance(value, bool):
+            raise RiemdlnValueError(f"`{flag}` must be True or False; got {_short(value)}.")
+    for flag, value in (("pdf", pdf), ("progress", progress)):
+        if value is not None and not isinstance(value, bool):
+            raise RiemdlnValueError(f"`{flag}` must be None (automatic), True or False; got {_short(value)}.")
+    if log is not None and not callable(log):
+        raise RiemdlnValueError(f"`log` must be None or a callable log(message); got {_short(log)}.")
+    if command_line is not None:
+        words = [] if isinstance(command_line, str) else _iterable(command_line)
+        if not words and command_line or not all(isinstance(a, str) for a in words):
+            raise RiemdlnValueError(f"`command_line` must be None or a sequence of str; got {_short(command_line)}.")
+        command_line = words
+    if studies is not None and not isinstance(studies, str):
+        items = _iterable(studies)  # a generator is read once, here
+        if not all(isinstance(s, str) for s in items):
+            raise RiemdlnValueError(f"`studies` must be a study name or a sequence of them; got {_short(studies)}.")
+        studies = items
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if isinstance(studies, str):
         studies = [studies]
@@ -252,8 +274,83 @@ def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
         except (TypeError, ValueError):
             raise RiemdlnValueError(f"`overrides[{name!r}]` must hold JSON values (numbers, strings, lists).") from None
         study_parameters(name, mode, params)  # unknown parameter names are refused here
+        defaults = study_parameters(name, mode)
+        for key, value in params.items():
+            _check_override_value(value, defaults[key], f"overrides[{name!r}][{key!r}]")
         out[name] = dict(params)
     return out
+
+
+def _iterable(value) -> list:
+    """``list(value)``, or ``[None]`` (which no check accepts) when ``value`` is not iterable."""
+    try:
+        return list(value)
+    except TypeError:
+        return [None]
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _check_override_value(value, default, where: str) -> None:
+    """``value`` has the kind of the study's own ``default``: a bool, an integer >= 0, a finite real (> 0 where
+    the default is), a string, a non-empty list of such items, or a mapping of known keys. Checked up front, so a
+    wrong type is refused before any work rather than failing inside the study."""
+
+    def refuse(need: str):
+        raise RiemdlnValueError(f"`{where}` must be {need} (like the default {_short(default)}); got {_short(value)}.")
+
+    if default is None:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            refuse("True or False")
+    elif _is_int(default):
+        if not _is_int(value) or value < 0:
+            refuse("an integer >= 0")
+    elif _is_real(default):
+        if not _is_real(value) or not math.isfinite(value) or (default > 0 and not value > 0):
+            refuse("a finite real number" + (" > 0" if default > 0 else ""))
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            refuse("a string")
+    elif isinstance(default, list | tuple):
+        if not isinstance(value, list | tuple) or (default and not value):
+            refuse("a non-empty list")
+        kinds = {_kind(d) for d in default}
+        for i, item in enumerate(value):
+            if len(kinds) == 1 and (kind := next(iter(kinds))) in ("int", "list"):
+                if kind == "int" and not (_is_int(item) and item >= 0):
+                    refuse("a list of integers >= 0")
+                if kind == "list" and not isinstance(item, list | tuple):
+                    refuse("a list of lists")
+            elif isinstance(item, bool) or not isinstance(item, numbers.Real | str | list | tuple | Mapping):
+                refuse("a list of numbers or strings")
+            if isinstance(item, Mapping) and default and isinstance(default[0], Mapping):
+                _check_override_value(item, default[0], f"{where}[{i}]")
+    elif isinstance(default, Mapping):
+        if not isinstance(value, Mapping):
+            refuse("a mapping")
+        unknown = [k for k in value if k not in default]
+        if unknown:
+            raise RiemdlnValueError(
+                f"`{where}` has the unknown key {unknown[0]!r}; known: {', '.join(map(str, default))}."
+            )
+        for k, v in value.items():
+            _check_override_value(v, default[k], f"{where}[{k!r}]")
+
+
+def _kind(v) -> str:
+    if _is_int(v):
+        return "int"
+    if isinstance(v, list | tuple):
+        return "list"
+    return type(v).__name__
 
 
 def _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line) -> dict:
@@ -393,7 +490,11 @@ def formula_index(cat: Mapping, pdf: bool) -> str:
         "certificate " + ("passed." if passed else "**did NOT pass**.") + " Index by convention:",
         "",
     ]
-    lines += [f"- {_cell(conv)}: {', '.join(names)}" for conv, names in by_conv.items()]
+    # a formula without a convention (a constant, e.g. the volume of O(d)) is listed as such, not as "-"
+    lines += [
+        f"- {_cell(conv) if conv != '-' else 'no convention (constants)'}: {', '.join(names)}"
+        for conv, names in by_conv.items()
+    ]
     return "\n".join(lines)
 
 

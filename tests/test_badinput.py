@@ -189,3 +189,149 @@ def test_good_input_at_the_edges_does_not_raise():
     assert entropy([0.0, 1.0], 3, include_constant=False) == pytest.approx(0.0, abs=1e-15)  # a_3(1, 0) = 1
     assert metric(RECT, np.ones((2, 3)), np.ones((2, 3)), 2) > 0
     assert volume_density([1.0, 2.0], 2, shape=(np.int64(3), 4)) > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# every other public entry point: (id, call, the argument's name); each must raise a one-line RiemdlnValueError
+# naming the argument, before any work (the resource guards: within a second)
+HUGE = 10**400
+BIG2 = [[HUGE, 0], [0, 1]]
+
+
+def _problem():
+    from riemdln.problems import CompletionProblem
+
+    return CompletionProblem.named("menon-2x2")
+
+
+def _quadratic():
+    return riemdln.QuadraticEnergy(np.eye(2))
+
+
+def _reproduce(**kw):
+    return lambda: riemdln.reproduce("/tmp/riemdln-badinput-never-written", **kw)
+
+
+_X0 = 0.5 * EYE2
+_SIMULATORS = {
+    "end_to_end_flow": lambda ms: riemdln.end_to_end_flow(_problem(), _X0, 2, t_final=1.0, max_steps=ms),
+    "end_to_end_flow-svd": lambda ms: riemdln.end_to_end_flow(
+        _problem(), _X0, 2, t_final=1.0, max_steps=ms, formulation="svd"
+    ),
+    "svd_flow": lambda ms: riemdln.svd_flow(_problem(), _X0, 2, t_final=1.0, max_steps=ms),
+    "factor_flow": lambda ms: riemdln.factor_flow(
+        _problem(), riemdln.balanced_factors(_X0, 2), t_final=1.0, max_steps=ms
+    ),
+}
+STEP_CASES = [
+    (f"{sim}-max_steps={bad!r}", lambda sim=sim, bad=bad: _SIMULATORS[sim](bad), "max_steps")
+    for sim in _SIMULATORS
+    for bad in (0, -5, "many", 2.5, True)
+] + [
+    (
+        f"factor_descent-steps={bad!r}",
+        lambda bad=bad: riemdln.factor_descent(_problem(), riemdln.balanced_factors(_X0, 2), 0.1, steps=bad),
+        "steps",
+    )
+    for bad in (0, -5, "many", 2.5, True)
+]
+
+API_CASES = [
+    # integers beyond the double range: OverflowError before
+    ("multiplier-x-huge", lambda: multiplier(HUGE, 1, 2), "x"),
+    ("entropy-s-huge", lambda: entropy([HUGE, 1], 2), "s"),
+    ("metric-X-huge", lambda: metric(BIG2, EYE2, EYE2, 2), "X"),
+    ("apply_A-Z-huge", lambda: apply_A(EYE2, BIG2, 2), "Z"),
+    ("twin-multiplier-x-huge", lambda: riemdln.catalog()["multiplier"].numpy(HUGE, 1, 2), "x"),
+    ("twin-orthogonal-d-huge", lambda: riemdln.catalog()["orthogonal_group_volume"].numpy(HUGE), "d"),
+    ("twin-orthogonal-d-1e9", lambda: riemdln.catalog()["orthogonal_group_volume"].numpy(10**9), "d"),
+    ("orthogonal-d-huge", lambda: orthogonal_group_volume(HUGE), "d"),
+    ("orthogonal-d-1e9", lambda: orthogonal_group_volume(10**9), "d"),
+    ("multiplier-x-beyond-int-str-digits", lambda: multiplier(10**5000, 1, 2), "x"),
+    # effective_rank, Event
+    ("effective_rank-empty", lambda: riemdln.effective_rank([]), "s"),
+    ("effective_rank-negative", lambda: riemdln.effective_rank([-1, 1]), "s"),
+    ("effective_rank-nan", lambda: riemdln.effective_rank([np.nan, 1]), "s"),
+    ("effective_rank-str", lambda: riemdln.effective_rank("ab"), "s"),
+    ("effective_rank-scalar", lambda: riemdln.effective_rank(2.0), "s"),
+    ("Event-fn-int", lambda: riemdln.Event("e", 5), "fn"),
+    ("Event-name-int", lambda: riemdln.Event(3, lambda t, X, p: 0.0), "name"),
+    ("Event-terminal-str", lambda: riemdln.Event("e", lambda t, X, p: 0.0, terminal="yes"), "terminal"),
+    ("Event-direction-nan", lambda: riemdln.Event("e", lambda t, X, p: 0.0, direction=np.nan), "direction"),
+    ("Event-wall-negative", lambda: riemdln.Event("e", None, wall_seconds=-1.0), "wall_seconds"),
+    # derive, catalog
+    ("derive-names-int", lambda: riemdln.derive(names=5), "names"),
+    ("derive-names-list-of-int", lambda: riemdln.derive(names=[5]), "names"),
+    ("derive-progress-int", lambda: riemdln.derive("multiplier", progress=5), "progress"),
+    ("derive-use_cache-str", lambda: riemdln.derive("multiplier", use_cache="no"), "use_cache"),
+    ("derive-cache-int", lambda: riemdln.derive("multiplier", cache=5), "cache"),
+    ("derive-report-int", lambda: riemdln.derive("multiplier", report=5), "report"),
+    ("catalog-cache-int", lambda: riemdln.catalog(cache=5), "cache"),
+    ("catalog-refresh-str", lambda: riemdln.catalog(refresh="yes"), "refresh"),
+    # reproduce: checked before the formulas are derived or compiled
+    ("reproduce-pdf-str", _reproduce(pdf="no"), "pdf"),
+    ("reproduce-progress-str", _reproduce(progress="no"), "progress"),
+    ("reproduce-quick-int", _reproduce(quick=1), "quick"),
+    ("reproduce-force-str", _reproduce(force="yes"), "force"),
+    ("reproduce-log-int", _reproduce(log=5), "log"),
+    ("reproduce-out-int", lambda: riemdln.reproduce(5), "out"),
+    ("reproduce-studies-int", _reproduce(studies=[3]), "studies"),
+    ("reproduce-override-seeds-int", _reproduce(overrides={"operator_convergence": {"seeds": -1}}), "overrides"),
+    ("reproduce-override-seeds-negative", _reproduce(overrides={"operator_convergence": {"seeds": [-1]}}), "overrides"),
+    ("reproduce-override-d-str", _reproduce(overrides={"operator_convergence": {"d": "six"}}), "overrides"),
+    ("reproduce-override-tau-zero", _reproduce(overrides={"depth_convergence": {"tau": 0}}), "overrides"),
+    ("reproduce-override-nested", _reproduce(overrides={"volume_bias": {"beyond": {"seeds": "x"}}}), "overrides"),
+    ("reproduce-override-bool", _reproduce(overrides={"deep_completion": {"nuclear_exact": "no"}}), "overrides"),
+    # geodesics
+    ("geodesic-rtol-zero", lambda: riemdln.geodesic(np.diag([2.0, 1.0]), EYE2, 2, rtol=0), "rtol"),
+    ("geodesic-rtol-nan", lambda: riemdln.geodesic(np.diag([2.0, 1.0]), EYE2, 2, rtol=np.nan), "rtol"),
+    ("geodesic-atol-negative", lambda: riemdln.geodesic(np.diag([2.0, 1.0]), EYE2, 2, atol=-1.0), "atol"),
+    ("geodesic-max_nfev-zero", lambda: riemdln.geodesic(np.diag([2.0, 1.0]), EYE2, 2, max_nfev=0), "max_nfev"),
+    ("geodesic-max_nfev-float", lambda: riemdln.geodesic(np.diag([2.0, 1.0]), EYE2, 2, max_nfev=2.5), "max_nfev"),
+    ("exp_map-V-nan", lambda: riemdln.exp_map(np.diag([2.0, 1.0]), np.full((2, 2), np.nan), 2), "V"),
+    ("exp_map-V-shape", lambda: riemdln.exp_map(np.diag([2.0, 1.0]), np.ones((3, 3)), 2), "V"),
+    ("jacobian-X-shape", lambda: riemdln.end_to_end_jacobian(_problem(), np.eye(3), 2), "X"),
+    # resource guards: refused up front, with the reason
+    (
+        "langevin-save_every-1-1e18-steps",
+        lambda: riemdln.langevin(_quadratic(), EYE2, 2, 1.0, 1e9, 1e-9, save_every=1),
+        "dt",
+    ),
+    (
+        "langevin-save_every-1-too-many-saves",
+        lambda: riemdln.langevin(_quadratic(), EYE2, 2, 1.0, 1e6, 1e-3, save_every=1, n_chains=1000),
+        "save_every",
+    ),
+    (
+        "langevin-n_chains-1e9",
+        lambda: riemdln.langevin(_quadratic(), EYE2, 2, 1.0, 1.0, 0.1, n_chains=10**9),
+        "n_chains",
+    ),
+    ("gibbs-n_samples-1e12", lambda: riemdln.gibbs_sample(_quadratic(), 2, 1.0, 10**12), "n_samples"),
+    ("balanced_factors-depth-1e9", lambda: riemdln.balanced_factors(EYE2, 10**9), "depth"),
+    ("balanced_factors-depth-huge", lambda: riemdln.balanced_factors(EYE2, HUGE), "depth"),
+    ("end_to_end_flow-raw-depth-1e300", lambda: riemdln.end_to_end_flow(_problem(), _X0, 1e300, t_final=1.0), "depth"),
+]
+ALL_CASES = API_CASES + STEP_CASES
+
+
+@pytest.mark.parametrize("case,call,arg", ALL_CASES, ids=[c[0] for c in ALL_CASES])
+def test_bad_argument_is_named_before_any_work(case, call, arg):
+    import time
+
+    if case.startswith("twin-"):
+        riemdln.catalog()  # built (or read from the cache) once per process, outside the timing
+    t0 = time.perf_counter()
+    with pytest.raises(riemdln.RiemdlnValueError) as info:
+        call()
+    message = str(info.value)
+    assert f"`{arg}" in message, message
+    assert "\n" not in message, message  # one line: arrays are printed on one line
+    assert time.perf_counter() - t0 < 3.0  # refused up front, before any work or allocation
+
+
+def test_messages_print_arrays_on_one_line():
+    from riemdln.problems import _short
+
+    assert "\n" not in _short(np.eye(5)) and len(_short(np.eye(50))) <= 80
+    assert _short(10**5000) == "a huge integer"  # repr would raise (sys.get_int_max_str_digits)

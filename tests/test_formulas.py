@@ -315,8 +315,42 @@ def test_latex_document_is_paper_grade(formulas):
         if line.startswith(r"\noindent\emph{Certificate:}"):
             prose = re.sub(r"\$[^$]*\$", "", line)
             assert not re.search(r"\^|e-\d|oo\b|\\_", prose), line
+            # no variable left upright in the prose: X, N, F, H, d x d, 4x4, a spelled-out Greek letter
+            assert not re.search(r"\b[FHNQXY]\b|\b\w x \w\b|\b\dx\d\b|\b(mu|rho|sigma|inf)\b", prose), line
+        if line.startswith(r"\section*{"):  # headings: variables in math, no dangling abbreviation, Ito as Itô
+            prose = re.sub(r"\$[^$]*\$", "", line[len(r"\section*{") : -1])
+            assert not re.search(r"(?<!['^])\b[b-zA-HJ-Z]\b|\bvol\b|\bIto\b", prose), line
+    # a spelled-out Greek letter never enters math as a product of italic letters
+    assert not re.search(r"\$(mu|rho|sigma)\$", tex)
+    # a formula without a convention (a constant) prints no placeholder for it
+    assert "(-;" not in tex and "(None;" not in tex
+    # a certificate is printed once; the later formulas it certifies refer to it by number
+    descriptions = [
+        ln.split("; worst relative error")[0]
+        for ln in tex.splitlines()
+        if ln.startswith(r"\noindent\emph{Certificate:}") and r"as for \eqref" not in ln
+    ]
+    assert len(descriptions) == len(set(descriptions)), [d for d in descriptions if descriptions.count(d) > 1]
+    assert r"\emph{Certificate:} as for \eqref{eq:singular_value_velocity}" in tex
     # the claim that SymPy derived everything is gone; the generalizations are named
     assert "Every formula was derived by SymPy" not in tex and "certified numerically" in tex
+
+
+def test_every_certificate_math_pattern_is_reachable(formulas):
+    """Each _CERT_MATH pattern is the one that typesets some fragment of the catalog's certificates or derivation
+    titles (a pattern the alternation never picks, or one that cannot be re-identified, e.g. because of a
+    lookaround, is dead), and the lookaround patterns typeset what they match."""
+    from riemdln.formulas import _CERT_MATH, _cert_math_matches, _certificate_tex, _derivation_titles
+
+    texts = [f.check.method for f in formulas.values() if f.check is not None] + list(_derivation_titles().values())
+    used = {k for text in texts for k, _ in _cert_math_matches(text)}
+    assert [p for k, (p, _) in enumerate(_CERT_MATH) if k not in used] == []
+    assert _certificate_tex("mu-density, rho-coordinates, rank-r stratum") == (
+        r"$\mu$-density, $\rho$-coordinates, rank-$r$ stratum"
+    )
+    assert _certificate_tex("d x d and 4x4 matrices, integer N, O(2), N = 4.5") == (
+        r"$d \times d$ and $4 \times 4$ matrices, integer $N$, $O(2)$, $N = 4.5$"
+    )
 
 
 def test_formula_source_contains_no_cancelling_quotient(formulas):

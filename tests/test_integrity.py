@@ -32,6 +32,12 @@ PAYLOADS = {
     "bad-assumption": lambda flag: {"c": "Symbol", "v": ["x", [["__class__", True]]]},
     "integer-bomb": lambda flag: {"c": "Integer", "v": "9" * 100_000},
     "extra-key": lambda flag: {"c": "Symbol", "v": ["x", []], "code": "print(1)"},
+    # a Symbol whose *name* is code: well-formed, whitelisted, round-trips, and the numeric twins print names into
+    # generated source that is exec'd; only the name check refuses it
+    "symbol-name-code": lambda flag: {"c": "Symbol", "v": [f"__import__('pathlib').Path({str(flag)!r}).touch()", []]},
+    "dummy-name-code": lambda flag: {"c": "Dummy", "v": [f"x);__import__('os').system('touch {flag}'", [], 1]},
+    # SymPy evaluates while constructing: 7**999999999 would run for minutes
+    "pow-bomb": lambda flag: {"c": "Pow", "a": [{"c": "Integer", "v": "7"}, {"c": "Integer", "v": "999999999"}]},
 }
 
 
@@ -56,6 +62,87 @@ def test_cache_entry_that_would_execute_code_is_refused(derive_cache, tmp_path, 
     assert again.status["multiplier"] == "cached"
     stored = json.loads((cache / "multiplier.json").read_text())["payload"]["exprs"]
     assert all(isinstance(v, dict) for v in stored.values())
+
+
+def _rename_symbol(node, old: str, new: str):
+    """``node`` (a JSON tree) with every Symbol named ``old`` renamed ``new`` (its assumptions kept)."""
+    if isinstance(node, list):
+        return [_rename_symbol(n, old, new) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _rename_symbol(v, old, new) for k, v in node.items()}
+    if out.get("c") == "Symbol" and out["v"][0] == old:
+        out["v"] = [new, *out["v"][1:]]
+    return out
+
+
+def test_symbol_name_that_is_code_is_refused_and_never_runs(derive_cache, tmp_path):
+    """The audit's payload: a Symbol named as Python code in a forged entry with a recomputed checksum. It is
+    well-formed, whitelisted and round-trips; before the name check it loaded, and the catalog's numeric twin
+    (lambdify-style source with the names printed as they are, then ``exec``) ran it when called."""
+    from riemdln.derivations._tree import SYMBOL_NAME
+    from riemdln.formulas import _build
+
+    flag = tmp_path / "x"
+    code = f"__import__('pathlib').Path({str(flag)!r}).touch()"
+    with pytest.raises(TreeError, match="symbol name"):
+        from_tree({"c": "Symbol", "v": [code, [["positive", True]]]})
+    path, first = derive_cache
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for f in path.glob("*.json"):
+        (cache / f.name).write_text(f.read_text())
+    stored = json.loads((cache / "multiplier.json").read_text())["payload"]["exprs"]["multiplier"]
+    forged = _rename_symbol(stored, "N", code)  # dln_multiplier(x, y, <code>): round-trips, the name as it is
+    assert forged != stored
+    _forge(cache / "multiplier.json", {"multiplier": forged})
+    report = DeriveReport()
+    results = derive("multiplier", cache=cache, report=report)
+    assert report.status["multiplier"].startswith("derived ("), report.status
+    assert results["multiplier"]["multiplier"] == first["multiplier"]["multiplier"]
+    twin = _build({**first, "multiplier": results["multiplier"]})["multiplier"].numpy
+    assert twin(4.0, 1.0, 2.0) == pytest.approx(3.0)
+    assert not flag.exists()
+    # defence in depth: a twin's exec namespace has no __import__, open, eval or exec
+    from riemdln.formulas import _compile
+
+    for name in ("__import__", "open", "eval", "exec", "getattr"):
+        with pytest.raises(NameError):
+            _compile(f"def twin(x):\n    return {name}", "twin")(1.0)
+    # every name a derivation really uses passes the rule
+    for res in first.values():
+        for expr in res.exprs.values():
+            exprs = list(expr) if isinstance(expr, sympy.MatrixBase) else [expr]
+            assert all(SYMBOL_NAME.fullmatch(s.name) for e in exprs for s in e.atoms(sympy.Symbol))
+
+
+@pytest.mark.parametrize(
+    "tree",
+    [
+        {"c": "Pow", "a": [{"c": "Integer", "v": "7"}, {"c": "Integer", "v": "999999999"}]},
+        {"c": "Pow", "a": [{"c": "Integer", "v": "7"}, {"c": "Rational", "v": ["999999999", "2"]}]},
+        {
+            "c": "Pow",
+            "a": [
+                {"c": "Pow", "a": [{"c": "Integer", "v": "7"}, {"c": "Integer", "v": "1000"}]},
+                {"c": "Integer", "v": "1000"},
+            ],
+        },
+        {"c": "factorial", "a": [{"c": "Integer", "v": "99999999"}]},
+        {"c": "bell", "a": [{"c": "Integer", "v": "100"}, {"c": "Integer", "v": "100"}]},
+        {"c": "gamma", "a": [{"c": "Integer", "v": "10000000"}]},
+        {"c": "binomial", "a": [{"c": "Integer", "v": "10000000"}, {"c": "Integer", "v": "5000000"}]},
+        {"c": "zeta", "a": [{"c": "Integer", "v": "100000"}]},
+        {"c": "Integer", "v": "9" * 1001},
+        {"c": "Mul", "a": [{"c": "Integer", "v": "9" * 1000}] * 30},
+    ],
+    ids=["pow", "pow-rational", "pow-nested", "factorial", "bell", "gamma", "binomial", "zeta", "digits", "mul"],
+)
+def test_tree_whose_construction_would_evaluate_for_long_is_refused_quickly(tree):
+    t0 = time.perf_counter()
+    with pytest.raises(TreeError):
+        from_tree(tree)
+    assert time.perf_counter() - t0 < 1.0
 
 
 def test_tree_round_trips_every_derived_expression_exactly(derive_cache):

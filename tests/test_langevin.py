@@ -277,29 +277,67 @@ def test_quadrature_oracle_gaussian_case():
     assert np.allclose(q.value, [-0.2, 0.4**2 + 1 / 3.0], atol=1e-8)
 
 
+def _equilibrium_starts(E, depth, beta, n_chains, free_energy=False, seed=0):
+    """One exact Gibbs draw per chain (independent MALA chains in Y, one draw each after burn-in): the dynamics
+    start in equilibrium, and per-chain time averages are independent (their spread is the Monte Carlo error)."""
+    return riemdln.gibbs_sample(E, depth, beta, n_chains, free_energy=free_energy, n_chains=n_chains, seed=seed).samples
+
+
+def _time_averages(r, f):
+    """Mean over chains of each chain's time average of f (saved states after the start), and its standard error."""
+    per_chain = f(r.X[1:]).mean(axis=0)
+    return per_chain.mean(axis=0), per_chain.std(axis=0) / math.sqrt(per_chain.shape[0])
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("depth,free_energy", [(3, False), (3, True)])
+@pytest.mark.parametrize("depth,free_energy", [(2, False), (2, True), (3, False), (3, True)])
 def test_langevin_time_averages_match_quadrature(depth, free_energy):
-    beta = 4.0
-    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy)
-    r = riemdln.langevin(
-        _E,
-        np.eye(2),
-        depth,
-        beta,
-        t_final=60.0,
-        dt=4e-3,
-        n_chains=200,
-        seed=5,
-        free_energy=free_energy,
-        save_every=25,
-    )
-    assert r.status == riemdln.flows.result.Status.FINISHED
-    burn = len(r.t) // 6
-    per_chain = np.stack([_observables(r.X[burn:, c]).mean(axis=0) for c in range(r.X.shape[1])])
-    mean, se = per_chain.mean(axis=0), per_chain.std(axis=0) / math.sqrt(per_chain.shape[0])
-    # time-discretization bias O(dt) is well below the Monte Carlo error here
-    assert np.all(np.abs(mean - q.value) < 4 * se + 0.01), (mean, q.value, se)
+    """Time averages of the dynamics (coordinates="auto") against quadrature, with the O(dt) step-size bias
+    measured, not guessed: runs at h and 2h give b = m(2h) - m(h), the bias at h to first order, and the
+    Richardson value 2 m(h) - m(2h) (O(h) bias removed) must match quadrature within 4 standard errors
+    sqrt(4 se_h^2 + se_2h^2); the raw m(h) within 4 se_h plus the measured |b|."""
+    beta, h, n_chains = 4.0, 0.01, 2000
+    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy, tol=1e-5)
+    assert q.status == riemdln.flows.result.Status.FINISHED
+    X0 = _equilibrium_starts(_E, depth, beta, n_chains, free_energy, seed=7)
+    means, ses = [], []
+    kw = dict(n_chains=n_chains, seed=5, free_energy=free_energy)
+    for dt in (h, 2 * h):
+        r = riemdln.langevin(_E, X0, depth, beta, 5.0, dt, save_every=round(0.04 / dt), **kw)
+        assert r.status == riemdln.flows.result.Status.FINISHED
+        m, se = _time_averages(r, lambda X: _observables(X.reshape(-1, 2, 2)).reshape(*X.shape[:2], -1))
+        means.append(m)
+        ses.append(se)
+    bias = means[1] - means[0]
+    richardson, se_r = 2 * means[0] - means[1], np.sqrt(4 * ses[0] ** 2 + ses[1] ** 2)
+    assert np.all(np.abs(richardson - q.value) < 4 * se_r), (richardson, q.value, se_r)
+    assert np.all(np.abs(means[0] - q.value) < 4 * ses[0] + np.abs(bias)), (means[0], q.value, ses[0], bias)
+
+
+def _det_observables(X):
+    det = X[..., 0, 0] * X[..., 1, 1] - X[..., 0, 1] * X[..., 1, 0]
+    return np.stack([np.abs(det), (det < 0).astype(float)], axis=-1)
+
+
+def test_auto_coordinates_avoid_the_det_zero_bias_of_x_coordinates():
+    """docs/theory.md §13 pitfall: at N = 3, beta = 4 (chains cross det X = 0 freely: P(det < 0) = 0.42),
+    Euler-Maruyama in X is off quadrature in E[|det X|] by many standard errors, and that bias shrinks far slower
+    than dt (an O(dt) bias would fall by 4x from dt = 0.04 to 0.01); coordinates="auto" (Y near det = 0) at the
+    same dt, from the same starts and noise, is within 4 standard errors in E[|det X|] and P(det < 0)."""
+    depth, beta, n_chains = 3, 4.0, 2000
+    q = riemdln.gibbs_expectation(_E, _det_observables, depth, beta, tol=1e-5)
+    assert q.status == riemdln.flows.result.Status.FINISHED
+    X0 = _equilibrium_starts(_E, depth, beta, n_chains, seed=1)
+    err, z = {}, {}
+    for dt in (0.04, 0.01):
+        for coords in ("X", "auto"):
+            kw = dict(n_chains=n_chains, seed=2, coordinates=coords, save_every=round(0.04 / dt))
+            r = riemdln.langevin(_E, X0, depth, beta, 2.0, dt, **kw)
+            m, se = _time_averages(r, _det_observables)
+            err[dt, coords], z[dt, coords] = m - q.value, (m - q.value) / se
+    assert np.all(np.abs(z[0.01, "auto"]) < 4), z
+    assert z[0.01, "X"][0] > 4, z  # E[|det X|]: the X scheme's det = 0 bias, resolved
+    assert err[0.01, "X"][0] > 0.4 * err[0.04, "X"][0] > 0, err  # shrinks far slower than dt
 
 
 @pytest.mark.slow
@@ -547,3 +585,25 @@ def test_threaded_batch_svd_is_numpys_bit_for_bit():
     X = np.random.default_rng(2).standard_normal((2 * _SVD_CHUNK + 37, 5, 5))
     for got, want in zip(_batched_svd(X), np.linalg.svd(X), strict=True):
         assert np.array_equal(got, want)
+
+
+def test_threaded_general_step_is_the_inline_step_bit_for_bit(monkeypatch):
+    """d >= 3 with many chains: the step runs in chunks of chains on a thread pool (the energy once, in the
+    calling thread); every operation acts chain by chain, so the numbers are the inline step's exactly, in X, in
+    Y and with both charts in one batch (chains near det X = 0 step in Y under "auto")."""
+    from riemdln import langevin_dynamics as ld
+
+    rng = np.random.default_rng(4)
+    n = 2 * ld._SVD_CHUNK + 37
+    near = np.diag([1.0, 0.8, 1e-4]) + 1e-3 * rng.standard_normal((n // 2, 3, 3))
+    X0 = np.concatenate([np.eye(3) + 0.3 * rng.standard_normal((n - n // 2, 3, 3)), near])
+    E = riemdln.QuadraticEnergy(np.diag([1.0, 0.5, 0.0]))
+    for coordinates, free_energy in [("auto", False), ("auto", True), ("X", False), ("Y", True)]:
+        kw = dict(n_chains=n, seed=6, coordinates=coordinates, free_energy=free_energy)
+        monkeypatch.setattr(ld, "_svd_threads", lambda: 2)
+        threaded = riemdln.langevin(E, X0, 3, 20.0, 0.01, 1e-3, **kw)
+        monkeypatch.setattr(ld, "_svd_threads", lambda: 1)
+        inline = riemdln.langevin(E, X0, 3, 20.0, 0.01, 1e-3, **kw)
+        assert np.array_equal(threaded.X, inline.X)
+        if coordinates == "auto":
+            assert 0 < threaded["y_fraction"][1:].mean() < 1  # both charts in one batch

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
+import time
 from typing import Any
 
 import sympy
@@ -39,7 +41,6 @@ _MODULES = (
     "sympy.integrals.integrals",
     "sympy.tensor.indexed",
     "sympy.logic.boolalg",
-    "sympy.sets.",
 )
 # atoms with a value of their own (handled explicitly), never rebuilt as cls(*args)
 _VALUE_ATOMS = {"Symbol", "Dummy", "Integer", "Rational", "Float"}
@@ -47,7 +48,21 @@ _VALUE_ATOMS = {"Symbol", "Dummy", "Integer", "Rational", "Float"}
 # rebuilt as sympy.Function(name)(*args) from this fixed set, never from a name read back
 UNDEFINED_FUNCTIONS = frozenset({"F_1", "F_2"})
 _MAX_DEPTH = 400
-_MAX_NODES = 2_000_000
+# the largest derived expression has about 2,000 nodes
+_MAX_NODES = 100_000
+# a symbol's name is an identifier, never code: the numeric twins print names into generated source.
+# Derivations use ASCII names such as x, s_i, g_ij, mu1, F_ij, lambda (greek letters spelled out).
+SYMBOL_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+# resource guards: SymPy evaluates while constructing (7**999999999, bell(100, 100), ...), so numbers are
+# capped before any evaluating construction. Derived expressions hold integers up to 10 and take functions of
+# numbers only as log(2); the caps leave a wide margin.
+_MAX_DIGITS = 1_000  # an Integer literal, or each part of a Rational
+_MAX_BITS = 1 << 16  # a rational built anywhere in the tree (numerator plus denominator bits)
+_MAX_EXPONENT = 1_000  # |p| and q of a rational exponent of a rational base
+_MAX_FUNCTION_NUMBER = 16  # |p| and q of a rational argument of a function (bell, zeta, gamma, ...)
+_MAX_FLOAT_PREC = 1_000  # bits
+_MAX_FLOAT_EXP = 100_000
+_MAX_SECONDS = 30.0  # backstop: the whole tree (a derived one rebuilds in well under a second)
 
 
 class TreeError(ValueError):
@@ -71,7 +86,19 @@ def _whitelist() -> dict[str, type[sympy.Basic]]:
             if isinstance(obj, sympy.Basic) and type(obj).__name__ == name:
                 out[name] = type(obj)
     # classes that build new classes or patterns rather than expressions
-    for name in ("Function", "WildFunction", "Wild", "Dummy", "Symbol", "Basic", "Atom", "Expr", "AppliedUndef"):
+    # AlgebraicNumber computes a minimal polynomial on construction (unbounded work)
+    for name in (
+        "Function",
+        "WildFunction",
+        "Wild",
+        "Dummy",
+        "Symbol",
+        "Basic",
+        "Atom",
+        "Expr",
+        "AppliedUndef",
+        "AlgebraicNumber",
+    ):
         out.pop(name, None)
     for name, cls in _functions.NAMESPACE.items():
         out[name] = cls
@@ -113,12 +140,15 @@ def to_tree(expr) -> dict:
     return {"c": cls, "a": [to_tree(a) for a in expr.args]}
 
 
-def _build(node, depth: int, count: list[int]):
+def _build(node, depth: int, count: list[float]):
+    """Rebuild ``node``; ``count`` is ``[nodes so far, deadline (time.monotonic)]``."""
     if depth > _MAX_DEPTH:
         raise TreeError("expression tree too deep")
     count[0] += 1
     if count[0] > _MAX_NODES:
         raise TreeError("expression tree too large")
+    if time.monotonic() > count[1]:
+        raise TreeError(f"expression tree takes more than {_MAX_SECONDS:g} s to rebuild")
     if not isinstance(node, dict) or not isinstance(node.get("c"), str) or set(node) - {"c", "a", "v"}:
         raise TreeError("malformed expression node")
     cls, value, args = node["c"], node.get("v"), node.get("a", [])
@@ -134,6 +164,8 @@ def _build(node, depth: int, count: list[int]):
             for p in assumptions
         ):
             raise TreeError("malformed symbol")
+        if not SYMBOL_NAME.fullmatch(name):
+            raise TreeError(f"symbol name {name[:40]!r} is not an identifier of the form {SYMBOL_NAME.pattern}")
         if any(k not in _assume_defined for k, _ in assumptions):
             raise TreeError("unknown symbol assumption")
         assumptions = dict(assumptions)
@@ -143,14 +175,16 @@ def _build(node, depth: int, count: list[int]):
             return sympy.Dummy(name, dummy_index=value[2], **assumptions)
         return sympy.Symbol(name, **assumptions)
     if cls == "Integer":
-        if not isinstance(value, str) or len(value) > 10_000:
-            raise TreeError("malformed integer")
+        if not isinstance(value, str) or len(value.lstrip("-")) > _MAX_DIGITS:
+            raise TreeError(f"malformed integer (or more than {_MAX_DIGITS} digits)")
         return sympy.Integer(int(value))
     if cls == "Rational":
         if not (
-            isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) and len(v) < 10_000 for v in value)
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, str) and len(v.lstrip("-")) <= _MAX_DIGITS for v in value)
         ):
-            raise TreeError("malformed rational")
+            raise TreeError(f"malformed rational (or more than {_MAX_DIGITS} digits)")
         return sympy.Rational(int(value[0]), int(value[1]))
     if cls == "Float":
         if not (isinstance(value, list) and len(value) == 5 and isinstance(value[1], str)):
@@ -158,6 +192,8 @@ def _build(node, depth: int, count: list[int]):
         sign, man, exp, bc, prec = value
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (sign, exp, bc, prec)):
             raise TreeError("malformed float")
+        if not (0 < prec <= _MAX_FLOAT_PREC and abs(exp) <= _MAX_FLOAT_EXP and len(man) <= _MAX_FLOAT_PREC // 4 + 3):
+            raise TreeError("float outside the precision and exponent a derivation stores")
         return sympy.Float._new((sign, int(man, 16), exp, bc), prec)
     if cls in ("MutableDenseMatrix", "ImmutableDenseMatrix"):
         if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
@@ -180,7 +216,36 @@ def _build(node, depth: int, count: list[int]):
     children = [_build(a, depth + 1, count) for a in args]
     if not children and isinstance(getattr(sympy.S, cls, None), klass):
         return getattr(sympy.S, cls)
-    return klass(*children)
+    _check_cost(cls, klass, children)
+    out = klass(*children)
+    if isinstance(out, sympy.Rational) and _bits(out) > _MAX_BITS:
+        raise TreeError(f"{cls} node evaluates to a number of more than {_MAX_BITS} bits")
+    return out
+
+
+def _bits(q: sympy.Rational) -> int:
+    return int(q.p).bit_length() + int(q.q).bit_length()
+
+
+def _check_cost(cls: str, klass: type, children: list) -> None:
+    """Refuse, before construction, a node whose evaluation by SymPy would be unbounded work."""
+    numbers = [c for c in children if isinstance(c, sympy.Number)]
+    if not numbers:
+        return
+    if cls == "Pow" and len(children) == 2:
+        base, e = children
+        if isinstance(base, sympy.Rational) and isinstance(e, sympy.Rational):
+            if abs(e.p) > _MAX_EXPONENT or e.q > _MAX_EXPONENT or _bits(base) * abs(e.p) > _MAX_BITS:
+                raise TreeError(f"Pow of numbers {str(base)[:20]}**{str(e)[:20]} is too large to evaluate")
+    elif cls == "Mul":
+        if sum(_bits(c) for c in numbers if isinstance(c, sympy.Rational)) > _MAX_BITS:
+            raise TreeError(f"Mul of numbers of more than {_MAX_BITS} bits")
+    elif issubclass(klass, sympy.Function):
+        for c in numbers:
+            if isinstance(c, sympy.Float):
+                raise TreeError(f"{cls} of a float is not an expression a derivation stores")
+            if isinstance(c, sympy.Rational) and abs(c.p) > _MAX_FUNCTION_NUMBER or c.q > _MAX_FUNCTION_NUMBER:
+                raise TreeError(f"{cls} of the number {str(c)[:20]} is too costly to evaluate")
 
 
 def from_tree(node) -> sympy.Basic:
@@ -191,7 +256,7 @@ def from_tree(node) -> sympy.Basic:
     expression may hold them in the order a rewrite produced (the scalar Add and Mul here are commutative).
     """
     try:
-        expr = _build(node, 0, [0])
+        expr = _build(node, 0, [0, time.monotonic() + _MAX_SECONDS])
     except TreeError:
         raise
     except (TypeError, ValueError, AttributeError, KeyError, RecursionError, OverflowError) as exc:

@@ -328,7 +328,9 @@ def aligned_geodesic_length():
     return sqrt(N * Sum((s[i] ** (1 / N) - sigma[i] ** (1 / N)) ** 2, (i, 1, r)))
 
 
-@derivation("curvature", requires=("multiplier",), title="Curvature of g^N and g^inf at d = 2; Chen's geodesics")
+@derivation(
+    "curvature", requires=("multiplier",), title="Curvature of $g^N$ and $\\hat g^\\infty$ at $d = 2$; Chen's geodesics"
+)
 def derive_curvature(deps) -> Result:
     chart = chart_metric()
     warped = warped_product(chart)
@@ -495,7 +497,7 @@ def certify_curvature(exprs, R_symbolic_mu, R_inf_generic) -> dict:
         "scalar_curvature_infinite_d2": Check(
             f"{_FD}, the infinite-depth operator (logarithmic mean)", w_inf, 1e-15, n_inf
         ),
-        "scalar_curvature_coincident_d2": Check(f"{_FD}, X = s * rotation, N = 2, 3", w_coinc, 1e-15, n_coinc),
+        "scalar_curvature_coincident_d2": Check(f"{_FD}, X = sQ (Q a rotation), N = 2, 3", w_coinc, 1e-15, n_coinc),
         "scalar_curvature_generic_d2": Check(
             "closed form vs the warped-product curvature for real N = 1.5, 2.5, 7.5, 12 and for g^inf (mpmath 60 "
             "digits)",

@@ -408,7 +408,7 @@ CATALOG = (
         args=(sympy.Symbol("F_ij", real=True), sympy.Symbol("H_ij", real=True), sy.g_ij, sy.g_ji),
         convention="raw",
         symbol=r"\Theta_{ij}",
-        title="Right rotation split over $s_i \\mp s_j$ (F, H as for the left one); what the simulators run",
+        title="Right rotation split over $s_i \\mp s_j$ ($F$, $H$ as for the left one); what the simulators run",
         check="right_rotation_split",
         twins=(("right_rotation_split", None),),
     ),

@@ -222,7 +222,11 @@ def certify_normalized(expr):
     )
 
 
-@derivation("infinite_depth", requires=("multiplier", "volume"), title="Infinite depth: logarithmic mean, A_inf, vol")
+@derivation(
+    "infinite_depth",
+    requires=("multiplier", "volume"),
+    title="Infinite depth: the logarithmic mean, $A_\\infty$, volume densities",
+)
 def derive_infinite_depth(deps) -> Result:
     quotient = deps["multiplier"]["quotient"]  # (x - y)/(x^(1/N) - y^(1/N)), generic branch, real N
     limit_of_multiplier(quotient)

@@ -213,7 +213,7 @@ def log_gibbs_density_y(log_gibbs, S2):
     return claim
 
 
-@derivation("langevin", requires=("multiplier", "entropy"), title="Riemannian Langevin: Ito correction, Gibbs law")
+@derivation("langevin", requires=("multiplier", "entropy"), title="Riemannian Langevin: It\\^o correction, Gibbs law")
 def derive_langevin(deps) -> Result:
     kappa = ito_correction_chart()
     single, _pair = ito_correction_general()

@@ -62,7 +62,7 @@ def spectral_metric_forms():
     )
 
 
-@derivation("metric", requires=("multiplier", "volume"), title="The metric g^N, its inverse, the Riemannian gradient")
+@derivation("metric", requires=("multiplier", "volume"), title="The metric $g^N$, its inverse, the Riemannian gradient")
 def derive_metric(deps) -> Result:
     exprs = {}
     for dim in (2, 3):

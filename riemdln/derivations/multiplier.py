@@ -128,7 +128,7 @@ def certify_multiplier():
     )
 
 
-@derivation("multiplier", title="The multiplier a_N from the defining sum of A_N")
+@derivation("multiplier", title="The multiplier $a_N$ from the defining sum of $A_N$")
 def derive_multiplier(deps) -> Result:
     _, _, quotient = geometric_sum()
     diagonal = diagonal_sum()

@@ -122,7 +122,9 @@ def general_agrees_with(dim, general, density):
     return at_dim
 
 
-@derivation("volume", requires=("multiplier", "jacobian"), title="Volume forms of g^N (d = 2, 3, general d, rank r)")
+@derivation(
+    "volume", requires=("multiplier", "jacobian"), title="Volume forms of $g^N$ ($d = 2, 3$, any $d$, rank $r$)"
+)
 def derive_volume(deps) -> Result:
     exprs = {}
     for dim in (2, 3):

@@ -40,10 +40,10 @@ def _check_problem(problem) -> _energy.EnergyOps:
     return _energy.ops(problem)
 
 
-def _check_X0(X0, problem) -> np.ndarray:
-    X0 = check_matrix(X0, "X0")
+def _check_X0(X0, problem, name: str = "X0") -> np.ndarray:
+    X0 = check_matrix(X0, name)
     if X0.ndim != 2 or X0.shape != problem.shape:
-        raise RiemdlnValueError(f"`X0` must have the problem's shape {problem.shape}; got {X0.shape}.")
+        raise RiemdlnValueError(f"`{name}` must have the problem's shape {problem.shape}; got {X0.shape}.")
     return X0
 
 
@@ -186,7 +186,7 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
-    X = _check_X0(X, problem)
+    X = _check_X0(X, problem, "X")
     problem.check_outputs(X)
     if depth != 1.0:
         check_full_rank(np.linalg.svd(X, compute_uv=False), X.shape, "X", "A_N is not differentiable there for N > 1")

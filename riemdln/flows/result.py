@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError
+from riemdln._validation import RiemdlnValueError, _short, check_finite_array
 
 __all__ = ["Status", "MESSAGES", "FlowResult", "Event", "loss_below", "norm_above", "time_budget"]
 
@@ -64,7 +64,10 @@ class FlowResult:
     Attributes
     ----------
     t : ndarray, shape (n_t,)
-        Saved times (``t_eval`` if given, else every accepted step; for descent, ``step * lr``).
+        Saved times: ``t_eval`` if given; else ends of accepted steps, thinned to a bounded number (fewer
+        than 2K, K = min(1000, max(50, 2e6 / (state entries + m n))): every second one is dropped when 2K are
+        held), so memory does not grow with the number of steps; for descent, ``step * lr`` every
+        ``record_every`` steps.
     X : ndarray, shape (n_t, m, n)
         End-to-end matrices at those times (time first).
     status : Status
@@ -145,6 +148,30 @@ class Event:
     direction: float = 0.0
     wall_seconds: float | None = None
 
+    def __post_init__(self) -> None:
+        # checked at construction: a bad Event would otherwise fail deep inside a run (or never fire)
+        if not isinstance(self.name, str) or not self.name:
+            raise RiemdlnValueError(f"`name` of an Event must be a non-empty string; got {_short(self.name)}.")
+        if self.wall_seconds is None:
+            if not callable(self.fn):
+                raise RiemdlnValueError(
+                    f"`fn` of Event {self.name!r} must be callable as fn(t, X, problem); got {_short(self.fn)}."
+                )
+        else:
+            _positive(self.wall_seconds, "wall_seconds")
+            if self.fn is not None:
+                raise RiemdlnValueError(f"`fn` of Event {self.name!r} must be None when `wall_seconds` is given.")
+        if not isinstance(self.terminal, bool | np.bool_):
+            raise RiemdlnValueError(
+                f"`terminal` of Event {self.name!r} must be True or False; got {_short(self.terminal)}."
+            )
+        d = self.direction
+        if isinstance(d, bool) or not isinstance(d, numbers.Real) or not math.isfinite(d):
+            raise RiemdlnValueError(
+                f"`direction` of Event {self.name!r} must be a finite real number (-1, 0 or 1: its sign); got "
+                f"{_short(d)}."
+            )
+
 
 def _positive(value, name):
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0) or math.isinf(value):
@@ -216,6 +243,16 @@ def effective_rank(s: np.ndarray) -> np.ndarray:
     >>> print(round(float(effective_rank(np.array([1.0, 1.0, 0.0]))), 12))
     2.0
     """
+    s = check_finite_array(s, "s", min_ndim=1)
+    if s.shape[-1] == 0:
+        raise RiemdlnValueError(f"`s` must hold at least one singular value; got shape {s.shape}.")
+    if np.any(s < 0):
+        raise RiemdlnValueError(f"`s` must be >= 0 (singular values); got {_short(s)}.")
+    return _effective_rank(s)
+
+
+def _effective_rank(s: np.ndarray) -> np.ndarray:
+    """:func:`effective_rank` without the checks (a trajectory's singular values, NaN where it diverged)."""
     s = np.asarray(s, dtype=float)
     total = s.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -278,7 +315,7 @@ def trajectory_diagnostics(
     energy = ops(problem)
     out["loss"] = np.asarray(energy.loss_stack(X), dtype=float).reshape(n_t)
     out["singular_values"] = s
-    out["effective_rank"] = effective_rank(s)
+    out["effective_rank"] = _effective_rank(s)
     out["nuclear_norm"] = s.sum(axis=-1)
     out["frobenius_norm"] = np.sqrt(np.sum(s * s, axis=-1))
     if m == n:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from riemdln.studies import depth_label, fmt, loglog_slope, pyplot, table
+from riemdln.studies import depth_label, fmt, loglog_slope, pyplot, save_figure, table
 
 NAME = "curvature"
 RUN_KEYS = ()  # evaluations of closed forms and of the numeric curvature: no simulator runs
@@ -99,10 +99,7 @@ def figures(results: dict, outdir) -> list[str]:
     ax[1].set_ylabel(r"$|R(N g^N) - R(\hat g^\infty)|$")
     ax[1].legend(fontsize=7)
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [save_figure(fig, outdir, f"{NAME}.png")]
 
 
 def markdown(results: dict, figs: list[str]) -> str:
@@ -115,7 +112,7 @@ def markdown(results: dict, figs: list[str]) -> str:
             "(theory: 0 at N = 1, positive for N > 1):",
             table(["N", "min R(N g^N)"], rows),
             f"Maximum of R(ĝ^∞) on the chamber: {fmt(results['max_infinite'], 6)} (theory: 1/3 at s₁ = s₂).",
-            f"|R(N g^N) − R(ĝ^∞)| at s = (2, 0.5): fitted log-log slope {fmt(results['rate_slope'], 4)} (theory: −1).",
+            f"|R(N g^N) − R(ĝ^∞)| at s = (2, 1): fitted log-log slope {fmt(results['rate_slope'], 4)} (theory: −1).",
             "Sectional curvatures of g³ at diag(2, 0.5) (the diagonal plane is flat and totally geodesic):",
             table(["plane", "K"], sec),
             f"d = 3, N = 3, {len(d3)} Gaussian random X (numeric curvature): R > 0 at a fraction "

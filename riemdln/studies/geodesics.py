@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from riemdln.studies import depth_label, fmt, fmt_spread, table
+from riemdln.studies import depth_label, fmt, fmt_spread, save_figure, table
 
 NAME = "geodesics"
 RUN_KEYS = ("flow_runs",)
@@ -218,10 +218,7 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_ylabel("geodesic length / straight-segment length")
     ax.legend(fontsize=7)
     fig.tight_layout()
-    name = f"{NAME}.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name] + _flow_figure(results, outdir, plt)
+    return [save_figure(fig, outdir, f"{NAME}.png")] + _flow_figure(results, outdir, plt)
 
 
 def _flow_figure(results: dict, outdir, plt) -> list[str]:
@@ -245,10 +242,7 @@ def _flow_figure(results: dict, outdir, plt) -> list[str]:
     bx.axhline(1.0, color="k", lw=0.5)
     bx.set_ylabel("flow length / distance")
     fig.tight_layout()
-    name = f"{NAME}_flow.png"
-    fig.savefig(outdir / name, dpi=120)
-    plt.close(fig)
-    return [name]
+    return [save_figure(fig, outdir, f"{NAME}_flow.png")]
 
 
 def markdown(results: dict, figs: list[str]) -> str:

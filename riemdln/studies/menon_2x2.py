@@ -1,4 +1,4 @@
-r"""Study 4 — the 2×2 diagonal problem (menon-2x2): where do small initializations land?
+r"""Study menon_2x2 — the 2×2 diagonal problem: where do small initializations land?
 
 Observe :math:`X_{11} = X_{22} = 1`; the zero-loss set is :math:`\{[[1, a], [b, 1]]\}` and its rank-one
 points are the hyperbola :math:`ab = 1` (docs/theory.md §9). From :math:`X_0 = \varepsilon D` (D a random
@@ -164,6 +164,22 @@ def restricted_log_density(a, b, depth: float) -> np.ndarray:
     return out
 
 
+# each figure's alt text and caption (``{path}``: where the report finds it)
+_FIGURE_TEXT = {
+    f"{NAME}_limits.png": (
+        f"![{NAME}: the flow's limits on the zero-loss set, one panel per depth N, over the log volume density of "
+        "ĝ^N]({path})\n\n*Where the limits land: X₁₂ and X₂₁ of each limit (red circles: det X₀ > 0, orange "
+        "triangles: det X₀ < 0) over the log volume density that ĝ^N induces on the zero-loss set; the white "
+        "curve is the rank-one hyperbola X₁₂X₂₁ = 1.*"
+    ),
+    f"{NAME}_scale.png": (
+        f"![{NAME}: the smallest singular value of the limit against the initialization scale ε, log-log, one line "
+        "per direction]({path})\n\n*Scale: σ_min of the limit against ε on log-log axes, one colour per depth, "
+        "solid for det X₀ > 0 and dashed for det X₀ < 0; a line of slope 1 is σ_min ∝ ε.*"
+    ),
+}
+
+
 def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
     depths = results["depths"]
@@ -202,7 +218,7 @@ def figures(results: dict, outdir) -> list[str]:
         ax.set_ylabel("X₂₁")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     axes.ravel()[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle("Limits of the flow on the zero-loss set, over log vol density of ĝ^N (white: rank one)")
+    fig.suptitle(r"Limits of the flow on the zero-loss set over the log volume density of $\hat g^N$ (white: rank one)")
     fig.tight_layout()
     first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=110)
 
@@ -219,8 +235,8 @@ def figures(results: dict, outdir) -> list[str]:
             lw=0.8,
             label=f"N = {row['depth']}, det X₀ {'>' if row['sign'] > 0 else '<'} 0" if row["index"] == 0 else None,
         )
-    ax.set_xlabel("initialization scale ε")
-    ax.set_ylabel("σ_min of the limit")
+    ax.set_xlabel(r"initialization scale $\varepsilon$ ($X_0 = \varepsilon D$)")
+    ax.set_ylabel(r"$\sigma_{\min}$ of the limit")
     ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     second = save_figure(fig, outdir, f"{NAME}_scale.png", dpi=120)
@@ -253,41 +269,53 @@ def markdown(results: dict, figs: list[str]) -> str:
             "Log-log slope of σ_min(limit) against ε (ε = 1e-1 … 1e-4), per direction:",
             table(["N", "sign det X₀", "median slope", "min", "max"], slope_rows),
             _summary(results),
-            *[f"![{NAME}]({f})" for f in figs],
+            *[_FIGURE_TEXT.get(f.rsplit("/", 1)[-1], "![{NAME}]({path})").format(NAME=NAME, path=f) for f in figs],
         ]
     )
 
 
 def _summary(results: dict) -> str:
-    """What the numbers say, sentence by sentence, computed from them (observations, not theorems)."""
-    out = []
-    for f in results["fractions"]:
-        sign = "det X₀ > 0" if f["sign"] > 0 else "det X₀ < 0"
-        k = round(f["rank_one_fraction"] * f["runs"])
-        out.append(
-            f"N = {f['depth']}, {sign}: {k} of {f['runs']} runs reached rank one "
-            f"(median σ_min {fmt(f['sigma_min_median'])})."
-        )
+    """At most two sentences on what the tables do not say (the scale finding), computed from the numbers."""
     slopes: dict = {}
     for r in results["slopes"]:
         slopes.setdefault((r["depth"], r["sign"]), []).append(r["slope"])
-    for (depth, sign), values in slopes.items():
-        med = float(np.median(values))
-        verdict = "σ_min falls with ε" if med > 0.5 else "σ_min does not fall with ε"
-        out.append(f"N = {depth}, det X₀ {'>' if sign > 0 else '<'} 0: median log-log slope {fmt(med)} — {verdict}.")
-        cond = [
+    medians = {key: float(np.median(v)) for key, v in slopes.items()}
+    falling = {key: m for key, m in medians.items() if m > 0.5}
+    flat = {key: m for key, m in medians.items() if m <= 0.5}
+
+    def cases(keys) -> str:  # "N = 3, 4 and 2 (det X₀ < 0)": a depth with both signs once, else with its sign
+        keys = list(keys)
+        both = [d for d in dict.fromkeys(d for d, _ in keys) if (d, 1) in keys and (d, -1) in keys]
+        one = [f"{d} (det X₀ {'>' if s > 0 else '<'} 0)" for d, s in keys if d not in both]
+        names = both + one
+        return "N = " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+
+    out = []
+    if falling:
+        lo, hi = min(falling.values()), max(falling.values())
+        out.append(
+            f"For {cases(falling)} σ_min of the limit falls like ε^p as the initialization scale ε shrinks "
+            f"(median p from {fmt(lo)} to {fmt(hi)}): those limits are rank one only as ε → 0, not at a finite "
+            "scale (observations, not theorems)."
+        )
+    if flat:
+        starts = [
             c
             for f in results["fractions"]
-            if (f["depth"], f["sign"]) == (depth, sign)
+            if (f["depth"], f["sign"]) in flat
             for c in f.get("rank_one_start_conditioning", [])
         ]
-        if med < 0.2 and cond:
-            out.append(
-                "Since σ_min does not depend on ε there, the runs counted as rank one are a property of their "
-                f"directions, not of the scale: they start from D with σ_min(D)/σ_max(D) = "
-                f"{', '.join(fmt(c) for c in cond)}."
+        out.append(
+            f"For {cases(flat)} σ_min does not fall with ε (median slope "
+            f"{', '.join(fmt(m) for m in flat.values())}): the scale does not make those limits rank one"
+            + (
+                "; the runs counted as rank one there start from nearly singular directions "
+                f"(σ_min(D)/σ_max(D) = {', '.join(fmt(c) for c in starts)})."
+                if starts
+                else "."
             )
-    return "Observations from careful integrations, not theorems. " + " ".join(out)
+        )
+    return " ".join(out)
 
 
 def summary(results: dict) -> list[dict]:
