@@ -11,6 +11,9 @@ error where s_min << ||X||, its stencil step having followed ||X||), and ``discr
 normalized flow from 1e-2 times a random unit start, N = 2 and 4): the root-shooting stage with its integrations
 stopped at the box around the endpoints (as the library does) against the same stage without a box (as before),
 then the whole call.
+
+``--rectangular`` prints only the rectangular (finite N) figures: ``distance`` on random 2x3 and 3x2 pairs
+(median, p95, failures), ``exp_map`` on 2x3 and 3x4, and the numeric scalar curvature per point on 2x3 and 3x4.
 """
 
 from __future__ import annotations
@@ -134,6 +137,46 @@ def _bench_small_start() -> None:
         )
 
 
+def _rect_pairs(shape, count, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        X0, X1 = (np.eye(*shape) + 0.4 * rng.normal(size=shape) for _ in range(2))
+        if all(np.linalg.svd(X, compute_uv=False)[-1] > 0.3 for X in (X0, X1)):
+            out.append((X0, X1))
+    return out
+
+
+def _bench_rectangular(pairs: int) -> None:
+    for shape in ((2, 3), (3, 2)):
+        times, fails = [], 0
+        for X0, X1 in _rect_pairs(shape, pairs, 5):
+            t0 = time.perf_counter()
+            res = riemdln.geodesic_between(X0, X1, 3)
+            times.append(time.perf_counter() - t0)
+            fails += not res.success
+        print(
+            f"distance {shape[0]}x{shape[1]} (N = 3, {pairs} pairs): median {np.median(times):.3f} s, "
+            f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
+        )
+    for shape in ((2, 3), (3, 4)):
+        rng = np.random.default_rng(6)
+        X, V = np.eye(*shape) + 0.3 * rng.normal(size=shape), 0.2 * rng.normal(size=shape)
+        riemdln.exp_map(X, V, 3)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            riemdln.exp_map(X, V, 3)
+        t_exp = (time.perf_counter() - t0) / 5
+        t0 = time.perf_counter()
+        for _ in range(5):
+            riemdln.scalar_curvature(X, 3)
+        t_curv = (time.perf_counter() - t0) / 5
+        print(
+            f"{shape[0]}x{shape[1]} (N = 3): exp_map {t_exp * 1e3:.1f} ms, numeric scalar_curvature "
+            f"{t_curv * 1e3:.1f} ms per point"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pairs", type=int, default=20)
@@ -141,7 +184,11 @@ def main() -> None:
     parser.add_argument("--discrete-pairs", type=int, default=3)
     parser.add_argument("--only-curvature", action="store_true", help="only the d = 3 numeric curvature line")
     parser.add_argument("--small-start", action="store_true", help="only geodesic_between from a small start")
+    parser.add_argument("--rectangular", action="store_true", help="only the rectangular (2x3, 3x2, 3x4) figures")
     args = parser.parse_args()
+    if args.rectangular:
+        _bench_rectangular(args.pairs)
+        return
     if args.small_start:
         _bench_small_start()
         return

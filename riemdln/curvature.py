@@ -2,9 +2,13 @@ r"""Curvature of the DLN metric (docs/theory.md §11).
 
 The scalar curvature at :math:`d = 2` is evaluated through the derived twin of the catalog formula
 ``scalar_curvature_d2`` (and ``scalar_curvature_infinite_d2``), which is stable through coincident
-singular values (the kernel ``csch2gap``). Conventions: raw :math:`g^N`; normalized
-:math:`\hat g^N = N g^N`, whose scalar curvature is :math:`R(g^N)/N`; ``depth=math.inf`` is the
-normalized limit :math:`\hat g^\infty` only.
+singular values (the kernel ``csch2gap`` is exact at 0 and the bracket has no cancellation there for N > 1,
+so no branch is needed: within 2e-15 of mpmath at and near s₁ = s₂, and equal to the catalog's coincident twin
+``scalar_curvature_coincident_d2`` at s₁ = s₂, tests/test_curvature.py). Square d >= 3 and rectangular m×n X
+(finite N) are numeric (the Riemann tensor at diag(s) in the SVD frame, see :func:`sectional_curvature`).
+Conventions: raw :math:`g^N`; normalized :math:`\hat g^N = N g^N`, whose scalar curvature is
+:math:`R(g^N)/N`; ``depth=math.inf`` is the normalized limit :math:`\hat g^\infty` only, square X only
+(:math:`A_\infty` is singular on rectangular matrices).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ __all__ = ["scalar_curvature", "sectional_curvature", "ricci_curvature"]
 
 
 def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
-    r"""Scalar curvature of :math:`g^N` (or :math:`\hat g^N = N g^N`) at full-rank square matrices.
+    r"""Scalar curvature of :math:`g^N` (or :math:`\hat g^N = N g^N`) at full-rank matrices.
 
     With :math:`X = Q\operatorname{diag}(s_1, s_2)R^T`, :math:`\eta = \log(s_1/s_2)` and
     :math:`c(z) = 1/z^2 - 1/\sinh^2 z`:
@@ -37,15 +41,17 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
     Relative accuracy about 1e-15 for :math:`\eta/N \lesssim 5`; beyond, the difference in brackets
     loses about :math:`2\eta/N \log_{10} e` digits.
 
-    For square d >= 3 (no closed form), the sum :math:`\sum_{i \ne j} K(E_i, E_j)` of sectional
-    curvatures over the g-orthonormal frame :math:`E_{ab} = \sqrt{a_{ab}}\,Q e_a e_b^T R^T` (see
+    For square d >= 3 and for rectangular m×n X (no closed form), the sum :math:`\sum_{i \ne j} K(E_i, E_j)`
+    of sectional curvatures over the g-orthonormal frame :math:`E_{ab} = \sqrt{a_{ab}}\,Q e_a e_b^T R^T`,
+    :math:`a_{ab} = a_N(x_a, z_b)` with x, z the squared singular values padded by zeros to lengths m, n (see
     :func:`sectional_curvature`; one batched evaluation, about 4 ms per point at d = 3; within 1e-10
-    relative of the mpmath finite-difference reference at the points tested).
+    relative of the mpmath finite-difference reference at the points tested, 2×3 and 3×2 included).
+    ``depth=math.inf`` needs square X (:math:`A_\infty` is singular on rectangular matrices).
 
     Parameters
     ----------
-    X : array_like, shape (..., 2, 2) or (d, d)
-        Full-rank 2×2 matrices (either sign of det X), or one square d×d matrix (d >= 3: numeric).
+    X : array_like, shape (..., 2, 2) or (m, n)
+        Full-rank 2×2 matrices (either sign of det X), or one full-rank m×n matrix (numeric unless 2×2).
     depth : float
         N >= 1 (real), or ``math.inf`` with ``normalized=True``.
     normalized : bool
@@ -70,11 +76,9 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
     depth = check_depth(depth, normalized)
     X = check_matrix(X, "X")
     if X.shape[-2:] != (2, 2):
-        if X.shape[-1] == X.shape[-2] and X.ndim == 2:
+        if X.ndim == 2:
             return _numeric_scalar_curvature(X, depth, normalized)
-        raise RiemdlnValueError(
-            f"`X` must be a square matrix (a stack only for 2x2; rectangular X is not supported); got shape {X.shape}."
-        )
+        raise RiemdlnValueError(f"`X` must be one m x n matrix (a stack only for 2x2); got shape {X.shape}.")
     s = np.linalg.svd(X, compute_uv=False)
     check_full_rank(s, (2, 2), "X", "the metric (and its curvature) is defined only at full rank")
     s1, s2 = s[..., 0], s[..., 1]
@@ -88,8 +92,8 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
 
 
 # ---------------------------------------------------------------------------------------------
-# numeric curvature for any square d. X -> Q X R^T is an isometry for orthogonal Q, R, so everything is
-# computed at D = diag(s) (directions rotated into the SVD frame once). There the orthonormal frame is
+# numeric curvature for any full-rank m x n X. X -> Q X R^T is an isometry for orthogonal Q, R, so everything is
+# computed at D = diag(s) (m x n; directions rotated into the SVD frame once). There the orthonormal frame is
 # E_ab = sqrt(M_ab) e_a e_b^T, g(W, E_ab) = W_ab / sqrt(M_ab), and the Riemann tensor is assembled from the
 # exact Christoffel form (batched over pairs) and one 4th-order central difference of it along X:
 #   R(U, V)W = DGamma[U](V, W) - DGamma[V](U, W) + Gamma(U, Gamma(V, W)) - Gamma(V, Gamma(U, W)).
@@ -101,13 +105,15 @@ _STEP = 1e-3
 
 @dataclass(frozen=True)
 class _Frame:
-    """X's SVD frame: Q, Rt (X = Q diag(s) Rt), the spectral arrays M, S at D = diag(s), the basis E (d*d, d, d)."""
+    """X's full SVD frame: Q, Rt (X = Q D Rt, D = diag(s) m x n), the spectral arrays M, SL, SR at D, the
+    basis E (m*n, m, n)."""
 
     Q: NDArray[np.float64]
     Rt: NDArray[np.float64]
     s: NDArray[np.float64]
     M: NDArray[np.float64]
-    S: NDArray[np.float64]
+    SL: NDArray[np.float64]
+    SR: NDArray[np.float64]
     E: NDArray[np.float64]
     depth: float
     normalized: bool
@@ -128,33 +134,35 @@ class _Frame:
         """Gamma_D(U, V) (broadcast over leading axes)."""
         from riemdln import geodesics
 
-        return geodesics._gamma_in_frame(self.s, self.M, self.S, U, V)
+        return geodesics._gamma_in_frame(self.s, self.M, self.SL, self.SR, U, V)
 
 
 def _frame_at(X, depth, normalized) -> _Frame:
     from riemdln import geodesics  # lazily: it loads scipy.integrate
 
     Q, s, Rt = np.linalg.svd(X)
-    M, S = geodesics._spectral(s, depth, normalized)
-    d = s.size
-    E = np.zeros((d * d, d, d))
-    E[np.arange(d * d), np.repeat(np.arange(d), d), np.tile(np.arange(d), d)] = np.sqrt(M).ravel()
-    return _Frame(Q, Rt, s, M, S, E, depth, normalized)
+    m, n = X.shape
+    M, SL, SR = geodesics._spectral_sides(s, (m, n), depth, normalized)
+    E = np.zeros((m * n, m, n))
+    E[np.arange(m * n), np.repeat(np.arange(m), n), np.tile(np.arange(n), m)] = np.sqrt(M).ravel()
+    return _Frame(Q, Rt, s, M, SL, SR, E, depth, normalized)
 
 
 def _dgamma(fr: _Frame, dirs, U, V):
-    """DGamma[dirs_n](U_nk, V_nk) at D by the 4th-order central stencil: dirs (n, d, d); U, V (n, K, d, d)."""
+    """DGamma[dirs_n](U_nk, V_nk) at D by the 4th-order central stencil: dirs (n, m, n'); U, V (n, K, m, n')."""
     from riemdln import geodesics
 
     h = _STEP * fr.s[-1] / np.maximum(np.linalg.norm(dirs, axis=(-2, -1)), 1e-300)
     offsets = np.array([c for c, _ in _STENCIL])
-    D = np.diag(fr.s)
-    Y = D + (offsets[:, None] * h)[:, :, None, None] * dirs  # (4, n, d, d)
+    shape = fr.M.shape
+    D = geodesics._diag(fr.s, shape)
+    Y = D + (offsets[:, None] * h)[:, :, None, None] * dirs  # (4, n, m, n')
     Qy, sy, Rty = np.linalg.svd(Y)
-    M, S = geodesics._spectral(sy, fr.depth, fr.normalized)
+    M, SL, SR = geodesics._spectral_sides(sy, shape, fr.depth, fr.normalized)
     Qt, R = np.swapaxes(Qy, -1, -2)[:, :, None], np.swapaxes(Rty, -1, -2)[:, :, None]
-    sb, Mb, Sb = sy[:, :, None], M[:, :, None], S[:, :, None]
-    G = Qy[:, :, None] @ geodesics._gamma_in_frame(sb, Mb, Sb, Qt @ U @ R, Qt @ V @ R) @ Rty[:, :, None]
+    sb, Mb, SLb = sy[:, :, None], M[:, :, None], SL[:, :, None]
+    SRb = SLb if SR is SL else SR[:, :, None]
+    G = Qy[:, :, None] @ geodesics._gamma_in_frame(sb, Mb, SLb, SRb, Qt @ U @ R, Qt @ V @ R) @ Rty[:, :, None]
     weights = np.array([w for _, w in _STENCIL])
     return np.einsum("c,cnkab->nkab", weights, G) / (12.0 * h)[:, None, None, None]
 
@@ -182,27 +190,29 @@ def _scalar_from_frame(fr: _Frame) -> float:
     return float(deriv + np.einsum("qqt,ptp->", Gc, Gc) - np.einsum("pqt,qtp->", Gc, Gc))
 
 
-def _check_square(X, depth, normalized, others):
-    """The geodesics module's checks (square, full-rank X; conventions; directions of X's shape)."""
+def _check_frame(X, depth, normalized, others):
+    """The geodesics module's checks (one full-rank m x n X, square for depth=math.inf; conventions; directions
+    of X's shape)."""
     from riemdln import geodesics
 
     return geodesics._check(X, others, depth, normalized)
 
 
 def sectional_curvature(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False) -> float:
-    r"""Sectional curvature :math:`K(U, V) = g(R(U, V)V, U)/(g(U,U)g(V,V) - g(U,V)^2)` of :math:`g^N` at square X.
+    r"""Sectional curvature :math:`K(U, V) = g(R(U, V)V, U)/(g(U,U)g(V,V) - g(U,V)^2)` of :math:`g^N` at m×n X.
 
     :math:`R(U, V)W = D\Gamma[U](V, W) - D\Gamma[V](U, W) + \Gamma(U, \Gamma(V, W)) - \Gamma(V, \Gamma(U, W))`
     with the exact Christoffel form :func:`riemdln.christoffel` and one fourth-order central difference of
     it along X (about 1e-9 relative accuracy), computed at :math:`\operatorname{diag}(s)` in the SVD frame
-    (:math:`X \mapsto QXR^T` is an isometry). Conventions as in :func:`scalar_curvature`.
+    (:math:`X \mapsto QXR^T` is an isometry; for m×n X the frame is the full SVD and diag(s) is m×n).
+    Conventions as in :func:`scalar_curvature` (``depth=math.inf`` for square X only).
 
     >>> import numpy as np
     >>> U, V = np.array([[1.0, 0.0], [0.0, 0.0]]), np.array([[0.0, 0.0], [0.0, 1.0]])
     >>> print(abs(round(sectional_curvature(np.diag([2.0, 1.0]), U, V, depth=2), 8)))  # the flat base plane
     0.0
     """
-    X, depth, normalized, (U, V) = _check_square(X, depth, normalized, [("U", U), ("V", V)])
+    X, depth, normalized, (U, V) = _check_frame(X, depth, normalized, [("U", U), ("V", V)])
     fr = _frame_at(X, depth, normalized)
     U, V = fr.to_frame(U), fr.to_frame(V)
     den = fr.metric(U, U) * fr.metric(V, V) - fr.metric(U, V) ** 2
@@ -212,7 +222,7 @@ def sectional_curvature(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, 
 
 
 def _frame_basis(X, depth, normalized):
-    """The g-orthonormal frame E_ab = sqrt(a_N(s_a^2, s_b^2)) Q e_a e_b^T R^T at X, as a list (row-major in (a, b))."""
+    """The g-orthonormal frame E_ab = sqrt(a_N(x_a, z_b)) Q e_a e_b^T R^T at X, as a list (row-major in (a, b))."""
     fr = _frame_at(X, depth, normalized)
     return list(fr.Q @ fr.E @ fr.Rt)
 
@@ -220,19 +230,21 @@ def _frame_basis(X, depth, normalized):
 def ricci_curvature(X: ArrayLike, U: ArrayLike, depth: float, normalized: bool = False) -> float:
     r"""Ricci curvature :math:`\mathrm{Ric}(U, U) = \sum_i g(R(E_i, U)U, E_i)` over a g-orthonormal frame.
 
-    The frame is :math:`E_{ab} = \sqrt{a_N(s_a^2, s_b^2)}\,Q e_a e_b^T R^T` (orthonormal because the metric is
-    diagonal in the SVD frame); R as in :func:`sectional_curvature`, all :math:`d^2` terms in one batch.
+    The frame is :math:`E_{ab} = \sqrt{a_N(x_a, z_b)}\,Q e_a e_b^T R^T` (x, z: the squared singular values
+    padded by zeros to lengths m, n; orthonormal because the metric is diagonal in the SVD frame); R as in
+    :func:`sectional_curvature`, all :math:`mn` terms in one batch. Any full-rank m×n X (square for
+    ``depth=math.inf``).
 
     >>> import numpy as np
     >>> print(abs(round(ricci_curvature(np.diag([2.0, 1.0]), np.eye(2), depth=1), 8)))   # N = 1: flat
     0.0
     """
-    X, depth, normalized, (U,) = _check_square(X, depth, normalized, [("U", U)])
+    X, depth, normalized, (U,) = _check_frame(X, depth, normalized, [("U", U)])
     fr = _frame_at(X, depth, normalized)
     Us = np.broadcast_to(fr.to_frame(U), fr.E.shape)
     return float(np.sum(fr.metric(_riemann(fr, fr.E, Us, Us), fr.E)))
 
 
 def _numeric_scalar_curvature(X, depth, normalized):
-    X, depth, normalized, _ = _check_square(X, depth, normalized, [])
+    X, depth, normalized, _ = _check_frame(X, depth, normalized, [])
     return np.float64(_scalar_from_frame(_frame_at(X, depth, normalized)))

@@ -1,19 +1,42 @@
 r"""Geodesics of the DLN metric in the chart-free Hamiltonian form (docs/theory.md §12).
 
 The cometric of :math:`g^N` is :math:`A_N` itself: :math:`H(X, P) = \tfrac12\langle P, A_N(X)P\rangle`,
-:math:`\dot X = A_N(X)P`, :math:`\dot P = -\nabla_X H`. With :math:`X = Q\operatorname{diag}(s)R^T`,
-:math:`x = s^2`, :math:`\tilde P = Q^TPR` and the divided difference
-:math:`S(x_i, x_j; y) = (a(x_i, y) - a(x_j, y))/(x_i - x_j)` (:math:`\partial_x a(x_i, y)` at
-:math:`x_i = x_j`, evaluated stably by ``riemdln.geometry._multiplier_slope``),
+:math:`\dot X = A_N(X)P`, :math:`\dot P = -\nabla_X H`. Any full-rank m×n X. With the full SVD
+:math:`X = QSR^T` (Q m×m, R n×n, S m×n with :math:`s_1, \dots, s_k` on its diagonal, :math:`k = \min(m, n)`),
+:math:`x = (s^2, 0, \dots, 0)` of length m (eigenvalues of :math:`XX^T`), :math:`z = (s^2, 0, \dots, 0)` of
+length n (eigenvalues of :math:`X^TX`), :math:`\sigma^L, \sigma^R` the singular values padded by zeros to
+lengths m and n, :math:`M_{ij} = a(x_i, z_j)` (so :math:`Q^T(A_N Z)R = M \circ Q^TZR`), :math:`\tilde P = Q^TPR`
+and the divided differences on each side
+
+.. math::
+    S^L_{ijc} = \frac{a(x_i, z_c) - a(x_j, z_c)}{x_i - x_j}\ (m \times m \times n), \qquad
+    S^R_{ijc} = \frac{a(x_c, z_i) - a(x_c, z_j)}{z_i - z_j}\ (n \times n \times m)
+
+(the partial derivative at coincident values, evaluated stably by ``riemdln.geometry._multiplier_slope``;
+a is symmetric). **Derivation** (by hand, as in ``riemdln/flows/_krylov.py``): a perturbation V of X, with
+:math:`\tilde V = Q^TVR`, moves :math:`XX^T` and :math:`X^TX` by :math:`\Pi = \tilde VS^T + S\tilde V^T` and
+:math:`\Pi' = \tilde V^TS + S^T\tilde V` in their eigenbases, and Daleckii–Krein on each side of the separable
+multiplier gives the frame form of the derivative of the operator,
+
+.. math::
+    Q^T(DA_N[V]P)R = \sum_{c=1}^m S^L_{icj}\,\Pi_{ic}\tilde P_{cj} + \sum_{c=1}^n S^R_{jci}\,\tilde P_{ic}\Pi'_{cj}.
+
+With :math:`H = \tfrac12\langle\tilde P, M\circ\tilde P\rangle`, :math:`\Pi_{ic} = \tilde V_{ic}\sigma^L_c +
+\sigma^L_i\tilde V_{ci}` and :math:`\Pi'_{cj} = \tilde V_{jc}\sigma^R_j + \sigma^R_c\tilde V_{cj}` (symmetric
+matrices, paired with tensors symmetric in the same two indices), :math:`dH = \langle\tilde G, \tilde V\rangle`:
 
 .. math::
     \nabla_X H = Q\tilde G R^T, \qquad
-    \tilde G_{ij} = \sum_k S(x_i, x_j; x_k)\,\bigl(s_j\tilde P_{ik}\tilde P_{jk} + s_i\tilde P_{ki}\tilde P_{kj}\bigr),
+    \tilde G_{ij} = \sigma^L_j \sum_{c=1}^n S^L_{ijc}\tilde P_{ic}\tilde P_{jc}
+                  + \sigma^R_i \sum_{c=1}^m S^R_{ijc}\tilde P_{ci}\tilde P_{cj}
 
-which is the formula of docs/theory.md §12 with its removable quotient written as a divided difference
-(the diagonal :math:`i = j` is its first line). Square X only (the rectangular case has extra
-zero-padded directions, not implemented yet). Conventions: raw (:math:`A_N`), normalized
-(:math:`A_N/N`, the cometric of :math:`N g^N`), ``depth=math.inf`` normalized only (:math:`A_\infty`).
+(the first sum only for :math:`j \le k`, the second only for :math:`i \le k`). For square X (x = z,
+:math:`S^L = S^R`) this is :math:`\tilde G_{ij} = \sum_k S(x_i, x_j; x_k)(s_j\tilde P_{ik}\tilde P_{jk} +
+s_i\tilde P_{ki}\tilde P_{kj})`, the formula of docs/theory.md §12 with its removable quotient written as a
+divided difference (the diagonal :math:`i = j` is its first line). The zero-padded entries need
+:math:`a(x, 0) = x^{(N-1)/N} > 0`, true for finite N; :math:`L(x, 0) = 0` makes :math:`A_\infty` singular on
+rectangular matrices, so ``depth=math.inf`` is refused there. Conventions: raw (:math:`A_N`), normalized
+(:math:`A_N/N`, the cometric of :math:`N g^N`), ``depth=math.inf`` normalized and square only (:math:`A_\infty`).
 """
 
 from __future__ import annotations
@@ -53,10 +76,17 @@ __all__ = [
 ]
 
 
-def _square(X, name):
+def _full_rank(X, name, depth):
+    """One full-rank m x n matrix; square when depth is infinite (A_inf is singular on rectangular matrices)."""
     X = check_matrix(X, name)
-    if X.ndim != 2 or X.shape[0] != X.shape[1]:
-        raise RiemdlnValueError(f"`{name}` must be a square d x d matrix; got shape {X.shape}.")
+    if X.ndim != 2:
+        raise RiemdlnValueError(f"`{name}` must be one m x n matrix (not a stack); got shape {X.shape}.")
+    m, n = X.shape
+    if math.isinf(depth) and m != n:
+        raise RiemdlnValueError(
+            f"`{name}` must be square for depth=math.inf; got shape {X.shape}: A_inf is singular on rectangular "
+            f"matrices (the multiplier L(s^2, 0) = 0 on the zero-padded directions), so g^inf is not defined there."
+        )
     s = np.linalg.svd(X, compute_uv=False)
     check_full_rank(s, X.shape, name, "the metric is not defined at rank-deficient matrices")
     return X
@@ -65,7 +95,7 @@ def _square(X, name):
 def _check(X, others, depth, normalized):
     normalized = check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized)
-    X = _square(X, "X")
+    X = _full_rank(X, "X", depth)
     out = []
     for name, Z in others:
         Z = check_matrix(Z, name)
@@ -76,43 +106,92 @@ def _check(X, others, depth, normalized):
 
 
 def _frame(X, depth, normalized):
-    """SVD frame of X (or of a stack of X): Q, s, Rt, the multiplier M and its divided differences S."""
+    """Full SVD frame of X (or of a stack of m x n X): Q, s, Rt, the multiplier M and the slopes SL, SR."""
     Q, s, Rt = np.linalg.svd(X)
-    return (Q, s, Rt, *_spectral(s, depth, normalized))
+    return (Q, s, Rt, *_spectral_sides(s, X.shape[-2:], depth, normalized))
+
+
+def _pad(v, size):
+    """v (..., k) padded by zeros to (..., size); v itself when k == size."""
+    if v.shape[-1] == size:
+        return v
+    out = np.zeros((*v.shape[:-1], size))
+    out[..., : v.shape[-1]] = v
+    return out
 
 
 def _spectral(s, depth, normalized):
-    """M[..., i, j] = a(x_i, x_j) and S[..., i, j, k] = (a(x_i, x_k) - a(x_j, x_k))/(x_i - x_j), x = s^2."""
-    x = s * s
-    M = geometry._multiplier(x[..., :, None], x[..., None, :], depth, normalized)
-    S = geometry._multiplier_slope(
-        x[..., :, None, None], x[..., None, :, None], x[..., None, None, :], depth, normalized
-    )
+    """Square shapes: M[..., i, j] = a(x_i, x_j) and S[..., i, j, k] = (a(x_i, x_k) - a(x_j, x_k))/(x_i - x_j)."""
+    M, S, _ = _spectral_sides(s, (s.shape[-1], s.shape[-1]), depth, normalized)
     return M, S
 
 
+def _spectral_sides(s, shape, depth, normalized):
+    r"""The multiplier and its divided differences on each side (module docstring), for m x n = ``shape``.
+
+    ``M[..., i, j] = a(x_i, z_j)`` (m, n); ``SL[..., i, j, c] = (a(x_i, z_c) - a(x_j, z_c))/(x_i - x_j)``
+    (m, m, n); ``SR[..., i, j, c] = (a(x_c, z_i) - a(x_c, z_j))/(z_i - z_j)`` (n, n, m); x, z = s^2 padded by
+    zeros to lengths m, n. For square shapes SR is SL (the same array).
+    """
+    m, n = shape
+    x = _pad(s * s, m)
+    z = x if m == n else _pad(s * s, n)
+    M = geometry._multiplier(x[..., :, None], z[..., None, :], depth, normalized)
+    SL = geometry._multiplier_slope(
+        x[..., :, None, None], x[..., None, :, None], z[..., None, None, :], depth, normalized
+    )
+    if m == n:
+        return M, SL, SL
+    SR = geometry._multiplier_slope(
+        z[..., :, None, None], z[..., None, :, None], x[..., None, None, :], depth, normalized
+    )
+    return M, SL, SR
+
+
+def _grad_in_frame(s, SL, SR, A, B):
+    r"""The polarized gradient formula :math:`\tilde G(A, B)` of the module docstring (A, B in the frame, m x n).
+
+    :math:`\tilde G(\tilde P, \tilde P)` is :math:`Q^T\nabla_X H R`; with the slopes of 1/a in place of SL, SR
+    it is the gradient of :math:`\tfrac12 g_X(V, V)` (:func:`_path_energy`). Leading batch axes broadcast.
+    """
+    m, n = A.shape[-2:]
+    k = s.shape[-1]
+    rows = np.einsum("...ic,...jc->...ijc", A, B)  # (m, m, n): the left (XX^T) side
+    cols = np.einsum("...ci,...cj->...ijc", A, B)  # (n, n, m): the right (X^TX) side
+    if A is not B:  # symmetrize in (i, j): the polarization of s_j A_ic A_jc + s_i A_ci A_cj
+        rows = 0.5 * (rows + np.swapaxes(rows, -3, -2))
+        cols = 0.5 * (cols + np.swapaxes(cols, -3, -2))
+    rows = rows * _pad(s, m)[..., None, :, None]
+    cols = cols * _pad(s, n)[..., :, None, None]
+    if m == n:
+        return np.sum(SL * (rows + cols), axis=-1)
+    GL, GR = np.sum(SL * rows, axis=-1), np.sum(SR * cols, axis=-1)
+    out = np.zeros((*np.broadcast_shapes(GL.shape[:-2], GR.shape[:-2]), m, n))
+    out[..., :, :k] = GL[..., :, :k]  # sigma^L_j = 0 beyond k
+    out[..., :k, :] += GR[..., :k, :]  # sigma^R_i = 0 beyond k
+    return out
+
+
 def _grad_from_frame(frame, P):
-    """grad_X H in the frame of X; X, P may be stacks (..., d, d)."""
-    Q, s, Rt, _M, S = frame
+    """grad_X H in the frame of X; X, P may be stacks (..., m, n)."""
+    Q, s, Rt, _M, SL, SR = frame
     Pt = np.swapaxes(Q, -1, -2) @ P @ np.swapaxes(Rt, -1, -2)
-    # s_j Pt_ik Pt_jk + s_i Pt_ki Pt_kj
-    rows = np.einsum("...ik,...jk->...ijk", Pt, Pt) * s[..., None, :, None]
-    cols = np.einsum("...ki,...kj->...ijk", Pt, Pt) * s[..., :, None, None]
-    Gt = np.sum(S * (rows + cols), axis=-1)
-    return Q @ Gt @ Rt
+    return Q @ _grad_in_frame(s, SL, SR, Pt, Pt) @ Rt
 
 
 def _apply(frame, P):
-    """A_N(X) P in the frame of X; X, P may be stacks (..., d, d)."""
-    Q, _s, Rt, M, _S = frame
+    """A_N(X) P in the frame of X; X, P may be stacks (..., m, n)."""
+    Q, _s, Rt, M, _SL, _SR = frame
     return Q @ (M * (np.swapaxes(Q, -1, -2) @ P @ np.swapaxes(Rt, -1, -2))) @ Rt
 
 
 def hamiltonian_gradient(X: ArrayLike, P: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
-    r""":math:`\nabla_X H(X, P)`, :math:`H = \tfrac12\langle P, A_N(X) P\rangle` (square full-rank X).
+    r""":math:`\nabla_X H(X, P)`, :math:`H = \tfrac12\langle P, A_N(X) P\rangle` (full-rank m×n X).
 
-    See the module docstring for the formula; coincident singular values are handled by stable divided
-    differences. Checked against finite differences of :math:`H` (tests/test_geodesics.py).
+    See the module docstring for the formula (separate left and right divided differences; square X:
+    :math:`\tilde G_{ij} = \sum_k S(x_i, x_j; x_k)(s_j\tilde P_{ik}\tilde P_{jk} + s_i\tilde P_{ki}\tilde P_{kj})`);
+    coincident singular values are handled by stable divided differences. ``depth=math.inf`` needs square X.
+    Checked against finite differences of :math:`H` (tests/test_geodesics.py, tests/test_rectangular_geometry.py).
 
     >>> import numpy as np
     >>> g = hamiltonian_gradient(np.diag([2.0, 1.0]), np.eye(2), depth=1)   # A_1 = identity: H constant
@@ -126,14 +205,15 @@ def hamiltonian_gradient(X: ArrayLike, P: ArrayLike, depth: float, normalized: b
 def christoffel(
     X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False
 ) -> NDArray[np.float64]:
-    r"""Christoffel form :math:`\Gamma_X(U, V)` of :math:`g^N` in matrix coordinates.
+    r"""Christoffel form :math:`\Gamma_X(U, V)` of :math:`g^N` in matrix coordinates (full-rank m×n X).
 
     Geodesics solve :math:`\ddot X + \Gamma_X(\dot X, \dot X) = 0`.
 
     :math:`\Gamma_X(U, U) = A_N(X)\nabla_X H(X, P) - DA_N(X)[U]\,P`, :math:`P = A_N(X)^{-1}U`, where
     :math:`\langle W, DA_N[U]P\rangle = \langle \nabla_X\langle W, A_N(X)P\rangle, U\rangle` is the adjoint of the
-    polarized gradient formula (einsum in the SVD frame); :math:`\Gamma_X(U, V)` by
-    polarization of the quadratic form. Convention as in the module docstring.
+    polarized gradient formula (einsum in the SVD frame, Daleckii–Krein on the left and right sides; see the
+    module docstring); :math:`\Gamma_X(U, V)` by polarization of the quadratic form. Convention as in the module
+    docstring (``depth=math.inf`` for square X only).
 
     >>> import numpy as np
     >>> G = christoffel(np.diag([2.0, 1.0]), np.eye(2), np.eye(2), depth=1)   # N = 1: flat
@@ -145,48 +225,52 @@ def christoffel(
 
 
 def _christoffel(X, depth, normalized, U, V, frame=None):
-    """Gamma_X(U, V) without input checks (square full-rank X)."""
-    Q, s, Rt, M, S = _frame(X, depth, normalized) if frame is None else frame
+    """Gamma_X(U, V) without input checks (full-rank m x n X)."""
+    Q, s, Rt, M, SL, SR = _frame(X, depth, normalized) if frame is None else frame
     Qt, R = np.swapaxes(Q, -1, -2), np.swapaxes(Rt, -1, -2)
-    return Q @ _gamma_in_frame(s, M, S, Qt @ U @ R, Qt @ V @ R) @ Rt
+    return Q @ _gamma_in_frame(s, M, SL, SR, Qt @ U @ R, Qt @ V @ R) @ Rt
 
 
-def _gamma_in_frame(s, M, S, Ut, Vt):
+def _gamma_in_frame(s, M, SL, SR, Ut, Vt):
     r"""The symmetric bilinear form :math:`Q^T\Gamma_X(U, V)R` from :math:`\tilde U = Q^TUR`, :math:`\tilde V = Q^TVR`.
 
     With :math:`\tilde P = \tilde U/M` (and :math:`\tilde P'` for V), the polarization of
     :math:`\Gamma(U, U) = A_N\nabla_X H(P) - DA_N[U]P`: :math:`M \circ \tilde G(\tilde P, \tilde P') -
     \tfrac12(C(\tilde U, \tilde P') + C(\tilde V, \tilde P))`, with :math:`\tilde G` the polarized gradient
-    formula of the module docstring and :math:`C` its adjoint (:math:`DA_N[W]P` in the frame). Every array may
-    carry leading batch axes (broadcast together): s (..., d), M (..., d, d), S (..., d, d, d).
+    formula of the module docstring and :math:`C(W, P)` the frame form of :math:`DA_N[W]P` (:func:`_da_adjoint`).
+    Every array may carry leading batch axes (broadcast together): s (..., k), M (..., m, n), SL (..., m, m, n),
+    SR (..., n, n, m), Ut, Vt (..., m, n).
     """
     Pu, Pv = Ut / M, Vt / M
-    rows = np.einsum("...ik,...jk->...ijk", Pu, Pv)
-    cols = np.einsum("...ki,...kj->...ijk", Pu, Pv)
-    # symmetrize in (i, j): the polarization of s_j P_ik P_jk + s_i P_ki P_kj
-    rows = 0.5 * (rows + np.swapaxes(rows, -3, -2)) * s[..., None, :, None]
-    cols = 0.5 * (cols + np.swapaxes(cols, -3, -2)) * s[..., :, None, None]
-    G = np.sum(S * (rows + cols), axis=-1)
-    return M * G - 0.5 * (_da_adjoint(s, S, Ut, Pv) + _da_adjoint(s, S, Vt, Pu))
+    G = _grad_in_frame(s, SL, SR, Pu, Pv)
+    return M * G - 0.5 * (_da_adjoint(s, SL, SR, Ut, Pv) + _da_adjoint(s, SL, SR, Vt, Pu))
 
 
-def _da_adjoint(s, S, W, P):
-    """DA_N[W]P in the SVD frame: the adjoint of W' -> <grad <W', A P>, W> (polarized gradient formula)."""
-    sW = W * s[..., :, None]  # s_i W_ib
-    Ps = P * s[..., :, None]  # s_j P_jb
-    return (
-        np.einsum("...ajb,...aj,...jb->...ab", S, W, Ps)
-        + s[..., :, None] * np.einsum("...iab,...ia,...ib->...ab", S, W, P)
-        + s[..., None, :] * np.einsum("...bja,...bj,...aj->...ab", S, W, P)
-        + np.einsum("...iba,...ib,...ai->...ab", S, sW, P)
-    )
+def _da_adjoint(s, SL, SR, W, P):
+    r""":math:`Q^T(DA_N[W]P)R` from W, P in the frame (the adjoint of the polarized gradient formula).
+
+    Daleckii–Krein on each side (module docstring): with :math:`\Pi = WS^T + SW^T`, :math:`\Pi' = W^TS + S^TW`,
+    :math:`C_{ab} = \sum_c S^L_{acb}\Pi_{ac}P_{cb} + \sum_c S^R_{bca}P_{ac}\Pi'_{cb}`, expanded into four terms
+    (:math:`\Pi_{ac} = W_{ac}s_c + s_aW_{ca}`, :math:`\Pi'_{cb} = W_{bc}s_b + s_cW_{cb}`, each s zero beyond k):
+
+    .. math::
+        C_{ab} = \sum_{c \le k} S^L_{acb}W_{ac}s_cP_{cb} + s_a\sum_c S^L_{cab}W_{ca}P_{cb}
+               + s_b\sum_c S^R_{bca}W_{bc}P_{ac} + \sum_{c \le k} S^R_{cba}s_cW_{cb}P_{ac}.
+    """
+    k = s.shape[-1]
+    sc = s[..., :, None]
+    out = np.einsum("...ajb,...aj,...jb->...ab", SL[..., :, :k, :], W[..., :, :k], P[..., :k, :] * sc)
+    out[..., :k, :] += sc * np.einsum("...iab,...ia,...ib->...ab", SL[..., :, :k, :], W[..., :, :k], P)
+    out[..., :, :k] += s[..., None, :] * np.einsum("...bja,...bj,...aj->...ab", SR[..., :k, :, :], W[..., :k, :], P)
+    out += np.einsum("...iba,...ib,...ai->...ab", SR[..., :k, :, :], W[..., :k, :] * sc, P[..., :, :k])
+    return out
 
 
 @dataclass
 class GeodesicResult:
     """A geodesic :math:`X(t)` (Hamiltonian integration), in the style of the flows' results.
 
-    Attributes: ``t`` (times), ``X`` (shape (len(t), d, d)), ``P`` (covectors), ``status``
+    Attributes: ``t`` (times), ``X`` (shape (len(t), m, n)), ``P`` (covectors), ``status``
     (:class:`riemdln.Status`: FINISHED, EVENT when the smallest singular value collapsed, FAILED),
     ``message``, ``energy_drift`` (max relative change of :math:`H`, a conserved quantity),
     ``nfev``; ``success`` is ``status == FINISHED``.
@@ -207,7 +291,8 @@ class GeodesicResult:
 
 
 def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
-    d = X0.shape[0]
+    m, n = X0.shape
+    size = m * n
     count = [0]
 
     class _Budget(Exception):
@@ -217,12 +302,12 @@ def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
         count[0] += 1
         if count[0] > max_nfev:
             raise _Budget
-        X, P = y[: d * d].reshape(d, d), y[d * d :].reshape(d, d)
+        X, P = y[:size].reshape(m, n), y[size:].reshape(m, n)
         frame = _frame(X, depth, normalized)
         return np.concatenate([_apply(frame, P).ravel(), -_grad_from_frame(frame, P).ravel()])
 
     def collapse(_t, y):
-        s = np.linalg.svd(y[: d * d].reshape(d, d), compute_uv=False)
+        s = np.linalg.svd(y[:size].reshape(m, n), compute_uv=False)
         return s[-1] / s[0] - 1e-10
 
     collapse.terminal = True
@@ -249,6 +334,8 @@ def geodesic(
 ) -> GeodesicResult:
     r"""The geodesic with :math:`X(0) = X_0`, :math:`\dot X(0) = V_0`, by the Hamiltonian system (DOP853).
 
+    Any full-rank m×n :math:`X_0` (square for ``depth=math.inf``); :math:`V_0` of its shape.
+
     Guards: the integration stops (status EVENT) when :math:`s_{\min}/s_{\max} < 10^{-10}` and fails after
     ``max_nfev`` right-hand-side evaluations, so it never hangs.
 
@@ -258,19 +345,23 @@ def geodesic(
     (True, (2, 2, 2))
     """
     X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized)
+    rtol = _check_positive(rtol, "rtol")
+    if not (isinstance(atol, numbers.Real) and not isinstance(atol, bool) and math.isfinite(atol) and atol >= 0):
+        raise RiemdlnValueError(f"`atol` must be a finite number >= 0; got {atol!r}.")
+    max_nfev = check_integer(max_nfev, "max_nfev", low=1)
     t_eval = check_matrix(np.atleast_2d(np.asarray(t_eval, dtype=float)), "t_eval").ravel()
     if t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
         raise RiemdlnValueError(f"`t_eval` must start at 0 and increase strictly; got {t_eval[:5]}.")
     P0 = geometry.apply_A_inverse(X0, V0, depth, normalized)
     sol, nfev = _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev)
-    d = X0.shape[0]
+    m, n = X0.shape
     if sol is None:
-        empty = np.empty((0, d, d))
+        empty = np.empty((0, m, n))
         return GeodesicResult(
             np.empty(0), empty, empty, Status.FAILED, f"stopped after max_nfev = {max_nfev} evaluations", math.inf, nfev
         )
-    Xs = sol.y[: d * d].T.reshape(-1, d, d)
-    Ps = sol.y[d * d :].T.reshape(-1, d, d)
+    Xs = sol.y[: m * n].T.reshape(-1, m, n)
+    Ps = sol.y[m * n :].T.reshape(-1, m, n)
     H = np.array([0.5 * np.sum(P * geometry.apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
     H0 = 0.5 * np.sum(P0 * V0)
     drift = float(np.max(np.abs(H - H0)) / abs(H0)) if H0 != 0 and H.size else 0.0
@@ -296,6 +387,7 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
     """
     if not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
         raise RiemdlnValueError(f"`t` must be a positive finite number; got {t!r}.")
+    _check(X, [("V", V)], depth, normalized)  # named as exp_map's arguments (geodesic calls them X0, V0)
     res = geodesic(X, V, depth, (0.0, float(t)), normalized)
     if not res.success:
         raise RiemdlnValueError(f"exp_map: {res.message} (the geodesic does not reach t = {t}).")
@@ -355,15 +447,16 @@ def _straight_length(X0, X1, depth, normalized):
 def _segment_lengths(A: Array, B: Array, depth: float, normalized: bool) -> Array:
     r"""Lengths of the straight segments ``A[k]`` to ``B[k]``: :math:`\int_0^1 \sqrt{g_{A + u(B - A)}(B - A, B - A)}du`.
 
-    16-point Gauss–Legendre; ``inf`` where a node is rank-deficient (N > 1); stacks of shape (..., d, d).
+    16-point Gauss–Legendre; ``inf`` where a node is rank-deficient (N > 1); stacks of shape (..., m, n).
     """
     D = B - A
     X = A[None] + 0.5 * (_GL16_NODES + 1.0).reshape(-1, *([1] * A.ndim)) * D[None]
     Q, s, Rt = np.linalg.svd(X)
     Dt = np.swapaxes(Q, -1, -2) @ D[None] @ np.swapaxes(Rt, -1, -2)
     if depth > 1:
+        m, n = A.shape[-2:]
         x = s * s
-        M = geometry._multiplier(x[..., :, None], x[..., None, :], depth, normalized)
+        M = geometry._multiplier(_pad(x, m)[..., :, None], _pad(x, n)[..., None, :], depth, normalized)
     else:
         M = np.ones_like(Dt)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -393,22 +486,22 @@ class _Shooter:
     calls: int = 0
 
     def ends(self, P: NDArray[np.float64], rtol: float) -> NDArray[np.float64] | None:
-        r""":math:`X(1)` of the geodesics with covectors ``P`` (B, d, d); None if one leaves the box or runs long."""
+        r""":math:`X(1)` of the geodesics with covectors ``P`` (B, m, n); None if one leaves the box or runs long."""
         self.calls += 1
-        B, d = P.shape[0], self.X0.shape[0]
-        n = B * d * d
+        B, shape = P.shape[0], (P.shape[0], *self.X0.shape)
+        n = B * self.X0.size
         count = [0]
 
         def rhs(_t, y):
             count[0] += 1
             if count[0] > self.max_nfev:
                 raise OverflowError
-            frame = _frame(y[:n].reshape(B, d, d), self.depth, self.normalized)
-            Pk = y[n:].reshape(B, d, d)
+            frame = _frame(y[:n].reshape(shape), self.depth, self.normalized)
+            Pk = y[n:].reshape(shape)
             return np.concatenate([_apply(frame, Pk).ravel(), -_grad_from_frame(frame, Pk).ravel()])
 
         def leave(_t, y):
-            s = np.linalg.svd(y[:n].reshape(B, d, d), compute_uv=False)
+            s = np.linalg.svd(y[:n].reshape(shape), compute_uv=False)
             return min(float(np.min(s[:, -1] / s[:, 0])) - self.box[0], self.box[1] - float(np.max(s[:, 0])))
 
         leave.terminal = True  # type: ignore[attr-defined]
@@ -417,7 +510,7 @@ class _Shooter:
             sol = solve_ivp(rhs, (0.0, 1.0), y0, method="DOP853", rtol=rtol, atol=rtol * 1e-1, events=leave)
         except OverflowError:
             return None
-        return sol.y[:n, -1].reshape(B, d, d) if sol.status == 0 else None
+        return sol.y[:n, -1].reshape(shape) if sol.status == 0 else None
 
     def residual(self, P: NDArray[np.float64], target: NDArray[np.float64], rtol: float) -> float:
         r""":math:`\|X(1; P) - \text{target}\|_F/\|\text{target}\|_F` (``inf`` when the integration was abandoned)."""
@@ -431,9 +524,9 @@ def _newton(shot: _Shooter, target: Array, p: Array, rtol: float, tol: float) ->
     Each iteration integrates p and its d^2 perturbations as one stack; a step that does not lower the
     residual is halved (at most three times, :func:`_damped`).
     """
-    d = shot.X0.shape[0]
+    size = shot.X0.size
     scale = np.linalg.norm(target)
-    basis = np.eye(d * d).reshape(d * d, d, d)
+    basis = np.eye(size).reshape(size, *shot.X0.shape)
     best, step = math.inf, np.zeros_like(p)
     for _ in range(_NEWTON_ITERATIONS):
         h = 1e-7 * max(float(np.linalg.norm(p)), 1e-300)
@@ -452,7 +545,7 @@ def _newton(shot: _Shooter, target: Array, p: Array, rtol: float, tol: float) ->
         if best <= tol or ends is None:  # (ends is None only with best = inf, returned above)
             return p, best
         J = np.stack([(e - ends[0]).ravel() / h for e in ends[1:]], axis=1)
-        step = np.linalg.lstsq(J, (target - ends[0]).ravel(), rcond=None)[0].reshape(d, d)
+        step = np.linalg.lstsq(J, (target - ends[0]).ravel(), rcond=None)[0].reshape(shot.X0.shape)
         p = p + step
     return p, best
 
@@ -474,7 +567,7 @@ def _first_covector(shot: _Shooter, path: Array) -> Array:
 
 
 def _continue_along(shot: _Shooter, path: Array, tol: float) -> tuple[Array, float, int, float]:
-    """Shooting by continuation along ``path`` (n, d, d); (covector, residual, targets reached, chord length).
+    """Shooting by continuation along ``path`` (n_samples, m, n); (covector, residual, targets reached, chord length).
 
     Targets are path samples at fractions u of its chord length: step 1/8, halved on failure (down to 1e-3),
     grown by 3/2 on success, each solved by :func:`_newton` (integration rtol 1e-8, residual 1e-5) from the
@@ -510,8 +603,12 @@ def _shooter_for(X0: Array, path: Array, depth: float, normalized: bool, max_nfe
 
 
 def _straight_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
-    """n samples of the straight segment X0 + t (X1 - X0); None if a sample's det has the other sign or is 0."""
+    """n samples of the straight segment X0 + t (X1 - X0); None if a sample's det has the other sign or is 0
+    (square), or if a sample has s_min <= 1e-14 s_max (rectangular: the full-rank set is connected)."""
     out = X0[None] + np.linspace(0.0, 1.0, n)[:, None, None] * (X1 - X0)[None]
+    if X0.shape[0] != X0.shape[1]:
+        s = np.linalg.svd(out, compute_uv=False)
+        return out if np.all(s[:, -1] > 1e-14 * s[:, 0]) else None
     return out if np.all(np.sign(np.linalg.det(out)) == np.sign(np.linalg.det(X0))) else None
 
 
@@ -520,9 +617,13 @@ def _log_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
 
     :math:`L = \log(U_0^TU_1)` (real, skew: :math:`U_0^TU_1 \in SO(d)` for endpoints with the same sign of
     det). Full rank throughout and geometric in scale. None when :math:`U_0^TU_1` has no real logarithm within
-    rounding (a rotation by exactly :math:`\pi`).
+    rounding (a rotation by exactly :math:`\pi`), and for rectangular X (not generalized: the polar factor is
+    then a partial isometry).
     """
     from scipy.linalg import expm, logm
+
+    if X0.shape[0] != X0.shape[1]:
+        return None
 
     def polar(X):
         W, s, Vt = np.linalg.svd(X)
@@ -559,8 +660,8 @@ class _Route:
 
 def _check_endpoints(X0, X1, depth, normalized):
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
-    _square(X1, "X1")
-    if np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+    _full_rank(X1, "X1", depth)
+    if X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError(
             "`X0` and `X1` have opposite signs of det: they lie in different components of GL_d (joined only "
             "through rank-deficient matrices, where the metric is singular)."
@@ -572,11 +673,11 @@ _PATH_END_TOL = 1e-10  # relative to the largest ||X||_F on the path: path[0] = 
 
 
 def _check_path(path: ArrayLike, X0: Array, X1: Array) -> Array:
-    """An (n, d, d) array, n >= 2, from X0 to X1, full rank throughout with the sign of det X0."""
+    """An (n, m, n) array, n >= 2, from X0 to X1, full rank throughout (square: with the sign of det X0)."""
     P = check_matrix(path, "path")
     if P.ndim != 3 or P.shape[0] < 2 or P.shape[1:] != X0.shape:
         raise RiemdlnValueError(
-            f"`path` must be an array (n, d, d) of n >= 2 matrices shaped like `X0` {X0.shape}; got shape {P.shape}."
+            f"`path` must be an array (n, m, n) of n >= 2 matrices shaped like `X0` {X0.shape}; got shape {P.shape}."
         )
     scale = float(np.max(np.linalg.norm(P, axis=(-1, -2))))
     for k, end, name in ((0, X0, "X0"), (-1, X1, "X1")):
@@ -589,6 +690,8 @@ def _check_path(path: ArrayLike, X0: Array, X1: Array) -> Array:
     low = np.flatnonzero(s[:, -1] <= rank_tolerance(s, X0.shape)[:, 0])
     if low.size:
         raise RiemdlnValueError(f"`path` must be full rank throughout; path[{low[0]}] is rank-deficient.")
+    if X0.shape[0] != X0.shape[1]:
+        return P
     flip = np.flatnonzero(np.sign(np.linalg.det(P)) != np.sign(np.linalg.det(X0)))
     if flip.size:
         raise RiemdlnValueError(f"`path` must keep the sign of det `X0`; path[{flip[0]}] has the opposite sign.")
@@ -599,14 +702,14 @@ def _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper)
     """Shooting with scipy.optimize.root from the straight-line covector, then the 4-step straight continuation."""
     from scipy.optimize import root
 
-    d = X0.shape[0]
+    size = X0.size
     scale = max(np.linalg.norm(X1), 1e-300)
     shot = _shooter_for(X0, np.stack([X0, X1]), depth, normalized, max_nfev)
 
     def endpoint(p, target):
-        ends = shot.ends(p.reshape(1, d, d), 1e-12)
+        ends = shot.ends(p.reshape(1, *X0.shape), 1e-12)
         if ends is None:  # left the box around the endpoints, or ran past max_nfev
-            return np.full(d * d, 1e3)
+            return np.full(size, 1e3)
         return (ends[0] - target).ravel() / scale
 
     def shoot(P_start, target):
@@ -624,7 +727,7 @@ def _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper)
             p, residual = shoot(p * k / max(k - 1, 1) if k > 1 else p, X0 + k / 4 * (X1 - X0))
             if residual > tol:
                 break
-    return _Route(method, p.reshape(d, d), residual, shot.calls)
+    return _Route(method, p.reshape(X0.shape), residual, shot.calls)
 
 
 def _route_along(
@@ -636,6 +739,13 @@ def _route_along(
     return _Route(method, p, residual, shot.calls, steps, length)
 
 
+def _diag(v: Array, shape: tuple[int, ...]) -> Array:
+    """The m x n matrix with v on its diagonal."""
+    out = np.zeros(shape)
+    out[np.arange(v.size), np.arange(v.size)] = v
+    return out
+
+
 def _shared_frame(X0: Array, X1: Array) -> tuple[Array, Array, Array, Array] | None:
     r"""(Q, R, s0, s1) with :math:`X_k \approx Q\,\mathrm{diag}(s_k)R^T`, :math:`s_k > 0`, from the SVD frame of
     either endpoint; None when neither frame diagonalizes the other endpoint with positive entries (to
@@ -644,7 +754,7 @@ def _shared_frame(X0: Array, X1: Array) -> tuple[Array, Array, Array, Array] | N
         Q, sA, Rt = np.linalg.svd(A)
         D = Q.T @ B @ Rt.T
         sB = np.diag(D).copy()
-        if np.all(sB > 0) and np.linalg.norm(D - np.diag(sB)) <= 1e-12 * np.linalg.norm(B):
+        if np.all(sB > 0) and np.linalg.norm(D - _diag(sB, D.shape)) <= 1e-12 * np.linalg.norm(B):
             return (Q, Rt.T, sB, sA) if swap else (Q, Rt.T, sA, sB)
     return None
 
@@ -659,12 +769,17 @@ def _closed_form(
     ``geodesic_length_aligned``), :math:`N\|\mu_1 - \mu_0\|` for :math:`\hat g^N = Ng^N`,
     :math:`\|\log s_1 - \log s_0\|` for :math:`\hat g^\infty`. ``residual`` is
     :math:`\|Q\,\mathrm{diag}(s_1)R^T - X_1\|_F/\|X_1\|_F` (the part of :math:`X_1` off the shared frame).
+
+    Rectangular m×n X (finite N): the same path, diag the m×n matrix with s on its diagonal. The diagonal
+    m×n matrices are the fixed set of the isometries :math:`X \mapsto EXF` (E, F diagonal sign matrices agreeing
+    on the first k entries, free beyond), hence totally geodesic, and their induced metric is
+    :math:`\sum_i ds_i^2/a(s_i^2, s_i^2) = N\sum_i d\mu_i^2` as for square X: flat in μ.
     """
     frame = _shared_frame(X0, X1)
     if frame is None:
         return None
     Q, R, s0, s1 = frame
-    residual = float(np.linalg.norm(Q @ np.diag(s1) @ R.T - X1) / np.linalg.norm(X1))
+    residual = float(np.linalg.norm(Q @ _diag(s1, X1.shape) @ R.T - X1) / np.linalg.norm(X1))
     if residual > tol:
         return None
     t = np.linspace(0.0, 1.0, 33)
@@ -678,8 +793,9 @@ def _closed_form(
         mu_t = mu0 + t[:, None] * (mu1 - mu0)
         s_t, ds_t = mu_t**depth, depth * mu_t ** (depth - 1.0) * (mu1 - mu0)
         length = math.sqrt(depth) * float(np.linalg.norm(mu1 - mu0)) * (math.sqrt(depth) if normalized else 1.0)
-    X_t = np.einsum("ij,kj,lj->kil", Q, s_t, R)
-    V_t = np.einsum("ij,kj,lj->kil", Q, ds_t, R)
+    k = s0.size
+    X_t = np.einsum("ij,kj,lj->kil", Q[:, :k], s_t, R[:, :k])
+    V_t = np.einsum("ij,kj,lj->kil", Q[:, :k], ds_t, R[:, :k])
     P_t = geometry.apply_A_inverse(X_t, V_t, depth, normalized)  # the covectors, one batched call
     path = GeodesicResult(t, X_t, P_t, Status.FINISHED, "closed form (shared singular vectors)", 0.0, 0)
     message = (
@@ -780,7 +896,13 @@ def geodesic_between(
     path: ArrayLike | None = None,
     closed_form: bool = True,
 ) -> GeodesicBetweenResult:
-    r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (square, full rank, same sign of det).
+    r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (full rank, same shape m×n; square: same sign of det).
+
+    Rectangular endpoints (m ≠ n, finite N only: :math:`A_\infty` is singular there) take the same routes
+    except the log path (not generalized; skipped), with no det condition (the full-rank m×n matrices form
+    one connected set); the straight segment counts as full rank when :math:`s_{\min} > 10^{-14}s_{\max}` at
+    every sample. The closed form applies to rectangular endpoints too (the diagonal m×n matrices of a fixed
+    frame are totally geodesic and flat in μ, see ``_closed_form``).
 
     Shooting on the Hamiltonian system: solve :math:`X(1; X_0, P_0) = X_1` for the covector :math:`P_0`.
     Length :math:`= \sqrt{\langle P_0, A_N(X_0) P_0\rangle}` (constant speed on [0, 1]).
@@ -828,7 +950,8 @@ def geodesic_between(
         Rank-deficient endpoint, shape mismatch, endpoints with opposite signs of det (different
         components of :math:`GL_d`; for finite N they are joined only through the rank-deficient set,
         where the equations are singular), or a bad ``path`` (wrong shape, ends that are not ``X0`` and
-        ``X1`` within 1e-10 relative, a rank-deficient sample or one with the other sign of det).
+        ``X1`` within 1e-10 relative, a rank-deficient sample or one with the other sign of det), or
+        ``depth=math.inf`` with rectangular endpoints.
 
     Examples
     --------
@@ -877,6 +1000,8 @@ def _check_positive(value: object, name: str) -> float:
 def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
     r"""Riemannian logarithm: the initial velocity :math:`V` with :math:`\exp_{X_0}(V) = X_1` (shooting).
 
+    Full-rank m×n endpoints of one shape (square for ``depth=math.inf``).
+
     Raises :class:`riemdln.RiemdlnValueError` when shooting fails (see :func:`geodesic_between`).
 
     >>> import numpy as np
@@ -892,7 +1017,8 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
 def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> float:
     r"""Geodesic distance of :math:`g^N` (or :math:`N g^N`; ``math.inf``: :math:`\hat g^\infty`): the length of the
     geodesic found by :func:`geodesic_between` (shooting; a geodesic, checked shorter than the straight
-    segment when that is in the full-rank set). Raises :class:`riemdln.RiemdlnValueError` on failure.
+    segment when that is in the full-rank set). Full-rank m×n endpoints of one shape (square for
+    ``depth=math.inf``). Raises :class:`riemdln.RiemdlnValueError` on failure.
 
     >>> import numpy as np, math
     >>> d = distance(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), math.inf, normalized=True)
@@ -914,7 +1040,7 @@ class DiscreteDistanceResult:
     Attributes: ``segments`` (the K used, e.g. (16, 32, 64)), ``lengths`` (:math:`L_K = \sqrt{E_K}` of each
     minimized discrete path), ``length`` (at the largest K), ``extrapolated`` (Richardson, error
     :math:`O(K^{-2})` removed, then :math:`O(K^{-4})`), ``error_estimate`` (the change made by the last
-    Richardson level), ``path`` (the finest discrete path, shape (K + 1, d, d)), ``status`` (FINISHED when every
+    Richardson level), ``path`` (the finest discrete path, shape (K + 1, m, n)), ``status`` (FINISHED when every
     minimization converged, FAILED otherwise), ``message``; ``success`` is ``status == FINISHED``.
     """
 
@@ -936,21 +1062,24 @@ def _path_energy(inner, X0, X1, K, depth, normalized):
     r"""E_K = K \sum_k g_{m_k}(\Delta_k, \Delta_k), m_k the midpoints, and its exact gradient in the inner points.
 
     :math:`\nabla_X g_X(V, V)` is the Hamiltonian gradient with the multiplier a replaced by 1/a, whose
-    divided difference is :math:`-S/(a_i a_j)` (stable at coincident singular values).
+    divided difference is :math:`-S/(a_i a_j)` (stable at coincident singular values): on the left
+    :math:`-S^L_{ijc}/(M_{ic}M_{jc})`, on the right :math:`-S^R_{ijc}/(M_{ci}M_{cj})` (m×n X).
     """
-    d = X0.shape[0]
-    pts = np.concatenate([X0[None], inner.reshape(K - 1, d, d), X1[None]])
+    pts = np.concatenate([X0[None], inner.reshape(K - 1, *X0.shape), X1[None]])
     delta, mid = np.diff(pts, axis=0), 0.5 * (pts[1:] + pts[:-1])
     Q, s, Rt = np.linalg.svd(mid)
     if np.any(s[:, -1] <= 1e-12 * s[:, 0]):
         return math.inf, np.zeros_like(inner)
-    M, S = _spectral(s, depth, normalized)
-    Sb = -S / (M[..., :, None, :] * M[..., None, :, :])  # divided differences of 1/a
+    M, SL, SR = _spectral_sides(s, X0.shape, depth, normalized)
+    SLb = -SL / (M[..., :, None, :] * M[..., None, :, :])  # divided differences of 1/a, left side
+    if SR is SL:
+        SRb = SLb
+    else:
+        Mt = np.swapaxes(M, -1, -2)
+        SRb = -SR / (Mt[..., :, None, :] * Mt[..., None, :, :])  # right side
     Vt = np.swapaxes(Q, -1, -2) @ delta @ np.swapaxes(Rt, -1, -2)
     Wt = Vt / M
-    rows = np.einsum("kic,kjc->kijc", Vt, Vt) * s[:, None, :, None]
-    cols = np.einsum("kci,kcj->kijc", Vt, Vt) * s[:, :, None, None]
-    dmid = 2.0 * (Q @ np.sum(Sb * (rows + cols), axis=-1) @ Rt)  # grad_X g_X(Delta, Delta) at m_k
+    dmid = 2.0 * (Q @ _grad_in_frame(s, SLb, SRb, Vt, Vt) @ Rt)  # grad_X g_X(Delta, Delta) at m_k
     W = Q @ Wt @ Rt  # A^{-1}(m_k) Delta_k
     grad = K * (2.0 * (W[:-1] - W[1:]) + 0.5 * (dmid[:-1] + dmid[1:]))
     return K * float(np.sum(Vt * Wt)), grad.ravel()
@@ -968,8 +1097,7 @@ def _minimize_path(path, X0, X1, depth, normalized, max_iterations):
         method="L-BFGS-B",
         options={"maxiter": max_iterations, "maxcor": 30, "ftol": 1e-16, "gtol": 1e-12},
     )
-    d = X0.shape[0]
-    out = np.concatenate([X0[None], res.x.reshape(K - 1, d, d), X1[None]])
+    out = np.concatenate([X0[None], res.x.reshape(K - 1, *X0.shape), X1[None]])
     ok = res.success or (res.status == 2 and math.isfinite(res.fun))  # 2: no further decrease in double precision
     return out, math.sqrt(res.fun) if math.isfinite(res.fun) else math.inf, bool(ok), res
 
@@ -1000,7 +1128,8 @@ def discrete_distance(
     each K warm-started from the previous path with its midpoints inserted). ``segments`` must double
     (K, 2K[, 4K]); the Richardson values are :math:`(4L_{2K} - L_K)/3`, then :math:`(16R_{4K} - R_{2K})/15`.
     A cross-check of :func:`distance` that never integrates the geodesic equations (docs/theory.md §12).
-    The minimizer may be a local one; it starts from the straight segment. Conventions as in :func:`distance`.
+    The minimizer may be a local one; it starts from the straight segment. Conventions as in :func:`distance`;
+    full-rank m×n endpoints of one shape (square for ``depth=math.inf``; square endpoints need one sign of det).
 
     Examples
     --------
@@ -1010,9 +1139,9 @@ def discrete_distance(
     2.0
     """
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
-    _square(X1, "X1")
+    _full_rank(X1, "X1", depth)
     segments = _check_segments(segments)
-    if np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+    if X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError("`X0` and `X1` have opposite signs of det: they lie in different components of GL_d.")
     path = X0 + np.linspace(0.0, 1.0, segments[0] + 1)[:, None, None] * (X1 - X0)
     lengths, failed = [], []

@@ -128,11 +128,13 @@ def test_numeric_scalar_curvature_d3_matches_finite_differences():
         assert riemdln.scalar_curvature(X, 3) == pytest.approx(ref, rel=1e-8)
 
 
-def _fd_curvature_form(X, depth, U, V, step="1e-10"):
+def _fd_curvature_form(X, depth, U, V, step="1e-10", metric=mp_metric_matrix):
     """g(R(U, V)V, U), g(U, U), g(U, V), g(V, V) and Ric(U, U) of G = A_N(X)^{-1} in the entries of X (mpmath).
 
     R^l_{kij} = d_i Gamma^l_{jk} - d_j Gamma^l_{ik} + Gamma^l_{im} Gamma^m_{jk} - Gamma^l_{jm} Gamma^m_{ik}
     (R(d_i, d_j) d_k = R^l_{kij} d_l), Gamma from central differences of G, its derivative from second ones.
+    ``metric(X, depth)`` builds G (tests/test_rectangular_geometry.py passes one exact on the zero-padded side
+    of m x n X).
     """
     h = mpmath.mpf(step)
     Xm = mpmath.matrix(X.tolist())
@@ -142,7 +144,7 @@ def _fd_curvature_form(X, depth, U, V, step="1e-10"):
         Y = Xm.copy()
         for idx, v in shift.items():
             Y[idx // n, idx % n] += v
-        return mp_metric_matrix(Y, depth)
+        return metric(Y, depth)
 
     def gamma(shift):  # Gamma^l_ij at X + shift, from central differences of G
         Gs = G(shift)
@@ -218,3 +220,35 @@ def test_ricci_trace_is_scalar_d3():
     X = np.eye(3) + 0.3 * np.random.default_rng(13).normal(size=(3, 3))
     total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
     assert total == pytest.approx(float(riemdln.scalar_curvature(X, 3)), rel=1e-9)
+
+
+def _mp_closed_form(s1, s2, depth):
+    """R(g^N) at d = 2 from docs/theory.md §11 in mpmath (50 digits); the limit (N^2 - 1)/(3N) s^(-2/N) at s1 = s2."""
+    with mpmath.workdps(50):
+        s1, s2, N = mpmath.mpf(s1), mpmath.mpf(s2), mpmath.mpf(depth)
+        eta = mpmath.log(s1 / s2)
+        if eta == 0:
+            return float((N**2 - 1) / (3 * N) * s1 ** (-2 / N))
+
+        def c(z):
+            return 1 / z**2 - 1 / mpmath.sinh(z) ** 2
+
+        return float(mpmath.cosh(eta / N) / (N * (s1 * s2) ** (1 / N)) * (N**2 * c(eta) - c(eta / N)))
+
+
+@pytest.mark.parametrize("depth", [1.5, 2.0, 3.0, 7.5, 50.0])
+def test_coincident_twin_is_the_limit_and_the_general_twin_is_exact_there(depth):
+    """At s1 = s2 scalar_curvature runs the general twin scalar_curvature_d2: its kernel csch2gap is exact at 0
+    (1/3, no 0/0) and the bracket N^2 c(0) - c(0) = (N^2 - 1)/3 has no cancellation for N > 1, so no branch is
+    needed. The catalog's coincident twin (scalar_curvature_coincident_d2, SymPy's limit s1 -> s2) is the
+    independent check of that value; near coincidence the general twin stays within 2e-15 of mpmath (measured
+    5e-16 over N in [1.5, 50], s in [0.3, 7], s1/s2 - 1 in [1e-15, 1e-2])."""
+    coincident = riemdln.catalog()["scalar_curvature_coincident_d2"].numpy
+    for s in (0.3, 1.4, 7.0):
+        got = float(riemdln.scalar_curvature(s * _rot(0.7), depth))
+        assert got == pytest.approx(float(coincident(s, depth)), rel=2e-15)
+        assert got == pytest.approx(_mp_closed_form(s, s, depth), rel=2e-15)
+        for e in (1e-15, 1e-12, 1e-9, 1e-6, 1e-4, 1e-2):
+            s1 = s * (1 + e)
+            near = float(riemdln.scalar_curvature(np.diag([s1, s]), depth))
+            assert near == pytest.approx(_mp_closed_form(s1, s, depth), rel=2e-15)
