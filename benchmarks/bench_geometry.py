@@ -147,18 +147,23 @@ def _rect_pairs(shape, count, seed):
     return out
 
 
+def _time_distances(label: str, pairs) -> None:
+    """Median and 95th percentile of geodesic_between (N = 3) over the pairs, with the failures."""
+    times, fails = [], 0
+    for X0, X1 in pairs:
+        t0 = time.perf_counter()
+        res = riemdln.geodesic_between(X0, X1, 3)
+        times.append(time.perf_counter() - t0)
+        fails += not res.success
+    print(
+        f"distance {label} (N = 3, {len(times)} pairs): median {np.median(times):.3f} s, "
+        f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
+    )
+
+
 def _bench_rectangular(pairs: int) -> None:
     for shape in ((2, 3), (3, 2)):
-        times, fails = [], 0
-        for X0, X1 in _rect_pairs(shape, pairs, 5):
-            t0 = time.perf_counter()
-            res = riemdln.geodesic_between(X0, X1, 3)
-            times.append(time.perf_counter() - t0)
-            fails += not res.success
-        print(
-            f"distance {shape[0]}x{shape[1]} (N = 3, {pairs} pairs): median {np.median(times):.3f} s, "
-            f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
-        )
+        _time_distances(f"{shape[0]}x{shape[1]}", _rect_pairs(shape, pairs, 5))
     for shape in ((2, 3), (3, 4)):
         rng = np.random.default_rng(6)
         X, V = np.eye(*shape) + 0.3 * rng.normal(size=shape), 0.2 * rng.normal(size=shape)
@@ -196,16 +201,7 @@ def main() -> None:
     if args.only_curvature:
         return
     for d in (2, 3):
-        times, fails = [], 0
-        for X0, X1 in _pairs(d, args.pairs, d):
-            t0 = time.perf_counter()
-            res = riemdln.geodesic_between(X0, X1, 3)
-            times.append(time.perf_counter() - t0)
-            fails += not res.success
-        print(
-            f"distance {d}x{d} (N = 3, {args.pairs} pairs): median {np.median(times):.3f} s, "
-            f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
-        )
+        _time_distances(f"{d}x{d}", _pairs(d, args.pairs, d))
     for d in (2, 3):
         times, gaps = [], []
         for X0, X1 in _pairs(d, args.discrete_pairs, d):
