@@ -216,7 +216,7 @@ def test_jacobian_depth_one_is_minus_the_mask():
 
 def test_jacobian_bad_input():
     p = CompletionProblem.named("menon-2x2")
-    with pytest.raises(RiemdlnValueError, match="X0"):
+    with pytest.raises(RiemdlnValueError, match="`X`"):
         end_to_end_jacobian(p, np.eye(3), depth=2)
     with pytest.raises(RiemdlnValueError, match="normalized"):
         end_to_end_jacobian(p, np.eye(2), depth=math.inf)
