@@ -173,3 +173,21 @@ def test_loss_below_event_matches_returned_state_on_cvode(monkeypatch):
     assert float(p.loss(res.X[-1])) == pytest.approx(1e-6, rel=1e-6)
     assert res["loss"][-1] == pytest.approx(1e-6, rel=1e-6)
     assert res["loss"][-2] > 1e-6  # the state before the event had not yet crossed
+
+
+# ------------------------------------------------------------------------------------------ diagnostics memory
+@pytest.mark.parametrize("shape", [(6, 6), (4, 7)])
+def test_diagnostics_in_chunks_equal_the_whole_stack(monkeypatch, shape):
+    """Diagnostics are computed a chunk of states at a time (memory); the numbers are the whole stack's."""
+    from riemdln.flows import result
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, *shape))
+    X[7] = np.outer(np.arange(1.0, shape[0] + 1), np.ones(shape[1]))  # a rank-one state among them
+    p = CompletionProblem.random(*shape, 2, 15, seed=1)
+    whole = result.trajectory_diagnostics(p, X, 3.0, True)
+    monkeypatch.setattr(result, "_DIAGNOSTIC_ENTRIES", 7 * shape[0] * shape[1])  # chunks of 7 states
+    chunked = result.trajectory_diagnostics(p, X, 3.0, True)
+    assert whole.keys() == chunked.keys()
+    for key in whole:  # to rounding: numpy's vectorized sums may group a reduction differently per array size
+        np.testing.assert_allclose(chunked[key], whole[key], rtol=1e-14, atol=0, err_msg=key)
