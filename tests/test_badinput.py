@@ -335,3 +335,11 @@ def test_messages_print_arrays_on_one_line():
 
     assert "\n" not in _short(np.eye(5)) and len(_short(np.eye(50))) <= 80
     assert _short(10**5000) == "a huge integer"  # repr would raise (sys.get_int_max_str_digits)
+
+
+def test_huge_integer_depth_message_is_short():
+    """A 401-digit depth is described, not printed (one short line)."""
+    with pytest.raises(riemdln.RiemdlnValueError, match="`depth`") as info:
+        riemdln.balanced_factors(np.eye(2), depth=10**400)
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 200 and "401 digits" in message

@@ -110,3 +110,15 @@ def test_every_entry_names_an_existing_object(listed):
         except (ImportError, AttributeError):
             stale.append(dotted)
     assert stale == [], f"docs/api.rst lists names that do not exist: {stale}"
+
+
+def test_citation_version_is_the_package_version():
+    """CITATION.cff carries the version riemdln reports (one source: riemdln.__version__)."""
+    import pathlib
+    import re
+
+    import riemdln
+
+    text = (pathlib.Path(__file__).resolve().parents[1] / "CITATION.cff").read_text(encoding="utf-8")
+    found = re.search(r"^version:\s*(\S+)\s*$", text, flags=re.MULTILINE)
+    assert found is not None and found.group(1) == riemdln.__version__

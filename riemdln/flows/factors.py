@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 
 from riemdln._validation import (
     RiemdlnValueError,
+    _short,
     check_allocation,
     check_bool,
     check_matrix,
@@ -48,7 +49,7 @@ def _check_int_depth(depth) -> int:
             ok = False
     if not ok:
         raise RiemdlnValueError(
-            f"`depth` must be an integer >= 1 for a network of factors; got {depth!r} "
+            f"`depth` must be an integer >= 1 for a network of factors; got {_short(depth)} "
             "(end_to_end_flow accepts any real depth >= 1)."
         )
     return int(depth)
