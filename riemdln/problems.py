@@ -15,21 +15,15 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from riemdln._validation import RiemdlnValueError, check_allocation, check_finite_array, check_seed
-from riemdln._validation import _short as _validation_short
+from riemdln._validation import RiemdlnValueError, _short, check_allocation, check_finite_array, check_seed
 
 __all__ = ["CompletionProblem"]
 
 _NAMED = ("menon-2x2", "razin-cohen-2x2")
-
-
-def _short(value: Any) -> str:
-    return _validation_short(value)  # one line, at most 80 characters
 
 
 def _check_shape(shape) -> tuple[int, int]:

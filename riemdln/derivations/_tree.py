@@ -244,7 +244,7 @@ def _check_cost(cls: str, klass: type, children: list) -> None:
         for c in numbers:
             if isinstance(c, sympy.Float):
                 raise TreeError(f"{cls} of a float is not an expression a derivation stores")
-            if isinstance(c, sympy.Rational) and abs(c.p) > _MAX_FUNCTION_NUMBER or c.q > _MAX_FUNCTION_NUMBER:
+            if isinstance(c, sympy.Rational) and (abs(c.p) > _MAX_FUNCTION_NUMBER or c.q > _MAX_FUNCTION_NUMBER):
                 raise TreeError(f"{cls} of the number {str(c)[:20]} is too costly to evaluate")
 
 

@@ -620,17 +620,7 @@ def svd_flow(
     :math:`\rho_j` derivatives follow by homogeneity), checked against central differences in
     tests/test_jacobian.py.
 
-    Statuses (``riemdln.Status``, ``result.status``; ``message`` says which and when): FINISHED, reached
-    ``t_final`` with every accepted step within tolerance; EVENT, a terminal event fired (the returned last
-    state is the one the event saw); DIVERGED, :math:`\|X\|_F` passed ``blowup_norm`` (the loss may still go
-    to 0); these have ``success=True``. INACCURATE, the loss rose on an accepted step by more than the
-    tolerances allow (the exact flow's loss never increases, so the numerical trajectory has left it; the
-    state where the rise was seen is the last one saved); FAILED, the integrator failed (step-size underflow,
-    non-finite state, ``max_steps``); these have ``success=False``.
-
-    BLAS runs on one thread during the run unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS``) or ``RIEMDLN_BLAS_THREADS=k`` is set; the caller's setting is
-    restored afterwards.
+    Statuses and BLAS threads: as in :func:`end_to_end_flow` (Notes).
 
     Examples
     --------

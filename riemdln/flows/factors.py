@@ -296,17 +296,7 @@ def factor_flow(
 
     Notes
     -----
-    Statuses (``riemdln.Status``): FINISHED, reached ``t_final`` with every accepted step within tolerance;
-    EVENT, a terminal event fired (the returned last state is the one the event saw); DIVERGED,
-    :math:`\|X\|_F` passed ``blowup_norm``; these three have ``success=True``. INACCURATE, the loss rose on
-    an accepted step by more than the tolerances allow (the exact flow's loss never increases, so the
-    numerical trajectory has left it; the state where the rise was seen is the last one saved); FAILED,
-    the integrator failed (step-size underflow, non-finite state, ``max_steps``). ``message`` says which,
-    and when.
-
-    BLAS runs on one thread during the run unless ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``,
-    ``MKL_NUM_THREADS``, ``BLIS_NUM_THREADS``) or ``RIEMDLN_BLAS_THREADS=k`` is set; the caller's setting
-    is restored afterwards.
+    Statuses and BLAS threads: as in :func:`end_to_end_flow` (Notes).
 
     Examples
     --------
