@@ -101,8 +101,9 @@ def soft_impute(
             if change < tol and not (last and gap_tol is not None):  # with gap_tol, the gap alone decides
                 converged = last
                 break
-    if gap_tol is not None:
+    if gap_tol is not None and not converged:  # the last iterate, between two periodic checks, may pass
         gap = _relative_gap(X, M, mask, lams[-1])
+        converged = gap <= gap_tol
     how = f"relative change {change:.2e}" + ("" if gap_tol is None else f", relative duality gap {gap:.2e}")
     if converged:
         message = f"converged at the final lambda after {final_iterations} iterations ({how})"

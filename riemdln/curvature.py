@@ -161,7 +161,7 @@ def _dgamma(fr: _Frame, dirs, U, V):
     M, SL, SR = geodesics._spectral_sides(sy, shape, fr.depth, fr.normalized)
     Qt, R = np.swapaxes(Qy, -1, -2)[:, :, None], np.swapaxes(Rty, -1, -2)[:, :, None]
     sb, Mb, SLb = sy[:, :, None], M[:, :, None], SL[:, :, None]
-    SRb = SLb if SR is SL else SR[:, :, None]
+    SRb = SR[:, :, None]  # a view; the square path never reads it
     G = Qy[:, :, None] @ geodesics._gamma_in_frame(sb, Mb, SLb, SRb, Qt @ U @ R, Qt @ V @ R) @ Rty[:, :, None]
     weights = np.array([w for _, w in _STENCIL])
     return np.einsum("c,cnkab->nkab", weights, G) / (12.0 * h)[:, None, None, None]

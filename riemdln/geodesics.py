@@ -604,11 +604,12 @@ def _shooter_for(X0: Array, path: Array, depth: float, normalized: bool, max_nfe
 
 def _straight_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
     """n samples of the straight segment X0 + t (X1 - X0); None if a sample's det has the other sign or is 0
-    (square), or if a sample has s_min <= 1e-14 s_max (rectangular: the full-rank set is connected)."""
+    (square), or if a sample is rank-deficient by numpy's rank tolerance, as for a user ``path`` (rectangular:
+    the full-rank set is connected; a rank drop between samples is caught by the shooting's box, not here)."""
     out = X0[None] + np.linspace(0.0, 1.0, n)[:, None, None] * (X1 - X0)[None]
     if X0.shape[0] != X0.shape[1]:
         s = np.linalg.svd(out, compute_uv=False)
-        return out if np.all(s[:, -1] > 1e-14 * s[:, 0]) else None
+        return out if np.all(s[:, -1] > rank_tolerance(s, X0.shape)[:, 0]) else None
     return out if np.all(np.sign(np.linalg.det(out)) == np.sign(np.linalg.det(X0))) else None
 
 
@@ -900,8 +901,8 @@ def geodesic_between(
 
     Rectangular endpoints (m ≠ n, finite N only: :math:`A_\infty` is singular there) take the same routes
     except the log path (not generalized; skipped), with no det condition (the full-rank m×n matrices form
-    one connected set); the straight segment counts as full rank when :math:`s_{\min} > 10^{-14}s_{\max}` at
-    every sample. The closed form applies to rectangular endpoints too (the diagonal m×n matrices of a fixed
+    one connected set); the straight segment counts as full rank when every sample is (numpy's rank tolerance,
+    as for a user ``path``). The closed form applies to rectangular endpoints too (the diagonal m×n matrices of a fixed
     frame are totally geodesic and flat in μ, see ``_closed_form``).
 
     Shooting on the Hamiltonian system: solve :math:`X(1; X_0, P_0) = X_1` for the covector :math:`P_0`.

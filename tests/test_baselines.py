@@ -82,18 +82,17 @@ def test_soft_impute_is_judged_at_the_final_lambda(accelerate):
 
 
 def test_soft_impute_change_alone_can_stop_early_the_gap_does_not():
-    """On the 2x2 problem the plain iteration crawls: the change test passes far from the minimizer X11 = 1."""
+    """On the 2x2 problem the relative-change test stops the (accelerated) iteration far from the minimizer
+    X11 = 1 (the unique one: see _three_ones); judged by the duality gap it gets there."""
     problem = _three_ones()
     weak = soft_impute(problem, n_lambdas=10, max_iter=3, final_max_iter=20000, accelerate=True)
     strict = soft_impute(problem, n_lambdas=10, max_iter=3, final_max_iter=20000, accelerate=True, gap_tol=1e-8)
-    assert abs(strict.X[1, 1] - 1.0) <= abs(weak.X[1, 1] - 1.0)
-    assert strict.success == ("converged" in strict.message and "stopped" not in strict.message)
+    assert weak.success and abs(weak.X[1, 1] - 1.0) > 1e-2
+    assert strict.success and abs(strict.X[1, 1] - 1.0) < 1e-3
 
 
 def test_soft_impute_duality_gap_certificate():
     problem, W = _rank_one_4x4()
     res = soft_impute(problem, n_lambdas=20, final_max_iter=20000, accelerate=True, gap_tol=1e-6)
     assert res.success and "relative duality gap" in res.message
-    gap = float(res.message.rsplit("relative duality gap ", 1)[1].rstrip(")"))
-    assert 0 <= gap <= 1e-6
     assert _nuclear(res.X) <= _nuclear(W) * (1 + 1e-4)

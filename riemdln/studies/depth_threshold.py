@@ -483,7 +483,7 @@ def _thr_stats(ths: list[dict], k) -> str:
     """The per-seed verdicts at ``k`` observations and their statistics (determined thresholds only)."""
     v = [t for t in ths if t["n_observed"] == k]
     found = [t["threshold"] for t in v if t["threshold"] is not None]
-    none = sum(t["threshold"] is None and t.get("determinable", True) for t in v)
+    none = sum(t["threshold"] is None and t["determinable"] for t in v)
     undet = len(v) - len(found) - none
     per = "; ".join(f"seed {t['seed']}: {t.get('verdict', t['threshold'])}" for t in v)
     stats = f"threshold in {len(found)}/{len(v)}"
@@ -628,7 +628,7 @@ def summary(results: dict) -> list[dict]:
     for k in results["observed"]:
         ths = [t for t in results["thresholds"] if t["n_observed"] == k]
         found = [t["threshold"] for t in ths if t["threshold"] is not None]
-        none = sum(t["threshold"] is None and t.get("determinable", True) for t in ths)
+        none = sum(t["threshold"] is None and t["determinable"] for t in ths)
         undet = len(ths) - len(found) - none
         rs = [r for r in results["flows"] if r["n_observed"] == k]
         reached = sum(r["reached_target"] for r in rs)
