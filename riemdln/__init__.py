@@ -49,8 +49,13 @@ _LAZY = {
     "catalog": "riemdln.formulas",
     "Formula": "riemdln.formulas",
     "derive": "riemdln.formulas",
-    # errors
-    "RiemdlnValueError": "riemdln._validation",
+    # errors (riemdln._errors: one base, one class per kind of failure)
+    "RiemdlnError": "riemdln._errors",
+    "RiemdlnValueError": "riemdln._errors",
+    "LockBusyError": "riemdln._errors",
+    "ConvergenceError": "riemdln._errors",
+    "MissingExtraError": "riemdln._errors",
+    "LatexError": "riemdln._errors",
     # simulation
     "CompletionProblem": "riemdln.problems",
     "Energy": "riemdln.energies",
@@ -89,6 +94,8 @@ _SUBMODULES = (
     "functions",
     "geometry",
     "kernels",
+    "curvature",
+    "geodesics",
     "langevin_dynamics",
     "problems",
     "report",
@@ -113,7 +120,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from riemdln._validation import RiemdlnValueError as RiemdlnValueError
+    from riemdln._errors import RiemdlnValueError as RiemdlnValueError
     from riemdln.geometry import apply_A as apply_A
     from riemdln.geometry import entropy as entropy
     from riemdln.geometry import metric as metric

@@ -14,15 +14,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from riemdln._validation import RiemdlnValueError
+from riemdln._errors import LockedError
 
 __all__ = ["atomic_write", "folder_lock", "LockedError", "LOCK_NAME"]
 
 LOCK_NAME = ".riemdln.lock"
 
 
-class LockedError(RiemdlnValueError):
-    """Another live process holds the lock of a folder (``--out`` or the derivation cache)."""
 
 
 def atomic_write(path: str | os.PathLike, text: str | bytes) -> Path:

@@ -7,13 +7,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from riemdln._validation import RiemdlnValueError
+from riemdln._errors import LatexError
 
 __all__ = ["LatexError", "compile_pdf"]
 
 
-class LatexError(RiemdlnValueError):
-    """pdflatex is missing or failed; the message says which and how to fix it."""
 
 
 def compile_pdf(tex: Path, timeout: float = 120.0) -> Path:

@@ -10,6 +10,8 @@ import numbers
 
 import numpy as np
 
+from riemdln._errors import RiemdlnValueError
+
 __all__ = [
     "RiemdlnValueError",
     "check_depth",
@@ -21,10 +23,6 @@ __all__ = [
     "check_seed",
     "check_allocation",
 ]
-
-
-class RiemdlnValueError(ValueError):
-    """A bad argument to riemdln. Subclass of :class:`ValueError`; the message names the argument."""
 
 
 def _short(value) -> str:

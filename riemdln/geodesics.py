@@ -50,6 +50,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
 from riemdln import geometry
+from riemdln._status import Status
 from riemdln._validation import (
     RiemdlnValueError,
     check_bool,
@@ -59,7 +60,6 @@ from riemdln._validation import (
     check_matrix,
     rank_tolerance,
 )
-from riemdln.flows.result import Status
 
 __all__ = [
     "GeodesicResult",

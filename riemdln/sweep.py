@@ -29,13 +29,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from riemdln._errors import MissingExtraError
 from riemdln._validation import RiemdlnValueError
 
 __all__ = ["run_sweep", "local_executor", "dask_executor", "check_scheduler_address", "MissingExtraError"]
 
 
-class MissingExtraError(RiemdlnValueError):
-    """An optional dependency is not installed; the message names the ``pip install`` that fixes it."""
 
 
 def _progress_bar(total: int, desc: str, enabled: bool | None):

@@ -2,7 +2,6 @@ r"""Results, statuses and events shared by every simulator (solve_ivp-like resul
 
 from __future__ import annotations
 
-import enum
 import math
 import numbers
 from collections.abc import Callable, Mapping
@@ -10,35 +9,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from riemdln._status import Status  # defined at the bottom of the package, re-exported here
 from riemdln._validation import RiemdlnValueError, _short, check_finite_array
 
 __all__ = ["Status", "MESSAGES", "FlowResult", "Event", "loss_below", "norm_above", "time_budget"]
-
-
-class Status(enum.IntEnum):
-    """How a simulation ended. ``status >= 0`` means the integration itself succeeded.
-
-    FAILED (-1)
-        The integrator failed (step size underflow, non-finite state): the trajectory up to the failure
-        is returned.
-    FINISHED (0)
-        Reached ``t_final`` (or ran all ``steps``).
-    EVENT (1)
-        A terminal event fired (``loss_below``, ``norm_above``, ``time_budget`` or a user event).
-    DIVERGED (2)
-        The Frobenius norm of X exceeded ``blowup_norm``: the trajectory escapes to infinity (the loss
-        may still be going to 0, as on the Razin–Cohen problem).
-    INACCURATE (-2)
-        The loss rose along accepted steps by more than the tolerances allow. A gradient flow's loss never
-        increases, so the numerical trajectory has left the exact one: the run stops there and the
-        trajectory up to that step is returned (tighten ``rtol``/``atol``, or use another formulation).
-    """
-
-    INACCURATE = -2
-    FAILED = -1
-    FINISHED = 0
-    EVENT = 1
-    DIVERGED = 2
 
 
 MESSAGES: dict[Status, str] = {
