@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import math
+from dataclasses import asdict, dataclass
 from types import ModuleType
 
 STUDY_NAMES = (
@@ -41,6 +42,48 @@ STUDY_NAMES = (
 
 # studies whose results another study reads
 REQUIRES = {"volume_bias": ("menon_2x2",)}
+
+
+#: what kind of statement a summary row makes (a summary row names exactly one)
+KINDS = ("theorem", "derived", "certified", "observed", "conjecture")
+#: what the data say of a row's claim
+VERDICTS = ("supported", "contradicted", "cannot tell", "not tested")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the report's summary: a claim, what kind of statement it is, and what the data say of it.
+
+    ``kind`` is one of :data:`KINDS`: ``theorem`` (proved; ``reference`` says where), ``derived`` (computed by
+    SymPy from the definition), ``certified`` (generalized by hand, checked numerically: ``reference`` says at how
+    many points and which N), ``observed`` (measured over ``n`` runs or seeds; ``n = 1`` is a single instance),
+    ``conjecture`` (attributed in ``reference`` to the project or to the literature). ``verdict`` is one of
+    :data:`VERDICTS` and must be computed from the data, never fixed in the code. ``measured`` and ``expected``
+    are short texts with the numbers (an observed row gives its spread or interval).
+
+    >>> Claim("a_N > 0", "certified", "min 0.3 over 64 points", "a_N > 0", "supported", n=64).verdict
+    'supported'
+    """
+
+    claim: str
+    kind: str
+    measured: str
+    expected: str
+    verdict: str
+    n: int | None = None
+    reference: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Claim.kind must be one of {KINDS}; got {self.kind!r}")
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"Claim.verdict must be one of {VERDICTS}; got {self.verdict!r}")
+        if self.kind == "observed" and self.n is None:
+            raise ValueError("an observed Claim needs n (the number of runs or seeds behind it)")
+
+    def to_json(self, study: str) -> dict:
+        """The row as results.json's ``summary`` list holds it (``study`` first)."""
+        return {"study": study, **asdict(self)}
 
 
 def reached_target(status: str, final_loss: float | None, target_loss: float | None) -> bool:
