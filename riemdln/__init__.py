@@ -2,7 +2,8 @@
 
 Symbolic derivations (SymPy) → formula catalog (LaTeX, numeric twins) → geometry functions →
 flows → studies and the command line. ``import riemdln`` loads numpy only; everything else is
-imported on first use (module ``__getattr__``, as SciPy does).
+imported on first use (module ``__getattr__``, as SciPy does), and type checkers see the real
+signatures through the stub ``riemdln/__init__.pyi``.
 
 >>> import riemdln
 >>> print(round(float(riemdln.multiplier(4.0, 1.0, depth=2)), 12))
@@ -119,6 +120,8 @@ def __dir__():
     return __all__
 
 
+# Type checkers read riemdln/__init__.pyi, which imports every name of _LAZY and _SUBMODULES from its module
+# (tests/test_stub.py prints the stub lines a new name needs); this block is not what they see.
 if TYPE_CHECKING:  # pragma: no cover
     from riemdln._errors import RiemdlnValueError as RiemdlnValueError
     from riemdln.geometry import apply_A as apply_A

@@ -161,7 +161,7 @@ def check_allocation(entries: int, name: str, what: str, fix: str | None = None)
         )
 
 
-def rank_tolerance(s: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def rank_tolerance(s: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """numpy.linalg.matrix_rank's default tolerance: ``max(m, n) * eps * s_max``."""
     return max(shape) * np.finfo(float).eps * np.max(s, axis=-1, keepdims=True)
 

@@ -343,12 +343,12 @@ def _checked_twin(formula: Formula, raw: Callable) -> Callable:
                 f"`{names[min(len(args), len(names) - 1)]}`: catalog formula {formula.name!r} takes "
                 f"{len(names)} arguments ({', '.join(names)}); got {len(args)}."
             )
-        checked = []
+        checked: list[Any] = []
         for name, kind, value in zip(names, kinds, args, strict=True):
             if kind == "count":
-                if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or value < 1:
+                if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral) or int(value) < 1:
                     raise RiemdlnValueError(f"`{name}` {where} must be an integer >= 1; got {_short(value)}.")
-                if value > _MAX_COUNT:  # a count is a dimension: the twin loops (or expands) over it
+                if int(value) > _MAX_COUNT:  # a count is a dimension: the twin loops (or expands) over it
                     raise RiemdlnValueError(
                         f"`{name}` {where} must be an integer <= {_MAX_COUNT}; got {_short(value)}."
                     )

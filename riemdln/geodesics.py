@@ -310,7 +310,7 @@ def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
         s = np.linalg.svd(y[:size].reshape(m, n), compute_uv=False)
         return s[-1] / s[0] - 1e-10
 
-    collapse.terminal = True
+    collapse.terminal = True  # type: ignore[attr-defined]  # scipy's event attribute
     y0 = np.concatenate([X0.ravel(), P0.ravel()])
     t_eval = np.asarray(t_eval, dtype=float)
     try:

@@ -648,6 +648,7 @@ def _step_d2(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinat
     elif coordinates == "Y":
         use_y = np.ones(len(is_y), dtype=bool)
     else:
+        assert mu is not None  # finite depth, coordinates 'auto'
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = math.sqrt(2.0 * h * (1.0 if normalized else depth) / beta) / mu[1]
         use_y = ~(rel < _AUTO_RELATIVE_STEP)
@@ -655,6 +656,7 @@ def _step_d2(state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinat
         new_x = None if use_y.all() else _step_X_e(X, U, s, V, G, xe, depth, normalized, beta, lam, h)
         new_y = None if not use_y.any() else _step_Y_e(U, mu, V, G, xe, depth, normalized, beta, lam, h)
     if new_y is None:
+        assert new_x is not None  # no chain took the Y step: all took the X step
         return _pack(new_x), use_y
     if new_x is None:
         return _pack(new_y), use_y

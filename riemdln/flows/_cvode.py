@@ -17,6 +17,7 @@ is on the true residual). It comes from the maintained
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class CVODESolver:
             def solvefn(t, y, yp, v, Jv):
                 Jv[:] = jvp(t, y, v)
 
-            setup = getattr(jvp, "setup", None)
+            setup: Any = getattr(jvp, "setup", None)
 
             def setupfn(t, y, yp):
                 self.njev += 1

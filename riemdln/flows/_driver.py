@@ -203,6 +203,8 @@ class Outcome:
 
 
 class _Dense:
+    t0: float  # the first step's start, set by the first add
+
     def __init__(self):
         self.ts: list[float] = []
         self.interps: list = []

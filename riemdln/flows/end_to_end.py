@@ -18,6 +18,7 @@ import dataclasses
 import math
 import numbers
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -1004,7 +1005,7 @@ def _merge(parts: list[FlowResult]) -> FlowResult:
     bounds = [float(p.t[-1]) for p in parts[:-1]]
     sol: Callable[[float], np.ndarray] | None = None
     if all(p.sol is not None for p in parts):
-        sols = [p.sol for p in parts]
+        sols: list[Any] = [p.sol for p in parts]
 
         def sol(tt):
             return sols[bisect.bisect_left(bounds, tt)](tt)

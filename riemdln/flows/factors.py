@@ -12,6 +12,7 @@ import math
 import numbers
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -163,7 +164,7 @@ def _check_factors(factors, problem) -> list[np.ndarray]:
 _BALANCE_TOL = 1.5e-8  # ~ sqrt(eps): balanced to rounding (balanced_factors, with or without a gauge)
 
 
-def _check_rank_kept(W: list[np.ndarray], shape: tuple[int, int], what: str) -> None:
+def _check_rank_kept(W: list[np.ndarray], shape: tuple[int, ...], what: str) -> None:
     r"""Refuse balanced factors (N >= 2) whose product is numerically rank-deficient.
 
     The criterion is that of :func:`end_to_end_flow` (numpy's rank tolerance on the singular values of
@@ -225,7 +226,7 @@ class _Network:
     def gradients(self, W):
         """Return X, G and [dL/dW_p]; the factors may carry a leading batch axis."""
         N = len(W)
-        prefix = [None] * (N + 1)  # prefix[p] = W_p ... W_1 (prefix[0] = I)
+        prefix: list[Any] = [None] * (N + 1)  # prefix[p] = W_p ... W_1 (prefix[0] = I)
         acc = None
         for p in range(N):
             acc = W[p] if acc is None else W[p] @ acc

@@ -148,7 +148,7 @@ class Event:
 
 
 def _positive(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (value > 0) or math.isinf(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (float(value) > 0) or math.isinf(value):
         raise RiemdlnValueError(f"`{name}` must be a finite real number > 0; got {value!r}.")
     return float(value)
 

@@ -21,6 +21,8 @@ marked, and their values are what the flow had reached when it stopped.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from riemdln.studies import (
@@ -112,7 +114,7 @@ def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final, ma
     from riemdln.flows import loss_below
 
     problem = _problem(size, rank, n_observed, seed)
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if n_times:
         kwargs["t_eval"] = np.concatenate([[0.0], np.logspace(-1, np.log10(t_final), n_times - 1)])
     res = end_to_end_flow(

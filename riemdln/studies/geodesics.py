@@ -53,7 +53,7 @@ def _orth(d, rng):
 
 
 def _pair(d, rng):
-    out = []
+    out: list[np.ndarray] = []
     while len(out) < 2:
         X = np.eye(d) + 0.4 * rng.standard_normal((d, d))
         if np.linalg.det(X) > 0 and np.linalg.svd(X, compute_uv=False)[-1] > 0.3:
@@ -127,6 +127,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
             if N == 2.0 and not normalized:
                 row[depth_label(N)]["lift_bound"] = balanced_lift_bound(X0, X1)
             if normalized and res.success:
+                assert res.path is not None  # a successful solve carries its path
                 ld = np.log(np.abs(np.linalg.det(res.path.X)))
                 t = res.path.t
                 row["logdet_affine_dev"] = float(np.max(np.abs(ld - (ld[0] + t * (ld[-1] - ld[0])))))

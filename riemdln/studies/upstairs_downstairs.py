@@ -43,6 +43,7 @@ def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
         float(np.linalg.norm(a - b) / max(float(np.linalg.norm(b)), 1e-300)) for a, b in zip(up.X, down.X, strict=True)
     )
     balance = 0.0
+    assert up.factors is not None  # a factor flow always returns its factors
     final = [np.asarray(F[-1]) for F in up.factors]  # W_1, ..., W_N at the final time
     for W, V in zip(final[:-1], final[1:], strict=True):
         balance = max(balance, float(np.linalg.norm(V.T @ V - W @ W.T) / max(float(np.linalg.norm(W @ W.T)), 1e-300)))

@@ -443,6 +443,7 @@ def _beyond_instance(
         others.append(_point(problem, nn.X, rank, N, "nuclear"))
     rng = np.random.default_rng(7_000 + seed)
     W = problem.ground_truth
+    assert W is not None  # CompletionProblem.random carries its ground truth
     for noise in random_noise:
         for _ in range(n_random):
             others.append(_point(problem, W + noise * rng.standard_normal(W.shape), rank, N, "random", noise=noise))
