@@ -1,7 +1,8 @@
 """Files: written so that nothing half-written ever looks complete, and folders locked by their user.
 
 :func:`atomic_write` writes a temporary name, then renames it (the temporary is removed on any failure);
-:func:`folder_lock` holds a lock file with the holder's pid, so that two runs never write one folder.
+:func:`folder_lock` holds an operating-system lock on a file of the folder (:mod:`filelock`), so that two runs
+never write one folder, and a killed run's lock is released with its process.
 """
 
 from __future__ import annotations
@@ -10,17 +11,15 @@ import contextlib
 import os
 import socket
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from riemdln._errors import LockedError
+from riemdln._errors import LockBusyError, LockedError
 
-__all__ = ["atomic_write", "folder_lock", "LockedError", "LOCK_NAME"]
+__all__ = ["atomic_write", "folder_lock", "LockBusyError", "LockedError", "LOCK_NAME", "HOLDER_NAME"]
 
 LOCK_NAME = ".riemdln.lock"
-
-
+HOLDER_NAME = ".riemdln.lock.holder"
 
 
 def atomic_write(path: str | os.PathLike, text: str | bytes) -> Path:
@@ -58,61 +57,54 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _holder(lock: Path) -> tuple[int, str] | None:
-    """(pid, host) of the lock file, or None when it is unreadable or half-written."""
+def _holder(folder: Path) -> str:
+    """Who holds ``folder``'s lock, as its holder file says: "process <pid> on <host>" or "another process"."""
     try:
-        pid_text, host = (lock.read_text().split("\n") + [""])[:2]
-        return int(pid_text), host.strip()
-    except (OSError, ValueError):
-        return None
+        pid_text, host = (folder.joinpath(HOLDER_NAME).read_text().split("\n") + [""])[:2]
+        pid, host = int(pid_text), host.strip()
+    except (OSError, ValueError):  # not written yet, or removed just now
+        return "another process"
+    if host == socket.gethostname() and not _pid_alive(pid):  # left by a killed holder; the new one writes soon
+        return "another process"
+    return f"process {pid} on {host}"
+
+
+# lock file path -> pid of this process while it holds that lock (a forked child does not inherit the hold)
+_HELD: dict[str, int] = {}
 
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, what: str, wait: float = 0.0, poll: float = 0.2) -> Iterator[Path]:
-    """Hold ``folder/.riemdln.lock`` (content: the holder's pid and host) for the ``with`` block.
+    """Hold ``folder/.riemdln.lock`` (an operating-system file lock, :mod:`filelock`) for the ``with`` block.
 
-        A lock held by a live process is waited for up to ``wait`` seconds, then refused with
-        :class:`LockedError` naming ``what`` and the holder's pid. A lock whose pid is dead on this host
-        (a killed run) is stale and taken over. A lock this process holds already is re-entered (the
-    ``--out`` and the cache may be one folder). The lock file is removed on exit by its taker.
+    A lock held by another process is waited for up to ``wait`` seconds (polled every ``poll`` seconds), then
+    refused with :class:`LockBusyError` naming ``what``, the folder and the holder (``folder/.riemdln.lock.holder``
+    holds its pid and host while it runs). The operating system releases the lock of a process that dies, so a
+    killed run never blocks the next one, and two processes starting at once cannot both take it. A lock this
+    process holds already is re-entered (the ``--out`` and the cache may be one folder). The lock file itself
+    stays in the folder (removing it would let two processes lock two different files of one name).
     """
+    from filelock import FileLock, Timeout
+
     folder = Path(folder)
-    lock = folder / LOCK_NAME
-    me = f"{os.getpid()}\n{socket.gethostname()}\n"
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _holder(lock)
-            if holder == (os.getpid(), socket.gethostname()):  # held by this process already: nested
-                yield lock
-                return
-            if holder is not None and holder[1] == socket.gethostname() and not _pid_alive(holder[0]):
-                with contextlib.suppress(FileNotFoundError):  # stale: its holder died
-                    lock.unlink()
-                continue
-            if holder is None:  # being written right now, or garbage: garbage older than 10 s is stale
-                with contextlib.suppress(OSError):
-                    if time.time() - lock.stat().st_mtime > 10:
-                        lock.unlink()
-                        continue
-            if time.monotonic() >= deadline:
-                who = f"process {holder[0]} on {holder[1]}" if holder else "another process"
-                raise LockedError(
-                    f"`{what}` {folder} is in use by {who} (lock file {lock}); wait for it to finish, "
-                    "or remove the lock file if that process is gone."
-                ) from None
-            time.sleep(poll)
-            continue
-        try:
-            os.write(fd, me.encode())
-        finally:
-            os.close(fd)
-        break
+    lock_path = folder / LOCK_NAME
+    key = os.path.realpath(lock_path)
+    if _HELD.get(key) == os.getpid():  # held by this process already: nested
+        yield lock_path
+        return
+    lock = FileLock(lock_path, thread_local=False)
     try:
-        yield lock
+        lock.acquire(timeout=max(float(wait), 0.0), poll_interval=poll)
+    except Timeout:
+        raise LockBusyError(
+            f"`{what}` {folder} is in use by {_holder(folder)} (lock file {lock_path}); wait for it to finish."
+        ) from None
+    _HELD[key] = os.getpid()
+    try:
+        atomic_write(folder / HOLDER_NAME, f"{os.getpid()}\n{socket.gethostname()}\n")
+        yield lock_path
     finally:
+        del _HELD[key]
         with contextlib.suppress(OSError):
-            if lock.read_text() == me:
-                lock.unlink()
+            (folder / HOLDER_NAME).unlink()
+        lock.release()

@@ -13,8 +13,8 @@
   content; a state file whose key or checksum does not match (edited, damaged, from another version)
   is not trusted: the study is rerun, with a warning.
 
-``out`` is locked (``out/.riemdln.lock`` holds the pid) for the duration of the run: a second run on
-the same ``out`` is refused with the holder's pid; the lock of a killed run is taken over.
+``out`` is locked (an operating-system lock on ``out/.riemdln.lock``) for the duration of the run: a
+second run on the same ``out`` is refused with the holder's pid; a killed run's lock goes with it.
 
 Every file is written to a temporary name and renamed, so nothing half-written ever looks complete.
 A rerun with the same arguments reproduces ``results.json`` exactly, timings aside: every study is a

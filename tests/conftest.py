@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +64,66 @@ def kernel_env(tmp_path_factory, derive_cache):
         "RIEMDLN_CACHE_DIR": str(derive_cache[0]),
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
+
+
+_LOCK_SCRIPT = """
+import sys, time
+from pathlib import Path
+from riemdln._io import LockBusyError, folder_lock
+folder, go = Path(sys.argv[1]), Path(sys.argv[2])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.001)
+try:
+    with folder_lock(folder, "out"):
+        print("ran", flush=True)
+        time.sleep(float(sys.argv[3]))
+except LockBusyError as exc:
+    print("refused:", exc, flush=True)
+"""
+
+
+class LockProcesses:
+    """Processes that try ``folder_lock(folder, "out")``: :meth:`start` returns one once it is ready, :meth:`go`
+    lets every started one try the lock at once, :meth:`outcome` reads what it did ("ran" or "refused: ...")."""
+
+    def __init__(self, signal: Path):
+        self.signal = signal
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self, folder: Path, hold: float = 60.0) -> subprocess.Popen:
+        root = str(Path(__file__).resolve().parents[1])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LOCK_SCRIPT, str(folder), str(self.signal), str(hold)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        self.procs.append(proc)
+        assert self.outcome(proc) == "ready"
+        return proc
+
+    def go(self) -> None:
+        self.signal.touch()
+
+    @staticmethod
+    def outcome(proc: subprocess.Popen) -> str:
+        assert proc.stdout is not None
+        return proc.stdout.readline().strip()
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+
+@pytest.fixture
+def lock_processes(tmp_path):
+    """A :class:`LockProcesses` whose processes are killed at the end of the test."""
+    procs = LockProcesses(tmp_path / "go-signal")
+    yield procs
+    procs.close()

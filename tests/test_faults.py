@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -194,18 +193,20 @@ def test_reproduce_argument_errors_fail_fast(tmp_path, args, match):
     assert not (tmp_path / "o" / "results.json").exists()
 
 
-def test_second_run_on_a_busy_out_is_refused_and_a_stale_lock_taken_over(tmp_path, derive_cache, capsys):
+def test_second_run_on_a_busy_out_is_refused_and_a_killed_runs_lock_does_not_block(
+    tmp_path, derive_cache, capsys, lock_processes
+):
     out = tmp_path / "out"
     out.mkdir()
-    lock = out / ".riemdln.lock"
-    lock.write_text(f"1\n{socket.gethostname()}\n")  # pid 1 is alive: a run in progress
+    holder = lock_processes.start(out)  # a run in progress on `out`
+    lock_processes.go()
+    assert lock_processes.outcome(holder) == "ran"
     code = main(["derive", "--out", str(out), "--cache", str(derive_cache[0])])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and "in use by process 1" in err[-1]
+    assert code == 2 and f"in use by process {holder.pid}" in err[-1]
     assert not (out / "formulas.tex").exists()
-    # a lock left by a dead pid (a killed run) is taken over
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    lock.write_text(f"{dead.pid}\n{socket.gethostname()}\n")
+    # killed: its lock went with it
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
     assert main(["derive", "--out", str(out), "--cache", str(derive_cache[0])]) == 0
-    assert (out / "formulas.tex").exists() and not lock.exists()
+    assert (out / "formulas.tex").exists() and not (out / ".riemdln.lock.holder").exists()

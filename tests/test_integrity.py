@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
 
 import pytest
 import sympy
 
-from riemdln._io import LOCK_NAME, LockedError, folder_lock
+from riemdln._io import HOLDER_NAME, LockedError, folder_lock
 from riemdln.derivations import DeriveReport, _engine, derive
 from riemdln.derivations._tree import TreeError, _commutative_form, from_tree, to_tree
 
@@ -191,29 +190,52 @@ def test_tree_that_sympy_would_rewrite_is_refused():
         from_tree(tree)
 
 
-def test_lock_refuses_a_live_holder_and_takes_over_a_dead_one(tmp_path):
+def test_lock_refuses_a_live_holder_and_a_killed_holder_does_not_block(tmp_path, lock_processes):
+    import signal
     import socket
 
     with folder_lock(tmp_path, "out"):
-        assert (tmp_path / LOCK_NAME).read_text().startswith(f"{os.getpid()}\n")
+        assert (tmp_path / HOLDER_NAME).read_text() == f"{os.getpid()}\n{socket.gethostname()}\n"
         with folder_lock(tmp_path, "out"):  # re-entered by its holder (--out and the cache may coincide)
             pass
-        assert (tmp_path / LOCK_NAME).exists()
-    assert not (tmp_path / LOCK_NAME).exists()
-    # pid 1 is alive: another process's run in progress
-    (tmp_path / LOCK_NAME).write_text(f"1\n{socket.gethostname()}\n")
+        assert (tmp_path / HOLDER_NAME).exists()  # still held by the outer block
+    assert not (tmp_path / HOLDER_NAME).exists()
+    # another live process holds it: waited for, then refused, naming the holder
+    holder = lock_processes.start(tmp_path)
+    lock_processes.go()
+    assert lock_processes.outcome(holder) == "ran"
     t0 = time.monotonic()
-    with pytest.raises(LockedError, match=r"`out` .* in use by process 1 "):
+    with pytest.raises(LockedError, match=rf"`out` .* in use by process {holder.pid} on "):
         with folder_lock(tmp_path, "out", wait=0.3, poll=0.05):
             pass
     assert time.monotonic() - t0 >= 0.3  # it waited before refusing
-    # a lock left by a killed process (its pid no longer exists) is stale
-    proc = multiprocessing.get_context("spawn").Process(target=int)
-    proc.start()
-    proc.join()
-    (tmp_path / LOCK_NAME).write_text(f"{proc.pid}\n{socket.gethostname()}\n")
+    # killed (no clean-up ran): the operating system released its lock, which is taken at once
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert (tmp_path / HOLDER_NAME).exists()  # its holder file is left behind, and overwritten
     with folder_lock(tmp_path, "out"):
-        assert (tmp_path / LOCK_NAME).read_text().startswith(f"{os.getpid()}\n")
+        assert (tmp_path / HOLDER_NAME).read_text().startswith(f"{os.getpid()}\n")
+
+
+def test_two_processes_starting_at_once_one_runs_one_is_refused(tmp_path, lock_processes):
+    """Both try the lock the moment the go signal appears (no waiting): exactly one takes it. Repeated, also
+    after a killed holder, whose lock the two then race for."""
+    import signal
+
+    for round_ in range(3):
+        if round_ == 2:  # a killed holder first
+            dead = lock_processes.start(tmp_path)
+            (tmp_path / "go-signal").touch()
+            assert lock_processes.outcome(dead) == "ran"
+            os.kill(dead.pid, signal.SIGKILL)
+            dead.wait()
+        (tmp_path / "go-signal").unlink(missing_ok=True)
+        a, b = (lock_processes.start(tmp_path, hold=1.0) for _ in range(2))
+        lock_processes.go()
+        outcomes = sorted(lock_processes.outcome(p).split(":")[0] for p in (a, b))
+        assert outcomes == ["ran", "refused"], (round_, outcomes)
+        a.wait()
+        b.wait()
 
 
 def test_undefined_functions_only_from_the_fixed_set():
