@@ -93,8 +93,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
             raise CLIError(f"--studies must name at least one study; got {args.studies!r}")
     reproduce(
         args.out,
-        quick=args.quick,
-        paper=args.paper,
+        mode="paper" if args.paper else "quick" if args.quick else "full",
         jobs=args.jobs if args.jobs is not None else max(1, min(os.cpu_count() or 1, 4)),
         scheduler=args.scheduler,
         studies=studies,

@@ -33,6 +33,7 @@ import platform
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -132,9 +133,30 @@ def _load_state(path: Path, key: str) -> tuple[dict | None, str]:
     return doc, ""
 
 
+MODES = ("quick", "full", "paper")
+
+
+def _mode_flags(mode: str | None, quick: bool, paper: bool) -> tuple[bool, bool]:
+    """``reproduce``'s ``mode`` as the (quick, paper) flags its body reads; the flags themselves are deprecated."""
+    if mode is None:
+        if quick is True or paper is True:
+            warnings.warn(
+                'reproduce(quick=True) and reproduce(paper=True) are deprecated; use mode="quick" or mode="paper".',
+                DeprecationWarning,
+                stacklevel=3,
+            )
+        return quick, paper
+    if not isinstance(mode, str) or mode not in MODES:
+        raise RiemdlnValueError(f"`mode` must be one of {', '.join(map(repr, MODES))}; got {_short(mode)}.")
+    if quick is not False or paper is not False:
+        raise RiemdlnValueError("`mode` replaces the deprecated `quick` and `paper` flags; give `mode` only.")
+    return mode == "quick", mode == "paper"
+
+
 def reproduce(
     out: str | os.PathLike = "riemdln-out",
     *,
+    mode: str | None = None,
     quick: bool = False,
     paper: bool = False,
     overrides: Mapping[str, Mapping] | None = None,
@@ -153,12 +175,14 @@ def reproduce(
     ----------
     out : path
         Output directory (created; must be empty, hold an earlier run's files, or ``force``).
-    quick : bool
-        Smaller sizes and fewer seeds, same studies.
-    paper : bool
-        The full grids of the studies that define ``paper_parameters()`` (deep_completion: 100×100 rank 5,
-        six observation counts, five seeds, N = 1, 2, 3, 4, 6, 8, ∞); the other studies run at their full
-        size. Hours on 2 cores: meant for ``scheduler``. Not with ``quick``.
+    mode : {"full", "quick", "paper"}, optional
+        ``"full"`` (the default): every study at its full size. ``"quick"``: smaller sizes and fewer seeds,
+        same studies. ``"paper"``: the full grids of the studies that define ``paper_parameters()``
+        (deep_completion: 100×100 rank 5, six observation counts, five seeds, N = 1, 2, 3, 4, 6, 8, ∞); the
+        other studies run at their full size. Hours on 2 cores: meant for ``scheduler``.
+    quick, paper : bool
+        Deprecated spellings of ``mode="quick"`` and ``mode="paper"`` (a :class:`DeprecationWarning`); not
+        together, and not with ``mode``.
     overrides : mapping, optional
         ``{study: {parameter: value}}`` replacing parameters of the chosen mode (for instance a toy-size
         paper grid); only parameters the study has may be overridden. Recorded in ``results.json``.
@@ -180,6 +204,7 @@ def reproduce(
     dict
         The content of ``results.json``.
     """
+    quick, paper = _mode_flags(mode, quick, paper)  # the flags are checked as bools below
     if not isinstance(out, str | os.PathLike) or not str(os.fspath(out)).strip():
         raise RiemdlnValueError(f"`out` must be a directory path (str or os.PathLike); got {_short(out)}.")
     for flag, value in (("quick", quick), ("paper", paper), ("force", force)):
