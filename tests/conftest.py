@@ -1,4 +1,4 @@
-"""Shared fixtures: depths, seeded generators, the slow marker."""
+"""Shared fixtures: depths, seeded generators, the session's derivation cache, lock-holding processes."""
 
 from __future__ import annotations
 
@@ -27,10 +27,18 @@ def depth(request) -> float:
 
 @pytest.fixture(scope="session")
 def derive_cache(tmp_path_factory):
-    """A private derivation cache, filled once per test session (never the user's cache)."""
+    """A private derivation cache, filled once per test session (never the user's cache).
+
+    Under pytest-xdist the workers share one cache folder of the run: the first to get there derives (holding
+    the cache's lock), the others wait on the lock and load what it derived.
+    """
     from riemdln.derivations import derive
 
-    path = tmp_path_factory.mktemp("riemdln-cache")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        path = tmp_path_factory.getbasetemp().parent / "riemdln-cache"
+        path.mkdir(exist_ok=True)
+    else:
+        path = tmp_path_factory.mktemp("riemdln-cache")
     results = derive(cache=path)
     return path, results
 
