@@ -1103,6 +1103,8 @@ def gibbs_sample(
     seed=None,
     n_chains: int = 16,
     burn_in: int = 1000,
+    *,
+    normalized: bool = False,
 ) -> GibbsSample:
     r"""Draw from :math:`e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,\mathrm{vol}_{g^N}` by MALA in balanced factors.
 
@@ -1131,6 +1133,9 @@ def gibbs_sample(
         :math:`\lambda = 1` (include the fibre volume :math:`e^{S_N}`).
     seed : None, int or Generator
     n_chains, burn_in : int
+    normalized : bool
+        The convention of the metric (:math:`g^N` or :math:`\hat g^N = N g^N`), as for every depth function.
+        Its volume is a constant multiple of the raw one, so the Gibbs law, and the samples, are the same.
 
     Examples
     --------
@@ -1140,6 +1145,7 @@ def gibbs_sample(
     ((800, 2, 2), True)
     """
     energy, dim = _square_energy(energy)
+    check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized=True)
     _not_normalizable(depth)
     beta = _positive(beta, "beta")
@@ -1315,6 +1321,8 @@ def gibbs_expectation(
     n_radial: int = 16,
     n_angular: int = 12,
     max_points: int = 30_000_000,
+    *,
+    normalized: bool = False,
 ) -> GibbsExpectation:
     r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
 
@@ -1341,6 +1349,8 @@ def gibbs_expectation(
         Starting grid.
     max_points : int
         Largest grid tried.
+    normalized : bool
+        The convention of the metric; the law is the same (see :func:`gibbs_sample`).
 
     Examples
     --------
@@ -1355,6 +1365,7 @@ def gibbs_expectation(
         raise RiemdlnValueError(f"`energy` must have shape (2, 2) for the quadrature oracle; got {(dim, dim)}.")
     if not callable(f):
         raise RiemdlnValueError(f"`f` must be callable; got {_short(f)}.")
+    check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized=True)
     _not_normalizable(depth)
     beta = _positive(beta, "beta")

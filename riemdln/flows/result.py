@@ -233,6 +233,9 @@ def effective_rank(s: np.ndarray) -> np.ndarray:
 def _effective_rank(s: np.ndarray) -> np.ndarray:
     """:func:`effective_rank` without the checks (a trajectory's singular values, NaN where it diverged)."""
     s = np.asarray(s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        top = np.max(s, axis=-1, keepdims=True)  # scaled before summing: s = [1e308, 1e308] has rank 2
+        s = np.where(top > 0, s / np.where(top > 0, top, 1.0), s)
     total = s.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(total > 0, s / np.where(total > 0, total, 1.0), 0.0)
