@@ -73,6 +73,8 @@ _LAZY = {
     "gibbs_sample": "riemdln.langevin_dynamics",
     "gibbs_expectation": "riemdln.langevin_dynamics",
     "LangevinResult": "riemdln.langevin_dynamics",
+    "GibbsSample": "riemdln.langevin_dynamics",
+    "GibbsExpectation": "riemdln.langevin_dynamics",
     "FlowResult": "riemdln.flows",
     "Status": "riemdln.flows",
     "Event": "riemdln.flows",
@@ -129,3 +131,5 @@ if TYPE_CHECKING:  # pragma: no cover
     from riemdln.geometry import metric as metric
     from riemdln.geometry import multiplier as multiplier
     from riemdln.geometry import volume_density as volume_density
+    from riemdln.langevin_dynamics import GibbsExpectation as GibbsExpectation
+    from riemdln.langevin_dynamics import GibbsSample as GibbsSample

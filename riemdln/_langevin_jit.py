@@ -10,8 +10,9 @@ the two are compared in tests/test_langevin.py). The energy's gradient and the n
 The scalar kernels below are the stable forms of :mod:`riemdln.kernels` (the sinhc form of the
 multiplier with its log-space fix-up, the Langevin function's series near 0), one chain at a time.
 
-``AVAILABLE`` is False when numba cannot be imported; the numpy step is then used (same results to
-rounding, slower).
+numba is optional (``pip install riemdln[fast]``). ``AVAILABLE`` is False when it cannot be imported; the
+fused numpy step (``riemdln.langevin_dynamics._step_d2``) is then used: the same results to rounding, slower
+(tests/test_langevin.py runs both, and a test imports riemdln with numba hidden).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 try:
     import numba
-except ImportError:  # pragma: no cover - numba is a dependency; without it the numpy step runs
+except ImportError:  # pragma: no cover - numba is the optional [fast] extra; without it the numpy step runs
     numba = None  # type: ignore[assignment]
 
 AVAILABLE = numba is not None

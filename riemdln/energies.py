@@ -25,6 +25,7 @@ through :func:`as_energy`, which checks the protocol once, before any work.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -34,7 +35,89 @@ from numpy.typing import ArrayLike, NDArray
 
 from riemdln._validation import RiemdlnValueError, _short, check_matrix
 
-__all__ = ["EnergyProtocol", "Energy", "QuadraticEnergy", "SensingProblem", "as_energy", "has_hessian_vector"]
+__all__ = [
+    "EnergyProtocol",
+    "Energy",
+    "QuadraticEnergy",
+    "SensingProblem",
+    "as_energy",
+    "has_hessian_vector",
+    "CallableValueError",
+]
+
+
+class CallableValueError(RiemdlnValueError):
+    """A user's callable returned a malformed or non-finite value, or raised.
+
+    Met at the first call (before any work) it reaches the user as the :class:`RiemdlnValueError` it is,
+    naming the callable; met during a run, the simulators end the run with ``Status.FAILED``, its message
+    and the trajectory so far kept, and the result's ``error`` holds this exception (``cause``: the
+    exception the callable raised, if any).
+    """
+
+    def __init__(self, message: str, name: str, cause: BaseException | None = None):
+        super().__init__(message)
+        self.name, self.cause = name, cause
+
+
+def call_user(fn: Callable, name: str, *args):
+    """``fn(*args)``; an exception it raises becomes a :class:`CallableValueError` naming ``name``."""
+    try:
+        return fn(*args)
+    except CallableValueError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's own failure, named and carried
+        raise CallableValueError(f"`{name}` raised {_short(exc)}.", name, exc) from exc
+
+
+def _where(X) -> str:
+    try:
+        return f" at X with ||X||_F = {float(np.linalg.norm(X)):.6g}"
+    except Exception:  # noqa: BLE001 - only for the message
+        return ""
+
+
+def _finite_input(*arrays) -> bool:
+    return all(np.all(np.isfinite(a)) for a in arrays)
+
+
+def checked_scalar(value, name: str, *inputs) -> float:
+    """A real number returned by the callable ``name`` (finite wherever its ``inputs`` are finite)."""
+    bad = isinstance(value, bool | np.bool_ | str | bytes)
+    if not bad:
+        try:
+            arr = np.asarray(value)
+            bad = arr.dtype.kind not in "fiu" or arr.size != 1
+        except Exception:  # noqa: BLE001 - an object numpy cannot read
+            bad = True
+    if bad:
+        raise CallableValueError(f"`{name}` must return a real number; returned {_short(value)}.", name)
+    v = float(arr.reshape(()))
+    if not math.isfinite(v) and _finite_input(*inputs):
+        raise CallableValueError(
+            f"`{name}` returned {v!r}{_where(inputs[0]) if inputs else ''} (it must be finite).", name
+        )
+    return v
+
+
+def checked_array(value, name: str, shape: tuple, *inputs) -> np.ndarray:
+    """A real array of ``shape`` returned by the callable ``name`` (finite wherever its ``inputs`` are)."""
+    try:
+        arr = np.asarray(value)
+        bad = arr.dtype.kind not in "fiu" or arr.shape != tuple(shape)
+    except Exception:  # noqa: BLE001 - an object numpy cannot read
+        bad = True
+    if bad:
+        raise CallableValueError(
+            f"`{name}` must return a real array of shape {tuple(shape)}; returned {_short(value)}.", name
+        )
+    arr = np.asarray(arr, dtype=float)
+    if not np.all(np.isfinite(arr)) and _finite_input(*inputs):
+        raise CallableValueError(
+            f"`{name}` returned non-finite entries{_where(inputs[0]) if inputs else ''} (they must be finite).",
+            name,
+        )
+    return arr
 
 
 @runtime_checkable
@@ -170,9 +253,13 @@ class Energy(_MatrixEnergy):
     r"""An energy from two callables: ``Energy(loss, gradient, shape=(m, n))``.
 
     ``loss(X)`` must return a real number and ``gradient(X)`` an (m, n) array for one matrix X;
-    ``hessian_vector(X, V)`` may be given for exact Jacobian–vector products. Stacks are evaluated one
-    matrix at a time. Every returned value is checked (finite, real, right shape): a callable that
-    returns garbage gets a :class:`RiemdlnValueError`, not a silent wrong trajectory.
+    ``hessian_vector(X, V)`` may be given for exact Jacobian–vector products :math:`D^2E(X)[V]`, one
+    direction V (an (m, n) array) per call: the simulators call it once per direction they need. Stacks
+    are evaluated one matrix at a time. Every returned value is checked where it is used (a real number,
+    or a real array of shape (m, n); finite wherever X is): at the first call a bad value or an exception
+    of the callable is a :class:`CallableValueError` (a :class:`RiemdlnValueError`) naming it; during a
+    run the simulators end with ``Status.FAILED``, say which callable and when, and keep the trajectory up
+    to there.
 
     Examples
     --------
@@ -205,22 +292,16 @@ class Energy(_MatrixEnergy):
         return f"Energy(shape={self._shape})"
 
     def _one_loss(self, X):
-        value = self._fn_loss(X)
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            raise RiemdlnValueError(f"`loss` must return a real number; returned {_short(value)}.") from None
-        if isinstance(value, complex) or np.iscomplexobj(value):
-            raise RiemdlnValueError(f"`loss` must return a real number; returned {_short(value)}.")
-        return v
+        return checked_scalar(call_user(self._fn_loss, "loss", X), "loss", X)
 
-    def _check_out(self, value, what: str) -> np.ndarray:
-        arr = np.asarray(value)
-        if arr.dtype.kind not in "fiub" or arr.shape != self._shape:
-            raise RiemdlnValueError(
-                f"`{what}` must return a real array of shape {self._shape}; returned {_short(value)}."
-            )
-        return np.asarray(arr, dtype=float)
+    def _one_gradient(self, X):
+        return checked_array(call_user(self._fn_grad, "gradient", X), "gradient", self._shape, X)
+
+    def _one_hv(self, X, V):
+        fn = self._fn_hv
+        if fn is None:  # pragma: no cover - the attribute is None then
+            raise RiemdlnValueError("this Energy has no `hessian_vector`.")
+        return checked_array(call_user(fn, "hessian_vector", X, V), "hessian_vector", self._shape, X, V)
 
     def _loss_stack(self, X):
         if X.ndim == 2:
@@ -230,14 +311,17 @@ class Energy(_MatrixEnergy):
 
     def _gradient(self, X):
         if X.ndim == 2:
-            return self._check_out(self._fn_grad(X), "gradient")
+            return self._one_gradient(X)
         flat = X.reshape(-1, *self._shape)
-        return np.array([self._check_out(self._fn_grad(x), "gradient") for x in flat]).reshape(X.shape)
+        return np.array([self._one_gradient(x) for x in flat]).reshape(X.shape)
 
     def _hessian_vector(self, X, V):
-        if self._fn_hv is None:  # pragma: no cover - attribute is None then
-            raise RiemdlnValueError("this Energy has no `hessian_vector`.")
-        return self._check_out(self._fn_hv(X, V), "hessian_vector")
+        """One direction per call of the user's ``hessian_vector(X, V)``; stacks of X and V broadcast."""
+        if X.ndim == 2 and V.ndim == 2:
+            return self._one_hv(X, V)
+        Xb, Vb = np.broadcast_arrays(X, V)
+        flat_X, flat_V = Xb.reshape(-1, *self._shape), Vb.reshape(-1, *self._shape)
+        return np.array([self._one_hv(x, v) for x, v in zip(flat_X, flat_V, strict=True)]).reshape(Vb.shape)
 
 
 class SensingProblem(_MatrixEnergy):

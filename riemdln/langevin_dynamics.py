@@ -67,7 +67,7 @@ from riemdln._validation import (
     check_matrix,
     check_seed,
 )
-from riemdln.energies import as_energy
+from riemdln.energies import CallableValueError, as_energy, call_user, checked_array, checked_scalar
 from riemdln.flows.result import Status
 from riemdln.geometry import _multiplier as _multiplier_unchecked
 from riemdln.geometry import entropy as _entropy
@@ -115,6 +115,13 @@ def _square_energy(energy) -> tuple[object, int]:
             f"`energy` must act on square matrices (the Langevin samplers work on d x d); got shape {(m, n)}."
         )
     return energy, int(m)
+
+
+def _check_first_values(energy, X: np.ndarray) -> None:
+    """Loss and gradient at the start, before any work: a bad value is a RiemdlnValueError naming the callable."""
+    from riemdln.flows._energy import ops
+
+    ops(energy).check_outputs(np.array(X, dtype=float))
 
 
 def _not_normalizable(depth: float) -> None:
@@ -245,24 +252,60 @@ def _unframe(U, Z, V):
     return U @ Z @ np.swapaxes(V, -1, -2)
 
 
-def _stack_call(fn: Callable, X: np.ndarray, shape: tuple) -> np.ndarray:
-    """Call an energy method on a stack; fall back to one matrix at a time if it does not vectorize."""
+def _stack_call(fn: Callable, X: np.ndarray, shape: tuple, name: str) -> np.ndarray:
+    """Call an outside energy's method on a stack (one matrix at a time if it does not vectorize); every
+    value checked (:class:`riemdln.energies.CallableValueError` naming ``name`` otherwise)."""
     try:
         out = np.asarray(fn(X), dtype=float)
         if out.shape[: X.ndim - 2] == X.shape[:-2] and out.shape[X.ndim - 2 :] == shape:
-            return out
+            return checked_array(out, name, out.shape, X)
     except Exception:  # noqa: BLE001 - a non-vectorized user callable: evaluate matrix by matrix
         pass
     flat = X.reshape(-1, *X.shape[-2:])
-    return np.array([np.asarray(fn(x), dtype=float) for x in flat]).reshape(*X.shape[:-2], *shape)
+    if shape == ():
+        values = [checked_scalar(call_user(fn, name, x), name, x) for x in flat]
+    else:
+        values = [checked_array(call_user(fn, name, x), name, shape, x) for x in flat]
+    return np.array(values, dtype=float).reshape(*X.shape[:-2], *shape)
+
+
+def _hooks(energy):
+    """The riemdln energies' unchecked (loss, gradient) on stacks, else None (an outside energy). They take
+    any X (the state may overflow inside a step: the run reports it, never blaming the user's X)."""
+    from riemdln.energies import _MatrixEnergy
+    from riemdln.problems import CompletionProblem
+
+    if isinstance(energy, CompletionProblem):
+        res = energy._residual
+        return (lambda X: np.asarray(0.5 * np.sum(res(X) ** 2, axis=(-2, -1)), dtype=float)), res
+    if isinstance(energy, _MatrixEnergy):  # riemdln.Energy's hooks check the user's values themselves
+        return (lambda X: np.asarray(energy._loss_stack(X), dtype=float)), energy._gradient
+    return None
 
 
 def _loss(energy, X):
-    return _stack_call(energy.loss, X, ())
+    hooks = _hooks(energy)
+    return hooks[0](X) if hooks is not None else _stack_call(energy.loss, X, (), "energy.loss")
 
 
 def _grad(energy, X):
-    return _stack_call(energy.gradient, X, X.shape[-2:])
+    hooks = _hooks(energy)
+    return hooks[1](X) if hooks is not None else _stack_call(energy.gradient, X, X.shape[-2:], "energy.gradient")
+
+
+def _safe_loss(energy, X) -> np.ndarray:
+    """:func:`_loss`, NaN at the states where a user's loss returned a bad value."""
+    try:
+        return _loss(energy, X)
+    except CallableValueError:
+        flat = X.reshape(-1, *X.shape[-2:])
+        values = np.full(len(flat), np.nan)
+        for i, x in enumerate(flat):
+            try:
+                values[i] = float(_loss(energy, x))
+            except CallableValueError:
+                pass
+        return values.reshape(X.shape[:-2])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -710,7 +753,8 @@ class LangevinResult:
         Saved times (every ``save_every`` steps, and the last).
     X : ndarray, shape (n_t, n_chains, d, d)
     status : riemdln.flows.result.Status
-        ``FINISHED``, or ``FAILED`` (a chain became non-finite: the run stops there).
+        ``FINISHED``, or ``FAILED``: a chain became non-finite, or the energy's gradient returned a bad value or
+        raised (the run stops there; ``error`` holds it), or its loss was not finite at a saved state.
     message : str
     diagnostics : mapping of str to ndarray, leading axes (n_t, n_chains)
         ``"loss"`` E, ``"singular_values"`` (..., d), ``"det_sign"``, ``"entropy"`` S_N (the normalized
@@ -731,6 +775,7 @@ class LangevinResult:
     coordinates: str = "auto"
     dt: float = 0.0
     n_steps: int = 0
+    error: Exception | None = None
 
     @property
     def success(self) -> bool:
@@ -840,6 +885,8 @@ def langevin(
     X0 = check_matrix(X0, "X0")
     if X0.ndim == 2:
         X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
+    if X0.ndim == 3 and X0.shape[1:] == (dim, dim):
+        _check_first_values(energy, X0[0])
     if X0.ndim != 3 or X0.shape != (n_chains, dim, dim):
         raise RiemdlnValueError(
             f"`X0` must have shape ({dim}, {dim}) or (n_chains, {dim}, {dim}) = ({n_chains}, {dim}, {dim}); "
@@ -877,13 +924,17 @@ def langevin(
     out = np.empty((len(saves), n_chains, dim, dim))
     yfrac = np.zeros((len(saves), n_chains))
     out[0] = X0
-    k_save, y_count, status, reason = 1, np.zeros(n_chains), Status.FINISHED, ""
+    k_save, y_count, status, reason, error = 1, np.zeros(n_chains), Status.FINISHED, "", None
     last = 0
     fused = _d2_step() if dim == 2 and _FUSED_D2 and _ito else None
     for step in range(1, n_steps + 1):
         xi = rng.standard_normal(state.shape)
         args = (state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite)
-        new, use_y = fused(*args) if fused is not None else _step_general(*args, _ito)
+        try:
+            new, use_y = fused(*args) if fused is not None else _step_general(*args, _ito)
+        except CallableValueError as exc:  # the user's gradient: FAILED, the saved states so far kept
+            status, reason, error = Status.FAILED, f"{exc} (step {step}); the states saved before are kept", exc
+            break
         y_count += use_y
         if not np.all(np.isfinite(new)):
             bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))
@@ -900,6 +951,13 @@ def langevin(
     out = out[:k_save]
     diags = _diagnostics(energy, out, depth, normalized, beta)
     diags["y_fraction"] = yfrac[:k_save]
+    bad = ~np.isfinite(diags["loss"]) & np.all(np.isfinite(out), axis=(-2, -1))
+    if status != Status.FAILED and np.any(bad):
+        i = int(np.argmax(np.any(bad, axis=-1)))
+        status = Status.FAILED
+        reason = (
+            f"the energy's `loss` was not a finite number at the saved time t = {t[i]:.6g} (the run is not trusted)"
+        )
     if status == Status.FAILED:
         message = f"The integration failed at t = {last * h:.6g}: {reason}."
     else:
@@ -922,12 +980,13 @@ def langevin(
         coordinates=coordinates,
         dt=h,
         n_steps=n_steps,
+        error=error,
     )
 
 
 def _diagnostics(energy, X, depth, normalized, beta) -> dict:
     s = np.linalg.svd(X, compute_uv=False)
-    loss = _loss(energy, X)
+    loss = _safe_loss(energy, X)
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = _entropy(s, depth, normalized=normalized) if not (math.isinf(depth) and not normalized) else None
     return {
@@ -1046,6 +1105,8 @@ def gibbs_sample(
     seed=None,
     n_chains: int = 16,
     burn_in: int = 1000,
+    *,
+    normalized: bool = False,
 ) -> GibbsSample:
     r"""Draw from :math:`e^{-\beta E}\,\mathrm{vol(fibre)}^\lambda\,\mathrm{vol}_{g^N}` by MALA in balanced factors.
 
@@ -1074,6 +1135,9 @@ def gibbs_sample(
         :math:`\lambda = 1` (include the fibre volume :math:`e^{S_N}`).
     seed : None, int or Generator
     n_chains, burn_in : int
+    normalized : bool
+        The convention of the metric (:math:`g^N` or :math:`\hat g^N = N g^N`), as for every depth function.
+        Its volume is a constant multiple of the raw one, so the Gibbs law, and the samples, are the same.
 
     Examples
     --------
@@ -1083,6 +1147,7 @@ def gibbs_sample(
     ((800, 2, 2), True)
     """
     energy, dim = _square_energy(energy)
+    check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized=True)
     _not_normalizable(depth)
     beta = _positive(beta, "beta")
@@ -1192,19 +1257,40 @@ def _quadrature(energy, f, depth, beta, lam, mu_max, n_r, n_a):
     u, wu = 0.5 * (xr + 1), 0.5 * wr
     ang = 2 * np.pi * np.arange(n_a) / n_a
     wa = np.full(n_a, 2 * np.pi / n_a)
-    num, den, shift = 0.0, 0.0, None
+    num, den, shift = 0.0, 0.0, -np.inf
     for sign in (1.0, -1.0):
         for i in range(n_r):  # one slice of mu1 at a time: bounded memory
             X, logw = _chart_logweights(energy, mu1[i : i + 1], u, ang, ang, depth, beta, lam, sign)
-            if shift is None:
-                shift = float(np.max(logw))
+            top = float(np.max(logw))
+            if top > shift:  # log-sum-exp across slices: rescale what was summed to the running maximum
+                scale = math.exp(shift - top) if math.isfinite(shift) else 0.0
+                num, den, shift = num * scale, den * scale, top
+            if not math.isfinite(shift):
+                continue  # nothing of weight yet
             w = np.exp(logw - shift) * (w1[i] * wu[None, :, None, None] * wa[None, None, :, None] * wa)
-            val = np.asarray(f(X.reshape(-1, 2, 2)), dtype=float)
+            val = _observable(f, X.reshape(-1, 2, 2))
             val = val.reshape(w.size, *val.shape[1:])
             wf = w.reshape(-1)
             num = num + np.tensordot(wf, val, axes=(0, 0))
             den = den + wf.sum()
     return num / den
+
+
+def _observable(f: Callable, X: np.ndarray) -> np.ndarray:
+    """``f`` on a stack of X: real, finite, one value (or array) per matrix; else CallableValueError naming ``f``."""
+    value = call_user(f, "f", X)
+    try:
+        arr = np.asarray(value)
+        ok = arr.dtype.kind in "fiu" and arr.ndim >= 1 and arr.shape[0] == len(X)
+    except Exception:  # noqa: BLE001 - an object numpy cannot read
+        ok = False
+    if not ok:
+        raise CallableValueError(
+            f"`f` must return a real array with one entry (or row) per matrix of the stack (shape ({len(X)}, ...)); "
+            f"returned {_short(value)}.",
+            "f",
+        )
+    return checked_array(arr, "f", arr.shape, X)
 
 
 def _find_mu_max(energy, depth, beta, lam) -> float:
@@ -1237,6 +1323,8 @@ def gibbs_expectation(
     n_radial: int = 16,
     n_angular: int = 12,
     max_points: int = 30_000_000,
+    *,
+    normalized: bool = False,
 ) -> GibbsExpectation:
     r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
 
@@ -1263,6 +1351,8 @@ def gibbs_expectation(
         Starting grid.
     max_points : int
         Largest grid tried.
+    normalized : bool
+        The convention of the metric; the law is the same (see :func:`gibbs_sample`).
 
     Examples
     --------
@@ -1277,6 +1367,7 @@ def gibbs_expectation(
         raise RiemdlnValueError(f"`energy` must have shape (2, 2) for the quadrature oracle; got {(dim, dim)}.")
     if not callable(f):
         raise RiemdlnValueError(f"`f` must be callable; got {_short(f)}.")
+    check_bool(normalized, "normalized")
     depth = check_depth(depth, normalized=True)
     _not_normalizable(depth)
     beta = _positive(beta, "beta")
@@ -1289,10 +1380,15 @@ def gibbs_expectation(
     mu_max = _find_mu_max(energy, depth, beta, lam)
     previous = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
     status = Status.INACCURATE
+    failure = None
     while True:
         n_radial, n_angular = math.ceil(1.4 * n_radial), math.ceil(1.4 * n_angular)
         n_points = 2 * n_radial**2 * n_angular**2
-        value = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+        try:
+            value = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+        except CallableValueError as exc:  # f or the energy turned bad on the finer grid: the coarse value stays
+            value, err, failure, status = previous, np.full(np.shape(previous), np.inf), exc, Status.FAILED
+            break
         err = np.abs(value - previous)
         if np.all(err <= tol * np.maximum(1.0, np.abs(value))):
             status = Status.FINISHED
@@ -1301,7 +1397,9 @@ def gibbs_expectation(
             break
         previous = value
     fine = value
-    if status == Status.FINISHED:
+    if failure is not None:
+        message = f"Quadrature stopped on the grid of {n_points} points: {failure}"
+    elif status == Status.FINISHED:
         message = f"Quadrature on {n_points} points (mu < {mu_max:.3g}); refinement error {np.max(err):.2e}."
     else:
         message = (

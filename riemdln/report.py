@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from riemdln._io import atomic_write, folder_lock
-from riemdln._validation import RiemdlnValueError, _short
+from riemdln._validation import RiemdlnValueError, _short, check_integer
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
 from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor
 
@@ -236,8 +236,7 @@ def reproduce(
         )
     if not wanted:
         raise RiemdlnValueError(f"`studies` must name at least one study among {', '.join(STUDY_NAMES)}; got none.")
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise RiemdlnValueError(f"`jobs` must be an integer >= 1; got {jobs!r}.")
+    jobs = check_integer(jobs, "jobs", low=1)  # numpy integers too, never a bool
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
     if quick and paper:
@@ -277,8 +276,40 @@ def study_parameters(name: str, mode: str = "full", overrides: Mapping | None = 
         raise RiemdlnValueError(
             f"`overrides` for {name!r} name the unknown parameter {extra[0]!r}; it has {', '.join(sorted(params))}."
         )
-    params.update(overrides or {})
-    return params
+    return _merged(params, overrides or {})
+
+
+def _merged(params: Mapping, overrides: Mapping) -> dict:
+    """``params`` with ``overrides`` applied; a mapping parameter is merged key by key (nested overrides
+    change only what they name), anything else replaced."""
+    out = dict(params)
+    for key, value in overrides.items():
+        if isinstance(out.get(key), Mapping) and isinstance(value, Mapping):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+# An integer override may be at most this many times the largest value the study's own modes (quick, full,
+# paper) use for it: sizes, counts and depths beyond that cannot finish (d: 100000 would ask ~75 GiB at once);
+# seeds are exempt.
+OVERRIDE_SCALE_CAP = 64
+
+
+def _plain(value):
+    """numpy scalars and arrays as the Python numbers and lists they hold (overrides are JSON values)."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
@@ -293,17 +324,62 @@ def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
         if name not in STUDY_NAMES:
             raise RiemdlnValueError(f"`overrides` names the unknown study {name!r}.")
         if not isinstance(params, Mapping):
-            raise RiemdlnValueError(f"`overrides[{name!r}]` must be a mapping of parameters; got {params!r}.")
+            raise RiemdlnValueError(f"`overrides.{name}` must be a mapping of parameters; got {_short(params)}.")
+        params = _plain(params)
         try:
-            json.dumps(dict(params))
+            json.dumps(dict(params), allow_nan=False)
         except (TypeError, ValueError):
-            raise RiemdlnValueError(f"`overrides[{name!r}]` must hold JSON values (numbers, strings, lists).") from None
+            raise RiemdlnValueError(
+                f"`overrides.{name}` must hold finite JSON values (numbers, strings, lists, mappings)."
+            ) from None
         study_parameters(name, mode, params)  # unknown parameter names are refused here
         defaults = study_parameters(name, mode)
+        largest = _largest_defaults(name)
         for key, value in params.items():
-            _check_override_value(value, defaults[key], f"overrides[{name!r}][{key!r}]")
+            _check_override_value(value, defaults[key], f"overrides.{name}.{key}")
+            _check_override_scale(value, largest.get(key), f"overrides.{name}.{key}")
         out[name] = dict(params)
     return out
+
+
+def _largest_defaults(name: str) -> dict:
+    """Per parameter, the largest integer any of the study's modes uses (nested: per key; lists: per item)."""
+    runs = [study_parameters(name, mode) for mode in ("quick", "full", "paper")]
+
+    def largest(values):
+        ints = [abs(int(v)) for v in values if _is_int(v)]
+        maps = [v for v in values if isinstance(v, Mapping)]
+        lists = [item for v in values if isinstance(v, list | tuple) for item in v]
+        if maps:
+            return {k: largest([m.get(k) for m in maps]) for k in set().union(*maps)}
+        if lists:
+            return largest(lists)
+        return max(ints) if ints else None
+
+    return {k: largest([r.get(k) for r in runs]) for k in runs[0]}
+
+
+def _check_override_scale(value, largest, where: str) -> None:
+    """Refuse an integer more than :data:`OVERRIDE_SCALE_CAP` times the largest the study's modes use."""
+    if largest is None or "seed" in where.rsplit(".", 1)[-1]:
+        return
+    if isinstance(largest, Mapping):
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                _check_override_scale(v, largest.get(k), f"{where}.{k}")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                _check_override_scale(item, largest, f"{where}[{i}]")
+        return
+    items = value if isinstance(value, list | tuple) else [value]
+    for i, item in enumerate(items):
+        if _is_int(item) and abs(item) > OVERRIDE_SCALE_CAP * max(1, largest):
+            at = f"{where}[{i}]" if isinstance(value, list | tuple) else where
+            raise RiemdlnValueError(
+                f"`{at}` = {_short(item)} is more than {OVERRIDE_SCALE_CAP} times the largest value the study's own "
+                f"modes use ({largest}): a run of that size would not finish (or fit in memory); choose at most "
+                f"{OVERRIDE_SCALE_CAP * max(1, largest)}."
+            )
 
 
 def _iterable(value) -> list:
@@ -358,6 +434,8 @@ def _check_override_value(value, default, where: str) -> None:
                 refuse("a list of numbers or strings")
             if isinstance(item, Mapping) and default and isinstance(default[0], Mapping):
                 _check_override_value(item, default[0], f"{where}[{i}]")
+            elif kinds <= {"int", "float", "str"} and "str" in kinds and not _numeric(item):
+                refuse("a list of numbers or numeric strings such as 'inf'")
     elif isinstance(default, Mapping):
         if not isinstance(value, Mapping):
             refuse("a mapping")
@@ -367,7 +445,17 @@ def _check_override_value(value, default, where: str) -> None:
                 f"`{where}` has the unknown key {unknown[0]!r}; known: {', '.join(map(str, default))}."
             )
         for k, v in value.items():
-            _check_override_value(v, default[k], f"{where}[{k!r}]")
+            _check_override_value(v, default[k], f"{where}.{k}")
+
+
+def _numeric(item) -> bool:
+    """A real number (not bool) or a string that reads as one ('inf', '2'), as depth lists hold."""
+    if isinstance(item, str):
+        try:
+            return not math.isnan(float(item))
+        except ValueError:
+            return False
+    return _is_real(item) and not math.isnan(item)
 
 
 def _kind(v) -> str:

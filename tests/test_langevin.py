@@ -607,3 +607,30 @@ def test_threaded_general_step_is_the_inline_step_bit_for_bit(monkeypatch):
         assert np.array_equal(threaded.X, inline.X)
         if coordinates == "auto":
             assert 0 < threaded["y_fraction"][1:].mean() < 1  # both charts in one batch
+
+
+def test_langevin_runs_without_numba():
+    """numba is the optional [fast] extra: with it hidden (import fails), riemdln imports, the d = 2 step runs
+    in numpy, and it gives the compiled step's numbers to rounding."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['numba'] = None\n"
+        "import numpy as np, riemdln, riemdln._langevin_jit\n"
+        "assert not riemdln._langevin_jit.AVAILABLE\n"
+        "E = riemdln.QuadraticEnergy(np.diag([2.0, 1.0]))\n"
+        "r = riemdln.langevin(E, np.eye(2), 3, 4.0, 0.05, 1e-3, n_chains=64, seed=7)\n"
+        "assert r.success\n"
+        "np.save(sys.argv[1], r.X)\n"
+    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/x.npy"
+        subprocess.run([sys.executable, "-c", code, path], check=True, timeout=300)
+        X_numpy = np.load(path)
+    r = riemdln.langevin(
+        riemdln.QuadraticEnergy(np.diag([2.0, 1.0])), np.eye(2), 3, 4.0, 0.05, 1e-3, n_chains=64, seed=7
+    )
+    np.testing.assert_allclose(r.X, X_numpy, rtol=1e-9, atol=1e-12)

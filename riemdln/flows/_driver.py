@@ -20,6 +20,7 @@ import numpy as np
 from scipy import integrate, optimize
 
 from riemdln._validation import RiemdlnValueError
+from riemdln.energies import CallableValueError, call_user, checked_scalar
 from riemdln.flows import _cvode
 from riemdln.flows.result import MESSAGES, Event, Status
 
@@ -200,6 +201,7 @@ class Outcome:
     t_events: dict = field(default_factory=dict)
     sol: Callable | None = None
     stop_event: str | None = None  # the terminal event that ended the run (status EVENT)
+    error: CallableValueError | None = None  # the user callable's failure that ended the run (FAILED)
 
 
 class _Dense:
@@ -368,6 +370,7 @@ class _Loop:
         self.message_kw: dict = {}
         self.notes: list[str] = []
         self.step_interp = None  # the last step's dense output, once built (see _interp)
+        self.error: CallableValueError | None = None
 
     def integrate(self) -> Outcome:
         """Run the loop with floating-point warnings silenced (the statuses report them) and the bar shown."""
@@ -381,13 +384,24 @@ class _Loop:
         ):
             # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
             warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
-            self._start()
+            if self.t0 == 0:  # the events' first values: a bad one is a bad argument (RiemdlnValueError)
+                self.g_old = [self._g(ev, self.t0, self.y0) for ev in self.state_events]
             try:
+                self._start()
                 self._loop()
+            except CallableValueError as exc:  # a user callable's bad value or exception, met mid-run
+                self._user_failure(exc)
             finally:
                 self._close_bar()
-            self.njev += int(getattr(self.solver, "njev", 0) or 0)
+            self.njev += int(getattr(getattr(self, "solver", None), "njev", 0) or 0)
         return self._finish()
+
+    def _user_failure(self, exc: CallableValueError) -> None:
+        """End the run FAILED at the last accepted step, naming the callable (the trajectory so far kept)."""
+        solver = getattr(self, "solver", None)
+        t = solver.t if solver is not None else self.t0
+        self.error = exc
+        self._stop(Status.FAILED, t=t, reason=f"{exc} The run stopped there; the trajectory up to t = {t:.6g} is kept.")
 
     def _loop(self) -> None:
         """Step until the solver stops or a check ends the run; then the FINISHED message if none did."""
@@ -414,9 +428,7 @@ class _Loop:
 
     def _g(self, ev: Event, t: float, y) -> float:
         """The value of state event ``ev`` at (t, y), on the X the events see."""
-        fn = ev.fn
-        assert fn is not None  # state events have a function; wall-clock budgets are handled apart
-        return float(fn(t, self.event_state(y), self.user_problem))
+        return event_value(ev, t, self.event_state(y), self.user_problem)
 
     def _loss(self, y) -> float:
         """The loss at state ``y`` (for the progress bar)."""
@@ -475,9 +487,12 @@ class _Loop:
         self.kwargs = self._solver_options()
         try:
             self.solver = self._make_solver(self.t0, np.array(self.y0, dtype=float))
+        except CallableValueError:
+            raise
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors
             raise RiemdlnValueError(str(exc)) from None
-        self.g_old = [self._g(ev, self.t0, self.solver.y) for ev in self.state_events]
+        if self.t0 != 0:
+            self.g_old = [self._g(ev, self.t0, self.solver.y) for ev in self.state_events]
         self.monitor = LossMonitor(self.problem, self.rtol, self.atol) if self.monotone else None
         if self.monitor is not None:
             self.monitor.start(self.t0, self.event_state(self.solver.y))
@@ -627,7 +642,16 @@ class _Loop:
             t_events={k: np.asarray(v, dtype=float) for k, v in self.t_events.items()},
             sol=self.dense_sol,
             stop_event=self.message_kw.get("name") if status == Status.EVENT else None,
+            error=self.error,
         )
+
+
+def event_value(ev: Event, t: float, X, problem) -> float:
+    """The value of state event ``ev`` at (t, X): a finite real number, else :class:`CallableValueError`."""
+    fn = ev.fn
+    assert fn is not None  # state events have a function; wall-clock budgets are handled apart
+    name = f"fn` of Event `{ev.name}"
+    return checked_scalar(call_user(fn, name, t, X, problem), name, np.asarray(X))
 
 
 def _crosses(a: float, b: float, direction: float) -> bool:

@@ -5,7 +5,9 @@ Any object with ``shape``, ``loss(X)`` and ``gradient(X)`` is an energy (see :mo
 
 * the riemdln energies (``CompletionProblem``, ``QuadraticEnergy``, ``SensingProblem``, ``Energy``) are called
   through their unchecked ``_loss`` / ``_gradient`` / ``_hessian_vector`` hooks;
-* an outside energy through its public methods, its outputs checked once (shape, finiteness) at the start;
+* an outside energy through its public methods, every output checked where it is used (a real number or
+  an array of the energy's shape, finite wherever X is; :class:`riemdln.energies.CallableValueError`
+  otherwise, and for an exception it raises), as :class:`riemdln.Energy` checks its callables;
 * without ``hessian_vector``, :math:`D^2E(X)[V]` is a central difference of the gradient with step
   :math:`h = \\epsilon^{1/3}\\max(1, \\|X\\|)/\\|V\\|` (relative error about :math:`\\epsilon^{2/3}`).
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from riemdln._validation import RiemdlnValueError
-from riemdln.energies import as_energy, has_hessian_vector
+from riemdln.energies import as_energy, call_user, checked_array, checked_scalar, has_hessian_vector
 
 
 class EnergyOps:
@@ -31,13 +33,16 @@ class EnergyOps:
             self.mask, self.target = energy.mask, energy.target
         self._own = hasattr(energy, "_gradient") and hasattr(energy, "_loss")
         self.exact_hvp = self.completion or has_hessian_vector(energy)
+        from riemdln.energies import Energy
+
+        self.user = not self.completion and (not self._own or isinstance(energy, Energy))  # user callables
         self.ground_truth = getattr(energy, "ground_truth", None)
         self.has_test_error = self.ground_truth is not None and callable(getattr(energy, "test_error", None))
 
     def loss(self, X: np.ndarray) -> float:
         if self.completion or self._own:
             return self.energy._loss(X)
-        return float(self.energy.loss(X))
+        return checked_scalar(call_user(self.energy.loss, "problem.loss", X), "problem.loss", X)
 
     def loss_stack(self, X: np.ndarray) -> np.ndarray:
         if X.ndim == 2:
@@ -51,11 +56,20 @@ class EnergyOps:
         if self._own:
             return self.energy._gradient(X)
         if X.ndim == 2:
-            return np.asarray(self.energy.gradient(X), dtype=float)
-        return np.array([np.asarray(self.energy.gradient(x), dtype=float) for x in X])
+            return self._outside_grad(X)
+        return np.array([self._outside_grad(x) for x in X])
+
+    def _outside_grad(self, X: np.ndarray) -> np.ndarray:
+        name = "problem.gradient"
+        return checked_array(call_user(self.energy.gradient, name, X), name, self.shape, X)
+
+    def _outside_hvp(self, X: np.ndarray, V: np.ndarray) -> np.ndarray:
+        name = "problem.hessian_vector"
+        return checked_array(call_user(self.energy.hessian_vector, name, X, V), name, self.shape, X, V)
 
     def hvp(self, X: np.ndarray, V: np.ndarray) -> np.ndarray:
-        """:math:`D^2E(X)[V]` for one X and one V or a stack of directions V (B, m, n)."""
+        """:math:`D^2E(X)[V]` for one X and one V or a stack of directions V (B, m, n): the energy's
+        ``hessian_vector(X, V)`` is called once per direction."""
         if self.completion:
             return np.where(self.mask, V, 0.0)
         if self.exact_hvp:
@@ -63,8 +77,8 @@ class EnergyOps:
                 Xb = X if V.ndim == 2 else np.broadcast_to(X, V.shape)
                 return self.energy._hessian_vector(Xb, V)
             if V.ndim == 2:
-                return np.asarray(self.energy.hessian_vector(X, V), dtype=float)
-            return np.array([np.asarray(self.energy.hessian_vector(X, v), dtype=float) for v in V])
+                return self._outside_hvp(X, V)
+            return np.array([self._outside_hvp(X, v) for v in V])
         if V.ndim == 2:
             return self._fd_hvp(X, V)
         return np.array([self._fd_hvp(X, v) for v in V])
@@ -97,13 +111,16 @@ class EnergyOps:
         return 1.0
 
     def check_outputs(self, X0: np.ndarray) -> None:
-        """Evaluate loss and gradient at X0 once and refuse malformed outputs (outside energies)."""
+        """Evaluate loss and gradient (and ``hessian_vector``, if given) at X0 once, before any work: a bad
+        value or an exception of the energy is a RiemdlnValueError naming the callable."""
         try:
             value = self.loss(X0)
             G = self.grad(X0)
+            if self.exact_hvp and not self.completion:
+                self.hvp(X0, np.ones_like(X0))
         except RiemdlnValueError:
             raise
-        except Exception as exc:  # an outside energy's own failure: name it
+        except Exception as exc:  # a riemdln energy's hook failing on an outside X: name it
             raise RiemdlnValueError(f"`problem.loss`/`problem.gradient` failed at X0: {exc!r}") from exc
         if not np.isfinite(value):
             raise RiemdlnValueError(f"`problem.loss(X0)` must be finite; got {value!r}.")

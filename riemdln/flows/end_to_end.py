@@ -27,7 +27,7 @@ from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy, _krylov, _split
 from riemdln.flows._frames import orthonormal as _orthonormal
-from riemdln.flows.result import Event, FlowResult, Status, check_events, trajectory_diagnostics
+from riemdln.flows.result import Event, FlowResult, Status, check_events, loss_guard, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
 __all__ = ["end_to_end_flow", "svd_flow", "end_to_end_jacobian"]
@@ -658,10 +658,11 @@ def svd_flow(
     )
 
 
-def _flow_result(out, X, diags, depth, normalized, formulation, to_X) -> FlowResult:
+def _flow_result(out, X, diags, depth, normalized, formulation, to_X, *, problem) -> FlowResult:
     """The FlowResult of one integration ``out`` (``_driver.Outcome``); ``to_X(y)`` is X at a state, for
     ``sol``."""
     sol: Callable[[float], np.ndarray] | None = None
+    status, message = loss_guard(problem, out.t, X, diags, out.status, out.message)
     if out.sol is not None:
         dense = out.sol
 
@@ -671,8 +672,8 @@ def _flow_result(out, X, diags, depth, normalized, formulation, to_X) -> FlowRes
     return FlowResult(
         t=out.t,
         X=X,
-        status=out.status,
-        message=out.message,
+        status=status,
+        message=message,
         nfev=out.nfev,
         njev=out.njev,
         diagnostics=diags,
@@ -682,6 +683,7 @@ def _flow_result(out, X, diags, depth, normalized, formulation, to_X) -> FlowRes
         formulation=formulation,
         sol=sol,
         stop_event=out.stop_event,
+        error=out.error,
     )
 
 
@@ -755,7 +757,7 @@ def _svd_part(
             [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
         )
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
-    return _flow_result(out, X, diags, depth, normalized, "svd", system.X_output)
+    return _flow_result(out, X, diags, depth, normalized, "svd", system.X_output, problem=problem)
 
 
 def _matrix_part(
@@ -804,7 +806,7 @@ def _matrix_part(
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
-    return _flow_result(out, X, diags, depth, normalized, "matrix", lambda y: y.reshape(m, n))
+    return _flow_result(out, X, diags, depth, normalized, "matrix", lambda y: y.reshape(m, n), problem=problem)
 
 
 def _switch_event(ratio: float) -> Event:
@@ -904,7 +906,7 @@ def _split_part(
     X = np.array([fr["X"] for fr in frames]).reshape(len(out.t), *problem.shape)
     sv = np.array([np.sort(fr["sf"])[::-1] for fr in frames])
     diags = trajectory_diagnostics(problem, X, depth, normalized, s=sv)
-    result = _flow_result(out, X, diags, depth, normalized, f"split(k={k})", system.X_output)
+    result = _flow_result(out, X, diags, depth, normalized, f"split(k={k})", system.X_output, problem=problem)
     fr = frames[-1]
     order = np.argsort(-fr["sf"], kind="stable")
     return result, (fr["Qf"][:, order], fr["sf"][order], fr["Rf"][:, order])
@@ -1028,6 +1030,7 @@ def _merge(parts: list[FlowResult]) -> FlowResult:
         formulation=formulation,
         sol=sol,
         stop_event=last.stop_event,
+        error=last.error,
     )
 
 

@@ -26,6 +26,7 @@ from riemdln._validation import (
     check_seed,
     rank_tolerance,
 )
+from riemdln.energies import CallableValueError
 from riemdln.flows import _driver
 from riemdln.flows.end_to_end import _check_problem, _max_saved
 from riemdln.flows.result import (
@@ -34,6 +35,7 @@ from riemdln.flows.result import (
     FlowResult,
     Status,
     check_events,
+    loss_guard,
     trajectory_diagnostics,
 )
 
@@ -322,6 +324,7 @@ def factor_flow(
     method, fallback = _driver.resolve_method(method, sum(w.size for w in W0)), _driver.fallback(method)
     net = _Network(problem, [w.shape for w in W0])
     X0 = net.product(W0)
+    problem.check_outputs(X0)
     blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X0)
     scale = 1.0 / N if normalized else 1.0
 
@@ -365,17 +368,19 @@ def factor_flow(
         out.t_events,
         "factors",
         out.stop_event,
+        out.error,
     )
 
 
 def _factor_result(
-    problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation, stop_event=None
+    problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation, stop_event=None, error=None
 ):
     Ws = [net.split(np.asarray(y)) for y in ys]
     factors = tuple(np.array([w[p] for w in Ws]).reshape(len(t), *net.shapes[p]) for p in range(N))
     m, n = problem.shape
     X = np.array([net.product(w) for w in Ws]).reshape(len(t), m, n)
     diags = trajectory_diagnostics(problem, X, float(N), normalized)
+    status, message = loss_guard(problem, t, X, diags, status, message)
     return FlowResult(
         t=np.asarray(t, dtype=float),
         X=X,
@@ -390,6 +395,7 @@ def _factor_result(
         normalized=normalized,
         formulation=formulation,
         stop_event=stop_event,
+        error=error,
     )
 
 
@@ -485,12 +491,22 @@ def factor_descent(
     )
     user = problem.energy  # events see the user's energy object
     start = time.perf_counter()
-    g_old = [float(ev.fn(0.0, X, user)) for ev in state_events]
+    problem.check_outputs(X)
+    g_old = [_driver.event_value(ev, 0.0, X, user) for ev in state_events]
     step = 0
+    error = None
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             for step in range(1, steps + 1):
-                _, _, grads = net.gradients(W)
+                try:
+                    _, _, grads = net.gradients(W)
+                except CallableValueError as exc:  # the user's gradient failed: FAILED at the last good state
+                    error, status = exc, Status.FAILED
+                    message_kw = {"t": (step - 1) * lr, "reason": f"{exc} The trajectory up to there is kept."}
+                    if ts[-1] != (step - 1) * lr:
+                        ts.append((step - 1) * lr)
+                        ys.append(net.join(W))
+                    break
                 for p in range(N):
                     W[p] -= lr * grads[p]
                 t = step * lr
@@ -501,7 +517,13 @@ def factor_descent(
                     stop = "diverged"
                 else:
                     for k, ev in enumerate(state_events):
-                        gv = float(ev.fn(t, X, user))
+                        try:
+                            gv = _driver.event_value(ev, t, X, user)
+                        except CallableValueError as exc:
+                            error, status = exc, Status.FAILED
+                            message_kw = {"t": t, "reason": f"{exc} The trajectory up to there is kept."}
+                            stop = "failed"
+                            break
                         a = g_old[k]
                         hit = (
                             (ev.direction < 0 and a > 0 >= gv)
@@ -519,7 +541,7 @@ def factor_descent(
                             if elapsed > ev.wall_seconds:
                                 t_events[ev.name].append(t)
                                 stop = stop or ev.name
-                    if stop is not None:
+                    if stop is not None and stop != "failed":
                         status, message_kw = Status.EVENT, {"t": t, "name": stop}
                 if stop is not None or step % record_every == 0 or step == steps:
                     if stop != "diverged" or np.all(np.isfinite(X)):
@@ -548,4 +570,5 @@ def factor_descent(
         {k: np.asarray(v) for k, v in t_events.items()},
         "descent",
         message_kw.get("name") if status == Status.EVENT else None,
+        error,
     )

@@ -70,6 +70,10 @@ class FlowResult:
         ``sol(t)`` gives X at any t in the span (continuous solutions only; ``dense_output=True``).
     stop_event : str or None
         The name of the terminal event that ended the run (``status`` EVENT), else ``None``.
+    error : riemdln.energies.CallableValueError or None
+        Why a user's callable (the energy's loss, gradient or Hessian–vector product, an event's function)
+        ended the run FAILED: the bad value it returned or the exception it raised (``error.cause``), else
+        ``None``.
     """
 
     t: np.ndarray
@@ -86,6 +90,7 @@ class FlowResult:
     formulation: str = "matrix"
     sol: Callable[[float], np.ndarray] | None = None
     stop_event: str | None = None
+    error: Exception | None = None
 
     @property
     def success(self) -> bool:
@@ -228,6 +233,9 @@ def effective_rank(s: np.ndarray) -> np.ndarray:
 def _effective_rank(s: np.ndarray) -> np.ndarray:
     """:func:`effective_rank` without the checks (a trajectory's singular values, NaN where it diverged)."""
     s = np.asarray(s, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        top = np.max(s, axis=-1, keepdims=True)  # scaled before summing: s = [1e308, 1e308] has rank 2
+        s = np.where(top > 0, s / np.where(top > 0, top, 1.0), s)
     total = s.sum(axis=-1, keepdims=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(total > 0, s / np.where(total > 0, total, 1.0), 0.0)
@@ -300,6 +308,42 @@ def trajectory_diagnostics(
 _DIAGNOSTIC_ENTRIES = 250_000
 
 
+def _losses(energy, X: np.ndarray) -> np.ndarray:
+    """The loss at each state; NaN where a user's loss returned a bad value (see :func:`loss_guard`)."""
+    from riemdln.energies import CallableValueError
+
+    try:
+        return np.asarray(energy.loss_stack(X), dtype=float).reshape(len(X))
+    except CallableValueError:
+        values = np.full(len(X), np.nan)
+        for i, x in enumerate(X):
+            try:
+                values[i] = energy.loss(x)
+            except CallableValueError:
+                pass
+        return values
+
+
+def loss_guard(problem, t, X: np.ndarray, diagnostics, status: Status, message: str) -> tuple[Status, str]:
+    """FAILED if a user's loss was not a finite number at a saved finite state of a run that succeeded.
+
+    The simulators check every value they use during the run; the saved states' losses are evaluated
+    afterwards (the diagnostics), and a bad one there must not leave a successful status either."""
+    from riemdln.flows._energy import ops
+
+    if status < 0 or not ops(problem).user:
+        return status, message
+    loss = np.asarray(diagnostics["loss"])
+    bad = ~np.isfinite(loss) & np.all(np.isfinite(X), axis=(-2, -1))
+    if not np.any(bad):
+        return status, message
+    i = int(np.argmax(bad))
+    return Status.FAILED, (
+        f"The loss of the problem was not a finite number at the saved state t = {float(np.asarray(t)[i]):.6g} "
+        f"(`loss` returned {loss[i]!r} there, or a malformed value); the run is not trusted. ({message})"
+    )
+
+
 def _diagnostics_chunk(problem, X, depth, normalized, s, det_sign) -> dict[str, np.ndarray]:
     """:func:`trajectory_diagnostics` of one chunk of states."""
     from riemdln import geometry
@@ -313,7 +357,7 @@ def _diagnostics_chunk(problem, X, depth, normalized, s, det_sign) -> dict[str, 
     from riemdln.flows._energy import ops
 
     energy = ops(problem)
-    out["loss"] = np.asarray(energy.loss_stack(X), dtype=float).reshape(n_t)
+    out["loss"] = _losses(energy, X)
     out["singular_values"] = s
     out["effective_rank"] = _effective_rank(s)
     out["nuclear_norm"] = s.sum(axis=-1)
