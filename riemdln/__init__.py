@@ -31,6 +31,7 @@ _LAZY = {
     "log_volume_density": "riemdln.geometry",
     "entropy": "riemdln.geometry",
     "orthogonal_group_volume": "riemdln.geometry",
+    "DLNMetric": "riemdln.dln_metric",
     # curvature (docs/theory.md §11)
     "scalar_curvature": "riemdln.curvature",
     "sectional_curvature": "riemdln.curvature",
@@ -91,6 +92,7 @@ __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) al
 _SUBMODULES = (
     "baselines",
     "derivations",
+    "dln_metric",
     "energies",
     "flows",
     "formulas",
@@ -126,6 +128,7 @@ def __dir__():
 # (tests/test_stub.py prints the stub lines a new name needs); this block is not what they see.
 if TYPE_CHECKING:  # pragma: no cover
     from riemdln._errors import RiemdlnValueError as RiemdlnValueError
+    from riemdln.dln_metric import DLNMetric as DLNMetric
     from riemdln.geometry import apply_A as apply_A
     from riemdln.geometry import entropy as entropy
     from riemdln.geometry import metric as metric

@@ -20,7 +20,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from riemdln import _twins
-from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
+from riemdln._validation import RiemdlnValueError, check_full_rank, check_matrix
+from riemdln.geometry import conventions
 
 __all__ = ["scalar_curvature", "sectional_curvature", "ricci_curvature"]
 
@@ -72,9 +73,15 @@ def scalar_curvature(X: ArrayLike, depth: float, normalized: bool = False) -> ND
     >>> print(round(float(scalar_curvature(np.diag([2.0, 1.0]), depth=2)), 12))   # 1/(s1 + s2)
     0.333333333333
     """
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    return _scalar_curvature(X, *conventions(depth, normalized))
+
+
+def _scalar_curvature(X, depth, normalized):
     X = check_matrix(X, "X")
+    if X.shape[-2:] != (2, 2) and X.ndim != 2:
+        raise RiemdlnValueError(f"`X` must be one m x n matrix (a stack only for 2x2); got shape {X.shape}.")
+    if depth == 1.0:  # A_1 = identity: the Euclidean metric, flat at every matrix
+        return np.zeros(X.shape[:-2])[()]
     if X.shape[-2:] != (2, 2):
         if X.ndim == 2:
             return _numeric_scalar_curvature(X, depth, normalized)
@@ -212,13 +219,37 @@ def sectional_curvature(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, 
     >>> print(abs(round(sectional_curvature(np.diag([2.0, 1.0]), U, V, depth=2), 8)))  # the flat base plane
     0.0
     """
+    return _sectional_curvature(X, U, V, *conventions(depth, normalized))
+
+
+def _sectional_curvature(X, U, V, depth, normalized):
     X, depth, normalized, (U, V) = _check_frame(X, depth, normalized, [("U", U), ("V", V)])
+    U, V = _unit_max(U, "U"), _unit_max(V, "V")  # K is scale invariant: 1e-200 U or 1e200 U are fine
+    if depth == 1.0:
+        _independent(U, V, np.ones(X.shape))
+        return 0.0
     fr = _frame_at(X, depth, normalized)
     U, V = fr.to_frame(U), fr.to_frame(V)
-    den = fr.metric(U, U) * fr.metric(V, V) - fr.metric(U, V) ** 2
-    if den <= 1e-14 * fr.metric(U, U) * fr.metric(V, V):
-        raise RiemdlnValueError("`U` and `V` must be linearly independent.")
+    den = _independent(U, V, fr.M)
     return float(fr.metric(_riemann(fr, U[None], V[None], V[None])[0], U) / den)
+
+
+def _unit_max(U, name):
+    """U / max|U_ij| (largest entry 1); a zero direction is refused."""
+    top = float(np.max(np.abs(U)))
+    if top == 0.0:
+        raise RiemdlnValueError(f"`{name}` must be a nonzero direction.")
+    return U / top
+
+
+def _independent(u, v, M):
+    """g(u,u) g(v,v) - g(u,v)^2 for g = sum A B / M, u and v scaled to largest entry 1 (:func:`_unit_max`);
+    refuses (numerically) parallel directions."""
+    uu, vv, uv = (float(np.sum(A * B / M)) for A, B in ((u, u), (v, v), (u, v)))
+    den = uu * vv - uv * uv
+    if not den > 1e-14 * uu * vv:
+        raise RiemdlnValueError("`U` and `V` must be linearly independent (nonzero and not parallel).")
+    return den
 
 
 def _frame_basis(X, depth, normalized):
@@ -239,7 +270,13 @@ def ricci_curvature(X: ArrayLike, U: ArrayLike, depth: float, normalized: bool =
     >>> print(abs(round(ricci_curvature(np.diag([2.0, 1.0]), np.eye(2), depth=1), 8)))   # N = 1: flat
     0.0
     """
+    return _ricci_curvature(X, U, *conventions(depth, normalized))
+
+
+def _ricci_curvature(X, U, depth, normalized):
     X, depth, normalized, (U,) = _check_frame(X, depth, normalized, [("U", U)])
+    if depth == 1.0:
+        return 0.0
     fr = _frame_at(X, depth, normalized)
     Us = np.broadcast_to(fr.to_frame(U), fr.E.shape)
     return float(np.sum(fr.metric(_riemann(fr, fr.E, Us, Us), fr.E)))

@@ -54,12 +54,12 @@ from riemdln._status import Status
 from riemdln._validation import (
     RiemdlnValueError,
     check_bool,
-    check_depth,
     check_full_rank,
     check_integer,
     check_matrix,
     rank_tolerance,
 )
+from riemdln.geometry import conventions
 
 __all__ = [
     "GeodesicResult",
@@ -87,14 +87,15 @@ def _full_rank(X, name, depth):
             f"`{name}` must be square for depth=math.inf; got shape {X.shape}: A_inf is singular on rectangular "
             f"matrices (the multiplier L(s^2, 0) = 0 on the zero-padded directions), so g^inf is not defined there."
         )
+    if depth == 1.0:  # A_1 = identity: the Euclidean metric, defined at every matrix
+        return X
     s = np.linalg.svd(X, compute_uv=False)
     check_full_rank(s, X.shape, name, "the metric is not defined at rank-deficient matrices")
     return X
 
 
 def _check(X, others, depth, normalized):
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    """X full rank (m x n), the ``others`` of its shape; depth and normalized already checked (``conventions``)."""
     X = _full_rank(X, "X", depth)
     out = []
     for name, Z in others:
@@ -198,6 +199,10 @@ def hamiltonian_gradient(X: ArrayLike, P: ArrayLike, depth: float, normalized: b
     >>> print(np.abs(g).max())
     0.0
     """
+    return _hamiltonian_gradient(X, P, *conventions(depth, normalized))
+
+
+def _hamiltonian_gradient(X, P, depth, normalized):
     X, depth, normalized, (P,) = _check(X, [("P", P)], depth, normalized)
     return _grad_from_frame(_frame(X, depth, normalized), P)
 
@@ -220,6 +225,10 @@ def christoffel(
     >>> print(np.abs(G).max())
     0.0
     """
+    return _checked_christoffel(X, U, V, *conventions(depth, normalized))
+
+
+def _checked_christoffel(X, U, V, depth, normalized):
     X, depth, normalized, (U, V) = _check(X, [("U", U), ("V", V)], depth, normalized)
     return _christoffel(X, depth, normalized, U, V)
 
@@ -344,6 +353,11 @@ def geodesic(
     >>> bool(res.success), res.X.shape
     (True, (2, 2, 2))
     """
+    depth, normalized = conventions(depth, normalized)
+    return _geodesic(X0, V0, depth, normalized, t_eval, rtol, atol, max_nfev)
+
+
+def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000):
     X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized)
     rtol = _check_positive(rtol, "rtol")
     if not (isinstance(atol, numbers.Real) and not isinstance(atol, bool) and math.isfinite(atol) and atol >= 0):
@@ -352,7 +366,9 @@ def geodesic(
     t_eval = check_matrix(np.atleast_2d(np.asarray(t_eval, dtype=float)), "t_eval").ravel()
     if t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
         raise RiemdlnValueError(f"`t_eval` must start at 0 and increase strictly; got {t_eval[:5]}.")
-    P0 = geometry.apply_A_inverse(X0, V0, depth, normalized)
+    if depth == 1.0:
+        return _euclidean_geodesic(X0, V0, t_eval)
+    P0 = geometry._apply_A_inverse(X0, V0, depth, normalized)
     sol, nfev = _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev)
     m, n = X0.shape
     if sol is None:
@@ -362,7 +378,7 @@ def geodesic(
         )
     Xs = sol.y[: m * n].T.reshape(-1, m, n)
     Ps = sol.y[m * n :].T.reshape(-1, m, n)
-    H = np.array([0.5 * np.sum(P * geometry.apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
+    H = np.array([0.5 * np.sum(P * geometry._apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
     H0 = 0.5 * np.sum(P0 * V0)
     drift = float(np.max(np.abs(H - H0)) / abs(H0)) if H0 != 0 and H.size else 0.0
     if sol.status == 1:
@@ -385,10 +401,14 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
     >>> print(np.round(np.diag(Y), 10))
     [9.   2.25]
     """
+    return _exp_map(X, V, *conventions(depth, normalized), t)
+
+
+def _exp_map(X, V, depth, normalized, t=1.0):
     if not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
         raise RiemdlnValueError(f"`t` must be a positive finite number; got {t!r}.")
     _check(X, [("V", V)], depth, normalized)  # named as exp_map's arguments (geodesic calls them X0, V0)
-    res = geodesic(X, V, depth, (0.0, float(t)), normalized)
+    res = _geodesic(X, V, depth, normalized, (0.0, float(t)))
     if not res.success:
         raise RiemdlnValueError(f"exp_map: {res.message} (the geodesic does not reach t = {t}).")
     return res.X[-1]
@@ -440,7 +460,7 @@ def _straight_length(X0, X1, depth, normalized):
         s = np.linalg.svd(Xt, compute_uv=False)
         if s[-1] <= 1e-14 * s[0]:
             return math.inf
-        total += 0.5 * w * math.sqrt(float(geometry.metric(Xt, D, D, depth, normalized)))
+        total += 0.5 * w * math.sqrt(float(geometry._metric(Xt, D, D, depth, normalized)))
     return total
 
 
@@ -563,7 +583,7 @@ def _first_covector(shot: _Shooter, path: Array) -> Array:
     r"""The straight-line covector :math:`A_N(X_0)^{-1}(X_k - X_0)` towards the first sample that differs from X0."""
     moved = np.flatnonzero(np.any(path[1:] != shot.X0, axis=(-1, -2)))
     nxt = path[1 + moved[0]] if moved.size else path[-1]
-    return geometry.apply_A_inverse(shot.X0, nxt - shot.X0, shot.depth, shot.normalized)
+    return geometry._apply_A_inverse(shot.X0, nxt - shot.X0, shot.depth, shot.normalized)
 
 
 def _continue_along(shot: _Shooter, path: Array, tol: float) -> tuple[Array, float, int, float]:
@@ -662,12 +682,30 @@ class _Route:
 def _check_endpoints(X0, X1, depth, normalized):
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
     _full_rank(X1, "X1", depth)
-    if X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+    if depth != 1.0 and X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError(
             "`X0` and `X1` have opposite signs of det: they lie in different components of GL_d (joined only "
             "through rank-deficient matrices, where the metric is singular)."
         )
     return X0, X1, depth, normalized
+
+
+def _euclidean_geodesic(X0: Array, V0: Array, t_eval: Array) -> GeodesicResult:
+    """N = 1 (A_1 = identity, raw and normalized alike): the straight line X0 + t V0 through any matrices."""
+    X = X0[None] + t_eval[:, None, None] * V0[None]
+    P = np.broadcast_to(V0, X.shape).copy()
+    msg = f"reached t = {t_eval[-1]:.6g} (N = 1: the Euclidean metric, straight lines)"
+    return GeodesicResult(t_eval, X, P, Status.FINISHED, msg, 0.0, 0)
+
+
+def _euclidean_between(X0: Array, X1: Array) -> GeodesicBetweenResult:
+    """N = 1: the straight segment between any two matrices (rank-deficient, either sign of det), length
+    ||X1 - X0||_F."""
+    V = X1 - X0
+    length = float(np.linalg.norm(V))
+    path = _euclidean_geodesic(X0, V, np.linspace(0.0, 1.0, 33))
+    message = "straight segment (N = 1: A_1 is the identity, the Frobenius metric on all matrices)"
+    return GeodesicBetweenResult(length, path, V, "straight segment", 0.0, length, Status.FINISHED, message)
 
 
 _PATH_END_TOL = 1e-10  # relative to the largest ||X||_F on the path: path[0] = X0, path[-1] = X1 "within rounding"
@@ -717,7 +755,7 @@ def _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper)
         sol = root(endpoint, P_start, args=(target,), method="hybr", options={"maxfev": max_iterations, "xtol": 1e-13})
         return sol.x, float(np.linalg.norm(endpoint(sol.x, target)))
 
-    P_init = geometry.apply_A_inverse(X0, X1 - X0, depth, normalized).ravel()
+    P_init = geometry._apply_A_inverse(X0, X1 - X0, depth, normalized).ravel()
     p, residual = shoot(P_init, X1)
     method = "shooting"
     if residual > tol and math.isfinite(upper):
@@ -797,7 +835,7 @@ def _closed_form(
     k = s0.size
     X_t = np.einsum("ij,kj,lj->kil", Q[:, :k], s_t, R[:, :k])
     V_t = np.einsum("ij,kj,lj->kil", Q[:, :k], ds_t, R[:, :k])
-    P_t = geometry.apply_A_inverse(X_t, V_t, depth, normalized)  # the covectors, one batched call
+    P_t = geometry._apply_A_inverse(X_t, V_t, depth, normalized)  # the covectors, one batched call
     path = GeodesicResult(t, X_t, P_t, Status.FINISHED, "closed form (shared singular vectors)", 0.0, 0)
     message = (
         "closed form (shared singular vectors): mu = s^(1/N) affine in t"
@@ -826,7 +864,7 @@ def _discrete_route(X0: Array, X1: Array, depth: float, normalized: bool, tol: f
     if not math.isfinite(energy_length):
         return _Route(name + " (the minimization left the full-rank set)", np.zeros_like(X0), math.inf, 0)
     shot = _shooter_for(X0, path, depth, normalized, max_nfev)
-    guess = geometry.apply_A_inverse(X0, K * (path[1] - X0), depth, normalized)
+    guess = geometry._apply_A_inverse(X0, K * (path[1] - X0), depth, normalized)
     p, residual = _newton(shot, X1, guess, _FINAL_RTOL, tol)
     if residual <= tol:
         return _Route(name, p, residual, shot.calls)
@@ -875,9 +913,9 @@ def _finish(
             route.steps, route.path_length,
         )  # fmt: skip
     P0 = route.covector
-    V0 = geometry.apply_A(X0, P0, depth, normalized)
+    V0 = geometry._apply_A(X0, P0, depth, normalized)
     length = math.sqrt(max(float(np.sum(P0 * V0)), 0.0))
-    path = geodesic(X0, V0, depth, np.linspace(0.0, 1.0, 33), normalized)
+    path = _geodesic(X0, V0, depth, normalized, np.linspace(0.0, 1.0, 33))
     bound = min(upper, math.inf if route.path_length is None else route.path_length)
     if length > bound * (1 + 1e-9):
         history += "; this geodesic is longer than the straight segment or the path, so it is not the shortest"
@@ -966,8 +1004,19 @@ def geodesic_between(
     >>> print(res.method, round(res.length, 9))
     continuation along path 2.0
     """
+    depth, normalized = conventions(depth, normalized)
+    return _geodesic_between(
+        X0, X1, depth, normalized, tol=tol, max_iterations=max_iterations, max_nfev=max_nfev, path=path,
+        closed_form=closed_form,
+    )  # fmt: skip
+
+
+def _geodesic_between(X0, X1, depth, normalized, *, tol=1e-11, max_iterations=60, max_nfev=20_000, path=None,
+                      closed_form=True):  # fmt: skip
     X0, X1, depth, normalized = _check_endpoints(X0, X1, depth, normalized)
     tol = _check_positive(tol, "tol")
+    if depth == 1.0:
+        return _euclidean_between(X0, X1)
     max_iterations = check_integer(max_iterations, "max_iterations", low=1)
     max_nfev = check_integer(max_nfev, "max_nfev", low=1)
     closed_form = check_bool(closed_form, "closed_form")
@@ -1009,7 +1058,11 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
     >>> print(np.round(np.diag(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2)), 8))
     [4. 1.]
     """
-    res = geodesic_between(X0, X1, depth, normalized)
+    return _log_map(X0, X1, *conventions(depth, normalized))
+
+
+def _log_map(X0, X1, depth, normalized):
+    res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success or res.velocity is None:  # a finished shooting always carries its velocity
         raise RiemdlnValueError(f"log_map: {res.message}.")
     return res.velocity
@@ -1026,7 +1079,11 @@ def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = Fals
     >>> print(round(d / (math.sqrt(2) * math.log(4)), 9))     # aligned: |log s1 - log s0|
     1.0
     """
-    res = geodesic_between(X0, X1, depth, normalized)
+    return _distance(X0, X1, *conventions(depth, normalized))
+
+
+def _distance(X0, X1, depth, normalized):
+    res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success:
         raise RiemdlnValueError(f"distance: {res.message}.")
     return res.length
@@ -1069,7 +1126,7 @@ def _path_energy(inner, X0, X1, K, depth, normalized):
     pts = np.concatenate([X0[None], inner.reshape(K - 1, *X0.shape), X1[None]])
     delta, mid = np.diff(pts, axis=0), 0.5 * (pts[1:] + pts[:-1])
     Q, s, Rt = np.linalg.svd(mid)
-    if np.any(s[:, -1] <= 1e-12 * s[:, 0]):
+    if depth != 1.0 and np.any(s[:, -1] <= 1e-12 * s[:, 0]):
         return math.inf, np.zeros_like(inner)
     M, SL, SR = _spectral_sides(s, X0.shape, depth, normalized)
     SLb = -SL / (M[..., :, None, :] * M[..., None, :, :])  # divided differences of 1/a, left side
@@ -1139,10 +1196,15 @@ def discrete_distance(
     >>> print(round(res.extrapolated, 8))    # Chen: sqrt(2) |sqrt(s1) - sqrt(s0)| = 2
     2.0
     """
+    depth, normalized = conventions(depth, normalized)
+    return _discrete_distance(X0, X1, depth, normalized, segments, max_iterations)
+
+
+def _discrete_distance(X0, X1, depth, normalized, segments=(16, 32, 64), max_iterations=20_000):
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
     _full_rank(X1, "X1", depth)
     segments = _check_segments(segments)
-    if X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
+    if depth != 1.0 and X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError("`X0` and `X1` have opposite signs of det: they lie in different components of GL_d.")
     path = X0 + np.linspace(0.0, 1.0, segments[0] + 1)[:, None, None] * (X1 - X0)
     lengths, failed = [], []

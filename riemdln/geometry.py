@@ -195,8 +195,10 @@ def multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool = Fals
     >>> print(round(float(multiplier(2.0, 1.0, depth=math.inf, normalized=True)), 12))   # 1/log 2
     1.442695040889
     """
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    return _checked_multiplier(x, y, *conventions(depth, normalized))
+
+
+def _checked_multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool):
     x = check_nonnegative(x, "x")
     y = check_nonnegative(y, "y")
     check_broadcast(x=x, y=y)
@@ -211,8 +213,10 @@ def log_multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool = 
     >>> print(log_multiplier(1e300, 1e300, depth=1e6, normalized=True) > 690)
     True
     """
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    return _checked_log_multiplier(x, y, *conventions(depth, normalized))
+
+
+def _checked_log_multiplier(x: ArrayLike, y: ArrayLike, depth: float, normalized: bool):
     x = check_nonnegative(x, "x")
     y = check_nonnegative(y, "y")
     check_broadcast(x=x, y=y)
@@ -245,9 +249,17 @@ def _rotate_in(Q, Rt, Z):
     return np.swapaxes(Q, -1, -2) @ Z @ np.swapaxes(Rt, -1, -2)
 
 
-def _prepare(X, depth, normalized, others=()):
+def conventions(depth: object, normalized: object) -> tuple[float, bool]:
+    """``(depth, normalized)`` checked once: a bool, and N >= 1 real or ``math.inf`` (normalized only).
+
+    Every public function taking a depth calls this and then its private twin, which trusts its conventions
+    (so :class:`riemdln.DLNMetric`, which calls this once at construction, calls the same twins).
+    """
     normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    return check_depth(depth, normalized), normalized
+
+
+def _prepare(X, depth, normalized, others=()):
     X = check_matrix(X, "X")
     arrs = []
     for name, Z in others:
@@ -284,6 +296,10 @@ def apply_A(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool = False) 
     >>> print(round(apply_A(X, Z, depth=2)[0, 1], 12))        # a_2(4, 1) = 3
     3.0
     """
+    return _apply_A(X, Z, *conventions(depth, normalized))
+
+
+def _apply_A(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool):
     X, depth, normalized, (Z,) = _prepare(X, depth, normalized, [("Z", Z)])
     Q, _, Rt, M = _svd_multipliers(X, depth, normalized)
     return Q @ (M * _rotate_in(Q, Rt, Z)) @ Rt
@@ -296,6 +312,10 @@ def apply_A_inverse(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool =
     >>> print(round(apply_A_inverse(X, Z, depth=2)[0, 1], 12))
     1.0
     """
+    return _apply_A_inverse(X, Z, *conventions(depth, normalized))
+
+
+def _apply_A_inverse(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool):
     X, depth, normalized, (Z,) = _prepare(X, depth, normalized, [("Z", Z)])
     Q, s, Rt, M = _svd_multipliers(X, depth, normalized)
     _check_metric_defined(s, X.shape[-2:], depth)
@@ -303,6 +323,8 @@ def apply_A_inverse(X: ArrayLike, Z: ArrayLike, depth: float, normalized: bool =
 
 
 def _check_metric_defined(s, shape, depth):
+    if depth == 1.0:  # A_1 is the identity: the Euclidean metric, defined at every matrix
+        return
     check_full_rank(s, shape, "X")
     if math.isinf(depth) and shape[0] != shape[1]:
         raise RiemdlnValueError(
@@ -329,6 +351,10 @@ def metric(X: ArrayLike, Z1: ArrayLike, Z2: ArrayLike, depth: float, normalized:
     >>> print(round(float(metric(X, Z, Z, depth=2)), 12))            # 3 * 3 / a_2(4, 1)
     3.0
     """
+    return _metric(X, Z1, Z2, *conventions(depth, normalized))
+
+
+def _metric(X: ArrayLike, Z1: ArrayLike, Z2: ArrayLike, depth: float, normalized: bool):
     X, depth, normalized, (Z1, Z2) = _prepare(X, depth, normalized, [("Z1", Z1), ("Z2", Z2)])
     Q, s, Rt, M = _svd_multipliers(X, depth, normalized)
     _check_metric_defined(s, X.shape[-2:], depth)
@@ -363,6 +389,10 @@ def induced_log_volume_density(
     >>> print(abs(float(induced_log_volume_density(X, [E12, E21], depth=1))) < 1e-15)   # Euclidean: 0
     True
     """
+    return _induced_log_volume_density(X, tangents, *conventions(depth, normalized))
+
+
+def _induced_log_volume_density(X: ArrayLike, tangents: ArrayLike, depth: float, normalized: bool = False):
     X, depth, normalized, _ = _prepare(X, depth, normalized)
     T = check_finite_array(tangents, "tangents", min_ndim=3)
     if T.shape[-2:] != X.shape[-2:]:
@@ -387,6 +417,10 @@ def riemannian_gradient(X: ArrayLike, euclidean_gradient: ArrayLike, depth: floa
     [[4. 3.]
      [3. 2.]]
     """
+    return _riemannian_gradient(X, euclidean_gradient, *conventions(depth, normalized))
+
+
+def _riemannian_gradient(X: ArrayLike, euclidean_gradient: ArrayLike, depth: float, normalized: bool):
     X, depth, normalized, (G,) = _prepare(X, depth, normalized, [("euclidean_gradient", euclidean_gradient)])
     Q, _, Rt, M = _svd_multipliers(X, depth, normalized)
     return Q @ (M * _rotate_in(Q, Rt, G)) @ Rt
@@ -421,8 +455,16 @@ def log_volume_density(
     >>> print(log_volume_density([1e-200, 2e-200, 3e-200], depth=50) > 710)   # density overflows
     True
     """
-    normalized = check_bool(normalized, "normalized")
-    depth = check_depth(depth, normalized)
+    return _log_volume_density(s, *conventions(depth, normalized), coords, shape)
+
+
+def _log_volume_density(
+    s: ArrayLike,
+    depth: float,
+    normalized: bool = False,
+    coords: str = "svd",
+    shape: tuple[int, int] | None = None,
+):
     s = _check_singular_values(s)
     if coords not in _COORDS:
         raise RiemdlnValueError(f"`coords` must be one of {_COORDS}; got {coords!r}.")
@@ -510,7 +552,11 @@ def volume_density(
     >>> print(round(float(volume_density([2.0, 1.0], depth=math.inf, normalized=True)), 15))   # log 4 / 2
     0.693147180559945
     """
-    return np.exp(log_volume_density(s, depth, normalized, coords, shape))[()]
+    return _volume_density(s, *conventions(depth, normalized), coords, shape)
+
+
+def _volume_density(s: ArrayLike, depth: float, normalized: bool, coords: str = "svd", shape=None):
+    return np.exp(_log_volume_density(s, depth, normalized, coords, shape))[()]
 
 
 def orthogonal_group_volume(d: int) -> float:
@@ -565,9 +611,11 @@ def entropy(s: ArrayLike, depth: float, normalized: bool = False, include_consta
     >>> print(round(float(entropy([2.0, 1.0], depth=math.inf, normalized=True)), 12))   # log(3/log 4)/2
     0.385989014345
     """
-    normalized = check_bool(normalized, "normalized")
+    return _entropy(s, *conventions(depth, normalized), include_constant)
+
+
+def _entropy(s: ArrayLike, depth: float, normalized: bool, include_constant: bool = True):
     include_constant = check_bool(include_constant, "include_constant")
-    depth = check_depth(depth, normalized)
     s = check_finite_array(s, "s", min_ndim=1)
     if s.shape[-1] == 0:
         raise RiemdlnValueError(f"`s` must hold at least one singular value; got shape {s.shape}.")

@@ -95,7 +95,7 @@ CASES = [
     ),
     # ---- rank-deficient points
     ("metric-rank1", metric, dict(X=RANK1, Z1=EYE2, Z2=EYE2, depth=2), RANK_MSG),
-    ("metric-zero", metric, dict(X=np.zeros((2, 2)), Z1=EYE2, Z2=EYE2, depth=1), r"`X` has rank 0"),
+    ("metric-zero", metric, dict(X=np.zeros((2, 2)), Z1=EYE2, Z2=EYE2, depth=2), r"`X` has rank 0"),
     ("metric-rank1-inf", metric, dict(X=RANK1, Z1=EYE2, Z2=EYE2, depth=math.inf, normalized=True), RANK_MSG),
     ("inverse-rank1", apply_A_inverse, dict(X=RANK1, Z=EYE2, depth=3), RANK_MSG),
     (
