@@ -41,8 +41,12 @@ def start(p: riemdln.CompletionProblem, depth: int, seed: int = 0, balanced: boo
         X0 = rng.standard_normal((d, d))
         X0 *= 0.5 * s / np.linalg.norm(X0, 2)
         return riemdln.balanced_factors(X0, depth, rng=seed)
-    scale = (0.5 * s) ** (1 / depth) / np.sqrt(d)
-    return [scale * rng.standard_normal((d, d)) * (1.0 + 0.5 * j) for j in range(depth)]
+    out = []
+    for j in range(depth):  # ||W_j||_2 = (s/2)^(1/N) times 1.5, 1/1.5, ... (product of the norms <= s/2)
+        w = rng.standard_normal((d, d))
+        f = 1.5 if j % 2 == 0 and j < depth - 1 else (1 / 1.5 if j % 2 else 1.0)
+        out.append(w / np.linalg.norm(w, 2) * (0.5 * s) ** (1 / depth) * f)
+    return out
 
 
 def _grad_E(p, X):
@@ -124,3 +128,28 @@ def train(p, W0, lr, steps, defect="none", *, bad_layer=None, lam=1e-2, mu=0.9, 
         if k % record_every == 0:
             records.append([w.copy() for w in W])
     return records
+
+
+def sharpness(p, W, iterations: int = 60, seed: int = 0) -> float:
+    """Largest eigenvalue of the Hessian of L(W) = E(W_N...W_1) at W: power iteration on Hessian-vector
+    products by central differences of the backpropagated gradients (independent of riemdln)."""
+    rng = np.random.default_rng(seed)
+    V = [rng.standard_normal(w.shape) for w in W]
+    lam = 0.0
+    for _ in range(iterations):
+        nv = np.sqrt(sum(float(np.sum(v * v)) for v in V))
+        V = [v / nv for v in V]
+        h = 1e-5 * max(1.0, np.sqrt(sum(float(np.sum(w * w)) for w in W)))
+        gp = layer_grads(p, [w + h * v for w, v in zip(W, V, strict=True)])
+        gm = layer_grads(p, [w - h * v for w, v in zip(W, V, strict=True)])
+        HV = [(a - b) / (2 * h) for a, b in zip(gp, gm, strict=True)]
+        lam = sum(float(np.sum(a * b)) for a, b in zip(HV, V, strict=True))
+        V = HV
+    return lam
+
+
+def edge_lr(p, depth: int, seed: int = 0, balanced: bool = True, fraction: float = 0.9) -> float:
+    """``fraction`` of the stability limit 2 / sharpness at the minimum the run reaches."""
+    safe = 0.5 * stable_lr(p, depth) * (1 if balanced else 0.3)
+    W = train(p, start(p, depth, seed, balanced), safe, 3000, record_every=3000)[-1]
+    return fraction * 2.0 / sharpness(p, W)

@@ -205,24 +205,29 @@ def balance_residual(W: list[np.ndarray], D: list[np.ndarray], j: int, o: int) -
 
 def balance_stats(ch: Chunk, o: int, reversed_ok: bool) -> dict:
     """Pass 1, energy-free: norms of the first-order balance residual in the declared and the reversed order."""
-    out: dict[str, list] = {"rn": [], "scale": [], "sec": [], "wsq": [], "dsq": [], "rn_rev": [], "scale_rev": []}
+    out: dict[str, list] = {
+        k: [] for k in ("rn", "scale", "wdn", "sec", "wsq", "dsq", "rn_rev", "scale_rev", "wdn_rev")
+    }
     W, D = ch.W, ch.D
     N = len(W)
     for j in range(N - 1):
-        R = balance_residual(W, D, j, o)
+        left = W[j + 1][o:-1].mT @ D[j + 1][o:]
+        right = D[j][o:] @ W[j][o:-1].mT
         nw1, nw0 = norm(W[j + 1][o:-1]), norm(W[j][o:-1])
         nd1, nd0 = norm(D[j + 1][o:]), norm(D[j][o:])
-        out["rn"].append(norm(R))
-        out["scale"].append(nw1 * nd1 + nd0 * nw0)
+        out["rn"].append(norm(left - right))
+        out["scale"].append(norm(left) + norm(right))
+        out["wdn"].append(nw1 * nd1 + nd0 * nw0)
         out["sec"].append(nd1**2 + nd0**2)
         out["wsq"].append(nw1**2 + nw0**2)
         Dj = W[j + 1][o:-1].mT @ W[j + 1][o:-1] - W[j][o:-1] @ W[j][o:-1].mT
         out["dsq"].append(sqnorm(Dj))
         if reversed_ok:  # the list read backwards: pair (W[N-1-j], W[N-2-j]) with W[N-1-j] acting first
             a, b = N - 1 - j, N - 2 - j
-            Rr = W[b][o:-1].mT @ D[b][o:] - D[a][o:] @ W[a][o:-1].mT
-            out["rn_rev"].append(norm(Rr))
-            out["scale_rev"].append(norm(W[b][o:-1]) * norm(D[b][o:]) + norm(D[a][o:]) * norm(W[a][o:-1]))
+            left, right = W[b][o:-1].mT @ D[b][o:], D[a][o:] @ W[a][o:-1].mT
+            out["rn_rev"].append(norm(left - right))
+            out["scale_rev"].append(norm(left) + norm(right))
+            out["wdn_rev"].append(norm(W[b][o:-1]) * norm(D[b][o:]) + norm(D[a][o:]) * norm(W[a][o:-1]))
     return {k: np.stack(v, axis=1) for k, v in out.items() if v}
 
 

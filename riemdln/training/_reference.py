@@ -73,11 +73,14 @@ def reference_checks(ev, refinement) -> None:
     Xf = res.X
     idx = np.searchsorted(t_all, t)
     dev = _deviation(X, Xf[idx])
-    # Euler's local error per step ~ 1/2 ||second difference of X|| / s, accumulated without amplification
+    # Euler's local error of the step k -> k+1 ~ 1/2 ||X_(k+1) - 2 X_k + X_(k-1)|| (the first step borrows the
+    # second difference at record 1), accumulated without amplification
     second = np.zeros(len(t))
     if len(t) > 2:
-        d2 = np.linalg.norm(X[2:] - 2 * X[1:-1] + X[:-2], axis=(1, 2)) / np.maximum(np.diff(run.steps)[1:], 1)
-        second[2:] = np.cumsum(0.5 * d2 * np.maximum(np.diff(run.steps)[1:], 1))
+        s_steps = np.maximum(np.diff(run.steps), 1).astype(float)
+        d2 = 0.5 * np.linalg.norm(X[2:] - 2 * X[1:-1] + X[:-2], axis=(1, 2)) / s_steps[1:]
+        local = np.concatenate([d2[:1], d2])  # s steps of (1/2) h^2 X'' each, h^2 X'' = second difference / s^2
+        second[1:] = np.cumsum(local)
     nf = np.linalg.norm(Xf[idx], axis=(1, 2))
     tol = SAFETY * (second + 1e-6 * nf) / np.where(nf > 0, nf, 1.0)
     k = int(np.argmax(dev / tol))
@@ -105,14 +108,14 @@ def reference_checks(ev, refinement) -> None:
         d2_ = _deviation(X2[np.searchsorted(t2, common)], Xf[np.searchsorted(t_all, common)])
         ok = (d1 > 0) & (d2_ > 0)
         p = float(np.log2(np.max(d1[ok]) / np.max(d2_[ok]))) if ok.any() else float("nan")
-        passed = bool(abs(p - 1) <= 0.25) if np.isfinite(p) else None
+        passed = bool(abs(p - 1) <= 0.5) if np.isfinite(p) else None
         ev.checks["order"] = CheckResult(
             name="order",
             status="passed" if passed else ("failed" if passed is False else "skipped"),
             passed=passed,
             value=p if np.isfinite(p) else None,
-            tolerance=0.25,
+            tolerance=0.5,
             why="log2 of the largest deviation from the flow at lr over that at lr/2 (common times); gradient "
-            "descent is first order: |order - 1| <= 0.25",
+            "descent is first order: |order - 1| <= 0.5 (larger learning rates are not yet in the asymptotic regime)",
             numbers={"deviation_lr": float(np.max(d1)), "deviation_half_lr": float(np.max(d2_))},  # type: ignore[arg-type]
         )

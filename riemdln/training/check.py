@@ -131,9 +131,9 @@ def check_training(
     .. math:: R_j = W_{j+1}^T\Delta_{j+1} - \Delta_j W_j^T,
 
     vanishes to rounding at every step (its symmetric part is the first-order change of :math:`D_j`).
-    Judged relative to :math:`\|W_{j+1}\|\|\Delta_{j+1}\| + \|\Delta_j\|\|W_j\|`, with tolerance
-    :math:`10[2u\,(\|W_{j+1}\|^2+\|W_j\|^2) + (N+2w)u\,\text{scale} + \tfrac{s-1}{2s}(\|\Delta_{j+1}\|^2 +
-    \|\Delta_j\|^2)]` (u: unit roundoff of the recorded dtype, w: width, s: optimizer steps between records;
+    Judged relative to :math:`\|W_{j+1}^T\Delta_{j+1}\| + \|\Delta_j W_j^T\|` (the two terms that must cancel),
+    with tolerance :math:`10[2u\,(\|W_{j+1}\|^2+\|W_j\|^2) + (N+2w)u(\|W_{j+1}\|\|\Delta_{j+1}\| +
+    \|\Delta_j\|\|W_j\|) + \tfrac{s-1}{2s}(\|\Delta_{j+1}\|^2 + \|\Delta_j\|^2)]` (u: unit roundoff of the recorded dtype, w: width, s: optimizer steps between records;
     the last term is the second-order part s steps let in).
 
     **Layer updates** (``energy`` and ``lr``): each :math:`\Delta_j` against :math:`-\eta G_j`.
@@ -338,12 +338,13 @@ class _Evaluation:
             self.checks["factor_order"] = skipped("factor_order", "depth 1")
             return
         iv = run.interval[:, None]
-        tol = SAFETY * (2 * u * st["wsq"] + u * (N + 2 * w) * st["scale"] + iv * st["sec"])
+        tol = SAFETY * (2 * u * st["wsq"] + u * (N + 2 * w) * st["wdn"] + iv * st["sec"])
         self.tol["balance"] = tol
         why = (
-            "||W_{j+1}^T D_{j+1} - D_j W_j^T|| / (||W_{j+1}|| ||D_{j+1}|| + ||D_j|| ||W_j||) with D_j the step of "
-            "layer j (zero for exact gradients of any loss of the product); tolerance 10 [2u (||W_{j+1}||^2 + "
-            "||W_j||^2) + (N + 2w) u scale + (s-1)/(2s) (||D_{j+1}||^2 + ||D_j||^2)], u the unit roundoff of the "
+            "||W_{j+1}^T D_{j+1} - D_j W_j^T|| / (||W_{j+1}^T D_{j+1}|| + ||D_j W_j^T||) with D_j the step of "
+            "layer j (zero for exact gradients of any loss of the product: the two terms cancel); tolerance "
+            "10 [2u (||W_{j+1}||^2 + ||W_j||^2) + (N + 2w) u (||W_{j+1}|| ||D_{j+1}|| + ||D_j|| ||W_j||) + "
+            "(s-1)/(2s) (||D_{j+1}||^2 + ||D_j||^2)], u the unit roundoff of the "
             f"recorded dtype ({u:.3g}), s the steps between records"
         )
         self.checks["balance"] = judged(
@@ -354,7 +355,7 @@ class _Evaluation:
         if not self.rev_ok:
             self.checks["factor_order"] = skipped("factor_order", "the reversed product does not chain")
             return
-        tol_rev = SAFETY * (2 * u * st["wsq"] + u * (N + 2 * w) * st["scale_rev"] + iv * st["sec"])
+        tol_rev = SAFETY * (2 * u * st["wsq"] + u * (N + 2 * w) * st["wdn_rev"] + iv * st["sec"])
         rev = judged(
             "factor_order",
             st["rn_rev"],
@@ -446,7 +447,7 @@ class _Evaluation:
             self.checks["balance_identity"] = skipped("balance_identity", why)
             return
         u, w, N = run.u, run.width, run.N
-        tol = SAFETY * (u * (2 + w) * st["ident_round"] + u * (N + 2 * w) * (st["scale"] + st["ident_scale"]))
+        tol = SAFETY * (u * (2 + w) * st["ident_round"] + u * (N + 2 * w) * (st["wdn"] + st["ident_scale"]))
         informative = float(np.mean(st["ident_scale"] > tol))
         why = (
             "||D_j(k+1) - D_j(k) - h^2 (G_{j+1}^T G_{j+1} - G_j G_j^T)|| / (h^2 (||G_{j+1}||^2 + ||G_j||^2)), exact "
