@@ -59,10 +59,11 @@ def as_float64(value, name: str) -> tuple[np.ndarray, float]:
     try:
         arr = _to_numpy(value)
     except Exception as exc:  # noqa: BLE001 - a foreign object that cannot become an array
-        raise RiemdlnValueError(f"`{name}` must be a real matrix (numpy, torch, JAX, ...); got {_short(value)}.") from exc
-    if arr.dtype.kind not in "fiu" or arr.ndim != 2:
         raise RiemdlnValueError(
-            f"`{name}` must be a real 2-d matrix; got {'dtype ' + str(arr.dtype) if arr.ndim == 2 else 'shape ' + str(arr.shape)}."
-        )
+            f"`{name}` must be a real matrix (numpy, torch, JAX, ...); got {_short(value)}."
+        ) from exc
+    if arr.dtype.kind not in "fiu" or arr.ndim != 2:
+        got = f"dtype {arr.dtype}" if arr.ndim == 2 else f"shape {arr.shape}"
+        raise RiemdlnValueError(f"`{name}` must be a real 2-d matrix; got {got}.")
     u = unit_roundoff(dtype if dtype is not None else arr.dtype)
     return np.asarray(arr, dtype=np.float64), u

@@ -93,7 +93,10 @@ def _balance_verdict(ev) -> tuple[str, str] | None:
     if mp.get("balance_wd") and fits["balance_weight_decay"] > 0:
         lam = fits["balance_weight_decay"]
         what = f"λ ≈ {_fmt(lam)}" if ev.run.h is not None else f"η λ ≈ {_fmt(lam)} (give `lr` for λ)"
-        return "weight_decay", f"weight decay {what}: the balance residual is -ηλ D_j with one λ for every layer and step"
+        return (
+            "weight_decay",
+            f"weight decay {what}: the balance residual is -ηλ D_j with one λ for every layer and step",
+        )
     if mp.get("balance_mom") and fits["balance_momentum"] > 0:
         return "momentum_or_adaptive", (
             f"momentum (heavy ball, μ ≈ {fits['balance_momentum']:.3g}): the balance residual follows "
@@ -139,8 +142,10 @@ def diagnose(ev) -> tuple[tuple[str, ...], str]:
             verdict = _balance_verdict(ev)
         if verdict is None:
             failed = [n for n, c in ev.checks.items() if c.passed is False]
-            verdict = ("momentum_or_adaptive", f"not gradient descent on E(W_N⋯W_1) at {_lr_text(ev)} (failed: "
-                       f"{', '.join(failed)})")
+            verdict = (
+                "momentum_or_adaptive",
+                f"not gradient descent on E(W_N⋯W_1) at {_lr_text(ev)} (failed: {', '.join(failed)})",
+            )
         findings.append(verdict[0])
         sentences.append(verdict[1])
     else:

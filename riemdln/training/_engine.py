@@ -45,6 +45,16 @@ def tr(A: np.ndarray | None) -> np.ndarray | None:
     return None if A is None else A.mT
 
 
+def cut(A: np.ndarray | None, start: int, stop: int | None = None) -> np.ndarray | None:
+    """``A[start:stop]`` along the record axis (None, the identity, stays None)."""
+    return None if A is None else A[start:stop]
+
+
+def onorm(A: np.ndarray | None):
+    """Norms of a stack, 1.0 for the identity (None)."""
+    return 1.0 if A is None else norm(A)
+
+
 class EnergyEval:
     r"""The user's energy with every returned value checked (finite, real, right shape), naming the step.
 
@@ -74,7 +84,7 @@ class EnergyEval:
         self.names = ("energy.loss", "energy.gradient")
         self.energy = energy
 
-    def gradient(self, X: np.ndarray, steps: Sequence[int]) -> np.ndarray:
+    def gradient(self, X: np.ndarray, steps: Sequence[int] | np.ndarray) -> np.ndarray:
         """:math:`\\nabla E` of a stack X (k, m, n), checked; ``steps`` names the records for messages."""
         if self.completion:
             G = np.where(self.energy.mask, X - self.energy.target, 0.0)
@@ -101,7 +111,7 @@ class EnergyEval:
             )
         return arr
 
-    def loss(self, X: np.ndarray, steps: Sequence[int]) -> np.ndarray:
+    def loss(self, X: np.ndarray, steps: Sequence[int] | np.ndarray) -> np.ndarray:
         if self.completion:
             r = np.where(self.energy.mask, X - self.energy.target, 0.0)
             return 0.5 * sqnorm(r)
@@ -111,7 +121,8 @@ class EnergyEval:
             arr = np.asarray(value)
             if arr.dtype.kind not in "fiu" or arr.size != 1 or not np.isfinite(arr).all():
                 raise RiemdlnValueError(
-                    f"`{self.names[0]}` must return a finite real number; at step {steps[i]} it returned {_short(value)}."
+                    f"`{self.names[0]}` must return a finite real number; at step {steps[i]} it returned "
+                    f"{_short(value)}."
                 )
             out[i] = float(arr.reshape(()))
         return out
@@ -158,8 +169,9 @@ class Chunk:
         for j in range(N - 1, -1, -1):
             self.S[j] = acc
             acc = self.W[j] if acc is None else acc @ self.W[j]
-        self.X = self.P[N]
-        assert self.X is not None
+        X = self.P[N]
+        assert X is not None
+        self.X: np.ndarray = X
         self.steps = run.steps[first : last + 1]
         self.h = None if run.h is None else run.h[first:last]
         self.gradE = None
@@ -258,8 +270,7 @@ def energy_stats(ch: Chunk, o: int, balanced: bool, depth: int) -> dict:
         out["gn"].append(norm(g))
         out["gchange"].append(norm(h * (ch.G[j][o + 1 :] - ch.G[j][o:-1])))
         out["wn1"].append(norm(ch.W[j][o + 1 :]))
-        nS = 1.0 if ch.S[j] is None else norm(ch.S[j][o:-1])
-        nP = 1.0 if ch.P[j] is None else norm(ch.P[j][o:-1])
+        nS, nP = onorm(cut(ch.S[j], o, -1)), onorm(cut(ch.P[j], o, -1))
         out["sp"].append(nS * nP * np.abs(ch.h[o:]))
         out["cdot"].append(inner(ch.D[j][o:], -g))
         out["cnorm"].append(sqnorm(g))
@@ -270,17 +281,17 @@ def energy_stats(ch: Chunk, o: int, balanced: bool, depth: int) -> dict:
     aop = np.zeros(len(h))
     for j in range(N):
         wprod = wprod * norm(ch.W[j][o:-1])
-        nS = 1.0 if ch.S[j] is None else norm(ch.S[j][o:-1])
-        nP = 1.0 if ch.P[j] is None else norm(ch.P[j][o:-1])
+        nS, nP = onorm(cut(ch.S[j], o, -1)), onorm(cut(ch.P[j], o, -1))
         aop = aop + (nS * nP) ** 2
     res["wprod"], res["aop"] = wprod, aop
-    res["gEchange"] = norm(ch.gradE[o + 1 :] - ch.gradE[o:-1])
+    gradE = ch.gradE
+    res["gEchange"] = norm(gradE[o + 1 :] - gradE[o:-1])
     X = ch.X
-    V = apply_A(X[o:], ch.gradE[o:], depth=depth) if balanced else own_preconditioner(ch, ch.gradE)[o:]
+    V = apply_A(X[o:], gradE[o:], depth=depth) if balanced else own_preconditioner(ch, gradE)[o:]
     dX = X[o + 1 :] - X[o:-1]
     L1 = np.zeros_like(dX)
     for j in range(N):
-        L1 += rmul(lmul(None if ch.S[j] is None else ch.S[j][o:-1], ch.D[j][o:]), None if ch.P[j] is None else ch.P[j][o:-1])
+        L1 += rmul(lmul(cut(ch.S[j], o, -1), ch.D[j][o:]), cut(ch.P[j], o, -1))
     hV = h * V[:-1]
     res.update(
         xchange=norm(dX),

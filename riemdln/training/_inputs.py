@@ -29,7 +29,9 @@ def _records(weights, name: str) -> tuple[list[list[np.ndarray]], float, tuple[i
         if isinstance(rec, np.ndarray) and rec.ndim == 3:
             rec = list(rec)
         if isinstance(rec, str) or not isinstance(rec, Sequence) or len(rec) == 0:
-            raise RiemdlnValueError(f"`{name}[{k}]` must be a non-empty sequence of factor matrices; got {_short(rec)}.")
+            raise RiemdlnValueError(
+                f"`{name}[{k}]` must be a non-empty sequence of factor matrices; got {_short(rec)}."
+            )
         layers = []
         for j, w in enumerate(rec):
             arr, uj = as_float64(w, f"{name}[{k}][{j}]")
@@ -140,6 +142,7 @@ def build_run(weights, *, lr, times, energy, order: str, steps, name: str = "wei
     interval = 0.5 * np.ones_like(s) if times is not None else (s - 1) / (2 * s)
     X_shape = (W[0][-1].shape[0], W[0][0].shape[1])
     ev = None if energy is None else EnergyEval(energy, X_shape)
-    run = Run(W=W, steps=step_arr, h=h, interval=interval, every_step=bool(np.all(s == 1)) and times is None,
-              u=u, energy=ev)
+    run = Run(
+        W=W, steps=step_arr, h=h, interval=interval, every_step=bool(np.all(s == 1)) and times is None, u=u, energy=ev
+    )
     return run, reverse

@@ -58,15 +58,26 @@ def reference_checks(ev, refinement) -> None:
         else:
             from riemdln.training._inputs import build_run
 
-            run2, _ = build_run(refinement, lr=float(ev.lr) / 2, times=None, energy=None,
-                                order="WN_first" if ev.reverse else "W1_first", steps=None, name="refinement")
+            run2, _ = build_run(
+                refinement,
+                lr=float(ev.lr) / 2,
+                times=None,
+                energy=None,
+                order="WN_first" if ev.reverse else "W1_first",
+                steps=None,
+                name="refinement",
+            )
             t2 = (run2.steps - run2.steps[0]) * float(ev.lr) / 2
             X2 = _products(run2.W)
             t_all = np.union1d(t, t2)
     res = _flow(ev, t_all)
     if not res.success or len(res.t) != len(t_all):
         ev.checks["reference_flow"] = CheckResult(
-            name="reference_flow", status="skipped", passed=None, value=None, tolerance=None,
+            name="reference_flow",
+            status="skipped",
+            passed=None,
+            value=None,
+            tolerance=None,
             why=f"the reference flow did not reach the last record: {res.message}",
         )
         return

@@ -133,8 +133,9 @@ def check_training(
     vanishes to rounding at every step (its symmetric part is the first-order change of :math:`D_j`).
     Judged relative to :math:`\|W_{j+1}^T\Delta_{j+1}\| + \|\Delta_j W_j^T\|` (the two terms that must cancel),
     with tolerance :math:`10[2u\,(\|W_{j+1}\|^2+\|W_j\|^2) + (N+2w)u(\|W_{j+1}\|\|\Delta_{j+1}\| +
-    \|\Delta_j\|\|W_j\|) + \tfrac{s-1}{2s}(\|\Delta_{j+1}\|^2 + \|\Delta_j\|^2)]` (u: unit roundoff of the recorded dtype, w: width, s: optimizer steps between records;
-    the last term is the second-order part s steps let in).
+    \|\Delta_j\|\|W_j\|) + \tfrac{s-1}{2s}(\|\Delta_{j+1}\|^2 + \|\Delta_j\|^2)]` (u: unit roundoff of the
+    recorded dtype, w: width, s: optimizer steps between records; the last term is the second-order part s
+    steps let in).
 
     **Layer updates** (``energy`` and ``lr``): each :math:`\Delta_j` against :math:`-\eta G_j`.
     **Velocity**: :math:`X_{k+1} - X_k` against :math:`-\eta A_N(X_k)\nabla E(X_k)` (raw convention,
@@ -397,7 +398,9 @@ class _Evaluation:
         self.fits["hessian_estimate"] = H
         iv = run.interval[:, None]
         tol = SAFETY * (
-            2 * u * st["wn1"] + u * (N + 2 * w) * st["gn"] + u * N * w * H * st["wprod"][:, None] * st["sp"]
+            2 * u * st["wn1"]
+            + u * (N + 2 * w) * st["gn"]
+            + u * N * w * H * st["wprod"][:, None] * st["sp"]
             + iv * st["gchange"]
         )
         self.tol["layer_updates"] = tol
@@ -424,8 +427,12 @@ class _Evaluation:
         if self.balanced and N > 1:
             drift = np.max(relative(np.sqrt(st["dsq"]), st["wsq"]), axis=1) * N * st["vscale"]
         tol = SAFETY * (
-            st["vsecond"] + run.interval * st["vchange"] + 2 * u * N * w * st["wprod"]
-            + u * (N + 2 * w) * st["vscale"] + u * N * w * H * st["wprod"] * h * st["aop"] + drift
+            st["vsecond"]
+            + run.interval * st["vchange"]
+            + 2 * u * N * w * st["wprod"]
+            + u * (N + 2 * w) * st["vscale"]
+            + u * N * w * H * st["wprod"] * h * st["aop"]
+            + drift
         )
         target = "A_N(X_k) grad E(X_k) (raw, depth N)" if self.balanced else "the network's own preconditioner"
         why = (
@@ -436,7 +443,13 @@ class _Evaluation:
         c = float(st["vdot"].sum() / st["vnorm"].sum()) if st["vnorm"].sum() > 0 else 1.0
         self.fits["velocity_scale"] = c
         self.checks["velocity"] = judged(
-            "velocity", st["vdev"], tol, st["vscale"], steps=run.steps[:-1], why=why, per_layer=False,
+            "velocity",
+            st["vdev"],
+            tol,
+            st["vscale"],
+            steps=run.steps[:-1],
+            why=why,
+            per_layer=False,
             extra={"velocity_scale": c},
         )
 
@@ -455,8 +468,14 @@ class _Evaluation:
             "(the D_j are differences of O(1) matrices: steps where the identity is below rounding say nothing)"
         )
         self.checks["balance_identity"] = judged(
-            "balance_identity", st["ident_err"], tol, st["ident_scale"], steps=run.steps[:-1], why=why,
-            per_layer=True, extra={"informative_fraction": informative},
+            "balance_identity",
+            st["ident_err"],
+            tol,
+            st["ident_scale"],
+            steps=run.steps[:-1],
+            why=why,
+            per_layer=True,
+            extra={"informative_fraction": informative},
         )
 
     def gd_consistent(self) -> bool:
