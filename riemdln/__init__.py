@@ -84,6 +84,11 @@ _LAZY = {
     "time_budget": "riemdln.flows",
     "effective_rank": "riemdln.flows",
     "reproduce": "riemdln.report",
+    # checking a user's training run against the theory
+    "check_training": "riemdln.training",
+    "TrainingCheck": "riemdln.training",
+    "CheckResult": "riemdln.training",
+    "TrainingRecorder": "riemdln.training",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) also load on attribute access
@@ -106,6 +111,7 @@ _SUBMODULES = (
     "report",
     "studies",
     "sweep",
+    "training",
 )
 
 
@@ -136,3 +142,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from riemdln.geometry import volume_density as volume_density
     from riemdln.langevin_dynamics import GibbsExpectation as GibbsExpectation
     from riemdln.langevin_dynamics import GibbsSample as GibbsSample
+    from riemdln.training import CheckResult as CheckResult
+    from riemdln.training import TrainingCheck as TrainingCheck
+    from riemdln.training import TrainingRecorder as TrainingRecorder
+    from riemdln.training import check_training as check_training
