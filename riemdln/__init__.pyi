@@ -9,6 +9,7 @@ same names from the same modules, and prints the lines to add when they do not.
 from riemdln import baselines as baselines
 from riemdln import curvature as curvature
 from riemdln import derivations as derivations
+from riemdln import dln_metric as dln_metric
 from riemdln import energies as energies
 from riemdln import flows as flows
 from riemdln import formulas as formulas
@@ -21,8 +22,7 @@ from riemdln import problems as problems
 from riemdln import report as report
 from riemdln import studies as studies
 from riemdln import sweep as sweep
-
-# public names (loaded on first use)
+from riemdln import training as training
 from riemdln._errors import ConvergenceError as ConvergenceError
 from riemdln._errors import LatexError as LatexError
 from riemdln._errors import LockBusyError as LockBusyError
@@ -32,6 +32,9 @@ from riemdln._errors import RiemdlnValueError as RiemdlnValueError
 from riemdln.curvature import ricci_curvature as ricci_curvature
 from riemdln.curvature import scalar_curvature as scalar_curvature
 from riemdln.curvature import sectional_curvature as sectional_curvature
+
+# public names (loaded on first use)
+from riemdln.dln_metric import DLNMetric as DLNMetric
 from riemdln.energies import Energy as Energy
 from riemdln.energies import QuadraticEnergy as QuadraticEnergy
 from riemdln.energies import SensingProblem as SensingProblem
@@ -73,12 +76,18 @@ from riemdln.geometry import multiplier as multiplier
 from riemdln.geometry import orthogonal_group_volume as orthogonal_group_volume
 from riemdln.geometry import riemannian_gradient as riemannian_gradient
 from riemdln.geometry import volume_density as volume_density
+from riemdln.langevin_dynamics import GibbsExpectation as GibbsExpectation
+from riemdln.langevin_dynamics import GibbsSample as GibbsSample
 from riemdln.langevin_dynamics import LangevinResult as LangevinResult
 from riemdln.langevin_dynamics import gibbs_expectation as gibbs_expectation
 from riemdln.langevin_dynamics import gibbs_sample as gibbs_sample
 from riemdln.langevin_dynamics import langevin as langevin
 from riemdln.problems import CompletionProblem as CompletionProblem
 from riemdln.report import reproduce as reproduce
+from riemdln.training import CheckResult as CheckResult
+from riemdln.training import TrainingCheck as TrainingCheck
+from riemdln.training import TrainingRecorder as TrainingRecorder
+from riemdln.training import check_training as check_training
 
 __version__: str
 __all__: list[str]
