@@ -72,6 +72,13 @@ def _parse(s: str, i: int, close: str | None) -> tuple[list[str], int]:
             while j < len(s) and (s[j].isdigit() or (s[j] == "." and j + 1 < len(s) and s[j + 1].isdigit())):
                 j += 1
             base, i = f"<mn>{s[i:j]}</mn>", j
+        elif c.isascii() and c.isalpha() and i + 1 < len(s) and s[i + 1].isascii() and s[i + 1].isalpha():
+            j = i  # a word (limit, log, tr): one upright identifier, its last letter the base of a script
+            while j < len(s) and s[j].isascii() and s[j].isalpha():
+                j += 1
+            if j < len(s) and s[j] in "_^":
+                j -= 1
+            base, i = _mi(s[i:j]), j
         elif c.isalpha() or c in "∞′":
             base, i = _mi(c), i + 1
         elif c in "_^":

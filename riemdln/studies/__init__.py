@@ -347,6 +347,17 @@ def pyplot():
     return plt
 
 
+def legend_above(fig, ax, ncol: int, **kwargs) -> None:
+    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), then a tight layout
+    that leaves exactly its height free."""
+    leg = fig.legend(
+        *ax.get_legend_handles_labels(), loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), **kwargs
+    )
+    fig.canvas.draw()
+    height = leg.get_window_extent().height / fig.bbox.height
+    fig.tight_layout(rect=(0, 0, 1, 1 - height - 0.005))
+
+
 def save_figure(fig, outdir, name: str, dpi: int = 120) -> str:
     """Save ``fig`` as ``outdir/name`` (PNG, written then renamed) and close it; return ``name``."""
     import os

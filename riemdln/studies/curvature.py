@@ -22,6 +22,7 @@ from riemdln.studies import (
     depth_label,
     fmt,
     legacy_summary,
+    legend_above,
     loglog_slope,
     pyplot,
     save_figure,
@@ -102,14 +103,12 @@ def figures(results: dict, outdir) -> list[str]:
         ax[0].semilogx(results["ratios"], v, label=f"N = {k}")
     ax[0].set_xlabel("$s_2/s_1$ ($s_1 = 1$)")
     ax[0].set_ylabel("$R(N g^N)$")
-    ax[0].legend(loc="upper left", ncol=3)
-    ax[0].set_ylim(top=1.45 * max(max(v) for v in results["chamber"].values()))
     ax[1].loglog(results["rate_depths"], results["rate_gaps"], "o", label="s = (2, 1)")
     ax[1].loglog(results["rate_depths"], results["rate_gaps_unit_det"], "s", label="s = (2, 0.5)")
     ax[1].set_xlabel("N")
     ax[1].set_ylabel(r"$|R(N g^N) - R(\hat g^\infty)|$")
     ax[1].legend(loc="lower left")
-    fig.tight_layout()
+    legend_above(fig, ax[0], 3)
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
 
 

@@ -18,6 +18,7 @@ from riemdln.studies import (
     fmt,
     fmt_spread,
     legacy_summary,
+    legend_above,
     pyplot,
     quartiles,
     run_record,
@@ -316,8 +317,7 @@ def figures(results: dict, outdir) -> list[str]:
     axes[1].set_ylabel("effective rank")
     axes[1].set_xlabel("observed entries")
     axes[1].set_xticks(ks)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=3, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.8))
+    legend_above(fig, axes[0], 3)
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
 
 

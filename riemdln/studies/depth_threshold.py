@@ -31,6 +31,7 @@ from riemdln.studies import (
     fmt,
     fmt_spread,
     legacy_summary,
+    legend_above,
     pyplot,
     run_record,
     save_figure,
@@ -452,8 +453,7 @@ def figures(results: dict, outdir) -> list[str]:
                 ax.set_yscale("log")
     axes[0].plot([], [], "ko", mfc="none", ls="none", label="open: loss target not reached")
     axes[-1].set_xlabel("depth N")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    legend_above(fig, axes[0], 2)
     first = save_figure(fig, outdir, f"{NAME}.png", dpi=200)
 
     m = results["mechanism"][0]
@@ -463,7 +463,7 @@ def figures(results: dict, outdir) -> list[str]:
     for j in range(sv.shape[1]):
         axes[0].loglog(t, sv[:, j], label=f"σ{j + 1}")
     axes[0].set_ylabel("singular values of X(τ)")
-    axes[0].legend(loc="lower left", ncol=3)
+    axes[0].legend(loc="upper left", ncol=2)
     axes[1].loglog(t, np.array(m["loss"])[1:], label="loss E(X)")
     axes[1].loglog(t, np.array(m["test_errors"])[1:], label="test error")
     axes[1].legend(loc="lower left")

@@ -39,6 +39,7 @@ from riemdln.studies import (
     Claim,
     fmt,
     legacy_summary,
+    legend_above,
     loglog_slope,
     pyplot,
     run_record,
@@ -430,41 +431,27 @@ def _training_figure(results: dict, outdir) -> str:
             m, s = np.asarray(r[key]), np.asarray(r[key + "_se"])
             ax.plot(t, m, style, color=c, label=label)
             ax.fill_between(t, m - 2 * s, m + 2 * s, color=c, alpha=0.15, lw=0)
-    for ax, name in zip(axes, ("E (loss)", "S_N (renorm.)", "F = E − S_N/β"), strict=True):
+    for ax, name in zip(axes, ("E (loss)", "$S_N$ (renorm.)", "$F = E - S_N/\\beta$"), strict=True):
         ax.set_ylabel(name)
     axes[-1].set_xlabel("τ")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.86))
+    legend_above(fig, axes[0], 2)
     return save_figure(fig, outdir, f"{NAME}_training.png", dpi=200)
 
 
 def _equilibrium_figure(results: dict, outdir) -> str:
     plt = pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 5.6), sharex=True)
+    fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 5.2), sharex=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     depths = sorted({r["depth"] for r in results["samplers"]})
     for k, N in enumerate(depths):
-        for fe, style, marker in ((False, "--", "o"), (True, "-", "s")):
+        c = colors[k % len(colors)]
+        for fe, style, marker, shift in ((False, "--", "o", 1 / 1.06), (True, "-", "s", 1.06)):
             qs = [q for q in results["quadratures"] if q["depth"] == N and q["free_energy"] == fe]
             ss = [s for s in results["samplers"] if s["depth"] == N and s["free_energy"] == fe]
-            b = [s["beta"] for s in ss]
-            c = colors[k % len(colors)]
-            axes[0].plot(
-                [q["beta"] for q in qs],
-                [q["value"][0] for q in qs],
-                style,
-                marker="x",
-                color=c,
-                label=f"N = {N}, λ = {int(fe)}",
-            )
+            b = [s["beta"] * shift for s in ss]  # λ = 0 left, λ = 1 right of each β
+            axes[0].plot([q["beta"] * shift for q in qs], [q["value"][0] for q in qs], style, marker="x", color=c)
             axes[0].errorbar(
-                b,
-                [s["mean"][0] for s in ss],
-                yerr=[2 * s["se"][0] for s in ss],
-                fmt=marker,
-                color=c,
-                ms=4,
-                capsize=2,
+                b, [s["mean"][0] for s in ss], yerr=[2 * s["se"][0] for s in ss], fmt=marker, color=c, ms=4, capsize=2
             )
             axes[1].errorbar(
                 b,
@@ -475,14 +462,20 @@ def _equilibrium_figure(results: dict, outdir) -> str:
                 ms=4,
                 capsize=2,
             )
-    for ax, name in zip(axes, ("mean σ_min/σ_max", f"P(σ_min/σ_max < {RANK_ONE:g})"), strict=True):
+        axes[0].plot([], [], "-", color=c, label=f"N = {N}")
+    ratio = r"$\sigma_{\min}/\sigma_{\max}$"
+    for ax, name in zip(axes, (f"mean {ratio}", f"P({ratio} < {RANK_ONE:g})"), strict=True):
         ax.set_xscale("log", base=2)
         ax.set_ylabel(name)
+    betas = sorted({s["beta"] for s in results["samplers"]})
+    axes[-1].set_xlim(betas[0] / 1.5, betas[-1] * 1.5)
+    axes[-1].set_xticks(betas, [f"{v:g}" for v in betas])
+    axes[-1].minorticks_off()
     axes[-1].set_xlabel("β")
-    axes[0].plot([], [], "kx--", label="quadrature")
-    axes[0].errorbar([], [], yerr=[], fmt="ko", ms=4, label="MALA ± 2 SE")
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 0.8))
+    axes[0].plot([], [], "kx", label="quadrature")
+    axes[0].plot([], [], "ko--", label="MALA, λ = 0")
+    axes[0].plot([], [], "ks-", label="MALA, λ = 1")
+    legend_above(fig, axes[0], 3, columnspacing=0.8, handletextpad=0.4)
     return save_figure(fig, outdir, f"{NAME}_equilibrium.png", dpi=200)
 
 
@@ -507,8 +500,10 @@ def _limit_figure(results: dict, outdir) -> str:
     ax.axhline(max(results["floor"]), color="gray", lw=0.8, ls=":", label="step-size floor")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xticks(inv, [f"{v:.2g}" for v in inv])
+    ax.minorticks_off()
     ax.set_xlabel("1/β")
-    ax.set_ylabel("‖mean X_β(τ) − X_flow(τ)‖_F")
+    ax.set_ylabel(r"$\|\bar X_\beta(\tau) - X_{\rm flow}(\tau)\|_F$")
     ax.legend(loc="upper left", fontsize=8)
     ax.set_ylim(top=ax.get_ylim()[1] * 30)  # room for the legend above the data
     fig.tight_layout()
@@ -525,9 +520,10 @@ _CAPTIONS = {
     f"{NAME}_training.png": "Langevin training on menon-2x2: chain means of E, S_N and F against τ, solid with the "
     "entropic drift (λ = 1), dashed without (λ = 0), one colour per depth; bands: ± 2 standard errors of the chain "
     "mean.",
-    f"{NAME}_equilibrium.png": "The Gibbs law of menon-2x2 + (α/2)‖X‖² by β: mean σ_min/σ_max (quadrature: crosses "
-    "and lines; MALA: markers) and P(σ_min/σ_max < 0.1) from MALA; dashed λ = 0, solid λ = 1; error bars ± 2 "
-    "standard errors (from the effective sample size).",
+    f"{NAME}_equilibrium.png": "The Gibbs law of menon-2x2 + (α/2)‖X‖² by β: mean σ_min/σ_max (quadrature: crosses; "
+    "MALA: markers) and P(σ_min/σ_max < 0.1) from MALA, one colour per depth; circles and dashed lines λ = 0, "
+    "squares and solid lines λ = 1, drawn slightly left and right of each β; error bars ± 2 standard errors "
+    "(from the effective sample size).",
     f"{NAME}_beta_limit.png": "β → ∞ (λ = 1): distance between the Langevin mean path and the deterministic flow "
     "at fixed τ against 1/β, with a slope-1 guide and the Euler–Maruyama floor (the same scheme at β = 1e12: "
     "step-size error); error bars ± 2 standard errors of the chain mean.",

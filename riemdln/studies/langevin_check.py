@@ -142,7 +142,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 
 
 def figures(results: dict, outdir) -> list[str]:
-    from riemdln.studies import PAPER_WIDTH, pyplot
+    from riemdln.studies import PAPER_WIDTH, legend_above, pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 4.2), sharex=True)
@@ -161,10 +161,13 @@ def figures(results: dict, outdir) -> list[str]:
             )
         ax.axhline(0.0, color="k", lw=0.6)
         ax.set_ylabel(label)
+    dts = sorted({r["dt"] for r in rows})
     axes[1].set_xscale("log")
+    axes[1].set_xlim(dts[0] / 1.6, dts[-1] * 1.6)
+    axes[1].set_xticks(dts, [f"{v:g}" for v in dts])
+    axes[1].minorticks_off()
     axes[1].set_xlabel("time step dt")
-    axes[0].legend(loc="best")
-    fig.tight_layout()
+    legend_above(fig, axes[0], 2)
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
 
 

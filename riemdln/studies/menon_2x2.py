@@ -21,6 +21,7 @@ from riemdln.studies import (
     fmt,
     fmt_fit,
     legacy_summary,
+    legend_above,
     loglog_slope,
     power_fit,
     pyplot,
@@ -244,8 +245,7 @@ def figures(results: dict, outdir) -> list[str]:
         ax.set_ylabel("X₂₁")
     for ax in axes.ravel()[len(depths) :]:
         ax.set_visible(False)
-    fig.legend(*axes.ravel()[0].get_legend_handles_labels(), loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.0))
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.05 * rows + 0.3)), h_pad=0.4, w_pad=0.2)
+    legend_above(fig, axes.ravel()[0], 2)
     first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=200)
 
     fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 3.0))
@@ -260,7 +260,7 @@ def figures(results: dict, outdir) -> list[str]:
             mfc=colours[row["depth"]] if row["sign"] > 0 else "none",
             color=colours[row["depth"]],
             ms=4,
-            label=f"N = {row['depth']}, {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None,
+            label=f"{row['depth']}, {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None,
         )
         e = np.geomspace(min(row["scales"]), max(row["scales"]), 20)
         i = int(np.argmin(row["scales"]))  # the fitted law through this direction's smallest-ε point
@@ -273,8 +273,7 @@ def figures(results: dict, outdir) -> list[str]:
         )
     ax.set_xlabel(r"initialization scale $\varepsilon$ ($X_0 = \varepsilon D$)")
     ax.set_ylabel(r"$\sigma_{\min}$ of the limit")
-    fig.legend(*ax.get_legend_handles_labels(), loc="upper center", ncol=4, bbox_to_anchor=(0.5, 1.0), fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.78))
+    legend_above(fig, ax, 4, title="N, sign of det X₀", columnspacing=1.0, handletextpad=0.3)
     second = save_figure(fig, outdir, f"{NAME}_scale.png", dpi=200)
     return [first, second]
 

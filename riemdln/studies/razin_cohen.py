@@ -17,6 +17,7 @@ from riemdln.studies import (
     fmt,
     fmt_fit,
     legacy_summary,
+    legend_above,
     power_fit,
     pyplot,
     run_record,
@@ -147,13 +148,13 @@ def figures(results: dict, outdir) -> list[str]:
         ax.set_ylabel(label)
     for ax in axes[1]:
         ax.set_xlabel("τ")
-    axes[0, 0].legend(loc="lower left")
-    fig.tight_layout()
+        ax.set_xticks([1e0, 1e3, 1e6] if results["runs"][0]["t"][-1] < 1e7 else [1e0, 1e3, 1e6, 1e9])
+    legend_above(fig, axes[0, 0], 3)
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
 
 
 _CAPTION = (
-    "*Normalized flows from X₀ = 10⁻³ I, one colour per depth (legend, top left): the loss, |X₁₁| with the "
+    "*Normalized flows from X₀ = 10⁻³ I, one colour per depth: the loss, |X₁₁| with the "
     "fitted tail law τ^q (dotted, over the last quarter of the saved times), the nuclear norm, and effective "
     "rank − 1 (≥ 0 by definition; drawn where it is above 0 in float64), against the normalized time τ.*"
 )
