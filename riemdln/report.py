@@ -30,6 +30,7 @@ import math
 import numbers
 import os
 import platform
+import re
 import shutil
 import sys
 import time
@@ -539,6 +540,8 @@ def _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log,
         "versions": _versions(),
         "parameters": params_all,
         "studies": results,
+        "summary": summary_rows(order, results),
+        "solver_health": solver_health(order, results),
         "formulas": {f.name: f.as_dict() for f in cat.values()},
         "run": {"timings_seconds": timings, "resumed": resumed},  # differs between runs; the rest does not
     }
@@ -562,33 +565,95 @@ def _anchor(title: str) -> str:
     return "".join(keep).strip().replace(" ", "-")
 
 
-def summary_table(order: Sequence[str], results: dict) -> str:
-    """The report's opening table: one row per claim of each study (``summary(results)`` of its module)."""
-    lines = ["| study | claim | measured | expected (theory / literature) | holds? |", "|---|---|---|---|---|"]
-    for k, name in enumerate(order, start=1):
+def summary_rows(order: Sequence[str], results: dict) -> list[dict]:
+    """Every study's summary rows, as results.json's ``summary`` list holds them (see
+    :func:`riemdln.studies.study_claims`: a module's ``claims()``, else its legacy ``summary()``)."""
+    from riemdln.studies import study_claims
+
+    return [row for name in order for row in study_claims(name, results[name])]
+
+
+def _kind_cell(row: dict) -> str:
+    n = row.get("n")
+    if row["kind"] == "observed" and n is not None:
+        return "observed (single instance)" if n == 1 else f"observed (n = {n})"
+    return row["kind"]
+
+
+def summary_table(order: Sequence[str], results: dict, rows: list[dict] | None = None) -> str:
+    """The report's opening table: one row per claim, with its kind, what was measured and expected, the verdict."""
+    rows = summary_rows(order, results) if rows is None else rows
+    number = {name: k for k, name in enumerate(order, start=1)}
+    lines = [
+        "| study | claim | kind | measured | expected (theory / literature) | verdict |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        name = row["study"]
         mod = study(name)
-        if not hasattr(mod, "summary"):
-            continue
-        for row in mod.summary(results[name]):
-            holds = {"yes": "✅ yes", "no": "❌ no", "open": "open"}.get(row["holds"], row["holds"])
-            lines.append(
-                f"| [{k}. {_cell(name)}](#{k}-{_anchor(mod.TITLE)}) | {_cell(row['claim'])} | "
-                f"{_cell(row['measured'])} | {_cell(row['expected'])} | {holds} |"
-            )
+        expected = row["expected"] + (f" ({row['reference']})" if row.get("reference") else "")
+        lines.append(
+            f"| [{number[name]}. {_cell(name)}](#{number[name]}-{_anchor(mod.TITLE)}) | {_cell(row['claim'])} | "
+            f"{_cell(_kind_cell(row))} | {_cell(row['measured'])} | {_cell(expected)} | {_cell(row['verdict'])} |"
+        )
     return "\n".join(lines)
 
 
-def run_status_line(order: Sequence[str], results: dict) -> str:
-    """How many runs of each study reached what they were asked for."""
+#: solver health categories, in the order of the table's columns
+HEALTH = ("reached target", "stopped short", "inaccurate", "failed", "diverged")
+
+
+def health_counts(recs: list[dict]) -> dict[str, int]:
+    """How many of ``recs`` (run records) reached their target, stopped short of it, or ended INACCURATE,
+    FAILED or DIVERGED (each record in exactly one category)."""
+    out = dict.fromkeys(HEALTH, 0)
+    for r in recs:
+        if r["reached_target"]:
+            out["reached target"] += 1
+        elif r["status"] in ("INACCURATE", "FAILED", "DIVERGED"):
+            out[r["status"].lower()] += 1
+        else:
+            out["stopped short"] += 1
+    return out
+
+
+def solver_health(order: Sequence[str], results: dict) -> list[dict]:
+    """Per study: the counts of :func:`health_counts` over its run records (studies without runs left out;
+    a study whose records are evaluations of closed forms or operators, ``RECORDS = "evaluations"``, says so)."""
     from riemdln.studies import records
 
-    parts = []
+    out = []
     for name in order:
-        recs = records(study(name), results[name])
+        mod = study(name)
+        recs = records(mod, results[name])
         if recs:
-            ok = sum(r["reached_target"] for r in recs)
-            parts.append(f"{name} {ok}/{len(recs)}")
-    return "Runs that reached their target (loss or time): " + ", ".join(parts) + "."
+            out.append(
+                {"study": name, "records": getattr(mod, "RECORDS", "runs"), "total": len(recs)} | health_counts(recs)
+            )
+    return out
+
+
+def health_table(order: Sequence[str], results: dict) -> str:
+    """Solver health, one row per study: not a claim about the mathematics, a statement about the solvers."""
+    rows = solver_health(order, results)
+    lines = [
+        "| study | simulator runs | " + " | ".join(HEALTH) + " |",
+        "|---|---|" + "---|" * len(HEALTH),
+    ]
+    notes = []
+    for h in rows:
+        if h["records"] != "runs":
+            notes.append(f"{h['study']}: {h['total']} {h['records']} (no solver)")
+            continue
+        lines.append(f"| {h['study']} | {h['total']} | " + " | ".join(str(h[k]) for k in HEALTH) + " |")
+    text = (
+        "Solver health (not claims: whether each simulator reached what it was asked for, a loss or a time; "
+        "*stopped short*: ended normally before its loss target, e.g. at its time or step limit):\n\n"
+        + "\n".join(lines)
+    )
+    if notes:
+        text += "\n\nNot simulator runs: " + "; ".join(notes) + "."
+    return text
 
 
 def formula_index(cat: Mapping, pdf: bool) -> str:
@@ -627,9 +692,15 @@ def render_report(
         "",
         "## Summary",
         "",
+        "Kinds: *theorem* (proved; the reference says where), *derived* (computed by SymPy from the "
+        "definition), *certified* (generalized by hand and checked numerically), *observed* (measured; n is the "
+        "number of independent runs, seeds or instances behind it), *conjecture* (attributed to its author). "
+        "Verdicts (*supported*, *contradicted*, *cannot tell*, *not tested*) are computed from the numbers of this "
+        "run.",
+        "",
         summary_table(order, results),
         "",
-        run_status_line(order, results),
+        health_table(order, results),
         "",
         "## Formulas",
         "",
@@ -639,31 +710,44 @@ def render_report(
         mod = study(name)
         figs = mod.figures(results[name], out)
         sections += ["", f"## {k}. {mod.TITLE}", "", mod.markdown(results[name], figs)]
-    return "\n".join(sections) + "\n"
+    return link_theory("\n".join(sections) + "\n", out)
 
 
 _HTML_HEAD = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>riemdln reproduce</title>
 <style>
-body {{ font-family: Georgia, serif; max-width: 60em; margin: 2em auto; padding: 0 1em; line-height: 1.45; }}
-table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+body {{ font-family: Georgia, "DejaVu Serif", serif; max-width: 62em; margin: 2em auto; padding: 0 1em;
+  line-height: 1.45; color: #1b1b1b; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.88em; }}
 th, td {{ border: 1px solid #bbb; padding: 0.25em 0.5em; vertical-align: top; }}
 th {{ background: #f0f0f0; }}
-img {{ max-width: 100%; }}
+img {{ max-width: 100%; width: 34em; display: block; margin: 0.5em 0; }}
 code {{ font-size: 0.9em; }}
+math {{ font-size: 1.05em; }}
+.verdict {{ font-weight: bold; white-space: nowrap; }}
+.v-supported {{ color: #1a7f37; }}
+.v-contradicted {{ color: #c62828; }}
+.v-cannot-tell {{ color: #9a6700; }}
+.v-not-tested {{ color: #6e7781; }}
 </style></head><body>
 {body}
 </body></html>
 """
 
+_VERDICT_CELL = re.compile(r"<td>(supported|contradicted|cannot tell|not tested)</td>")
+
 
 def render_html(markdown_text: str, out: Path) -> str | None:
-    """report.html from report.md (markdown-it-py, tables on), PNG figures embedded as base64.
+    """report.html from report.md (markdown-it-py, tables on), for a browser with no network.
 
-    Returns ``None`` when markdown-it-py is not installed (the ``report`` extra installs it).
+    PNG figures are embedded as base64; the mathematics of the text becomes MathML (:mod:`riemdln._mathml`,
+    rendered natively by the browser, no script or font download); the verdicts of the summary table are
+    coloured words (class ``verdict v-<verdict>``), not emoji. Returns ``None`` when markdown-it-py is not
+    installed (the ``report`` extra installs it).
     """
     import base64
-    import re
+
+    from riemdln._mathml import html_math
 
     try:
         from markdown_it import MarkdownIt
@@ -686,5 +770,46 @@ def render_html(markdown_text: str, out: Path) -> str | None:
         text = re.sub(r"<[^>]+>", "", match.group(2))
         return f'<h{match.group(1)} id="{_anchor(text)}">{match.group(2)}</h{match.group(1)}>'
 
-    body = re.sub(r"<h([1-6])>(.*?)</h\1>", heading_id, body)
-    return _HTML_HEAD.format(body=body)
+    body = re.sub(r"<h([1-6])>(.*?)</h\1>", heading_id, body)  # ids from the text, before the MathML
+    body = _VERDICT_CELL.sub(
+        lambda m: f'<td><span class="verdict v-{m.group(1).replace(" ", "-")}">{m.group(1)}</span></td>', body
+    )
+    return _HTML_HEAD.format(body=html_math(body))
+
+
+def _theory_path() -> Path | None:
+    """docs/theory.md of the source tree riemdln runs from (``None`` for an installed package without it)."""
+    import riemdln
+
+    path = Path(riemdln.__file__).resolve().parent.parent / "docs" / "theory.md"
+    return path if path.is_file() else None
+
+
+def _theory_anchors(path: Path) -> dict[str, str]:
+    """``{"9": "9-matrix-completion-problems-in-the-literature", ...}``: section numbers to heading anchors."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"#{2,3}\s+(\d+)\.\s", line)
+        if m:
+            out[m.group(1)] = _anchor(line.lstrip("#").strip())
+    return out
+
+
+def link_theory(text: str, out: Path) -> str:
+    """``docs/theory.md §9`` (and a following ``, §12``) in ``text`` as Markdown links into docs/theory.md,
+    relative to ``out``; unchanged where the docs are not there."""
+    path = _theory_path()
+    if path is None:
+        return text
+    anchors = _theory_anchors(path)
+    rel = os.path.relpath(path, Path(out).resolve())
+
+    def target(num: str) -> str:
+        return f"{rel}#{anchors[num]}" if num in anchors else rel
+
+    def one(m: re.Match) -> str:
+        first = f"[docs/theory.md §{m.group(1)}]({target(m.group(1))})"
+        more = "".join(f", [§{n}]({target(n)})" for n in re.findall(r"§(\d+)", m.group(2) or ""))
+        return first + more
+
+    return re.sub(r"docs/theory\.md §(\d+)((?:, §\d+)*)", one, text)

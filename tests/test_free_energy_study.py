@@ -35,10 +35,17 @@ def test_every_run_is_a_record_with_honest_fields(results):
         assert r["reached_target"] == reached_target(r["status"], r["final_loss"], r["target_loss"])
     for s in results["samplers"]:  # a stalled chain makes the run INACCURATE, never reached
         assert (s["status"] == "INACCURATE") == (s["stalled_chains"] > 0 and s["sampler_status"] == "FINISHED")
-    rows = fe.summary(results)
-    assert rows and all(set(row) >= {"claim", "measured", "expected", "holds"} for row in rows)
-    assert all(row["holds"] in ("yes", "no", "open") for row in rows)
-    assert [row["holds"] for row in rows[2:]] == ["open"] * (len(rows) - 2)  # observations, no theorem
+    rows = fe.claims(results)
+    assert rows and [c.kind for c in rows[:2]] == ["theorem", "theorem"]
+    assert all(c.kind == "observed" and c.n for c in rows[2:])  # observations, no theorem
+    # the observation's verdict follows the sign of the measured effect
+    d = [e["d_ratio"] for e in results["entropy_effect"]]
+    expected = "supported" if min(d) > 0 else "contradicted" if max(d) < 0 else "cannot tell"
+    assert rows[2].verdict == expected
+    flipped = {**results, "entropy_effect": [{**e, "d_ratio": -e["d_ratio"]} for e in results["entropy_effect"]]}
+    assert fe.claims(flipped)[2].verdict == {"supported": "contradicted", "contradicted": "supported"}.get(
+        expected, "cannot tell"
+    )
 
 
 def test_training_free_energy_is_energy_minus_entropy_over_beta(results):

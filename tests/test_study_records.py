@@ -120,28 +120,42 @@ def test_hyperbola_length_element_infinite_at_infinite_depth():
     assert math.isinf(hyperbola_length_element(0.5, math.inf))
 
 
+def _menon_results(exponents: dict) -> dict:
+    """Synthetic menon_2x2 results: σ_min = c_D ε^p per (depth, sign), two directions, four scales."""
+    scales = [1e-1, 1e-2, 1e-3, 1e-4]
+    wobble = [1.0, 1.07, 0.95, 1.02]  # not an exact power law, so the fit has an interval
+    return {
+        "scale": 1e-3,
+        "fractions": [
+            {"depth": d, "sign": s, "runs": 4, "converged": 4, "rank_one_fraction": 0.5, "sigma_min_median": 0.1}
+            | ({"rank_one_start_conditioning": [5.7e-4]} if (d, s) == ("2", 1) else {})
+            for d, s in exponents
+        ],
+        "slopes": [
+            {
+                "depth": d,
+                "sign": s,
+                "index": i,
+                "scales": scales,
+                "sigma_min": [(0.5 + i) * e**p * w for e, w in zip(scales, wobble[i:] + wobble[:i], strict=True)],
+                "slope": p,
+            }
+            for (d, s), p in exponents.items()
+            for i in range(2)
+        ],
+    }
+
+
 def test_menon_text_adds_only_what_the_tables_do_not():
-    """At most two sentences (the scale finding, computed from the slopes), one alt text and caption per figure."""
+    """At most two sentences (the scale finding, computed from the fits), one alt text and caption per figure."""
     import re
 
     from riemdln.studies import menon_2x2
 
-    results = {
-        "scale": 1e-3,
-        "fractions": [
-            {"depth": d, "sign": s, "runs": 4, "converged": 4, "rank_one_fraction": f, "sigma_min_median": m}
-            | ({"rank_one_start_conditioning": [5.7e-4]} if (d, s) == ("2", 1) else {})
-            for d, s, f, m in [("2", 1, 0.25, 0.3), ("2", -1, 1.0, 4e-8), ("3", 1, 1.0, 2e-4), ("3", -1, 1.0, 5e-5)]
-        ],
-        "slopes": [
-            {"depth": d, "sign": s, "index": i, "slope": sl}
-            for d, s, sl in [("2", 1, 1e-5), ("2", -1, 2.0), ("3", 1, 1.1), ("3", -1, 0.97)]
-            for i in range(2)
-        ],
-    }
+    results = _menon_results({("2", 1): 0.0, ("2", -1): 2.0, ("3", 1): 1.1, ("3", -1): 0.97})
     text = menon_2x2._summary(results)
     assert len(re.findall(r"[.!?](?:\s|$)", text)) <= 2, text
-    assert "N = 3 and 2 (det X₀ < 0)" in text and "0.97 to 2" in text  # computed from the slopes
+    assert "N = 3 and 2 (det X₀ < 0)" in text  # computed from the fits
     assert "N = 2 (det X₀ > 0)" in text and "5.70e-04" in text
     assert "runs reached rank one" not in text  # the table's numbers are not restated
     md = menon_2x2.markdown(results, [f"{menon_2x2.NAME}_limits.png", f"{menon_2x2.NAME}_scale.png"])

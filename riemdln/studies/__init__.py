@@ -128,14 +128,135 @@ def spread(values) -> dict:
     return {"n": len(v), "mean": float(v.mean()), "min": float(v.min()), "max": float(v.max()), "std": float(v.std())}
 
 
+def quartiles(values) -> dict:
+    """``{"n", "median", "q1", "q3", "min", "max"}`` of the finite ``values`` (``None`` entries skipped)."""
+    import numpy as np
+
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], float)
+    if not len(v):
+        return {"n": 0, "median": None, "q1": None, "q3": None, "min": None, "max": None}
+    q1, med, q3 = (float(x) for x in np.percentile(v, [25, 50, 75]))
+    return {"n": len(v), "median": med, "q1": q1, "q3": q3, "min": float(v.min()), "max": float(v.max())}
+
+
+def spans_decades(values) -> bool:
+    """Whether the finite ``values`` are all positive and their max/min is at least 10."""
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    return len(v) > 1 and min(v) > 0 and max(v) >= 10 * min(v)
+
+
 def fmt_spread(values, digits: int = 3) -> str:
-    """``mean (min … max, n = k)`` for a table cell; ``mean (n = 1)`` for one value."""
+    """A table cell for a spread of values.
+
+    ``mean (min … max, n = k)``; where the values span a decade or more, ``median (quartiles q1 … q3, n = k)``
+    (an arithmetic mean of such values is set by the largest); ``value (n = 1)`` for one value.
+
+    >>> fmt_spread([1.0, 2.0, 3.0])
+    '2 (1 … 3, n = 3)'
+    >>> fmt_spread([1e-6, 1e-4, 1e-2])
+    'median 1.00e-04 (quartiles 5.05e-05 … 0.00505, n = 3)'
+    """
     s = spread(values)
     if s["n"] == 0:
         return "—"
     if s["n"] == 1:
         return f"{fmt(s['mean'], digits)} (n = 1)"
+    if spans_decades(values):
+        q = quartiles(values)
+        quart = f"{fmt(q['q1'], digits)} … {fmt(q['q3'], digits)}"
+        return f"median {fmt(q['median'], digits)} (quartiles {quart}, n = {q['n']})"
     return f"{fmt(s['mean'], digits)} ({fmt(s['min'], digits)} … {fmt(s['max'], digits)}, n = {s['n']})"
+
+
+def instances(n: int, unit: str = "seeds") -> str:
+    """``"single instance"`` for one, else ``"n = k unit"``: how many independent cases a claim rests on."""
+    return "single instance" if n == 1 else f"n = {n} {unit}"
+
+
+def power_fit(x, y, groups=None, level: float = 0.95) -> dict:
+    """Least-squares fit of ``log y = p log x + c_g`` (one intercept per group), with an interval for p.
+
+    ``groups`` (optional) labels each point (a direction, a seed): the exponent is common, the prefactors are
+    not. The interval is ``p ± t · se`` with the least-squares standard error ``se`` and Student's t quantile at
+    ``level`` for the residual degrees of freedom (``n`` points minus the groups minus one); ``lo``/``hi`` are
+    ``None`` when there are no degrees of freedom left (an exact fit).
+
+    Returns
+    -------
+    dict
+        ``{"p", "se", "lo", "hi", "n", "groups", "dof", "level"}``.
+
+    Examples
+    --------
+    >>> f = power_fit([1, 10, 100, 1, 10, 100], [2, 20, 200, 3, 30, 300], groups=[0, 0, 0, 1, 1, 1])
+    >>> round(f["p"], 12), f["dof"]
+    (1.0, 3)
+    """
+    import numpy as np
+    from scipy import stats
+
+    lx, ly = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
+    g = np.zeros(lx.size, int) if groups is None else np.unique(np.asarray(groups), return_inverse=True)[1]
+    cx, cy = lx.copy(), ly.copy()
+    for k in np.unique(g):
+        cx[g == k] -= lx[g == k].mean()
+        cy[g == k] -= ly[g == k].mean()
+    sxx = float(cx @ cx)
+    p = float(cx @ cy / sxx)
+    n_groups = int(np.unique(g).size)
+    dof = lx.size - n_groups - 1
+    out = {"p": p, "se": None, "lo": None, "hi": None, "n": int(lx.size), "groups": n_groups, "dof": dof}
+    out["level"] = level
+    if dof > 0:
+        resid = cy - p * cx
+        se = math.sqrt(float(resid @ resid) / dof / sxx)
+        t = float(stats.t.ppf(0.5 + level / 2, dof))
+        out.update(se=se, lo=p - t * se, hi=p + t * se)
+    return out
+
+
+def fmt_fit(fit: dict, digits: int = 3) -> str:
+    """``p = 1.02 [0.98, 1.06]`` (the interval at the fit's level), or ``p = 1.02 (exact fit, no interval)``."""
+    if fit["lo"] is None:
+        return f"{fmt(fit['p'], digits)} (no interval: {fit['n']} points)"
+    return f"{fmt(fit['p'], digits)} [{fmt(fit['lo'], digits)}, {fmt(fit['hi'], digits)}]"
+
+
+def legacy_summary(claims: list[Claim]) -> list[dict]:
+    """The rows of ``claims`` in the older form ``claim, measured, expected, holds`` (``yes``/``no``/``open``)."""
+    holds = {"supported": "yes", "contradicted": "no"}
+    return [
+        {"claim": c.claim, "measured": c.measured, "expected": c.expected, "holds": holds.get(c.verdict, "open")}
+        for c in claims
+    ]
+
+
+def study_claims(name: str, results: dict) -> list[dict]:
+    """The summary rows of study ``name`` as results.json holds them (see :meth:`Claim.to_json`).
+
+    From the module's ``claims(results)`` where it has one; else from a legacy ``summary(results)`` (rows with
+    ``holds``: ``yes`` → supported, ``no`` → contradicted, anything else → cannot tell; ``kind`` and ``n`` as
+    the row gives them, else ``observed`` and ``None``).
+    """
+    mod = study(name)
+    if hasattr(mod, "claims"):
+        return [c.to_json(name) for c in mod.claims(results)]
+    if not hasattr(mod, "summary"):
+        return []
+    verdict = {"yes": "supported", "no": "contradicted"}
+    return [
+        {
+            "study": name,
+            "claim": row["claim"],
+            "kind": row.get("kind", "observed"),
+            "measured": row["measured"],
+            "expected": row["expected"],
+            "verdict": row.get("verdict") or verdict.get(row.get("holds", ""), "cannot tell"),
+            "n": row.get("n"),
+            "reference": row.get("reference"),
+        }
+        for row in mod.summary(results)
+    ]
 
 
 def records(module: ModuleType, results: dict) -> list[dict]:
@@ -193,14 +314,48 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(out)
 
 
+#: the width of a journal column in inches: figures are drawn at this width (or a multiple), fonts >= 8 pt
+PAPER_WIDTH = 3.4
+#: the smallest font size (points) at the figure's own width
+PAPER_FONT = 8.0
+_PAPER_RC = {
+    "font.size": PAPER_FONT,
+    "axes.titlesize": PAPER_FONT,
+    "axes.labelsize": PAPER_FONT,
+    "xtick.labelsize": PAPER_FONT,
+    "ytick.labelsize": PAPER_FONT,
+    "legend.fontsize": PAPER_FONT,
+    "figure.titlesize": PAPER_FONT + 1,
+    "legend.framealpha": 0.9,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 4,
+    "axes.linewidth": 0.6,
+    "savefig.bbox": "tight",
+    "savefig.pad_inches": 0.02,
+}
+
+
 def pyplot():
-    """matplotlib.pyplot with the Agg backend (figures are files)."""
+    """matplotlib.pyplot with the Agg backend (figures are files) and the paper style: fonts of
+    :data:`PAPER_FONT` points, meant for figures :data:`PAPER_WIDTH` inches wide."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    plt.rcParams.update(_PAPER_RC)
     return plt
+
+
+def legend_above(fig, ax, ncol: int, **kwargs) -> None:
+    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), then a tight layout
+    that leaves exactly its height free."""
+    leg = fig.legend(
+        *ax.get_legend_handles_labels(), loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), **kwargs
+    )
+    fig.canvas.draw()
+    height = leg.get_window_extent().height / fig.bbox.height
+    fig.tight_layout(rect=(0, 0, 1, 1 - height - 0.005))
 
 
 def save_figure(fig, outdir, name: str, dpi: int = 120) -> str:
@@ -229,13 +384,13 @@ def convergence_figure(runs: list[dict], x_key: str, y_key: str, label, ylabel: 
     import numpy as np
 
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.6))
+    fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 2.6))
     for r in runs:
-        ax.loglog(r[x_key], r[y_key], "o-", ms=3, label=label(r))
+        ax.loglog(r[x_key], r[y_key], "o", ms=3, label=label(r))
     x = np.asarray(runs[0][x_key], float)
     ax.loglog(x, runs[0][y_key][0] * x[0] / x, "k--", lw=0.8, label="slope −1")
     ax.set_xlabel("depth N")
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=7)
+    ax.legend(loc="lower left")
     fig.tight_layout()
-    return save_figure(fig, outdir, name)
+    return save_figure(fig, outdir, name, dpi=200)

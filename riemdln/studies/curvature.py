@@ -16,7 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from riemdln.studies import depth_label, fmt, loglog_slope, pyplot, save_figure, table
+from riemdln.studies import (
+    PAPER_WIDTH,
+    Claim,
+    depth_label,
+    fmt,
+    legacy_summary,
+    legend_above,
+    loglog_slope,
+    pyplot,
+    save_figure,
+    table,
+)
 
 NAME = "curvature"
 RUN_KEYS = ()  # evaluations of closed forms and of the numeric curvature: no simulator runs
@@ -87,19 +98,25 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 
 def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, ax = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 4.6))
     for k, v in results["chamber"].items():
         ax[0].semilogx(results["ratios"], v, label=f"N = {k}")
     ax[0].set_xlabel("$s_2/s_1$ ($s_1 = 1$)")
     ax[0].set_ylabel("$R(N g^N)$")
-    ax[0].legend(fontsize=7)
-    ax[1].loglog(results["rate_depths"], results["rate_gaps"], "o-", label="s = (2, 1)")
-    ax[1].loglog(results["rate_depths"], results["rate_gaps_unit_det"], "s-", label="s = (2, 0.5)")
+    ax[1].loglog(results["rate_depths"], results["rate_gaps"], "o", label="s = (2, 1)")
+    ax[1].loglog(results["rate_depths"], results["rate_gaps_unit_det"], "s", label="s = (2, 0.5)")
     ax[1].set_xlabel("N")
     ax[1].set_ylabel(r"$|R(N g^N) - R(\hat g^\infty)|$")
-    ax[1].legend(fontsize=7)
-    fig.tight_layout()
-    return [save_figure(fig, outdir, f"{NAME}.png")]
+    ax[1].legend(loc="lower left")
+    legend_above(fig, ax[0], 3)
+    return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
+
+
+_CAPTION = (
+    "*Top: the scalar curvature R(N g^N) of the d = 2 chamber against s₂/s₁, one line per depth. Bottom: its "
+    "distance to R(ĝ^∞) against N at two points; at s = (2, 0.5), where s₁s₂ = 1, the 1/N coefficient "
+    "vanishes.*"
+)
 
 
 def markdown(results: dict, figs: list[str]) -> str:
@@ -118,47 +135,70 @@ def markdown(results: dict, figs: list[str]) -> str:
             f"d = 3, N = 3, {len(d3)} Gaussian random X (numeric curvature): R > 0 at a fraction "
             f"{fmt(results['d3_positive_fraction'])} of them, range {fmt(min(p['R'] for p in d3))} … "
             f"{fmt(max(p['R'] for p in d3))}. This is an observation on a small sample, not a theorem.",
-            *[f"![{NAME}]({f})" for f in figs],
+            *[f"![{NAME}: scalar curvature by depth, and its rate]({f})\n\n{_CAPTION}" for f in figs],
         ]
     )
 
 
-def summary(results: dict) -> list[dict]:
-    """Positivity by depth, the maximum 1/3 of R(ĝ^∞), the rate 1/N, both signs of sectional curvature."""
+def claims(results: dict) -> list[Claim]:
+    """Positivity by depth, the maximum 1/3 of R(ĝ^∞), the rate 1/N, both signs of sectional curvature; d = 3."""
     finite = {k: v for k, v in results["min_by_depth"].items() if k not in ("1", "inf")}
     pos = all(v > 0 for v in finite.values())
     flat = abs(results["min_by_depth"].get("1", 0.0)) < 1e-12
-    signs = [v for v in results["sectional_N3"].values()]
+    signs = list(results["sectional_N3"].values())
+    n_ratios = len(results["ratios"])
+    d3 = results["d3"]
+    n_pos = sum(p["R"] > 0 for p in d3)
     rows = [
-        {
-            "claim": "R(N g^N) > 0 on the sampled chamber for N > 1, 0 at N = 1 (d = 2)",
-            "measured": f"min over N > 1: {fmt(min(finite.values()))}; N = 1: {fmt(results['min_by_depth'].get('1'))}",
-            "expected": "positive for N > 1, flat at N = 1 (derived closed form)",
-            "holds": "yes" if pos and flat else "no",
-        },
-        {
-            "claim": "max R(ĝ^∞) = 1/3, at s₁ = s₂",
-            "measured": fmt(results["max_infinite"], 6),
-            "expected": "1/3",
-            "holds": "yes" if abs(results["max_infinite"] - 1 / 3) < 1e-9 else "no",
-        },
-        {
-            "claim": "R(N g^N) → R(ĝ^∞) at rate 1/N",
-            "measured": f"fitted slope {fmt(results['rate_slope'], 4)}",
-            "expected": "−1",
-            "holds": "yes" if abs(results["rate_slope"] + 1) < 0.05 else "no",
-        },
-        {
-            "claim": "sectional curvatures of g³ take both signs (d = 2)",
-            "measured": f"{sum(v > 1e-12 for v in signs)} positive, {sum(v < -1e-12 for v in signs)} negative planes",
-            "expected": "both signs (docs/theory.md §11)",
-            "holds": "yes" if any(v > 1e-12 for v in signs) and any(v < -1e-12 for v in signs) else "no",
-        },
-        {
-            "claim": "d = 3, N = 3: sign of the scalar curvature at random X",
-            "measured": f"positive at a fraction {fmt(results['d3_positive_fraction'])} of {len(results['d3'])} points",
-            "expected": "unknown in the literature (an observation)",
-            "holds": "open",
-        },
+        Claim(
+            claim="R(N g^N) > 0 on the chamber for N > 1, 0 at N = 1 (d = 2)",
+            kind="derived",
+            measured=f"min over N > 1: {fmt(min(finite.values()))}; N = 1: {fmt(results['min_by_depth'].get('1'))} "
+            f"({n_ratios} ratios s₂/s₁ per depth)",
+            expected="positive for N > 1, 0 at N = 1 (|R| < 1e-12 in floating point)",
+            verdict="supported" if pos and flat else "contradicted",
+            reference="docs/theory.md §11",
+        ),
+        Claim(
+            claim="max R(ĝ^∞) = 1/3, at s₁ = s₂",
+            kind="derived",
+            measured=f"{fmt(results['max_infinite'], 6)} over {n_ratios} ratios",
+            expected="1/3 (to 1e-9)",
+            verdict="supported" if abs(results["max_infinite"] - 1 / 3) < 1e-9 else "contradicted",
+            reference="docs/theory.md §11",
+        ),
+        Claim(
+            claim="R(N g^N) → R(ĝ^∞) at rate 1/N",
+            kind="derived",
+            measured=f"fitted slope {fmt(results['rate_slope'], 4)} (at s = (2, 1))",
+            expected="−1 ± 0.05 (the derived O(1/N) coefficient)",
+            verdict="supported" if abs(results["rate_slope"] + 1) < 0.05 else "contradicted",
+            reference="docs/theory.md §11",
+        ),
+        Claim(
+            claim="sectional curvatures of g³ take both signs (d = 2)",
+            kind="derived",
+            measured=f"{sum(v > 1e-12 for v in signs)} positive, {sum(v < -1e-12 for v in signs)} negative of "
+            f"{len(signs)} planes at diag(2, 0.5)",
+            expected="both signs",
+            verdict="supported" if any(v > 1e-12 for v in signs) and any(v < -1e-12 for v in signs) else "contradicted",
+            reference="docs/theory.md §11",
+        ),
     ]
+    if d3:
+        rows.append(
+            Claim(
+                claim="d = 3, N = 3: R(g³) > 0 at Gaussian random X" + (" (single instance)" if len(d3) == 1 else ""),
+                kind="observed",
+                measured=f"positive at {n_pos} of {len(d3)} points (numeric curvature)",
+                expected="unknown in the literature: an exploratory observation",
+                verdict="supported" if n_pos == len(d3) else "contradicted",
+                n=len(d3),
+            )
+        )
     return rows
+
+
+def summary(results: dict) -> list[dict]:
+    """The claims in the older row form (``holds``)."""
+    return legacy_summary(claims(results))

@@ -1,4 +1,4 @@
-r"""Study 7 — deep matrix completion in the Arora–Cohen–Hu–Luo setting.
+r"""Study deep_completion — deep matrix completion in the Arora–Cohen–Hu–Luo setting.
 
 Random rank-r ground truth with :math:`\|W^*\|_F = \sqrt{mn}`, uniformly observed entries, small
 initialization; test error and effective rank of the normalized flows at N = 1, 2, 3, ∞ against the
@@ -11,7 +11,21 @@ import math
 
 import numpy as np
 
-from riemdln.studies import depth_value, fmt, fmt_spread, pyplot, run_record, save_figure, spread, table
+from riemdln.studies import (
+    PAPER_WIDTH,
+    Claim,
+    depth_value,
+    fmt,
+    fmt_spread,
+    legacy_summary,
+    legend_above,
+    pyplot,
+    quartiles,
+    run_record,
+    save_figure,
+    spread,
+    table,
+)
 
 NAME = "deep_completion"
 RUN_KEYS = ("rows",)
@@ -251,11 +265,6 @@ def _select(rows, method, k, converged_only=True):
     ]
 
 
-def _mean_by(rows, method, k, key, converged_only=True):
-    """Mean of ``key`` over the runs of ``method`` at ``k`` observations that reached their target."""
-    return spread([r[key] for r in _select(rows, method, k, converged_only)])["mean"]
-
-
 def aggregate(rows: list[dict], method: str, k: int, key: str) -> dict:
     """Statistics of ``key`` over the seeds: the converged runs' spread and how many did not converge."""
     runs = _select(rows, method, k, converged_only=False)
@@ -282,29 +291,42 @@ def _is_flow(method: str) -> bool:
 
 def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 4.6), sharex=True)
     ks = results["observed"]
-    for m in _methods(results["rows"]):
-        style = "o-" if _is_flow(m) else "s--"
+    methods = _methods(results["rows"])
+    width = 0.012 * (max(ks) - min(ks) or max(ks))
+    for j, m in enumerate(methods):
+        style = "o" if _is_flow(m) else "s"
+        offset = (j - (len(methods) - 1) / 2) * width  # side by side, so the error bars do not overlap
         for ax, key in zip(axes, ("test_error", "effective_rank"), strict=True):
-            ys = [_mean_by(results["rows"], m, k, key) for k in ks]
-            (line,) = ax.plot(ks, [np.nan if y is None else y for y in ys], style, label=_label(m))
+            qs = [quartiles([r[key] for r in _select(results["rows"], m, k)]) for k in ks]
+            xs = [k + offset for k, q in zip(ks, qs, strict=True) if q["n"]]
+            med = [q["median"] for q in qs if q["n"]]
+            err = [[q["median"] - q["q1"] for q in qs if q["n"]], [q["q3"] - q["median"] for q in qs if q["n"]]]
+            line = ax.errorbar(xs, med, yerr=err, fmt=style, ms=4, capsize=2, label=_label(m), color=f"C{j}")
             bad = [
-                (r["n_observed"], r[key])
+                (r["n_observed"] + offset, r[key])
                 for r in results["rows"]
                 if r["depth"] == m and not r["reached_target"] and r[key] is not None
             ]
             if bad:
-                ax.plot(*zip(*bad, strict=True), "x", color=line.get_color(), ms=7)
+                ax.plot(*zip(*bad, strict=True), "x", color=line.lines[0].get_color(), ms=6)
     axes[0].set_yscale("log")
-    axes[0].plot([], [], "kx", label="did not reach its target")
-    axes[0].set_ylabel("relative test error ‖X − W*‖_F / ‖W*‖_F")
-    axes[1].set_ylabel("effective rank (Roy–Vetterli)")
-    for ax in axes:
-        ax.set_xlabel("observed entries (count)")
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    return [save_figure(fig, outdir, f"{NAME}.png", dpi=120)]
+    axes[0].plot([], [], "kx", label="missed its target")
+    axes[0].set_ylabel("test error ‖X − W*‖/‖W*‖")
+    axes[1].set_ylabel("effective rank")
+    axes[1].set_xlabel("observed entries")
+    axes[1].set_xticks(ks)
+    legend_above(fig, axes[0], 3)
+    return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
+
+
+_CAPTION = (
+    "*Test error (relative Frobenius error on all entries) and effective rank (Roy–Vetterli) against the number "
+    "of observed entries, one marker per method, slightly offset horizontally: the median over the seeds that "
+    "reached their target, error bars from the first to the third quartile (none with one seed); × marks a "
+    "run that missed its target (its value where it stopped, not a limit).*"
+)
 
 
 def _label(method: str) -> str:
@@ -370,7 +392,8 @@ def markdown(results: dict, figs: list[str]) -> str:
         f"{size}×{size} rank-{results['rank']} ground truth with ‖W*‖_F = {size} (= √(mn)), uniformly observed "
         f"entries, initialization scale 1e-3; normalized flows asked to reach loss {fmt(target)}; {n_seeds} seed(s) "
         f"per cell. Baselines: {cvx}soft-impute ({_soft_impute_text(results)}). Cells: mean (min … max, "
-        "n = converged runs) over the runs that reached their target; values of runs that did not are listed "
+        "n = converged runs), or the median and quartiles where the values span a decade or more, over the runs "
+        "that reached their target; values of runs that did not are listed "
         "separately and marked *.",
         table(header, rows),
     ]
@@ -385,7 +408,8 @@ def markdown(results: dict, figs: list[str]) -> str:
             + ". Their test errors are what the flow had reached when it stopped, not limits."
         )
     parts.append(_ordering_sentence(results))
-    parts += [f"![{NAME}]({f})" for f in figs]
+    parts.append(_best_sentence(results))
+    parts += [f"![{NAME}: test error and effective rank against the observed entries]({f})\n\n{_CAPTION}" for f in figs]
     return "\n\n".join(parts)
 
 
@@ -399,9 +423,10 @@ def _nuclear(results: dict, k: int) -> tuple[str, dict]:
 
 
 def ordering(results: dict) -> dict:
-    """Per observation count: the finite depths whose runs all converged, ordered by mean test error.
+    """Per observation count: the finite depths whose runs all converged, with their median test error.
 
-    ``monotone[k]`` is True when the mean test error strictly decreases with N over those depths.
+    ``monotone[k]`` is True when the median test error strictly decreases with N over those depths (``means``
+    holds the medians: test errors span decades, so a mean would be set by the largest).
     """
     out: dict = {"monotone": {}, "means": {}}
     finite = [m for m in _methods(results["rows"]) if _is_flow(m) and m != "inf"]
@@ -410,7 +435,7 @@ def ordering(results: dict) -> dict:
         for m in finite:
             agg = aggregate(results["rows"], m, k, "test_error")
             if agg["n"] and not agg["unconverged"]:
-                means[m] = agg["mean"]
+                means[m] = quartiles([r["test_error"] for r in _select(results["rows"], m, k)])["median"]
         vals = [means[m] for m in finite if m in means]
         out["means"][k] = means
         out["monotone"][k] = len(vals) >= 2 and all(a > b for a, b in zip(vals, vals[1:], strict=False))
@@ -427,49 +452,94 @@ def _ordering_sentence(results: dict) -> str:
             continue
         chain = " > ".join(f"{fmt(v)} (N = {m})" for m, v in means.items())
         parts.append(f"{k} obs: {chain}" + ("" if order["monotone"][k] else " — not monotone"))
-    return "Mean test error by depth (converged runs only): " + "; ".join(parts) + "."
+    return "Median test error by depth (converged runs only): " + "; ".join(parts) + "."
+
+
+def _paired(results: dict, method: str, ref: str, k: int) -> list[tuple[float, float]]:
+    """(test error of ``method``, of ``ref``) per seed at ``k`` observations, where both reached their target."""
+    a = {r["seed"]: r["test_error"] for r in _select(results["rows"], method, k)}
+    b = {r["seed"]: r["test_error"] for r in _select(results["rows"], ref, k)}
+    return [(a[s], b[s]) for s in sorted(a) if s in b and a[s] is not None and b[s] is not None]
+
+
+def best_method(results: dict, k: int) -> tuple[str, float] | None:
+    """The method with the lowest median test error at ``k`` observations (converged runs only)."""
+    medians = {}
+    for m in _methods(results["rows"]):
+        q = quartiles([r["test_error"] for r in _select(results["rows"], m, k)])
+        if q["n"]:
+            medians[m] = q["median"]
+    if not medians:
+        return None
+    m = min(medians, key=medians.__getitem__)
+    return m, medians[m]
+
+
+def _best_sentence(results: dict) -> str:
+    parts = []
+    for k in results["observed"]:
+        best = best_method(results, k)
+        if best is not None:
+            parts.append(f"{k} observed: {_label(best[0])} ({fmt(best[1])})")
+    return ("Lowest median test error (converged runs): " + "; ".join(parts) + ".") if parts else ""
+
+
+def claims(results: dict) -> list[Claim]:
+    """Depth 3 against the nuclear norm, per observation count (paired by seed); the ordering by depth."""
+    size = results["size"]
+    rows = []
+    for k in results["observed"]:
+        ref, nuc = _nuclear(results, k)
+        pairs = _paired(results, "3", ref, k)
+        n = len(pairs)
+        wins = sum(a < b for a, b in pairs)
+        if n == 0:
+            verdict = "not tested"
+            measured = f"no seed where N = 3 and {ref} both reached their target"
+        else:
+            verdict = "supported" if wins == n else "contradicted" if wins == 0 else "cannot tell"
+            deep = quartiles([a for a, _ in pairs])
+            base = quartiles([b for _, b in pairs])
+            best = best_method(results, k)
+            measured = (
+                f"N = 3 lower in {wins}/{n} seeds; median test error N = 3: {fmt(deep['median'])}, {ref}: "
+                f"{fmt(base['median'])}"
+                + (f"; lowest of all methods: {_label(best[0])} ({fmt(best[1])})" if best else "")
+            )
+        rows.append(
+            Claim(
+                claim=f"depth 3 reaches a lower test error than the nuclear norm at {k} observed ({size}×{size})"
+                + (" (single instance)" if n == 1 else ""),
+                kind="observed",
+                measured=measured,
+                expected="deeper: lower test error than nuclear-norm minimization at few observations "
+                "(Arora, Cohen, Hu & Luo 2019)",
+                verdict=verdict,
+                n=max(n, 0),
+            )
+        )
+    order = ordering(results)
+    tested = [k for k in results["observed"] if len(order["means"][k]) >= 2]
+    mono = [k for k in tested if order["monotone"][k]]
+    n_seeds = len({r["seed"] for r in results["rows"]})
+    if not tested:
+        verdict = "not tested"
+    else:
+        verdict = "supported" if len(mono) == len(tested) else "contradicted"
+    rows.append(
+        Claim(
+            claim=f"test error falls with depth (finite depths) at every observation count ({size}×{size})"
+            + (" (single instance)" if n_seeds == 1 else ""),
+            kind="observed",
+            measured=f"median falls with N at {len(mono)}/{len(tested)} counts ({', '.join(map(str, mono)) or 'none'})",
+            expected="N = 2, 3 beat N = 1 at few observations (Arora, Cohen, Hu & Luo 2019)",
+            verdict=verdict,
+            n=n_seeds,
+        )
+    )
+    return rows
 
 
 def summary(results: dict) -> list[dict]:
-    """Deeper is better at the fewest observations (Arora et al.): depth 3 against nuclear norm; the ordering."""
-    k0 = results["observed"][0]
-    size = results["size"]
-    deep = aggregate(results["rows"], "3", k0, "test_error")
-    ref, nuc = _nuclear(results, k0)
-    if deep["n"] == 0 or nuc["n"] == 0:
-        holds = "open"
-        measured = f"no N = 3 run at {k0} obs reached the loss target" if deep["n"] == 0 else "no converged baseline"
-    else:
-        holds = "yes" if deep["max"] < nuc["min"] else "no"
-        measured = (
-            f"test error N = 3: {fmt(deep['mean'])} (n = {deep['n']}), {ref}: {fmt(nuc['mean'])} (n = {nuc['n']})"
-        )
-    order = ordering(results)
-    mono = [k for k in results["observed"] if order["monotone"][k]]
-    rows = [
-        {
-            "claim": f"depth 3 beats nuclear norm at {k0} observations ({size}×{size})",
-            "measured": measured,
-            "expected": "deeper: lower test error at few observations (Arora et al. 2019)",
-            "holds": holds,
-        },
-        {
-            "claim": f"test error falls with depth (finite depths run), at every observation count ({size}×{size})",
-            "measured": f"monotone at {len(mono)}/{len(results['observed'])} counts "
-            f"({', '.join(map(str, mono)) or 'none'})",
-            "expected": "Arora et al. 2019: N = 2, 3 beat N = 1 and nuclear norm at few observations",
-            "holds": "yes" if len(mono) == len(results["observed"]) else "no",
-        },
-    ]
-    inf = [r for r in results["rows"] if r["depth"] == "inf"]
-    if inf:
-        done = sum(r["reached_target"] for r in inf)
-        rows.append(
-            {
-                "claim": f"N = ∞ reaches the loss target ({size}×{size})",
-                "measured": f"{done}/{len(inf)} runs",
-                "expected": "no published expectation at this size",
-                "holds": "open" if done < len(inf) else "yes",
-            }
-        )
-    return rows
+    """The claims in the older row form (``holds``)."""
+    return legacy_summary(claims(results))

@@ -5,15 +5,30 @@ points are the hyperbola :math:`ab = 1` (docs/theory.md §9). From :math:`X_0 = 
 unit direction, both signs of :math:`\det D`), the normalized flow is integrated until the loss is
 below 1e-14, for N = 1, 2, 3, 4, 8, ∞. Reported: the limits in the :math:`(X_{12}, X_{21})` plane over the
 log volume density that :math:`\hat g^N` induces on the zero-loss set, the fraction that reaches rank one
-(:math:`\sigma_{\min} \le 10\varepsilon`) by depth and sign of :math:`\det X_0`, and the log-log slope
-of :math:`\sigma_{\min}` of the limit against ε.
+(:math:`\sigma_{\min} \le 10\varepsilon`, descriptive) by depth and sign of :math:`\det X_0`, and the
+scaling law :math:`\sigma_{\min}(\text{limit}) \propto \varepsilon^p`, p fitted with an interval (the verdicts).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import depth_label, depth_value, fmt, loglog_slope, pyplot, run_record, save_figure, table
+from riemdln.studies import (
+    PAPER_WIDTH,
+    Claim,
+    depth_label,
+    depth_value,
+    fmt,
+    fmt_fit,
+    legacy_summary,
+    legend_above,
+    loglog_slope,
+    power_fit,
+    pyplot,
+    run_record,
+    save_figure,
+    table,
+)
 
 NAME = "menon_2x2"
 RUN_KEYS = ("landing", "slope_runs")
@@ -169,13 +184,15 @@ _FIGURE_TEXT = {
     f"{NAME}_limits.png": (
         f"![{NAME}: the flow's limits on the zero-loss set, one panel per depth N, over the log volume density of "
         "ĝ^N]({path})\n\n*Where the limits land: X₁₂ and X₂₁ of each limit (red circles: det X₀ > 0, orange "
-        "triangles: det X₀ < 0) over the log volume density that ĝ^N induces on the zero-loss set; the white "
-        "curve is the rank-one hyperbola X₁₂X₂₁ = 1.*"
+        "triangles: det X₀ < 0) over the log volume density that ĝ^N induces on the zero-loss set (colour bar: "
+        "½ log det of the Gram matrix of E₁₂, E₂₁ in ĝ^N, clipped to its 2nd–98th percentiles; N = 1 is flat); "
+        "the white curve is the rank-one hyperbola X₁₂X₂₁ = 1.*"
     ),
     f"{NAME}_scale.png": (
         f"![{NAME}: the smallest singular value of the limit against the initialization scale ε, log-log, one line "
         "per direction]({path})\n\n*Scale: σ_min of the limit against ε on log-log axes, one colour per depth, "
-        "solid for det X₀ > 0 and dashed for det X₀ < 0; a line of slope 1 is σ_min ∝ ε.*"
+        "filled markers for det X₀ > 0 (+) and open for det X₀ < 0 (−), one marker per run; the lines are the "
+        "fitted law ε^p of the table (solid +, dashed −) through each direction's smallest-ε point.*"
     ),
 }
 
@@ -183,7 +200,8 @@ _FIGURE_TEXT = {
 def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
     depths = results["depths"]
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7.2))
+    rows = (len(depths) + 1) // 2
+    fig, axes = plt.subplots(rows, 2, figsize=(PAPER_WIDTH, 2.05 * rows + 0.3), sharex=True, sharey=True)
     grid = np.linspace(-2.5, 2.5, 161)
     A, B = np.meshgrid(grid, grid)
     hyper = np.linspace(0.4, 2.5, 100)
@@ -193,7 +211,7 @@ def figures(results: dict, outdir) -> list[str]:
         lo, hi = np.nanpercentile(dens, 2), np.nanpercentile(dens, 98)
         if hi - lo < 1e-9:  # N = 1: the Euclidean metric, a constant density
             lo, hi = lo - 1.0, hi + 1.0
-        im = ax.pcolormesh(A, B, dens, shading="auto", cmap="viridis", vmin=lo, vmax=hi)
+        im = ax.pcolormesh(A, B, dens, shading="auto", cmap="viridis", vmin=lo, vmax=hi, rasterized=True)
         ax.plot(hyper, 1 / hyper, "w-", lw=0.8)
         ax.plot(-hyper, -1 / hyper, "w-", lw=0.8)
         for sign, marker in ((1, "o"), (-1, "^")):
@@ -205,42 +223,91 @@ def figures(results: dict, outdir) -> list[str]:
                     pts[:, 0],
                     pts[:, 1],
                     marker=marker,
-                    s=22,
+                    s=14,
                     c="red" if sign > 0 else "orange",
                     edgecolors="k",
                     linewidths=0.4,
-                    label=f"det X₀ {'>' if sign > 0 else '<'} 0",
+                    label=_sign(sign),
                 )
-        ax.set_title(f"N = {label}")
+        ax.text(0.04, 0.96, f"N = {label}", transform=ax.transAxes, va="top", color="w", fontsize=8)
         ax.set_xlim(-2.5, 2.5)
         ax.set_ylim(-2.5, 2.5)
+        ax.set_xticks([-2, 0, 2])
+        ax.set_yticks([-2, 0, 2])
+        cb = fig.colorbar(im, ax=ax, fraction=0.08, pad=0.03)
+        cb.set_label("log density", labelpad=1)
+        cb.ax.tick_params(labelsize=8)
+        cb.locator = plt.MaxNLocator(3)
+        cb.update_ticks()
+    for ax in axes[-1]:
         ax.set_xlabel("X₁₂")
+    for ax in axes[:, 0]:
         ax.set_ylabel("X₂₁")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
-    axes.ravel()[0].legend(fontsize=7, loc="lower left")
-    fig.suptitle(r"Limits of the flow on the zero-loss set over the log volume density of $\hat g^N$ (white: rank one)")
-    fig.tight_layout()
-    first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=110)
+    for ax in axes.ravel()[len(depths) :]:
+        ax.set_visible(False)
+    legend_above(fig, axes.ravel()[0], 2)
+    first = save_figure(fig, outdir, f"{NAME}_limits.png", dpi=200)
 
-    fig, ax = plt.subplots(figsize=(5, 3.6))
-    # one colour per depth, one line style per sign of det X₀: the legend names exactly what the lines show
+    fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 3.0))
+    fits = {(f["depth"], f["sign"]): f["fit"] for f in scale_fits(results)}
     colours = {d: f"C{k}" for k, d in enumerate(dict.fromkeys(r["depth"] for r in results["slopes"]))}
     for row in results["slopes"]:
+        key = (row["depth"], row["sign"])
         ax.loglog(
             row["scales"],
             row["sigma_min"],
-            "o-" if row["sign"] > 0 else "^--",
+            "o" if row["sign"] > 0 else "^",
+            mfc=colours[row["depth"]] if row["sign"] > 0 else "none",
             color=colours[row["depth"]],
-            ms=3,
-            lw=0.8,
-            label=f"N = {row['depth']}, det X₀ {'>' if row['sign'] > 0 else '<'} 0" if row["index"] == 0 else None,
+            ms=4,
+            label=f"{row['depth']}, {'+' if row['sign'] > 0 else '−'}" if row["index"] == 0 else None,
+        )
+        e = np.geomspace(min(row["scales"]), max(row["scales"]), 20)
+        i = int(np.argmin(row["scales"]))  # the fitted law through this direction's smallest-ε point
+        ax.loglog(
+            e,
+            row["sigma_min"][i] * (e / row["scales"][i]) ** fits[key]["p"],
+            "-" if row["sign"] > 0 else "--",
+            color=colours[row["depth"]],
+            lw=0.7,
         )
     ax.set_xlabel(r"initialization scale $\varepsilon$ ($X_0 = \varepsilon D$)")
     ax.set_ylabel(r"$\sigma_{\min}$ of the limit")
-    ax.legend(fontsize=6, ncol=2)
-    fig.tight_layout()
-    second = save_figure(fig, outdir, f"{NAME}_scale.png", dpi=120)
+    legend_above(fig, ax, 4, title="N, sign of det X₀", columnspacing=1.0, handletextpad=0.3)
+    second = save_figure(fig, outdir, f"{NAME}_scale.png", dpi=200)
     return [first, second]
+
+
+#: the decay of σ_min with ε is called resolved-absent when the fitted exponent's whole interval lies below this:
+#: less than a factor 10^(0.1·3) ≈ 2 over the three decades of ε sampled
+FLAT_EXPONENT = 0.1
+
+
+def scale_fits(results: dict) -> list[dict]:
+    """Per (depth, sign of det X₀): the fit σ_min(limit) = c_D ε^p over the directions D (common p, one prefactor
+    per direction; :func:`riemdln.studies.power_fit`, 95% interval), and the decay it shows: ``"flat"`` (the
+    whole interval below :data:`FLAT_EXPONENT`), else ``"decays"`` (the interval above 0) or ``"unresolved"``."""
+    groups: dict = {}
+    for r in results["slopes"]:
+        groups.setdefault((r["depth"], r["sign"]), []).append(r)
+    out = []
+    for (depth, sign), rows in groups.items():
+        x = [e for r in rows for e in r["scales"]]
+        y = [v for r in rows for v in r["sigma_min"]]
+        g = [r["index"] for r in rows for _ in r["scales"]]
+        fit = power_fit(x, y, groups=g)
+        if fit["hi"] is not None and fit["hi"] < FLAT_EXPONENT:
+            trend = "flat"
+        elif fit["lo"] is not None and fit["lo"] > 0:
+            trend = "decays"
+        else:
+            trend = "unresolved"
+        out.append({"depth": depth, "sign": sign, "directions": len(rows), "fit": fit, "trend": trend})
+    return out
+
+
+def _sign(sign: int) -> str:
+    return f"det X₀ {'>' if sign > 0 else '<'} 0"
 
 
 def markdown(results: dict, figs: list[str]) -> str:
@@ -250,53 +317,63 @@ def markdown(results: dict, figs: list[str]) -> str:
             "+" if f["sign"] > 0 else "−",
             f["runs"],
             f"{f['converged']}/{f['runs']}",
-            f["rank_one_fraction"],
+            f"{round(f['rank_one_fraction'] * f['runs'])}/{f['runs']}",
             f["sigma_min_median"],
         ]
         for f in results["fractions"]
     ]
-    by_depth: dict = {}
-    for r in results["slopes"]:
-        by_depth.setdefault((r["depth"], r["sign"]), []).append(r["slope"])
+    fits = scale_fits(results)
+    scales = sorted({e for r in results["slopes"] for e in r["scales"]}, reverse=True)
     slope_rows = [
-        [d, "+" if s > 0 else "−", float(np.median(v)), float(min(v)), float(max(v))] for (d, s), v in by_depth.items()
+        [
+            f["depth"],
+            "+" if f["sign"] > 0 else "−",
+            f["directions"],
+            fmt_fit(f["fit"]),
+            fmt(min(r["slope"] for r in results["slopes"] if (r["depth"], r["sign"]) == (f["depth"], f["sign"]))),
+            fmt(max(r["slope"] for r in results["slopes"] if (r["depth"], r["sign"]) == (f["depth"], f["sign"]))),
+        ]
+        for f in fits
     ]
     return "\n\n".join(
         [
             f"From X₀ = εD with ε = {fmt(results['scale'])} (D a random unit direction), the normalized flow run to "
-            "loss < 1e-14. *Rank one* means σ_min(limit) ≤ 10ε.",
-            table(["N", "sign det X₀", "runs", "reached loss 1e-14", "fraction rank one", "median σ_min"], rows),
-            "Log-log slope of σ_min(limit) against ε (ε = 1e-1 … 1e-4), per direction:",
-            table(["N", "sign det X₀", "median slope", "min", "max"], slope_rows),
+            "loss < 1e-14. The count σ_min ≤ 10ε is descriptive (a fixed cut, not a verdict); the verdicts come "
+            "from the scaling law below.",
+            table(["N", "sign det X₀", "runs", "reached loss 1e-14", "σ_min(limit) ≤ 10ε", "median σ_min"], rows),
+            "Scaling law σ_min(limit) = c_D ε^p (ε = "
+            + ", ".join(fmt(e) for e in scales)
+            + "): p fitted by least squares over the directions D (one prefactor c_D each), with its 95% "
+            "interval (least-squares standard error, Student t); the per-direction slopes for comparison:",
+            table(["N", "sign det X₀", "directions", "fitted p [95% interval]", "min slope", "max slope"], slope_rows),
             _summary(results),
             *[_FIGURE_TEXT.get(f.rsplit("/", 1)[-1], "![{NAME}]({path})").format(NAME=NAME, path=f) for f in figs],
         ]
     )
 
 
+def _cases(keys) -> str:
+    """``"N = 3, 4 and 2 (det X₀ < 0)"``: a depth with both signs once, else with its sign."""
+    keys = list(keys)
+    both = [d for d in dict.fromkeys(d for d, _ in keys) if (d, 1) in keys and (d, -1) in keys]
+    one = [f"{d} ({_sign(s)})" for d, s in keys if d not in both]
+    names = both + one
+    return "N = " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+
+
 def _summary(results: dict) -> str:
-    """At most two sentences on what the tables do not say (the scale finding), computed from the numbers."""
-    slopes: dict = {}
-    for r in results["slopes"]:
-        slopes.setdefault((r["depth"], r["sign"]), []).append(r["slope"])
-    medians = {key: float(np.median(v)) for key, v in slopes.items()}
-    falling = {key: m for key, m in medians.items() if m > 0.5}
-    flat = {key: m for key, m in medians.items() if m <= 0.5}
-
-    def cases(keys) -> str:  # "N = 3, 4 and 2 (det X₀ < 0)": a depth with both signs once, else with its sign
-        keys = list(keys)
-        both = [d for d in dict.fromkeys(d for d, _ in keys) if (d, 1) in keys and (d, -1) in keys]
-        one = [f"{d} (det X₀ {'>' if s > 0 else '<'} 0)" for d, s in keys if d not in both]
-        names = both + one
-        return "N = " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
-
+    """At most two sentences on what the tables do not say (the scale finding), computed from the fits."""
+    fits = scale_fits(results)
+    falling = {(f["depth"], f["sign"]): f["fit"] for f in fits if f["trend"] == "decays"}
+    flat = {(f["depth"], f["sign"]): f["fit"] for f in fits if f["trend"] == "flat"}
     out = []
     if falling:
-        lo, hi = min(falling.values()), max(falling.values())
+        lo, hi = min(f["p"] for f in falling.values()), max(f["p"] for f in falling.values())
         out.append(
-            f"For {cases(falling)} σ_min of the limit falls like ε^p as the initialization scale ε shrinks "
-            f"(median p from {fmt(lo)} to {fmt(hi)}): those limits are rank one only as ε → 0, not at a finite "
-            "scale (observations, not theorems)."
+            f"For {_cases(falling)} σ_min of the limit falls like ε^p as the initialization scale ε shrinks "
+            f"(fitted p from {fmt(lo)} to {fmt(hi)}, every 95% interval above 0 and reaching {FLAT_EXPONENT:g}): "
+            "those limits are rank one only "
+            "as ε → 0, not at a finite scale (observations, not theorems)."
         )
     if flat:
         starts = [
@@ -306,10 +383,12 @@ def _summary(results: dict) -> str:
             for c in f.get("rank_one_start_conditioning", [])
         ]
         out.append(
-            f"For {cases(flat)} σ_min does not fall with ε (median slope "
-            f"{', '.join(fmt(m) for m in flat.values())}): the scale does not make those limits rank one"
+            f"For {_cases(flat)} σ_min does not fall with ε (fitted p "
+            f"{', '.join(fmt_fit(f) for f in flat.values())}, 95% interval below {FLAT_EXPONENT:g}): the scale "
+            "does not make "
+            "those limits rank one"
             + (
-                "; the runs counted as rank one there start from nearly singular directions "
+                "; the runs counted as σ_min ≤ 10ε there start from nearly singular directions "
                 f"(σ_min(D)/σ_max(D) = {', '.join(fmt(c) for c in starts)})."
                 if starts
                 else "."
@@ -318,35 +397,32 @@ def _summary(results: dict) -> str:
     return " ".join(out)
 
 
+def claims(results: dict) -> list[Claim]:
+    """Per depth and sign of det X₀: does σ_min of the limit vanish as ε → 0? The fitted exponent decides."""
+    out = []
+    for f in scale_fits(results):
+        fit = f["fit"]
+        verdict = {"decays": "supported", "flat": "contradicted"}.get(f["trend"], "cannot tell")
+        n = f["directions"]
+        out.append(
+            Claim(
+                claim=f"N = {f['depth']}, {_sign(f['sign'])}: the limit becomes rank one as ε → 0, "
+                "σ_min(limit) ∝ ε^p with p > 0",
+                kind="observed",
+                measured=f"p = {fmt_fit(fit)} (95% interval; {n} directions × {fit['n'] // max(n, 1)} scales)",
+                expected=f"no theorem for p; contradicted if the interval lies below {FLAT_EXPONENT:g} (less than a "
+                "factor 2 over three decades of ε)",
+                verdict=verdict,
+                n=n,
+                reference="docs/theory.md §9",
+            )
+        )
+    return out
+
+
 def summary(results: dict) -> list[dict]:
-    """Where the 2×2 diagonal problem's flows land, by depth (observations in docs/theory.md §9)."""
-    frac = {(f["depth"], f["sign"]): f for f in results["fractions"]}
-    rows = []
-    f2 = frac.get(("2", 1))
-    if f2:
-        rows.append(
-            {
-                "claim": "N = 2, det X₀ > 0: the limit is not rank one",
-                "measured": f"{round(f2['rank_one_fraction'] * f2['runs'])}/{f2['runs']} rank one "
-                f"({f2['converged']}/{f2['runs']} reached the loss target)",
-                "expected": "0 rank one (docs/theory.md §9, numerical observation)",
-                "holds": "yes" if f2["rank_one_fraction"] == 0 and f2["converged"] == f2["runs"] else "no",
-            }
-        )
-    fi = [frac[(d, s)] for (d, s) in frac if d == "inf"]
-    if fi:
-        n = sum(f["runs"] for f in fi)
-        k = sum(round(f["rank_one_fraction"] * f["runs"]) for f in fi)
-        c = sum(f["converged"] for f in fi)
-        rows.append(
-            {
-                "claim": "N = ∞ from small starts: the limit is rank one",
-                "measured": f"{k}/{n} rank one ({c}/{n} reached the loss target)",
-                "expected": "all (docs/theory.md §9; Shin & Yun 2026 for N ≥ 3 generically)",
-                "holds": "yes" if k == n and c == n else "no",
-            }
-        )
-    return rows
+    """The claims in the older row form (``holds``)."""
+    return legacy_summary(claims(results))
 
 
-__all__ = ["restricted_log_density", "direction", "zero_loss_point"]
+__all__ = ["restricted_log_density", "direction", "zero_loss_point", "scale_fits"]
