@@ -149,7 +149,8 @@ def test_glrl_recovers_a_fully_observed_matrix():
 def test_claims_and_old_summary_agree():
     row = {"instance": "x", "depth": "2", "rival": "glrl", "tested": True, "n": 20, "excluded": 1,
            "volume_nearer": 18, "rival_nearer": 2, "p_sign": 4e-4, "median_difference": -0.5, "ci": [-0.6, -0.4],
-           "effect": -0.5, "separation": 1.0, "reason": "", "claim_verdict": "supported"}  # fmt: skip
+           "effect": -0.5, "separation": 1.0, "reason": "", "claim_verdict": "supported",
+           "median_d_volume": 0.2, "median_d_rival": 0.7, "median_norm": 3.0}  # fmt: skip
     res = {"decisions": [row, {**row, "claim_verdict": "contradicted"}, {**row, "tested": False, "why": "no"}]}
     claims = ib.claims(res)
     assert [c.verdict for c in claims] == ["supported", "contradicted", "not tested"]

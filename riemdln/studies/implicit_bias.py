@@ -17,7 +17,8 @@ computed before any flow runs:
 Then normalized flows from small random starts (several scales, N = 2, 3, 4, ∞) are run to a loss target; for
 each limit the Frobenius distance to each prediction is measured, and :func:`decide` judges each pair (V, rival)
 with a sign test on :math:`D = d(L, V) - d(L, \text{rival})` over the seeds, a bootstrap interval of the median of
-D and the effect size :math:`\operatorname{median} D / d(V, \text{rival})` (between −1: at V, and +1: at the rival).
+D and the effect size :math:`\operatorname{median} D / d(V, \text{rival})` (between −1 and +1 by the triangle
+inequality; −1 when V lies on the way from the rival to every limit, e.g. the limits at V).
 
 The figures and the report text are in :mod:`riemdln.studies.implicit_bias_report`.
 """
@@ -468,9 +469,21 @@ class NuclearFace:
         self._problem = cp.Problem(cp.Minimize(cp.norm(self._Y - self._X, "fro")), cons)
 
     def distance(self, X) -> float:
-        r""":math:`\min \|Y - X\|_F` over the face."""
+        r""":math:`\min \|Y - X\|_F` over the face.
+
+        Clarabel's ``optimal_inaccurate`` is accepted (the distance is used to ~1e-4, the face's own relaxation);
+        any other status raises :class:`riemdln.ConvergenceError`.
+        """
+        import warnings
+
+        from riemdln._errors import ConvergenceError
+
         self._X.value = np.asarray(X, float)
-        self._problem.solve(solver="CLARABEL")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Solution may be inaccurate")
+            self._problem.solve(solver="CLARABEL")
+        if self._problem.status not in ("optimal", "optimal_inaccurate") or self._Y.value is None:
+            raise ConvergenceError(f"projection onto the nuclear-norm face: cvxpy status {self._problem.status}")
         return float(np.linalg.norm(self._Y.value - self._X.value))
 
 
@@ -686,7 +699,8 @@ def decide(d_volume, d_rival, separation: float, *, alpha: float = 0.05, min_eff
 
     ``"volume predicts better"`` when the two-sided exact sign test rejects "either equally often" at level
     ``alpha``, the median of D is negative and the effect :math:`\operatorname{median} D / d(V, \text{rival})`
-    (between −1: every limit at V, and +1: every limit at the rival, by the triangle inequality) is at most
+    (between −1 and +1 by the triangle inequality; −1 when V lies on the way from the rival to every limit, e.g.
+    every limit at V; +1 symmetrically) is at most
     ``-min_effect``; ``"rival predicts better"`` symmetrically; otherwise ``"cannot tell"`` — always so when the
     predictions coincide (``separation <= coincide_tol``) or there are no limits. Also reported: the Wilcoxon
     signed-rank p-value and a percentile-bootstrap 95 % interval of the median of D (``n_boot`` resamples).
@@ -821,8 +835,22 @@ def _decide_cells(pred_by: dict, flows: list[dict], params: ImplicitBiasParams) 
                     seed=params.seed,
                 )
                 row.update(tested=True, **json_ready(asdict(dec)), claim_verdict=dec.claim_verdict())
+                row.update(_medians(have, rival))
                 out.append(row)
     return out
+
+
+def _medians(flows: list[dict], rival: str) -> dict:
+    """Median distances of the limits to V and to the rival, and median ‖L‖_F (how near either prediction is)."""
+
+    def med(v):
+        return float(np.median(v)) if len(v) else None
+
+    return {
+        "median_d_volume": med([f["distances"]["volume"] for f in flows]),
+        "median_d_rival": med([f["distances"][rival] for f in flows]),
+        "median_norm": med([float(np.linalg.norm(f["X"])) for f in flows]),
+    }
 
 
 def pred_separation(pred: dict, rival: str, depth: str) -> float | None:
@@ -923,7 +951,9 @@ def claims(results: dict) -> list[Claim]:
             measured = (
                 f"volume nearer in {row['volume_nearer']}/{row['n']} seeds (rival {row['rival_nearer']}); sign test "
                 f"p = {row['p_sign']:.2g}; median d(L,V) − d(L,rival) = {row['median_difference']:.3g} "
-                f"[{lo:.3g}, {hi:.3g}]; effect {row['effect']:.2f}; separation {row['separation']:.3g}"
+                f"[{lo:.3g}, {hi:.3g}]; effect {row['effect']:.2f}; separation {row['separation']:.3g}; median "
+                f"d(L,V) = {row['median_d_volume']:.3g}, d(L,rival) = {row['median_d_rival']:.3g} (‖L‖_F "
+                f"{row['median_norm']:.3g})"
             )
         if row["excluded"]:
             measured += f"; {row['excluded']} runs short of the loss target excluded"

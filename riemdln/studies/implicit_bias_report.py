@@ -102,13 +102,14 @@ def _decision_rows(results: dict) -> list[list]:
     spread = {(s["instance"], s["depth"], s["scale"]): s["spread"] for s in results["spreads"]}
     for r in results["decisions"]:
         if not r["tested"]:
-            out.append([r["instance"], r["depth"], SHORT[r["rival"]], "—", "—", "—", "—", "—", "—", "—", "not tested"])
+            out.append([r["instance"], r["depth"], SHORT[r["rival"]], *["—"] * 9, "not tested"])
             continue
         ci = "—" if r["ci"] is None else f"{fmt(r['median_difference'])} [{fmt(r['ci'][0])}, {fmt(r['ci'][1])}]"
         out.append([
             r["instance"], r["depth"], SHORT[r["rival"]],
             f"{r['n']} ({r['excluded']} excl.)", f"{r['volume_nearer']}/{r['n']}",
             fmt(r["p_sign"]), ci, fmt(r["effect"]), fmt(r["separation"]),
+            r.get("median_d_volume"), r.get("median_d_rival"),
             spread[(r["instance"], r["depth"], r["scale"])], r["verdict"],
         ])  # fmt: skip
     return out
@@ -168,11 +169,13 @@ def markdown(results: dict, figs: list[str]) -> str:
         f"**Decisions** at the smallest scale ε = {fmt(min(p['scales']))}. Per (instance, N, rival): D = d(L, V) − "
         "d(L, rival) over the seeds; 'V nearer' counts the seeds with D < 0; the exact two-sided sign test on those "
         f"counts is judged at {fmt(p['alpha'])} divided by the number of rows (Bonferroni); the median of D with a "
-        "bootstrap 95 % interval; the effect median D / d(V, rival) runs from −1 (every limit at V) to +1 (every "
-        "limit at the rival). A verdict other than 'cannot tell' needs the test and "
+        "bootstrap 95 % interval; the effect median D / d(V, rival) runs from −1 to +1 by the triangle inequality "
+        "(−1: V lies on the way from the rival to every limit, as when the limits sit at V; +1 the other way round). "
+        "'Nearer' is relative: the columns d(L, V) and d(L, rival) (medians) say how near either prediction is. "
+        "A verdict other than 'cannot tell' needs the test and "
         f"|effect| ≥ {fmt(p['min_effect'])}.",
         table(["instance", "N", "rival", "limits", "V nearer", "sign p", "median D [95 % CI]", "effect",
-               "d(V, rival)", "spread", "verdict"], _decision_rows(results)),  # fmt: skip
+               "d(V, rival)", "d(L, V)", "d(L, rival)", "spread", "verdict"], _decision_rows(results)),  # fmt: skip
         "**Verdict.** " + verdict_text(results),
         *[f"![{NAME}: effect size of each (instance, N, rival) with its bootstrap interval]({f})\n\n*Effect sizes: "
           "median of d(L, V) − d(L, rival) divided by d(V, rival), with the bootstrap 95 % interval of the median "
