@@ -263,10 +263,21 @@ def test_volume_bias_caveats_are_on_the_summary_rows():
 
     row = {"depth": "3", "limit_percentile": [0.95, 0.97], "limit_a": [1.0, -1.0 + 1e-5], "argmax_a": 1.0}
     (s,) = vb.summary({"hyperbola": [row]})
-    assert "caveat: the limits sit at |a| = 1 … 1 (2 of 2 within 0.1 of a = ±1, 2 within 1e-3)" in s["measured"]
-    assert "symmetry" in s["measured"]
+    assert "the limits sit at |a| = 1 … 1 (2 of 2 within 0.1 of a = ±1, 2 within 1e-3); caveat" in s["measured"]
+    assert "cannot tell them apart" in s["measured"] and s["holds"] == "open"
     (s,) = vb.summary({"hyperbola": [{**row, "limit_a": [2.0, 0.5]}]})
     assert "caveat" not in s["measured"]
+    # a high percentile never reads as support; a low one contradicts
+    (c,) = vb.claims({"hyperbola": [row]})
+    assert c.verdict == "cannot tell" and c.kind == "observed" and c.n == 2
+    (c,) = vb.claims({"hyperbola": [{**row, "limit_percentile": [0.1, 0.2]}]})
+    assert c.verdict == "contradicted"
+    # the sentence on where the limits sit is computed from them
+    at_one = vb.where_limits_sit([row])
+    away = vb.where_limits_sit([{**row, "limit_a": [2.0, 0.5]}])
+    assert "2 sit within 0.1 of a = ±1" in at_one and "most sit near the balanced points" in at_one
+    assert "0 sit within 0.1" in away and "away from" in away
+    assert "no rank-one limits" in vb.where_limits_sit([{**row, "depth": "2"}])
     text = vb._beyond_caveats({"projection_failed": 2, "instances": 4, "nuclear_rank_r": 0})
     assert "2 rank-r limit(s) could not be projected" in text and "may bias" in text
     assert "rank r in none of the 4 instances, so it was not compared" in text

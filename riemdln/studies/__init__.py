@@ -31,6 +31,7 @@ STUDY_NAMES = (
     "upstairs_downstairs",
     "menon_2x2",
     "volume_bias",
+    "implicit_bias",
     "razin_cohen",
     "deep_completion",
     "depth_threshold",
