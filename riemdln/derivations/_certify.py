@@ -23,7 +23,14 @@ def rel_err(a, b) -> float:
 
 
 def compare(
-    candidate: Callable, reference: Callable, points: Iterable[Sequence], tolerance: float, method: str
+    candidate: Callable,
+    reference: Callable,
+    points: Iterable[Sequence],
+    tolerance: float,
+    method: str,
+    *,
+    latex: str = "",
+    depths: Iterable = (),
 ) -> Check:
     """Evaluate both at every point (tuples of arguments) in mpmath; worst relative error."""
     worst, count = 0.0, 0
@@ -32,7 +39,7 @@ def compare(
             p = [mpmath.mpf(v) for v in p]
             worst = max(worst, rel_err(candidate(*p), reference(*p)))
             count += 1
-    return Check(method=method, max_error=worst, tolerance=tolerance, points=count)
+    return Check(method, worst, tolerance, count, latex=latex, depths=depth_labels(depths))
 
 
 def random_points(n: int, dims: int, lo: float = 0.05, hi: float = 20.0, seed: int = 0) -> list[tuple]:
@@ -58,9 +65,9 @@ def richardson_limit(f: Callable, exponents: Sequence[int] = (3, 4, 5, 6, 7, 8))
 
 
 def certify_limit(
-    finite: Callable, limit: Callable, points: Iterable[Sequence], tolerance: float, method: str
+    finite: Callable, limit: Callable, points: Iterable[Sequence], tolerance: float, method: str, *, latex: str = ""
 ) -> Check:
-    """The claimed limit against the extrapolated and the largest-N values of ``finite(N, *p)``."""
+    """The claimed limit against the extrapolated and the largest-N values of ``finite(N, *p)`` (depth: N = inf)."""
     worst, count = 0.0, 0
     with mpmath.workdps(DPS):
         for p in points:
@@ -72,7 +79,11 @@ def certify_limit(
                 err = float("inf")
             worst = max(worst, err)
             count += 1
-    return Check(method=method, max_error=worst, tolerance=tolerance, points=count)
+    return Check(method, worst, tolerance, count, latex=latex, depths=("inf",))
+
+
+#: the LaTeX of a limit certificate's method (``certify_limit``)
+LIMIT_TEX = r"$N = 10^3, \dots, 10^8$, Richardson-extrapolated to $N = \infty$ (mpmath 60 digits)"
 
 
 def mp_eval(expr, values: dict):
@@ -98,8 +109,44 @@ def mp_fractional_power(P, p):
     return V * D * V.T
 
 
-def mp_operator_matrix(X, depth: int):
-    """The m n x m n matrix of A_N(X) Z = sum_k (XX^T)^((N-k)/N) Z (X^TX)^((k-1)/N), by definition."""
+def depth_labels(depths: Iterable) -> tuple[str, ...]:
+    """The depths a certificate covers, as labels: ``2``, ``4.5``, ``inf`` (sorted, each once)."""
+    out: list[tuple[float, str]] = []
+    for d in depths:
+        v = float(d)
+        label = "inf" if v == float("inf") else (str(int(v)) if v == int(v) else repr(v))
+        if all(label != seen for _, seen in out):
+            out.append((v, label))
+    return tuple(label for _, label in sorted(out))
+
+
+def depths_tex(labels: Sequence[str]) -> str:
+    r"""``N = 1, 2, 4.5, \infty`` for a certificate's LaTeX."""
+    return "$N = " + ", ".join(r"\infty" if v == "inf" else v for v in labels) + "$"
+
+
+def is_integer_depth(depth) -> bool:
+    return mpmath.isint(mpmath.mpf(depth))
+
+
+def mp_multiplier(xv, yv, depth):
+    """a_N(x, y) independently of the closed form: the defining sum (integer N), else the divided difference of
+    t^N at x^(1/N), y^(1/N) as the quadrature int_0^1 N ((1-u) x^(1/N) + u y^(1/N))^(N-1) du (mpmath)."""
+    depth = mpmath.mpf(depth)
+    if is_integer_depth(depth):
+        k = int(depth)
+        return mpmath.fsum(xv ** ((depth - kk) / depth) * yv ** ((kk - 1) / depth) for kk in range(1, k + 1))
+    p, q = mpmath.mpf(xv) ** (1 / depth), mpmath.mpf(yv) ** (1 / depth)
+    return mpmath.quad(lambda u: depth * ((1 - u) * p + u * q) ** (depth - 1), [0, 1])
+
+
+def mp_operator_matrix(X, depth):
+    """The m n x m n matrix of A_N(X), by definition: A_N(X) Z = sum_k (XX^T)^((N-k)/N) Z (X^TX)^((k-1)/N) for
+    integer N; for real N the Frechet derivative of t^N at the N-th roots, i.e. the top-right block of
+    [[(XX^T)^(1/N), Z], [0, (X^TX)^(1/N)]]^N (the divided difference of t^N, Daleckii-Krein; no multiplier used)."""
+    if not is_integer_depth(depth):
+        return _mp_operator_matrix_real(X, mpmath.mpf(depth))
+    depth = int(depth)
     m, n = X.rows, X.cols
     P, Pt = X * X.T, X.T * X
     left = [mp_fractional_power(P, mpmath.mpf(depth - kk) / depth) for kk in range(1, depth + 1)]
@@ -115,6 +162,27 @@ def mp_operator_matrix(X, depth: int):
             for c in range(m):
                 for e in range(n):
                     A[c * n + e, a * n + b] = img[c, e]
+    return A
+
+
+def _mp_operator_matrix_real(X, depth):
+    m, n = X.rows, X.cols
+    P, Pt = mp_fractional_power(X * X.T, 1 / depth), mp_fractional_power(X.T * X, 1 / depth)
+    A = mpmath.zeros(m * n, m * n)
+    for a in range(m):
+        for b in range(n):
+            M = mpmath.zeros(m + n, m + n)
+            for c in range(m):
+                for e in range(m):
+                    M[c, e] = P[c, e]
+            for c in range(n):
+                for e in range(n):
+                    M[m + c, m + e] = Pt[c, e]
+            M[a, m + b] = 1
+            F = mpmath.powm(M, depth)
+            for c in range(m):
+                for e in range(n):
+                    A[c * n + e, a * n + b] = F[c, m + e]
     return A
 
 

@@ -65,7 +65,7 @@ DERIVATION_MODULES = (
 # how long a derive waits for another process deriving into the same cache (then refuses)
 CACHE_LOCK_WAIT = 300.0
 
-CACHE_FORMAT = 2  # 2: JSON expression trees (1 was srepr, read back with eval)
+CACHE_FORMAT = 3  # 3: certificates carry their LaTeX and depths; 2: JSON expression trees (1 was srepr, eval)
 
 
 class DerivationError(RuntimeError):
@@ -76,21 +76,29 @@ class DerivationError(RuntimeError):
 class Check:
     """A numeric certificate: the derived formula against an independent evaluation.
 
-    ``method`` names the independent truth (e.g. "mpmath defining sum, 60 digits"), ``max_error``
-    is the largest relative error seen over ``points`` evaluations, ``tolerance`` the bar.
+    ``method`` names the independent truth in plain text (e.g. "mpmath defining sum, 60 digits"), ``latex`` says
+    the same in LaTeX (text mode, mathematics in ``$...$``; written by the certificate that makes the check, for the
+    typeset catalog), ``max_error`` is the largest relative error seen over ``points`` evaluations (independent
+    configurations: points, matrices, depths), ``tolerance`` the bar, ``depths`` the depths N the points cover
+    (``"inf"`` for infinite depth; empty where the formula has no depth).
     """
 
     method: str
     max_error: float
     tolerance: float
     points: int
+    latex: str = ""
+    depths: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "depths", tuple(str(d) for d in self.depths))
 
     @property
     def passed(self) -> bool:
         return self.max_error <= self.tolerance
 
     def as_dict(self) -> dict:
-        return {**asdict(self), "passed": self.passed}
+        return {**asdict(self), "depths": list(self.depths), "passed": self.passed}
 
 
 @dataclass
@@ -184,7 +192,7 @@ def _keys(order: list[str]) -> dict[str, str]:
 def _payload(result: Result) -> dict:
     return {
         "exprs": {k: to_tree(v) for k, v in result.exprs.items()},
-        "checks": {k: asdict(v) for k, v in result.checks.items()},
+        "checks": {k: {**asdict(v), "depths": list(v.depths)} for k, v in result.checks.items()},
         "notes": dict(result.notes),
         "seconds": result.seconds,
     }

@@ -29,6 +29,7 @@ The steps (each a function below, chained by :func:`derive_curvature`; derivatio
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import mpmath
@@ -53,7 +54,16 @@ from sympy import (
 )
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err, richardson_limit
+from riemdln.derivations._certify import (
+    LIMIT_TEX,
+    depth_labels,
+    depths_tex,
+    mp_eval,
+    mp_operator_matrix,
+    random_orthogonal,
+    rel_err,
+    richardson_limit,
+)
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, h, i, mu1, mu2, r, rho1, rho2, s, s1, s2, sigma
@@ -377,11 +387,12 @@ def _mp_multiplier(xv, yv, depth):
 
 
 def mp_metric_matrix(X, depth):
-    """G = A_N(X)^{-1} (vec index a n + b), A_N by the defining sum (integer N) or through the eigenbases
-    of X X^T and X^T X (real N; N = inf: A_inf, the normalized limit)."""
+    """G = A_N(X)^{-1} (vec index a n + b), A_N by its definition (``mp_operator_matrix``: the defining sum at
+    integer N, the Frechet derivative of t^N at real N); N = inf: A_inf, the normalized limit, through the
+    eigenbases of X X^T and X^T X with the logarithmic mean in log space."""
     m, n = X.rows, X.cols
-    if depth != mpmath.inf and depth == int(depth):
-        return mp_operator_matrix(X, int(depth)) ** -1
+    if depth != mpmath.inf:  # the defining sum, or the Frechet derivative of t^N (no multiplier formula)
+        return mp_operator_matrix(X, depth) ** -1
     lam, Ql = mpmath.eigsy(X * X.T)
     nu, Qr = mpmath.eigsy(X.T * X)
     A = mpmath.zeros(m * n, m * n)
@@ -479,34 +490,86 @@ def certify_curvature(exprs, R_symbolic_mu, R_inf_generic) -> dict:
     w_edge, n_edge = _certify_rank_one(exprs, rnd)
     w_len, n_len = _certify_geodesic(exprs, rnd)
     wm, wc, cm = _certify_chart(exprs, rnd)
+    fd_depths = depth_labels((1, 2, 3, 7.5))
+    fd_tex = (
+        r"curvature of the metric matrix $A_N(X)^{-1}$ in the entries of $X$ ($A_N$ by its definition: fractional "
+        r"matrix powers, or the Fr\'echet derivative of $t^N$ at non-integer $N$; central finite "
+        r"differences, "
+        r"$h = 10^{-12}$, mpmath 60 digits), random $X$, both signs of $\det X$"
+    )
+    generic = depth_labels((1.5, 2.5, 7.5, 12))
+    chart = depth_labels(_CHART_DEPTHS)
+    chart_tex = (
+        r"the pull-back by the chart of $A_N(X)^{-1}$ in matrix entries ($A_N$ by its definition), the chart's "
+        r"Jacobian by central differences ($h = 10^{-25}$, 60 digits)"
+    )
     return {
         "metric_warped_d2": Check(
             "the pull-back by the chart of the inverse of A_N(X) in matrix entries, the chart's Jacobian by central "
-            "differences (h = 1e-25, 60 digits), N = 2, 3, 7.5",
+            f"differences (h = 1e-25, 60 digits), N = {', '.join(chart)}",
             wm,
             1e-30,
             cm,
+            latex=f"{chart_tex}, {depths_tex(chart)}",
+            depths=chart,
         ),
         "christoffel_d2": Check(
-            "Christoffel symbols of the pulled-back metric by central finite differences (h = 1e-15, mpmath 60 digits)",
+            "Christoffel symbols of the pulled-back metric by central finite differences (h = 1e-15, mpmath 60 "
+            f"digits), N = {', '.join(chart)}",
             wc,
             1e-15,
             cm,
+            latex=(
+                r"Christoffel symbols of the pulled-back metric by central finite differences ($h = 10^{-15}$, "
+                rf"mpmath 60 digits), {depths_tex(chart)}"
+            ),
+            depths=chart,
         ),
-        "scalar_curvature_d2": Check(f"{_FD}, N = 1 (absolute), 2, 3, 7.5", w_fd, 1e-15, n_fd),
+        "scalar_curvature_d2": Check(
+            f"{_FD}, N = 1 (absolute error), {', '.join(fd_depths[1:])}",
+            w_fd,
+            1e-15,
+            n_fd,
+            latex=rf"{fd_tex}, {depths_tex(fd_depths)} (absolute error at $N = 1$)",
+            depths=fd_depths,
+        ),
         "scalar_curvature_infinite_d2": Check(
-            f"{_FD}, the infinite-depth operator (logarithmic mean)", w_inf, 1e-15, n_inf
+            f"{_FD}, the infinite-depth operator (logarithmic mean)",
+            w_inf,
+            1e-15,
+            n_inf,
+            latex=rf"{fd_tex}, the infinite-depth operator (logarithmic mean)",
+            depths=("inf",),
         ),
-        "scalar_curvature_coincident_d2": Check(f"{_FD}, X = sQ (Q a rotation), N = 2, 3", w_coinc, 1e-15, n_coinc),
+        "scalar_curvature_coincident_d2": Check(
+            f"{_FD}, X = sQ (Q a rotation), N = {', '.join(depth_labels(_COINCIDENT_DEPTHS))}",
+            w_coinc,
+            1e-15,
+            n_coinc,
+            latex=rf"{fd_tex}, $X = sQ$ ($Q$ a rotation), {depths_tex(depth_labels(_COINCIDENT_DEPTHS))}",
+            depths=depth_labels(_COINCIDENT_DEPTHS),
+        ),
         "scalar_curvature_generic_d2": Check(
-            "closed form vs the warped-product curvature for real N = 1.5, 2.5, 7.5, 12 and for g^inf (mpmath 60 "
+            f"closed form vs the warped-product curvature for real N = {', '.join(generic)} and for g^inf (mpmath 60 "
             "digits)",
             w_gen,
             1e-40,
             n_gen,
+            latex=(
+                r"closed form against the warped-product curvature (symbolic $N$) at "
+                + depths_tex(generic)
+                + r" and for $\hat g^\infty$ (mpmath 60 digits)"
+            ),
+            depths=(*generic, "inf"),
         ),
         "scalar_curvature_quotient_d2": Check(
-            "sinh form against the quotient form in the multipliers, real N (mpmath 60 digits)", w_quot, 1e-40, n_gen
+            f"sinh form against the quotient form in the multipliers, N = {', '.join(generic)} (mpmath 60 digits)",
+            w_quot,
+            1e-40,
+            n_gen,
+            latex=rf"$\sinh$ form against the quotient form in the multipliers, {depths_tex(generic)} "
+            "(mpmath 60 digits)",
+            depths=generic,
         ),
         "scalar_curvature_correction_d2": Check(
             "N times the difference of the normalized and infinite-depth curvatures at N = 10^3..10^8, "
@@ -514,22 +577,50 @@ def certify_curvature(exprs, R_symbolic_mu, R_inf_generic) -> dict:
             w_lim,
             1e-20,
             n_lim,
+            latex=r"$N$ times the difference of the normalized and infinite-depth curvatures at " + LIMIT_TEX,
+            depths=("inf",),
         ),
         "scalar_curvature_rank_one_d2": Check(
-            "quotient form at a second singular value 120 decades below the first, against the rank-one limit, N "
-            "= 2, 3, 7.5 (integer N: proven by cancel in the factor singular values)",
+            "quotient form at a second singular value 120 decades below the first, against the rank-one limit, "
+            f"N = {', '.join(depth_labels(_RANK_ONE_DEPTHS))} (integer N: proven by cancel in the factor singular "
+            "values)",
             w_edge,
             1e-20,
             n_edge,
+            latex=(
+                r"quotient form at $s_2 = 10^{-120}$ (about 120 decades below $s_1$) against the rank-one limit, "
+                + depths_tex(depth_labels(_RANK_ONE_DEPTHS))
+                + r" (integer $N$: proven by cancellation in the factor singular values)"
+            ),
+            depths=depth_labels(_RANK_ONE_DEPTHS),
         ),
         "geodesic_length_aligned": Check(
             "quadrature of the metric speed along the aligned curve that is straight in the factor singular "
-            "values, with the inverse of A_N in matrix entries (mpmath)",
+            "values, with the inverse of A_N (by its definition) in matrix entries (mpmath), "
+            f"N = {', '.join(depth_labels(_GEODESIC_DEPTHS))}",
             w_len,
             1e-15,
             n_len,
+            latex=(
+                r"quadrature of the metric speed along the aligned curve that is straight in the factor singular "
+                r"values, with $A_N(X)^{-1}$ ($A_N$ by its definition) in matrix entries (mpmath), "
+                + depths_tex(depth_labels(_GEODESIC_DEPTHS))
+            ),
+            depths=depth_labels(_GEODESIC_DEPTHS),
         ),
     }
+
+
+# the certificates' depths (non-integer N: A_N as the Frechet derivative of t^N)
+_COINCIDENT_DEPTHS = (2, 3, 4, 5, 2, 3, 2.5, 4.5)
+_RANK_ONE_DEPTHS = (2, 3, 4, 5, 1.5, 2.5, 4.5, 7.5)
+_GEODESIC_ENDS = (
+    ((mpmath.mpf(2), mpmath.mpf("0.5")), (mpmath.mpf("1.2"), mpmath.mpf("0.9"))),
+    ((mpmath.mpf("0.7"), mpmath.mpf("0.3")), (mpmath.mpf("1.5"), mpmath.mpf("1.1"))),
+)
+_GEODESIC_CASES = [*itertools.product((2, 3, 4, 5), _GEODESIC_ENDS), (2.5, _GEODESIC_ENDS[0])]
+_GEODESIC_DEPTHS = tuple(depth for depth, _ in _GEODESIC_CASES)
+_CHART_DEPTHS = (2, 3, 4, 5, 1.5, 2.5, 4.5, 7.5)
 
 
 def _certify_fd(exprs, rnd):
@@ -537,7 +628,7 @@ def _certify_fd(exprs, rnd):
     worst = {"fd": 0.0, "fd_inf": 0.0}
     counts = dict.fromkeys(worst, 0)
     with mpmath.workdps(60):
-        for depth in (1, 2, 3, mpmath.mpf("7.5"), mpmath.inf):
+        for depth in (1, 2, 3, mpmath.mpf("7.5")) + (mpmath.inf,) * 4:
             for sign in (1, -1):
                 sv = sorted((mpmath.mpf(rnd.uniform(0.3, 3.0)) for _ in range(2)), reverse=True)
                 brute = fd_scalar_curvature(_random_2x2(sv, sign, rnd), depth)
@@ -559,7 +650,7 @@ def _certify_coincident(exprs, rnd):
     """Coincident singular values: FD of G at X = s * rotation (the chart is singular there, G is not)."""
     worst, count = 0.0, 0
     with mpmath.workdps(60):
-        for depth in (2, 3):
+        for depth in _COINCIDENT_DEPTHS:
             sv = mpmath.mpf(rnd.uniform(0.5, 2.0))
             brute = fd_scalar_curvature(_random_2x2([sv, sv], 1, rnd), depth)
             got = mp_eval(exprs["scalar_curvature_coincident_d2"], {_s: sv, N: depth})
@@ -595,7 +686,7 @@ def _certify_series(exprs, rnd):
     """R(N g^N) -> R(g^inf): N (R_N/N - R_inf) -> correction, Richardson in 1/N."""
     worst, count = 0.0, 0
     with mpmath.workdps(60):
-        for _ in range(3):
+        for _ in range(8):
             sv = sorted((mpmath.mpf(rnd.uniform(0.2, 5.0)) for _ in range(2)), reverse=True)
             rh = {rho1: mpmath.log(sv[0]), rho2: mpmath.log(sv[1])}
             Rinf = mp_eval(exprs["scalar_curvature_infinite_d2"], rh)
@@ -614,7 +705,7 @@ def _certify_rank_one(exprs, rnd):
     """Rank-one edge, real N: the quotient form at s2 = 1e-120 vs the limit."""
     worst, count = 0.0, 0
     with mpmath.workdps(60):
-        for depth in (2, 3, 7.5):
+        for depth in _RANK_ONE_DEPTHS:
             sv = mpmath.mpf(rnd.uniform(0.5, 2.0))
             near = mp_eval(exprs["scalar_curvature_quotient_d2"], {s1: sv, s2: mpmath.mpf("1e-120"), N: depth})
             lim = mp_eval(exprs["scalar_curvature_rank_one_d2"], {s1: sv, N: depth})
@@ -627,9 +718,7 @@ def _certify_geodesic(exprs, rnd):
     """Chen: length of the mu-straight aligned curve by quadrature of sqrt(g(Xdot, Xdot)), G from the entries."""
     worst, count = 0.0, 0
     with mpmath.workdps(60):
-        for depth in (2, 3):
-            s0 = [mpmath.mpf(2), mpmath.mpf("0.5")]
-            s1v = [mpmath.mpf("1.2"), mpmath.mpf("0.9")]
+        for depth, (s0, s1v) in _GEODESIC_CASES:
             Q = _random_2x2([1, 1], 1, rnd)
 
             def curve(t, depth=depth, s0=s0, s1v=s1v, Q=Q):
@@ -662,7 +751,7 @@ def _certify_chart(exprs, rnd):
     wm = wc = 0.0
     count = 0
     with mpmath.workdps(60):
-        for depth in (2, 3, mpmath.mpf("7.5")):
+        for depth in _CHART_DEPTHS:
             q0 = [
                 mpmath.mpf(rnd.uniform(1.2, 2.0)),
                 mpmath.mpf(rnd.uniform(0.4, 1.0)),

@@ -36,7 +36,10 @@ from sympy import (
 
 from riemdln.derivations import symbols as sy
 from riemdln.derivations._certify import (
+    LIMIT_TEX,
     certify_limit,
+    depth_labels,
+    depths_tex,
     mp_eval,
     random_orthogonal,
     random_points,
@@ -209,34 +212,57 @@ def _constant_errors(exprs):
 def _certify(exprs) -> dict:
     rnd = random.Random(3)
     worst = {"entropy": 0.0, "entropy_d2": 0.0}
-    count = 0
+    counts = {"entropy": 0, "entropy_d2": 0}
+    depths = (1, 2, 3, 4, 5)
     with mpmath.workdps(40):
         for dim in (2, 3):
-            for depth in (1, 2, 3, 4, 5):
-                sv = [mpmath.mpf(rnd.uniform(0.3, 3.0)) for _ in range(dim)]
-                brute = (depth - 1) * mpmath.log(_independent_c(dim))
-                if depth > 1:
-                    brute += _half_log_det_gram(dim, depth, sv, rnd)
-                general = unroll(exprs["entropy"], d, dim)
-                got = mp_eval(general, {sigma[a + 1]: v for a, v in enumerate(sv)} | {N: depth})
-                worst["entropy"] = max(worst["entropy"], rel_err(got, brute))
-                if dim == 2:
-                    s_a, s_b = symbols("sigma1 sigma2", positive=True)
-                    got2 = mp_eval(exprs["entropy_d2"], {s_a: sv[0], s_b: sv[1], N: depth})
-                    worst["entropy_d2"] = max(worst["entropy_d2"], rel_err(got2, brute))
-                count += 1
-    method = (
-        "(N-1) log c_d + 1/2 log det Gram of the O(d)^(N-1) gauge orbit at random balanced tuples, "
-        "d = 2, 3, N = 1..5, c_d from the circle length / the 3-sphere (mpmath 40 digits)"
-    )
-    out = {k: Check(method, v, 1e-25, count) for k, v in worst.items()}
+            for depth in depths:
+                for _ in range(2 if dim == 2 else 1):
+                    sv = [mpmath.mpf(rnd.uniform(0.3, 3.0)) for _ in range(dim)]
+                    brute = (depth - 1) * mpmath.log(_independent_c(dim))
+                    if depth > 1:
+                        brute += _half_log_det_gram(dim, depth, sv, rnd)
+                    general = unroll(exprs["entropy"], d, dim)
+                    got = mp_eval(general, {sigma[a + 1]: v for a, v in enumerate(sv)} | {N: depth})
+                    worst["entropy"] = max(worst["entropy"], rel_err(got, brute))
+                    counts["entropy"] += 1
+                    if dim == 2:
+                        s_a, s_b = symbols("sigma1 sigma2", positive=True)
+                        got2 = mp_eval(exprs["entropy_d2"], {s_a: sv[0], s_b: sv[1], N: depth})
+                        worst["entropy_d2"] = max(worst["entropy_d2"], rel_err(got2, brute))
+                        counts["entropy_d2"] += 1
+    labels = depth_labels(depths)
+    out = {}
+    for key, dims in (("entropy", "2, 3"), ("entropy_d2", "2")):
+        method = (
+            "(N-1) log c_d + 1/2 log det Gram of the O(d)^(N-1) gauge orbit at random balanced tuples, "
+            f"d = {dims}, N = 1..5 (the fibre exists at integer N only), c_d from the circle length / the 3-sphere "
+            "(mpmath 40 digits)"
+        )
+        tex = (
+            r"$(N-1)\log c_d + \tfrac12 \log\det\mathrm{Gram}$ of the $O(d)^{N-1}$ gauge orbit at random "
+            rf"balanced tuples, $d = {dims}$, {depths_tex(labels)} (the fibre exists at integer $N$ only), $c_d$ "
+            r"from the length of the circle and the volume of the 3-sphere (mpmath 40 digits)"
+        )
+        out[key] = Check(method, worst[key], 1e-25, counts[key], latex=tex, depths=labels)
     with mpmath.workdps(40):
         c_err, logc_err = _constant_errors(exprs)
     out["orthogonal_group_volume"] = Check(
-        "c_2 vs the Frobenius length of O(2); c_3 vs vol S^3(radius 2)/2 (mpmath 40 digits)", c_err, 1e-25, 2
+        "c_2 vs the Frobenius length of O(2); c_3 vs vol S^3(radius 2)/2 (mpmath 40 digits)",
+        c_err,
+        1e-25,
+        2,
+        latex=(
+            r"$c_2$ against the Frobenius length of $O(2)$; $c_3$ against "
+            r"$\mathrm{vol}\,S^3(\text{radius } 2)/2$ (mpmath 40 digits)"
+        ),
     )
     out["log_orthogonal_group_volume"] = Check(
-        "log c_d as a sum vs log of the independent c_2, c_3", logc_err, 1e-25, 2
+        "log c_d as a sum vs log of the independent c_2, c_3",
+        logc_err,
+        1e-25,
+        2,
+        latex=r"$\log c_d$ as a sum against the logarithm of the independent $c_2$, $c_3$",
     )
 
     def renorm(Nv, *sv):
@@ -250,9 +276,10 @@ def _certify(exprs) -> dict:
     out["entropy_renormalized_limit"] = certify_limit(
         renorm,
         lambda *sv: mp_eval(unroll(lim, d, len(sv)), {sigma[a + 1]: v for a, v in enumerate(sv)}),
-        random_points(3, 3, seed=21),
+        random_points(8, 3, seed=21),
         1e-25,
         "1/2 sum log(a_N/N) at N = 10^3..10^8, extrapolated, d = 3 (mpmath 60 digits)",
+        latex=r"$\tfrac12 \sum_{i<j} \log(a_N/N)$ (quotient form), $d = 3$, at " + LIMIT_TEX,
     )
     return out
 

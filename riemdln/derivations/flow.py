@@ -16,7 +16,7 @@ import sympy
 from sympy import exp, log, powsimp, simplify, solve, symbols
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import mp_eval, mp_operator_matrix, rel_err
+from riemdln.derivations._certify import depth_labels, depths_tex, mp_eval, mp_multiplier, mp_operator_matrix, rel_err
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
@@ -176,15 +176,15 @@ def _certify(exprs) -> dict:
     s_ = symbols("s", positive=True)
     errs = {k: 0.0 for k in ("sv", "sv_n", "sv_inf", "left", "right", "left_inf", "right_inf")}
     errs |= {k: 0.0 for k in ("log", "log_n", "log_inf", "left_split", "right_split")}
-    count = 0
+    counts = {"finite": 0, "inf": 0}
     with mpmath.workdps(50):
-        for depth in (1, 2, 3, "inf"):
+        for depth in _FINITE_DEPTHS + ("inf",) * _INFINITE_POINTS:
             X = mpmath.matrix([[rnd.gauss(0, 1) for _ in range(3)] for _ in range(3)])
             G = mpmath.matrix([[rnd.gauss(0, 1) for _ in range(3)] for _ in range(3)])
             if depth == "inf":
                 V = -_mp_A_infinite(X, G)
             else:
-                A = mp_operator_matrix(X, int(depth))
+                A = mp_operator_matrix(X, depth)
                 V = -mpmath.matrix(
                     [[sum(A[a * 3 + b, c] * G[c // 3, c % 3] for c in range(9)) for b in range(3)] for a in range(3)]
                 )
@@ -208,16 +208,16 @@ def _certify(exprs) -> dict:
                     got = mp_eval(exprs["singular_value_velocity_infinite"], vals)
                     errs["sv_inf"] = max(errs["sv_inf"], rel_err(got, dsv[a]))
                 else:
-                    got = mp_eval(exprs["singular_value_velocity"], vals | {N: depth})
+                    got = mp_eval(exprs["singular_value_velocity"], vals | {N: mpmath.mpf(depth)})
                     errs["sv"] = max(errs["sv"], rel_err(got, dsv[a]))
-                    got_n = mp_eval(exprs["singular_value_velocity_normalized"], vals | {N: depth})
+                    got_n = mp_eval(exprs["singular_value_velocity_normalized"], vals | {N: mpmath.mpf(depth)})
                     errs["sv_n"] = max(errs["sv_n"], rel_err(got_n, dsv[a] / depth))
                 for b in range(a + 1, 3):
                     vals = {s_i: sv[a], s_j: sv[b], g_ij: Gt[a, b], g_ji: Gt[b, a]}
                     suffix = "_infinite" if depth == "inf" else ""
                     key = "_inf" if depth == "inf" else ""
                     if depth != "inf":
-                        vals[N] = depth
+                        vals[N] = mpmath.mpf(depth)
                     errs["left" + key] = max(
                         errs["left" + key], rel_err(mp_eval(exprs["left_rotation" + suffix], vals), Om[a, b])
                     )
@@ -225,29 +225,55 @@ def _certify(exprs) -> dict:
                         errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b])
                     )
             _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs)
-            count += 1
+            counts["inf" if depth == "inf" else "finite"] += 1
+    finite, infinite = depth_labels(_FINITE_DEPTHS), ("inf",)
     how = (
-        "central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G with A_N "
-        "from fractional matrix powers (N = 1, 2, 3) or tanh-sinh quadrature of A_inf"
+        "central differences (h = 1e-20, mpmath 50 digits) of the SVD of X + h V, V = -A_N(X) G at random 3 x 3 X, G, "
+        "with A_N by its definition (fractional matrix powers; the Frechet derivative of t^N at non-integer N) or "
+        "A_inf by tanh-sinh quadrature of its integral"
+    )
+    tex = (
+        r"central differences ($h = 10^{-20}$, mpmath 50 digits) of the SVD of $X + hV$, $V = -A_N(X)\,G$ at random "
+        r"$3 \times 3$ $X$, $G$, with $A_N$ by its definition (fractional matrix powers; the Fr\'echet derivative of "
+        r"$t^N$ at non-integer $N$) or $A_\infty$ by tanh-sinh quadrature of its integral"
+    )
+    split_how = "; F, H from a_N(x, y) by the defining sum or the divided-difference quadrature, or from L (N = inf)"
+    split_tex = (
+        r"; $F$, $H$ from $a_N(x, y)$ by the defining sum or the divided difference of $t^N$ by quadrature, "
+        r"or from $L$ ($N = \infty$)"
     )
     tol = 1e-25
+
+    def check(key: str, depths: tuple, extra: str = "", extra_tex: str = "") -> Check:
+        n = counts["inf" if depths == infinite else "finite"]
+        return Check(
+            f"{how}{extra}, N = {', '.join(depths)}",
+            errs[key],
+            tol,
+            n,
+            latex=f"{tex}{extra_tex}, {depths_tex(depths)}",
+            depths=depths,
+        )
+
     return {
-        "singular_value_velocity": Check(how, errs["sv"], tol, count),
-        "singular_value_velocity_normalized": Check(how, errs["sv_n"], tol, count),
-        "singular_value_velocity_infinite": Check(how, errs["sv_inf"], tol, count),
-        "left_rotation": Check(how, errs["left"], tol, count),
-        "right_rotation": Check(how, errs["right"], tol, count),
-        "left_rotation_infinite": Check(how, errs["left_inf"], tol, count),
-        "right_rotation_infinite": Check(how, errs["right_inf"], tol, count),
-        "log_singular_value_velocity": Check(how + "; divided by s_i", errs["log"], tol, count),
-        "log_singular_value_velocity_normalized": Check(how + "; divided by N s_i", errs["log_n"], tol, count),
-        "log_singular_value_velocity_infinite": Check(how + "; divided by s_i", errs["log_inf"], tol, count),
-        "left_rotation_split": Check(how + _SPLIT_HOW, errs["left_split"], tol, count),
-        "right_rotation_split": Check(how + _SPLIT_HOW, errs["right_split"], tol, count),
+        "singular_value_velocity": check("sv", finite),
+        "singular_value_velocity_normalized": check("sv_n", finite),
+        "singular_value_velocity_infinite": check("sv_inf", infinite),
+        "left_rotation": check("left", finite),
+        "right_rotation": check("right", finite),
+        "left_rotation_infinite": check("left_inf", infinite),
+        "right_rotation_infinite": check("right_inf", infinite),
+        "log_singular_value_velocity": check("log", finite, "; divided by s_i", r"; divided by $s_i$"),
+        "log_singular_value_velocity_normalized": check("log_n", finite, "; divided by N s_i", r"; divided by $N s_i$"),
+        "log_singular_value_velocity_infinite": check("log_inf", infinite, "; divided by s_i", r"; divided by $s_i$"),
+        "left_rotation_split": check("left_split", finite, split_how, split_tex),
+        "right_rotation_split": check("right_split", finite, split_how, split_tex),
     }
 
 
-_SPLIT_HOW = "; F, H from a_N(x, y) as the defining sum of powers (integer N) or from (x - y)/(log x - log y) (N = inf)"
+# the certificate's depths: one random X, G per finite depth, _INFINITE_POINTS at N = inf
+_FINITE_DEPTHS = (1, 2, 3, 5, 1.5, 2.5, 4.5, 7.5)
+_INFINITE_POINTS = 8
 
 
 def _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs) -> None:
@@ -260,19 +286,16 @@ def _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs) -> None:
             got = mp_eval(exprs["log_singular_value_velocity_infinite"], vals)
             errs["log_inf"] = max(errs["log_inf"], rel_err(got, dsv[a] / sv[a]))
         else:
-            got = mp_eval(exprs["log_singular_value_velocity"], vals | {N: depth})
+            got = mp_eval(exprs["log_singular_value_velocity"], vals | {N: mpmath.mpf(depth)})
             errs["log"] = max(errs["log"], rel_err(got, dsv[a] / sv[a]))
-            got = mp_eval(exprs["log_singular_value_velocity_normalized"], vals | {N: depth})
+            got = mp_eval(exprs["log_singular_value_velocity_normalized"], vals | {N: mpmath.mpf(depth)})
             errs["log_n"] = max(errs["log_n"], rel_err(got, dsv[a] / (depth * sv[a])))
         for b in range(a + 1, 3):
             xa, xb = sv[a] ** 2, sv[b] ** 2
             if depth == "inf":
                 mult = (xa - xb) / (mpmath.log(xa) - mpmath.log(xb))
             else:
-                mult = sum(
-                    xa ** (mpmath.mpf(depth - k) / depth) * xb ** (mpmath.mpf(k - 1) / depth)
-                    for k in range(1, depth + 1)
-                )
+                mult = mp_multiplier(xa, xb, depth)
             vals = {F: mult / (sv[a] - sv[b]), H: mult / (sv[a] + sv[b]), g_ij: Gt[a, b], g_ji: Gt[b, a]}
             errs["left_split"] = max(errs["left_split"], rel_err(mp_eval(exprs["left_rotation_split"], vals), Om[a, b]))
             errs["right_split"] = max(

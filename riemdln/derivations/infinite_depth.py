@@ -16,7 +16,17 @@ import mpmath
 from sympy import Abs, Integer, Integral, Product, exp, integrate, limit, log, oo, powsimp, series, simplify
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import certify_limit, compare, mp_eval, random_points, unroll
+from riemdln.derivations._certify import (
+    LIMIT_TEX,
+    certify_limit,
+    compare,
+    depth_labels,
+    depths_tex,
+    mp_eval,
+    mp_multiplier,
+    random_points,
+    unroll,
+)
 from riemdln.derivations._engine import DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import RHO_VALUES, S_VALUES, N, h, i, j, r, rho, s, t, x, y
@@ -127,7 +137,7 @@ def _L(xv, yv):
     return (xv - yv) / (mpmath.log(xv) - mpmath.log(yv))
 
 
-_LIMIT_POINTS = random_points(6, 2, seed=7) + [(2.0, 2.0 * (1 + 1e-8)), (1e-3, 1e3)]
+_LIMIT_POINTS = random_points(8, 2, seed=7) + [(2.0, 2.0 * (1 + 1e-8)), (1e-3, 1e3)]
 
 
 def certify_logmean_limit():
@@ -138,6 +148,7 @@ def certify_logmean_limit():
         _LIMIT_POINTS,
         1e-25,
         "mpmath a_N/N at N = 10^3..10^8, Richardson-extrapolated to N = oo (60 digits)",
+        latex=r"$a_N/N$ by the defining sum (mpmath) at " + LIMIT_TEX,
     )
 
 
@@ -149,6 +160,7 @@ def certify_correction():
         [p for p in _LIMIT_POINTS if abs(mpmath.log(p[0] * p[1])) > 0.1],
         1e-20,
         "N (a_N/N - L) at N = 10^3..10^8, extrapolated (mpmath 60 digits)",
+        latex=r"$N(a_N/N - L)$ at " + LIMIT_TEX,
     )
 
 
@@ -171,17 +183,19 @@ def certify_volume_infinite(exprs) -> dict:
             checks[key] = certify_limit(
                 _normalized_density,
                 lambda *sv, key=key, svals=svals: mp_eval(exprs[key], dict(zip(svals, sv, strict=True))),
-                random_points(4, dim, seed=8 + dim),
+                random_points(8, dim, seed=8 + dim),
                 1e-25,
                 f"normalized d = {dim} density at N = 10^3..10^8, extrapolated (mpmath 60 digits)",
+                latex=rf"the normalized $d = {dim}$ density (product formula) at " + LIMIT_TEX,
             )
     general = exprs["volume_density_infinite_general"]
     checks["volume_density_infinite_general"] = certify_limit(
         _normalized_density,
         lambda *sv: mp_eval(unroll(general, r, len(sv)), {s[a + 1]: v for a, v in enumerate(sv)}),
-        random_points(3, 4, seed=12) + random_points(3, 3, seed=13),
+        random_points(4, 4, seed=12) + random_points(4, 3, seed=13),
         1e-25,
         "normalized density at d = 3, 4, N = 10^3..10^8, extrapolated (mpmath 60 digits)",
+        latex=r"the normalized density (product formula) at $d = 3, 4$, " + LIMIT_TEX,
     )
     rho_general = exprs["volume_density_infinite_rho_general"]
 
@@ -191,9 +205,10 @@ def certify_volume_infinite(exprs) -> dict:
     checks["volume_density_infinite_rho_general"] = certify_limit(
         lambda Nv, *sv: _normalized_density(Nv, *sv) * mpmath.fprod(sv),
         rho_density,
-        random_points(3, 3, seed=14),
+        random_points(8, 3, seed=14),
         1e-25,
         "rho-coordinates (ds = e^rho drho): limit of the normalized density, d = 3 (mpmath 60 digits)",
+        latex=r"$\rho$-coordinates ($ds = e^{\rho}\,d\rho$): the normalized $d = 3$ density at " + LIMIT_TEX,
     )
     for dim in (2, 3):
         key = f"volume_density_infinite_rho_d{dim}"
@@ -202,23 +217,28 @@ def certify_volume_infinite(exprs) -> dict:
             lambda *sv, key=key, dim=dim: mp_eval(
                 exprs[key], {RHO_VALUES[a]: mpmath.log(v) for a, v in enumerate(sv[:dim])}
             ),
-            random_points(3, dim, seed=16 + dim),
+            random_points(8, dim, seed=16 + dim),
             1e-25,
             f"rho-coordinates (ds = e^rho drho): limit of the normalized d = {dim} density (mpmath 60 digits)",
+            latex=rf"$\rho$-coordinates ($ds = e^{{\rho}}\,d\rho$): the normalized $d = {dim}$ density at " + LIMIT_TEX,
         )
     return checks
 
 
 def certify_normalized(expr):
-    """Certificate (numeric): a_N/N against the mpmath defining sum divided by N."""
+    """Certificate (numeric): a_N/N against a_N computed without its closed form (mpmath), divided by N."""
+    depths = (1, 2, 5, 1.5, 4.5)
     return compare(
         lambda xv, yv, Nv: mp_eval(expr, {x: xv, y: yv, N: Nv}),
-        lambda xv, yv, Nv: (
-            mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1)) / Nv
-        ),
-        [p + (n,) for p in random_points(4, 2, seed=15) for n in (1, 2, 5)],
+        lambda xv, yv, Nv: mp_multiplier(xv, yv, Nv) / Nv,
+        [p + (n,) for p in random_points(4, 2, seed=15) for n in depths],
         1e-25,
-        "a_N/N vs the defining sum / N (mpmath 60 digits)",
+        "a_N/N vs the defining sum / N (integer N) or the divided-difference quadrature / N (real N), mpmath 60 digits",
+        latex=(
+            r"$a_N/N$ against the defining sum (integer $N$) or the divided difference of $t^N$ by quadrature "
+            r"(real $N$), divided by $N$ (mpmath 60 digits), " + depths_tex(depth_labels(depths))
+        ),
+        depths=depths,
     )
 
 

@@ -57,7 +57,14 @@ from sympy import (
 )
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import mp_fractional_power, mp_operator_matrix, random_orthogonal, rel_err
+from riemdln.derivations._certify import (
+    depth_labels,
+    depths_tex,
+    mp_fractional_power,
+    mp_operator_matrix,
+    random_orthogonal,
+    rel_err,
+)
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, mu1, mu2, s1, s2, s_i, s_j
@@ -324,23 +331,22 @@ def certify_langevin(exprs) -> dict:
     balanced-factor map; the Y drift against the divergence of the inverse pulled-back metric (mpmath).
     Returns ``{name: Check}``."""
     rnd = random.Random(14)
-    out = {"ito_correction": _certify_ito(exprs, rnd)}
-    out["ito_correction_infinite"] = out["ito_correction"]
+    out = dict(zip(("ito_correction", "ito_correction_infinite"), _certify_ito(exprs, rnd), strict=True))
     out["entropy_drift"] = _certify_drift(exprs, rnd)
     out["log_gibbs_density"], out["log_gibbs_density_factor"] = _certify_log_densities(exprs, rnd)
     out["ito_correction_factor"] = _certify_factor_drift(exprs, rnd)
     return out
 
 
-def _certify_ito(exprs, rnd) -> Check:
+def _certify_ito(exprs, rnd) -> tuple[Check, Check]:
     """c_N = Q diag(kappa) R^T against the divergence formula, d = 2, 3, N = 1, 2, 3, 4.5, inf."""
     kappa = _fn(exprs["ito_correction"], _s, N)
     kappa_inf = _fn(exprs["ito_correction_infinite"], _s)
-    worst, count = 0.0, 0
+    worst, count = {"finite": 0.0, "inf": 0.0}, {"finite": 0, "inf": 0}
     with mpmath.workdps(30):
         h = mpmath.mpf("1e-9")
         for dim in (2, 3):
-            for depth in (1, 2, 3, 4.5, mpmath.inf):
+            for depth in _ITO_DEPTHS:
                 X = _random_matrix(dim, rnd)
                 depth_mp = mpmath.mpf(depth)
                 ref = _divergence_formula(X, depth_mp, h)
@@ -349,14 +355,31 @@ def _certify_ito(exprs, rnd) -> Check:
                 else:
                     got = _spectral_field(X, lambda sv, dm=depth_mp: [kappa(v, dm) for v in sv])
                 scale = max(abs(r) for r in ref) + 1
-                worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
-                count += 1
+                key = "inf" if depth == mpmath.inf else "finite"
+                worst[key] = max(worst[key], float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
+                count[key] += 1
     method = (
         "the divergence formula (divergence of A_N plus A_N times the gradient of log det(A_N)^(-1/2)) by central "
         "differences (h = 1e-9, 30 digits) of the full operator on d x d matrices (defining sum of fractional "
-        "powers; spectral for N = 4.5 and infinite depth), d = 2, 3, N = 1, 2, 3, 4.5 and infinite depth"
+        "powers; spectral for non-integer N and infinite depth), d = 2, 3"
     )
-    return Check(method, worst, 1e-12, count)
+    tex = (
+        r"the divergence formula (divergence of $A_N$ plus $A_N$ times the gradient of $\log\det(A_N)^{-1/2}$) by "
+        r"central differences ($h = 10^{-9}$, 30 digits) of the full operator on $d \times d$ matrices (defining sum "
+        r"of fractional powers; spectral at non-integer $N$ and infinite depth), $d = 2, 3$"
+    )
+    finite = depth_labels(d for d in _ITO_DEPTHS if d != mpmath.inf)
+    return (
+        Check(
+            f"{method}, N = {', '.join(finite)}",
+            worst["finite"],
+            1e-12,
+            count["finite"],
+            latex=f"{tex}, {depths_tex(finite)}",
+            depths=finite,
+        ),
+        Check(f"{method}, N = inf", worst["inf"], 1e-12, count["inf"], latex=rf"{tex}, $N = \infty$", depths=("inf",)),
+    )
 
 
 def _certify_drift(exprs, rnd) -> Check:
@@ -366,7 +389,7 @@ def _certify_drift(exprs, rnd) -> Check:
     with mpmath.workdps(30):
         h = mpmath.mpf("1e-10")
         for dim in (2, 3):
-            for depth in (2, 3, 4.5):
+            for depth in _DRIFT_DEPTHS:
                 X = _random_matrix(dim, rnd)
                 dm = mpmath.mpf(depth)
                 v = _flat(X)
@@ -387,12 +410,18 @@ def _certify_drift(exprs, rnd) -> Check:
                 scale = max(abs(r) for r in ref) + 1
                 worst = max(worst, float(max(abs(g - r) for g, r in zip(got, ref, strict=True)) / scale))
                 count += 1
+    labels = depth_labels(_DRIFT_DEPTHS)
     return Check(
         "A_N (full matrix, defining sum / spectral) times the central-difference gradient of the "
-        "fibre entropy, d = 2, 3, N = 2, 3, 4.5 (30 digits)",
+        f"fibre entropy, d = 2, 3, N = {', '.join(labels)} (30 digits)",
         worst,
         1e-12,
         count,
+        latex=(
+            r"$A_N$ (full matrix, defining sum / spectral) times the central-difference gradient of the fibre "
+            rf"entropy, $d = 2, 3$, {depths_tex(labels)} (30 digits)"
+        ),
+        depths=labels,
     )
 
 
@@ -422,7 +451,7 @@ def _certify_log_densities(exprs, rnd) -> tuple[Check, Check]:
     worst_x, worst_y, count = 0.0, 0.0, 0
     with mpmath.workdps(30):
         h = mpmath.mpf("1e-10")
-        for depth in (2, 3, 4.5):
+        for depth in _DENSITY_DEPTHS:
             dm = mpmath.mpf(depth)
             Y = _random_matrix(2, rnd, 0.5, 1.5)
             X = _unflat(_psi(_flat(Y), dm), 2)
@@ -434,19 +463,30 @@ def _certify_log_densities(exprs, rnd) -> tuple[Check, Check]:
             mv = list(mpmath.svd_r(Y, compute_uv=False))
             worst_y = max(worst_y, rel_err(lgY(mv[0], mv[1], Ev, bv, lv, dm), refY))
             count += 1
+    labels = depth_labels(_DENSITY_DEPTHS)
     check_x = Check(
-        "energy, entropy and half the log-determinant of the full 4x4 operator (defining sum / spectral), N "
-        "= 2, 3, 4.5",
+        "energy, entropy and half the log-determinant of the full 4x4 operator (defining sum / spectral), "
+        f"N = {', '.join(labels)}",
         worst_x,
         1e-14,
         count,
+        latex=(
+            r"energy, entropy and half the log-determinant of the full $4 \times 4$ operator (defining sum / "
+            rf"spectral), {depths_tex(labels)}"
+        ),
+        depths=labels,
     )
     check_y = Check(
         "the dX log-density at the image of Y plus the log-Jacobian of the balanced-factor map by central differences "
-        "(fractional power by eigendecomposition), N = 2, 3, 4.5 (30 digits)",
+        f"(fractional power by eigendecomposition), N = {', '.join(labels)} (30 digits)",
         worst_y,
         1e-12,
         count,
+        latex=(
+            r"the $dX$ log-density at the image of $Y$ plus the log-Jacobian of the balanced-factor map by central "
+            rf"differences (fractional power by eigendecomposition), {depths_tex(labels)} (30 digits)"
+        ),
+        depths=labels,
     )
     return check_x, check_y
 
@@ -462,7 +502,7 @@ def _certify_factor_drift(exprs, rnd) -> Check:
     worst, count = 0.0, 0
     with mpmath.workdps(40):
         hin, hout = mpmath.mpf("1e-15"), mpmath.mpf("1e-7")
-        for depth in (2, 3, 4.5):
+        for depth in _DENSITY_DEPTHS:
             dm = mpmath.mpf(depth)
             Y = _random_matrix(2, rnd, 0.5, 1.5)
             v = _flat(Y)
@@ -478,13 +518,25 @@ def _certify_factor_drift(exprs, rnd) -> Check:
             scale = max(abs(r) for r in div) + 1
             worst = max(worst, float(max(abs(g - r) for g, r in zip(got, div, strict=True)) / scale))
             count += 1
+    labels = depth_labels(_DENSITY_DEPTHS)
     return Check(
         "divergence in Y of the inverse pulled-back metric (constant determinant) by nested central "
-        "differences of the balanced-factor map and the full operator, d = 2, N = 2, 3, 4.5 (40 digits)",
+        f"differences of the balanced-factor map and the full operator, d = 2, N = {', '.join(labels)} (40 digits)",
         worst,
         1e-12,
         count,
+        latex=(
+            r"divergence in $Y$ of the inverse pulled-back metric (constant determinant) by nested central differences "
+            rf"of the balanced-factor map and the full operator, $d = 2$, {depths_tex(labels)} (40 digits)"
+        ),
+        depths=labels,
     )
+
+
+# the certificates' depths
+_ITO_DEPTHS = (1, 2, 3, 4.5) + (mpmath.inf,) * 4
+_DRIFT_DEPTHS = (2, 3, 4.5, 2.5)
+_DENSITY_DEPTHS = (2, 3, 4, 5, 1.5, 2.5, 4.5, 7.5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import mpmath
 from sympy import IndexedBase, Matrix, Sum, simplify, symbols
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal
+from riemdln.derivations._certify import depth_labels, depths_tex, mp_eval, mp_operator_matrix, random_orthogonal
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.jacobian import svd_differential
@@ -85,7 +85,7 @@ def _certify_svd_metric(G_svd) -> Check:
     rnd = random.Random(23)
     worst, count = 0.0, 0
     with mpmath.workdps(50):
-        for depth in (1, 2, 3, 5):
+        for depth in _DEPTHS:
             sv = sorted((mpmath.mpf(rnd.uniform(0.3, 3.0)) for _ in range(2)), reverse=True)
             Q, R = random_orthogonal(2, rnd), random_orthogonal(2, rnd)
             J2 = mpmath.matrix([[0, -1], [1, 0]])  # Omega = omega (E_21 - E_12), as in the jacobian derivation
@@ -110,18 +110,28 @@ def _certify_svd_metric(G_svd) -> Check:
             for u in range(4):
                 for v in range(4):
                     G[u, v] = (vecs[u].T * A_inv * vecs[v])[0]
-            formula = G_svd.subs({S_VALUES[0]: sv[0], S_VALUES[1]: sv[1], N: depth})
+            formula = G_svd.subs({S_VALUES[0]: sv[0], S_VALUES[1]: sv[1], N: mpmath.mpf(depth)})
             scale = max(abs(G[u, v]) for u in range(4) for v in range(4))
             err = max(abs(mp_eval(formula[u, v], {}) - G[u, v]) for u in range(4) for v in range(4)) / scale
             worst = max(worst, float(err))
             count += 1
+    labels = depth_labels(_DEPTHS)
     return Check(
         "Gram matrix of the SVD-coordinate tangents (central differences, h = 1e-15, mpmath 50 digits) "
-        "in tr(Z^T A_N^-1 Z), A_N from fractional matrix powers at a random rotated X, N = 1, 2, 3, 5",
+        f"in tr(Z^T A_N^-1 Z), A_N by its definition at a random rotated X, N = {', '.join(labels)}",
         worst,
         1e-25,
         count,
+        latex=(
+            r"Gram matrix of the SVD-coordinate tangents (central differences, $h = 10^{-15}$, mpmath 50 digits) in "
+            r"$\operatorname{tr}(Z^T A_N^{-1} Z)$, $A_N$ by its definition (fractional matrix powers; the "
+            r"Fr\'echet derivative of $t^N$ at non-integer $N$) at a random rotated $X$, " + depths_tex(labels)
+        ),
+        depths=labels,
     )
+
+
+_DEPTHS = (1, 2, 3, 5, 1.5, 2.5, 4.5, 7.5)
 
 
 # ---------------------------------------------------------------------------------------------

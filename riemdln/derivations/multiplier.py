@@ -9,12 +9,14 @@ branch of the ``Piecewise`` it returns (:math:`x \ne y`); the diagonal is summed
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import mpmath
 from sympy import Matrix, Sum, diag, limit, simplify, zeros
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import compare, random_points
-from riemdln.derivations._engine import DerivationError, Result, derivation
+from riemdln.derivations._certify import compare, depth_labels, depths_tex, mp_multiplier, random_points
+from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import N, N_int, k, s1, s2, s3, x, y
 from riemdln.functions import dln_multiplier, generic_branch
@@ -109,23 +111,37 @@ def spectral_form(svals) -> Matrix:
     return expected.subs(N_int, N)
 
 
-def certify_multiplier():
-    """Certificate (numeric): the stable numpy kernel against the mpmath defining sum, N = 1..8."""
+def certify_multiplier() -> dict[str, Check]:
+    """Certificate (numeric): the stable numpy kernel against a_N computed without its closed form (mpmath).
+
+    Integer N: the defining sum. Real N: the divided difference of t^N at x^(1/N), y^(1/N) by quadrature.
+    Returns the checks of the multiplier, of its diagonal x = y and of its value at y = 0.
+    """
     from riemdln import kernels
 
-    def mp_sum(xv, yv, Nv):
-        return mpmath.fsum(xv ** ((Nv - kk) / Nv) * yv ** ((kk - 1) / Nv) for kk in range(1, int(Nv) + 1))
+    def twin(xv, yv, Nv):
+        return mpmath.mpf(float(kernels.dln_multiplier(float(xv), float(yv), float(Nv))))
 
-    pts = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in (1, 2, 3, 5, 8)]
-    pts += [(xv, xv, Nv) for (xv,) in random_points(4, 1, seed=2) for Nv in (1, 2, 7)]
-    pts += [(xv, 0, Nv) for (xv,) in random_points(4, 1, seed=3) for Nv in (1, 2, 7)]
-    return compare(
-        lambda xv, yv, Nv: mpmath.mpf(float(kernels.dln_multiplier(float(xv), float(yv), float(Nv)))),
-        mp_sum,
-        pts,
-        1e-13,
-        "numpy twin vs mpmath defining sum, integer N = 1..8, x = y and y = 0 included",
+    integer, real = (1, 2, 3, 5, 8), (1.5, 2.5, 4.5, 7.5)
+    generic = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in integer]
+    generic += [(xv, yv, Nv) for (xv, yv) in random_points(6, 2, seed=4) for Nv in real]
+    diagonal = [(xv, xv, Nv) for (xv,) in random_points(4, 1, seed=2) for Nv in (1, 2, 7, 1.5, 4.5)]
+    at_zero = [(xv, 0, Nv) for (xv,) in random_points(4, 1, seed=3) for Nv in (1, 2, 7, 1.5, 4.5)]
+    how = "numpy twin vs mpmath: the defining sum (integer N), the divided difference of t^N by quadrature (real N)"
+    tex = (
+        r"numpy twin against mpmath: the defining sum (integer $N$), the divided difference of $t^N$ at "
+        r"$x^{1/N}, y^{1/N}$ by quadrature (real $N$)"
     )
+    out = {}
+    for key, pts, where, where_tex in (
+        ("multiplier", generic + diagonal + at_zero, "; x = y and y = 0 included", r"; $x = y$ and $y = 0$ included"),
+        ("diagonal", diagonal, " at x = y", r" at $x = y$"),
+        ("at_zero", at_zero, " at y = 0", r" at $y = 0$"),
+    ):
+        labels = depth_labels(p[2] for p in pts)
+        check = compare(twin, mp_multiplier, pts, 1e-13, f"{how}{where}, N = {', '.join(labels)}")
+        out[key] = replace(check, latex=f"{tex}{where_tex}, {depths_tex(labels)}", depths=labels)
+    return out
 
 
 @derivation("multiplier", title="The multiplier $a_N$ from the defining sum of $A_N$")
@@ -135,7 +151,7 @@ def derive_multiplier(deps) -> Result:
     at_zero = multiplier_at_zero(quotient)
     check_special_function(quotient, diagonal, at_zero)
     spectral = {f"spectral_d{len(svals)}": spectral_form(svals) for svals in ((s1, s2), (s1, s2, s3))}
-    check = certify_multiplier()
+    checks = certify_multiplier()
     real = {N_int: N}
     exprs = {
         "defining_sum": defining_sum(x, y).subs(real),
@@ -145,7 +161,7 @@ def derive_multiplier(deps) -> Result:
         "multiplier": dln_multiplier(x, y, N),
         **spectral,
     }
-    return Result(exprs, checks={"multiplier": check, "diagonal": check, "at_zero": check})
+    return Result(exprs, checks=checks)
 
 
 # ---------------------------------------------------------------------------------------------

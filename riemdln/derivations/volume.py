@@ -18,7 +18,16 @@ import mpmath
 from sympy import Abs, Integer, Product, exp, powsimp, simplify, sqrt
 
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._certify import mp_eval, mp_operator_matrix, random_orthogonal, rel_err, unroll
+from riemdln.derivations._certify import (
+    depth_labels,
+    depths_tex,
+    mp_eval,
+    mp_multiplier,
+    mp_operator_matrix,
+    random_orthogonal,
+    rel_err,
+    unroll,
+)
 from riemdln.derivations._engine import Check, DerivationError, Result, derivation
 from riemdln.derivations._entries import Entry
 from riemdln.derivations.symbols import MU_VALUES, RHO_VALUES, S_VALUES, N, i, j, m, mu, n, r, rho, s
@@ -159,11 +168,11 @@ def certify_volume(exprs) -> dict:
 def _certify(exprs) -> dict:
     """|J| det(A_N)^(-1/2) with A_N from fractional matrix powers of a random rotated X (mpmath)."""
     rnd = random.Random(5)
-    errs = dict.fromkeys(("d", "lebesgue", "general", "mu", "rho"), 0.0)
-    count = 0
+    errs = dict.fromkeys(("d2", "d3", "lebesgue2", "lebesgue3", "general", "mu2", "mu3", "rho2", "rho3"), 0.0)
+    counts = dict.fromkeys((2, 3, 4), 0)
     with mpmath.workdps(40):
         for dim in (2, 3, 4):
-            for depth in (1, 2, 3):
+            for depth in _DEPTHS[dim]:
                 for _ in range(2 if dim < 4 else 1):
                     svals = sorted((mpmath.mpf(rnd.uniform(0.2, 3.0)) for _ in range(dim)), reverse=True)
                     Q, R = random_orthogonal(dim, rnd), random_orthogonal(dim, rnd)
@@ -176,59 +185,91 @@ def _certify(exprs) -> dict:
                     general = unroll(exprs["volume_density_general"], r, dim)
                     values = {s[a + 1]: svals[a] for a in range(dim)} | {N: depth}
                     errs["general"] = max(errs["general"], rel_err(mp_eval(general, values), brute))
-                    count += 1
+                    counts[dim] += 1
                     if dim > 3:
                         continue
                     values = dict(zip(S_VALUES, svals, strict=False)) | {N: depth}
-                    errs["d"] = max(errs["d"], rel_err(mp_eval(exprs[f"volume_density_d{dim}"], values), brute))
-                    errs["lebesgue"] = max(
-                        errs["lebesgue"],
-                        rel_err(mp_eval(exprs[f"volume_density_lebesgue_d{dim}"], values), inv_sqrt_det),
-                    )
+                    got = mp_eval(exprs[f"volume_density_d{dim}"], values)
+                    errs[f"d{dim}"] = max(errs[f"d{dim}"], rel_err(got, brute))
+                    got = mp_eval(exprs[f"volume_density_lebesgue_d{dim}"], values)
+                    errs[f"lebesgue{dim}"] = max(errs[f"lebesgue{dim}"], rel_err(got, inv_sqrt_det))
                     # change of variables, derivative by mpmath: s = mu^N, s = e^rho
-                    mus = [v ** (mpmath.mpf(1) / depth) for v in svals]
-                    dsdmu = mpmath.fprod(mpmath.diff(lambda u, depth=depth: u**depth, mv) for mv in mus)
+                    mus = [v ** (1 / mpmath.mpf(depth)) for v in svals]
+                    dsdmu = mpmath.fprod(mpmath.diff(lambda u, depth=depth: u ** mpmath.mpf(depth), mv) for mv in mus)
                     got = mp_eval(
                         exprs[f"volume_density_mu_d{dim}"], dict(zip(MU_VALUES, mus, strict=False)) | {N: depth}
                     )
-                    errs["mu"] = max(errs["mu"], rel_err(got, brute * dsdmu))
+                    errs[f"mu{dim}"] = max(errs[f"mu{dim}"], rel_err(got, brute * dsdmu))
                     rhos = [mpmath.log(v) for v in svals]
                     dsdrho = mpmath.fprod(mpmath.diff(mpmath.exp, rv) for rv in rhos)
                     got = mp_eval(
                         exprs[f"volume_density_rho_d{dim}"], dict(zip(RHO_VALUES, rhos, strict=False)) | {N: depth}
                     )
-                    errs["rho"] = max(errs["rho"], rel_err(got, brute * dsdrho))
-    what = (
-        "vs |J| det(A_N)^(-1/2), A_N assembled from fractional matrix powers (mpmath eigsy) of a random "
-        "rotated X, N = 1..3, 40 digits"
+                    errs[f"rho{dim}"] = max(errs[f"rho{dim}"], rel_err(got, brute * dsdrho))
+    every = depth_labels(v for dim in (2, 3, 4) for v in _DEPTHS[dim])
+
+    def what(dims):
+        dims_s = ", ".join(map(str, dims))
+        ls = depth_labels(v for dim in dims for v in _DEPTHS[dim])
+        plain = (
+            f"vs |J| det(A_N)^(-1/2), A_N by its definition (fractional matrix powers, mpmath eigsy; the Frechet "
+            f"derivative of t^N at non-integer N) at random rotated X, d = {dims_s}, N = {', '.join(ls)}, 40 digits"
+        )
+        tex = (
+            r"against $|J| \det(A_N)^{-1/2}$, $A_N$ by its definition (fractional matrix powers, mpmath "
+            r"\texttt{eigsy}; the Fr\'echet derivative of $t^N$ at non-integer $N$) at random rotated $X$, "
+            rf"$d = {dims_s}$, {depths_tex(ls)}, 40 digits"
+        )
+        return plain, tex, ls
+
+    out = {}
+    for dim in (2, 3):
+        plain, tex, ls = what((dim,))
+        out[f"volume_density_d{dim}"] = Check(
+            f"density {plain}", errs[f"d{dim}"], 1e-25, counts[dim], latex=f"density {tex}", depths=ls
+        )
+        out[f"volume_density_lebesgue_d{dim}"] = Check(
+            f"det(A_N)^(-1/2) {plain}",
+            errs[f"lebesgue{dim}"],
+            1e-25,
+            counts[dim],
+            latex=rf"$\det(A_N)^{{-1/2}}$ {tex}",
+            depths=ls,
+        )
+    plain, tex, ls = what((2, 3, 4))
+    assert ls == every
+    out["volume_density_general"] = Check(
+        f"product formula {plain}",
+        errs["general"],
+        1e-25,
+        sum(counts.values()),
+        latex=f"product formula {tex}",
+        depths=ls,
     )
-    check_d = Check(f"d = 2, 3 density {what}", errs["d"], 1e-25, count)
-    out = {f"volume_density_d{dim}": check_d for dim in (2, 3)}
-    out.update(
-        {
-            f"volume_density_lebesgue_d{dim}": Check(f"det(A_N)^(-1/2) {what}", errs["lebesgue"], 1e-25, count)
-            for dim in (2, 3)
-        }
-    )
-    out["volume_density_general"] = Check(f"product formula at d = 2, 3, 4 {what}", errs["general"], 1e-25, count)
-    out.update(
-        {
-            f"volume_density_mu_d{dim}": Check(
-                f"mu-density {what}, times ds/dmu (mpmath.diff)", errs["mu"], 1e-20, count
-            )
-            for dim in (2, 3)
-        }
-    )
-    out.update(
-        {
-            f"volume_density_rho_d{dim}": Check(
-                f"rho-density {what}, times ds/drho (mpmath.diff)", errs["rho"], 1e-20, count
-            )
-            for dim in (2, 3)
-        }
-    )
+    for dim in (2, 3):
+        plain, tex, ls = what((dim,))
+        out[f"volume_density_mu_d{dim}"] = Check(
+            f"mu-density {plain}, times ds/dmu (mpmath.diff)",
+            errs[f"mu{dim}"],
+            1e-20,
+            counts[dim],
+            latex=rf"$\mu$-density {tex}, times $ds/d\mu$ (\texttt{{mpmath.diff}})",
+            depths=ls,
+        )
+        out[f"volume_density_rho_d{dim}"] = Check(
+            f"rho-density {plain}, times ds/drho (mpmath.diff)",
+            errs[f"rho{dim}"],
+            1e-20,
+            counts[dim],
+            latex=rf"$\rho$-density {tex}, times $ds/d\rho$ (\texttt{{mpmath.diff}})",
+            depths=ls,
+        )
     out["volume_density_rank_r"] = _certify_rank_r()
     return out
+
+
+# the depths of the volume certificates, by dimension (non-integer N: A_N as the Frechet derivative of t^N)
+_DEPTHS = {2: (1, 2, 3, 1.5, 4.5), 3: (1, 2, 3, 1.5, 4.5), 4: (1, 2, 3, 2.5)}
 
 
 def _certify_rank_r():
@@ -237,7 +278,7 @@ def _certify_rank_r():
     worst, count = 0.0, 0
     with mpmath.workdps(40):
         for mm, nn, rr in ((3, 2, 1), (3, 3, 2), (4, 3, 2), (2, 2, 1)):
-            for depth in (1, 2, 3):
+            for depth in _RANK_R_DEPTHS:
                 svals = sorted((mpmath.mpf(rnd.uniform(0.3, 2.5)) for _ in range(rr)), reverse=True)
                 # tangent directions in the SVD frame: dS + Omega S - S Theta (r x r), K S ((m-r) x r), S L^T
                 dirs = []
@@ -268,12 +309,7 @@ def _certify_rank_r():
                 padded_n = list(svals) + [0] * (nn - rr)
 
                 def mult(xv, yv, depth=depth):
-                    if depth == 1:
-                        return mpmath.mpf(1)
-                    return mpmath.fsum(
-                        xv ** (mpmath.mpf(depth - kk) / depth) * yv ** (mpmath.mpf(kk - 1) / depth)
-                        for kk in range(1, depth + 1)
-                    )
+                    return mpmath.mpf(1) if depth == 1 else mp_multiplier(xv, yv, depth)
 
                 W = [[mult(padded_m[a] ** 2, padded_n[b] ** 2) for b in range(nn)] for a in range(mm)]
                 G = mpmath.matrix(len(dirs), len(dirs))
@@ -283,20 +319,32 @@ def _certify_rank_r():
                             Zp[a, b] * Zq[a, b] / W[a][b] for a in range(mm) for b in range(nn) if W[a][b] != 0
                         )
                 brute = mpmath.sqrt(mpmath.det(G))
-                formula = mpmath.mpf(depth) ** (-mpmath.mpf(rr) / 2)
+                dv = mpmath.mpf(depth)
+                formula = dv ** (-mpmath.mpf(rr) / 2)
                 for a in range(rr):
-                    formula *= svals[a] ** (mpmath.mpf(mm + nn - 2 * rr - depth + 1) / depth)
+                    formula *= svals[a] ** ((mm + nn - 2 * rr - dv + 1) / dv)
                     for b in range(a + 1, rr):
-                        formula *= abs(svals[a] ** (mpmath.mpf(2) / depth) - svals[b] ** (mpmath.mpf(2) / depth))
+                        formula *= abs(svals[a] ** (2 / dv) - svals[b] ** (2 / dv))
                 worst = max(worst, float(abs(formula - brute) / brute))
                 count += 1
+    labels = depth_labels(_RANK_R_DEPTHS)
     return Check(
-        "rank-r stratum formula vs sqrt(det Gram) of its tangent directions in g^N (defining-sum multipliers), "
-        "(m, n, r) in {(3,2,1), (3,3,2), (4,3,2), (2,2,1)}, N = 1..3, mpmath 40 digits",
+        "rank-r stratum formula vs sqrt(det Gram) of its tangent directions in g^N (multipliers by the defining sum, "
+        "or the divided-difference quadrature at non-integer N), (m, n, r) in {(3,2,1), (3,3,2), (4,3,2), (2,2,1)}, "
+        f"N = {', '.join(labels)}, mpmath 40 digits",
         worst,
         1e-25,
         count,
+        latex=(
+            r"rank-$r$ stratum formula against $\sqrt{\det \mathrm{Gram}}$ of its tangent directions in $g^N$ "
+            r"(multipliers by the defining sum, or the divided difference of $t^N$ by quadrature at non-integer $N$), "
+            r"$(m, n, r) \in \{(3,2,1), (3,3,2), (4,3,2), (2,2,1)\}$, " + depths_tex(labels) + ", mpmath 40 digits"
+        ),
+        depths=labels,
     )
+
+
+_RANK_R_DEPTHS = (1, 2, 3, 2.5)
 
 
 # ---------------------------------------------------------------------------------------------
