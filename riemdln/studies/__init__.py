@@ -33,6 +33,7 @@ STUDY_NAMES = (
     "volume_bias",
     "razin_cohen",
     "deep_completion",
+    "achl19",
     "depth_threshold",
     "curvature",
     "geodesics",
