@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--paper",
         action="store_true",
-        help="the full grids (deep_completion: 100x100, 6 observation counts, 5 seeds, N = 1..8, inf); "
-        "hours on 2 cores, meant for --scheduler",
+        help="the full grids (deep_completion: 100x100, 6 observation counts, 5 seeds, N = 1..8, inf; achl19: "
+        "reruns its shipped grid); hours on 2 cores, meant for --scheduler",
     )
     r.add_argument(
         "--jobs", type=int, default=None, help="local worker processes for the sweeps (default: the cores, at most 4)"

@@ -34,6 +34,7 @@ STUDY_NAMES = (
     "implicit_bias",
     "razin_cohen",
     "deep_completion",
+    "achl19",
     "depth_threshold",
     "curvature",
     "geodesics",
