@@ -400,15 +400,16 @@ class _Evaluation:
         tol = SAFETY * (
             2 * u * st["wn1"]
             + u * (N + 2 * w) * st["gn"]
-            + u * N * w * H * st["wprod"][:, None] * st["sp"]
+            + u * N * math.sqrt(w) * H * st["xabs"][:, None] * st["sp"] / w
             + iv * st["gchange"]
         )
         self.tol["layer_updates"] = tol
         why = (
             "||D_j + h G_j|| / ||h G_j||: the step of each layer against minus the time step h (learning rate "
             "times steps) times the gradient of E(W_N...W_1); tolerance 10 [2u ||W_j|| + (N + 2w) u ||h G_j|| + "
-            "N w u H ||S_j|| ||P_j|| prod||W|| h + (s-1)/(2s) ||h (G_j(k+1) - G_j(k))||] (H: the measured size of "
-            "the Hessian, rounding of X entering the gradient)"
+            "N u w^(-1/2) H || |W_N|...|W_1| || ||S_j|| ||P_j|| h + (s-1)/(2s) ||h (G_j(k+1) - G_j(k))||] (the third "
+            "term: the rounding of X, of typical size N sqrt(w) u || |W_N|...|W_1| ||, through the Hessian (H, "
+            "measured along the run) and the layer's factors (a random error is shrunk by 1/w on the way))"
         )
         self.checks["layer_updates"] = judged(
             "layer_updates", st["en"], tol, st["gn"], steps=run.steps[:-1], why=why, per_layer=True
@@ -429,9 +430,9 @@ class _Evaluation:
         tol = SAFETY * (
             st["vsecond"]
             + run.interval * st["vchange"]
-            + 2 * u * N * w * st["wprod"]
+            + 2 * u * N * math.sqrt(w) * st["xabs"]
             + u * (N + 2 * w) * st["vscale"]
-            + u * N * w * H * st["wprod"] * h * st["aop"]
+            + u * N * math.sqrt(w) * H * st["xabs"] * h * st["aop"] / w
             + drift
         )
         target = "A_N(X_k) grad E(X_k) (raw, depth N)" if self.balanced else "the network's own preconditioner"
