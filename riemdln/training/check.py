@@ -202,8 +202,9 @@ def check_training(
       pass (with an energy); without one, the balance residual is first order
       (median relative residual > 0.05) and only at the pairs that contain that layer.
     - *Sequential (in-place) updates*: each layer's gradient taken after the previous layers were updated.
-      :math:`R_j = \Delta_j\Delta_j^T - \eta\,S_j^T\,D^2E[S_j\Delta_j P_{j-1}]P_{j-1}^TW_j^T + O(\eta^3)`: second
-      order, at every pair. With an energy the steps match the sequentially evaluated gradients exactly.
+      :math:`R_j = \Delta_j\Delta_j^T - \eta\,S_j^T\,D^2E[S_j\Delta_j P'_{j-1}]P'^T_{j-1}W_j(k+1)^T` with
+      :math:`S_j = W_N\cdots W_{j+1}` and :math:`P'_{j-1}` the already updated layers below (exact for a quadratic
+      E): second order, at every pair. With an energy the steps match the sequentially evaluated gradients exactly.
     - *Momentum* (heavy ball, :math:`\Delta(k) = \mu\Delta(k-1) - \eta G(k)`): :math:`R_j(k) = \mu R'_j(k)` with
       :math:`R'_j(k) = W_{j+1}(k)^T\Delta_{j+1}(k-1) - \Delta_j(k-1)W_j(k)^T`; the fitted μ explains the
       residual to rounding. *Adam and other adaptive methods*: steps not along the gradient, a first-order
