@@ -372,12 +372,16 @@ class _Evaluation:
             name="factor_order",
             status="failed" if flipped else "passed",
             passed=not flipped,
-            value=rev.value,
-            tolerance=rev.tolerance,
+            value=rev.value if flipped else None,
+            tolerance=rev.tolerance if flipped else None,
             why="fails if the balance residual vanishes for the factors multiplied in the opposite order and not "
-            "in the declared one; value: the reversed order's worst relative residual",
-            numbers={"reversed_max_ratio": rev.numbers["max_ratio_to_tolerance"]},  # type: ignore[arg-type]
-            worst_step=rev.worst_step,
+            "in the declared one; the numbers are the reversed order's worst relative residual and its ratio to "
+            "the tolerance",
+            numbers={  # type: ignore[arg-type]
+                "reversed_worst_relative": float(rev.value or 0.0),
+                "reversed_max_ratio": rev.numbers["max_ratio_to_tolerance"],
+            },
+            worst_step=rev.worst_step if flipped else None,
         )
 
     def _hessian_estimate(self) -> float:
@@ -444,16 +448,7 @@ class _Evaluation:
         )
         c = float(st["vdot"].sum() / st["vnorm"].sum()) if st["vnorm"].sum() > 0 else 1.0
         self.fits["velocity_scale"] = c
-        self.checks["velocity"] = judged(
-            "velocity",
-            st["vdev"],
-            tol,
-            st["vscale"],
-            steps=run.steps[:-1],
-            why=why,
-            per_layer=False,
-            extra={"velocity_scale": c},
-        )
+        self._judge("velocity", st["vdev"], tol, st["vscale"], why, False, extra={"velocity_scale": c})
 
     def _identity_check(self) -> None:
         run, st = self.run, self.stats
@@ -469,15 +464,19 @@ class _Evaluation:
             "for gradient descent; tolerance 10 [(2 + w) u sum ||W||^2 + (N + 2w) u (||W|| ||D|| + h^2 ||G||^2)] "
             "(the D_j are differences of O(1) matrices: steps where the identity is below rounding say nothing)"
         )
-        self.checks["balance_identity"] = judged(
+        self._judge(
             "balance_identity",
             st["ident_err"],
             tol,
             st["ident_scale"],
-            steps=run.steps[:-1],
-            why=why,
-            per_layer=True,
+            why,
+            True,
             extra={"informative_fraction": informative},
+        )
+
+    def _judge(self, name, value, tol, scale, why: str, per_layer: bool, extra: dict | None = None) -> None:
+        self.checks[name] = judged(
+            name, value, tol, scale, steps=self.run.steps[:-1], why=why, per_layer=per_layer, extra=extra
         )
 
     def gd_consistent(self) -> bool:

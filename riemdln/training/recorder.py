@@ -55,7 +55,7 @@ class TrainingRecorder:
     >>> import numpy as np
     >>> rec = TrainingRecorder(every=2, max_records=3)
     >>> for step in range(9):
-    ...     rec.record(step, [np.full((2, 2), float(step))])
+    ...     kept = rec.record(step, [np.full((2, 2), float(step))])
     >>> rec.steps, rec.every
     ((0, 4, 8), 4)
     """
