@@ -265,6 +265,11 @@ def test_bad_input():
         check_training(recs, lr=lr, times=[0, 1, 2, 3, 4])
     with pytest.raises(RiemdlnValueError, match=r"`weights\[0\]\[0\]` must be a real 2-d matrix"):
         check_training([[np.zeros((2, 2, 2))], [np.zeros((2, 2, 2))]])
+    same = [np.eye(3), np.eye(3)]
+    with pytest.raises(RiemdlnValueError, match=r"`weights\[1\]\[0\]` is the same object as `weights\[0\]\[0\]`"):
+        check_training([same, same])  # the same arrays appended at every step, updated in place
+    with pytest.raises(RiemdlnValueError, match=r"`weights\[1\]\[1\]` shares memory with `weights\[0\]\[1\]`"):
+        check_training([[np.eye(3), same[1]], [np.eye(3), same[1][:]]])  # views of one array
     with pytest.raises(RiemdlnValueError, match="`energy` must be a riemdln energy"):
         check_training(recs, lr=lr, energy="quadratic")
 

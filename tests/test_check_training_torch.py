@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import training_runs as tr
 
+import riemdln
 from riemdln import TrainingRecorder, check_training
 
 torch = pytest.importorskip("torch")
@@ -106,3 +107,11 @@ def test_jax_arrays_give_the_same_check_as_numpy(setup):
     recs = [[w.astype(np.float32) for w in r] for r in tr.train(p, W0, lr, 10)]
     a = check_training([[jnp.asarray(w) for w in r] for r in recs], lr=lr, energy=p)
     assert a == check_training(recs, lr=lr, energy=p)
+
+
+def test_recording_the_live_parameters_is_refused(setup):
+    p, W0, lr = setup
+    net = _net(W0, torch.float32)
+    records = [[layer.weight for layer in net] for _ in range(3)]  # no clone: one tensor per layer, updated in place
+    with pytest.raises(riemdln.RiemdlnValueError, match="is the same object"):
+        check_training(records, lr=lr)
