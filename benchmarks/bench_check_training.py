@@ -91,13 +91,14 @@ def main() -> None:
     X0 = rng.standard_normal((d, d))
     X0 *= 0.5 * s / np.linalg.norm(X0, 2)
     W0 = riemdln.balanced_factors(X0, N, rng=0)
-    rec, w_train, _ = timed(lambda: train(p, W0, lr, K))
-    print(f"{d}x{d}, depth {N}, {K} steps at lr = {lr:.3g}; training (numpy) {w_train:.2f} s wall")
+    rec, w_train, c_train = timed(lambda: train(p, W0, lr, K))
+    print(f"{d}x{d}, depth {N}, {K} steps at lr = {lr:.3g}; training (numpy) {w_train:.2f} s wall, {c_train:.2f} s cpu")
     print(f"{'':<44} {'wall s':>8} {'cpu s':>8}")
     c, w1, c1 = timed(lambda: riemdln.check_training(rec, lr=lr, energy=p))
     print(f"{'check, no reference flow':<44} {w1:8.2f} {c1:8.2f}   {c.findings} consistent={c.consistent}")
     times = np.arange(K + 1) * lr
     X0e = np.linalg.multi_dot(W0[::-1]) if N > 2 else W0[-1] @ W0[0]
+    riemdln.end_to_end_flow(p, X0e, depth=N, t_final=float(times[10]), t_eval=times[:11])  # warm-up (imports, JIT)
     res, wf, cf = timed(lambda: riemdln.end_to_end_flow(p, X0e, depth=N, t_final=float(times[-1]), t_eval=times))
     print(f"{'the flow alone (end_to_end_flow, t = k lr)':<44} {wf:8.2f} {cf:8.2f}   {res.status.name}")
     c2, w2, c2t = timed(lambda: riemdln.check_training(rec, lr=lr, energy=p, reference_flow=True))
@@ -111,7 +112,8 @@ def main() -> None:
     print(f"\nrecorder memory, {K} steps recorded (one record = {record_mb:.2f} MB):")
     for m in (50, K + 1):
         mb, kept = memory(K, d, N, m)
-        print(f"  max_records = {m:<5} kept {kept:<5} peak RSS growth {mb:8.1f} MB (records alone {kept * record_mb:.1f} MB)")
+        alone = kept * record_mb
+        print(f"  max_records = {m:<5} kept {kept:<5} peak RSS growth {mb:8.1f} MB (records alone {alone:.1f} MB)")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
