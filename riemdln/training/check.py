@@ -145,7 +145,8 @@ def check_training(
     :math:`\|X_{k+1} - X_k - \sum_j W_N\cdots\Delta_j\cdots W_1\|` plus rounding. **Balance identity**
     (every-step records): :math:`D_j(k+1) - D_j(k) = \eta^2(G_{j+1}^TG_{j+1} - G_jG_j^T)` exactly.
     **Reference flow** (``reference_flow=True``): :math:`X_k` against riemdln's exact flow at :math:`t = k\eta`
-    (:func:`riemdln.end_to_end_flow` from a balanced start, :func:`riemdln.factor_flow` otherwise); with
+    (:func:`riemdln.end_to_end_flow` from a balanced start, :func:`riemdln.factor_flow` otherwise; its numbers
+    also compare the loss and the singular values); with
     ``refinement`` (the same run at :math:`\eta/2`) the order of the deviation is estimated (1 for
     gradient descent).
 
