@@ -61,16 +61,23 @@ def train(p, W0, lr, steps, momentum=0.0, max_records=None):
 
 
 def memory(steps: int, size: int, depth: int, max_records: int) -> float:
+    # VmHWM (peak resident set) of the fresh process; getrusage's ru_maxrss would include the forked parent's
     code = textwrap.dedent(
         f"""
-        import resource, numpy as np, riemdln
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        import numpy as np, riemdln
+
+        def hwm():
+            for line in open("/proc/self/status"):
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+
         rec = riemdln.TrainingRecorder(every=1, max_records={max_records})
         W = [np.random.default_rng(j).standard_normal(({size}, {size})) for j in range({depth})]
+        base = hwm()
         for k in range({steps}):
             W = [w * (1 + 1e-6) for w in W]
             rec.record(k, W)
-        print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024, len(rec))
+        print(hwm() - base, len(rec))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
@@ -115,6 +122,7 @@ def main() -> None:
         alone = kept * record_mb
         print(f"  max_records = {m:<5} kept {kept:<5} peak RSS growth {mb:8.1f} MB (records alone {alone:.1f} MB)")
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    print("(the process holds two recorded runs and the flows' trajectories)")
 
 
 if __name__ == "__main__":
