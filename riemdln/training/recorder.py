@@ -29,8 +29,8 @@ class TrainingRecorder:
     every step.
 
     Memory is bounded: when ``max_records`` records are held, every second one is dropped (the first stays)
-    and the spacing doubles, so the records stay evenly spaced in steps and at most ``max_records`` matrices
-    tuples are ever held (about ``max_records * sum(W_j.size) * 8`` bytes).
+    and the spacing doubles, so the records stay evenly spaced in steps and at most ``max_records`` records
+    are ever held (about ``max_records * sum(W_j.size) * 8`` bytes).
 
     Parameters
     ----------
