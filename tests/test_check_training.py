@@ -265,6 +265,11 @@ def test_bad_input():
         check_training(recs, lr=lr, times=[0, 1, 2, 3, 4])
     with pytest.raises(RiemdlnValueError, match=r"`weights\[0\]\[0\]` must be a real 2-d matrix"):
         check_training([[np.zeros((2, 2, 2))], [np.zeros((2, 2, 2))]])
+    same = [np.eye(3), np.eye(3)]
+    with pytest.raises(RiemdlnValueError, match=r"`weights\[1\]\[0\]` is the same object as `weights\[0\]\[0\]`"):
+        check_training([same, same])  # the same arrays appended at every step, updated in place
+    with pytest.raises(RiemdlnValueError, match=r"`weights\[1\]\[1\]` shares memory with `weights\[0\]\[1\]`"):
+        check_training([[np.eye(3), same[1]], [np.eye(3), same[1][:]]])  # views of one array
     with pytest.raises(RiemdlnValueError, match="`energy` must be a riemdln energy"):
         check_training(recs, lr=lr, energy="quadratic")
 
@@ -293,3 +298,30 @@ def test_summary_and_plot():
     fig = c.plot()
     assert len(fig.axes) == 3
     assert math.isfinite(c.checks["velocity"].value)
+
+
+def test_sequential_residual_structure():
+    """The derivation behind the sequential-updates rule, certified on a planted run.
+
+    Forward in-place updates: layer j's gradient is taken with layers 1..j-1 already updated. For a quadratic E
+    the balance residual is exactly R_j = D_j D_j^T - eta S_j^T P_Omega(S_j D_j P') P'^T W_j(k+1)^T, with S_j the
+    (not yet updated) layers above j and P' the product of the updated layers below it: second order in the step.
+    """
+    p = tr.problem(7, seed=9)
+    N = 3
+    lr = 0.2 * tr.stable_lr(p, N)
+    recs = tr.train(p, tr.start(p, N, seed=9), lr, 3, "sequential")
+    for k in range(3):
+        old, new = recs[k], recs[k + 1]
+        for j in range(N - 1):
+            D = [b - a for a, b in zip(old, new, strict=True)]
+            R = old[j + 1].T @ D[j + 1] - D[j] @ old[j].T
+            S = np.eye(7)
+            for w in old[j + 1 :][::-1]:
+                S = S @ w
+            P = np.eye(7)
+            for w in new[:j]:
+                P = w @ P
+            pred = D[j] @ D[j].T - lr * S.T @ np.where(p.mask, S @ D[j] @ P, 0.0) @ P.T @ new[j].T
+            assert np.linalg.norm(R - pred) <= 1e-12 * np.linalg.norm(R)
+            assert np.linalg.norm(R) > 1e-3 * np.linalg.norm(old[j + 1].T @ D[j + 1])  # not rounding

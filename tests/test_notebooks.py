@@ -9,6 +9,7 @@ default parameters, a non-interactive matplotlib backend and the session's priva
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -19,10 +20,19 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
 
 # the slowest (~20-45 s: SymPy's curvature steps run live) carry the slow marker; CI runs them too
 _SLOW = {"06_curvature_geodesics"}
+# notebooks that need an optional extra: skipped where it is not installed (CI installs torch)
+_NEEDS = {"08_check_pytorch": "torch"}
+
+
+def _marks(stem):
+    marks = [pytest.mark.slow] if stem in _SLOW else []
+    if stem in _NEEDS and importlib.util.find_spec(_NEEDS[stem]) is None:
+        marks.append(pytest.mark.skip(reason=f"needs {_NEEDS[stem]} (pip install 'riemdln[{_NEEDS[stem]}]')"))
+    return marks
 
 
 def _params(paths):
-    return [pytest.param(p, id=p.stem, marks=[pytest.mark.slow] if p.stem in _SLOW else []) for p in paths]
+    return [pytest.param(p, id=p.stem, marks=_marks(p.stem)) for p in paths]
 
 
 TIMEOUT = 300  # seconds per cell; the quick defaults take a few seconds per notebook
@@ -33,7 +43,7 @@ pytest.importorskip("ipykernel")
 
 
 def test_notebooks_found():
-    assert len(NOTEBOOKS) == 7, [p.name for p in NOTEBOOKS]
+    assert len(NOTEBOOKS) == 8, [p.name for p in NOTEBOOKS]
 
 
 # jupyter_client / pyzmq may warn about their own deprecated APIs while the kernel starts; those are

@@ -15,7 +15,7 @@ from riemdln._validation import RiemdlnValueError, _short
 __all__ = ["as_float64", "unit_roundoff"]
 
 # bfloat16 keeps 8 significand bits; numpy does not know the dtype, torch and JAX do
-_NAMED_ROUNDOFF = {"bfloat16": 2.0**-8, "float16": 2.0**-11}
+_NAMED_ROUNDOFF = {"bfloat16": 2.0**-8, "float16": 2.0**-11, "float32": 2.0**-24, "float64": 2.0**-53}
 
 
 def unit_roundoff(dtype) -> float:

@@ -277,13 +277,14 @@ def energy_stats(ch: Chunk, o: int, balanced: bool, depth: int) -> dict:
     res = {k: np.stack(v, axis=1) for k, v in out.items()}
     assert ch.loss is not None
     res["loss"] = ch.loss[o:-1]
-    wprod = np.ones(len(h))
+    absprod = np.abs(ch.W[0][o:-1])  # |W_N| ... |W_1|: the scale of the rounding of X, entrywise
     aop = np.zeros(len(h))
     for j in range(N):
-        wprod = wprod * norm(ch.W[j][o:-1])
+        if j:
+            absprod = np.abs(ch.W[j][o:-1]) @ absprod
         nS, nP = onorm(cut(ch.S[j], o, -1)), onorm(cut(ch.P[j], o, -1))
         aop = aop + (nS * nP) ** 2
-    res["wprod"], res["aop"] = wprod, aop
+    res["xabs"], res["aop"] = norm(absprod), aop
     gradE = ch.gradE
     res["gEchange"] = norm(gradE[o + 1 :] - gradE[o:-1])
     X = ch.X

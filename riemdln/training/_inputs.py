@@ -34,6 +34,12 @@ def _records(weights, name: str) -> tuple[list[list[np.ndarray]], float, tuple[i
             )
         layers = []
         for j, w in enumerate(rec):
+            if k and j < len(weights[k - 1]) and w is weights[k - 1][j]:
+                raise RiemdlnValueError(
+                    f"`{name}[{k}][{j}]` is the same object as `{name}[{k - 1}][{j}]`: the records hold one tensor "
+                    "that training updates in place; record copies (TrainingRecorder, tensor.detach().clone(), "
+                    "array.copy())."
+                )
             arr, uj = as_float64(w, f"{name}[{k}][{j}]")
             layers.append(arr)
             u = max(u, uj)
@@ -56,6 +62,17 @@ def _chains(shapes, order: str) -> bool:
     if order == "WN_first":  # weights[0] is the last factor: X = weights[0] @ ... @ weights[-1]
         shapes = shapes[::-1]
     return all(shapes[j + 1][1] == shapes[j][0] for j in range(len(shapes) - 1))
+
+
+def _no_shared_records(W, name: str) -> None:
+    for k in range(1, len(W)):
+        for j, (a, b) in enumerate(zip(W[k - 1], W[k], strict=True)):
+            if np.may_share_memory(a, b):
+                raise RiemdlnValueError(
+                    f"`{name}[{k}][{j}]` shares memory with `{name}[{k - 1}][{j}]`: the records are views of one "
+                    "tensor that training updates in place; record copies (TrainingRecorder, "
+                    "tensor.detach().clone(), array.copy())."
+                )
 
 
 def _first_nonfinite(W, steps, name: str) -> None:
@@ -125,6 +142,7 @@ def build_run(weights, *, lr, times, energy, order: str, steps, name: str = "wei
     if len(W) < 2:
         raise RiemdlnValueError(f"`{name}` must hold at least two records (steps) to check; got {len(W)}.")
     _check_shapes(W, name)
+    _no_shared_records(W, name)
     shapes = [w.shape for w in W[0]]
     if not _chains(shapes, order):
         other = ORDERS[1 - ORDERS.index(order)]

@@ -42,6 +42,13 @@ def _deviation(X: np.ndarray, Xf: np.ndarray) -> np.ndarray:
     return np.linalg.norm(X - Xf, axis=(1, 2)) / np.where(nf > 0, nf, 1.0)
 
 
+def _sv_deviation(X: np.ndarray, Xf: np.ndarray) -> float:
+    """max_k max_i |s_i(X_k) - s_i(X_flow)| / s_1(X_flow) (the singular-value trajectories against the flow's)."""
+    s, sf = np.linalg.svd(X, compute_uv=False), np.linalg.svd(Xf, compute_uv=False)
+    top = np.where(sf[:, :1] > 0, sf[:, :1], 1.0)
+    return float(np.max(np.abs(s - sf) / top))
+
+
 def reference_checks(ev, refinement) -> None:
     """Add ``"reference_flow"`` (and ``"order"`` with a refinement) to ``ev.checks``."""
     run = ev.run
@@ -110,7 +117,16 @@ def reference_checks(ev, refinement) -> None:
             + "; tolerance 10 [sum of the Euler local errors 1/2 ||X_(k+1) - 2 X_k + X_(k-1)|| + 1e-6 (the flow's "
             "own accuracy)], no amplification assumed (contracting dynamics)"
         ),
-        numbers={"max_deviation": float(dev.max()), "final_deviation": float(dev[-1])},  # type: ignore[arg-type]
+        numbers={  # type: ignore[arg-type]
+            "max_deviation": float(dev.max()),
+            "final_deviation": float(dev[-1]),
+            "singular_value_deviation": _sv_deviation(X, Xf[idx]),
+            "loss_deviation": float(
+                np.max(np.abs(ev.stats["loss"] - res["loss"][idx][:-1]) / np.maximum(res["loss"][idx][:-1], 1e-300))
+            )
+            if "loss" in ev.stats
+            else 0.0,
+        },
         worst_step=int(run.steps[k]),
     )
     if X2 is not None and t2 is not None:

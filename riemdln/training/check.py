@@ -145,7 +145,8 @@ def check_training(
     :math:`\|X_{k+1} - X_k - \sum_j W_N\cdots\Delta_j\cdots W_1\|` plus rounding. **Balance identity**
     (every-step records): :math:`D_j(k+1) - D_j(k) = \eta^2(G_{j+1}^TG_{j+1} - G_jG_j^T)` exactly.
     **Reference flow** (``reference_flow=True``): :math:`X_k` against riemdln's exact flow at :math:`t = k\eta`
-    (:func:`riemdln.end_to_end_flow` from a balanced start, :func:`riemdln.factor_flow` otherwise); with
+    (:func:`riemdln.end_to_end_flow` from a balanced start, :func:`riemdln.factor_flow` otherwise; its numbers
+    also compare the loss and the singular values); with
     ``refinement`` (the same run at :math:`\eta/2`) the order of the deviation is estimated (1 for
     gradient descent).
 
@@ -202,8 +203,9 @@ def check_training(
       pass (with an energy); without one, the balance residual is first order
       (median relative residual > 0.05) and only at the pairs that contain that layer.
     - *Sequential (in-place) updates*: each layer's gradient taken after the previous layers were updated.
-      :math:`R_j = \Delta_j\Delta_j^T - \eta\,S_j^T\,D^2E[S_j\Delta_j P_{j-1}]P_{j-1}^TW_j^T + O(\eta^3)`: second
-      order, at every pair. With an energy the steps match the sequentially evaluated gradients exactly.
+      :math:`R_j = \Delta_j\Delta_j^T - \eta\,S_j^T\,D^2E[S_j\Delta_j P'_{j-1}]P'^T_{j-1}W_j(k+1)^T` with
+      :math:`S_j = W_N\cdots W_{j+1}` and :math:`P'_{j-1}` the already updated layers below (exact for a quadratic
+      E): second order, at every pair. With an energy the steps match the sequentially evaluated gradients exactly.
     - *Momentum* (heavy ball, :math:`\Delta(k) = \mu\Delta(k-1) - \eta G(k)`): :math:`R_j(k) = \mu R'_j(k)` with
       :math:`R'_j(k) = W_{j+1}(k)^T\Delta_{j+1}(k-1) - \Delta_j(k-1)W_j(k)^T`; the fitted μ explains the
       residual to rounding. *Adam and other adaptive methods*: steps not along the gradient, a first-order
@@ -371,12 +373,16 @@ class _Evaluation:
             name="factor_order",
             status="failed" if flipped else "passed",
             passed=not flipped,
-            value=rev.value,
-            tolerance=rev.tolerance,
+            value=rev.value if flipped else None,
+            tolerance=rev.tolerance if flipped else None,
             why="fails if the balance residual vanishes for the factors multiplied in the opposite order and not "
-            "in the declared one; value: the reversed order's worst relative residual",
-            numbers={"reversed_max_ratio": rev.numbers["max_ratio_to_tolerance"]},  # type: ignore[arg-type]
-            worst_step=rev.worst_step,
+            "in the declared one; the numbers are the reversed order's worst relative residual and its ratio to "
+            "the tolerance",
+            numbers={  # type: ignore[arg-type]
+                "reversed_worst_relative": float(rev.value or 0.0),
+                "reversed_max_ratio": rev.numbers["max_ratio_to_tolerance"],
+            },
+            worst_step=rev.worst_step if flipped else None,
         )
 
     def _hessian_estimate(self) -> float:
@@ -400,15 +406,16 @@ class _Evaluation:
         tol = SAFETY * (
             2 * u * st["wn1"]
             + u * (N + 2 * w) * st["gn"]
-            + u * N * w * H * st["wprod"][:, None] * st["sp"]
+            + u * N * math.sqrt(w) * H * st["xabs"][:, None] * st["sp"] / w
             + iv * st["gchange"]
         )
         self.tol["layer_updates"] = tol
         why = (
             "||D_j + h G_j|| / ||h G_j||: the step of each layer against minus the time step h (learning rate "
             "times steps) times the gradient of E(W_N...W_1); tolerance 10 [2u ||W_j|| + (N + 2w) u ||h G_j|| + "
-            "N w u H ||S_j|| ||P_j|| prod||W|| h + (s-1)/(2s) ||h (G_j(k+1) - G_j(k))||] (H: the measured size of "
-            "the Hessian, rounding of X entering the gradient)"
+            "N u w^(-1/2) H || |W_N|...|W_1| || ||S_j|| ||P_j|| h + (s-1)/(2s) ||h (G_j(k+1) - G_j(k))||] (the third "
+            "term: the rounding of X, of typical size N sqrt(w) u || |W_N|...|W_1| ||, through the Hessian (H, "
+            "measured along the run) and the layer's factors (a random error is shrunk by 1/w on the way))"
         )
         self.checks["layer_updates"] = judged(
             "layer_updates", st["en"], tol, st["gn"], steps=run.steps[:-1], why=why, per_layer=True
@@ -429,9 +436,9 @@ class _Evaluation:
         tol = SAFETY * (
             st["vsecond"]
             + run.interval * st["vchange"]
-            + 2 * u * N * w * st["wprod"]
+            + 2 * u * N * math.sqrt(w) * st["xabs"]
             + u * (N + 2 * w) * st["vscale"]
-            + u * N * w * H * st["wprod"] * h * st["aop"]
+            + u * N * math.sqrt(w) * H * st["xabs"] * h * st["aop"] / w
             + drift
         )
         target = "A_N(X_k) grad E(X_k) (raw, depth N)" if self.balanced else "the network's own preconditioner"
@@ -442,16 +449,7 @@ class _Evaluation:
         )
         c = float(st["vdot"].sum() / st["vnorm"].sum()) if st["vnorm"].sum() > 0 else 1.0
         self.fits["velocity_scale"] = c
-        self.checks["velocity"] = judged(
-            "velocity",
-            st["vdev"],
-            tol,
-            st["vscale"],
-            steps=run.steps[:-1],
-            why=why,
-            per_layer=False,
-            extra={"velocity_scale": c},
-        )
+        self._judge("velocity", st["vdev"], tol, st["vscale"], why, False, extra={"velocity_scale": c})
 
     def _identity_check(self) -> None:
         run, st = self.run, self.stats
@@ -467,15 +465,19 @@ class _Evaluation:
             "for gradient descent; tolerance 10 [(2 + w) u sum ||W||^2 + (N + 2w) u (||W|| ||D|| + h^2 ||G||^2)] "
             "(the D_j are differences of O(1) matrices: steps where the identity is below rounding say nothing)"
         )
-        self.checks["balance_identity"] = judged(
+        self._judge(
             "balance_identity",
             st["ident_err"],
             tol,
             st["ident_scale"],
-            steps=run.steps[:-1],
-            why=why,
-            per_layer=True,
+            why,
+            True,
             extra={"informative_fraction": informative},
+        )
+
+    def _judge(self, name, value, tol, scale, why: str, per_layer: bool, extra: dict | None = None) -> None:
+        self.checks[name] = judged(
+            name, value, tol, scale, steps=self.run.steps[:-1], why=why, per_layer=per_layer, extra=extra
         )
 
     def gd_consistent(self) -> bool:

@@ -29,8 +29,8 @@ class TrainingRecorder:
     every step.
 
     Memory is bounded: when ``max_records`` records are held, every second one is dropped (the first stays)
-    and the spacing doubles, so the records stay evenly spaced in steps and at most ``max_records`` matrices
-    tuples are ever held (about ``max_records * sum(W_j.size) * 8`` bytes).
+    and the spacing doubles, so the records stay evenly spaced in steps and at most ``max_records`` records
+    are ever held (about ``max_records * sum(W_j.size) * 8`` bytes).
 
     Parameters
     ----------
@@ -55,7 +55,7 @@ class TrainingRecorder:
     >>> import numpy as np
     >>> rec = TrainingRecorder(every=2, max_records=3)
     >>> for step in range(9):
-    ...     rec.record(step, [np.full((2, 2), float(step))])
+    ...     kept = rec.record(step, [np.full((2, 2), float(step))])
     >>> rec.steps, rec.every
     ((0, 4, 8), 4)
     """
