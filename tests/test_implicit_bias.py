@@ -62,6 +62,8 @@ def test_decision_needs_an_effect_and_enough_seeds():
     dv = 1.0 + 0.01 * rng.standard_normal(20)
     # volume nearer in every seed, but by 1 % of the separation: too small an effect
     assert ib.decide(dv, dv + 0.01, 1.0, alpha=ALPHA).verdict == "cannot tell"
+    # nearer in every seed by the full separation, but both predictions far from the limits: V lies between
+    assert ib.decide([5.0] * 20, [6.0] * 20, 1.0, alpha=ALPHA).verdict == "cannot tell"
     # a large effect in 5 seeds cannot pass the corrected sign test
     assert ib.decide([0.0] * 5, [1.0] * 5, 1.0, alpha=ALPHA).verdict == "cannot tell"
     assert ib.decide([0.0] * 5, [1.0] * 5, 1.0, alpha=0.1).verdict == "volume predicts better"
