@@ -702,7 +702,8 @@ def decide(d_volume, d_rival, separation: float, *, alpha: float = 0.05, min_eff
     (between −1 and +1 by the triangle inequality; −1 when V lies on the way from the rival to every limit, e.g.
     every limit at V; +1 symmetrically) is at most ``-min_effect``, and the limits are near V (the median of
     d(L, V) below ``separation``: "nearer" alone says nothing when both predictions are far); ``"rival predicts
-    better"`` symmetrically; otherwise ``"cannot tell"`` — always so when the predictions coincide (``separation <= coincide_tol``) or there are no limits. Also reported: the Wilcoxon
+    better"`` symmetrically; otherwise ``"cannot tell"`` — always so when the predictions coincide
+    (``separation <= coincide_tol``) or there are no limits. Also reported: the Wilcoxon
     signed-rank p-value and a percentile-bootstrap 95 % interval of the median of D (``n_boot`` resamples).
 
     Parameters
