@@ -204,8 +204,8 @@ def log_density(X, rank: int, mask, depth: float) -> float:
     Examples
     --------
     >>> X = np.array([[1.0, 2.0], [0.5, 1.0]])
-    >>> round(log_density(X, 1, np.eye(2, dtype=bool), 1), 12)       # N = 1: Euclidean, log 1
-    0.0
+    >>> abs(log_density(X, 1, np.eye(2, dtype=bool), 1)) < 1e-12      # N = 1: Euclidean, log 1
+    True
     """
     from riemdln.studies.volume_bias import stratum_tangent_basis, zero_loss_log_density
 
