@@ -172,3 +172,18 @@ def test_multiplier_used_at_infinite_depth_is_the_log_mean():
     # the in-block multiplier of ℓ_∞ is L(x, y) = (x − y)/(log x − log y)
     x, y = 2.0, 0.5
     assert float(multiplier(x, y, math.inf, True)) == pytest.approx((x - y) / math.log(x / y), rel=1e-14)
+
+
+def test_verdict_sentence_follows_the_rows():
+    from riemdln.studies.implicit_bias_report import _power_sentence, verdict_text
+
+    row = {"instance": "x", "depth": "2", "rival": "glrl", "tested": True, "n": 20, "verdict": "volume predicts better"}
+    res = {"decisions": [row], "params": {"alpha": 0.05}}
+    assert "greedy low-rank learning: volume predicts better in 1 of 1" in verdict_text(res)
+    flipped = {**res, "decisions": [{**row, "verdict": "rival predicts better"}]}
+    assert "volume predicts better in 0 of 1 (instance, N) cells, the rival in 1" in verdict_text(flipped)
+    # two-sided binomial: 2 Σ_{k ≥ 15} C(20, k) / 2^20 = 0.041 < 0.05, and 0.115 at 14
+    assert "needs at least 15 of 20" in _power_sentence(res)
+    assert math.isclose(2 * sum(math.comb(20, k) for k in range(15, 21)) / 2**20, 0.0413894653, rel_tol=1e-9)
+    few = {**res, "decisions": [{**row, "n": 4}]}
+    assert "no split passes" in _power_sentence(few)

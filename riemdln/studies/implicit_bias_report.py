@@ -136,6 +136,8 @@ def verdict_text(results: dict) -> str:
     parts = []
     for h in RIVALS:
         rows = [r for r in results["decisions"] if r["rival"] == h]
+        if not rows:
+            continue
         count = {v: sum(r.get("verdict") == v for r in rows if r["tested"]) for v in
                  ("volume predicts better", "rival predicts better", "cannot tell")}  # fmt: skip
         untested = sum(not r["tested"] for r in rows)
