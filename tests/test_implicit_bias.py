@@ -12,7 +12,7 @@ from riemdln.studies import implicit_bias as ib
 from riemdln.studies.volume_bias import stratum_log_density, stratum_tangent_basis
 
 DIAG = CompletionProblem((2, 2), {(0, 0): 1.0, (1, 1): 4.0})
-ALPHA = 0.05 / 48  # the study's per-row level (Bonferroni over 4 instances × 4 depths × 3 rivals)
+ALPHA = 0.05 / 60  # the study's per-row level (Bonferroni over 5 instances × 4 depths × 3 rivals)
 
 
 @pytest.fixture(scope="module")

@@ -84,13 +84,14 @@ class Instance:
 
 
 # 2×2: unequal diagonal (transposition is still a symmetry; its fixed rank-one points are ±(2, 2));
-# 3×3 rank two and two random 5×5 rank-two problems (connected observations, every row and column observed at
+# 3×3 rank two, two random 5×5 and one 6×6 rank-two problems (connected observations, every row and column observed at
 # least twice, GLRL converging; screened for separations of the predictions well above 0.1): no symmetry at all.
 _INSTANCES = (
     Instance("diag-2x2 (1, 4)", (2, 2), 1, ((0, 0, 1.0), (1, 1, 4.0))),
     Instance("3x3 rank 2", (3, 3), 2, ((0, 0, 1.0), (0, 1, 0.3), (1, 0, -0.4), (1, 1, 2.0), (2, 0, 1.5), (1, 2, -0.7))),
     Instance("random 5x5 r2 #1", (5, 5), 2, n_observed=14, seed=1),
     Instance("random 5x5 r2 #14", (5, 5), 2, n_observed=14, seed=14),
+    Instance("random 6x6 r2 #15", (6, 6), 2, n_observed=17, seed=15),
 )
 
 
