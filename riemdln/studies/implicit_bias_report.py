@@ -22,7 +22,7 @@ def figures(results: dict, outdir) -> list[str]:
         return []
     plt = pyplot()
     keys = list(dict.fromkeys((r["instance"], r["depth"]) for r in rows))
-    fig, ax = plt.subplots(figsize=(6.8, 0.3 * len(keys) + 1.4))
+    fig, ax = plt.subplots(figsize=(6.8, 0.42 * len(keys) + 2.4), layout="constrained")
     offset = {h: (k - 1) * 0.22 for k, h in enumerate(RIVALS)}
     for h in RIVALS:
         sel = [r for r in rows if r["rival"] == h]
@@ -34,14 +34,14 @@ def figures(results: dict, outdir) -> list[str]:
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yticks(range(len(keys)))
     ax.set_yticklabels([f"{i}, N = {d}" for i, d in keys], fontsize=8)
-    ax.invert_yaxis()
+    ax.set_ylim(len(keys) - 0.5, -0.5)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel(
         "effect: median of d(L, V) − d(L, rival), ÷ d(V, rival)\n"
-        "(−1: limits at the volume prediction; +1: at the rival's)"
+        "(< 0: the volume prediction is nearer the limits; > 0: the rival's)",
+        fontsize=9,
     )
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32 - 0.6 / max(len(keys), 1)), ncol=1)
-    fig.tight_layout()
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=1, frameon=False)
     return [save_figure(fig, outdir, f"{NAME}_effects.png", dpi=130)]
 
 
@@ -115,11 +115,29 @@ def _decision_rows(results: dict) -> list[list]:
     return out
 
 
+def _power_sentence(results: dict) -> str:
+    """How many of n seeds on one side the corrected sign test needs (computed from n and the level)."""
+    from scipy.stats import binomtest
+
+    rows = [r for r in results["decisions"] if r["tested"]]
+    if not rows:
+        return ""
+    n = max(r["n"] for r in rows)
+    p = results["params"]
+    level = p["alpha"] / len(results["decisions"])
+    need = next((k for k in range(n // 2, n + 1) if binomtest(k, n).pvalue < level), None)
+    if need is None:
+        return f"With {n} seeds no split passes the sign test at {fmt(level)}: the study cannot reach a verdict."
+    return f"With {n} seeds the sign test at {fmt(level)} needs at least {need} of {n} on one side."
+
+
 def verdict_text(results: dict) -> str:
     """What the decisions say, counted per rival (computed from the rows, never fixed)."""
     parts = []
     for h in RIVALS:
         rows = [r for r in results["decisions"] if r["rival"] == h]
+        if not rows:
+            continue
         count = {v: sum(r.get("verdict") == v for r in rows if r["tested"]) for v in
                  ("volume predicts better", "rival predicts better", "cannot tell")}  # fmt: skip
         untested = sum(not r["tested"] for r in rows)
@@ -172,8 +190,9 @@ def markdown(results: dict, figs: list[str]) -> str:
         "bootstrap 95 % interval; the effect median D / d(V, rival) runs from −1 to +1 by the triangle inequality "
         "(−1: V lies on the way from the rival to every limit, as when the limits sit at V; +1 the other way round). "
         "'Nearer' is relative: the columns d(L, V) and d(L, rival) (medians) say how near either prediction is. "
-        "A verdict other than 'cannot tell' needs the test and "
-        f"|effect| ≥ {fmt(p['min_effect'])}.",
+        "A verdict other than 'cannot tell' needs the test, "
+        f"|effect| ≥ {fmt(p['min_effect'])} and the nearer prediction near the limits (its median distance to them "
+        f"below d(V, rival)). {_power_sentence(results)}",
         table(["instance", "N", "rival", "limits", "V nearer", "sign p", "median D [95 % CI]", "effect",
                "d(V, rival)", "d(L, V)", "d(L, rival)", "spread", "verdict"], _decision_rows(results)),  # fmt: skip
         "**Verdict.** " + verdict_text(results),
