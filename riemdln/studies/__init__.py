@@ -348,14 +348,17 @@ def pyplot():
 
 
 def legend_above(fig, ax, ncol: int, **kwargs) -> None:
-    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), then a tight layout
-    that leaves exactly its height free."""
-    leg = fig.legend(
-        *ax.get_legend_handles_labels(), loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), **kwargs
-    )
-    fig.canvas.draw()
-    height = leg.get_window_extent().height / fig.bbox.height
-    fig.tight_layout(rect=(0, 0, 1, 1 - height - 0.005))
+    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), in at most ``ncol``
+    columns (fewer where it would be wider than the figure), then a tight layout that leaves its height free."""
+    handles, labels = ax.get_legend_handles_labels()
+    for n in range(max(1, ncol), 0, -1):
+        leg = fig.legend(handles, labels, loc="upper center", ncol=n, bbox_to_anchor=(0.5, 1.0), **kwargs)
+        fig.canvas.draw()
+        box = leg.get_window_extent()
+        if box.width <= fig.bbox.width or n == 1:
+            break
+        leg.remove()
+    fig.tight_layout(rect=(0, 0, 1, 1 - box.height / fig.bbox.height - 0.005))
 
 
 def save_figure(fig, outdir, name: str, dpi: int = 120) -> str:
