@@ -9,8 +9,11 @@ Each study module defines
 * ``figures(results: dict, outdir: Path) -> list[str]`` — PNG files written with matplotlib;
 * ``markdown(results: dict, figures: list[str]) -> str`` — the report section, stating plainly what the
   numbers support and what they do not;
-* ``summary(results: dict) -> list[dict]`` — rows of the report's summary table: ``claim``, ``measured``,
-  ``expected`` (from theory or the literature) and ``holds`` (``"yes"``, ``"no"`` or ``"open"``);
+* ``claims(results: dict) -> list[Claim]`` — rows of the report's summary table, each a :class:`Claim` with
+  its kind and a verdict computed from ``results`` (a module with only the older ``summary(results)``, rows
+  with ``claim``, ``measured``, ``expected`` and ``holds``, is read through :func:`study_claims`);
+* ``RECORDS`` (optional, default ``"runs"``) — what the run records are, e.g. ``"operator evaluations"``
+  for a study without a solver (the report's solver-health table lists those apart);
 * ``RUN_KEYS`` — the keys of ``results`` whose lists hold run records. Every run record carries
   ``status`` (the simulator's :class:`riemdln.Status` name), ``final_loss``, ``target_loss`` (``None`` when
   the run was asked for a time, not a loss) and ``reached_target`` (see :func:`run_record`).
