@@ -3,11 +3,13 @@
 :func:`reproduce` writes into ``out``:
 
 * ``formulas.tex`` (and ``formulas.pdf`` where pdflatex exists), ``formulas.json``;
-* ``report.md`` — a summary table of every study's verdict, then each study's tables and figures (PNG,
-  matplotlib); the formulas are in ``formulas.pdf``/``.tex``, with an index here;
-* ``report.html`` — the same, figures embedded (base64), for readers without a Markdown viewer;
+* ``report.md`` — a summary table of every study's claims (kind, measured, expected, verdict), the solver
+  health of each study, then each study's tables and figures (PNG, matplotlib); the formulas are in
+  ``formulas.pdf``/``.tex``, with an index here;
+* ``report.html`` — the same for a browser with no network: figures embedded (base64), mathematics as
+  MathML, verdicts as coloured words;
 * ``results.json`` — every number in the report, with the parameters and seeds, package versions,
-  timings and the command line;
+  timings and the command line; ``summary`` (the claims, one object per row) and ``solver_health``;
 * ``.riemdln-state/<study>.json`` — each finished study, so that an interrupted run resumes. Each
   carries a key (the study's parameters and a hash of the riemdln source code) and a checksum of its
   content; a state file whose key or checksum does not match (edited, damaged, from another version)
@@ -643,7 +645,8 @@ def health_table(order: Sequence[str], results: dict) -> str:
     notes = []
     for h in rows:
         if h["records"] != "runs":
-            notes.append(f"{h['study']}: {h['total']} {h['records']} (no solver)")
+            noun = h["records"] if h["total"] != 1 else h["records"].removesuffix("s")
+            notes.append(f"{h['study']}: {h['total']} {noun} (no solver)")
             continue
         lines.append(f"| {h['study']} | {h['total']} | " + " | ".join(str(h[k]) for k in HEALTH) + " |")
     text = (
@@ -682,7 +685,8 @@ _MODE_TEXT = {"quick": "quick (smaller sizes, fewer seeds)", "full": "full", "pa
 def render_report(
     cat: Mapping, order: Sequence[str], results: dict, out: Path, *, quick: bool, pdf: bool, mode: str | None = None
 ) -> str:
-    """report.md: summary table, run statuses, formula index, then one section per study (figures written)."""
+    """report.md: summary table of claims, solver health, formula index, then one section per study (figures
+    written); references "docs/theory.md §N" become links (:func:`link_theory`)."""
     mode = mode or ("quick" if quick else "full")
     sections = [
         "# riemdln reproduce",

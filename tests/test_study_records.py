@@ -120,39 +120,16 @@ def test_hyperbola_length_element_infinite_at_infinite_depth():
     assert math.isinf(hyperbola_length_element(0.5, math.inf))
 
 
-def _menon_results(exponents: dict) -> dict:
-    """Synthetic menon_2x2 results: σ_min = c_D ε^p per (depth, sign), two directions, four scales."""
-    scales = [1e-1, 1e-2, 1e-3, 1e-4]
-    wobble = [1.0, 1.07, 0.95, 1.02]  # not an exact power law, so the fit has an interval
-    return {
-        "scale": 1e-3,
-        "fractions": [
-            {"depth": d, "sign": s, "runs": 4, "converged": 4, "rank_one_fraction": 0.5, "sigma_min_median": 0.1}
-            | ({"rank_one_start_conditioning": [5.7e-4]} if (d, s) == ("2", 1) else {})
-            for d, s in exponents
-        ],
-        "slopes": [
-            {
-                "depth": d,
-                "sign": s,
-                "index": i,
-                "scales": scales,
-                "sigma_min": [(0.5 + i) * e**p * w for e, w in zip(scales, wobble[i:] + wobble[:i], strict=True)],
-                "slope": p,
-            }
-            for (d, s), p in exponents.items()
-            for i in range(2)
-        ],
-    }
-
-
 def test_menon_text_adds_only_what_the_tables_do_not():
     """At most two sentences (the scale finding, computed from the fits), one alt text and caption per figure."""
     import re
 
+    from test_verdict_sentences import _menon
+
     from riemdln.studies import menon_2x2
 
-    results = _menon_results({("2", 1): 0.0, ("2", -1): 2.0, ("3", 1): 1.1, ("3", -1): 0.97})
+    results = _menon({("2", 1): 0.0, ("2", -1): 2.0, ("3", 1): 1.1, ("3", -1): 0.97})
+    results["fractions"][0]["rank_one_start_conditioning"] = [5.7e-4]  # the (N = 2, det X₀ > 0) row
     text = menon_2x2._summary(results)
     assert len(re.findall(r"[.!?](?:\s|$)", text)) <= 2, text
     assert "N = 3 and 2 (det X₀ < 0)" in text  # computed from the fits

@@ -9,8 +9,11 @@ Each study module defines
 * ``figures(results: dict, outdir: Path) -> list[str]`` — PNG files written with matplotlib;
 * ``markdown(results: dict, figures: list[str]) -> str`` — the report section, stating plainly what the
   numbers support and what they do not;
-* ``summary(results: dict) -> list[dict]`` — rows of the report's summary table: ``claim``, ``measured``,
-  ``expected`` (from theory or the literature) and ``holds`` (``"yes"``, ``"no"`` or ``"open"``);
+* ``claims(results: dict) -> list[Claim]`` — rows of the report's summary table, each a :class:`Claim` with
+  its kind and a verdict computed from ``results`` (a module with only the older ``summary(results)``, rows
+  with ``claim``, ``measured``, ``expected`` and ``holds``, is read through :func:`study_claims`);
+* ``RECORDS`` (optional, default ``"runs"``) — what the run records are, e.g. ``"operator evaluations"``
+  for a study without a solver (the report's solver-health table lists those apart);
 * ``RUN_KEYS`` — the keys of ``results`` whose lists hold run records. Every run record carries
   ``status`` (the simulator's :class:`riemdln.Status` name), ``final_loss``, ``target_loss`` (``None`` when
   the run was asked for a time, not a loss) and ``reached_target`` (see :func:`run_record`).
@@ -350,14 +353,17 @@ def pyplot():
 
 
 def legend_above(fig, ax, ncol: int, **kwargs) -> None:
-    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), then a tight layout
-    that leaves exactly its height free."""
-    leg = fig.legend(
-        *ax.get_legend_handles_labels(), loc="upper center", ncol=ncol, bbox_to_anchor=(0.5, 1.0), **kwargs
-    )
-    fig.canvas.draw()
-    height = leg.get_window_extent().height / fig.bbox.height
-    fig.tight_layout(rect=(0, 0, 1, 1 - height - 0.005))
+    """The legend of ``ax``'s labelled artists above the axes of ``fig`` (never over data), in at most ``ncol``
+    columns (fewer where it would be wider than the figure), then a tight layout that leaves its height free."""
+    handles, labels = ax.get_legend_handles_labels()
+    for n in range(max(1, ncol), 0, -1):
+        leg = fig.legend(handles, labels, loc="upper center", ncol=n, bbox_to_anchor=(0.5, 1.0), **kwargs)
+        fig.canvas.draw()
+        box = leg.get_window_extent()
+        if box.width <= fig.bbox.width or n == 1:
+            break
+        leg.remove()
+    fig.tight_layout(rect=(0, 0, 1, 1 - box.height / fig.bbox.height - 0.005))
 
 
 def save_figure(fig, outdir, name: str, dpi: int = 120) -> str:

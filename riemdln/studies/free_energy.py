@@ -717,8 +717,8 @@ def _trend_sentences(results: dict) -> list[str]:
         )
         + "As β → ∞ the law concentrates at the minimizer of E_α, "
         "(1 + α)⁻¹ I, which is far from rank one, while at small β the ridge, not the data, sets the scale. "
-        "Conjecture, not tested here: that these trends survive α → 0 (where the law is not a probability law "
-        "at N = 2, nor at N = 3 with λ = 1) and d > 2.",
+        "Conjecture of this project, not tested here: that these trends survive α → 0 (where the law is not a "
+        "probability law at N = 2, nor at N = 3 with λ = 1) and d > 2.",
     ]
 
 

@@ -22,7 +22,17 @@ from typing import Any
 
 import numpy as np
 
-from riemdln.studies import PAPER_WIDTH, Claim, depth_label, fmt, fmt_spread, legacy_summary, save_figure, table
+from riemdln.studies import (
+    PAPER_WIDTH,
+    Claim,
+    depth_label,
+    fmt,
+    fmt_spread,
+    legacy_summary,
+    legend_above,
+    save_figure,
+    table,
+)
 
 NAME = "geodesics"
 RUN_KEYS = ("flow_runs",)
@@ -219,8 +229,7 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_xlabel("random pair")
     ax.set_ylabel("geodesic / straight length")
     ax.set_xticks(range(len(results["pairs"])))
-    ax.legend(loc="lower left")
-    fig.tight_layout()
+    legend_above(fig, ax, len(results["depth_labels"]))
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)] + _flow_figure(results, outdir, plt)
 
 

@@ -371,7 +371,7 @@ def _summary(results: dict) -> str:
         lo, hi = min(f["p"] for f in falling.values()), max(f["p"] for f in falling.values())
         out.append(
             f"For {_cases(falling)} σ_min of the limit falls like ε^p as the initialization scale ε shrinks "
-            f"(fitted p from {fmt(lo)} to {fmt(hi)}, every 95% interval above 0 and reaching {FLAT_EXPONENT:g}): "
+            f"(fitted p from {fmt(lo)} to {fmt(hi)}, each 95% interval above 0): "
             "those limits are rank one only "
             "as ε → 0, not at a finite scale (observations, not theorems)."
         )
