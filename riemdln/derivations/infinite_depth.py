@@ -346,6 +346,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density_infinite",
+        provenance="certified",
+        generalized="any $d$",
         derivation="infinite_depth",
         key="volume_density_infinite_general",
         args=(sy.s,),

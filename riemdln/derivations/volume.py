@@ -414,6 +414,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density",
+        provenance="certified",
+        generalized="any $d$",
         derivation="volume",
         key="volume_density_general",
         args=(sy.s, sy.N),
@@ -425,6 +427,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density_rank_r",
+        provenance="certified",
+        generalized="any rank-$r$ stratum of $m \\times n$ matrices",
         derivation="volume",
         key="volume_density_rank_r",
         args=(sy.s, sy.m, sy.n, sy.N),
