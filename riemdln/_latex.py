@@ -206,8 +206,8 @@ def _certificate_line(check: Check, name: str, printed: dict[str, str]) -> str:
     )
 
 
-def _equation_rows(f: Formula) -> list[str]:
-    """The rows of the formula's ``split``: one equation per chart, its equal forms, each form on its lines."""
+def _equation_rows(f: Formula) -> list[list[str]]:
+    """The rows of each displayed equation (one per chart): its equal forms, each form on its lines."""
     shown = f._extra.get("shown")
     per_line = int(f._extra.get("per_line", 0))
     equations = f.equations()
@@ -215,13 +215,28 @@ def _equation_rows(f: Formula) -> list[str]:
         equations = [(equations[0][0], [shown, *[e for e in equations[0][1] if e is not f.expr and e != shown]])]
     if not equations:  # the formula is its symbol (a named special function): its defining form
         equations = [(f.symbol, [f.expr.rewrite("Sum")])]
-    rows: list[str] = []
+    out: list[list[str]] = []
     for lhs, forms in equations:
+        rows: list[str] = []
         for k, form in enumerate(forms):
             parts = _lines(form, per_line)
             rows.append((lhs if k == 0 else "") + " &= " + parts[0])
             rows.extend(r"&\quad " + part for part in parts[1:])
-    return rows
+        out.append(rows)
+    return out
+
+
+def _display(f: Formula) -> list[str]:
+    """One numbered display per chart: ``equation``/``split`` for one chart, ``align`` (a number each) for more."""
+    equations = _equation_rows(f)
+    if len(equations) == 1:
+        body = " \\\\\n".join(equations[0])
+        return [r"\begin{equation}\label{eq:" + f.name + "}", r"\begin{split}", body, r"\end{split}", r"\end{equation}"]
+    rows = []
+    for n, eq in enumerate(equations):
+        label = r" \label{eq:" + f.name + ("" if n == 0 else f":chart{n + 1}") + "}"
+        rows += [row + r" \notag" for row in eq[:-1]] + [eq[-1] + label]
+    return [r"\begin{align}", " \\\\\n".join(rows), r"\end{align}"]
 
 
 def _matrix_entries_tex(f: Formula, printed: dict[str, str]) -> list[str]:
@@ -251,12 +266,15 @@ def _matrix_entries_tex(f: Formula, printed: dict[str, str]) -> list[str]:
             rows.append(label + " &= " + _document_latex(entry))
     lines.append(" \\\\\n".join(rows))
     lines.append(r"\end{align}")
-    lines.append(_provenance_line(f))
+    return lines + _tags(f, printed)
+
+
+def _tags(f: Formula, printed: dict[str, str]) -> list[str]:
+    """The lines under a display: the provenance tag, then the certificate."""
+    lines = [_provenance_line(f)]
     if f.check is not None:
-        lines.append("")
-        lines.append(_certificate_line(f.check, f.name, printed))
-    lines.append("")
-    return lines
+        lines += ["", _certificate_line(f.check, f.name, printed)]
+    return [*lines, ""]
 
 
 _PREAMBLE = (
@@ -303,16 +321,8 @@ def latex_document(formulas: Mapping[str, Formula]) -> str:
         if isinstance(f.expr, sympy.MatrixBase) and f.expr.cols > 4:
             lines.extend(_matrix_entries_tex(f, printed))
             continue
-        lines.append(r"\begin{equation}\label{eq:" + f.name + "}")
-        lines.append(r"\begin{split}")
-        lines.append(" \\\\\n".join(_equation_rows(f)))
-        lines.append(r"\end{split}")
-        lines.append(r"\end{equation}")
-        lines.append(_provenance_line(f))
-        if f.check is not None:
-            lines.append("")
-            lines.append(_certificate_line(f.check, f.name, printed))
-        lines.append("")
+        lines.extend(_display(f))
+        lines.extend(_tags(f, printed))
     lines.append(r"\begin{thebibliography}{9}")
     lines.extend(rf"\bibitem{{{key}}} {entry}" for key, entry in BIBLIOGRAPHY)
     lines.append(r"\end{thebibliography}")
