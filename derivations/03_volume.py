@@ -28,7 +28,8 @@
 # $\mu$ and $\rho = \log s$. The product for any $d$ and the rank-$r$ stratum are generalizations by hand (the
 # $d = 2, 3$ results factor over singular values and pairs; the stratum adds one length factor per extra
 # direction, which SymPy computes); they are certified numerically against $|J|\det(A_N)^{-1/2}$ with $A_N$
-# assembled from fractional matrix powers (mpmath) and against Gram determinants of the stratum's tangents.
+# assembled from fractional matrix powers (mpmath; at non-integer $N$ the Fréchet derivative of $t^N$ at the $N$-th
+# roots) and against Gram determinants of the stratum's tangents.
 
 # %% tags=["setup"]
 from IPython.display import Math, display

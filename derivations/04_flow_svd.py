@@ -28,7 +28,9 @@
 # $X + hV$ with $V = -A_N(X)G$ and $A_N$ built from fractional matrix powers (tanh-sinh quadrature of
 # $A_\infty$ at infinite depth). The forms the simulators integrate (steps 6 and 7) are checked against the
 # same differences: the velocity of $\log s$ against $\dot s/s$, the split rotations with $F, H$ from the
-# multiplier's defining sum (integer $N$) or from $(x - y)/(\log x - \log y)$ at $N = \infty$.
+# multiplier's defining sum (integer $N$), the divided difference of $t^N$ by quadrature (non-integer $N$) or
+# $(x - y)/(\log x - \log y)$ at $N = \infty$. At non-integer $N$, $A_N$ is the Fréchet derivative of $t^N$ at
+# the $N$-th roots of $XX^T$ and $X^TX$ (never the multiplier under test).
 
 # %% tags=["setup"]
 from IPython.display import Math, display

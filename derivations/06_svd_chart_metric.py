@@ -26,7 +26,7 @@
 # $g^N(Z_1, Z_2) = \sum_{ij}\tilde Z_{1,ij}\tilde Z_{2,ij}/a_N(s_i^2, s_j^2)$, follows from the spectral form
 # of $A_N$ by hand (this page shows $d = 2$; the engine also runs $d = 3$). The certificate computes the Gram
 # matrix of the chart's tangents numerically (central differences in mpmath) with $A_N$ assembled from
-# fractional matrix powers.
+# fractional matrix powers (at non-integer $N$: the Fréchet derivative of $t^N$ at the $N$-th roots).
 
 # %% tags=["setup"]
 from IPython.display import Math, display

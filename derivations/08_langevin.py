@@ -43,7 +43,7 @@
 # term per singular value, one per pair: the metric coefficients in the left-invariant frame depend on $s$ only)
 # is a generalization by hand. The certificates are independent of the chart: $c_N$ against the divergence formula
 # $\operatorname{div}A_N + A_N\nabla\log\det A_N^{-1/2}$ by central differences of the full $d^2\times d^2$ matrix of
-# $A_N$ (from its defining sum of fractional matrix powers; spectral for $N = 4.5$ and $N = \infty$) at $d = 2, 3$;
+# $A_N$ (from its defining sum of fractional matrix powers; spectral at non-integer $N$ and $N = \infty$) at $d = 2, 3$;
 # the drift against $A_N$ times the finite-difference gradient of $S_N$ at $d = 2, 3$; the densities against
 # energy, entropy and $\log\det$ of the full matrix, plus in $Y$ the log-Jacobian of $Y \mapsto X$ by central
 # differences; the $Y$ drift against the divergence of the inverse pulled-back metric (all in mpmath).

@@ -17,8 +17,9 @@
 # # 6. Curvature and geodesics
 #
 # The metric $g^N$ at $d = 2$ is a doubly warped product over the flat half-plane $N(d\mu_1^2 + d\mu_2^2)$,
-# $\mu = s^{1/N}$ (docs/theory.md §11). Its scalar curvature, derived by SymPy and certified against the
-# curvature of the $4\times4$ metric matrix $A_N(X)^{-1}$ by finite differences, is
+# $\mu = s^{1/N}$ (docs/theory.md §11). Its scalar curvature — computed by SymPy at $N = 1, 2, 3, 4$ and for
+# symbolic $N$ in $\mu$, generalized by hand to real $N$, and certified against the curvature of the $4\times4$
+# metric matrix $A_N(X)^{-1}$ by finite differences (non-integer $N$ included) — is
 #
 # $$R(g^N) = \frac{\cosh(\eta/N)}{N(s_1s_2)^{1/N}}\Bigl[\frac{1}{\sinh^2(\eta/N)} - \frac{N^2}{\sinh^2\eta}\Bigr],
 # \qquad R(\hat g^\infty) = \frac{1}{\eta^2} - \frac{1}{\sinh^2\eta}, \qquad \eta = \log(s_1/s_2).$$

@@ -23,7 +23,6 @@ import json
 import math
 import numbers
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,6 @@ from typing import Any
 import numpy as np
 import sympy
 from sympy import Indexed, Mul, Product, Sum, latex, log, srepr
-from sympy.printing.latex import LatexPrinter
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import PythonCodePrinter
 
@@ -41,11 +39,20 @@ from riemdln._io import atomic_write
 from riemdln._validation import RiemdlnValueError, _short, check_finite_array
 from riemdln.derivations import _engine
 from riemdln.derivations import symbols as sy
-from riemdln.derivations._engine import DERIVATION_MODULES, Check, graph
+from riemdln.derivations._engine import DERIVATION_MODULES, Check
 from riemdln.derivations._entries import Entry
 from riemdln.functions import dln_multiplier, logmean
 
-__all__ = ["Formula", "catalog", "TwinPrinter", "twin_source", "write_twins", "write_latex", "write_json"]
+__all__ = [
+    "Formula",
+    "catalog",
+    "TwinPrinter",
+    "twin_source",
+    "write_twins",
+    "latex_document",
+    "write_latex",
+    "write_json",
+]
 
 
 class _Kernel(sympy.Function):
@@ -402,6 +409,12 @@ class Formula:
         Equivalent closed forms proven equal by the derivation (printed after ``expr`` in LaTeX).
     check : Check or None
         The numeric certificate the derivation ran on it (independent evaluation, worst error).
+    provenance : str
+        ``"derived"`` (by SymPy) or ``"certified"`` (generalized by hand, then certified numerically).
+    generalized : str
+        What the hand generalization extends (LaTeX text; empty for a derived formula).
+    charts : tuple of str
+        The left-hand side of each ``display`` form written in another chart ("" = :attr:`symbol`).
     """
 
     name: str
@@ -414,12 +427,46 @@ class Formula:
     display: tuple = ()
     check: Check | None = None
     _extra: Mapping = field(default_factory=dict, repr=False, compare=False)
+    provenance: str = "derived"
+    generalized: str = ""
+    charts: tuple = ()
+
+    def equations(self) -> list[tuple[str, list]]:
+        """The displayed equations: ``[(left-hand side, [equal forms...]), ...]``, one per chart.
+
+        The forms that only restate the left-hand side (``a_N(x, y) = a_N(x, y)``) are left out, each form is
+        printed once, and a form written in another chart (:attr:`charts`) starts an equation of its own.
+        """
+        charts = self.charts or ("",) * len(self.display)
+        out: list[tuple[str, list]] = [(self.symbol, [])]
+        seen: set[str] = set()
+        for form, chart in zip((self.expr, *self.display), ("", *charts), strict=True):
+            lhs = chart or self.symbol
+            if lhs != out[-1][0]:
+                out.append((lhs, []))
+            key = _bare(latex(form))
+            if key == _bare(lhs) or key == _bare(self.symbol) or key in seen:
+                continue
+            seen.add(key)
+            out[-1][1].append(form)
+        return [(lhs, forms) for lhs, forms in out if forms]
 
     @property
     def latex(self) -> str:
-        """``lhs = expr [= display ...]`` as LaTeX (amsmath)."""
-        parts = [self.symbol, latex(self.expr)] + [latex(d) for d in self.display]
-        return " = ".join(parts)
+        r"""``lhs = expr [= display ...]`` as LaTeX (amsmath); another chart's equation follows after ``\qquad``."""
+        eqs = self.equations() or [(self.symbol, [self.expr.rewrite("Sum")])]
+        return r",\qquad ".join(" = ".join([lhs, *(latex(f) for f in forms)]) for lhs, forms in eqs)
+
+    @property
+    def provenance_text(self) -> str:
+        """``"derived by SymPy"`` or ``"generalized by hand (...) and certified: k points, N in {...}"`` (plain)."""
+        if self.provenance == "derived":
+            return "derived by SymPy"
+        check = self.check
+        where = "" if check is None else f": {check.points} points" + (
+            f", N in {{{', '.join(check.depths)}}}" if check.depths else ""
+        )
+        return f"generalized by hand ({self.generalized}) and certified{where}"
 
     @property
     def srepr(self) -> str:
@@ -466,6 +513,7 @@ class Formula:
             "args": [str(a) for a in self.args],
             "convention": self.convention,
             "derivation": self.derivation,
+            "provenance": {"kind": self.provenance, "text": self.provenance_text, "generalized": self.generalized},
             "check": None if self.check is None else self.check.as_dict(),
         }
 
@@ -485,9 +533,13 @@ def _build(results: Mapping[str, Any]) -> dict[str, Formula]:
     out = {}
     for e in entries():
         res = results[e.derivation]
-        extra = {"printer": e.printer} if e.printer != "numpy" else {}
+        extra: dict[str, Any] = {"printer": e.printer} if e.printer != "numpy" else {}
         if e.size is not None:
             extra["size"] = e.size
+        if e.shown is not None:
+            extra["shown"] = res[e.shown]
+        if e.per_line:
+            extra["per_line"] = e.per_line
         out[e.name] = Formula(
             name=e.name,
             title=e.title,
@@ -499,6 +551,9 @@ def _build(results: Mapping[str, Any]) -> dict[str, Formula]:
             display=tuple(res[k] for k in e.display),
             check=res.checks.get(e.check) if e.check else None,
             _extra=extra,
+            provenance=e.provenance,
+            generalized=e.generalized,
+            charts=tuple(e.charts),
         )
     return out
 
@@ -575,401 +630,12 @@ def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> di
 
 
 # ---------------------------------------------------------------------------------------------
-# writers (temporary file, then rename)
-_TEX_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\^{}",
-    "|": r"$|$",
-    "<": r"$<$",
-    ">": r"$>$",
-}
-
-
-def _tex_escape(text: str) -> str:
-    return "".join(_TEX_ESCAPES.get(c, c) for c in text)
-
-
-class _DocumentPrinter(LatexPrinter):
-    r"""LaTeX for the printed document: :math:`\log\Gamma`, :math:`\prod_{1\le i<j\le r}`, long fractions split.
-
-    Formula.latex keeps SymPy's default printing; this printer only shapes the typeset document.
-    """
-
-    def __init__(self):
-        super().__init__()
-
-    def _print_loggamma(self, expr, exp=None):
-        tex = r"\log\Gamma\left(" + self._print(expr.args[0]) + r"\right)"
-        return tex if exp is None else rf"\left({tex}\right)^{{{exp}}}"
-
-    def _pairs(self, expr):
-        """``(i, lo, j, hi, body)`` if expr is a double Sum/Product over ``lo <= i < j <= hi``, else None."""
-        body, *limits = expr.args
-        inner = None
-        if len(limits) == 2:
-            inner, outer = limits
-        elif isinstance(body, type(expr)) and len(limits) == 1 and len(body.args) == 2:
-            body, inner = body.args
-            (outer,) = limits
-        if inner is None:
-            return None
-        (jv, jlo, jhi), (iv, ilo, ihi) = inner, outer
-        if sympy.simplify(jlo - iv - 1) == 0 and jhi == ihi:
-            return iv, ilo, jv, jhi, body
-        return None
-
-    def _print_pairs(self, expr, op):
-        pairs = self._pairs(expr)
-        if pairs is None:
-            return None
-        iv, lo, jv, hi, body = pairs
-        tex = self._print(body)
-        if isinstance(body, sympy.Add):
-            tex = rf"\left({tex}\right)"
-        return rf"{op}_{{{self._print(lo)} \le {self._print(iv)} < {self._print(jv)} \le {self._print(hi)}}} {tex}"
-
-    def _print_Product(self, expr):
-        return self._print_pairs(expr, r"\prod") or super()._print_Product(expr)
-
-    def _print_Sum(self, expr):
-        return self._print_pairs(expr, r"\sum") or super()._print_Sum(expr)
-
-
-def _document_latex(expr) -> str:
-    printer = _DocumentPrinter()
-    tex = printer.doprint(expr)
-    num, den = sympy.fraction(expr)
-    if den != 1 and _visible_width(tex) > 70:  # a long quotient: 1/den, then the factors of num (breakable)
-        coeff, rest = num.as_coeff_Mul() if num.is_Mul else (sympy.S.One, num)
-        body = printer.doprint(rest)
-        if isinstance(rest, sympy.Add):  # a sum: in parentheses that may span lines (\biggl( ... \biggr))
-            body = rf"\biggl({body}\biggr)"
-        tex = rf"\frac{{{printer.doprint(coeff)}}}{{{printer.doprint(den)}}} {body}"
-    # one typeface for the logarithmic mean: L(x, y), as in the symbols and the prose
-    return tex.replace(r"\operatorname{L}", "L")
-
-
+# writers (temporary file, then rename); the LaTeX document is written by riemdln._latex
 def _bare(tex: str) -> str:
     """A LaTeX string reduced to what it shows (for detecting ``a_N = a_N`` tautologies)."""
     for token in (r"\left", r"\right", r"\,", "{", "}", " ", r"\operatorname"):
         tex = tex.replace(token, "")
     return tex
-
-
-def _visible_width(tex: str) -> int:
-    """A rough count of the glyphs ``tex`` typesets (commands and braces do not count)."""
-    import re
-
-    tex = re.sub(r"\\(left|right|frac|operatorname|mathrm|displaystyle)", "", tex)
-    tex = re.sub(r"\^\{([^{}]*)\}", lambda m: "." * max(1, len(m.group(1)) * 2 // 3), tex)  # scripts are small
-    tex = re.sub(r"\\[a-zA-Z]+", "x", tex)
-    return len(re.sub(r"[{}\s]", "", tex))
-
-
-def _break_points(tex: str) -> list[int]:
-    """Positions where ``tex`` may break: before top-level ``+``/``-``, ``\\prod``, ``\\sum`` and factors.
-
-    Never between a ``\\prod``/``\\sum`` and its first factor.
-    """
-    points: list[int] = []
-    depth, k, after_operator = 0, 0, False
-
-    def candidate(pos):
-        nonlocal after_operator
-        if after_operator:
-            after_operator = False
-        elif pos > 0 and tex[pos - 1] == " " and not tex[:pos].rstrip().endswith(("+", "-", "=")):
-            points.append(pos)  # (a line never ends with an operator: the break goes before it)
-
-    while k < len(tex):
-        if tex.startswith(r"\left", k):
-            if depth == 0:
-                candidate(k)
-            depth += 1
-            k += 5
-            continue
-        if tex.startswith(r"\right", k):
-            depth -= 1
-            k += 6
-            continue
-        c = tex[k]
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-        elif depth == 0 and c in "+-":
-            after_operator = False
-            candidate(k)
-        elif depth == 0 and tex.startswith((r"\prod", r"\sum"), k):
-            after_operator = False
-            candidate(k)
-            after_operator = True
-        elif depth == 0 and tex.startswith(r"\frac", k):
-            candidate(k)
-        elif depth == 0 and (tex.startswith("e^{", k) or (c == "\\" and tex[k + 1 : k + 2].isalpha())):
-            candidate(k)  # another factor: an exponential or a named function (\cosh, \operatorname, ...)
-        k += 1
-    return points
-
-
-def _greedy_lines(tex: str, points: list[int], width: int) -> list[str]:
-    """``tex`` cut at the last of ``points`` before each line exceeds ``width`` visible glyphs."""
-    lines, start, last = [], 0, 0
-    for p in [*points, len(tex)]:
-        if _visible_width(tex[start:p]) > width and last > start:
-            lines.append(tex[start:last].strip())
-            start = last
-        last = p
-    lines.append(tex[start:].strip())
-    return [ln for ln in lines if ln]
-
-
-def _broken(tex: str, width: int = 70) -> list[str]:
-    """Split ``tex`` into lines of at most about ``width`` visible glyphs, at top-level break points; a line that
-    continues a product begins with ``\\times``."""
-    points = _break_points(tex)
-    at_signs = [p for p in points if tex[p] in "+-"]
-    lines = _greedy_lines(tex, at_signs, width)  # between the terms of a sum where that is enough
-    if max(map(_visible_width, lines)) > width * 1.25:
-        lines = _greedy_lines(tex, points, width)  # else between factors too
-    # a line that continues a product (not a sum: those begin with their sign) begins with \times
-    return lines[:1] + [ln if ln.startswith(("+", "-")) else r"\times " + ln for ln in lines[1:]]
-
-
-_CERT_MATH = [  # (pattern, LaTeX): math fragments of a certificate's ASCII description
-    (r"\blog det\(A_N\)\^\(-1/2\)", r"\log\det(A_N)^{-1/2}"),
-    (r"det\(A_N\)\^\(-1/2\)", r"\det(A_N)^{-1/2}"),
-    (r"\b([A-Za-z]) = (\d+)\^(\d+)\.\.(\d+)\^(\d+)", r"\1 = \2^{\3},\dots,\4^{\5}"),
-    (r"N = oo", r"N = \infty"),
-    (r"\b([A-Za-z]) = (\d+)\.\.(\d+)", r"\1 = \2,\dots,\3"),
-    (r"sqrt\(det Gram\)", r"\sqrt{\det \mathrm{Gram}}"),
-    (r"tr\(Z\^T A_N\^-1 Z\)", r"\operatorname{tr}(Z^T A_N^{-1} Z)"),
-    (r"O\(d\)\^\(N-1\)", r"O(d)^{N-1}"),
-    (r"\(N-1\) log c_d \+ 1/2 log det Gram", r"(N-1)\log c_d + \tfrac12 \log\det\mathrm{Gram}"),
-    (r"1/2 sum log\(a_N/N\)", r"\tfrac12 \sum \log(a_N/N)"),
-    (r"N \(a_N/N - L\)", r"N(a_N/N - L)"),
-    (r"vol S\^3\(radius 2\)/2", r"\mathrm{vol}\,S^3(\text{radius } 2)/2"),
-    (r"\bh = 1e-(\d+)", r"h = 10^{-\1}"),
-    (r"ds = e\^rho drho", r"ds = e^{\rho}\,d\rho"),
-    (r"ds/dmu", r"ds/d\mu"),
-    (r"ds/drho", r"ds/d\rho"),
-    (r"X \+ h V", r"X + hV"),
-    (r"V = -A_N\(X\) G", r"V = -A_N(X)\,G"),
-    (r"\(m, n, r\) in \{([^}]*)\}", r"(m, n, r) \in \{\1\}"),
-    (r"\|J\|", r"|J|"),
-    (r"\ba_N/N\b", r"a_N/N"),
-    (r"\b([dNr]) = (\d+(?:\.\d+)?(?:, \d+(?:\.\d+)?)*)\b(?![\^.])", r"\1 = \2"),
-    (r"\bx = y\b", r"x = y"),
-    (r"\by = 0\b", r"y = 0"),
-    (r"\bA_inf\b", r"A_\infty"),
-    (r"\(x - y\)/\(log x - log y\)", r"(x - y)/(\log x - \log y)"),
-    (r"\bN = inf\b", r"N = \infty"),
-    (r"\bN s_i\b", r"N s_i"),
-    (r"\ba_N\(x, y\)", r"a_N(x, y)"),
-    (r"\bmu(?=-)", r"\mu"),
-    (r"\brho(?=-)", r"\rho"),
-    (r"(?<=rank-)r\b", r"r"),
-    (r"\bA_N\(X\)", r"A_N(X)"),
-    (r"\bdet X\b", r"\det X"),
-    (r"\bX = sQ\b", r"X = sQ"),
-    (r"\bdX\b", r"dX"),
-    (r"\bO\((\d)\)", r"O(\1)"),
-    (r"\b([a-z]) x ([a-z])\b", r"\1 \times \2"),
-    (r"\b(\d)x(\d)\b", r"\1 \times \2"),
-    (r"\b\w+(?:_\w+|\^\w+|/\w+_\w+)+", None),  # any other sub/superscripted token: as it is, in math mode
-    (r"(?<![/^\\])\b[FHNQXY]\b(?![(^/_'])", None),  # a lone variable (X, N, F, ...): in math mode
-]
-_CERT_MATH_COMPILED = [re.compile(p) for p, _ in _CERT_MATH]
-_CERT_MATH_RE = re.compile("|".join(f"(?:{p})" for p, _ in _CERT_MATH))
-
-
-def _cert_math_matches(text: str) -> list[tuple[int, re.Match]]:
-    """The math fragments of ``text``, left to right: ``(index into _CERT_MATH, match of that pattern)``.
-
-    The alternation picks, at each position, the first pattern that matches there; that pattern is found again
-    by matching each one at the fragment's position in the full text (so lookbehinds and lookaheads still see
-    their context) with the same end.
-    """
-    found = []
-    for m in _CERT_MATH_RE.finditer(text):
-        for k, p in enumerate(_CERT_MATH_COMPILED):
-            g = p.match(text, m.start())
-            if g is not None and g.end() == m.end():
-                found.append((k, g))
-                break
-        else:  # pragma: no cover - the alternation matched, so one of its alternatives does
-            raise AssertionError(f"no _CERT_MATH pattern matches {m.group(0)!r} alone")
-    return found
-
-
-def _certificate_tex(text: str) -> str:
-    """A certificate's description with its mathematics in math mode and the prose escaped."""
-    pieces: list[str] = []
-    pos = 0
-    for k, g in _cert_math_matches(text):
-        repl = _CERT_MATH[k][1]
-        if repl is None:
-            frag = g.group(0)
-        else:  # group references \1..\9 only; every other backslash is LaTeX
-
-            def group(ref: re.Match, g: re.Match = g) -> str:
-                return g.group(int(ref.group(1)))
-
-            frag = re.sub(r"\\(\d)", group, repl)
-        pieces.append(_tex_escape(text[pos : g.start()]) + f"${frag}$")
-        pos = g.end()
-    pieces.append(_tex_escape(text[pos:]))
-    return "".join(pieces)
-
-
-def _error_tex(value: float) -> str:
-    if value == 0:
-        return "0"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-
-
-def _derivation_titles() -> dict[str, str]:
-    """Each derivation's title (the registry's), by name."""
-    return {name: data.get("title", name) for name, data in graph().nodes(data=True)}
-
-
-def latex_document(formulas: Mapping[str, Formula]) -> str:
-    """A standalone LaTeX document, every formula numbered and labelled ``eq:<name>``.
-
-    Equivalent forms are printed once each (a form that only restates the left-hand side is left out),
-    long right-hand sides are broken at top-level sums and products (never scaled), certificates are
-    typeset with their mathematics in math mode.
-    """
-    lines = [
-        r"\documentclass[10pt]{article}",
-        r"\usepackage[margin=2cm]{geometry}",
-        r"\usepackage{amsmath,amssymb}",
-        r"\allowdisplaybreaks",
-        r"\title{riemdln: derived formulas of the deep linear network geometry}",
-        r"\date{riemdln " + riemdln.__version__ + r", SymPy " + sympy.__version__ + "}",
-        r"\begin{document}",
-        r"\maketitle",
-        r"Conventions: \emph{raw} is the metric $g^N$ with operator $A_N$; \emph{normalized} is "
-        r"$\hat g^N = N g^N$ with operator $A_N/N$; $x = s_i^2$, $y = s_j^2$; $a_N$ is the DLN multiplier, "
-        r"$L$ the logarithmic mean, $\operatorname{sinhc}(z) = \sinh(z)/z$. Each formula comes from a "
-        r"derivation in \texttt{riemdln.derivations} (the pages in \texttt{derivations/} follow them step by "
-        r"step): either SymPy computed it from its definition, or it was generalized by hand from the cases "
-        r"SymPy computed (the formulas for any dimension $d$ or rank $r$) and certified numerically. The "
-        r"certificate line names the independent numeric check and its worst error.",
-        "",
-    ]
-    titles = _derivation_titles()
-    current = None
-    printed: dict[str, str] = {}  # certificate description -> the first formula that printed it
-    for f in formulas.values():
-        if f.derivation != current:  # one section per derivation, in the catalog's order
-            current = f.derivation
-            title = titles.get(current, current)  # LaTeX (math in $...$, accents as \^o), else ASCII
-            is_latex = "$" in title or "\\" in title
-            lines.append(r"\section*{" + (title if is_latex else _certificate_tex(title)) + "}")
-        lines.append(r"\subsection*{\texttt{" + _tex_escape(f.name) + "}}")
-        convention = "" if f.convention == "-" else f"{f.convention}; "  # (no convention: a constant)
-        lines.append(f.title + f" ({convention}derivation \\texttt{{{_tex_escape(f.derivation)}}}).")
-        if isinstance(f.expr, sympy.MatrixBase) and f.expr.cols > 4:
-            lines.extend(_matrix_entries_tex(f, printed))
-            continue
-        rhs: list[str] = []
-        for e in (f.expr, *f.display):
-            tex = _document_latex(e)
-            if _bare(tex) != _bare(f.symbol) and _bare(tex) not in map(_bare, rhs):
-                rhs.append(tex)
-        if not rhs:  # the formula is its symbol (a named special function): print its defining form
-            defining = _document_latex(f.expr.rewrite("Sum"))
-            rhs = [defining] if _bare(defining) != _bare(f.symbol) else []
-        rows = [] if rhs else [f.symbol]
-        for k, r in enumerate(rhs):
-            parts = _broken(r)
-            rows.append((f.symbol if k == 0 else "") + " &= " + parts[0])
-            rows.extend(r"&\quad " + p for p in parts[1:])
-        lines.append(r"\begin{equation}\label{eq:" + f.name + "}")
-        lines.append(r"\begin{split}")
-        lines.append(" \\\\\n".join(rows))
-        lines.append(r"\end{split}")
-        lines.append(r"\end{equation}")
-        if f.check is not None:
-            lines.append(_certificate_line(f.check, f.name, printed))
-        lines.append("")
-    lines.append(r"\end{document}")
-    return "\n".join(lines) + "\n"
-
-
-def _certificate_line(check: Check, name: str, printed: dict[str, str]) -> str:
-    """The certificate paragraph under formula ``name``.
-
-    A description already printed (``printed``: description -> formula) is referred to by its equation number
-    ("as for (25)"), with what this certificate adds to it ("; divided by s_i") and its own error.
-    """
-    method = check.method
-    earlier = max((m for m in printed if method == m or method.startswith((m + "; ", m + ", "))), key=len, default=None)
-    if earlier is None:
-        what = _certificate_tex(method)
-    else:
-        what = rf"as for \eqref{{eq:{printed[earlier]}}}" + _certificate_tex(method[len(earlier) :])
-    printed.setdefault(method, name)  # (a later identical certificate refers here, even if this one refers on)
-    return (
-        r"\noindent\emph{Certificate:} "
-        + what
-        + f"; worst relative error ${_error_tex(check.max_error)}$ over {check.points} points "
-        + ("(passed)." if check.passed else "(FAILED).")
-    )
-
-
-def _matrix_entries_tex(f: Formula, printed: dict[str, str]) -> list[str]:
-    r"""A wide matrix formula (e.g. Christoffel symbols, row k, column 4i + j) as one line per non-zero entry
-    (of its first ``display`` expression when that has the same shape).
-
-    A symbol of the form ``X^k_{ij}`` is printed with the entry's indices (1-based; symmetric pairs once),
-    any other as ``[symbol]_{k, c}``.
-    """
-    lines = [r"\begin{align}\label{eq:" + f.name + "}"]
-    rows, seen = [], set()
-    width = int(round(math.sqrt(f.expr.cols)))
-    # a structured display of the same shape (e.g. the symbols in terms of named metric functions) is printed
-    # in place of the substituted entries
-    shown = f.display[0] if f.display and getattr(f.display[0], "shape", None) == f.expr.shape else f.expr
-    for k in range(f.expr.rows):
-        for c in range(f.expr.cols):
-            entry = shown[k, c]
-            if entry == 0:
-                continue
-            if "^k_{ij}" in f.symbol and width * width == f.expr.cols:
-                i, j = divmod(c, width)
-                if (k, min(i, j), max(i, j)) in seen:
-                    continue
-                seen.add((k, min(i, j), max(i, j)))
-                label = f.symbol.replace("^k_{ij}", f"^{{{k + 1}}}_{{{i + 1}{j + 1}}}")
-            else:
-                label = rf"\left[{f.symbol}\right]_{{{k + 1}, {c + 1}}}"
-            parts = _broken(_document_latex(entry))
-            entry_rows = [label + " &= " + parts[0]] + [r"&\quad " + p for p in parts[1:]]
-            # one number per entry, on its last line
-            rows.extend([r + r" \notag" for r in entry_rows[:-1]] + entry_rows[-1:])
-    lines.append(" \\\\\n".join(rows))
-    lines.append(r"\end{align}")
-    if f.check is not None:
-        lines.append(_certificate_line(f.check, f.name, printed))
-    lines.append("")
-    return lines
-
-
-def write_latex(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
-    path = Path(path)
-    atomic_write(path, latex_document(formulas))
-    return path
 
 
 def write_json(path: str | os.PathLike, formulas: Mapping[str, Formula]) -> Path:
@@ -1031,3 +697,6 @@ def write_twins(path: str | os.PathLike | None = None, formulas: Mapping[str, Fo
     path = Path(path) if path is not None else Path(__file__).with_name("_twins.py")
     atomic_write(path, twins_module_source(formulas))
     return path
+
+
+from riemdln._latex import latex_document, write_latex  # noqa: E402 - the LaTeX writer needs Formula defined

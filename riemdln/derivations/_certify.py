@@ -122,7 +122,7 @@ def depth_labels(depths: Iterable) -> tuple[str, ...]:
 
 def depths_tex(labels: Sequence[str]) -> str:
     r"""``N = 1, 2, 4.5, \infty`` for a certificate's LaTeX."""
-    return "$N = " + ", ".join(r"\infty" if v == "inf" else v for v in labels) + "$"
+    return "$N = " + r",\allowbreak ".join(r"\infty" if v == "inf" else v for v in labels) + "$"
 
 
 def is_integer_depth(depth) -> bool:

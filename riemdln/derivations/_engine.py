@@ -176,6 +176,9 @@ def _keys(order: list[str]) -> dict[str, str]:
         f"{CACHE_FORMAT}|{sympy.__version__}|{_source_hash(_functions)}|{_source_hash(_kernels)}|"
         f"{_source_hash(sys.modules[__name__])}|{_source_hash(_tree_mod)}".encode()
     ).hexdigest()
+    certify = sys.modules.get("riemdln.derivations._certify")  # the certificates' shared tools
+    if certify is not None:
+        common = hashlib.sha256(f"{common}|{_source_hash(certify)}".encode()).hexdigest()
     keys: dict[str, str] = {}
     for name in order:
         d = _REGISTRY[name]

@@ -46,6 +46,19 @@ class Entry:
         ``"numpy"`` (vectorized) or ``"python"`` (math module, arbitrary-size integers).
     size : sympy.Symbol or None
         Summation size of an index-structured formula (default ``r``).
+    provenance : str
+        ``"derived"`` (SymPy computes the expression from its definition, in the generality stated) or
+        ``"certified"`` (generalized by hand from the cases SymPy computes, then certified numerically).
+    generalized : str
+        For ``"certified"``: what the hand generalization extends (LaTeX text, e.g. ``"any $d$"``).
+    charts : tuple of str
+        Left-hand sides (LaTeX) of the ``display`` forms that are written in another chart ("" = the same
+        left-hand side as the expression): one chart per displayed equation.
+    shown : str or None
+        Key of an equivalent form printed in the document in place of the expression (e.g. factored).
+    per_line : int
+        For a long display: how many top-level terms (a sum) or factors (a product) go on each printed line
+        (0: one line).
     """
 
     name: str
@@ -60,8 +73,19 @@ class Entry:
     twins: tuple[tuple[str, str | None], ...] = ()
     printer: str = "numpy"
     size: Any = None
+    provenance: str = "derived"
+    generalized: str = ""
+    charts: tuple[str, ...] = ()
+    shown: str | None = None
+    per_line: int = 0
 
     def __post_init__(self) -> None:
+        if self.provenance not in ("derived", "certified"):
+            raise ValueError(f"catalog entry {self.name!r}: provenance {self.provenance!r}")
+        if (self.provenance == "certified") != bool(self.generalized):
+            raise ValueError(f"catalog entry {self.name!r}: a certified entry says what it generalizes (only it)")
+        if self.charts and len(self.charts) != len(self.display):
+            raise ValueError(f"catalog entry {self.name!r}: one chart per display form")
         if self.convention not in ("raw", "normalized", "-"):
             raise ValueError(f"catalog entry {self.name!r}: convention {self.convention!r}")
         if self.printer not in ("numpy", "python"):

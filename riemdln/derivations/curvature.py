@@ -821,6 +821,7 @@ CATALOG = (
         "\\theta + \\phi$: "
         "a doubly warped product over the flat half-plane $N(d\\mu_1^2 + d\\mu_2^2)$",
         display=("metric_chart_d2",),
+        charts=(r"g^N_{(s_1, s_2, \alpha, \gamma)}",),
         check="metric_warped_d2",
     ),
     Entry(
@@ -839,6 +840,8 @@ CATALOG = (
     ),
     Entry(
         name="scalar_curvature_d2",
+        provenance="certified",
+        generalized="real $N$ (SymPy: $N = 1, 2, 3, 4$ and symbolic $N$ in $\\mu$)",
         derivation="curvature",
         key="scalar_curvature_d2",
         args=(sy.s1, sy.s2, sy.N),
@@ -884,6 +887,8 @@ CATALOG = (
     ),
     Entry(
         name="scalar_curvature_rank_one_d2",
+        provenance="certified",
+        generalized="real $N$",
         derivation="curvature",
         key="scalar_curvature_rank_one_d2",
         args=(sy.s1, sy.N),
@@ -894,6 +899,8 @@ CATALOG = (
     ),
     Entry(
         name="geodesic_length_aligned",
+        provenance="certified",
+        generalized="any $d$ and real $N$, from the flat base",
         derivation="curvature",
         key="geodesic_length_aligned",
         args=(sy.s, sy.sigma, sy.N),

@@ -312,6 +312,8 @@ CATALOG = (
     ),
     Entry(
         name="entropy",
+        provenance="certified",
+        generalized="any $d$",
         derivation="entropy",
         key="entropy",
         args=(sy.sigma, sy.N),

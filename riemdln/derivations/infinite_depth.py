@@ -268,6 +268,7 @@ def derive_infinite_depth(deps) -> Result:
         logmean_quotient=L_QUOTIENT,
         logmean_integral=Integral(x ** (1 - t) * y**t, (t, 0, 1)),
         multiplier_normalized=dln_multiplier(x, y, N) / N,
+        multiplier_normalized_quotient=quotient / N,
         multiplier_correction=c1_claim,
     )
     checks = {"multiplier_infinite": certify_logmean_limit(), "multiplier_correction": certify_correction()}
@@ -287,6 +288,7 @@ CATALOG = (
         convention="normalized",
         symbol=r"\frac{a_N(x, y)}{N}",
         title="Normalized multiplier (operator $A_N/N$ of the metric $N g^N$)",
+        display=("multiplier_normalized_quotient",),
         check="multiplier_normalized",
         twins=(("multiplier_normalized", None), ("log_multiplier_normalized_finite", "log")),
     ),
@@ -346,6 +348,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density_infinite",
+        provenance="certified",
+        generalized="any $d$",
         derivation="infinite_depth",
         key="volume_density_infinite_general",
         args=(sy.s,),

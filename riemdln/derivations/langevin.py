@@ -182,6 +182,17 @@ def ito_correction_factor():
     return _in_mu(lap_Y[0, 0])
 
 
+def ito_correction_factor_factored(kappa_y):
+    r"""Step 4b (SymPy): the same drift factored for reading,
+    :math:`\kappa^Y_1 = \frac{2\mu_1\,((1 - N)\mu_1^{2N} - (N + 1)\mu_2^{2N} + 2N\mu_1^{N-1}\mu_2^{N+1})}
+    {N(\mu_1^2 - \mu_2^2)(\mu_1^{2N} - \mu_2^{2N})}`, proven equal to Step 4's expression."""
+    num = (1 - N) * mu1 ** (2 * N) - (N + 1) * mu2 ** (2 * N) + 2 * N * mu1 ** (N - 1) * mu2 ** (N + 1)
+    factored = 2 * mu1 * num / (N * (mu1**2 - mu2**2) * (mu1 ** (2 * N) - mu2 ** (2 * N)))
+    if simplify(factored - kappa_y) != 0:
+        raise DerivationError("the factored Ito drift of Y disagrees with Step 4")
+    return factored
+
+
 def entropy_drift_pair():
     r"""Step 5 (SymPy): the entropic drift :math:`A_N\nabla S_N = Q\,\mathrm{diag}(\cdot)R^T`, the term of pair
     :math:`(i, j)` of component i: :math:`a_{ii}\,\partial_{s_i}\tfrac12\log a_N(s_i^2, s_j^2)`
@@ -232,10 +243,12 @@ def derive_langevin(deps) -> Result:
         "ito_correction": kappa,
         "ito_correction_infinite": ito_correction_infinite(kappa),
         "ito_correction_factor": ito_correction_factor(),
+        "ito_correction_factor_factored": None,
         "entropy_drift": entropy_drift_pair(),
         "log_gibbs_density": log_gibbs,
         "log_gibbs_density_factor": log_gibbs_density_y(log_gibbs, S2),
     }
+    exprs["ito_correction_factor_factored"] = ito_correction_factor_factored(exprs["ito_correction_factor"])
     return Result(exprs, certify_langevin(exprs))
 
 
@@ -544,6 +557,8 @@ _DENSITY_DEPTHS = (2, 3, 4, 5, 1.5, 2.5, 4.5, 7.5)
 CATALOG = (
     Entry(
         name="ito_correction",
+        provenance="certified",
+        generalized="any $d$: the general formula, whose pair terms SymPy proves vanish",
         derivation="langevin",
         key="ito_correction",
         args=(sy.s_scalar, sy.N),
@@ -569,12 +584,16 @@ CATALOG = (
         args=(sy.mu1, sy.mu2, sy.N),
         convention="raw",
         symbol=r"\kappa^Y_1",
+        display=("ito_correction_factor_factored",),
+        shown="ito_correction_factor_factored",
         title="It\\^o drift $\\Delta_{g^N}(Y)$ of the balanced-factor coordinates $Y$ ($X = Y(Y^TY)^{(N-1)/2}$), "
         "one pair term of component 1 ($d = 2$; sum over $j \\ne k$ for any $d$)",
         check="ito_correction_factor",
     ),
     Entry(
         name="entropy_drift",
+        provenance="certified",
+        generalized="the sum over $j \\ne i$ and the action of $A_N$, any $d$",
         derivation="langevin",
         key="entropy_drift",
         args=(sy.s_i, sy.s_j, sy.N),
@@ -586,6 +605,7 @@ CATALOG = (
     ),
     Entry(
         name="log_gibbs_density",
+        per_line=2,
         derivation="langevin",
         key="log_gibbs_density",
         args=(

@@ -122,8 +122,9 @@ def certify_multiplier() -> dict[str, Check]:
     def twin(xv, yv, Nv):
         return mpmath.mpf(float(kernels.dln_multiplier(float(xv), float(yv), float(Nv))))
 
-    integer, real = (1, 2, 3, 5, 8), (1.5, 2.5, 4.5, 7.5)
-    generic = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in integer]
+    integer: tuple[float, ...] = (1, 2, 3, 5, 8)
+    real = (1.5, 2.5, 4.5, 7.5)
+    generic: list[tuple] = [(xv, yv, Nv) for (xv, yv) in random_points(12, 2, seed=1) for Nv in integer]
     generic += [(xv, yv, Nv) for (xv, yv) in random_points(6, 2, seed=4) for Nv in real]
     diagonal = [(xv, xv, Nv) for (xv,) in random_points(4, 1, seed=2) for Nv in (1, 2, 7, 1.5, 4.5)]
     at_zero = [(xv, 0, Nv) for (xv,) in random_points(4, 1, seed=3) for Nv in (1, 2, 7, 1.5, 4.5)]
@@ -169,6 +170,8 @@ def derive_multiplier(deps) -> Result:
 CATALOG = (
     Entry(
         name="multiplier",
+        provenance="certified",
+        generalized="real $N$ (the sum defines $a_N$ at integer $N$)",
         derivation="multiplier",
         key="multiplier",
         args=(sy.x, sy.y, sy.N),
@@ -181,6 +184,8 @@ CATALOG = (
     ),
     Entry(
         name="multiplier_diagonal",
+        provenance="certified",
+        generalized="real $N$",
         derivation="multiplier",
         key="diagonal",
         args=(sy.x, sy.N),
@@ -191,6 +196,8 @@ CATALOG = (
     ),
     Entry(
         name="multiplier_zero",
+        provenance="certified",
+        generalized="real $N$",
         derivation="multiplier",
         key="at_zero",
         args=(sy.x, sy.N),

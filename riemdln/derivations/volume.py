@@ -222,48 +222,23 @@ def _certify(exprs) -> dict:
         )
         return plain, tex, ls
 
-    out = {}
+    def check(err: str, dims: tuple, what_plain: str, what_tex: str, tol: float = 1e-25, tail=("", "")) -> Check:
+        plain, tex, ls = what(dims)
+        n = sum(counts[dim] for dim in dims)
+        return Check(f"{what_plain} {plain}{tail[0]}", errs[err], tol, n, latex=f"{what_tex} {tex}{tail[1]}", depths=ls)
+
+    out = {"volume_density_general": check("general", (2, 3, 4), "product formula", "product formula")}
     for dim in (2, 3):
-        plain, tex, ls = what((dim,))
-        out[f"volume_density_d{dim}"] = Check(
-            f"density {plain}", errs[f"d{dim}"], 1e-25, counts[dim], latex=f"density {tex}", depths=ls
+        out[f"volume_density_d{dim}"] = check(f"d{dim}", (dim,), "density", "density")
+        out[f"volume_density_lebesgue_d{dim}"] = check(
+            f"lebesgue{dim}", (dim,), "det(A_N)^(-1/2)", r"$\det(A_N)^{-1/2}$"
         )
-        out[f"volume_density_lebesgue_d{dim}"] = Check(
-            f"det(A_N)^(-1/2) {plain}",
-            errs[f"lebesgue{dim}"],
-            1e-25,
-            counts[dim],
-            latex=rf"$\det(A_N)^{{-1/2}}$ {tex}",
-            depths=ls,
-        )
-    plain, tex, ls = what((2, 3, 4))
-    assert ls == every
-    out["volume_density_general"] = Check(
-        f"product formula {plain}",
-        errs["general"],
-        1e-25,
-        sum(counts.values()),
-        latex=f"product formula {tex}",
-        depths=ls,
-    )
-    for dim in (2, 3):
-        plain, tex, ls = what((dim,))
-        out[f"volume_density_mu_d{dim}"] = Check(
-            f"mu-density {plain}, times ds/dmu (mpmath.diff)",
-            errs[f"mu{dim}"],
-            1e-20,
-            counts[dim],
-            latex=rf"$\mu$-density {tex}, times $ds/d\mu$ (\texttt{{mpmath.diff}})",
-            depths=ls,
-        )
-        out[f"volume_density_rho_d{dim}"] = Check(
-            f"rho-density {plain}, times ds/drho (mpmath.diff)",
-            errs[f"rho{dim}"],
-            1e-20,
-            counts[dim],
-            latex=rf"$\rho$-density {tex}, times $ds/d\rho$ (\texttt{{mpmath.diff}})",
-            depths=ls,
-        )
+        for coord in ("mu", "rho"):
+            tail = (f", times ds/d{coord} (mpmath.diff)", rf", times $ds/d\{coord}$ (\texttt{{mpmath.diff}})")
+            out[f"volume_density_{coord}_d{dim}"] = check(
+                f"{coord}{dim}", (dim,), f"{coord}-density", rf"$\{coord}$-density", 1e-20, tail
+            )
+    assert out["volume_density_general"].depths == every
     out["volume_density_rank_r"] = _certify_rank_r()
     return out
 
@@ -414,6 +389,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density",
+        provenance="certified",
+        generalized="any $d$",
         derivation="volume",
         key="volume_density_general",
         args=(sy.s, sy.N),
@@ -425,6 +402,8 @@ CATALOG = (
     ),
     Entry(
         name="volume_density_rank_r",
+        provenance="certified",
+        generalized="any rank-$r$ stratum of $m \\times n$ matrices",
         derivation="volume",
         key="volume_density_rank_r",
         args=(sy.s, sy.m, sy.n, sy.N),
