@@ -348,8 +348,8 @@ class SensingProblem(_MatrixEnergy):
 
     def __init__(self, sensors: ArrayLike, measurements: ArrayLike, ground_truth: ArrayLike | None = None):
         A = check_matrix(sensors, "sensors")
-        if A.ndim != 3:
-            raise RiemdlnValueError(f"`sensors` must have shape (K, m, n); got {A.shape}.")
+        if A.ndim != 3 or A.shape[0] == 0:
+            raise RiemdlnValueError(f"`sensors` must have shape (K, m, n) with K >= 1 sensors; got {A.shape}.")
         y = np.asarray(measurements)
         if y.dtype.kind not in "fiu" or y.shape != (A.shape[0],) or not np.all(np.isfinite(y)):
             raise RiemdlnValueError(

@@ -43,7 +43,7 @@ from pathlib import Path
 from riemdln._io import atomic_write, folder_lock
 from riemdln._validation import RiemdlnValueError, _short, check_integer
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
-from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor
+from riemdln.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor, probe_dask
 
 __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
 
@@ -242,6 +242,7 @@ def reproduce(
     jobs = check_integer(jobs, "jobs", low=1)  # numpy integers too, never a bool
     if scheduler is not None:
         scheduler = check_scheduler_address(scheduler)
+        probe_dask(scheduler)  # before any work: a service that is not Dask is refused within seconds
     if quick and paper:
         raise RiemdlnValueError("`quick` and `paper` exclude each other; choose one mode.")
     overrides = _check_overrides(overrides, quick, paper)

@@ -208,7 +208,76 @@ def check_scheduler_address(address) -> str:
     match = _ADDRESS.match(address.strip()) if isinstance(address, str) else None
     if match is None or not (match["scheme"] or match["port"]):
         raise RiemdlnValueError(f"`scheduler` must be an address like tcp://host:8786; got {address!r}.")
+    if match["port"] and not 1 <= int(match["port"][1:]) <= 65535:
+        raise RiemdlnValueError(f"`scheduler` port must be in 1..65535; got {match['port'][1:]} in {address!r}.")
     return address.strip()
+
+
+# The Dask handshake is probed on a plain socket first, bounded in time: the client's own `timeout` bounds
+# only the TCP connect, so a service that accepts and never speaks would hang it, and one that greets with
+# text would have its first 8 bytes read as a frame length (2.82 EiB for "SSH-2.0-").
+HANDSHAKE_SECONDS = 10.0
+_MAX_HANDSHAKE_BYTES = 1 << 20
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of a ``tcp://`` (or scheme-less) address with a port, else None (not probed)."""
+    match = _ADDRESS.match(address)
+    if match is None or match["scheme"] not in (None, "tcp") or not match["port"]:
+        return None
+    rest = address.split("://", 1)[-1]
+    host = rest.rsplit(":", 1)[0].strip("[]")
+    return host, int(match["port"][1:])
+
+
+def _recv_exactly(sock, n: int, deadline: float) -> bytes:
+    import time
+
+    data = b""
+    while len(data) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(n - len(data))
+        except TimeoutError:  # silent: the caller says so
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def probe_dask(address: str, seconds: float = HANDSHAKE_SECONDS) -> None:
+    """Refuse, within ``seconds``, an address where no Dask scheduler answers the handshake.
+
+    A Dask comm sends its handshake (an 8-byte little-endian length, then msgpack frames naming the
+    ``pickle-protocol``) as soon as it accepts; anything else is not a scheduler."""
+    import socket
+    import struct
+    import time
+
+    target = _host_port(address)
+    if target is None:
+        return
+    deadline = time.monotonic() + seconds
+    try:
+        with socket.create_connection(target, timeout=seconds) as sock:
+            head = _recv_exactly(sock, 8, deadline)
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else 0
+            body = _recv_exactly(sock, size, deadline) if 0 < size <= _MAX_HANDSHAKE_BYTES else b""
+    except OSError as exc:
+        raise RiemdlnValueError(
+            f"`scheduler` {address!r} is unreachable ({type(exc).__name__}: {exc}); start one with "
+            "`dask scheduler` or drop --scheduler to run locally."
+        ) from None
+    if len(body) != size or size == 0 or b"pickle-protocol" not in body:
+        said = f"it sent {head[:40]!r}" if head else f"it sent nothing within {seconds:g} s"
+        raise RiemdlnValueError(
+            f"`scheduler` {address!r} accepted the connection but is not a Dask scheduler ({said}); check the "
+            "address and port (a Dask scheduler listens on 8786 by default)."
+        )
 
 
 @contextlib.contextmanager
@@ -220,13 +289,15 @@ def dask_executor(address: str, timeout: float = 10.0) -> Iterator[cf.Executor]:
     MissingExtraError
         If dask.distributed is not installed (``pip install "riemdln[dask]"``).
     RiemdlnValueError
-        If the scheduler cannot be reached within ``timeout`` seconds.
+        If the scheduler cannot be reached within ``timeout`` seconds, or the service there does not answer
+        the Dask handshake within :data:`HANDSHAKE_SECONDS` (:func:`probe_dask`).
     """
     address = check_scheduler_address(address)
     try:
         from distributed import Client
     except ImportError:
         raise MissingExtraError('`--scheduler` needs dask.distributed: pip install "riemdln[dask]"') from None
+    probe_dask(address)
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:

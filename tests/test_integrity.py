@@ -267,3 +267,38 @@ def test_tree_round_trip_survives_symbols_made_with_another_keyword_order():
     # a real difference in the assumptions is another expression, not the same one
     other = json.loads(json.dumps(tree).replace('["integer", true]', '["integer", false]'))
     assert from_tree(other) != expr
+
+
+def test_edited_cache_entry_with_recomputed_checksum_is_rederived(tmp_path):
+    """Integrity is re-certification: an entry edited to a plausible wrong formula, its checksum recomputed,
+    fails the re-certification on load (stored expression vs the mpmath defining sum) and is rederived."""
+    import json
+
+    from riemdln.derivations import _engine
+    from riemdln.derivations._tree import to_tree
+    from riemdln.derivations.symbols import N, x
+
+    _engine.derive("multiplier", cache=tmp_path)
+    path = tmp_path / "multiplier.json"
+    doc = json.loads(path.read_text())
+    doc["payload"]["exprs"]["diagonal"] = to_tree((N + 1) * x ** ((N - 1) / N))  # true: N x^((N-1)/N)
+    doc["sha256"] = _engine._checksum(doc["payload"])
+    path.write_text(json.dumps(doc))
+    report = _engine.DeriveReport()
+    res = _engine.derive("multiplier", cache=tmp_path, report=report)
+    assert report.status["multiplier"].startswith("derived (refused: re-certification failed")
+    assert float(res["multiplier"]["diagonal"].subs({N: 2, x: 4})) == 4.0
+    again = _engine.DeriveReport()
+    _engine.derive("multiplier", cache=tmp_path, report=again)  # the rederived entry is sound again
+    assert again.status["multiplier"] == "cached"
+
+
+def test_derive_cache_must_be_a_folder(tmp_path):
+    from riemdln.derivations import _engine
+
+    file = tmp_path / "a-file"
+    file.write_text("not a folder")
+    from riemdln import RiemdlnValueError
+
+    with pytest.raises(RiemdlnValueError, match="`cache`"):
+        _engine.derive("multiplier", cache=file)

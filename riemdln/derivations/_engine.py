@@ -226,14 +226,28 @@ def _read_cache(path: Path, name: str, key: str) -> tuple[Result | None, str]:
             return None, "corrupted"
         exprs = {k: from_tree(v) for k, v in payload["exprs"].items()}
         checks = {k: Check(**v) for k, v in payload["checks"].items()}
-        return (
-            Result(exprs, checks, dict(payload.get("notes", {})), float(payload.get("seconds", 0.0)), True),
-            "",
-        )
+        result = Result(exprs, checks, dict(payload.get("notes", {})), float(payload.get("seconds", 0.0)), True)
     except TreeError as exc:  # a class outside the whitelist, a malformed or rewritten tree
         return None, f"refused: {exc}"
     except Exception:  # any damage at all means: rebuild
         return None, "corrupted"
+    return _recertified(name, result)
+
+
+def _recertified(name: str, result: Result) -> tuple[Result | None, str]:
+    """``result`` if its stored expressions pass re-certification (an edit with a recomputed checksum does
+    not), else (None, the reason): see :mod:`riemdln.derivations._recertify`."""
+    from riemdln.derivations._recertify import recertify
+
+    try:
+        failed = {k: c for k, c in recertify(name, result).items() if not c.passed}
+    except Exception as exc:  # noqa: BLE001 - an expression that does not even evaluate is refused
+        return None, f"refused: re-certification could not evaluate it ({type(exc).__name__})"
+    if failed:
+        worst = max(failed.items(), key=lambda kc: kc[1].max_error)
+        return None, f"refused: re-certification failed ({worst[0]}: error {worst[1].max_error:.2g})"
+    return result, ""
+
 
 
 @dataclass
@@ -271,6 +285,8 @@ def derive(
     order = [n for n in nx.lexicographical_topological_sort(g) if n in wanted]
     keys = _keys(order)
     root = Path(cache) if cache is not None else cache_dir()
+    if root.exists() and not root.is_dir():  # else mkdir fails and everything is derived uncached, silently
+        raise RiemdlnValueError(f"`cache` must be a folder (or a path to create one); {str(root)!r} is a file.")
     results: dict[str, Result] = {}
     report = report if report is not None else DeriveReport()
     with contextlib.ExitStack() as stack:
