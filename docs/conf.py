@@ -62,3 +62,9 @@ napoleon_use_rtype = False
 html_theme = "furo"
 html_title = f"riemdln {release}"
 html_theme_options = {"navigation_with_keys": True}
+
+
+def setup(app):
+    # MathJax on every page, not only on pages with mathematics of their own: the navigation shows the
+    # derivation pages' titles, whose mathematics would otherwise stay raw \( ... \) on the other pages
+    app.set_html_assets_policy("always")
