@@ -28,6 +28,7 @@ def _cli(*args, env_extra=None, timeout=120):
     )
 
 
+@pytest.mark.slow  # four end-to-end reproduce runs (~10-20 s)
 def test_tampered_state_file_is_rerun_with_a_warning(tmp_path):
     logs: list[str] = []
     first = reproduce(tmp_path, quick=True, studies=["operator_convergence"], pdf=False, log=_quiet)

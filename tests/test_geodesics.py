@@ -483,6 +483,7 @@ def test_straight_segment_fallback_when_root_shooting_fails(monkeypatch):
     assert np.linalg.norm(end - X1) / np.linalg.norm(X1) <= 1e-10
 
 
+@pytest.mark.slow  # every fallback route end to end (~10-20 s)
 def test_small_start_without_path_falls_back_and_agrees_with_the_flow_path():
     # default settings: root-shooting fails from this small start (its integrations stop at the box around the
     # endpoints), then shooting from the minimized discrete path energy's covector converges; the

@@ -18,8 +18,9 @@ from conftest import KERNEL_NAME  # the session kernelspec (fixture kernel_env i
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9]*.py"))
 
-# the slowest (~20-45 s: SymPy's curvature steps run live) carry the slow marker; CI runs them too
-_SLOW = {"06_curvature_geodesics"}
+# the slowest (~10-45 s: SymPy's curvature steps run live, studies at notebook size) carry the slow marker; CI
+# runs them too, and the documentation build executes every notebook
+_SLOW = {"06_curvature_geodesics", "04_menon_2x2_volume_bias", "05_deep_matrix_completion", "07_langevin_free_energy"}
 # notebooks that need an optional extra: skipped where it is not installed (CI installs torch)
 _NEEDS = {"08_check_pytorch": "torch"}
 

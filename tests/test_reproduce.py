@@ -26,6 +26,7 @@ def _quiet(msg):
     pass
 
 
+@pytest.mark.slow  # three end-to-end reproduce runs (~15-30 s)
 def test_cheap_studies_are_reproducible_and_resume(tmp_path):
     a = reproduce(tmp_path / "a", quick=True, studies=CHEAP, pdf=False, log=_quiet, command_line=["x"])
     b = reproduce(tmp_path / "b", quick=True, studies=CHEAP, pdf=False, log=_quiet, command_line=["x"])
@@ -52,6 +53,7 @@ def test_study_results_check_the_theory(tmp_path):
         assert run["det_signs"] == [1.0] and run["effective_rank"][-1] < 1.01 and run["abs_x11"][-1] > 50
 
 
+@pytest.mark.slow  # end-to-end reproduce runs (~10-20 s)
 def test_interrupted_run_leaves_nothing_that_looks_complete_and_resumes(tmp_path, monkeypatch):
     from riemdln.studies import depth_convergence
 
