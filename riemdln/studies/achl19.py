@@ -230,8 +230,9 @@ def factor_gd_cell(
 def tasks(params: dict) -> list[tuple[str, dict]]:
     """Every cell of the grid as ``(cell function name, keyword arguments)``, in the order they are started.
 
-    In two tiers, each seed by seed with the costliest cell first: N = 2, 3 (ACHL19's depths) and both
-    baselines; then factor GD; then N = 1, 4, ∞. A grid stopped early holds whole seeds of each tier.
+    In tiers, each seed by seed with the costliest cell first: N = 2, 3 (ACHL19's depths) and the exact
+    nuclear norm; factor GD; N = 4; N = 1; N = ∞; soft-impute (an approximation of the exact minimizer, and
+    costly at few observations). A grid stopped early holds whole seeds of each tier.
     """
     common = {"size": params["size"], "rank": params["rank"]}
     out: list[tuple[float, float, str, dict]] = []
@@ -254,7 +255,7 @@ def tasks(params: dict) -> list[tuple[str, dict]]:
                     rtol=params["rtol_infinite" if math.isinf(d) else "rtol"],
                     atol=params["atol_infinite" if math.isinf(d) else "atol"],
                 )
-                tier = 0 if d in (2.0, 3.0) else 20  # ACHL19's depths with the baselines first
+                tier = {2.0: 0, 3.0: 0, 4.0: 20, 1.0: 30}.get(d, 40)  # ACHL19's depths first, N = inf last
                 out.append((tier + s, 8.0 if math.isinf(d) else d, "flow_cell", kw))
             out.append((s, 2.0, "cvxpy_cell", dict(common, observed=k, seed=s)))
             si = dict(
@@ -262,7 +263,7 @@ def tasks(params: dict) -> list[tuple[str, dict]]:
                 final_max_iter=params["soft_impute_final_iter"],
                 gap_tol=params["soft_impute_gap_tol"],
             )
-            out.append((s, 0.5, "soft_impute_cell", dict(common, observed=k, seed=s, **si)))
+            out.append((50 + s, 0.5, "soft_impute_cell", dict(common, observed=k, seed=s, **si)))
     for k in params.get("gd_observed", []):
         for s in params.get("gd_seeds", []):
             for N in params.get("gd_depths", []):
@@ -680,8 +681,9 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_xlabel("observed entries")
     ax.set_ylabel("relative test error")
     ax.tick_params(labelsize=8)
+    n_entries = len(ax.get_legend_handles_labels()[0])
     fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.0)
-    fig.tight_layout(rect=(0, 0.30, 1, 1))
+    fig.tight_layout(rect=(0, 0.02 + 0.055 * math.ceil(n_entries / 2), 1, 1))  # the legend below the axes
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=150)]
 
 
@@ -722,14 +724,7 @@ def markdown(results: dict, figs: list[str]) -> str:
     )
     parts = [
         where,
-        f"100×100 rank-5 ground truth, ‖W*‖_F = 100, uniformly observed entries, {len(p.get('seeds', []))} seeds "
-        f"per count. **flow**: {FLOW_SETUP}, N = 1, 2, 3, 4, ∞, asked to reach loss {fmt(p.get('loss_tol'))} "
-        f"within {p.get('max_steps')} steps and {p.get('wall_seconds', 0):g} s of wall-clock time (integrator rtol "
-        f"{p.get('rtol', 0):g}, atol {p.get('atol', 0):g}). **factor GD**: {GD_SETUP} (entries "
-        f"N(0, {fmt(p.get('gd_init_std'))}²), learning rate {fmt(p.get('gd_lr_fraction'))} × the stability limit "
-        f"2/(N σ₁(W*)^(2(N−1)/N))). Baselines: the exact nuclear-norm minimizer (cvxpy, default solver, status "
-        "checked) and soft-impute (accelerated, converged when the relative duality gap at the final "
-        "regularization is ≤ 1e-4).",
+        setup_text(p),
         "Cells: median [first quartile, third quartile] of the relative test error over the runs that reached their "
         "target (reached/total).",
         table(header, rows),
@@ -744,11 +739,53 @@ def markdown(results: dict, figs: list[str]) -> str:
             )
             + "."
         )
+    parts.append(_missing_sentence(p, recs))
     parts.append(_wins_sentence(recs, counts))
     parts += [f"![{CAPTION}]({f})" for f in figs]
     if figs:
         parts.append(f"*Figure.* {CAPTION}")
     return "\n\n".join(parts)
+
+
+def missing_cells(params: dict, recs: list[dict]) -> list[tuple]:
+    """The grid's cells (``cell_key``) that have no record: a grid stopped before it finished."""
+    have = {(r["method"], r["observed"], r["seed"], r["depth"]) for r in recs}
+    try:
+        keys = [cell_key(name, kw) for name, kw in tasks(params)]
+    except KeyError:  # parameters of another version: nothing to compare with
+        return []
+    return [k for k in keys if k not in have]
+
+
+def setup_text(p: dict) -> str:
+    """The grid's setup, from its parameters: which numbers come from which setup."""
+    g = p.get
+    return (
+        f"100×100 rank-5 ground truth, ‖W*‖_F = 100, uniformly observed entries, {len(g('seeds', []))} seeds per "
+        f"count. **flow**: {FLOW_SETUP}, N = 1, 2, 3, 4, ∞, asked to reach loss {g('loss_tol', 0):g} within "
+        f"{g('max_steps')} steps and {g('wall_seconds', 0):g} s of wall-clock time (integrator rtol "
+        f"{g('rtol', 0):g}, atol {g('atol', 0):g}; at N = ∞ rtol {g('rtol_infinite', 0):g}, atol "
+        f"{g('atol_infinite', 0):g}). **factor GD**: {GD_SETUP}: N factors of size 100×100 with entries "
+        f"N(0, {g('gd_init_std', 0):g}²), learning rate {g('gd_lr_fraction', 0):g} × the stability limit "
+        "2/(N σ₁(W*)^(2(N−1)/N)), asked for the same loss within "
+        f"{g('gd_max_steps')} steps. Baselines (no setup: they depend on the observations only): the exact "
+        "nuclear-norm minimizer (cvxpy, default solver, status checked) and soft-impute (accelerated, converged "
+        f"when the relative duality gap at the final regularization is ≤ {g('soft_impute_gap_tol', 0):g})."
+    )
+
+
+def _missing_sentence(params: dict, recs: list[dict]) -> str:
+    missing = missing_cells(params, recs)
+    if not missing:
+        return "Every cell of the grid ran."
+    groups: dict[str, list] = {}
+    for method, _k, seed, depth in missing:
+        groups.setdefault(label(method, depth), []).append(seed)
+    text = "; ".join(f"{m}: {len(v)} cells, seeds {', '.join(map(str, sorted(set(v))))}" for m, v in groups.items())
+    return (
+        f"The grid was stopped before it finished: {len(missing)} of {len(missing) + len(recs)} cells did not run "
+        f"({text}); the tables and the figure hold the cells that ran."
+    )
 
 
 def _wins_sentence(recs, counts) -> str:
