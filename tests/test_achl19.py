@@ -172,3 +172,34 @@ def test_shipped_file_is_small_and_plain_json():
     assert len(text) < 400_000
     json.loads(text)  # standard JSON (no NaN/Infinity)
     assert "Infinity" not in text and "NaN" not in text
+
+
+_TOY = {
+    "size": 8,
+    "rank": 1,
+    "observed": [30, 44],
+    "seeds": [0, 1],
+    "depths": [1, 2, "inf"],
+    "loss_tol": 1e-6,
+    "t_final": 1e5,
+    "max_steps": 5000,
+    "soft_impute_final_iter": 2000,
+    "gd_observed": [44],
+    "gd_seeds": [0],
+    "gd_depths": [2],
+    "gd_max_steps": 20000,
+}
+
+
+def test_toy_grid_runs_resumes_and_validates(tmp_path):
+    """The grid's machinery at toy size: every cell a record, the document valid, a resume reruns nothing."""
+    pytest.importorskip("cvxpy")
+    params = {**achl19.paper_parameters(), **_TOY}
+    out = tmp_path / "results.json"
+    doc = achl19.run_grid(params, out=out, command="toy")
+    assert achl19.load_shipped(out)["records"] == doc["records"] and doc["complete"]
+    assert len(doc["records"]) == len(achl19.tasks(params)) == 2 * 2 * (3 + 2) + 1
+    assert {r["depth"] for r in doc["records"] if r["method"] == "flow"} == {1.0, 2.0, "inf"}
+    again = achl19.run_grid(params, command="toy", done=doc["records"][:-1])
+    assert again["records"][:-1] == doc["records"][:-1]  # kept, not rerun
+    assert len(achl19.claims({"source": "run", "records": doc["records"]})) == 2 + 1

@@ -71,8 +71,8 @@ def test_every_run_of_every_study_has_the_record_fields(tmp_path):
     for name in STUDY_NAMES:
         mod = study(name)
         recs = records(mod, doc["studies"][name])
-        if getattr(mod, "RUN_KEYS", ()):
-            assert recs, name
+        if getattr(mod, "RUN_KEYS", ()) and doc["studies"][name].get("source") != "shipped":
+            assert recs, name  # a study that reports shipped results runs nothing here
         for r in recs:
             for f in FIELDS:
                 assert f in r, (name, f)

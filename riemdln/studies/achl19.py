@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from riemdln._errors import RiemdlnError
 from riemdln.studies import Claim, depth_value, fmt, run_record
 
 NAME = "achl19"
@@ -37,7 +38,8 @@ RUN_KEYS = ("records",)
 METHODS = ("flow", "nuclear_norm_cvxpy", "soft_impute", "factor_gd")
 SCHEMA = "riemdln.achl19/1"
 #: the shipped results, next to the package in a source checkout
-SHIPPED = Path(__file__).resolve().parents[2] / "results" / "achl19" / "results.json"
+SHIPPED_RELATIVE = "results/achl19/results.json"
+SHIPPED = Path(__file__).resolve().parents[2] / SHIPPED_RELATIVE
 
 FLOW_SETUP = "normalized end-to-end gradient flow from the balanced start X0 = 1e-3·G/√d"
 GD_SETUP = "gradient descent on the factors from a small unbalanced Gaussian start (the ACHL19 setup)"
@@ -45,7 +47,7 @@ GD_SETUP = "gradient descent on the factors from a small unbalanced Gaussian sta
 
 def parameters(quick: bool) -> dict:
     """Both modes load the shipped results (the grid is ``paper_parameters()``)."""
-    return {"mode": "shipped", "path": str(SHIPPED)}
+    return {"mode": "shipped", "path": SHIPPED_RELATIVE}
 
 
 def paper_parameters() -> dict:
@@ -66,6 +68,10 @@ def paper_parameters() -> dict:
         # sides instead of 1353 and its test error moves from 2.0508e-4 to 2.0478e-4 (relative 1.5e-3)
         "rtol": 1e-6,
         "atol": 1e-8,
+        # N = inf needs the default tolerances: at rtol 1e-6 (2000 observed, seed 0) its loss rose on an
+        # accepted step (INACCURATE at loss 1.75e-5); at rtol 1e-8 it reaches 1e-8 (test error 1.89e-4)
+        "rtol_infinite": 1e-8,
+        "atol_infinite": 1e-10,
         "soft_impute_iter": 200,
         "soft_impute_final_iter": 10000,
         "soft_impute_gap_tol": 1e-4,
@@ -224,11 +230,12 @@ def factor_gd_cell(
 def tasks(params: dict) -> list[tuple[str, dict]]:
     """Every cell of the grid as ``(cell function name, keyword arguments)``, in the order they are started.
 
-    Seed by seed (the costliest cell first within a seed): the finite depths and the baselines, then factor
-    GD, then N = ∞ seed by seed, so that a grid stopped early lacks whole seeds of its costliest part only.
+    In tiers, each seed by seed with the costliest cell first: N = 2, 3 (ACHL19's depths) and the exact
+    nuclear norm; factor GD; N = 4; N = 1; N = ∞; soft-impute (an approximation of the exact minimizer, and
+    costly at few observations). A grid stopped early holds whole seeds of each tier.
     """
     common = {"size": params["size"], "rank": params["rank"]}
-    out: list[tuple[int, float, str, dict]] = []
+    out: list[tuple[float, float, str, dict]] = []
     for k in params["observed"]:
         for s in params["seeds"]:
             for N in params["depths"]:
@@ -242,19 +249,21 @@ def tasks(params: dict) -> list[tuple[str, dict]]:
                     t_final=params["t_final"],
                     max_steps=params["max_steps"],
                     wall_seconds=params["wall_seconds"],
-                    rtol=params["rtol"],
-                    atol=params["atol"],
                 )
                 d = depth_value(N)
-                # N = inf, the costliest, after everything else: a grid stopped early lacks seeds of N = inf only
-                out.append((100 + s, 8.0, "flow_cell", kw) if math.isinf(d) else (s, d, "flow_cell", kw))
+                kw.update(
+                    rtol=params["rtol_infinite" if math.isinf(d) else "rtol"],
+                    atol=params["atol_infinite" if math.isinf(d) else "atol"],
+                )
+                tier = {2.0: 0, 3.0: 0, 4.0: 20, 1.0: 30}.get(d, 40)  # ACHL19's depths first, N = inf last
+                out.append((tier + s, 8.0 if math.isinf(d) else d, "flow_cell", kw))
             out.append((s, 2.0, "cvxpy_cell", dict(common, observed=k, seed=s)))
             si = dict(
                 max_iter=params["soft_impute_iter"],
                 final_max_iter=params["soft_impute_final_iter"],
                 gap_tol=params["soft_impute_gap_tol"],
             )
-            out.append((s, 0.5, "soft_impute_cell", dict(common, observed=k, seed=s, **si)))
+            out.append((50 + s, 0.5, "soft_impute_cell", dict(common, observed=k, seed=s, **si)))
     for k in params.get("gd_observed", []):
         for s in params.get("gd_seeds", []):
             for N in params.get("gd_depths", []):
@@ -269,7 +278,7 @@ def tasks(params: dict) -> list[tuple[str, dict]]:
                     max_steps=params["gd_max_steps"],
                     wall_seconds=params["wall_seconds"],
                 )
-                out.append((50 + s, 10.0, "factor_gd_cell", kw))
+                out.append((10, 10.0, "factor_gd_cell", kw))  # between the two tiers
     order = sorted(range(len(out)), key=lambda i: (out[i][0], -out[i][1]))  # stable: ties keep the grid's order
     return [(out[i][2], out[i][3]) for i in order]
 
@@ -309,15 +318,42 @@ def _document(params: dict, recs: list[dict], command: str, started: str, comple
     }
 
 
-def run_grid(params: dict, executor=None, *, out: Path | None = None, log=None, command: str = "") -> dict:
-    """Run every cell (on ``executor`` when given), saving ``out`` atomically after each finished cell."""
+_CELL_METHOD = {
+    "flow_cell": "flow",
+    "cvxpy_cell": "nuclear_norm_cvxpy",
+    "soft_impute_cell": "soft_impute",
+    "factor_gd_cell": "factor_gd",
+}
+
+
+def cell_key(name: str, kw: dict) -> tuple:
+    """``(method, observed, seed, depth)`` of a task, as its record writes them."""
+    depth = None if name in ("cvxpy_cell", "soft_impute_cell") else _json_depth(kw["depth"])
+    return (_CELL_METHOD[name], kw["observed"], kw["seed"], depth)
+
+
+def run_grid(
+    params: dict,
+    executor=None,
+    *,
+    out: Path | None = None,
+    log=None,
+    command: str = "",
+    done: list[dict] | None = None,
+    started: str | None = None,
+) -> dict:
+    """Run every cell (on ``executor`` when given), saving ``out`` atomically after each finished cell.
+
+    ``done``: records of a previous run of the same ``params`` (resumed: their cells are not rerun).
+    """
     import concurrent.futures as cf
 
     from riemdln._io import atomic_write
 
     todo = tasks(params)
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    recs: list[dict | None] = [None] * len(todo)
+    started = started or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    have = {(r["method"], r["observed"], r["seed"], r["depth"]): r for r in done or []}
+    recs: list[dict | None] = [have.get(cell_key(name, kw)) for name, kw in todo]
     t0 = time.perf_counter()
 
     def save(complete: bool) -> dict:
@@ -340,11 +376,12 @@ def run_grid(params: dict, executor=None, *, out: Path | None = None, log=None, 
 
     if executor is None:
         for i, (name, kw) in enumerate(todo):
-            recs[i] = call_cell(name, kw)
-            note(i)
-            save(False)
+            if recs[i] is None:
+                recs[i] = call_cell(name, kw)
+                note(i)
+                save(False)
     else:
-        futures = {executor.submit(call_cell, name, kw): i for i, (name, kw) in enumerate(todo)}
+        futures = {executor.submit(call_cell, name, kw): i for i, (name, kw) in enumerate(todo) if recs[i] is None}
         for fut in cf.as_completed(futures):
             recs[futures[fut]] = fut.result()
             note(futures[fut])
@@ -365,9 +402,7 @@ _REQUIRED = {
 _OPTIONAL_REAL = ("test_error", "final_loss", "target_loss", "effective_rank", "wall_seconds")
 
 
-def _bad(path, what: str):
-    from riemdln._errors import RiemdlnError
-
+def _bad(path, what: str) -> RiemdlnError:
     return RiemdlnError(f"shipped ACHL19 results {path}: {what}")
 
 
@@ -439,13 +474,18 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
         path = _resolve(params["path"])
         try:
             doc = load_shipped(path)
-        except Exception as exc:  # reported in the section, not fatal to the whole report
+        except RiemdlnError as exc:  # reported in the section, not fatal to the whole report
             return {"source": "missing", "path": params["path"], "error": str(exc), "records": []}
-        meta = {k: v for k, v in doc.items() if k != "records"}
-        return {"source": "shipped", "path": params["path"], "document": meta, "shipped": doc["records"], "records": []}
+        return shipped_results(doc, params["path"])
     doc = run_grid(params, executor, command="riemdln reproduce --paper --studies achl19")
     meta = {k: v for k, v in doc.items() if k != "records"}
     return {"source": "run", "document": meta, "records": doc["records"]}
+
+
+def shipped_results(doc: dict, path: str) -> dict:
+    """A study result holding a validated shipped document: its records under ``shipped``, none run here."""
+    meta = {k: v for k, v in doc.items() if k != "records"}
+    return {"source": "shipped", "path": path, "document": meta, "shipped": doc["records"], "records": []}
 
 
 def grid_records(results: dict) -> list[dict]:
@@ -641,8 +681,9 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_xlabel("observed entries")
     ax.set_ylabel("relative test error")
     ax.tick_params(labelsize=8)
+    n_entries = len(ax.get_legend_handles_labels()[0])
     fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False, handlelength=1.6, columnspacing=1.0)
-    fig.tight_layout(rect=(0, 0.30, 1, 1))
+    fig.tight_layout(rect=(0, 0.02 + 0.055 * math.ceil(n_entries / 2), 1, 1))  # the legend below the axes
     return [save_figure(fig, outdir, f"{NAME}.png", dpi=150)]
 
 
@@ -683,13 +724,7 @@ def markdown(results: dict, figs: list[str]) -> str:
     )
     parts = [
         where,
-        f"100×100 rank-5 ground truth, ‖W*‖_F = 100, uniformly observed entries, {len(p.get('seeds', []))} seeds "
-        f"per count. **flow**: {FLOW_SETUP}, N = 1, 2, 3, 4, ∞, asked to reach loss {fmt(p.get('loss_tol'))} "
-        f"within {p.get('max_steps')} steps and {fmt(p.get('wall_seconds'))} s. **factor GD**: {GD_SETUP} (entries "
-        f"N(0, {fmt(p.get('gd_init_std'))}²), learning rate {fmt(p.get('gd_lr_fraction'))} × the stability limit "
-        f"2/(N σ₁(W*)^(2(N−1)/N))). Baselines: the exact nuclear-norm minimizer (cvxpy, default solver, status "
-        "checked) and soft-impute (accelerated, converged when the relative duality gap at the final "
-        "regularization is ≤ 1e-4).",
+        setup_text(p),
         "Cells: median [first quartile, third quartile] of the relative test error over the runs that reached their "
         "target (reached/total).",
         table(header, rows),
@@ -704,11 +739,53 @@ def markdown(results: dict, figs: list[str]) -> str:
             )
             + "."
         )
+    parts.append(_missing_sentence(p, recs))
     parts.append(_wins_sentence(recs, counts))
     parts += [f"![{CAPTION}]({f})" for f in figs]
     if figs:
         parts.append(f"*Figure.* {CAPTION}")
     return "\n\n".join(parts)
+
+
+def missing_cells(params: dict, recs: list[dict]) -> list[tuple]:
+    """The grid's cells (``cell_key``) that have no record: a grid stopped before it finished."""
+    have = {(r["method"], r["observed"], r["seed"], r["depth"]) for r in recs}
+    try:
+        keys = [cell_key(name, kw) for name, kw in tasks(params)]
+    except KeyError:  # parameters of another version: nothing to compare with
+        return []
+    return [k for k in keys if k not in have]
+
+
+def setup_text(p: dict) -> str:
+    """The grid's setup, from its parameters: which numbers come from which setup."""
+    g = p.get
+    return (
+        f"100×100 rank-5 ground truth, ‖W*‖_F = 100, uniformly observed entries, {len(g('seeds', []))} seeds per "
+        f"count. **flow**: {FLOW_SETUP}, N = 1, 2, 3, 4, ∞, asked to reach loss {g('loss_tol', 0):g} within "
+        f"{g('max_steps')} steps and {g('wall_seconds', 0):g} s of wall-clock time (integrator rtol "
+        f"{g('rtol', 0):g}, atol {g('atol', 0):g}; at N = ∞ rtol {g('rtol_infinite', 0):g}, atol "
+        f"{g('atol_infinite', 0):g}). **factor GD**: {GD_SETUP}: N factors of size 100×100 with entries "
+        f"N(0, {g('gd_init_std', 0):g}²), learning rate {g('gd_lr_fraction', 0):g} × the stability limit "
+        "2/(N σ₁(W*)^(2(N−1)/N)), asked for the same loss within "
+        f"{g('gd_max_steps')} steps. Baselines (no setup: they depend on the observations only): the exact "
+        "nuclear-norm minimizer (cvxpy, default solver, status checked) and soft-impute (accelerated, converged "
+        f"when the relative duality gap at the final regularization is ≤ {g('soft_impute_gap_tol', 0):g})."
+    )
+
+
+def _missing_sentence(params: dict, recs: list[dict]) -> str:
+    missing = missing_cells(params, recs)
+    if not missing:
+        return "Every cell of the grid ran."
+    groups: dict[str, list] = {}
+    for method, _k, seed, depth in missing:
+        groups.setdefault(label(method, depth), []).append(seed)
+    text = "; ".join(f"{m}: {len(v)} cells, seeds {', '.join(map(str, sorted(set(v))))}" for m, v in groups.items())
+    return (
+        f"The grid was stopped before it finished: {len(missing)} of {len(missing) + len(recs)} cells did not run "
+        f"({text}); the tables and the figure hold the cells that ran."
+    )
 
 
 def _wins_sentence(recs, counts) -> str:
@@ -718,7 +795,8 @@ def _wins_sentence(recs, counts) -> str:
     mixed: list[str] = []
     for k in counts:
         v = _depth_vs_nuclear(recs, k).verdict
-        (loses if v == "supported" else wins if v == "contradicted" else mixed).append(str(k))
+        if v != "not tested":
+            (loses if v == "supported" else wins if v == "contradicted" else mixed).append(str(k))
     out = []
     if loses:
         out.append(f"every flow at N ≥ 2 beats the exact nuclear norm in every seed at {', '.join(loses)} observed")
@@ -729,6 +807,22 @@ def _wins_sentence(recs, counts) -> str:
     return ("Paired by seed (balanced-start flows against cvxpy): " + "; ".join(out) + ".") if out else ""
 
 
+def render(path: Path) -> list[Path]:
+    """Write ``achl19.png`` and ``table.md`` (the report's section) next to the results file ``path``."""
+    from riemdln._io import atomic_write
+
+    doc = load_shipped(path)
+    try:
+        rel = str(path.resolve().relative_to(SHIPPED.parents[2]))
+    except ValueError:
+        rel = str(path)
+    res = shipped_results(doc, rel)
+    figs = figures(res, path.parent)
+    text = f"# {TITLE}\n\n" + markdown(res, figs) + "\n"
+    atomic_write(path.parent / "table.md", text)
+    return [path.parent / f for f in figs] + [path.parent / "table.md"]
+
+
 def main(argv=None) -> int:
     """``python -m riemdln.studies.achl19 --out results/achl19/results.json [--workers 2]``: run the grid."""
     import argparse
@@ -736,10 +830,17 @@ def main(argv=None) -> int:
     import sys
 
     ap = argparse.ArgumentParser(prog="python -m riemdln.studies.achl19", description=main.__doc__)
-    ap.add_argument("--out", required=True, help="the results.json to write (atomically, after every cell)")
+    ap.add_argument("--out", help="the results.json to write (atomically, after every cell)")
+    ap.add_argument("--render", metavar="RESULTS", help="write the figure and table.md next to this results.json")
     ap.add_argument("--workers", type=int, default=2, help="Dask LocalCluster workers (0: inline)")
+    ap.add_argument("--resume", action="store_true", help="keep the cells already in --out (same parameters)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON", help="override a grid parameter")
     args = ap.parse_args(argv)
+    if args.render:
+        render(Path(args.render))
+        return 0
+    if not args.out:
+        ap.error("one of --out or --render is required")
     params = paper_parameters()
     for item in args.set:
         key, _, value = item.partition("=")
@@ -750,8 +851,15 @@ def main(argv=None) -> int:
     from riemdln.studies import achl19 as mod
 
     command = "python -m riemdln.studies.achl19 " + " ".join(sys.argv[1:] if argv is None else argv)
+    resume: dict = {}
+    if args.resume and Path(args.out).exists():
+        prev = mod.load_shipped(args.out)
+        if prev["parameters"] != params:
+            raise SystemExit("--resume: the parameters of --out differ from this run's")
+        resume = {"done": prev["records"], "started": prev.get("started")}
+        command = prev["command"]
     if args.workers <= 0:
-        mod.run_grid(params, out=Path(args.out), log=sys.stderr, command=command)
+        mod.run_grid(params, out=Path(args.out), log=sys.stderr, command=command, **resume)
         return 0
     from distributed import Client, LocalCluster
 
@@ -759,7 +867,7 @@ def main(argv=None) -> int:
         os.environ.setdefault(var, "1")
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
         with Client(lc) as client:
-            mod.run_grid(params, client.get_executor(), out=Path(args.out), log=sys.stderr, command=command)
+            mod.run_grid(params, client.get_executor(), out=Path(args.out), log=sys.stderr, command=command, **resume)
     return 0
 
 
