@@ -1,16 +1,17 @@
-"""Benchmark of the curvature and geodesic API (issue 13 figures).
+"""Benchmark of the curvature and geodesic API.
 
-Run: ``PYTHONPATH=$PWD python benchmarks/bench_geometry.py [--pairs 20]``. Prints the median and 95th
-percentile of ``riemdln.distance`` on random well-conditioned 2x2 and 3x3 pairs (depth 3), the time of
-``exp_map`` on 3x3, the throughput of the d = 2 scalar curvature twin, and the d = 3 numeric scalar curvature
-per point: the batched implementation against the earlier pair-by-pair loop (``_reference_scalar_curvature``,
+Run: ``PYTHONPATH=$PWD python benchmarks/bench_geometry.py [--pairs 20]``. Prints the solver comparison below,
+the time of ``exp_map`` on 3x3, the throughput of the d = 2 scalar curvature twin, and the d = 3 numeric scalar
+curvature per point: the batched implementation against the earlier pair-by-pair loop (``_reference_scalar_curvature``,
 kept here only to print the two side by side, with their relative difference; that gap is the old path's
-error where s_min << ||X||, its stencil step having followed ||X||), and ``discrete_distance`` against shooting.
+error where s_min << ||X||, its stencil step having followed ||X||).
 
-``--small-start`` prints only ``geodesic_between`` without ``path`` from the small start of the tests (menon-2x2,
-normalized flow from 1e-2 times a random unit start, N = 2 and 4): the root-shooting stage with its integrations
-stopped at the box around the endpoints (as the library does) against the same stage without a box (as before),
-then the whole call.
+``--only-distances`` prints only the solver comparison: ``riemdln.geodesic_between`` (the boundary-value solver)
+and the earlier shooting solver (``riemdln._shooting``, kept for this comparison only) side by side in one run, on
+random well-conditioned 2x2 and 3x3 pairs, pairs with s_min/s_max = 1e-3 at X0 (half SPD with an eigenvalue 1e-3,
+half with random frames) and the small starts of the tests (menon-2x2, normalized flow from 1e-2 times a random
+unit start, N = 2 and 4): median, 95th percentile, largest time, failures, the largest relative length
+difference, and the gap to ``discrete_distance`` on the first pair of each line.
 
 ``--rectangular`` prints only the rectangular (finite N) figures: ``distance`` on random 2x3 and 3x2 pairs
 (median, p95, failures), ``exp_map`` on 2x3 and 3x4, and the numeric scalar curvature per point on 2x3 and 3x4.
@@ -111,40 +112,68 @@ def _small_start(depth: float):
     return X0, res.X[-1]
 
 
-def _bench_small_start() -> None:
-    from riemdln import geodesics
-
-    boxed = geodesics._shooter_for
-    for depth in (2.0, 4.0):
-        X0, X1 = _small_start(depth)
-        upper = geodesics._straight_length(X0, X1, depth, True)
-        line = []
-        for label, shooter in (
-            ("box", boxed),
-            ("no box", lambda X0, p, N, n, m: geodesics._Shooter(X0, N, n, (1e-10, np.inf), m)),
-        ):
-            geodesics._shooter_for = shooter
-            t0 = time.perf_counter()
-            route = geodesics._shoot_root(X0, X1, depth, True, 1e-11, 60, 20_000, upper)
-            line.append(f"{label} {time.perf_counter() - t0:.1f} s ({route.calls} integrations)")
-        geodesics._shooter_for = boxed
-        t0 = time.perf_counter()
-        res = riemdln.geodesic_between(X0, X1, depth, normalized=True)
-        print(
-            f"small start N = {depth:g}: root-shooting stage {', '.join(line)}; whole call "
-            f"{time.perf_counter() - t0:.1f} s, {res.status.name}, {res.method}, length {res.length:.10g}",
-            flush=True,
-        )
-
-
-def _rect_pairs(shape, count, seed):
+def _ill_pairs(d, count, seed):
+    """Endpoint pairs with s_min/s_max = 1e-3 at X0: half SPD (an eigenvalue 1e-3), half with random frames."""
     rng = np.random.default_rng(seed)
+
+    def orth():
+        q, r = np.linalg.qr(rng.normal(size=(d, d)))
+        return q * np.sign(np.diag(r))
+
     out = []
     while len(out) < count:
-        X0, X1 = (np.eye(*shape) + 0.4 * rng.normal(size=shape) for _ in range(2))
-        if all(np.linalg.svd(X, compute_uv=False)[-1] > 0.3 for X in (X0, X1)):
+        s0, s1 = np.geomspace(1.0, 1e-3, d), rng.uniform(0.3, 1.5, d)
+        if len(out) % 2 == 0:
+            Q0, Q1 = orth(), orth()
+            X0, X1 = Q0 @ np.diag(s0) @ Q0.T, Q1 @ np.diag(s1) @ Q1.T
+        else:
+            X0, X1 = orth() @ np.diag(s0) @ orth().T, orth() @ np.diag(s1) @ orth().T
+        if np.linalg.det(X0) * np.linalg.det(X1) > 0:
             out.append((X0, X1))
     return out
+
+
+def _compare(label: str, pairs, depth: float, normalized: bool, discrete: int) -> None:
+    """The boundary-value solver (riemdln.geodesic_between) and the earlier shooting solver side by side, in one
+    run: median, 95th percentile, failures, largest relative length difference; then discrete_distance (the
+    Richardson-extrapolated discrete path energy) on the first ``discrete`` pairs."""
+    from riemdln._shooting import shooting_geodesic_between
+
+    stats = {}
+    lengths = {}
+    for name, solve in (("new", riemdln.geodesic_between), ("old", shooting_geodesic_between)):
+        times, fails, ls = [], 0, []
+        for X0, X1 in pairs:
+            t0 = time.perf_counter()
+            res = solve(X0, X1, depth, normalized)
+            times.append(time.perf_counter() - t0)
+            fails += not res.success
+            ls.append(res.length if res.success else np.nan)
+        stats[name], lengths[name] = (np.median(times), np.percentile(times, 95), max(times), fails), np.array(ls)
+    with np.errstate(invalid="ignore"):
+        gap = np.nanmax(np.abs(lengths["new"] - lengths["old"]) / lengths["old"]) if len(pairs) else np.nan
+    disc = []
+    for (X0, X1), L in list(zip(pairs, lengths["new"], strict=True))[:discrete]:
+        ref = riemdln.discrete_distance(X0, X1, depth, normalized)
+        disc.append(abs(ref.extrapolated - L) / L if ref.success else np.inf)
+    (nm, np95, nmax, nf), (om, op95, omax, of) = stats["new"], stats["old"]
+    print(
+        f"{label} (N = {depth:g}{', normalized' if normalized else ''}, {len(pairs)} pairs): "
+        f"new median {nm:.2f} s, p95 {np95:.2f} s, max {nmax:.2f} s, failures {nf} | "
+        f"old median {om:.2f} s, p95 {op95:.2f} s, max {omax:.2f} s, failures {of} | "
+        f"max length difference {gap:.1e}"
+        + (f"; discrete_distance gap (first {len(disc)}) {max(disc):.1e}" if disc else ""),
+        flush=True,
+    )
+
+
+def _bench_distances(pairs: int, ill: int, discrete: int) -> None:
+    for d in (2, 3):
+        _compare(f"{d}x{d} well-conditioned", _pairs(d, pairs, d), 3.0, False, discrete)
+    for d in (2, 3):
+        _compare(f"{d}x{d} s_min/s_max = 1e-3", _ill_pairs(d, ill, 10 + d), 3.0, False, discrete)
+    for depth in (2.0, 4.0):
+        _compare("small start (menon-2x2)", [_small_start(depth)], depth, True, discrete)
 
 
 def _time_distances(label: str, pairs) -> None:
@@ -159,6 +188,16 @@ def _time_distances(label: str, pairs) -> None:
         f"distance {label} (N = 3, {len(times)} pairs): median {np.median(times):.3f} s, "
         f"p95 {np.percentile(times, 95):.3f} s, failures {fails}"
     )
+
+
+def _rect_pairs(shape, count, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        X0, X1 = (np.eye(*shape) + 0.4 * rng.normal(size=shape) for _ in range(2))
+        if all(np.linalg.svd(X, compute_uv=False)[-1] > 0.3 for X in (X0, X1)):
+            out.append((X0, X1))
+    return out
 
 
 def _bench_rectangular(pairs: int) -> None:
@@ -184,36 +223,24 @@ def _bench_rectangular(pairs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--pairs", type=int, default=20)
+    parser.add_argument("--pairs", type=int, default=10, help="well-conditioned pairs per size")
+    parser.add_argument("--ill-pairs", type=int, default=4, help="pairs with s_min/s_max = 1e-3 per size")
+    parser.add_argument("--discrete-pairs", type=int, default=1, help="pairs per line checked by discrete_distance")
     parser.add_argument("--curvature-points", type=int, default=10)
-    parser.add_argument("--discrete-pairs", type=int, default=3)
     parser.add_argument("--only-curvature", action="store_true", help="only the d = 3 numeric curvature line")
-    parser.add_argument("--small-start", action="store_true", help="only geodesic_between from a small start")
+    parser.add_argument("--only-distances", action="store_true", help="only the old/new solver comparison")
     parser.add_argument("--rectangular", action="store_true", help="only the rectangular (2x3, 3x2, 3x4) figures")
     args = parser.parse_args()
     if args.rectangular:
         _bench_rectangular(args.pairs)
         return
-    if args.small_start:
-        _bench_small_start()
-        return
-    _bench_numeric_curvature(args.curvature_points)
+    if not args.only_distances:
+        _bench_numeric_curvature(args.curvature_points)
     if args.only_curvature:
         return
-    for d in (2, 3):
-        _time_distances(f"{d}x{d}", _pairs(d, args.pairs, d))
-    for d in (2, 3):
-        times, gaps = [], []
-        for X0, X1 in _pairs(d, args.discrete_pairs, d):
-            shoot = riemdln.distance(X0, X1, 3)
-            t0 = time.perf_counter()
-            res = riemdln.discrete_distance(X0, X1, 3)
-            times.append(time.perf_counter() - t0)
-            gaps.append(abs(res.extrapolated - shoot) / shoot if res.success else float("inf"))
-        print(
-            f"discrete_distance {d}x{d} (N = 3, K = 16, 32, 64, {args.discrete_pairs} pairs): median "
-            f"{np.median(times):.2f} s, max relative gap to shooting {max(gaps):.1e}"
-        )
+    _bench_distances(args.pairs, args.ill_pairs, args.discrete_pairs)
+    if args.only_distances:
+        return
     X = np.eye(3) + 0.3 * np.random.default_rng(0).normal(size=(3, 3))
     V = 0.2 * np.random.default_rng(1).normal(size=(3, 3))
     riemdln.exp_map(X, V, 3)

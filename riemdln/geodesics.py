@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,10 +51,13 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
 from riemdln import geometry
+from riemdln._errors import ConvergenceError
 from riemdln._status import Status
 from riemdln._validation import (
     RiemdlnValueError,
+    _short,
     check_bool,
+    check_finite_array,
     check_full_rank,
     check_integer,
     check_matrix,
@@ -94,14 +98,14 @@ def _full_rank(X, name, depth):
     return X
 
 
-def _check(X, others, depth, normalized):
+def _check(X, others, depth, normalized, name="X"):
     """X full rank (m x n), the ``others`` of its shape; depth and normalized already checked (``conventions``)."""
-    X = _full_rank(X, "X", depth)
+    X = _full_rank(X, name, depth)
     out = []
-    for name, Z in others:
-        Z = check_matrix(Z, name)
+    for zname, Z in others:
+        Z = check_matrix(Z, zname)
         if Z.shape != X.shape:
-            raise RiemdlnValueError(f"`{name}` must have the shape of `X` {X.shape}; got {Z.shape}.")
+            raise RiemdlnValueError(f"`{zname}` must have the shape of `{name}` {X.shape}; got {Z.shape}.")
         out.append(Z)
     return X, depth, normalized, out
 
@@ -299,18 +303,23 @@ class GeodesicResult:
         return self.status == Status.FINISHED
 
 
-def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
+class _Budget(Exception):
+    """Raised inside an integration's right-hand side when its evaluation count or wall-clock budget runs out."""
+
+
+def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev, time_budget=math.inf):
+    """solve_ivp (DOP853) of the Hamiltonian system; (solution, evaluations, None) or (None, evaluations, why)."""
     m, n = X0.shape
     size = m * n
     count = [0]
-
-    class _Budget(Exception):
-        pass
+    deadline = time.monotonic() + time_budget
 
     def rhs(_t, y):
         count[0] += 1
         if count[0] > max_nfev:
-            raise _Budget
+            raise _Budget(f"stopped after max_nfev = {max_nfev} evaluations")
+        if count[0] % 64 == 0 and time.monotonic() > deadline:
+            raise _Budget(f"stopped after the time budget of {time_budget:g} s")
         X, P = y[:size].reshape(m, n), y[size:].reshape(m, n)
         frame = _frame(X, depth, normalized)
         return np.concatenate([_apply(frame, P).ravel(), -_grad_from_frame(frame, P).ravel()])
@@ -323,12 +332,16 @@ def _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev):
     y0 = np.concatenate([X0.ravel(), P0.ravel()])
     t_eval = np.asarray(t_eval, dtype=float)
     try:
-        sol = solve_ivp(
-            rhs, (0.0, float(t_eval[-1])), y0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol, events=collapse
-        )
-    except _Budget:
-        return None, count[0]
-    return sol, count[0]
+        with np.errstate(over="ignore", invalid="ignore"):
+            sol = solve_ivp(
+                rhs, (0.0, float(t_eval[-1])), y0, method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol,
+                events=collapse,
+            )  # fmt: skip
+    except _Budget as stop:
+        return None, count[0], str(stop)
+    except (np.linalg.LinAlgError, ValueError, OverflowError) as exc:  # the state overflowed (a huge t_eval)
+        return None, count[0], f"the integration failed: the state became non-finite ({type(exc).__name__})"
+    return sol, count[0], None
 
 
 def geodesic(
@@ -340,13 +353,18 @@ def geodesic(
     rtol: float = 1e-12,
     atol: float = 1e-13,
     max_nfev: int = 200_000,
+    *,
+    time_budget: float = 60.0,
 ) -> GeodesicResult:
     r"""The geodesic with :math:`X(0) = X_0`, :math:`\dot X(0) = V_0`, by the Hamiltonian system (DOP853).
 
-    Any full-rank m×n :math:`X_0` (square for ``depth=math.inf``); :math:`V_0` of its shape.
+    Any full-rank m×n :math:`X_0` (square for ``depth=math.inf``; any matrix for N = 1, where it is the straight
+    line); :math:`V_0` of its shape. ``t_eval``: at least two finite times, starting at 0, strictly increasing.
 
-    Guards: the integration stops (status EVENT) when :math:`s_{\min}/s_{\max} < 10^{-10}` and fails after
-    ``max_nfev`` right-hand-side evaluations, so it never hangs.
+    Guards: the integration stops (status EVENT) when :math:`s_{\min}/s_{\max} < 10^{-10}`, and fails (status
+    FAILED, with what was reached so far discarded) after ``max_nfev`` right-hand-side evaluations, after
+    ``time_budget`` seconds of wall-clock time, or when the state overflows (``t_eval=[0, 1e300]``): it never
+    hangs and never raises a numerical error.
 
     >>> import numpy as np
     >>> res = geodesic(np.diag([2.0, 1.0]), np.diag([0.3, 0.1]), depth=2)
@@ -354,28 +372,38 @@ def geodesic(
     (True, (2, 2, 2))
     """
     depth, normalized = conventions(depth, normalized)
-    return _geodesic(X0, V0, depth, normalized, t_eval, rtol, atol, max_nfev)
+    return _geodesic(X0, V0, depth, normalized, t_eval, rtol, atol, max_nfev, time_budget=time_budget)
 
 
-def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000):
-    X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized)
+def _check_t_eval(t_eval) -> Array:
+    """At least two finite real times, from 0, strictly increasing (strings, None, complex refused)."""
+    if t_eval is None or isinstance(t_eval, str | bytes):
+        raise RiemdlnValueError(f"`t_eval` must be an array of times starting at 0; got {_short(t_eval)}.")
+    t = check_finite_array(t_eval, "t_eval")
+    if t.ndim != 1 or t.size < 2 or t[0] != 0.0 or np.any(np.diff(t) <= 0):
+        raise RiemdlnValueError(
+            f"`t_eval` must be a 1-D array of at least two times, starting at 0 and increasing strictly; "
+            f"got {_short(t_eval)}."
+        )
+    return t
+
+
+def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000, *, time_budget=60.0):
+    X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized, "X0")
     rtol = _check_positive(rtol, "rtol")
     if not (isinstance(atol, numbers.Real) and not isinstance(atol, bool) and math.isfinite(atol) and atol >= 0):
         raise RiemdlnValueError(f"`atol` must be a finite number >= 0; got {atol!r}.")
     max_nfev = check_integer(max_nfev, "max_nfev", low=1)
-    t_eval = check_matrix(np.atleast_2d(np.asarray(t_eval, dtype=float)), "t_eval").ravel()
-    if t_eval[0] != 0.0 or np.any(np.diff(t_eval) <= 0):
-        raise RiemdlnValueError(f"`t_eval` must start at 0 and increase strictly; got {t_eval[:5]}.")
+    time_budget = _check_positive(time_budget, "time_budget", allow_inf=True)
+    t_eval = _check_t_eval(t_eval)
     if depth == 1.0:
         return _euclidean_geodesic(X0, V0, t_eval)
     P0 = geometry._apply_A_inverse(X0, V0, depth, normalized)
-    sol, nfev = _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev)
+    sol, nfev, why = _integrate(X0, P0, depth, normalized, t_eval, rtol, atol, max_nfev, time_budget)
     m, n = X0.shape
     if sol is None:
         empty = np.empty((0, m, n))
-        return GeodesicResult(
-            np.empty(0), empty, empty, Status.FAILED, f"stopped after max_nfev = {max_nfev} evaluations", math.inf, nfev
-        )
+        return GeodesicResult(np.empty(0), empty, empty, Status.FAILED, str(why), math.inf, nfev)
     Xs = sol.y[: m * n].T.reshape(-1, m, n)
     Ps = sol.y[m * n :].T.reshape(-1, m, n)
     H = np.array([0.5 * np.sum(P * geometry._apply_A(X, P, depth, normalized)) for X, P in zip(Xs, Ps, strict=True)])
@@ -393,8 +421,9 @@ def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfe
 def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, t: float = 1.0) -> NDArray[np.float64]:
     r"""Riemannian exponential :math:`\exp_X(tV)` of :math:`g^N` (the endpoint of :func:`geodesic`).
 
-    Raises :class:`riemdln.RiemdlnValueError` if the geodesic leaves the full-rank set (incomplete metric)
-    or the integration fails.
+    ``t``: a positive finite number (numpy scalars accepted, booleans refused). Raises
+    :class:`riemdln.ConvergenceError` if the geodesic leaves the full-rank set (incomplete metric) or the
+    integration fails.
 
     >>> import numpy as np
     >>> Y = exp_map(np.diag([4.0, 1.0]), np.diag([4.0, 1.0]), depth=2)   # aligned: (sqrt(s) + t sqrt(s)/2)^2
@@ -405,30 +434,28 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
 
 
 def _exp_map(X, V, depth, normalized, t=1.0):
-    if not (isinstance(t, int | float) and math.isfinite(t) and t > 0):
-        raise RiemdlnValueError(f"`t` must be a positive finite number; got {t!r}.")
+    t = _check_positive(t, "t")
     _check(X, [("V", V)], depth, normalized)  # named as exp_map's arguments (geodesic calls them X0, V0)
-    res = _geodesic(X, V, depth, normalized, (0.0, float(t)))
+    res = _geodesic(X, V, depth, normalized, (0.0, t))
     if not res.success:
-        raise RiemdlnValueError(f"exp_map: {res.message} (the geodesic does not reach t = {t}).")
+        raise ConvergenceError(f"exp_map: {res.message} (the geodesic does not reach t = {t:g}).")
     return res.X[-1]
 
 
 @dataclass
 class GeodesicBetweenResult:
-    """A geodesic between two endpoints found by shooting.
+    """A geodesic between two endpoints (:func:`geodesic_between`).
 
     Attributes: ``length`` (of the geodesic found), ``path`` (:class:`GeodesicResult` on ``t`` in [0, 1]),
     ``velocity`` (:math:`\\dot X(0)`, the logarithm), ``method`` (the route that produced the result:
-    ``"closed form"``, ``"shooting"``, ``"shooting (continuation)"``, ``"discrete path energy, then shooting"``,
-    ``"continuation along the discrete path"``, ``"continuation along path"``, ``"continuation along the
-    straight segment"`` or ``"continuation along the log path"``), ``residual``
+    ``"closed form"``, ``"straight segment"`` (N = 1), or ``"boundary-value solver from the ..."`` followed by
+    ``path``, ``power path``, ``straight segment``, ``discrete path energy`` or ``log path``), ``residual``
     (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
     :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message`` (which routes
-    were tried and which one succeeded), ``continuation_steps`` (intermediate targets reached by the
-    path continuation; 0 when it was not used), ``path_length`` (the summed straight-chord lengths of the
-    continuation path, an upper bound on the distance; ``None`` when no path was used).
-    Shooting finds *a* geodesic, not necessarily the shortest one.
+    were tried and which one succeeded), ``continuation_steps`` (0: kept for compatibility),
+    ``path_length`` (the length of the minimized discrete path when that route was used, an upper bound on the
+    distance up to its O(K^-2) error; ``None`` otherwise). The solver finds *a* geodesic, not necessarily the
+    shortest one.
     """
 
     length: float
@@ -486,12 +513,9 @@ def _segment_lengths(A: Array, B: Array, depth: float, normalized: bool) -> Arra
 
 
 # ---------------------------------------------------------------------------------------------
-# shooting by continuation along a path: Newton with a finite-difference Jacobian, batched integrations
-_NEWTON_ITERATIONS = 8  # Newton iterations per continuation target
-_FIRST_STEP, _MIN_STEP = 0.125, 1e-3  # continuation steps, as fractions of the path's length
-_STEP_TOL, _STEP_RTOL = 1e-5, 1e-8  # residual and integration tolerance at intermediate targets
-_FINAL_RTOL = 1e-12  # integration tolerance of the last Newton solve (on X1)
+# batched integrations of geodesics from X0 (the Newton polish of the boundary-value solution)
 _FALLBACK_SAMPLES = 1025  # samples of the straight segment and of the log path
+_FINAL_RTOL = 1e-12  # integration tolerance of the Newton polish (on X1)
 
 
 @dataclass
@@ -538,83 +562,6 @@ class _Shooter:
         return math.inf if ends is None else float(np.linalg.norm(ends[0] - target) / np.linalg.norm(target))
 
 
-def _newton(shot: _Shooter, target: Array, p: Array, rtol: float, tol: float) -> tuple[Array, float]:
-    """Newton on X(1; X0, P) = target from the covector p (finite-difference Jacobian, damped); (p, residual).
-
-    Each iteration integrates p and its d^2 perturbations as one stack; a step that does not lower the
-    residual is halved (at most three times, :func:`_damped`).
-    """
-    size = shot.X0.size
-    scale = np.linalg.norm(target)
-    basis = np.eye(size).reshape(size, *shot.X0.shape)
-    best, step = math.inf, np.zeros_like(p)
-    for _ in range(_NEWTON_ITERATIONS):
-        h = 1e-7 * max(float(np.linalg.norm(p)), 1e-300)
-        ends = shot.ends(np.concatenate([p[None], p[None] + h * basis]), rtol)
-        res = math.inf if ends is None else float(np.linalg.norm(ends[0] - target) / scale)
-        if not math.isfinite(best) and not math.isfinite(res):  # the starting covector itself failed
-            return p, math.inf
-        if res >= best:  # the full step did not help: damp it
-            p, res = _damped(shot, target, p - step, step, best, rtol)
-            if res >= best:
-                return p, best
-            ends = shot.ends(np.concatenate([p[None], p[None] + h * basis]), rtol)
-            if ends is None:
-                return p, res
-        best = res
-        if best <= tol or ends is None:  # (ends is None only with best = inf, returned above)
-            return p, best
-        J = np.stack([(e - ends[0]).ravel() / h for e in ends[1:]], axis=1)
-        step = np.linalg.lstsq(J, (target - ends[0]).ravel(), rcond=None)[0].reshape(shot.X0.shape)
-        p = p + step
-    return p, best
-
-
-def _damped(shot: _Shooter, target: Array, p: Array, step: Array, best: float, rtol: float) -> tuple[Array, float]:
-    """p + step/2^k, k = 1..3, the first that lowers the residual below ``best``; else (p, inf)."""
-    for k in range(1, 4):
-        res = shot.residual(p + step / 2**k, target, rtol)
-        if res < best:
-            return p + step / 2**k, res
-    return p, math.inf
-
-
-def _first_covector(shot: _Shooter, path: Array) -> Array:
-    r"""The straight-line covector :math:`A_N(X_0)^{-1}(X_k - X_0)` towards the first sample that differs from X0."""
-    moved = np.flatnonzero(np.any(path[1:] != shot.X0, axis=(-1, -2)))
-    nxt = path[1 + moved[0]] if moved.size else path[-1]
-    return geometry._apply_A_inverse(shot.X0, nxt - shot.X0, shot.depth, shot.normalized)
-
-
-def _continue_along(shot: _Shooter, path: Array, tol: float) -> tuple[Array, float, int, float]:
-    """Shooting by continuation along ``path`` (n_samples, m, n); (covector, residual, targets reached, chord length).
-
-    Targets are path samples at fractions u of its chord length: step 1/8, halved on failure (down to 1e-3),
-    grown by 3/2 on success, each solved by :func:`_newton` (integration rtol 1e-8, residual 1e-5) from the
-    secant extrapolation of the last two covectors; the last one (X1) with rtol 1e-12 and residual ``tol``.
-    """
-    arc = np.concatenate([[0.0], np.cumsum(_segment_lengths(path[:-1], path[1:], shot.depth, shot.normalized))])
-    done: list[tuple[float, NDArray[np.float64]]] = []
-    u, step = 0.0, _FIRST_STEP
-    p = _first_covector(shot, path)
-    while u < 1.0 and step > _MIN_STEP and arc[-1] > 0:
-        v = min(1.0, u + step)
-        target = path[int(np.searchsorted(arc, v * arc[-1]))]
-        guess = (
-            p
-            if len(done) < 2
-            else done[-1][1] + (done[-1][1] - done[-2][1]) * (v - done[-1][0]) / (done[-1][0] - done[-2][0])
-        )
-        q, res = _newton(shot, target, guess, _STEP_RTOL, _STEP_TOL)
-        if res <= _STEP_TOL:
-            u, p, step = v, q, step * 1.5
-            done.append((u, p))
-        else:
-            step /= 2
-    p, res = _newton(shot, path[-1], p, _FINAL_RTOL, tol) if u >= 1.0 or arc[-1] == 0 else (p, math.inf)
-    return p, res, len(done), float(arc[-1])
-
-
 def _shooter_for(X0: Array, path: Array, depth: float, normalized: bool, max_nfev: int) -> _Shooter:
     """A :class:`_Shooter` whose box is 1e-3 times the worst conditioning and 10 times the largest s_max on path."""
     s = np.linalg.svd(path, compute_uv=False)
@@ -625,7 +572,7 @@ def _shooter_for(X0: Array, path: Array, depth: float, normalized: bool, max_nfe
 def _straight_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
     """n samples of the straight segment X0 + t (X1 - X0); None if a sample's det has the other sign or is 0
     (square), or if a sample is rank-deficient by numpy's rank tolerance, as for a user ``path`` (rectangular:
-    the full-rank set is connected; a rank drop between samples is caught by the shooting's box, not here)."""
+    the full-rank set is connected; a rank drop between samples is caught by the Newton polish's box, not here)."""
     out = X0[None] + np.linspace(0.0, 1.0, n)[:, None, None] * (X1 - X0)[None]
     if X0.shape[0] != X0.shape[1]:
         s = np.linalg.svd(out, compute_uv=False)
@@ -672,6 +619,7 @@ class _Route:
     calls: int
     steps: int = 0
     path_length: float | None = None
+    geodesic: GeodesicResult | None = None  # the geodesic of the covector, when the route integrated it already
 
     def describe(self, tol: float) -> str:
         verdict = "converged" if self.residual <= tol else "failed"
@@ -680,7 +628,7 @@ class _Route:
 
 
 def _check_endpoints(X0, X1, depth, normalized):
-    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
+    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized, "X0")
     _full_rank(X1, "X1", depth)
     if depth != 1.0 and X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError(
@@ -735,47 +683,6 @@ def _check_path(path: ArrayLike, X0: Array, X1: Array) -> Array:
     if flip.size:
         raise RiemdlnValueError(f"`path` must keep the sign of det `X0`; path[{flip[0]}] has the opposite sign.")
     return P
-
-
-def _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper):
-    """Shooting with scipy.optimize.root from the straight-line covector, then the 4-step straight continuation."""
-    from scipy.optimize import root
-
-    size = X0.size
-    scale = max(np.linalg.norm(X1), 1e-300)
-    shot = _shooter_for(X0, np.stack([X0, X1]), depth, normalized, max_nfev)
-
-    def endpoint(p, target):
-        ends = shot.ends(p.reshape(1, *X0.shape), 1e-12)
-        if ends is None:  # left the box around the endpoints, or ran past max_nfev
-            return np.full(size, 1e3)
-        return (ends[0] - target).ravel() / scale
-
-    def shoot(P_start, target):
-        sol = root(endpoint, P_start, args=(target,), method="hybr", options={"maxfev": max_iterations, "xtol": 1e-13})
-        return sol.x, float(np.linalg.norm(endpoint(sol.x, target)))
-
-    P_init = geometry._apply_A_inverse(X0, X1 - X0, depth, normalized).ravel()
-    p, residual = shoot(P_init, X1)
-    method = "shooting"
-    if residual > tol and math.isfinite(upper):
-        # continuation along the straight segment (full rank): shoot to X0 + k/K (X1 - X0), k = 1..K
-        method = "shooting (continuation)"
-        p = P_init / 4
-        for k in range(1, 5):
-            p, residual = shoot(p * k / max(k - 1, 1) if k > 1 else p, X0 + k / 4 * (X1 - X0))
-            if residual > tol:
-                break
-    return _Route(method, p.reshape(X0.shape), residual, shot.calls)
-
-
-def _route_along(
-    X0: Array, sample: Array, depth: float, normalized: bool, tol: float, max_nfev: int, method: str
-) -> _Route:
-    """Continuation along the sampled path ``sample`` as a :class:`_Route`."""
-    shot = _shooter_for(X0, sample, depth, normalized, max_nfev)
-    p, residual, steps, length = _continue_along(shot, sample, tol)
-    return _Route(method, p, residual, shot.calls, steps, length)
 
 
 def _diag(v: Array, shape: tuple[int, ...]) -> Array:
@@ -847,48 +754,187 @@ def _closed_form(
     )  # fmt: skip
 
 
-_DISCRETE_SEGMENTS = 16  # segments of the discrete path energy minimized when root-shooting fails
+# ---------------------------------------------------------------------------------------------
+# the boundary-value solver: scipy.integrate.solve_bvp on the Hamiltonian system in the SVD frame
+@dataclass(frozen=True)
+class _BVPOptions:
+    """Conventions and budgets of one geodesic_between call."""
+
+    depth: float
+    normalized: bool
+    tol: float
+    max_iterations: int
+    max_nfev: int
 
 
-def _discrete_route(X0: Array, X1: Array, depth: float, normalized: bool, tol: float, max_nfev: int) -> _Route:
-    r"""Minimize the discrete path energy (:math:`K` = 16, from the straight segment, or the log path where the
-    segment leaves the full-rank set), then shoot from its initial covector
-    :math:`A_N(X_0)^{-1} K (X^{(1)} - X_0)`; if that Newton solve fails, continue along the minimized path."""
-    K = _DISCRETE_SEGMENTS
-    start = _straight_path(X0, X1, K + 1)
-    start = _log_path(X0, X1, K + 1) if start is None else start
-    name = "discrete path energy, then shooting"
+_BVP_NODES = 17  # initial mesh of solve_bvp (the guess path resampled at equal arc length)
+_BVP_TOL = 1e-8  # solve_bvp's collocation tolerance; the Newton polish then meets ``tol`` on the endpoint
+_BVP_MAX_NODES = 300
+_POLISH_ITERATIONS = 4
+_JACOBIAN_RTOL = 1e-9  # the polish's Jacobian stack (its trajectories share their steps: differences are smooth)
+_GUESS_SAMPLES = 129  # samples of the log path as a guess
+_PATH_T = np.linspace(0.0, 1.0, 33)  # the samples of the returned geodesic
+_DISCRETE_SEGMENTS = 8  # segments of the discrete path energy minimized when the first guesses fail
+
+
+def _routes(X0: Array, X1: Array, straight: Array | None, opts: _BVPOptions):
+    """The boundary-value solves in order, each from a guess that stays in the full-rank set: the power path
+    (finite N), the straight segment, the minimized discrete path energy of 8 segments (from the first of the
+    power path, the straight segment and the log path that is full rank), the log path (square)."""
+    power = _power_path(X0, X1, opts.depth)
+    log = None if power is not None or straight is not None else _log_path(X0, X1, _GUESS_SAMPLES)
+    for name, guess in (("power path", power), ("straight segment", straight)):
+        if guess is not None:
+            yield _bvp_route(X0, X1, guess, opts, name)
+    start = next((g for g in (power, straight, log) if g is not None), None)
+    yield _discrete_bvp_route(X0, X1, start, opts)
+    log = _log_path(X0, X1, _GUESS_SAMPLES) if log is None else log
+    if log is not None:
+        yield _bvp_route(X0, X1, log, opts, "log path")
+
+
+def _power_path(X0: Array, X1: Array, depth: float, n: int = 129) -> Array | None:
+    r"""n samples of :math:`X(t) = P((1 - t)X_0^{1/N} + tX_1^{1/N})`, :math:`P(Y) = Q\operatorname{diag}(\mu^N)R^T`
+    for :math:`Y = Q\operatorname{diag}(\mu)R^T` (and :math:`X^{1/N}` the same with :math:`s^{1/N}`).
+
+    In the chart :math:`Y = X^{1/N}` the metric's weights lie between 1/N and N (riemdln.curvature) and the
+    geodesics between endpoints with shared singular vectors are straight: the straight segment there is close
+    to the geodesic even where one endpoint is nearly rank-deficient. None for ``depth=math.inf`` and where a
+    sample is rank-deficient (or, square, has the other sign of det)."""
+    if math.isinf(depth):
+        return None
+
+    def power(X, e):
+        Q, s, Rt = np.linalg.svd(X, full_matrices=False)
+        return (Q * s**e) @ Rt
+
+    Y0, Y1 = power(X0, 1.0 / depth), power(X1, 1.0 / depth)
+    Y = Y0[None] + np.linspace(0.0, 1.0, n)[:, None, None] * (Y1 - Y0)[None]
+    s = np.linalg.svd(Y, compute_uv=False)
+    if not np.all(s[:, -1] > rank_tolerance(s, X0.shape)[:, 0]):
+        return None
+    if X0.shape[0] == X0.shape[1] and not np.all(np.sign(np.linalg.det(Y)) == np.sign(np.linalg.det(X0))):
+        return None
+    out = np.array([power(y, depth) for y in Y])
+    out[0], out[-1] = X0, X1
+    return out
+
+
+def _resample(sample: Array, depth: float, normalized: bool, nodes: int) -> tuple[Array, Array]:
+    """``nodes`` points of the sampled path at equal g-length (chords), and their parameters t in [0, 1]."""
+    chords = _segment_lengths(sample[:-1], sample[1:], depth, normalized)
+    arc = np.concatenate([[0.0], np.cumsum(chords)])
+    if not (math.isfinite(arc[-1]) and arc[-1] > 0):
+        arc = np.linspace(0.0, 1.0, sample.shape[0])
+    u = arc / arc[-1]
+    t = np.linspace(0.0, 1.0, nodes)
+    flat = sample.reshape(sample.shape[0], -1)
+    X = np.stack([np.interp(t, u, flat[:, k]) for k in range(flat.shape[1])], axis=1)
+    return t, X.reshape(nodes, *sample.shape[1:])
+
+
+def _bvp_guess(sample: Array, opts: _BVPOptions) -> tuple[Array, Array]:
+    """Mesh and initial (X, V) of solve_bvp from a sampled path: X at equal length, V = dX/dt."""
+    t, X = _resample(sample, opts.depth, opts.normalized, _BVP_NODES)
+    V = np.gradient(X, t, axis=0, edge_order=2)
+    size = X[0].size
+    return t, np.concatenate([X.reshape(-1, size).T, V.reshape(-1, size).T])
+
+
+def _solve_bvp(X0: Array, X1: Array, sample: Array, opts: _BVPOptions):
+    """solve_bvp on the second-order form X' = V, V' = -Gamma_X(V, V) (the velocity is well scaled where the
+    covector A_N^{-1} V is not) with X(0) = X0, X(1) = X1; the solution, or None."""
+    from scipy.integrate import solve_bvp
+
+    shape, size = X0.shape, X0.size
+
+    def rhs(_t, y):
+        X = y[:size].T.reshape(-1, *shape)
+        V = y[size:].T.reshape(-1, *shape)
+        dV = -_christoffel(X, opts.depth, opts.normalized, V, V)
+        return np.concatenate([y[size:], dV.reshape(-1, size).T])
+
+    def jac(t, y):
+        """d rhs / dy (2mn, 2mn, nodes) by forward differences, all 2mn perturbations in one batched call."""
+        n_y, nodes = y.shape
+        h = 1.5e-8 * np.maximum(1.0, np.abs(y))  # (2mn, nodes)
+        shifted = y[None] + np.eye(n_y)[:, :, None] * h[:, None, :]  # (perturbed component, 2mn, nodes)
+        stack = np.concatenate([y, np.swapaxes(shifted, 0, 1).reshape(n_y, -1)], axis=1)
+        f = rhs(t, stack)
+        f0, f1 = f[:, :nodes], f[:, nodes:].reshape(n_y, n_y, nodes)  # f1[:, i]: component i perturbed
+        return (f1 - f0[:, None, :]) / h[None, :, :]
+
+    def bc(ya, yb):
+        return np.concatenate([ya[:size] - X0.ravel(), yb[:size] - X1.ravel()])
+
+    t, y = _bvp_guess(sample, opts)
+    with np.errstate(all="ignore"):
+        try:
+            sol = solve_bvp(rhs, bc, t, y, fun_jac=jac, tol=_BVP_TOL, max_nodes=_BVP_MAX_NODES)
+        except (np.linalg.LinAlgError, ValueError, FloatingPointError):
+            return None
+    if not np.all(np.isfinite(sol.y)):
+        return None
+    return sol
+
+
+def _polish(X0: Array, X1: Array, p: Array, shot: _Shooter, opts: _BVPOptions) -> _Route:
+    """Newton on the endpoint X(1; X0, p) = X1 from the boundary-value covector p: each residual from the geodesic
+    itself (DOP853 at rtol 1e-12, the one returned), the finite-difference Jacobian once, from one stack (p and
+    its mn perturbations at rtol 1e-9: the stack shares its steps, so the differences are smooth); at most four
+    steps. The best covector as a :class:`_Route` (method and calls filled in later)."""
+    size = X0.size
+    scale = float(np.linalg.norm(X1))
+    best = _Route("", p, math.inf, 0)
+    J = None
+    for _ in range(_POLISH_ITERATIONS + 1):
+        V0 = geometry._apply_A(X0, p, opts.depth, opts.normalized)
+        geo = _geodesic(X0, V0, opts.depth, opts.normalized, _PATH_T, max_nfev=opts.max_nfev)
+        res = float(np.linalg.norm(geo.X[-1] - X1)) / scale if geo.success else math.inf
+        if res < best.residual:
+            best = _Route("", p, res, 0, geodesic=geo)
+        if res <= opts.tol or not math.isfinite(res) or res > 10 * best.residual:
+            break
+        if J is None:
+            h = 1e-7 * max(float(np.linalg.norm(p)), 1e-300)
+            basis = np.eye(size).reshape(size, *X0.shape)
+            ends = shot.ends(np.concatenate([p[None], p[None] + h * basis]), _JACOBIAN_RTOL)
+            if ends is None:
+                break
+            J = np.stack([(e - ends[0]).ravel() / h for e in ends[1:]], axis=1)
+        p = p + np.linalg.lstsq(J, (X1 - geo.X[-1]).ravel(), rcond=None)[0].reshape(X0.shape)
+    return best
+
+
+def _bvp_route(X0: Array, X1: Array, sample: Array, opts: _BVPOptions, name: str) -> _Route:
+    """The boundary-value solve from the guess ``sample`` (a sampled path from X0 to X1), then the polish."""
+    method = f"boundary-value solver from the {name}"
+    shot = _shooter_for(X0, sample, opts.depth, opts.normalized, opts.max_nfev)
+    sol = _solve_bvp(X0, X1, sample, opts)
+    if sol is None:
+        return _Route(method + " (non-finite iterate)", np.zeros_like(X0), math.inf, 0)
+    V0 = sol.y[X0.size :, 0].reshape(X0.shape)
+    route = _polish(X0, X1, geometry._apply_A_inverse(X0, V0, opts.depth, opts.normalized), shot, opts)
+    if sol.status != 0 and route.residual > opts.tol:
+        method += f" ({sol.message.rstrip('.').lower()})"
+    route.method, route.calls = method, shot.calls
+    return route
+
+
+def _discrete_bvp_route(X0: Array, X1: Array, start: Array | None, opts: _BVPOptions) -> _Route:
+    r"""Minimize the discrete path energy of :math:`K = 8` segments from ``start`` (resampled), then the
+    boundary-value solve from the minimized path (a guess that already bends like the geodesic)."""
+    name = "boundary-value solver from the discrete path energy"
     if start is None:
         return _Route(name + " (no full-rank starting path)", np.zeros_like(X0), math.inf, 0)
-    path, energy_length, _ok, _res = _minimize_path(start, X0, X1, depth, normalized, 2000)
-    if not math.isfinite(energy_length):
+    _t, guess = _resample(start, opts.depth, opts.normalized, _DISCRETE_SEGMENTS + 1)
+    guess[0], guess[-1] = X0, X1
+    path, length, _ok, _res = _minimize_path(guess, X0, X1, opts.depth, opts.normalized, 2000)
+    if not math.isfinite(length):
         return _Route(name + " (the minimization left the full-rank set)", np.zeros_like(X0), math.inf, 0)
-    shot = _shooter_for(X0, path, depth, normalized, max_nfev)
-    guess = geometry._apply_A_inverse(X0, K * (path[1] - X0), depth, normalized)
-    p, residual = _newton(shot, X1, guess, _FINAL_RTOL, tol)
-    if residual <= tol:
-        return _Route(name, p, residual, shot.calls)
-    p, residual, steps, length = _continue_along(shot, path, tol)
-    return _Route("continuation along the discrete path", p, residual, shot.calls, steps, length)
-
-
-def _fallbacks(
-    X0: Array, X1: Array, depth: float, normalized: bool, tol: float, max_nfev: int, tried: list[_Route]
-) -> _Route:
-    """Continuation along the straight segment (if full rank), then along the log path; the first that converges."""
-    candidates = (
-        ("continuation along the straight segment", lambda: _straight_path(X0, X1)),
-        ("continuation along the log path", lambda: _log_path(X0, X1)),
-    )
-    for method, make in candidates:
-        sample = make()
-        if sample is None:
-            continue
-        route = _route_along(X0, sample, depth, normalized, tol, max_nfev, method)
-        if route.residual <= tol:
-            return route
-        tried.append(route)
-    return tried.pop()
+    route = _bvp_route(X0, X1, path, opts, "discrete path energy")
+    route.path_length = length
+    return route
 
 
 def _bounds(upper: float, path_length: float | None) -> str:
@@ -915,7 +961,7 @@ def _finish(
     P0 = route.covector
     V0 = geometry._apply_A(X0, P0, depth, normalized)
     length = math.sqrt(max(float(np.sum(P0 * V0)), 0.0))
-    path = _geodesic(X0, V0, depth, normalized, np.linspace(0.0, 1.0, 33))
+    path = route.geodesic if route.geodesic is not None else _geodesic(X0, V0, depth, normalized, _PATH_T)
     bound = min(upper, math.inf if route.path_length is None else route.path_length)
     if length > bound * (1 + 1e-9):
         history += "; this geodesic is longer than the straight segment or the path, so it is not the shortest"
@@ -937,72 +983,64 @@ def geodesic_between(
 ) -> GeodesicBetweenResult:
     r"""A geodesic of :math:`g^N` from :math:`X_0` to :math:`X_1` (full rank, same shape m×n; square: same sign of det).
 
+    The boundary-value problem :math:`\dot X = V`, :math:`\dot V = -\Gamma_X(V, V)`, :math:`X(0) = X_0`,
+    :math:`X(1) = X_1` (:func:`christoffel`, in the SVD frame), solved by ``scipy.integrate.solve_bvp``
+    (collocation, tolerance 1e-8, at most 300 nodes, Jacobian by forward differences in one batched call) from
+    an initial path, then polished by Newton's method on the endpoint of the Hamiltonian integration from
+    :math:`P_0 = A_N(X_0)^{-1}\dot X(0)` (each residual from the returned geodesic itself, DOP853 at rtol 1e-12;
+    the Jacobian once, at most four steps) until :math:`\|X(1) - X_1\|_F/\|X_1\|_F \le` ``tol``. Length
+    :math:`= \sqrt{\langle P_0, A_N(X_0) P_0\rangle}` (constant speed on [0, 1]).
+
+    Initial paths, in order, each used only where it stays in the full-rank set (square: with the sign of det):
+
+    * ``path`` when given (an array (n, m, n) of matrices from :math:`X_0` to :math:`X_1`, e.g. a gradient
+      flow's samples), alone;
+    * the closed form when the endpoints share their singular vectors (one endpoint's SVD frame diagonalizes
+      the other with positive entries, to 1e-12): Chen's geodesic, straight in :math:`\mu = s^{1/N}`
+      (:math:`\hat g^\infty`: in :math:`\log s`), no solve (``method="closed form"``; ``closed_form=False``
+      solves instead);
+    * the power path :math:`X(t) = ((1 - t)X_0^{1/N} + tX_1^{1/N})^N` (powers of the singular values, finite
+      N): straight in the chart where the metric's weights lie between 1/N and N (riemdln.curvature), exact
+      for shared frames, close to the geodesic when an endpoint is nearly rank-deficient or small;
+    * the straight segment :math:`X_0 + t(X_1 - X_0)`;
+    * the minimized discrete path energy of 8 segments (as in :func:`discrete_distance`) from the first of
+      those paths, or from the log path;
+    * the log path :math:`X(t) = U_0 e^{tL} e^{(1-t)\log S_0 + t\log S_1}` (polar parts, :math:`L = \log
+      U_0^TU_1`; square only), full rank for every pair of endpoints with one sign of det.
+
+    N = 1 (the Euclidean metric) is the straight segment between any two matrices. ``max_nfev`` caps each
+    integration's right-hand-side evaluations; ``max_iterations`` is kept for compatibility (the solver's
+    budget is its node cap). On failure the status is FAILED, ``length`` is the straight-line length and the
+    message lists the routes tried and the upper bounds known. The boundary-value solver finds *a* geodesic,
+    not necessarily the shortest; the message says when it is longer than the straight segment or the path.
+
     Rectangular endpoints (m ≠ n, finite N only: :math:`A_\infty` is singular there) take the same routes
-    except the log path (not generalized; skipped), with no det condition (the full-rank m×n matrices form
-    one connected set); the straight segment counts as full rank when every sample is (numpy's rank tolerance,
-    as for a user ``path``). The closed form applies to rectangular endpoints too (the diagonal m×n matrices of a fixed
-    frame are totally geodesic and flat in μ, see ``_closed_form``).
-
-    Shooting on the Hamiltonian system: solve :math:`X(1; X_0, P_0) = X_1` for the covector :math:`P_0`.
-    Length :math:`= \sqrt{\langle P_0, A_N(X_0) P_0\rangle}` (constant speed on [0, 1]).
-
-    * With ``path`` (an array (n, d, d) of matrices from :math:`X_0` to :math:`X_1`, e.g. a gradient flow's
-      samples): continuation along it. The targets are path samples at fractions u of its chord length
-      (first step 1/8, grown by 3/2 after a success, halved after a failure down to 1e-3); each is solved
-      by Newton's method (finite-difference Jacobian, the covector and its :math:`d^2` perturbations
-      integrated as one stack, damped steps) from the secant extrapolation of the previous covectors, with
-      integration rtol 1e-8 and residual 1e-5 on the way and rtol 1e-12, residual ``tol`` at :math:`X_1`.
-      Integrations are abandoned when :math:`s_{\min}/s_{\max}` falls below 1e-3 times its smallest value on
-      the path or :math:`s_{\max}` exceeds 10 times its largest.
-    * Endpoints with the same singular vectors (one endpoint's SVD frame diagonalizes the other with positive
-      entries, to 1e-12): Chen's closed form (``method="closed form"``), straight in :math:`\mu = s^{1/N}`
-      (:math:`\hat g^\infty`: in :math:`\log s`), no integration; the returned path is exact.
-      ``closed_form=False`` shoots instead (e.g. to check the shooting against the closed form).
-    * Without ``path``: ``scipy.optimize.root`` (hybrid Powell, ``max_iterations`` function calls) from the
-      straight-line covector :math:`A_N(X_0)^{-1}(X_1 - X_0)`; if that fails and the straight segment stays
-      in the full-rank set, root-shooting to :math:`X_0 + (k/4)(X_1 - X_0)`, k = 1..4. If that fails, the
-      discrete path energy of 16 segments is minimized (as in :func:`discrete_distance`, from the straight
-      segment or the log path below) and shooting restarts from its initial covector (``method="discrete path
-      energy, then shooting"``), then, if that fails, continues along the minimized path. If that fails too,
-      the continuation above along 1025 samples of the straight segment (skipped when a sample's det
-      has the other sign or is 0; ``upper_bound`` is then ``inf``), then along 1025 samples of the log path
-      :math:`X(t) = U_0 e^{tL} e^{(1-t)\log S_0 + t\log S_1}` (:math:`X = US` the polar decomposition,
-      :math:`L = \log U_0^TU_1`). The log path is the fallback because it is full rank for every pair of
-      endpoints with the same sign of det and it moves geometrically in scale, as gradient flows from small
-      starts and the geodesics near them do (a straight segment from a small :math:`X_0` crosses the small
-      scales in a vanishing fraction of its parameter). It is skipped when :math:`U_0^TU_1` has the
-      eigenvalue -1 (a rotation by :math:`\pi` in some plane: no real principal logarithm).
-
-    Each integration is capped at ``max_nfev`` right-hand-side evaluations. On failure the status is FAILED,
-    ``length`` is the straight-line length and the message gives the upper bounds known (the straight segment,
-    the chord length of the continuation path). Cost: a converged continuation takes 20–60 integrations
-    (2–5 s at d = 2). The root-shooting integrations stop when they leave the box around the endpoints
-    (:math:`s_{\min}/s_{\max}` below 1e-3 times the endpoints' smaller value, :math:`s_{\max}` above 10 times
-    their larger one); when root-shooting fails from a small start the whole call still costs 6–30 s, so pass
-    ``path`` when one is at hand. ``message``
-    lists the routes tried and which one converged; ``method`` names it; ``continuation_steps`` and
-    ``path_length`` describe the continuation.
+    except the log path, with no det condition (the full-rank m×n matrices form one connected set); the closed
+    form applies to them too (the diagonal m×n matrices of a fixed frame are totally geodesic and flat in μ).
 
     Raises
     ------
     RiemdlnValueError
-        Rank-deficient endpoint, shape mismatch, endpoints with opposite signs of det (different
-        components of :math:`GL_d`; for finite N they are joined only through the rank-deficient set,
-        where the equations are singular), or a bad ``path`` (wrong shape, ends that are not ``X0`` and
-        ``X1`` within 1e-10 relative, a rank-deficient sample or one with the other sign of det), or
-        ``depth=math.inf`` with rectangular endpoints.
+        Rank-deficient endpoint (N > 1), shape mismatch, endpoints with opposite signs of det for N > 1
+        (different components of :math:`GL_d`, joined only through the rank-deficient set, where the metric is
+        singular), a bad ``path`` (wrong shape, ends that are not ``X0`` and ``X1`` within 1e-10 relative, a
+        rank-deficient sample or one with the other sign of det), or ``depth=math.inf`` with rectangular endpoints.
+
+    See Also
+    --------
+    distance, log_map, discrete_distance, riemdln.DLNMetric.geodesic_between
 
     Examples
     --------
     >>> import numpy as np
     >>> res = geodesic_between(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), depth=2)
-    >>> print(round(res.length, 9))    # Chen: sqrt(2) |sqrt(s1) - sqrt(s0)|
-    2.0
+    >>> print(res.method, round(res.length, 9))    # Chen: sqrt(2) |sqrt(s1) - sqrt(s0)|
+    closed form 2.0
     >>> t = np.linspace(0.0, 1.0, 65)[:, None, None]                 # a path: X(t) = diag(4 - 3t, 1 + 3t)
     >>> steps = np.diag([4.0, 1.0]) + t * np.diag([-3.0, 3.0])
     >>> res = geodesic_between(steps[0], steps[-1], depth=2, path=steps)
     >>> print(res.method, round(res.length, 9))
-    continuation along path 2.0
+    boundary-value solver from the path 2.0
     """
     depth, normalized = conventions(depth, normalized)
     return _geodesic_between(
@@ -1015,44 +1053,43 @@ def _geodesic_between(X0, X1, depth, normalized, *, tol=1e-11, max_iterations=60
                       closed_form=True):  # fmt: skip
     X0, X1, depth, normalized = _check_endpoints(X0, X1, depth, normalized)
     tol = _check_positive(tol, "tol")
-    if depth == 1.0:
-        return _euclidean_between(X0, X1)
     max_iterations = check_integer(max_iterations, "max_iterations", low=1)
     max_nfev = check_integer(max_nfev, "max_nfev", low=1)
     closed_form = check_bool(closed_form, "closed_form")
-    upper = _straight_length(X0, X1, depth, normalized) if _straight_path(X0, X1) is not None else math.inf
-    if path is not None:
-        sample = _check_path(path, X0, X1)
-        route = _route_along(X0, sample, depth, normalized, tol, max_nfev, "continuation along path")
-        return _finish(X0, depth, normalized, tol, upper, route, [])
+    sample = None if path is None else _check_path(path, X0, X1)
+    if depth == 1.0:
+        return _euclidean_between(X0, X1)
+    opts = _BVPOptions(depth, normalized, tol, max_iterations, max_nfev)
+    straight = _straight_path(X0, X1)
+    upper = _straight_length(X0, X1, depth, normalized) if straight is not None else math.inf
+    if sample is not None:
+        return _finish(X0, depth, normalized, tol, upper, _bvp_route(X0, X1, sample, opts, "path"), [])
     closed = _closed_form(X0, X1, depth, normalized, tol, upper) if closed_form else None
     if closed is not None:
         return closed
-    route = _shoot_root(X0, X1, depth, normalized, tol, max_iterations, max_nfev, upper)
     tried: list[_Route] = []
-    if route.residual > tol:
+    for route in _routes(X0, X1, straight, opts):
+        if route.residual <= tol:
+            return _finish(X0, depth, normalized, tol, upper, route, tried)
         tried.append(route)
-        route = _discrete_route(X0, X1, depth, normalized, tol, max_nfev)
-    if route.residual > tol:
-        tried.append(route)
-        route = _fallbacks(X0, X1, depth, normalized, tol, max_nfev, tried)
-    return _finish(X0, depth, normalized, tol, upper, route, tried)
+    return _finish(X0, depth, normalized, tol, upper, tried.pop(), tried)
 
 
-def _check_positive(value: object, name: str) -> float:
-    """A positive finite real number (not bool), as float."""
+def _check_positive(value: object, name: str, allow_inf: bool = False) -> float:
+    """A positive finite (or, with ``allow_inf``, infinite) real number, numpy scalars included, not bool."""
     number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise RiemdlnValueError(f"`{name}` must be a positive finite number; got {value!r}.")
+    if not (number > 0 and (allow_inf or math.isfinite(number))):
+        kind = "a positive number (math.inf for none)" if allow_inf else "a positive finite number"
+        raise RiemdlnValueError(f"`{name}` must be {kind}; got {_short(value)}.")
     return number
 
 
 def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> NDArray[np.float64]:
-    r"""Riemannian logarithm: the initial velocity :math:`V` with :math:`\exp_{X_0}(V) = X_1` (shooting).
+    r"""Riemannian logarithm: the initial velocity :math:`V` with :math:`\exp_{X_0}(V) = X_1` (geodesic_between).
 
     Full-rank m×n endpoints of one shape (square for ``depth=math.inf``).
 
-    Raises :class:`riemdln.RiemdlnValueError` when shooting fails (see :func:`geodesic_between`).
+    Raises :class:`riemdln.ConvergenceError` when the solve fails (see :func:`geodesic_between`).
 
     >>> import numpy as np
     >>> print(np.round(np.diag(log_map(np.diag([4.0, 1.0]), np.diag([9.0, 2.25]), depth=2)), 8))
@@ -1063,16 +1100,16 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
 
 def _log_map(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
-    if not res.success or res.velocity is None:  # a finished shooting always carries its velocity
-        raise RiemdlnValueError(f"log_map: {res.message}.")
+    if not res.success or res.velocity is None:  # a finished solve always carries its velocity
+        raise ConvergenceError(f"log_map: {res.message}.")
     return res.velocity
 
 
 def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False) -> float:
     r"""Geodesic distance of :math:`g^N` (or :math:`N g^N`; ``math.inf``: :math:`\hat g^\infty`): the length of the
-    geodesic found by :func:`geodesic_between` (shooting; a geodesic, checked shorter than the straight
+    geodesic found by :func:`geodesic_between` (boundary-value solver; a geodesic, checked shorter than the straight
     segment when that is in the full-rank set). Full-rank m×n endpoints of one shape (square for
-    ``depth=math.inf``). Raises :class:`riemdln.RiemdlnValueError` on failure.
+    ``depth=math.inf``). Raises :class:`riemdln.ConvergenceError` when the solve fails.
 
     >>> import numpy as np, math
     >>> d = distance(np.diag([4.0, 1.0]), np.diag([1.0, 4.0]), math.inf, normalized=True)
@@ -1085,7 +1122,7 @@ def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = Fals
 def _distance(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success:
-        raise RiemdlnValueError(f"distance: {res.message}.")
+        raise ConvergenceError(f"distance: {res.message}.")
     return res.length
 
 
@@ -1201,9 +1238,10 @@ def discrete_distance(
 
 
 def _discrete_distance(X0, X1, depth, normalized, segments=(16, 32, 64), max_iterations=20_000):
-    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized)
+    X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized, "X0")
     _full_rank(X1, "X1", depth)
     segments = _check_segments(segments)
+    max_iterations = check_integer(max_iterations, "max_iterations", low=1)
     if depth != 1.0 and X0.shape[0] == X0.shape[1] and np.sign(np.linalg.det(X0)) != np.sign(np.linalg.det(X1)):
         raise RiemdlnValueError("`X0` and `X1` have opposite signs of det: they lie in different components of GL_d.")
     path = X0 + np.linspace(0.0, 1.0, segments[0] + 1)[:, None, None] * (X1 - X0)
@@ -1222,13 +1260,25 @@ def _discrete_distance(X0, X1, depth, normalized, segments=(16, 32, 64), max_ite
     return DiscreteDistanceResult(tuple(segments), tuple(lengths), lengths[-1], ext, err, path, status, msg)
 
 
+_MAX_SEGMENTS = 4096  # the finest discrete path: K SVDs per energy evaluation, L-BFGS memory 60 K m n doubles
+
+
 def _check_segments(segments):
-    try:
-        seg = tuple(int(k) for k in segments)
-    except (TypeError, ValueError):
-        raise RiemdlnValueError(f"`segments` must be a tuple of integers; got {segments!r}.") from None
+    """(K, 2K) or (K, 2K, 4K), integers (numpy integers too; not strings or booleans), K >= 2, 4K <= 4096."""
+    ok = isinstance(segments, tuple | list) and all(
+        isinstance(k, numbers.Integral) and not isinstance(k, bool) for k in segments
+    )
+    seg = tuple(int(k) for k in segments) if ok else ()
     if not 2 <= len(seg) <= 3 or seg[0] < 2 or any(b != 2 * a for a, b in zip(seg, seg[1:], strict=False)):
-        raise RiemdlnValueError(f"`segments` must be (K, 2K) or (K, 2K, 4K) with K >= 2; got {segments!r}.")
+        raise RiemdlnValueError(
+            f"`segments` must be (K, 2K) or (K, 2K, 4K) with integers K >= 2; got {_short(segments)}."
+        )
+    if seg[-1] > _MAX_SEGMENTS:
+        raise RiemdlnValueError(
+            f"`segments` may go up to {_MAX_SEGMENTS} segments; got {_short(segments)}: each energy evaluation would "
+            f"take {seg[-1]} SVDs and the minimizer about {60 * seg[-1]} matrices of memory per iteration, for an "
+            "O(K^-2) error that Richardson extrapolation already removes at K = 16, 32, 64."
+        )
     return seg
 
 

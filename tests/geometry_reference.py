@@ -132,3 +132,146 @@ def svd_jacobian_fd(s, rng, h: float = 1e-5) -> float:
         e[a] = h
         J[:, a] = (f(p0 + e) - f(p0 - e)) / (2 * h)
     return abs(np.linalg.det(J))
+
+
+# ---------------------------------------------------------------------------------------------
+# curvature reference: G = A_N(X)^{-1} in the entries of X, from the eigenbases of X X^T and X^T X (the fractional
+# powers (X X^T)^alpha = U diag(x^alpha) U^T), differentiated by fourth-order central differences in mpmath.
+# Nothing here uses riemdln: no SVD frame, no divided differences, no Christoffel code.
+_FD1 = ((-2, 1), (-1, -8), (1, 8), (2, -1))  # (offset, weight): f'(0) ~ sum w f(c h) / 12 h
+
+
+def _mp_multiplier_def(x, z, N):
+    """a_N(x, z): the defining sum for integer N; (x - z)/(x^(1/N) - z^(1/N)) in its exact sinh form otherwise."""
+    import mpmath
+
+    if x == 0 and z == 0:
+        return mpmath.mpf(0)
+    if N == int(N):
+        n = int(N)
+        return mpmath.fsum(x ** (mpmath.mpf(n - k) / n) * z ** (mpmath.mpf(k - 1) / n) for k in range(1, n + 1))
+    if z == 0 or x == 0:
+        return max(x, z) ** ((N - 1) / N)
+    u, v = mpmath.log(x), mpmath.log(z)
+    d = u - v
+    shc = (lambda t: mpmath.sinh(t) / t) if d != 0 else (lambda t: mpmath.mpf(1))
+    return N * mpmath.exp((u + v) * (N - 1) / (2 * N)) * shc(d / 2) / shc(d / (2 * N))
+
+
+def mp_metric_entries(X, N, normalized=False, rank=None):
+    """G[(a, b), (c, e)] = g_X(E_ab, E_ce) of g^N (N g^N if normalized) at the mpmath matrix X, as a list of lists.
+
+    Eigenvalues of X X^T, X^T X below 10^(-dps/2) times the largest are exact zeros (the known rank)."""
+    import mpmath
+
+    m, n = X.rows, X.cols
+    x, U = mpmath.eigsy(X * X.T)
+    z, V = mpmath.eigsy(X.T * X)
+    tiny = mpmath.mpf(10) ** (-mpmath.mp.dps // 2) * max(max(x), max(z))
+    x = [t if t > tiny else mpmath.mpf(0) for t in x]
+    z = [t if t > tiny else mpmath.mpf(0) for t in z]
+    scale = N if normalized else 1
+    G = [[mpmath.mpf(0)] * (m * n) for _ in range(m * n)]
+    for p in range(m):
+        for q in range(n):
+            w = scale / _mp_multiplier_def(x[p], z[q], N)
+            u = [U[a, p] * V[b, q] for a in range(m) for b in range(n)]
+            for e in range(m * n):
+                ue = w * u[e]
+                row = G[e]
+                for f in range(m * n):
+                    row[f] += ue * u[f]
+    return G
+
+
+def mp_curvature(X, N, normalized=False, dirs=(), dps=50, step=1e-8):
+    """Riemann tensor of G = A_N(X)^{-1} in raw coordinates by mpmath finite differences, contracted.
+
+    Returns ``(scalar, [(K(U, V) or Ric(U, U)) for each item of dirs])``: an item (U, V) gives the sectional
+    curvature, an item (U,) the Ricci curvature Ric(U, U). ``step`` is relative to the smallest singular value;
+    fourth-order stencils, so the truncation error is O(step^4) and rounding O(10^-dps / step^2).
+    R_ijkl = g(R(d_i, d_j) d_k, d_l) = 1/2 (G_jl,ik + G_ik,jl - G_jk,il - G_il,jk) + Gam_{m,jl} Gam^m_ik
+    - Gam_{m,il} Gam^m_jk, Gam_{m,ij} = 1/2 (G_mj,i + G_mi,j - G_ij,m).
+    """
+    import mpmath
+
+    X = np.asarray(X, dtype=float)
+    m, n = X.shape
+    D = m * n
+    with mpmath.workdps(dps):
+        Xm = mpmath.matrix(X.tolist())
+        smin = min(np.linalg.svd(X, compute_uv=False))
+        h = mpmath.mpf(step) * mpmath.mpf(float(smin))
+        cache: dict = {}
+
+        def G(shift):
+            key = tuple(sorted((k, c) for k, c in shift.items() if c != 0))
+            if key not in cache:
+                Y = Xm.copy()
+                for k, c in key:
+                    Y[k // n, k % n] += c * h
+                cache[key] = mp_metric_entries(Y, N, normalized)
+            return cache[key]
+
+        def comb(terms, scale):
+            out = [[mpmath.mpf(0)] * D for _ in range(D)]
+            for w, M in terms:
+                for i in range(D):
+                    for j in range(D):
+                        out[i][j] += w * M[i][j]
+            return [[v / scale for v in row] for row in out]
+
+        G0 = G({})
+        dG = [comb([(w, G({k: c})) for c, w in _FD1], 12 * h) for k in range(D)]
+        H = [[None] * D for _ in range(D)]
+        for k in range(D):
+            for l in range(k, D):
+                terms = []
+                for c1, w1 in _FD1:
+                    for c2, w2 in _FD1:
+                        sh = {k: c1} if k != l else {k: c1 + c2}
+                        if k != l:
+                            sh[l] = c2
+                        terms.append((w1 * w2, G(sh)))
+                H[k][l] = H[l][k] = comb(terms, 144 * h * h)
+        Gi = mpmath.matrix(G0) ** -1
+        first = [
+            [[(dG[i][mm][j] + dG[j][mm][i] - dG[mm][i][j]) / 2 for j in range(D)] for i in range(D)] for mm in range(D)
+        ]
+        second = [
+            [[mpmath.fsum(Gi[mm, p] * first[p][i][j] for p in range(D)) for j in range(D)] for i in range(D)]
+            for mm in range(D)
+        ]
+
+        def riem(i, j, k, l):
+            out = (H[i][k][j][l] + H[j][l][i][k] - H[i][l][j][k] - H[j][k][i][l]) / 2
+            return out + mpmath.fsum(
+                first[mm][j][l] * second[mm][i][k] - first[mm][i][l] * second[mm][j][k] for mm in range(D)
+            )
+
+        R = [[[[riem(i, j, k, l) for l in range(D)] for k in range(D)] for j in range(D)] for i in range(D)]
+
+        def g(a, b):
+            return mpmath.fsum(G0[i][j] * a[i] * b[j] for i in range(D) for j in range(D))
+
+        ric = [
+            [mpmath.fsum(Gi[i, l] * R[i][j][k][l] for i in range(D) for l in range(D)) for k in range(D)]
+            for j in range(D)
+        ]
+        scalar = mpmath.fsum(Gi[j, k] * ric[j][k] for j in range(D) for k in range(D))
+        out = []
+        for item in dirs:
+            u = [mpmath.mpf(float(t)) for t in np.asarray(item[0], dtype=float).ravel()]
+            if len(item) == 1:
+                out.append(float(mpmath.fsum(ric[j][k] * u[j] * u[k] for j in range(D) for k in range(D))))
+                continue
+            v = [mpmath.mpf(float(t)) for t in np.asarray(item[1], dtype=float).ravel()]
+            num = mpmath.fsum(
+                R[i][j][k][l] * u[i] * v[j] * v[k] * u[l]
+                for i in range(D)
+                for j in range(D)
+                for k in range(D)
+                for l in range(D)
+            )
+            out.append(float(num / (g(u, u) * g(v, v) - g(u, v) ** 2)))
+        return float(scalar), out
