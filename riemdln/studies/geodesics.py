@@ -326,7 +326,8 @@ def _flow_text(results: dict) -> list[str]:
         "sample to the geodesic, bounded above by the straight-segment length to the nearest point of the "
         "sampled geodesic, over the distance. Runs whose flow missed the loss target or whose geodesic search "
         "failed are not counted. Chord check: the same length from positions only (straight chords between "
-        "samples; converges to the flow length as O(h²)). Mean (min … max, n):",
+        "samples; converges to the flow length as O(h²)). Mean (min … max, n), or the median and quartiles "
+        "where the values span a decade or more:",
         table(["N", "counted", "flow length / distance", "largest gap / distance", "chord vs length"], body),
         *_flow_sentences(results),
     ]
