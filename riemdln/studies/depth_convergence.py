@@ -155,7 +155,7 @@ def small_init_claim(small: dict) -> Claim:
     when the whole interval is at least 1 − :data:`ORDER_TOL`, contradicted when it is wholly below."""
     d = small["max_relative_distance"]
     pts = [(N, e) for N, e in zip(small["depths"], d, strict=True) if e is not None and e > 0]
-    fit = power_fit(*zip(*pts, strict=True)) if len(pts) >= 2 else None
+    fit = power_fit([N for N, _ in pts], [e for _, e in pts]) if len(pts) >= 2 else None
     if fit is None or fit["lo"] is None:
         verdict, order = "cannot tell", "—"
     else:
