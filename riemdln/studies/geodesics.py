@@ -359,9 +359,9 @@ def _flow_sentences(results: dict) -> list[str]:
             if min(deep) > 1 + RATIO_QUADRATURE
             else "for N ≥ 2 some flows are geodesics to quadrature error"
         )
-    seeds = sorted({r["seed"] for r in runs})
+    seeds = sorted({r.get("seed", 0) for r in runs})
     if len(depths) >= 2 and seeds:
-        key = {(r["seed"], r["depth"]): r for r in runs}
+        key = {(r.get("seed", 0), r["depth"]): r for r in runs}
         full = [s for s in seeds if all((s, d) in key for d in depths)]
 
         def grows(s, field):
