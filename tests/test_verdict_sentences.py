@@ -202,3 +202,24 @@ def test_langevin_ito_verdict_is_cannot_tell_when_not_resolved():
     assert langevin_check.claims(base)[2].verdict == "supported"
     assert langevin_check.claims({**base, "max_z_no_ito": 1.5})[2].verdict == "cannot tell"
     assert langevin_check.claims(base)[3].verdict == "cannot tell"  # the X scheme's bias is not resolved
+
+
+# ------------------------------------------------------------------------------------------- depth_convergence
+def test_small_init_order_verdict_reads_the_interval():
+    from riemdln.studies import depth_convergence
+
+    def small(distances):
+        depths = [4.0, 16.0, 64.0, 256.0]
+        return {
+            "depths": depths,
+            "max_relative_distance": distances,
+            "scale": 1e-3,
+            "tau_final": 1e5,
+            "all_reached": True,
+        }
+
+    one_over_n = small([0.25 * w / N for N, w in zip([4, 16, 64, 256], [1.0, 1.1, 0.95, 1.02], strict=True)])
+    assert depth_convergence.small_init_claim(one_over_n).verdict == "supported"
+    assert depth_convergence.small_init_claim(small([1.06, 1.07, 1.04, 1.05])).verdict == "contradicted"
+    # flat, then a sudden drop: no power law, the interval straddles 1
+    assert depth_convergence.small_init_claim(small([0.995, 0.926, 0.00977, 2.1e-4])).verdict == "cannot tell"

@@ -489,7 +489,7 @@ def _thr_stats(ths: list[dict], k) -> str:
 
 
 def _cell(rs: list[dict], key: str) -> str:
-    """Mean (spread) over the runs that reached the target; the others' values listed and marked *."""
+    """The spread (:func:`fmt_spread`) over the runs that reached the target; the others' values listed, marked *."""
     ok = [r[key] for r in rs if r["reached_target"]]
     bad = [r for r in rs if not r["reached_target"]]
     cell = fmt_spread(ok) if ok else "—"
@@ -587,7 +587,8 @@ def markdown(results: dict, figs: list[str]) -> str:
         [
             f"{results['size']}×{results['size']} rank-{results['rank']} ground truth, init scale 1e-3, normalized "
             f"flows asked for loss {fmt(results['loss_tol'])} within {results['max_steps']} steps. Cells: mean "
-            "(min … max, n = runs) over the runs that reached the loss target; the values of the runs that did not "
+            "(min … max, n = runs), or the median and quartiles where the values span a decade or more, over the "
+            "runs that reached the loss target; the values of the runs that did not "
             "are listed after them and marked * (what the run had reached when it stopped: cut short at max_steps "
             "or t_final, or stopped by the loss-rise guard, *inaccurate*). The *reached* column counts the runs "
             "that reached the target.",

@@ -327,7 +327,8 @@ def _flow_text(results: dict) -> list[str]:
         "sample to the geodesic, bounded above by the straight-segment length to the nearest point of the "
         "sampled geodesic, over the distance. Runs whose flow missed the loss target or whose geodesic search "
         "failed are not counted. Chord check: the same length from positions only (straight chords between "
-        "samples; converges to the flow length as O(h²)). Mean (min … max, n):",
+        "samples; converges to the flow length as O(h²)). Mean (min … max, n), or the median and quartiles "
+        "where the values span a decade or more:",
         table(["N", "counted", "flow length / distance", "largest gap / distance", "chord vs length"], body),
         *_flow_sentences(results),
     ]
@@ -359,9 +360,9 @@ def _flow_sentences(results: dict) -> list[str]:
             if min(deep) > 1 + RATIO_QUADRATURE
             else "for N ≥ 2 some flows are geodesics to quadrature error"
         )
-    seeds = sorted({r["seed"] for r in runs})
+    seeds = sorted({r.get("seed", 0) for r in runs})
     if len(depths) >= 2 and seeds:
-        key = {(r["seed"], r["depth"]): r for r in runs}
+        key = {(r.get("seed", 0), r["depth"]): r for r in runs}
         full = [s for s in seeds if all((s, d) in key for d in depths)]
 
         def grows(s, field):
