@@ -8,6 +8,10 @@ Every row is (label, the argument that is wrong, a call). A row counts as
 * ``other``: any other exception type;
 * ``silent``: a value came back.
 
+Rows of simulations whose user callable turns bad mid-run count as ``named`` when the run failed
+(``success=False``) with the callable named in its message; rows of valid extreme inputs count as ``named``
+when the value is right (``silent`` otherwise), or when they are refused naming the argument.
+
 Run: ``PYTHONPATH=. python benchmarks/bad_inputs.py`` (``-v`` lists every row that is not ``named``).
 """
 
@@ -401,14 +405,427 @@ def hardening_rows():
     row("end_to_end_flow(depth=1e300 raw)", "depth", lambda: riemdln.end_to_end_flow(problem, X0, 1e300, t_final=1.0))
 
 
+class _Run:
+    """A row whose call returns a simulation result that must have failed, its message naming ``arg``."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self):
+        return self.fn()
+
+
+class _Extreme:
+    """A valid but extreme input: ``fn()`` must return a value ``ok(value)`` accepts (or a named refusal)."""
+
+    def __init__(self, fn, ok):
+        self.fn, self.ok = fn, ok
+
+    def __call__(self):
+        return self.fn()
+
+
+def _turning(which: str, kind: str, after: int):
+    """A riemdln.Energy whose ``which`` callable turns ``kind`` after ``after`` good calls."""
+    M = np.diag([2.0, 1.0])
+    count = {"n": 0}
+
+    def maybe(name, good, shape):
+        if name != which:
+            return good
+        count["n"] += 1
+        if count["n"] <= after:
+            return good
+        if kind == "raise":
+            raise ZeroDivisionError("the user's bug")
+        return {
+            "nan": np.full(shape, NAN) if shape else NAN,
+            "inf": np.full(shape, INF) if shape else INF,
+            "str": "1.0",
+            "shape": np.ones(3),
+            "complex": np.ones(shape) * 1j if shape else 1j,
+        }[kind]
+
+    return riemdln.Energy(
+        lambda X: maybe("loss", 0.5 * float(np.sum((X - M) ** 2)), ()),
+        lambda X: maybe("gradient", X - M, (2, 2)),
+        shape=(2, 2),
+        hessian_vector=lambda X, V: maybe("hessian_vector", np.array(V, dtype=float), (2, 2)),
+    )
+
+
+_X0 = 0.5 * np.eye(2) + 0.05 * np.array([[0.0, 1.0], [0.0, 0.0]])
+_SIMS = {
+    "end_to_end_flow": lambda E, ev=None: riemdln.end_to_end_flow(E, _X0, 2, 4.0, events=ev),
+    "end_to_end_flow(matrix, LSODA)": lambda E, ev=None: riemdln.end_to_end_flow(
+        E, _X0, 3, 4.0, formulation="matrix", method="LSODA", events=ev
+    ),
+    "end_to_end_flow(matrix, BDF)": lambda E, ev=None: riemdln.end_to_end_flow(
+        E, _X0, 3, 4.0, formulation="matrix", method="BDF", events=ev
+    ),
+    "end_to_end_flow(matrix, Radau)": lambda E, ev=None: riemdln.end_to_end_flow(
+        E, _X0, 3, 4.0, formulation="matrix", method="Radau", events=ev
+    ),
+    "end_to_end_flow(RK45)": lambda E, ev=None: riemdln.end_to_end_flow(E, _X0, 2, 4.0, method="RK45", events=ev),
+    "end_to_end_flow(matrix, CVODE)": lambda E, ev=None: riemdln.end_to_end_flow(
+        E, _X0, 3, 4.0, formulation="matrix", method="CVODE", events=ev
+    ),
+    "svd_flow": lambda E, ev=None: riemdln.svd_flow(E, _X0, 2, 4.0, events=ev),
+    "factor_flow": lambda E, ev=None: riemdln.factor_flow(E, riemdln.balanced_factors(_X0, 2), 4.0, events=ev),
+    "factor_descent": lambda E, ev=None: riemdln.factor_descent(
+        E, riemdln.balanced_factors(_X0, 2), 0.1, 100, events=ev
+    ),
+    "langevin": lambda E, ev=None: riemdln.langevin(E, _X0, 2, 50.0, 0.2, 0.01, seed=0),
+}
+
+
+def callable_rows():
+    """User callables that turn bad mid-run (every simulator), bad at the first call, and the Hessian protocol."""
+    for sim, call in _SIMS.items():
+        for which in ("loss", "gradient"):
+            for kind in ("nan", "inf", "str", "shape", "raise"):
+                row(
+                    f"{sim}: {which} turns {kind} mid-run",
+                    which,
+                    _Run(lambda c=call, w=which, k=kind: c(_turning(w, k, 6))),
+                )
+    for sim in ("end_to_end_flow(matrix, BDF)", "end_to_end_flow(matrix, Radau)", "end_to_end_flow(matrix, CVODE)"):
+        for kind in ("nan", "str", "shape", "raise"):
+            row(
+                f"{sim}: hessian_vector turns {kind}",
+                "hessian_vector",
+                _Run(lambda c=_SIMS[sim], k=kind: c(_turning("hessian_vector", k, 1))),
+            )
+    for sim in ("end_to_end_flow", "langevin", "factor_descent"):
+        for which in ("loss", "gradient", "hessian_vector"):
+            for kind in ("nan", "str", "complex", "raise"):
+                row(
+                    f"{sim}: {which} bad at the first call ({kind})",
+                    which,
+                    lambda c=_SIMS[sim], w=which, k=kind: c(_turning(w, k, 0)),
+                )
+    row(
+        "Energy(loss returns '1.0').loss",
+        "loss",
+        lambda: riemdln.Energy(lambda X: "1.0", lambda X: X, shape=(2, 2)).loss(I2),
+    )
+    row(
+        "end_to_end_jacobian(hessian_vector bad)",
+        "hessian_vector",
+        lambda: riemdln.end_to_end_jacobian(_turning("hessian_vector", "nan", 0), _X0, 2),
+    )
+
+
+def event_rows():
+    """Event functions that return NaN, a string, inf or raise: the run fails, naming the event."""
+
+    def turning_event(kind, after):
+        count = {"n": 0}
+
+        def fn(t, X, problem):
+            count["n"] += 1
+            if count["n"] <= after:
+                return 1.0
+            if kind == "raise":
+                raise KeyError("oops")
+            return {"nan": NAN, "inf": INF, "str": "1.0", "none": None}[kind]
+
+        return riemdln.Event("mine", fn)
+
+    Q = riemdln.QuadraticEnergy(np.diag([2.0, 1.0]))
+    for sim in (
+        "end_to_end_flow",
+        "end_to_end_flow(matrix, BDF)",
+        "end_to_end_flow(RK45)",
+        "svd_flow",
+        "factor_flow",
+        "factor_descent",
+    ):
+        for kind in ("nan", "inf", "str", "raise"):
+            row(
+                f"{sim}: Event turns {kind}",
+                "fn` of Event `mine",
+                _Run(lambda c=_SIMS[sim], k=kind: c(Q, turning_event(k, 3))),
+            )
+        row(
+            f"{sim}: Event bad at the first call",
+            "fn` of Event `mine",
+            lambda c=_SIMS[sim]: c(Q, turning_event("nan", 0)),
+        )
+
+
+def override_rows():
+    from riemdln.report import reproduce
+
+    out = "/tmp/riemdln-bad-overrides"
+    for ov, path in [
+        ({"depth_convergence": {"small_init": {"depths": [-4]}}}, "overrides.depth_convergence.small_init.depths"),
+        ({"depth_convergence": {"small_init": {"depths": "x"}}}, "overrides.depth_convergence.small_init.depths"),
+        (
+            {"depth_convergence": {"small_init": {"depths": [4, 10**7]}}},
+            "overrides.depth_convergence.small_init.depths[1]",
+        ),
+        ({"depth_convergence": {"small_init": {"nope": 1}}}, "overrides.depth_convergence.small_init"),
+        ({"depth_convergence": {"small_init": {"scale": -1.0}}}, "overrides.depth_convergence.small_init.scale"),
+        ({"operator_convergence": {"d": 100000}}, "overrides.operator_convergence.d"),
+        ({"operator_convergence": {"d": True}}, "overrides.operator_convergence.d"),
+        ({"operator_convergence": {"log2_depths": [10**6]}}, "overrides.operator_convergence.log2_depths[0]"),
+        ({"razin_cohen": {"depths": ["abc"]}}, "overrides.razin_cohen.depths"),
+        ({"razin_cohen": {"t_final": NAN}}, "overrides.razin_cohen"),
+        ({"razin_cohen": {"t_final": -1.0}}, "overrides.razin_cohen.t_final"),
+        ({"razin_cohen": {"n_times": 10**9}}, "overrides.razin_cohen.n_times"),
+        ({"deep_completion": {"size": 10**9}}, "overrides.deep_completion.size"),
+        ({"deep_completion": {"observed": [10**9]}}, "overrides.deep_completion.observed[0]"),
+        ({"volume_bias": {"beyond": {"seeds": "x"}}}, "overrides.volume_bias.beyond.seeds"),
+        ({"volume_bias": {"samples": 10**12}}, "overrides.volume_bias.samples"),
+        ({"langevin_check": {"n_chains": 10**9}}, "overrides.langevin_check.n_chains"),
+        ({"menon_2x2": {"depths": [None]}}, "overrides.menon_2x2.depths"),
+    ]:
+        row(f"reproduce(overrides={ov!r})", path, lambda ov=ov: reproduce(out, overrides=ov))
+
+
+def scheduler_rows():
+    import socket
+    import threading
+
+    import riemdln.sweep
+    from riemdln.cli import main
+
+    riemdln.sweep.probe_dask.__defaults__ = (2.0,)  # the table's own handshake bound (the default is 10 s)
+
+    def server(banner: bytes) -> int:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        held = []
+
+        def serve():
+            while True:
+                conn, _ = sock.accept()
+                held.append(conn)
+                if banner:
+                    conn.sendall(banner)
+
+        threading.Thread(target=serve, daemon=True).start()
+        return sock.getsockname()[1]
+
+    def cli(address):
+        def call():
+            argv = [
+                "reproduce",
+                "--quick",
+                "--studies",
+                "razin_cohen",
+                "--out",
+                "/tmp/riemdln-bad-s",
+                "--scheduler",
+                address,
+            ]
+            if main(argv) == 2:
+                raise RiemdlnValueError(f"exit 2 {address}")
+            return "ran"
+
+        return call
+
+    silent, greets, framed = server(b""), server(b"SSH-2.0-OpenSSH_9.6\r\n"), server(b"\x10" + b"\x00" * 7 + b"x" * 16)
+    for label, address in [
+        ("silent service (HTTP)", f"tcp://127.0.0.1:{silent}"),
+        ("greeting service (SSH)", f"tcp://127.0.0.1:{greets}"),
+        ("framed non-Dask service", f"tcp://127.0.0.1:{framed}"),
+        ("port 99999", "tcp://127.0.0.1:99999"),
+        ("port 0", "tcp://127.0.0.1:0"),
+        ("closed port", "tcp://127.0.0.1:1"),
+        ("unknown host", "tcp://no-such-host.invalid:8786"),
+    ]:
+        row(f"reproduce --scheduler {label}", "--scheduler", cli(address))
+        row(
+            f"reproduce(scheduler={label})",
+            "scheduler",
+            lambda a=address: riemdln.reproduce(
+                "/tmp/riemdln-bad-s2", quick=True, studies=["razin_cohen"], scheduler=a
+            ),
+        )
+
+
+def extreme_rows():
+    """Valid inputs at the extremes: the right value, or a refusal that names the argument and says why."""
+    from riemdln.flows.end_to_end import _result_bytes
+
+    Q = riemdln.QuadraticEnergy(np.diag([2.0, 1.0]))
+    P = CompletionProblem.named("menon-2x2")
+    rc = CompletionProblem.named("razin-cohen-2x2")
+    X0 = 0.5 * I2
+    row(
+        "effective_rank([1e308, 1e308])",
+        "-",
+        _Extreme(lambda: riemdln.effective_rank([1e308, 1e308]), lambda v: v == 2.0),
+    )
+    row(
+        "effective_rank([1e-320, 1e-320])",
+        "-",
+        _Extreme(lambda: riemdln.effective_rank([1e-320, 1e-320]), lambda v: v == 2.0),
+    )
+    row(
+        "effective_rank(1e308 rows)",
+        "-",
+        _Extreme(lambda: riemdln.effective_rank([[1e308] * 3, [1.0, 0, 0]]), lambda v: np.allclose(v, [3.0, 1.0])),
+    )
+    for beta in (1e2, 1e3):
+        row(
+            f"gibbs_expectation(beta={beta:g}) finite",
+            "-",
+            _Extreme(
+                lambda b=beta: riemdln.gibbs_expectation(Q, lambda X: X[:, 0, 0], 2, b, max_points=400_000),
+                lambda r: bool(np.isfinite(r.value)) and abs(float(r.value) - 2.0) < 0.1,
+            ),
+        )
+    for N in (1000, 1e6):
+        row(
+            f"langevin(N={N:g}, normalized, auto)",
+            "-",
+            _Extreme(
+                lambda N=N: riemdln.langevin(Q, I2, N, 4.0, 0.2, 1e-3, normalized=True, n_chains=16, seed=0),
+                lambda r: r.success and bool(np.all(np.isfinite(r.X))),
+            ),
+        )
+        row(
+            f"langevin(N={N:g}, coordinates='Y')",
+            "coordinates",
+            lambda N=N: riemdln.langevin(Q, I2, N, 4.0, 0.2, 1e-3, normalized=True, coordinates="Y"),
+        )
+    row("end_to_end_flow(X0=1e150 I)", "X0", lambda: riemdln.end_to_end_flow(P, 1e150 * I2, 2, 1.0))
+    row("svd_flow(X0=1e150 I)", "X0", lambda: riemdln.svd_flow(P, 1e150 * I2, 2, 1.0))
+    row(
+        "end_to_end_flow(X0=1e60 I)",
+        "-",
+        _Extreme(lambda: riemdln.end_to_end_flow(P, 1e60 * I2, 2, 1.0), lambda r: r.success),
+    )
+    row(
+        "end_to_end_flow(RK45, razin-cohen, t_final=1e7) stops early",
+        "-",
+        _Extreme(
+            lambda: riemdln.end_to_end_flow(rc, 1e-3 * I2, 2, 1e7, method="RK45"),
+            lambda r: not r.success and "stiff" in r.message and r.nfev < 50_000,
+        ),
+    )
+    row(
+        "end_to_end_flow(CVODE, gradient turns NaN) stops at once",
+        "-",
+        _Extreme(
+            lambda: riemdln.end_to_end_flow(
+                _turning("gradient", "nan", 30), _X0, 3, 50.0, method="CVODE", formulation="matrix"
+            ),
+            lambda r: not r.success and r.nfev < 1000,
+        ),
+    )
+    row(
+        "end_to_end_flow(max_saved_bytes=6000)",
+        "-",
+        _Extreme(
+            lambda: riemdln.end_to_end_flow(rc, 1e-3 * I2, 2, 2e3, max_saved_bytes=6000),
+            lambda r: _result_bytes(r) <= 6000,
+        ),
+    )
+    row(
+        "end_to_end_flow(max_saved_bytes=0)",
+        "max_saved_bytes",
+        lambda: riemdln.end_to_end_flow(P, X0, 2, 1.0, max_saved_bytes=0),
+    )
+    row(
+        "factor_flow(max_saved_bytes=True)",
+        "max_saved_bytes",
+        lambda: riemdln.factor_flow(P, riemdln.balanced_factors(X0, 2), 1.0, max_saved_bytes=True),
+    )
+    numpy_ok = {
+        "end_to_end_flow(t_final=np.float32(1))": lambda: riemdln.end_to_end_flow(P, X0, 2, np.float32(1.0)),
+        "end_to_end_flow(depth=np.int64(2))": lambda: riemdln.end_to_end_flow(P, X0, np.int64(2), 1.0),
+        "end_to_end_flow(max_steps=np.int64)": lambda: riemdln.end_to_end_flow(
+            P, X0, 2, 1.0, max_steps=np.int64(10**5)
+        ),
+        "factor_descent(lr=np.float32, steps=np.int64)": lambda: riemdln.factor_descent(
+            P, riemdln.balanced_factors(X0, 2), np.float32(0.1), np.int64(10)
+        ),
+        "langevin(numpy scalars)": lambda: riemdln.langevin(
+            Q,
+            X0,
+            np.int64(2),
+            np.float32(4.0),
+            np.float64(0.01),
+            np.float32(0.001),
+            n_chains=np.int64(2),
+            seed=np.int64(0),
+        ),
+        "gibbs_sample(numpy scalars)": lambda: riemdln.gibbs_sample(
+            Q, np.int64(2), np.float32(4.0), np.int64(64), n_chains=np.int64(4), burn_in=np.int64(10), seed=np.uint8(1)
+        ),
+        "balanced_factors(depth=np.int64(3))": lambda: riemdln.balanced_factors(X0, np.int64(3)),
+        "time_budget(np.int64(5))": lambda: riemdln.time_budget(np.int64(5)),
+        "SensingProblem.random(numpy ints)": lambda: riemdln.SensingProblem.random(
+            np.int64(3), np.int64(3), np.int64(1), np.int64(20), seed=np.int64(0)
+        ),
+    }
+    for label, fn in numpy_ok.items():
+        row(label, "-", _Extreme(fn, lambda v: v is not None and getattr(v, "success", True)))
+    row(
+        "reproduce(jobs=np.int64(1)) is accepted (the unknown study is what is refused)",
+        "studies",
+        lambda: riemdln.reproduce("/tmp/riemdln-bad-j", jobs=np.int64(1), studies=["nope"]),
+    )
+    for label, arg, fn in [
+        ("end_to_end_flow(t_final=np.True_)", "t_final", lambda: riemdln.end_to_end_flow(P, X0, 2, np.True_)),
+        ("end_to_end_flow(depth=np.True_)", "depth", lambda: riemdln.end_to_end_flow(P, X0, np.True_, 1.0)),
+        ("langevin(beta=np.True_)", "beta", lambda: riemdln.langevin(Q, X0, 2, np.True_, 0.01, 0.001)),
+        (
+            "langevin(n_chains=np.True_)",
+            "n_chains",
+            lambda: riemdln.langevin(Q, X0, 2, 1.0, 0.01, 0.001, n_chains=np.True_),
+        ),
+        ("factor_descent(lr=True)", "lr", lambda: riemdln.factor_descent(P, riemdln.balanced_factors(X0, 2), True, 10)),
+        ("reproduce(jobs=np.True_)", "jobs", lambda: riemdln.reproduce("/tmp/riemdln-bad-j", jobs=np.True_)),
+        ("gibbs_sample(normalized='yes')", "normalized", lambda: riemdln.gibbs_sample(Q, 2, 4.0, 64, normalized="yes")),
+        (
+            "gibbs_expectation(normalized=1)",
+            "normalized",
+            lambda: riemdln.gibbs_expectation(Q, lambda X: X[:, 0, 0], 2, 4.0, normalized=1),
+        ),
+        ("SensingProblem(0 sensors)", "sensors", lambda: riemdln.SensingProblem(np.zeros((0, 2, 2)), np.zeros(0))),
+        ("derive(cache=a regular file)", "cache", lambda: riemdln.derive("multiplier", cache="/etc/hostname")),
+        ("gibbs_expectation(f returns a string)", "f", lambda: riemdln.gibbs_expectation(Q, lambda X: "x", 2, 4.0)),
+        (
+            "gibbs_expectation(f returns NaN)",
+            "f",
+            lambda: riemdln.gibbs_expectation(Q, lambda X: np.full(len(X), NAN), 2, 4.0),
+        ),
+        ("gibbs_expectation(f wrong length)", "f", lambda: riemdln.gibbs_expectation(Q, lambda X: np.ones(3), 2, 4.0)),
+    ]:
+        row(label, arg, fn)
+
+
+def _classify(arg, fn, value) -> tuple[str, str]:
+    """How a row that returned ``value`` is met: a failed run naming ``arg``, an extreme handled, else silent."""
+    if isinstance(fn, _Run):
+        ok = not value.success and f"`{arg}`" in value.message
+        return ("named" if ok else "silent"), value.message
+    if isinstance(fn, _Extreme):
+        return ("named" if fn.ok(value) else "silent"), repr(value)[:150]
+    return "silent", repr(value)
+
+
 def run(verbose: bool) -> dict[str, int]:
     geometry_rows()
     problem_rows()
     twin_rows()
     cli_rows()
     hardening_rows()
+    first_new = len(ROWS)
+    callable_rows()
+    event_rows()
+    override_rows()
+    scheduler_rows()
+    extreme_rows()
     counts = {"named": 0, "unnamed": 0, "other": 0, "silent": 0}
-    for label, arg, fn in ROWS:
+    new = dict.fromkeys(counts, 0)
+    for i, (label, arg, fn) in enumerate(ROWS):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
@@ -423,10 +840,16 @@ def run(verbose: bool) -> dict[str, int]:
             except Exception as exc:  # noqa: BLE001
                 kind, detail = "other", f"{type(exc).__name__}: {exc}"
             else:
-                kind, detail = "silent", repr(value)
+                kind, detail = _classify(arg, fn, value)
         counts[kind] += 1
+        if i >= first_new:
+            new[kind] += 1
         if verbose and kind != "named":
             print(f"{kind:8s} {label}: {' '.join(detail.split())[:150]}")
+    print(
+        f"of which {sum(new.values())} new rows (callables, events, Hessian protocol, overrides, scheduler, "
+        "extremes): " + ", ".join(f"{k} {v}" for k, v in new.items())
+    )
     return counts
 
 

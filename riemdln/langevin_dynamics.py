@@ -88,6 +88,7 @@ __all__ = [
 _FUSED_D2 = True  # d = 2: the fused step (_step_d2); False runs the general one (tests compare the two)
 _JIT_D2 = True  # the fused d = 2 step compiled (riemdln._langevin_jit) where numba is installed
 _AUTO_RELATIVE_STEP = 0.05  # X coordinates while sqrt(2 a_dd dt / beta) < 5 % of s_d
+_MAX_Y_DEPTH = 200.0  # the Y chart amplifies a step's error N-fold (X = Psi(Y)): X coordinates only beyond
 _MAX_SAVED_FLOATS = 5_000_000  # default save_every keeps the saved X below this many floats
 _MAX_STEPS = 1e15  # time steps of one langevin run (more could never finish)
 
@@ -796,6 +797,12 @@ def _check_coordinates(value, depth) -> str:
         raise RiemdlnValueError(f'`coordinates` must be "auto", "X" or "Y"; got {_short(value)}.')
     if value == "Y" and math.isinf(depth):
         raise RiemdlnValueError('`coordinates="Y"` needs a finite depth (Y = X^{1/N} degenerates at N = inf).')
+    if value == "Y" and depth > _MAX_Y_DEPTH:
+        raise RiemdlnValueError(
+            f'`coordinates="Y"` needs depth <= {_MAX_Y_DEPTH:g}; got {depth:g}: X = Y (Y^T Y)^((N-1)/2) raises the '
+            "singular values of Y to the power N, so one step's error in Y is amplified N-fold in X (and overflows "
+            'at N = 1e6). Use coordinates="X" (or "auto", which steps in X at such depths).'
+        )
     return value
 
 
@@ -849,8 +856,9 @@ def langevin(
         Seeded runs are reproducible bit for bit.
     coordinates : {"auto", "X", "Y"}
         ``"X"``: Euler–Maruyama in X (biased near det X = 0 for N >= 3, docs/theory.md §13 pitfall); ``"Y"``: in
-        balanced-factor coordinates; ``"auto"``: per chain and step, X while the one-step noise of the smallest
-        singular value is below 5 % of it, else Y (X only at N = inf).
+        balanced-factor coordinates (depth <= 200 only: X = Y(Y^TY)^{(N-1)/2} amplifies a step's error in Y
+        N-fold); ``"auto"``: per chain and step, X while the one-step noise of the smallest singular value is
+        below 5 % of it, else Y (X only at N = inf and at N > 200, said in the message).
     save_every : int, optional
         Save every so many steps (default: keep the saved X under 5e6 numbers).
     _ito : bool
@@ -879,6 +887,13 @@ def langevin(
     n_chains = _positive_int(n_chains, "n_chains")
     seed = check_seed(seed)
     coordinates = _check_coordinates(coordinates, depth)
+    note = ""
+    if coordinates == "auto" and math.isfinite(depth) and depth > _MAX_Y_DEPTH:
+        coordinates = "X"
+        note = (
+            f" Coordinates: X throughout (auto uses the Y chart only up to depth {_MAX_Y_DEPTH:g}: Y = X^(1/N) "
+            "amplifies a step's error N-fold)."
+        )
     if not _ito:
         coordinates = "X"
     check_allocation(n_chains * dim * dim, "n_chains", f"{_short(n_chains)} chains of {dim}x{dim} states")
@@ -961,7 +976,7 @@ def langevin(
     if status == Status.FAILED:
         message = f"The integration failed at t = {last * h:.6g}: {reason}."
     else:
-        message = f"Reached the end of the time span (t = {t[-1]:.6g}) in {n_steps} steps of {h:.3g}."
+        message = f"Reached the end of the time span (t = {t[-1]:.6g}) in {n_steps} steps of {h:.3g}.{note}"
         if math.isinf(depth):
             message += (
                 " Note: at depth=inf the Gibbs law is not normalizable (no invariant probability; log s_d drifts "
@@ -1251,29 +1266,104 @@ def _chart_logweights(energy, mu1, u, th, ph, depth, beta, lam, sign):
     return X, logw
 
 
-def _quadrature(energy, f, depth, beta, lam, mu_max, n_r, n_a):
-    xr, wr = np.polynomial.legendre.leggauss(n_r)
-    mu1, w1 = 0.5 * mu_max * (xr + 1), 0.5 * mu_max * wr
-    u, wu = 0.5 * (xr + 1), 0.5 * wr
-    ang = 2 * np.pi * np.arange(n_a) / n_a
-    wa = np.full(n_a, 2 * np.pi / n_a)
+def _axis(box, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights: Gauss–Legendre on the interval ``box``, the trapezoid rule on a full period (None),
+    Gauss–Hermite for ``("hermite", centre, sigma)``."""
+    if box is None:
+        return 2 * np.pi * np.arange(n) / n, np.full(n, 2 * np.pi / n)
+    if len(box) == 3:  # ("hermite", centre, sigma): Gauss–Hermite around a Gaussian-like peak, its weight divided out
+        x, w = np.polynomial.hermite.hermgauss(n)
+        c, sig = box[1], box[2]
+        return c + math.sqrt(2) * sig * x, math.sqrt(2) * sig * w * np.exp(x * x)
+    x, w = np.polynomial.legendre.leggauss(n)
+    lo, hi = box
+    return lo + 0.5 * (hi - lo) * (x + 1), 0.5 * (hi - lo) * w
+
+
+def _quadrature(energy, f, depth, beta, lam, boxes, n_r, n_a):
+    """E[f] on the chart boxes ``{sign: an axis (see _axis) for each of mu1, u, theta, phi}``."""
     num, den, shift = 0.0, 0.0, -np.inf
-    for sign in (1.0, -1.0):
+    for sign, box in boxes.items():
+        mu1, w1 = _axis(box[0], n_r)
+        u, wu = _axis(box[1], n_r)
+        th, wt = _axis(box[2], n_a)
+        ph, wp = _axis(box[3], n_a)
         for i in range(n_r):  # one slice of mu1 at a time: bounded memory
-            X, logw = _chart_logweights(energy, mu1[i : i + 1], u, ang, ang, depth, beta, lam, sign)
+            X, logw = _chart_logweights(energy, mu1[i : i + 1], u, th, ph, depth, beta, lam, sign)
             top = float(np.max(logw))
             if top > shift:  # log-sum-exp across slices: rescale what was summed to the running maximum
                 scale = math.exp(shift - top) if math.isfinite(shift) else 0.0
                 num, den, shift = num * scale, den * scale, top
             if not math.isfinite(shift):
                 continue  # nothing of weight yet
-            w = np.exp(logw - shift) * (w1[i] * wu[None, :, None, None] * wa[None, None, :, None] * wa)
+            w = np.exp(logw - shift) * (w1[i] * wu[None, :, None, None] * wt[None, None, :, None] * wp)
             val = _observable(f, X.reshape(-1, 2, 2))
             val = val.reshape(w.size, *val.shape[1:])
             wf = w.reshape(-1)
             num = num + np.tensordot(wf, val, axes=(0, 0))
             den = den + wf.sum()
     return num / den
+
+
+def _full_boxes(mu_max: float) -> dict:
+    return {sign: ((0.0, mu_max), (0.0, 1.0), None, None) for sign in (1.0, -1.0)}
+
+
+_ZOOM_WIDTH = 46.0  # log-weight drop that bounds a zoomed box (as mu_max's)
+
+
+def _zoomed_boxes(energy, depth, beta, lam, mu_max: float) -> dict | None:
+    """Gauss–Hermite axes around the mode of each sign of det that matters, where the law is concentrated (low
+    temperature): the mode from a grid then Nelder–Mead, the widths from the Hessian of the log-weight there.
+    None (the full chart) if it is not concentrated, or its peak comes within 14 widths of the chart's edge."""
+    from scipy import optimize
+
+    grid = (
+        np.linspace(mu_max / 40, mu_max, 40),
+        np.linspace(0.02, 0.98, 12),
+        *(np.linspace(0, 2 * np.pi, 24, endpoint=False),) * 2,
+    )
+    modes = {}
+    for sign in (1.0, -1.0):
+        _, lw = _chart_logweights(energy, *grid, depth, beta, lam, sign)
+        start = [g[i] for g, i in zip(grid, np.unravel_index(np.argmax(lw), lw.shape), strict=True)]
+
+        def neg(p, sign=sign):
+            if not (0 < p[0] and 0 < p[1] < 1):
+                return np.inf
+            _, v = _chart_logweights(energy, [p[0]], [p[1]], [p[2]], [p[3]], depth, beta, lam, sign)
+            return -float(v.reshape(-1)[0])
+
+        fit = optimize.minimize(
+            neg, start, method="Nelder-Mead", options={"xatol": 1e-13, "fatol": 1e-13, "maxfev": 20000}
+        )
+        modes[sign] = (fit.x, -fit.fun, neg)
+    top = max(m[1] for m in modes.values())
+    boxes = {}
+    full = (mu_max, 1.0, 2 * np.pi, 2 * np.pi)  # a window below a quarter of each: angles shorter than pi
+    for sign, (p, value, neg) in modes.items():
+        if value < top - _ZOOM_WIDTH - 10:
+            continue  # its weight is below e^-56 of the other sign's: negligible
+        H = np.empty((4, 4))
+        h = 1e-5 * np.maximum(np.abs(p), 1e-3) / math.sqrt(max(beta, 1.0)) ** 0.5
+        for a in range(4):
+            for b in range(4):
+                ea, eb = np.eye(4)[a] * h[a], np.eye(4)[b] * h[b]
+                H[a, b] = (neg(p + ea + eb) - neg(p + ea - eb) - neg(p - ea + eb) + neg(p - ea - eb)) / (
+                    4 * h[a] * h[b]
+                )
+        try:
+            cov = np.linalg.inv(H)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) <= 0):
+            return None
+        sigma = np.sqrt(np.diag(cov))
+        half = 1.5 * math.sqrt(2 * _ZOOM_WIDTH) * sigma
+        if np.any(half > 0.25 * np.array(full)) or p[0] - half[0] <= 0 or not 0 < p[1] - half[1] < p[1] + half[1] < 1:
+            return None  # not concentrated (or at the chart's edge): the full chart serves
+        boxes[sign] = tuple(("hermite", float(c), float(sg)) for c, sg in zip(p, sigma, strict=True))
+    return boxes
 
 
 def _observable(f: Callable, X: np.ndarray) -> np.ndarray:
@@ -1378,14 +1468,15 @@ def gibbs_expectation(
     max_points = _positive_int(max_points, "max_points", 16)
     lam = 1.0 if free_energy else 0.0
     mu_max = _find_mu_max(energy, depth, beta, lam)
-    previous = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+    boxes = (_zoomed_boxes(energy, depth, beta, lam, mu_max) if beta > 50 else None) or _full_boxes(mu_max)
+    previous = _quadrature(energy, f, depth, beta, lam, boxes, n_radial, n_angular)
     status = Status.INACCURATE
     failure = None
     while True:
         n_radial, n_angular = math.ceil(1.4 * n_radial), math.ceil(1.4 * n_angular)
         n_points = 2 * n_radial**2 * n_angular**2
         try:
-            value = _quadrature(energy, f, depth, beta, lam, mu_max, n_radial, n_angular)
+            value = _quadrature(energy, f, depth, beta, lam, boxes, n_radial, n_angular)
         except CallableValueError as exc:  # f or the energy turned bad on the finer grid: the coarse value stays
             value, err, failure, status = previous, np.full(np.shape(previous), np.inf), exc, Status.FAILED
             break

@@ -255,8 +255,22 @@ def reproduce(
     out = Path(out)
     check_output_dir(out, force)
     with folder_lock(out, "out", wait=OUT_LOCK_WAIT):
+        _remove_stale_temporaries(out)
         mode = "paper" if paper else "quick" if quick else "full"
         return _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line)
+
+
+# what riemdln's atomic writes leave behind when killed mid-write: ".{name}.{8 random chars}.tmp" (atomic_write)
+# and ".{name}.png.{8 random chars}.png" (a study figure)
+_TEMPORARY = re.compile(r"^\..+\.[a-z0-9_]{8}\.(tmp|png)$")
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Remove the hidden temporaries of a killed earlier run in ``out`` (its lock is held: no writer is live)."""
+    for folder in (out, *[p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")]):
+        for entry in folder.iterdir():
+            if entry.is_file() and _TEMPORARY.match(entry.name):
+                entry.unlink(missing_ok=True)
 
 
 def study_parameters(name: str, mode: str = "full", overrides: Mapping | None = None) -> dict:

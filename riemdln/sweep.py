@@ -35,8 +35,6 @@ from riemdln._validation import RiemdlnValueError
 __all__ = ["run_sweep", "local_executor", "dask_executor", "check_scheduler_address", "MissingExtraError"]
 
 
-
-
 def _progress_bar(total: int, desc: str, enabled: bool | None):
     if enabled is None:
         enabled = sys.stderr.isatty()

@@ -211,3 +211,23 @@ def test_second_run_on_a_busy_out_is_refused_and_a_killed_runs_lock_does_not_blo
     holder.wait()
     assert main(["derive", "--out", str(out), "--cache", str(derive_cache[0])]) == 0
     assert (out / "formulas.tex").exists() and not (out / ".riemdln.lock.holder").exists()
+
+
+def test_stale_hidden_temporaries_of_a_killed_run_are_removed(tmp_path):
+    """A kill in the report phase leaves ``.name.XXXXXXXX.png`` / ``.tmp`` files; the next run (holding the
+    folder's lock) removes them, and nothing else."""
+    from riemdln.report import _remove_stale_temporaries
+
+    (tmp_path / "figures").mkdir()
+    stale = [tmp_path / ".curvature.png.ab3_x9zq.png", tmp_path / ".results.json.k2j4h5g6.tmp"]
+    stale.append(tmp_path / "figures" / ".razin_cohen.png.0a1b2c3d.png")
+    kept = [
+        tmp_path / "curvature.png",
+        tmp_path / ".hidden.png",
+        tmp_path / "report.md",
+        tmp_path / "figures" / "a.png",
+    ]
+    for path in stale + kept:
+        path.write_text("x")
+    _remove_stale_temporaries(tmp_path)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)

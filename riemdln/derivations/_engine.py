@@ -249,7 +249,6 @@ def _recertified(name: str, result: Result) -> tuple[Result | None, str]:
     return result, ""
 
 
-
 @dataclass
 class DeriveReport:
     """What :func:`derive` did for each derivation: "cached", or "derived" with the reason."""

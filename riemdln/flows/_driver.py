@@ -42,6 +42,9 @@ def check_method(method) -> str:
 
 
 IMPLICIT = ("Radau", "BDF", "LSODA")
+EXPLICIT = ("RK45", "RK23", "DOP853")
+EXPLICIT_PROBE = 2000  # steps after which an explicit method's rate is judged (_Loop._hopeless_explicit)
+EXPLICIT_HOPELESS = 10
 MAX_IMPLICIT_SIZE = 1600
 
 
@@ -623,7 +626,29 @@ class _Loop:
         if self.n_steps >= self.max_steps and solver.status == "running":
             self._keep_current()
             return self._stop(Status.FAILED, t=t_new, reason=f"`max_steps` = {self.max_steps} steps taken.")
-        return False
+        return self._hopeless_explicit()
+
+    def _hopeless_explicit(self) -> bool:
+        """Stop an explicit method that cannot reach ``t_final``: after :data:`EXPLICIT_PROBE` steps, the
+        steps the rest of the span needs at the rate so far exceed ``EXPLICIT_HOPELESS * max_steps`` (its
+        step is held by stability: the flow is stiff), so the run would only spend its step budget."""
+        if self.method not in EXPLICIT or self.n_steps != EXPLICIT_PROBE:
+            return False
+        done = self.solver.t - self.t0
+        projected = math.inf if done <= 0 else self.n_steps * (self.t_final - self.t0) / done
+        if projected <= EXPLICIT_HOPELESS * self.max_steps:
+            return False
+        self._keep_current()
+        return self._stop(
+            Status.FAILED,
+            t=self.solver.t,
+            reason=(
+                f"the explicit method {self.method} advanced only to t = {self.solver.t:.6g} in {self.n_steps} steps; "
+                f"at that rate the span to t_final = {self.t_final:.6g} needs about {projected:.2g} steps, more than "
+                f"{EXPLICIT_HOPELESS} times `max_steps` = {self.max_steps}: the flow is stiff here. Use method='auto' "
+                "(LSODA) or 'BDF', or a shorter t_final."
+            ),
+        )
 
     def _finish(self) -> Outcome:
         """The :class:`Outcome`; a failed run's trajectory is cut back to its last finite state."""

@@ -48,9 +48,49 @@ def _check_X0(X0, problem, name: str = "X0") -> np.ndarray:
     return X0
 
 
-def _max_saved(state_size: int, matrix_size: int) -> int:
-    """Default bound on the saved states (no ``t_eval``): about 1000, fewer for large X (at most ~16 MB)."""
-    return int(min(1000, max(50, 16e6 / (8 * (state_size + matrix_size)))))
+MAX_SAVED_BYTES = 100_000_000  # default bound on the bytes of the saved states of one run (``max_saved_bytes``)
+
+
+def _max_saved(state_size: int, matrix_size: int, max_bytes: int = MAX_SAVED_BYTES) -> int:
+    """Default bound K on the saved states (no ``t_eval``; fewer than 2K are held): about 1000, fewer for large
+    X (~16 MB), and never more than ``max_bytes`` for the 2K states and their matrices."""
+    count = min(1000, max(50, 16e6 / (8 * (state_size + matrix_size))))
+    held = 8 * (2 * (state_size + matrix_size) + 16)  # per state: the state, X, the diagnostics (bounded above)
+    return int(max(2, min(count, max_bytes / (2 * held))))
+
+
+def check_max_saved_bytes(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise RiemdlnValueError(f"`max_saved_bytes` must be an integer >= 1 (bytes); got {value!r}.")
+    return int(value)
+
+
+def _result_bytes(res: FlowResult) -> int:
+    """Bytes held by a result's saved states: X, the diagnostics and the factors."""
+    extra = sum(np.asarray(v).nbytes for v in res.diagnostics.values())
+    return int(res.X.nbytes + res.t.nbytes + extra + sum(f.nbytes for f in res.factors or ()))
+
+
+def _thinned(res: FlowResult) -> FlowResult:
+    """Every second saved state dropped (the first and the last kept)."""
+    n = len(res.t)
+    keep = np.unique(np.r_[np.arange(0, n - 1, 2), n - 1])
+    return dataclasses.replace(
+        res,
+        t=res.t[keep],
+        X=res.X[keep],
+        diagnostics={k: np.asarray(v)[keep] for k, v in res.diagnostics.items()},
+        factors=None if res.factors is None else tuple(f[keep] for f in res.factors),
+    )
+
+
+def _fit(parts: list[FlowResult], max_bytes: int) -> None:
+    """Thin the earlier parts of a switched run (not their end points) until all fit in ``max_bytes``."""
+    while sum(_result_bytes(p) for p in parts) > max_bytes:
+        i = max(range(len(parts)), key=lambda j: len(parts[j].t) if j < len(parts) - 1 else -1)
+        if i == len(parts) - 1 or len(parts[i].t) <= 2:
+            return
+        parts[i] = _thinned(parts[i])
 
 
 def _degree(depth: float) -> float:
@@ -512,6 +552,27 @@ def _check_flow_depth(depth, normalized: bool) -> float:
     return depth
 
 
+# The most relaxation times of the largest singular value a run may span: past it the solver's steps fall
+# below the resolution of t and products of the state overflow (1e150 I at N = 2: rates ~ 1e150).
+MAX_RELAXATIONS = 1e100
+
+
+def _check_scale(X0: np.ndarray, depth: float, normalized: bool, t_final: float) -> None:
+    """Refuse, before any work, an X0 so large that the flow's fastest rate a_N(s_1^2, s_1^2) (normalized:
+    / N) times t_final exceeds :data:`MAX_RELAXATIONS` (the rate grows like s_1^(2 - 2/N))."""
+    s1 = float(np.linalg.norm(X0, 2))
+    with np.errstate(over="ignore"):
+        rate = float(_multiplier(np.float64(s1) ** 2, np.float64(s1) ** 2, depth, normalized))
+    if math.isfinite(rate) and rate * t_final <= MAX_RELAXATIONS:
+        return
+    raise RiemdlnValueError(
+        f"`X0` has largest singular value {s1:.3g}: the flow's fastest rate there, a_N(s^2, s^2) = {rate:.3g}, "
+        f"times t_final = {t_final:.3g} spans more than {MAX_RELAXATIONS:.0e} relaxation times, which float64 "
+        "cannot integrate (the steps fall below the resolution of t and products overflow). Rescale the "
+        "problem (X0 and the target by 1/c, time by c^(2-2/N)) or start from a smaller X0."
+    )
+
+
 def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress):
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
@@ -519,6 +580,7 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     X0 = _check_X0(X0, problem)
     problem.check_outputs(X0)
     t_final = _driver.check_time(t_final, "t_final")
+    _check_scale(X0, depth, normalized, t_final)
     rtol = _driver.check_tol(rtol, "rtol")
     atol = _driver.check_tol(atol, "atol")
     t_eval = _driver.check_t_eval(t_eval, t_final)
@@ -544,6 +606,7 @@ def svd_flow(
     max_steps: int = 1_000_000,
     dense_output: bool = False,
     progress: bool | None = None,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     r"""The end-to-end flow integrated in SVD coordinates :math:`(\log s, Q, R)` (docs/theory.md §5).
 
@@ -586,7 +649,7 @@ def svd_flow(
     rtol, atol : float
         Tolerances on the state :math:`(\log s, Q, R)` (all entries O(1): relative accuracy of every
         singular value, however small).
-    t_eval, events, blowup_norm, max_steps, dense_output, progress
+    t_eval, events, blowup_norm, max_steps, dense_output, progress, max_saved_bytes
         As in :func:`end_to_end_flow`.
 
     Returns
@@ -655,6 +718,7 @@ def svd_flow(
         max_steps,
         dense_output,
         progress,
+        max_saved_bytes=check_max_saved_bytes(max_saved_bytes),
     )
 
 
@@ -703,6 +767,8 @@ def _svd_part(
     max_steps,
     dense_output,
     progress,
+    *,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     system = _SVDSystem(problem, depth, normalized)
     k = system.k
@@ -746,7 +812,7 @@ def _svd_part(
         jac=system.jacobian,
         fallback=fallback,
         atol_fn=system.frame_atol(atol),
-        max_saved=_max_saved(np.size(y0), system.m * system.n),
+        max_saved=_max_saved(np.size(y0), system.m * system.n, max_saved_bytes),
     )
     ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
     X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
@@ -775,6 +841,8 @@ def _matrix_part(
     max_steps,
     dense_output,
     progress,
+    *,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     m, n = problem.shape
     method, fallback = _driver.resolve_method(method, m * n), _driver.fallback(method)
@@ -802,7 +870,7 @@ def _matrix_part(
         jvp=None if krylov is None else krylov.jvp,
         precond=None if krylov is None else krylov.precond,
         fallback=fallback,
-        max_saved=_max_saved(m * n, 0),
+        max_saved=_max_saved(m * n, 0, max_saved_bytes),
     )
     X = np.array(out.y).reshape(len(out.t), m, n)
     diags = trajectory_diagnostics(problem, X, depth, normalized)
@@ -867,6 +935,8 @@ def _split_part(
     dense_output,
     progress,
     switch_ratio,
+    *,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ):
     """The flow in the split chart with k learned values (flows._split), from the thin SVD ``frame``; stops
     (event ``_RECHART``) when the chart should be renewed. Returns the result and the thin SVD at its end."""
@@ -900,7 +970,7 @@ def _split_part(
         t0=t0,
         precond=_split.SplitPrecond(system),
         atol_fn=lambda y: tol,
-        max_saved=_max_saved(y0.size, system.m * system.n),
+        max_saved=_max_saved(y0.size, system.m * system.n, max_saved_bytes),
     )
     frames = [system.frame(np.asarray(y, dtype=float)) for y in out.y]  # one SVD of W per saved state
     X = np.array([fr["X"] for fr in frames]).reshape(len(out.t), *problem.shape)
@@ -945,6 +1015,8 @@ def _hybrid(
     dense_output,
     progress,
     switch_ratio,
+    *,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     """Matrix form while min(s) >= switch_ratio * max(s); then split charts while one fits (large problems),
     re-charted as the spectrum moves; then SVD coordinates from that state on."""
@@ -958,7 +1030,17 @@ def _hybrid(
     t_now, X_now = 0.0, X0
     if frame[1][-1] >= switch_ratio * frame[1][0]:
         parts.append(
-            _matrix_part(problem, X0, depth, normalized, t_final, *rest, (*events, _switch_event(switch_ratio)), *tail)
+            _matrix_part(
+                problem,
+                X0,
+                depth,
+                normalized,
+                t_final,
+                *rest,
+                (*events, _switch_event(switch_ratio)),
+                *tail,
+                max_saved_bytes=max_saved_bytes,
+            )
         )
         if not (parts[-1].status == Status.EVENT and parts[-1].stop_event in _INTERNAL):
             return _merge(parts)
@@ -971,16 +1053,44 @@ def _hybrid(
         if k is None:
             back = split_ok and len(parts) < _MAX_CHARTS  # back to a split chart once one exists
             svd_events = (*left, _chart_event(switch_ratio)) if back else left
-            parts.append(_svd_part(problem, X_now, depth, normalized, t_now, t_final, *rest, svd_events, *tail))
+            parts.append(
+                _svd_part(
+                    problem,
+                    X_now,
+                    depth,
+                    normalized,
+                    t_now,
+                    t_final,
+                    *rest,
+                    svd_events,
+                    *tail,
+                    max_saved_bytes=max_saved_bytes,
+                )
+            )
+            if t_eval is None:
+                _fit(parts, max_saved_bytes)
             if not (parts[-1].status == Status.EVENT and parts[-1].stop_event == _CHART):
                 return _merge(parts)
             t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
             frame = _thin_svd(X_now)
             continue
         part, frame = _split_part(
-            problem, frame, k, depth, normalized, t_now, t_final, *rest, left, *tail, switch_ratio
+            problem,
+            frame,
+            k,
+            depth,
+            normalized,
+            t_now,
+            t_final,
+            *rest,
+            left,
+            *tail,
+            switch_ratio,
+            max_saved_bytes=max_saved_bytes,
         )
         parts.append(part)
+        if t_eval is None:
+            _fit(parts, max_saved_bytes)
         if not (part.status == Status.EVENT and part.stop_event == _RECHART):
             return _merge(parts)
         t_now, X_now = float(part.t[-1]), part.X[-1]
@@ -1059,6 +1169,7 @@ def end_to_end_flow(
     max_steps: int = 1_000_000,
     dense_output: bool = False,
     progress: bool | None = None,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     r"""Integrate the end-to-end ("downstairs") DLN flow :math:`\dot X = -A_N(X)\nabla E(X)`.
 
@@ -1133,8 +1244,8 @@ def end_to_end_flow(
         Default: the ends of accepted steps, thinned so memory does not grow with the number of steps: with
         K = min(1000, max(50, 2e6 / (entries of the state + m n))) (K states take at most ~16 MB), once 2K
         states are held every second one is dropped (the first and the last stay), so fewer than 2K are kept,
-        spaced in steps, not in time; each formulation of an ``"auto"`` run keeps its own. A run that stops
-        early also saves its final time.
+        spaced in steps, not in time; and never more than ``max_saved_bytes`` (K is lowered; the charts of a
+        switched ``"auto"`` run are thinned together). A run that stops early also saves its final time.
     events : Event or sequence of Event, optional
         E.g. ``loss_below(1e-10)``, ``norm_above(1e6)``, ``time_budget(60)``.
     blowup_norm : float, optional
@@ -1147,6 +1258,9 @@ def end_to_end_flow(
     progress : bool or None
         tqdm progress bar showing t and the loss; None (default) shows it only when stderr is a terminal.
         For ``t_final`` > 1e3 it advances in log(1 + t), since runs stop on events and plateaus span decades.
+    max_saved_bytes : int
+        Bound on the memory of the saved states without ``t_eval`` (default 100 MB: :data:`MAX_SAVED_BYTES`);
+        the saved states (with their diagnostics) are thinned to stay below it, whatever d and the run's length.
 
     Returns
     -------
@@ -1200,9 +1314,10 @@ def end_to_end_flow(
     s = np.linalg.svd(X0, compute_uv=False)
     if depth > 1:
         check_full_rank(s, X0.shape, "X0", _RANK_DEFICIENT)
+    saved = check_max_saved_bytes(max_saved_bytes)
     if formulation == "svd":
-        return _svd_part(*args, 0.0, t_final, *rest)
+        return _svd_part(*args, 0.0, t_final, *rest, max_saved_bytes=saved)
     if formulation == "auto":
         if depth >= 2:
-            return _hybrid(*args, t_final, *rest, switch_ratio)
-    return _matrix_part(*args, t_final, *rest)
+            return _hybrid(*args, t_final, *rest, switch_ratio, max_saved_bytes=saved)
+    return _matrix_part(*args, t_final, *rest, max_saved_bytes=saved)

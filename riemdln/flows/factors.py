@@ -28,7 +28,7 @@ from riemdln._validation import (
 )
 from riemdln.energies import CallableValueError
 from riemdln.flows import _driver
-from riemdln.flows.end_to_end import _check_problem, _max_saved
+from riemdln.flows.end_to_end import MAX_SAVED_BYTES, _check_problem, _max_saved, check_max_saved_bytes
 from riemdln.flows.result import (
     MESSAGES,
     Event,
@@ -265,6 +265,7 @@ def factor_flow(
     blowup_norm: float | None = None,
     max_steps: int = 1_000_000,
     progress: bool | None = None,
+    max_saved_bytes: int = MAX_SAVED_BYTES,
 ) -> FlowResult:
     r"""Gradient flow of the factors, :math:`\dot W_p = -\partial L/\partial W_p` (any initialization).
 
@@ -286,7 +287,7 @@ def factor_flow(
         ones (e.g. a layer started at zero) are accepted: from them the exact flow can change the rank.
     t_final : float
     normalized : bool
-    method, rtol, atol, t_eval, events, blowup_norm, max_steps, progress
+    method, rtol, atol, t_eval, events, blowup_norm, max_steps, progress, max_saved_bytes
         As in :func:`end_to_end_flow` (tolerances apply to the factor entries). ``"auto"`` is LSODA (with a
         batched finite-difference Jacobian) up to 1600 factor entries, CVODE's matrix-free BDF/GMRES above.
         Without ``t_eval`` a bounded number of states is saved (see :func:`end_to_end_flow`), so memory does
@@ -352,7 +353,9 @@ def factor_flow(
         desc=f"factor flow N={N}",
         batched=True,
         fallback=fallback,
-        max_saved=_max_saved(sum(w.size for w in W0), problem.shape[0] * problem.shape[1]),
+        max_saved=_max_saved(
+            sum(w.size for w in W0), problem.shape[0] * problem.shape[1], check_max_saved_bytes(max_saved_bytes)
+        ),
     )
     return _factor_result(
         problem,
