@@ -39,7 +39,7 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".py": "myst-nb"}
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}
-exclude_patterns = ["_build", "conf.py", "README_draft.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "conf.py", "Thumbs.db", ".DS_Store"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header"]  # the theory page's section numbers are its own headings
