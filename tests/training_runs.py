@@ -78,22 +78,21 @@ def layer_grads(p, W, defect="none", bad_layer=None):
                 right = right @ w
             out.append(left.T @ G @ right.T)
         return out
-    X = _product(W)
-    G = _grad_E(p, X)
+    prefix = [np.eye(W[0].shape[1])]  # prefix[j] = W_j ... W_1 (theory numbering), prefix[0] = I
+    for w in W:
+        prefix.append(w @ prefix[-1])
+    G = _grad_E(p, prefix[-1])
     if defect == "loss_scale":
         G = 2.0 * G
-    out = []
-    for j in range(N):
-        S = np.eye(X.shape[0])
-        for w in W[j + 1 :][::-1]:
-            S = S @ w
-        P = np.eye(W[0].shape[1])
-        for w in W[:j]:
-            P = w @ P
-        g = S.T @ G @ (P if (defect == "missing_transpose" and j == bad_layer) else P.T)
+    out = [None] * N
+    back = G  # (W_N ... W_{j+2})^T G for layer j (0-based) in the loop below
+    for j in range(N - 1, -1, -1):
+        P = prefix[j]
+        g = back @ (P if (defect == "missing_transpose" and j == bad_layer) else P.T)
         if defect == "layer_gradient" and j == bad_layer:
-            g = 1.5 * g + 0.3 * S.T @ G  # a wrong formula: an extra term that is not the chain rule
-        out.append(g)
+            g = 1.5 * g + 0.3 * back  # a wrong formula: an extra term that is not the chain rule
+        out[j] = g
+        back = W[j].T @ back
     return out
 
 

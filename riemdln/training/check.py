@@ -293,7 +293,7 @@ class _Evaluation:
         balanced = self.has_energy
 
         def fn(ch, o):
-            out = eng.balance_stats(ch, o, self.rev_ok) if N > 1 else {}
+            out = eng.balance_stats(ch, o, False) if N > 1 else {}
             if balanced:
                 out.update(eng.energy_stats(ch, o, self.balanced, N))
             return out
@@ -358,6 +358,18 @@ class _Evaluation:
         if not self.rev_ok:
             self.checks["factor_order"] = skipped("factor_order", "the reversed product does not chain")
             return
+        if self.checks["balance"].passed:
+            self.checks["factor_order"] = CheckResult(
+                name="factor_order",
+                status="passed",
+                passed=True,
+                value=None,
+                tolerance=None,
+                why="the balance residual vanishes in the declared order (the reversed order is tried only if not)",
+            )
+            return
+        rev_st = eng.sweep(run, lambda ch, o: eng.balance_stats(ch, o, True), with_energy=False)
+        st = {**st, **{k: rev_st[k] for k in ("rn_rev", "scale_rev", "wdn_rev")}}
         tol_rev = SAFETY * (2 * u * st["wsq"] + u * (N + 2 * w) * st["wdn_rev"] + iv * st["sec"])
         rev = judged(
             "factor_order",
