@@ -83,6 +83,9 @@ def _finite_input(*arrays) -> bool:
 
 def checked_scalar(value, name: str, *inputs) -> float:
     """A real number returned by the callable ``name`` (finite wherever its ``inputs`` are finite)."""
+    if type(value) is float or type(value) is np.float64:  # the common case, checked in a few operations
+        if math.isfinite(value):
+            return float(value)
     bad = isinstance(value, bool | np.bool_ | str | bytes)
     if not bad:
         try:
@@ -102,6 +105,9 @@ def checked_scalar(value, name: str, *inputs) -> float:
 
 def checked_array(value, name: str, shape: tuple, *inputs) -> np.ndarray:
     """A real array of ``shape`` returned by the callable ``name`` (finite wherever its ``inputs`` are)."""
+    if type(value) is np.ndarray and value.dtype == np.float64 and value.shape == shape:  # the common case
+        if np.isfinite(value).all():
+            return value
     try:
         arr = np.asarray(value)
         bad = arr.dtype.kind not in "fiu" or arr.shape != tuple(shape)
