@@ -36,8 +36,9 @@ against 90), relative to :math:`\max(|K|, |R|/(n(n-1)))`, n = mn, for N = 2, 3, 
 signs of det and near-coincident singular values: square 2×2 and 3×3 within 4e-10 for
 :math:`s_{\max}/s_{\min} \le 10^6` and 4e-9 at :math:`10^8` (the earlier raw-coordinate stencil: 1e-5 at
 :math:`10^4`, O(1) from :math:`10^6`). Rectangular m×n (no continuation through the rank drop, where the small
-singular value meets the null space in a cone): 2e-9 up to :math:`10^4`, :math:`10^{-5}` at :math:`10^6` and
-:math:`10^{-3}` at :math:`10^8` (N = 2; better for larger N). Non-integer N shrinks the steps to stay on the
+singular value meets the null space in a cone), 2×3: 5e-9 up to :math:`10^4` for N >= 3 (5e-8 for N = 2);
+at :math:`10^6` and :math:`10^8`, 2e-5 and 1.5e-3 for N = 2, 2e-7 and 2e-6 for N = 3, 2e-8 and 1e-7 for N >= 5.
+Non-integer N shrinks the steps to stay on the
 full-rank side. ``depth=math.inf`` and m·n > 36 use fourth-order differences of the Christoffel form in the entries
 of X at diag(s), whose error grows like :math:`10^{-13}(s_{\max}/s_{\min})^2` relative; the numeric scalar
 curvature there refuses, before allocating, shapes whose arrays would exceed 1 GiB (about 12 m n³ max(m, n)

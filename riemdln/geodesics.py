@@ -453,8 +453,7 @@ class GeodesicBetweenResult:
     (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
     :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message`` (which routes
     were tried and which one succeeded), ``continuation_steps`` (0: kept for compatibility),
-    ``path_length`` (the length of the minimized discrete path when that route was used, an upper bound on the
-    distance up to its O(K^-2) error; ``None`` otherwise). The solver finds *a* geodesic, not necessarily the
+    ``path_length`` (``None``: kept for compatibility). The solver finds *a* geodesic, not necessarily the
     shortest one.
     """
 
@@ -929,12 +928,10 @@ def _discrete_bvp_route(X0: Array, X1: Array, start: Array | None, opts: _BVPOpt
         return _Route(name + " (no full-rank starting path)", np.zeros_like(X0), math.inf, 0)
     _t, guess = _resample(start, opts.depth, opts.normalized, _DISCRETE_SEGMENTS + 1)
     guess[0], guess[-1] = X0, X1
-    path, length, _ok, _res = _minimize_path(guess, X0, X1, opts.depth, opts.normalized, 2000)
+    path, length, _ok, _res = _minimize_path(guess, X0, X1, opts.depth, opts.normalized, 2000)  # length: O(K^-2)
     if not math.isfinite(length):
         return _Route(name + " (the minimization left the full-rank set)", np.zeros_like(X0), math.inf, 0)
-    route = _bvp_route(X0, X1, path, opts, "discrete path energy")
-    route.path_length = length
-    return route
+    return _bvp_route(X0, X1, path, opts, "discrete path energy")
 
 
 def _bounds(upper: float, path_length: float | None) -> str:
