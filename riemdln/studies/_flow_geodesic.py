@@ -1,4 +1,4 @@
-r"""Gradient flow against the geodesic between its endpoints (helpers of the ``geodesics`` study, issue 13).
+r"""Gradient flow against the geodesic between its endpoints (helpers of the ``geodesics`` study).
 
 Normalized convention throughout (:math:`\hat g^N = N g^N`, flow :math:`dX/d\tau = -\hat A_N\nabla E`,
 :math:`\hat A_N = A_N/N`, :math:`\hat A_\infty = A_\infty`): lengths and distances in :math:`g^N` are those of
