@@ -453,8 +453,7 @@ class GeodesicBetweenResult:
     (:math:`\\|X(1) - X_1\\|_F / \\|X_1\\|_F`), ``upper_bound`` (length of the straight segment
     :math:`X_0 + t(X_1 - X_0)`, ``inf`` if it leaves the full-rank set), ``status``, ``message`` (which routes
     were tried and which one succeeded), ``continuation_steps`` (0: kept for compatibility),
-    ``path_length`` (the length of the minimized discrete path when that route was used, an upper bound on the
-    distance up to its O(K^-2) error; ``None`` otherwise). The solver finds *a* geodesic, not necessarily the
+    ``path_length`` (``None``: kept for compatibility). The solver finds *a* geodesic, not necessarily the
     shortest one.
     """
 
@@ -767,7 +766,7 @@ class _BVPOptions:
     max_nfev: int
 
 
-_BVP_NODES = 17  # initial mesh of solve_bvp (the guess path resampled at equal arc length)
+_BVP_NODES = 33  # initial mesh of solve_bvp (the guess path resampled at equal arc length)
 _BVP_TOL = 1e-8  # solve_bvp's collocation tolerance; the Newton polish then meets ``tol`` on the endpoint
 _BVP_MAX_NODES = 300
 _POLISH_ITERATIONS = 4
@@ -929,12 +928,10 @@ def _discrete_bvp_route(X0: Array, X1: Array, start: Array | None, opts: _BVPOpt
         return _Route(name + " (no full-rank starting path)", np.zeros_like(X0), math.inf, 0)
     _t, guess = _resample(start, opts.depth, opts.normalized, _DISCRETE_SEGMENTS + 1)
     guess[0], guess[-1] = X0, X1
-    path, length, _ok, _res = _minimize_path(guess, X0, X1, opts.depth, opts.normalized, 2000)
+    path, length, _ok, _res = _minimize_path(guess, X0, X1, opts.depth, opts.normalized, 2000)  # length: O(K^-2)
     if not math.isfinite(length):
         return _Route(name + " (the minimization left the full-rank set)", np.zeros_like(X0), math.inf, 0)
-    route = _bvp_route(X0, X1, path, opts, "discrete path energy")
-    route.path_length = length
-    return route
+    return _bvp_route(X0, X1, path, opts, "discrete path energy")
 
 
 def _bounds(upper: float, path_length: float | None) -> str:
@@ -994,7 +991,7 @@ def geodesic_between(
     Initial paths, in order, each used only where it stays in the full-rank set (square: with the sign of det):
 
     * ``path`` when given (an array (n, m, n) of matrices from :math:`X_0` to :math:`X_1`, e.g. a gradient
-      flow's samples), alone;
+      flow's samples), resampled at equal length on the solver's initial mesh of 33 nodes;
     * the closed form when the endpoints share their singular vectors (one endpoint's SVD frame diagonalizes
       the other with positive entries, to 1e-12): Chen's geodesic, straight in :math:`\mu = s^{1/N}`
       (:math:`\hat g^\infty`: in :math:`\log s`), no solve (``method="closed form"``; ``closed_form=False``
@@ -1062,12 +1059,15 @@ def _geodesic_between(X0, X1, depth, normalized, *, tol=1e-11, max_iterations=60
     opts = _BVPOptions(depth, normalized, tol, max_iterations, max_nfev)
     straight = _straight_path(X0, X1)
     upper = _straight_length(X0, X1, depth, normalized) if straight is not None else math.inf
+    tried: list[_Route] = []
     if sample is not None:
-        return _finish(X0, depth, normalized, tol, upper, _bvp_route(X0, X1, sample, opts, "path"), [])
+        route = _bvp_route(X0, X1, sample, opts, "path")
+        if route.residual <= tol:
+            return _finish(X0, depth, normalized, tol, upper, route, [])
+        tried.append(route)
     closed = _closed_form(X0, X1, depth, normalized, tol, upper) if closed_form else None
     if closed is not None:
         return closed
-    tried: list[_Route] = []
     for route in _routes(X0, X1, straight, opts):
         if route.residual <= tol:
             return _finish(X0, depth, normalized, tol, upper, route, tried)

@@ -11,8 +11,7 @@ ratio reported here is the same in both conventions; the normalized one is used 
 * :func:`chord_length` — the same length from positions only: the sum of the :math:`\hat g`-lengths of the
   straight chords between consecutive samples (no time, no gradient: an independent route).
 * :func:`shoot_along` — the geodesic from :math:`X_0` to :math:`X_1`, by :func:`riemdln.geodesic_between`
-  with continuation along the flow's own path (``path=``; its root-shooting from the straight-line covector
-  fails from a small :math:`X_0`).
+  with the flow's own path as the boundary-value solver's initial guess (``path=``).
 * :func:`deviation` — the largest distance from the flow samples to the geodesic, bounded above by the
   :math:`\hat g`-length of the straight segment to the nearest point of the sampled geodesic.
 """
@@ -70,14 +69,14 @@ def speed_length(problem, sol, t: np.ndarray, depth: float, panels: int = 2) -> 
 
 
 def shoot_along(X0: np.ndarray, path: np.ndarray, depth: float, tol: float = 1e-11) -> dict:
-    r"""The :math:`\hat g^N` geodesic from ``path[0]`` = X0 to ``path[-1]``, by continuation along ``path``.
+    r"""The :math:`\hat g^N` geodesic from ``path[0]`` = X0 to ``path[-1]``, from ``path`` as the initial guess.
 
-    A thin wrapper of :func:`riemdln.geodesic_between` with ``path`` (normalized, integrations capped at 2500
-    evaluations) returning the record's fields: ``status`` (FINISHED or FAILED), ``velocity``
-    (:math:`\hat A_N(X_0) P_0`), ``length`` (``None`` on failure), ``residual``, ``targets`` (continuation
-    steps taken). A geodesic, not necessarily the shortest one.
+    A thin wrapper of :func:`riemdln.geodesic_between` with ``path`` (normalized) returning the record's fields:
+    ``status`` (FINISHED or FAILED), ``velocity`` (:math:`\hat A_N(X_0) P_0`), ``length`` (``None`` on failure),
+    ``residual``, ``targets`` (0: the boundary-value solver takes no continuation steps; kept for the record's
+    layout). A geodesic, not necessarily the shortest one.
     """
-    res = geodesic_between(X0, path[-1], depth, normalized=True, tol=tol, max_nfev=2500, path=path)
+    res = geodesic_between(X0, path[-1], depth, normalized=True, tol=tol, path=path)
     return {
         "status": res.status.name,
         "velocity": res.velocity,
