@@ -391,7 +391,7 @@ def _check_t_eval(t_eval) -> Array:
 def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000, *, time_budget=60.0):
     X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized, "X0")
     rtol = _check_positive(rtol, "rtol")
-    if not (isinstance(atol, numbers.Real) and not isinstance(atol, bool) and math.isfinite(atol) and atol >= 0):
+    if not (isinstance(atol, numbers.Real) and not isinstance(atol, bool) and math.isfinite(atol) and float(atol) >= 0):
         raise RiemdlnValueError(f"`atol` must be a finite number >= 0; got {atol!r}.")
     max_nfev = check_integer(max_nfev, "max_nfev", low=1)
     time_budget = _check_positive(time_budget, "time_budget", allow_inf=True)

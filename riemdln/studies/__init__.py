@@ -348,7 +348,7 @@ def pyplot():
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update(_PAPER_RC)
+    plt.rcParams.update(_PAPER_RC)  # type: ignore[arg-type]  # matplotlib types its keys as literals
     return plt
 
 

@@ -67,7 +67,7 @@ class Instance:
 
         if self.entries:
             obs = {(int(i), int(j)): float(v) for i, j, v in self.entries}
-            return CompletionProblem(tuple(self.shape), obs, name=self.name)
+            return CompletionProblem((int(self.shape[0]), int(self.shape[1])), obs, name=self.name)
         m, n = self.shape
         return CompletionProblem.random(m, n, self.rank, self.n_observed, seed=self.seed)
 
