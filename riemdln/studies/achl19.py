@@ -122,22 +122,25 @@ def flow_cell(
         atol=atol,
     )
     wall = time.perf_counter() - start
+    head = dict(observed=observed, seed=seed, method="flow", depth=_json_depth(depth))
+    return _trajectory_record(res, loss_tol, head, t_end=float(res.t[-1]), wall_seconds=wall)
+
+
+def _trajectory_record(res, loss_tol: float, head: dict, **tail) -> dict:
+    """The record of a flow or descent result ``res``: ``head``, its status and final diagnostics, ``tail``.
+
+    A run stopped by its wall-clock budget is given the status ``TIME_BUDGET`` (it did not reach its loss).
+    """
     d = res.diagnostics
-    status = res.status.name
-    if len(res.t_events.get("time_budget", [])):
-        status = "TIME_BUDGET"
+    status = "TIME_BUDGET" if len(res.t_events.get("time_budget", [])) else res.status.name
     return run_record(
         status=status,
         final_loss=float(d["loss"][-1]),
         target_loss=loss_tol,
-        observed=observed,
-        seed=seed,
-        method="flow",
-        depth=_json_depth(depth),
+        **head,
         test_error=float(d["test_error"][-1]),
         effective_rank=float(d["effective_rank"][-1]),
-        t_end=float(res.t[-1]),
-        wall_seconds=wall,
+        **tail,
         message=res.message,
     )
 
@@ -203,24 +206,9 @@ def factor_gd_cell(
         progress=False,
     )
     wall = time.perf_counter() - start
-    d = res.diagnostics
-    status = res.status.name
-    if len(res.t_events.get("time_budget", [])):
-        status = "TIME_BUDGET"
-    return run_record(
-        status=status,
-        final_loss=float(d["loss"][-1]),
-        target_loss=loss_tol,
-        observed=observed,
-        seed=seed,
-        method="factor_gd",
-        depth=float(depth),
-        test_error=float(d["test_error"][-1]),
-        effective_rank=float(d["effective_rank"][-1]),
-        learning_rate=lr,
-        steps=round(float(res.t[-1]) / lr),
-        wall_seconds=wall,
-        message=res.message,
+    head = dict(observed=observed, seed=seed, method="factor_gd", depth=float(depth))
+    return _trajectory_record(
+        res, loss_tol, head, learning_rate=lr, steps=round(float(res.t[-1]) / lr), wall_seconds=wall
     )
 
 
@@ -565,9 +553,10 @@ def _depth_vs_nuclear(recs, k: int) -> Claim:
     """At ``k`` observations: do the flows at N >= 2 beat the exact nuclear-norm minimizer, seed by seed?"""
     deep = [d for (m, d) in _methods(recs) if m == "flow" and depth_value(d) >= 2]
     per = {d: paired_ratios(recs, "flow", d, "nuclear_norm_cvxpy", None, k) for d in deep}
-    sides = {_side(v) for v in per.values()}
+    tested = {d: v for d, v in per.items() if v}  # a depth with no paired seed does not count either way
+    sides = {_side(v) for v in tested.values()}
     verdict = _VERDICT[sides.pop()] if len(sides) == 1 else "cannot tell"
-    n = min((len(v) for v in per.values()), default=0)
+    n = min((len(v) for v in tested.values()), default=0)
     measured = "; ".join(f"{label('flow', d)}: {_ratio_text(v)}" for d, v in per.items())
     return Claim(
         claim=f"flows at N ≥ 2 (balanced start) reach a lower test error than the exact nuclear-norm minimizer "
@@ -789,22 +778,25 @@ def _missing_sentence(params: dict, recs: list[dict]) -> str:
 
 
 def _wins_sentence(recs, counts) -> str:
-    """Which counts the nuclear norm wins at (every N >= 2 worse in every paired seed), computed."""
-    wins: list[str] = []
-    loses: list[str] = []
-    mixed: list[str] = []
+    """Per count, the depths whose flow beats the exact nuclear norm in every paired seed, and those it beats."""
+    parts = []
     for k in counts:
-        v = _depth_vs_nuclear(recs, k).verdict
-        if v != "not tested":
-            (loses if v == "supported" else wins if v == "contradicted" else mixed).append(str(k))
-    out = []
-    if loses:
-        out.append(f"every flow at N ≥ 2 beats the exact nuclear norm in every seed at {', '.join(loses)} observed")
-    if wins:
-        out.append(f"the exact nuclear norm beats every flow at N ≥ 2 in every seed at {', '.join(wins)} observed")
-    if mixed:
-        out.append(f"neither wins in every seed and depth at {', '.join(mixed)} observed")
-    return ("Paired by seed (balanced-start flows against cvxpy): " + "; ".join(out) + ".") if out else ""
+        better: list[str] = []
+        worse: list[str] = []
+        mixed: list[str] = []
+        for m, d in _methods(recs):
+            if m == "flow" and depth_value(d) >= 2:
+                side = _side(paired_ratios(recs, "flow", d, "nuclear_norm_cvxpy", None, k))
+                {"below": better, "above": worse, "mixed": mixed}.get(side, []).append("∞" if d == "inf" else f"{d:g}")
+        text = [f"N = {', '.join(v)} {w}" for v, w in ((better, "lower"), (worse, "higher"), (mixed, "mixed")) if v]
+        if text:
+            parts.append(f"{k}: " + ", ".join(text))
+    if not parts:
+        return ""
+    return (
+        "Test error of the balanced-start flows against the exact nuclear norm, paired by seed (lower or higher "
+        "in every seed, or mixed): " + "; ".join(parts) + "."
+    )
 
 
 def render(path: Path) -> list[Path]:
