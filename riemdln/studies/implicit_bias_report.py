@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import fmt, pyplot, save_figure, table
+from riemdln.studies import PAPER_FONT, PAPER_WIDTH, fmt, pyplot, save_figure, table
 from riemdln.studies.implicit_bias import LABELS, NAME, RIVALS
 
 SHORT = {"volume": "V", "nuclear": "NN", "glrl": "GLRL", "frobenius": "MF"}
@@ -22,7 +22,7 @@ def figures(results: dict, outdir) -> list[str]:
         return []
     plt = pyplot()
     keys = list(dict.fromkeys((r["instance"], r["depth"]) for r in rows))
-    fig, ax = plt.subplots(figsize=(6.8, 0.42 * len(keys) + 2.4), layout="constrained")
+    fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 0.3 * len(keys) + 2.0), layout="constrained")
     offset = {h: (k - 1) * 0.22 for k, h in enumerate(RIVALS)}
     for h in RIVALS:
         sel = [r for r in rows if r["rival"] == h]
@@ -33,16 +33,16 @@ def figures(results: dict, outdir) -> list[str]:
         ax.errorbar(e, y, xerr=[e - lo, hi - e], fmt="o", ms=4, color=COLORS[h], capsize=2, label=f"vs {LABELS[h]}")
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yticks(range(len(keys)))
-    ax.set_yticklabels([f"{i}, N = {d}" for i, d in keys], fontsize=8)
+    ax.set_yticklabels([f"{i}, N = {d}" for i, d in keys], fontsize=PAPER_FONT)
     ax.set_ylim(len(keys) - 0.5, -0.5)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel(
-        "effect: median of d(L, V) − d(L, rival), ÷ d(V, rival)\n"
-        "(< 0: the volume prediction is nearer the limits; > 0: the rival's)",
-        fontsize=9,
+        "effect: median [d(L, V) − d(L, rival)] / d(V, rival)\n"
+        "(< 0: volume nearer the limits; > 0: rival nearer)",
+        fontsize=PAPER_FONT,
     )
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=1, frameon=False)
-    return [save_figure(fig, outdir, f"{NAME}_effects.png", dpi=130)]
+    ax.legend(fontsize=PAPER_FONT, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=1, frameon=False)
+    return [save_figure(fig, outdir, f"{NAME}_effects.png", dpi=200)]
 
 
 def _prediction_rows(results: dict) -> list[list]:

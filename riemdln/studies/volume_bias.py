@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln.studies import Claim, depth_value, fmt, pyplot, save_figure, table
+from riemdln.studies import PAPER_FONT, PAPER_WIDTH, Claim, depth_value, fmt, legend_above, pyplot, save_figure, table
 from riemdln.studies.menon_2x2 import restricted_log_density
 
 NAME = "volume_bias"
@@ -663,7 +663,7 @@ def _beyond_figure(beyond: dict, outdir) -> str | None:
     if not cells:
         return None
     plt = pyplot()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.8))
+    fig, (ax, bx) = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 5.6))
     for k, c in enumerate(cells):
         truth = next((p for p in c["points"] if p["kind"] == "truth"), None)
         if truth is None:
@@ -686,8 +686,20 @@ def _beyond_figure(beyond: dict, outdir) -> str | None:
     ax.plot([1], [0], "k*", ms=9, label="ground truth W*")
     ax.set_xlabel(r"$\Vert X\Vert_* \,/\, \Vert W^*\Vert_*$ (nuclear norms)")
     ax.set_ylabel("log density − log density at W*")
-    ax.set_title(r"rank-$r$ zero-loss sets, $\hat g^N$-induced volume", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(r"rank-$r$ zero-loss sets, $\hat g^N$-induced volume")
+    # the axis spans the limits, the truth and 95 % of the comparison points (far outliers are drawn at the edge)
+    xs = [p["nuclear_norm"] / t["nuclear_norm"] for c in cells for t in c["points"] if t["kind"] == "truth"
+          for p in c["points"] + c["limits"]]  # fmt: skip
+    if xs:
+        right = max(1.3, float(np.quantile(xs, 0.95)) * 1.15)
+        ax.set_xlim(right=right)
+        ys = [p["log_density"] - t["log_density"] for c in cells for t in c["points"] if t["kind"] == "truth"
+              for p in c["points"] + c["limits"] if p["nuclear_norm"] / t["nuclear_norm"] <= right]  # fmt: skip
+        ax.set_ylim(min(ys) - 0.3, max(ys) + 0.3)
+        hidden = len(xs) - len(ys)
+        if hidden:
+            ax.text(0.02, 0.02, f"{hidden} point(s) beyond\nthe axis", transform=ax.transAxes, ha="left", va="bottom")
+    ax.legend(fontsize=PAPER_FONT, loc="upper right")
     comps = [x for c in beyond["cells"] for x in c["comparisons"]]
     bins = np.linspace(0, 1, 11)
     bx.hist([x["percentile"] for x in comps], bins=bins, alpha=0.6, label="among all comparison points")
@@ -699,9 +711,9 @@ def _beyond_figure(beyond: dict, outdir) -> str | None:
     )
     bx.set_xlabel("percentile of the flow limit's log density")
     bx.set_ylabel("limits")
-    bx.legend(fontsize=7)
+    bx.legend(fontsize=PAPER_FONT)
     fig.tight_layout()
-    return save_figure(fig, outdir, f"{NAME}_beyond.png", dpi=130)
+    return save_figure(fig, outdir, f"{NAME}_beyond.png", dpi=200)
 
 
 def _beyond_markdown(beyond: dict) -> list[str]:
@@ -796,7 +808,7 @@ def _beyond_markdown(beyond: dict) -> list[str]:
 
 def figures(results: dict, outdir) -> list[str]:
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 3.0))
     grid = np.array(results["hyperbola_grid"])
     pos = grid > 0
     for row in results["hyperbola"]:
@@ -810,11 +822,10 @@ def figures(results: dict, outdir) -> list[str]:
             la = hyperbola_length_element(a, N) / hyperbola_length_element(a, 1) / np.nanmax(lam)
             ax.plot(a, la, "o", color=line.get_color(), ms=5, mfc="none")
     ax.plot([], [], "ko", mfc="none", label="rank-one limits (|a|)")
-    ax.set_xlabel(r"$a$ on the rank-one curve $X_{11} = X_{22} = 1$, $X_{12} = a$, $X_{21} = 1/a$ ($|a|$ if $a < 0$)")
-    ax.set_ylabel("$\\hat g^N$ length / Euclidean length\non the rank-one curve (÷ its maximum)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    out = [save_figure(fig, outdir, f"{NAME}.png", dpi=120)]
+    ax.set_xlabel("$|a|$ on the rank-one curve\n$X_{11} = X_{22} = 1$, $X_{12} = a$, $X_{21} = 1/a$")
+    ax.set_ylabel("$\\hat g^N$ length / Euclidean\nlength (÷ its maximum)")
+    legend_above(fig, ax, ncol=3, frameon=False)
+    out = [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
     extra = _beyond_figure(results["beyond"], outdir) if "beyond" in results else None
     return out + ([extra] if extra else [])
 
