@@ -590,6 +590,7 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     return problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
 
 
+@_driver.with_blas_threads
 def svd_flow(
     problem,
     X0: ArrayLike,
@@ -1151,6 +1152,7 @@ def _describe(formulation: str) -> str:
     return {"matrix": "matrix form", "svd": "SVD coordinates"}.get(formulation, formulation)
 
 
+@_driver.with_blas_threads
 def end_to_end_flow(
     problem,
     X0: ArrayLike,

@@ -251,6 +251,7 @@ class _Network:
         return -scale * np.concatenate([g.reshape(B, -1) for g in grads], axis=1)
 
 
+@_driver.with_blas_threads
 def factor_flow(
     problem,
     factors: Sequence[ArrayLike],
