@@ -128,7 +128,7 @@ def test_dask_local_cluster_gives_the_same_numbers(tmp_path):
     distributed = pytest.importorskip("distributed")
     studies = ["operator_convergence", "depth_convergence"]
     local = reproduce(tmp_path / "local", quick=True, studies=studies, pdf=False, log=_quiet, command_line=[])
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cl:
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as cl:
         remote = reproduce(
             tmp_path / "dask",
             quick=True,
@@ -231,7 +231,7 @@ def test_paper_grid_on_dask_equals_inline(tmp_path):
 
     kw = dict(paper=True, overrides=_TOY_PAPER, studies=["deep_completion"], pdf=False, log=_quiet, command_line=[])
     inline = reproduce(tmp_path / "inline", **kw)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cl:
         remote = reproduce(tmp_path / "dask", scheduler=cl.scheduler_address, **kw)
     assert inline["mode"] == remote["mode"] == "paper"
     assert inline["studies"] == remote["studies"]

@@ -857,7 +857,7 @@ def main(argv=None) -> int:
 
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc:
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0") as lc:
         with Client(lc) as client:
             mod.run_grid(params, client.get_executor(), out=Path(args.out), log=sys.stderr, command=command, **resume)
     return 0
