@@ -418,15 +418,19 @@ def _pair_weight(mu_a, mu_b, depth):
     r"""w = p/q for (signed) mu_a, mu_b: :math:`	anh(N\delta/2)/	anh(\delta/2)`, :math:`\delta = \log(\mu_a/\mu_b)`
     (N at :math:`\delta = 0`, 1 when one of them is 0); for a negative one (the analytic continuation through the
     rank-deficient set, integer N), :math:`(1 - r^N)(1 + r)/((1 + r^N)(1 - r))`, r the ratio of the smaller to
-    the larger magnitude (|r| < 1)."""
+    the larger magnitude (|r| <= 1), evaluated as tanh(h)·tanh(Nh) (even N) or tanh(h)/tanh(Nh) (odd N) with
+    r = -e^{-2h}: exact at r = -1, where the quotient is 0/0."""
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         aa, ab = np.abs(mu_a), np.abs(mu_b)
         delta = np.log(aa) - np.log(ab)
         half = 0.5 * np.where(np.isfinite(delta), delta, 0.0)
         w = depth * _tanhc(depth * half) / _tanhc(half)
-        r = np.where(aa >= ab, mu_b / np.where(aa > 0, mu_a, 1.0), mu_a / np.where(ab > 0, mu_b, 1.0))
-        rn = np.sign(r) ** round(depth) * np.abs(r) ** depth if depth == round(depth) else np.abs(r) ** depth
-        signed = (1.0 - rn) * (1.0 + r) / ((1.0 + rn) * (1.0 - r))
+        # with r = -e^{-2h} (h = |δ|/2 from the relative gap, log1p: no cancellation as |mu_a| -> |mu_b|) the
+        # quotient is tanh(h) tanh(Nh) for even N and tanh(h)/tanh(Nh) for odd N, exact through r = -1
+        big, small = np.maximum(aa, ab), np.minimum(aa, ab)
+        h = -0.5 * np.log1p((small - big) / np.where(big > 0, big, 1.0))
+        odd = depth == round(depth) and round(depth) % 2 == 1
+        signed = _tanhc(h) / (depth * _tanhc(depth * h)) if odd else np.tanh(h) * np.tanh(depth * h)
     w = np.where(mu_a * mu_b < 0, signed, w)
     return np.where(np.isfinite(delta), w, 1.0)
 

@@ -252,3 +252,19 @@ def test_coincident_twin_is_the_limit_and_the_general_twin_is_exact_there(depth)
             s1 = s * (1 + e)
             near = float(riemdln.scalar_curvature(np.diag([s1, s]), depth))
             assert near == pytest.approx(_mp_closed_form(s1, s, depth), rel=2e-15)
+
+
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+def test_signed_pair_weight_is_exact_through_opposite_equal_magnitudes(depth):
+    """The chart weight across det = 0 against its defining quotient (1 - r^N)(1 + r)/((1 + r^N)(1 - r)) at 50
+    digits, up to and at r = -1 where the quotient is 0/0 (N at the limit: 0 for even N, 1/N for odd N)."""
+    from riemdln.curvature import _pair_weight
+
+    mpmath.mp.dps = 50
+    for a, b in [(1.0, -0.3), (2.0, -1.9999999), (0.5, -2.0), (1.0, -(1 - 1e-12)), (1.0, -1.0)]:
+        A, B = mpmath.mpf(a), mpmath.mpf(b)
+        r = B / A if abs(A) >= abs(B) else A / B
+        limit = 0 if depth % 2 == 0 else 1 / depth
+        exact = (1 - r**depth) * (1 + r) / ((1 + r**depth) * (1 - r)) if r != -1 else limit
+        got = float(_pair_weight(np.array(a), np.array(b), depth))
+        assert got == pytest.approx(float(exact), rel=1e-14, abs=1e-300)
