@@ -277,8 +277,8 @@ def twin_rows():
 
 
 def cli_rows():
-    from riemdln.cli import main
-    from riemdln.report import reproduce
+    from riemdln.app.cli import main
+    from riemdln.app.report import reproduce
 
     row("reproduce(studies=[])", "studies", lambda: reproduce("/tmp/riemdln-bad-x", studies=[]))
     row("reproduce(studies=['nope'])", "studies", lambda: reproduce("/tmp/riemdln-bad-x", studies=["nope"]))
@@ -346,7 +346,7 @@ def hardening_rows():
     row("derive(report=5)", "report", lambda: riemdln.derive("multiplier", report=5))
     row("catalog(cache=5)", "cache", lambda: riemdln.catalog(cache=5))
     row("catalog(refresh='yes')", "refresh", lambda: riemdln.catalog(refresh="yes"))
-    from riemdln.report import reproduce
+    from riemdln.app.report import reproduce
 
     out = "/tmp/riemdln-bad-x"
     for kw, arg in [
@@ -555,7 +555,7 @@ def event_rows():
 
 
 def override_rows():
-    from riemdln.report import reproduce
+    from riemdln.app.report import reproduce
 
     out = "/tmp/riemdln-bad-overrides"
     for ov, path in [
@@ -588,10 +588,10 @@ def scheduler_rows():
     import socket
     import threading
 
-    import riemdln.sweep
-    from riemdln.cli import main
+    import riemdln.studies.sweep
+    from riemdln.app.cli import main
 
-    riemdln.sweep.probe_dask.__defaults__ = (2.0,)  # the table's own handshake bound (the default is 10 s)
+    riemdln.studies.sweep.probe_dask.__defaults__ = (2.0,)  # the table's own handshake bound (the default is 10 s)
 
     def server(banner: bytes) -> int:
         sock = socket.socket()

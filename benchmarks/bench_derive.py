@@ -91,7 +91,7 @@ def main() -> None:
     a = p.parse_args()
 
     import riemdln
-    from riemdln import _twins
+    from riemdln.symbolic import _twins
 
     rng = np.random.default_rng(0)
     x = np.exp(rng.uniform(-5, 5, a.size))

@@ -7,7 +7,8 @@ kept here only to print the two side by side, with their relative difference; th
 error where s_min << ||X||, its stencil step having followed ||X||).
 
 ``--only-distances`` prints only the solver comparison: ``riemdln.geodesic_between`` (the boundary-value solver)
-and the earlier shooting solver (``riemdln._shooting``, kept for this comparison only) side by side in one run, on
+and the earlier shooting solver (``riemdln.geometry._shooting``, kept for this comparison only) side by side in one
+run, on
 random well-conditioned 2x2 and 3x3 pairs, pairs with s_min/s_max = 1e-3 at X0 (half SPD with an eigenvalue 1e-3,
 half with random frames) and the small starts of the tests (menon-2x2, normalized flow from 1e-2 times a random
 unit start, N = 2 and 4): median, 95th percentile, largest time, failures, the largest relative length
@@ -25,7 +26,7 @@ import time
 import numpy as np
 
 import riemdln
-from riemdln import _twins
+from riemdln.symbolic import _twins
 
 
 def _pairs(d, count, seed):
@@ -41,11 +42,11 @@ def _pairs(d, count, seed):
 
 def _reference_scalar_curvature(X, depth, normalized=False):
     """The pre-batching d >= 3 path: every pair of frame vectors, each R(E, F)F with its own SVD frame and
-    4 Christoffel evaluations per derivative (riemdln.geodesics._christoffel, one point at a time)."""
+    4 Christoffel evaluations per derivative (riemdln.geometry.geodesics._christoffel, one point at a time)."""
     import math
 
-    from riemdln import geometry
-    from riemdln.geodesics import _christoffel, _frame
+    from riemdln.geometry import _metric as geometry
+    from riemdln.geometry.geodesics import _christoffel, _frame
 
     frame = _frame(X, depth, normalized)
 
@@ -66,7 +67,7 @@ def _reference_scalar_curvature(X, depth, normalized=False):
         )
 
     Q, s, Rt = np.linalg.svd(X)
-    M = geometry._multiplier((s * s)[:, None], (s * s)[None, :], depth, normalized)
+    M = geometry.unchecked_multiplier((s * s)[:, None], (s * s)[None, :], depth, normalized)
     d = X.shape[0]
     basis = []
     for a in range(d):
@@ -137,7 +138,7 @@ def _compare(label: str, pairs, depth: float, normalized: bool, discrete: int) -
     """The boundary-value solver (riemdln.geodesic_between) and the earlier shooting solver side by side, in one
     run: median, 95th percentile, failures, largest relative length difference; then discrete_distance (the
     Richardson-extrapolated discrete path energy) on the first ``discrete`` pairs."""
-    from riemdln._shooting import shooting_geodesic_between
+    from riemdln.geometry._shooting import shooting_geodesic_between
 
     stats = {}
     lengths = {}

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import riemdln
-from riemdln import langevin_dynamics
+from riemdln.thermo import langevin_dynamics
 
 
 def _run(energy, X0, n_chains, steps, coordinates, beta, fraction):

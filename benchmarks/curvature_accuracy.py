@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import riemdln
-from riemdln import curvature
+from riemdln.geometry import curvature
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from geometry_reference import matrix_with_singular_values, mp_curvature  # noqa: E402

@@ -31,7 +31,7 @@
 from IPython.display import Math, display
 from sympy import latex
 
-from riemdln.derivations.multiplier import (
+from riemdln.symbolic.derivations.multiplier import (
     certify_multiplier,
     check_special_function,
     defining_sum,
@@ -40,7 +40,7 @@ from riemdln.derivations.multiplier import (
     multiplier_at_zero,
     spectral_form,
 )
-from riemdln.derivations.symbols import s1, s2, x, y
+from riemdln.symbolic.derivations.symbols import s1, s2, x, y
 
 # %% [markdown]
 # ## Step 1 — the geometric sum
@@ -72,7 +72,7 @@ display(Math(latex(at_zero)))
 
 # %% [markdown]
 # ## Step 4 — the special function `dln_multiplier`
-# The SymPy function the rest of the project uses, `riemdln.functions.dln_multiplier`, must carry exactly
+# The SymPy function the rest of the project uses, `riemdln.symbolic.functions.dln_multiplier`, must carry exactly
 # these values: its `Sum` and `Pow` rewrites and its special values are compared with steps 1–3.
 
 # %% tags=["sympy"]

@@ -32,7 +32,7 @@
 from IPython.display import Math, display
 from sympy import latex
 
-from riemdln.derivations.infinite_depth import (
+from riemdln.symbolic.derivations.infinite_depth import (
     certify_correction,
     certify_logmean_limit,
     certify_volume_infinite,
@@ -44,8 +44,8 @@ from riemdln.derivations.infinite_depth import (
     volume_density_infinite_general,
     volume_factor_limits,
 )
-from riemdln.derivations.multiplier import diagonal_sum, geometric_sum, multiplier_at_zero
-from riemdln.derivations.symbols import N, N_int
+from riemdln.symbolic.derivations.multiplier import diagonal_sum, geometric_sum, multiplier_at_zero
+from riemdln.symbolic.derivations.symbols import N, N_int
 
 
 def show(expr):

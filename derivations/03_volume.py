@@ -35,10 +35,10 @@
 from IPython.display import Math, display
 from sympy import Abs, latex
 
-from riemdln.derivations.jacobian import svd_jacobian
-from riemdln.derivations.multiplier import spectral_form
-from riemdln.derivations.symbols import S_VALUES
-from riemdln.derivations.volume import (
+from riemdln.symbolic.derivations.jacobian import svd_jacobian
+from riemdln.symbolic.derivations.multiplier import spectral_form
+from riemdln.symbolic.derivations.symbols import S_VALUES
+from riemdln.symbolic.derivations.volume import (
     certify_volume,
     general_agrees_with,
     rank_r_extra_length,

@@ -36,7 +36,7 @@
 from IPython.display import Math, display
 from sympy import latex, simplify, symbols
 
-from riemdln.derivations.flow import (
+from riemdln.symbolic.derivations.flow import (
     certify_flow,
     log_velocity,
     rotation_infinite,
@@ -46,8 +46,8 @@ from riemdln.derivations.flow import (
     singular_value_velocity,
     velocity_infinite,
 )
-from riemdln.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
-from riemdln.functions import logmean
+from riemdln.symbolic.derivations.symbols import N, g, g_ij, g_ji, s_i, s_j, x, y
+from riemdln.symbolic.functions import logmean
 
 
 def show(expr):

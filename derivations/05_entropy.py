@@ -34,7 +34,7 @@
 from IPython.display import Math, display
 from sympy import latex, log, symbols
 
-from riemdln.derivations.entropy import (
+from riemdln.symbolic.derivations.entropy import (
     certify_entropy,
     entropy_any_d,
     fibre_gram_d2,
@@ -43,8 +43,8 @@ from riemdln.derivations.entropy import (
     orthogonal_group_volume_expr,
     renormalized_limit,
 )
-from riemdln.derivations.symbols import N, d, x, y
-from riemdln.functions import dln_multiplier, logmean
+from riemdln.symbolic.derivations.symbols import N, d, x, y
+from riemdln.symbolic.functions import dln_multiplier, logmean
 
 
 def show(expr):

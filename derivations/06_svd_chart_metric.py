@@ -32,17 +32,17 @@
 from IPython.display import Math, display
 from sympy import Abs, latex
 
-from riemdln.derivations.jacobian import svd_jacobian
-from riemdln.derivations.metric import (
+from riemdln.symbolic.derivations.jacobian import svd_jacobian
+from riemdln.symbolic.derivations.metric import (
     certify_svd_metric,
     chart_volume_check,
     riemannian_gradient_check,
     spectral_metric_forms,
     svd_chart_metric,
 )
-from riemdln.derivations.multiplier import spectral_form
-from riemdln.derivations.symbols import S_VALUES
-from riemdln.derivations.volume import volume_density_svd
+from riemdln.symbolic.derivations.multiplier import spectral_form
+from riemdln.symbolic.derivations.symbols import S_VALUES
+from riemdln.symbolic.derivations.volume import volume_density_svd
 
 
 def show(expr):

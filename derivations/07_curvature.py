@@ -50,7 +50,7 @@
 from IPython.display import Math, display
 from sympy import latex, log
 
-from riemdln.derivations.curvature import (
+from riemdln.symbolic.derivations.curvature import (
     aligned_geodesic_length,
     certify_curvature,
     chart_metric,
@@ -65,8 +65,8 @@ from riemdln.derivations.curvature import (
     scalar_curvature_symbolic,
     warped_product,
 )
-from riemdln.derivations.symbols import s1, s2
-from riemdln.functions import csch2gap
+from riemdln.symbolic.derivations.symbols import s1, s2
+from riemdln.symbolic.functions import csch2gap
 
 
 def show(expr):

@@ -52,8 +52,8 @@
 from IPython.display import Math, display
 from sympy import latex, simplify
 
-from riemdln.derivations import derive
-from riemdln.derivations.langevin import (
+from riemdln.symbolic.derivations import derive
+from riemdln.symbolic.derivations.langevin import (
     certify_langevin,
     entropy_drift_pair,
     ito_correction_chart,

@@ -26,7 +26,7 @@
 # 4. the infinite-depth limit $a_N/N \to L$ (the logarithmic mean) and its certificate.
 #
 # Nothing here re-derives anything by hand: every expression shown is produced by the functions of
-# `riemdln.derivations` and `riemdln.catalog()` (see docs/theory.md §2, §3, §6).
+# `riemdln.symbolic.derivations` and `riemdln.catalog()` (see docs/theory.md §2, §3, §6).
 
 # %% tags=["parameters"]
 DEPTH = 3  # a concrete depth for the numerical spot checks
@@ -42,10 +42,10 @@ import sympy as sp  # noqa: E402
 from IPython.display import Markdown, Math, display  # noqa: E402
 
 import riemdln  # noqa: E402
-from riemdln import derivations  # noqa: E402
-from riemdln.derivations import jacobian, multiplier, volume  # noqa: E402
-from riemdln.derivations import symbols as sy  # noqa: E402
-from riemdln.functions import generic_branch  # noqa: E402
+from riemdln.symbolic import derivations  # noqa: E402
+from riemdln.symbolic.derivations import jacobian, multiplier, volume  # noqa: E402
+from riemdln.symbolic.derivations import symbols as sy  # noqa: E402
+from riemdln.symbolic.functions import generic_branch  # noqa: E402
 
 
 def show(lhs, expr):

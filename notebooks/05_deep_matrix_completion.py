@@ -25,7 +25,8 @@
 #
 # All depths use the normalized convention ($dX/d\tau = -(A_N/N)\nabla E$), so that $N = \infty$ is included
 # and the time scales are comparable. $N = 1$ is plain gradient flow on $X$: the unobserved entries never
-# move from their initial values. The nuclear-norm baseline is `riemdln.baselines.soft_impute` (soft-thresholded SVD
+# move from their initial values. The nuclear-norm baseline is `riemdln.problems.baselines.soft_impute`
+# (soft-thresholded SVD
 # iterations along a decreasing path of the regularization, approaching the minimum-nuclear-norm completion).
 
 # %% tags=["parameters"]
@@ -47,8 +48,8 @@ import numpy as np  # noqa: E402
 from IPython.display import Markdown, display  # noqa: E402
 
 import riemdln  # noqa: E402
-from riemdln.baselines import soft_impute  # noqa: E402
 from riemdln.flows import effective_rank, loss_below  # noqa: E402
+from riemdln.problems.baselines import soft_impute  # noqa: E402
 
 
 def label(depth):

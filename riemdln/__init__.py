@@ -15,7 +15,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from riemdln import _aliases
+
 __version__ = "0.1.0"
+
+_aliases.install()  # import riemdln.geodesics (an earlier path) gives riemdln.geometry.geodesics
 
 # public name -> defining module
 _LAZY = {
@@ -31,26 +35,26 @@ _LAZY = {
     "log_volume_density": "riemdln.geometry",
     "entropy": "riemdln.geometry",
     "orthogonal_group_volume": "riemdln.geometry",
-    "DLNMetric": "riemdln.dln_metric",
+    "DLNMetric": "riemdln.geometry.dln_metric",
     # curvature (docs/theory.md §11)
-    "scalar_curvature": "riemdln.curvature",
-    "sectional_curvature": "riemdln.curvature",
-    "ricci_curvature": "riemdln.curvature",
-    "christoffel": "riemdln.geodesics",
-    "hamiltonian_gradient": "riemdln.geodesics",
-    "geodesic": "riemdln.geodesics",
-    "exp_map": "riemdln.geodesics",
-    "GeodesicResult": "riemdln.geodesics",
-    "GeodesicBetweenResult": "riemdln.geodesics",
-    "geodesic_between": "riemdln.geodesics",
-    "log_map": "riemdln.geodesics",
-    "distance": "riemdln.geodesics",
-    "discrete_distance": "riemdln.geodesics",
-    "DiscreteDistanceResult": "riemdln.geodesics",
+    "scalar_curvature": "riemdln.geometry.curvature",
+    "sectional_curvature": "riemdln.geometry.curvature",
+    "ricci_curvature": "riemdln.geometry.curvature",
+    "christoffel": "riemdln.geometry.geodesics",
+    "hamiltonian_gradient": "riemdln.geometry.geodesics",
+    "geodesic": "riemdln.geometry.geodesics",
+    "exp_map": "riemdln.geometry.geodesics",
+    "GeodesicResult": "riemdln.geometry.geodesics",
+    "GeodesicBetweenResult": "riemdln.geometry.geodesics",
+    "geodesic_between": "riemdln.geometry.geodesics",
+    "log_map": "riemdln.geometry.geodesics",
+    "distance": "riemdln.geometry.geodesics",
+    "discrete_distance": "riemdln.geometry.geodesics",
+    "DiscreteDistanceResult": "riemdln.geometry.geodesics",
     # catalog
-    "catalog": "riemdln.formulas",
-    "Formula": "riemdln.formulas",
-    "derive": "riemdln.formulas",
+    "catalog": "riemdln.symbolic.formulas",
+    "Formula": "riemdln.symbolic.formulas",
+    "derive": "riemdln.symbolic.formulas",
     # errors (riemdln._errors: one base, one class per kind of failure)
     "RiemdlnError": "riemdln._errors",
     "RiemdlnValueError": "riemdln._errors",
@@ -60,9 +64,9 @@ _LAZY = {
     "LatexError": "riemdln._errors",
     # simulation
     "CompletionProblem": "riemdln.problems",
-    "Energy": "riemdln.energies",
-    "QuadraticEnergy": "riemdln.energies",
-    "SensingProblem": "riemdln.energies",
+    "Energy": "riemdln.problems.energies",
+    "QuadraticEnergy": "riemdln.problems.energies",
+    "SensingProblem": "riemdln.problems.energies",
     "balanced_factors": "riemdln.flows",
     "factor_flow": "riemdln.flows",
     "factor_descent": "riemdln.flows",
@@ -70,12 +74,12 @@ _LAZY = {
     "end_to_end_jacobian": "riemdln.flows",
     "svd_flow": "riemdln.flows",
     # Langevin dynamics and Gibbs measures
-    "langevin": "riemdln.langevin_dynamics",
-    "gibbs_sample": "riemdln.langevin_dynamics",
-    "gibbs_expectation": "riemdln.langevin_dynamics",
-    "LangevinResult": "riemdln.langevin_dynamics",
-    "GibbsSample": "riemdln.langevin_dynamics",
-    "GibbsExpectation": "riemdln.langevin_dynamics",
+    "langevin": "riemdln.thermo.langevin_dynamics",
+    "gibbs_sample": "riemdln.thermo.langevin_dynamics",
+    "gibbs_expectation": "riemdln.thermo.langevin_dynamics",
+    "LangevinResult": "riemdln.thermo.langevin_dynamics",
+    "GibbsSample": "riemdln.thermo.langevin_dynamics",
+    "GibbsExpectation": "riemdln.thermo.langevin_dynamics",
     "FlowResult": "riemdln.flows",
     "Status": "riemdln.flows",
     "Event": "riemdln.flows",
@@ -83,7 +87,7 @@ _LAZY = {
     "norm_above": "riemdln.flows",
     "time_budget": "riemdln.flows",
     "effective_rank": "riemdln.flows",
-    "reproduce": "riemdln.report",
+    "reproduce": "riemdln.app.report",
     # checking a user's training run against the theory
     "check_training": "riemdln.training",
     "TrainingCheck": "riemdln.training",
@@ -94,24 +98,29 @@ _LAZY = {
 __all__ = sorted(_LAZY) + ["__version__"]  # subpackages (riemdln.flows, ...) also load on attribute access
 
 
+# the layers (folders), then the earlier paths of the modules they hold (riemdln._aliases)
 _SUBMODULES = (
+    "symbolic",
+    "geometry",
+    "problems",
+    "flows",
+    "thermo",
+    "training",
+    "studies",
+    "app",
     "baselines",
+    "cli",
+    "curvature",
     "derivations",
     "dln_metric",
     "energies",
-    "flows",
     "formulas",
     "functions",
-    "geometry",
-    "kernels",
-    "curvature",
     "geodesics",
+    "kernels",
     "langevin_dynamics",
-    "problems",
     "report",
-    "studies",
     "sweep",
-    "training",
 )
 
 
@@ -134,14 +143,14 @@ def __dir__():
 # (tests/test_stub.py prints the stub lines a new name needs); this block is not what they see.
 if TYPE_CHECKING:  # pragma: no cover
     from riemdln._errors import RiemdlnValueError as RiemdlnValueError
-    from riemdln.dln_metric import DLNMetric as DLNMetric
     from riemdln.geometry import apply_A as apply_A
     from riemdln.geometry import entropy as entropy
     from riemdln.geometry import metric as metric
     from riemdln.geometry import multiplier as multiplier
     from riemdln.geometry import volume_density as volume_density
-    from riemdln.langevin_dynamics import GibbsExpectation as GibbsExpectation
-    from riemdln.langevin_dynamics import GibbsSample as GibbsSample
+    from riemdln.geometry.dln_metric import DLNMetric as DLNMetric
+    from riemdln.thermo.langevin_dynamics import GibbsExpectation as GibbsExpectation
+    from riemdln.thermo.langevin_dynamics import GibbsSample as GibbsSample
     from riemdln.training import CheckResult as CheckResult
     from riemdln.training import TrainingCheck as TrainingCheck
     from riemdln.training import TrainingRecorder as TrainingRecorder

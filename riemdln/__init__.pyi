@@ -5,8 +5,10 @@ name to its module); this stub gives them their real types. tests/test_stub.py c
 same names from the same modules, and prints the lines to add when they do not.
 """
 
-# public submodules (loaded on attribute access)
+# public submodules (loaded on attribute access; the earlier paths through the stubs riemdln/<name>.pyi)
+from riemdln import app as app
 from riemdln import baselines as baselines
+from riemdln import cli as cli
 from riemdln import curvature as curvature
 from riemdln import derivations as derivations
 from riemdln import dln_metric as dln_metric
@@ -22,6 +24,8 @@ from riemdln import problems as problems
 from riemdln import report as report
 from riemdln import studies as studies
 from riemdln import sweep as sweep
+from riemdln import symbolic as symbolic
+from riemdln import thermo as thermo
 from riemdln import training as training
 from riemdln._errors import ConvergenceError as ConvergenceError
 from riemdln._errors import LatexError as LatexError
@@ -29,15 +33,7 @@ from riemdln._errors import LockBusyError as LockBusyError
 from riemdln._errors import MissingExtraError as MissingExtraError
 from riemdln._errors import RiemdlnError as RiemdlnError
 from riemdln._errors import RiemdlnValueError as RiemdlnValueError
-from riemdln.curvature import ricci_curvature as ricci_curvature
-from riemdln.curvature import scalar_curvature as scalar_curvature
-from riemdln.curvature import sectional_curvature as sectional_curvature
-
-# public names (loaded on first use)
-from riemdln.dln_metric import DLNMetric as DLNMetric
-from riemdln.energies import Energy as Energy
-from riemdln.energies import QuadraticEnergy as QuadraticEnergy
-from riemdln.energies import SensingProblem as SensingProblem
+from riemdln.app.report import reproduce as reproduce
 from riemdln.flows import Event as Event
 from riemdln.flows import FlowResult as FlowResult
 from riemdln.flows import Status as Status
@@ -51,20 +47,6 @@ from riemdln.flows import loss_below as loss_below
 from riemdln.flows import norm_above as norm_above
 from riemdln.flows import svd_flow as svd_flow
 from riemdln.flows import time_budget as time_budget
-from riemdln.formulas import Formula as Formula
-from riemdln.formulas import catalog as catalog
-from riemdln.formulas import derive as derive
-from riemdln.geodesics import DiscreteDistanceResult as DiscreteDistanceResult
-from riemdln.geodesics import GeodesicBetweenResult as GeodesicBetweenResult
-from riemdln.geodesics import GeodesicResult as GeodesicResult
-from riemdln.geodesics import christoffel as christoffel
-from riemdln.geodesics import discrete_distance as discrete_distance
-from riemdln.geodesics import distance as distance
-from riemdln.geodesics import exp_map as exp_map
-from riemdln.geodesics import geodesic as geodesic
-from riemdln.geodesics import geodesic_between as geodesic_between
-from riemdln.geodesics import hamiltonian_gradient as hamiltonian_gradient
-from riemdln.geodesics import log_map as log_map
 from riemdln.geometry import apply_A as apply_A
 from riemdln.geometry import apply_A_inverse as apply_A_inverse
 from riemdln.geometry import entropy as entropy
@@ -76,14 +58,34 @@ from riemdln.geometry import multiplier as multiplier
 from riemdln.geometry import orthogonal_group_volume as orthogonal_group_volume
 from riemdln.geometry import riemannian_gradient as riemannian_gradient
 from riemdln.geometry import volume_density as volume_density
-from riemdln.langevin_dynamics import GibbsExpectation as GibbsExpectation
-from riemdln.langevin_dynamics import GibbsSample as GibbsSample
-from riemdln.langevin_dynamics import LangevinResult as LangevinResult
-from riemdln.langevin_dynamics import gibbs_expectation as gibbs_expectation
-from riemdln.langevin_dynamics import gibbs_sample as gibbs_sample
-from riemdln.langevin_dynamics import langevin as langevin
+from riemdln.geometry.curvature import ricci_curvature as ricci_curvature
+from riemdln.geometry.curvature import scalar_curvature as scalar_curvature
+from riemdln.geometry.curvature import sectional_curvature as sectional_curvature
+from riemdln.geometry.dln_metric import DLNMetric as DLNMetric
+from riemdln.geometry.geodesics import DiscreteDistanceResult as DiscreteDistanceResult
+from riemdln.geometry.geodesics import GeodesicBetweenResult as GeodesicBetweenResult
+from riemdln.geometry.geodesics import GeodesicResult as GeodesicResult
+from riemdln.geometry.geodesics import christoffel as christoffel
+from riemdln.geometry.geodesics import discrete_distance as discrete_distance
+from riemdln.geometry.geodesics import distance as distance
+from riemdln.geometry.geodesics import exp_map as exp_map
+from riemdln.geometry.geodesics import geodesic as geodesic
+from riemdln.geometry.geodesics import geodesic_between as geodesic_between
+from riemdln.geometry.geodesics import hamiltonian_gradient as hamiltonian_gradient
+from riemdln.geometry.geodesics import log_map as log_map
 from riemdln.problems import CompletionProblem as CompletionProblem
-from riemdln.report import reproduce as reproduce
+from riemdln.problems.energies import Energy as Energy
+from riemdln.problems.energies import QuadraticEnergy as QuadraticEnergy
+from riemdln.problems.energies import SensingProblem as SensingProblem
+from riemdln.symbolic.formulas import Formula as Formula
+from riemdln.symbolic.formulas import catalog as catalog
+from riemdln.symbolic.formulas import derive as derive
+from riemdln.thermo.langevin_dynamics import GibbsExpectation as GibbsExpectation
+from riemdln.thermo.langevin_dynamics import GibbsSample as GibbsSample
+from riemdln.thermo.langevin_dynamics import LangevinResult as LangevinResult
+from riemdln.thermo.langevin_dynamics import gibbs_expectation as gibbs_expectation
+from riemdln.thermo.langevin_dynamics import gibbs_sample as gibbs_sample
+from riemdln.thermo.langevin_dynamics import langevin as langevin
 from riemdln.training import CheckResult as CheckResult
 from riemdln.training import TrainingCheck as TrainingCheck
 from riemdln.training import TrainingRecorder as TrainingRecorder

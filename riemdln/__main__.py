@@ -2,6 +2,6 @@
 
 import sys
 
-from riemdln.cli import main
+from riemdln.app.cli import main
 
 sys.exit(main())

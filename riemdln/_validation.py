@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-def _short(value) -> str:
+def short(value) -> str:
     """``repr(value)`` on one line (array reprs span several), at most 80 characters."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) >= 10**70:
         return (
@@ -46,16 +46,16 @@ def check_depth(depth, normalized: bool = False, name: str = "depth") -> float:
     ``math.inf`` needs ``normalized=True``: the raw metric has no infinite-depth limit.
     """
     if isinstance(depth, bool) or not isinstance(depth, numbers.Real):
-        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
+        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {short(depth)}.")
     try:
         value = float(depth)
     except OverflowError:  # an int beyond the double range: say how to ask for infinite depth
         raise RiemdlnValueError(
-            f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)} (too large for a float; "
+            f"`{name}` must be a real number >= 1 or math.inf; got {short(depth)} (too large for a float; "
             "use math.inf with normalized=True)."
         ) from None
     if math.isnan(value) or value < 1:
-        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {_short(depth)}.")
+        raise RiemdlnValueError(f"`{name}` must be a real number >= 1 or math.inf; got {short(depth)}.")
     if math.isinf(value) and not normalized:
         raise RiemdlnValueError(
             f"`{name}=math.inf` requires `normalized=True`: the raw metric has no infinite-depth limit."
@@ -65,13 +65,13 @@ def check_depth(depth, normalized: bool = False, name: str = "depth") -> float:
 
 def check_bool(value, name: str) -> bool:
     if not isinstance(value, bool | np.bool_):
-        raise RiemdlnValueError(f"`{name}` must be True or False; got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be True or False; got {short(value)}.")
     return bool(value)
 
 
 def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
     def message():
-        return f"`{name}` must be an array of real numbers; got {_short(value)}."
+        return f"`{name}` must be an array of real numbers; got {short(value)}."
 
     try:
         raw = np.asarray(value)
@@ -81,7 +81,7 @@ def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
         arr = raw if raw.dtype == np.float64 else np.asarray(raw, dtype=float)
     except OverflowError:  # an int beyond the double range (10**400)
         raise RiemdlnValueError(
-            f"`{name}` must be an array of finite real numbers; got {_short(value)} (an integer too large for a float)."
+            f"`{name}` must be an array of finite real numbers; got {short(value)} (an integer too large for a float)."
         ) from None
     except (TypeError, ValueError) as exc:
         if isinstance(exc, RiemdlnValueError):
@@ -90,14 +90,14 @@ def check_finite_array(value, name: str, min_ndim: int = 0) -> np.ndarray:
     if arr.ndim < min_ndim:
         raise RiemdlnValueError(f"`{name}` must have at least {min_ndim} dimension(s); got shape {arr.shape}.")
     if arr.size and not np.all(np.isfinite(arr)):
-        raise RiemdlnValueError(f"`{name}` must have finite entries (no NaN or inf); got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must have finite entries (no NaN or inf); got {short(value)}.")
     return arr
 
 
 def check_nonnegative(value, name: str) -> np.ndarray:
     arr = check_finite_array(value, name)
     if arr.size and np.any(arr < 0):
-        raise RiemdlnValueError(f"`{name}` must be >= 0 (squared singular values); got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be >= 0 (squared singular values); got {short(value)}.")
     return arr
 
 
@@ -140,9 +140,9 @@ def check_broadcast(**arrays: np.ndarray) -> tuple[int, ...]:
 def check_integer(value, name: str, low: int = 0, high: int | None = None) -> int:
     """An integer (not bool) in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {short(value)}.")
     if high is not None and int(value) > high:
-        raise RiemdlnValueError(f"`{name}` must be an integer <= {high}; got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be an integer <= {high}; got {short(value)}.")
     return int(value)
 
 
@@ -186,6 +186,6 @@ def check_seed(seed, name: str = "seed"):
         return seed
     if isinstance(seed, bool | np.bool_) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise RiemdlnValueError(
-            f"`{name}` must be None, a non-negative integer or a numpy.random.Generator; got {_short(seed)}."
+            f"`{name}` must be None, a non-negative integer or a numpy.random.Generator; got {short(seed)}."
         )
     return int(seed)

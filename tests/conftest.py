@@ -32,7 +32,7 @@ def derive_cache(tmp_path_factory):
     Under pytest-xdist the workers share one cache folder of the run: the first to get there derives (holding
     the cache's lock), the others wait on the lock and load what it derived.
     """
-    from riemdln.derivations import derive
+    from riemdln.symbolic.derivations import derive
 
     if os.environ.get("PYTEST_XDIST_WORKER"):
         path = tmp_path_factory.getbasetemp().parent / "riemdln-cache"
@@ -46,7 +46,7 @@ def derive_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def formulas(derive_cache):
     """The formula catalog built from the session's derivations."""
-    from riemdln.formulas import _build
+    from riemdln.symbolic.formulas import _build
 
     return _build(derive_cache[1])
 

@@ -331,10 +331,10 @@ def test_bad_argument_is_named_before_any_work(case, call, arg):
 
 
 def test_messages_print_arrays_on_one_line():
-    from riemdln.problems import _short
+    from riemdln._validation import short
 
-    assert "\n" not in _short(np.eye(5)) and len(_short(np.eye(50))) <= 80
-    assert _short(10**5000) == "a huge integer"  # repr would raise (sys.get_int_max_str_digits)
+    assert "\n" not in short(np.eye(5)) and len(short(np.eye(50))) <= 80
+    assert short(10**5000) == "a huge integer"  # repr would raise (sys.get_int_max_str_digits)
 
 
 def test_huge_integer_depth_message_is_short():

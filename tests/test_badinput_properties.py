@@ -201,7 +201,7 @@ def test_catalog_twins_check_their_arguments(cat, data):
         "nonnegative": 1.5,
         "real": 0.3,
     }
-    from riemdln.formulas import _arg_kind
+    from riemdln.symbolic.formulas import _arg_kind
 
     kinds = [_arg_kind(a) for a in f.args]
     k = data.draw(st.integers(0, len(kinds) - 1))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from riemdln import CompletionProblem
-from riemdln.baselines import nuclear_norm_minimization, soft_impute
+from riemdln.problems.baselines import nuclear_norm_minimization, soft_impute
 
 
 def _nuclear(X) -> float:

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from riemdln.cli import main
+from riemdln.app.cli import main
 
 
 def test_derive_writes_tex_and_json(tmp_path, derive_cache, capsys):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import riemdln
-from riemdln.derivations.curvature import fd_scalar_curvature, mp_metric_matrix
+from riemdln.symbolic.derivations.curvature import fd_scalar_curvature, mp_metric_matrix
 
 
 def _rot(a):
@@ -92,7 +92,7 @@ def test_bad_input():
 
 @pytest.mark.parametrize("depth,normalized", [(2.0, False), (7.5, False), (math.inf, True)])
 def test_numeric_riemann_path_matches_finite_differences_at_d2(depth, normalized):
-    from riemdln.curvature import _numeric_scalar_curvature
+    from riemdln.geometry.curvature import _numeric_scalar_curvature
 
     X = _rot(0.9) @ np.diag([1.5, -0.8]) @ _rot(0.2).T
     ref = _fd(X, mpmath.inf if normalized else depth)
@@ -110,7 +110,7 @@ def test_sectional_and_ricci_curvature():
     ks = [riemdln.sectional_curvature(X, a, b, 3) for a, b in ((e[0], rot), (e[0], sym), (rot, sym))]
     assert min(ks) < 0 < max(ks)
     # scalar = sum of Ricci over an orthonormal frame (trace), against the closed form
-    from riemdln.curvature import _frame_basis
+    from riemdln.geometry.curvature import _frame_basis
 
     total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
     assert total == pytest.approx(riemdln.scalar_curvature(X, 3), rel=1e-8)
@@ -215,7 +215,7 @@ def _rot3(a):
 
 def test_ricci_trace_is_scalar_d3():
     """The trace of Ric over the frame (batched Riemann items) against the shared-stencil scalar sum."""
-    from riemdln.curvature import _frame_basis
+    from riemdln.geometry.curvature import _frame_basis
 
     X = np.eye(3) + 0.3 * np.random.default_rng(13).normal(size=(3, 3))
     total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
@@ -258,7 +258,7 @@ def test_coincident_twin_is_the_limit_and_the_general_twin_is_exact_there(depth)
 def test_signed_pair_weight_is_exact_through_opposite_equal_magnitudes(depth):
     """The chart weight across det = 0 against its defining quotient (1 - r^N)(1 + r)/((1 + r^N)(1 - r)) at 50
     digits, up to and at r = -1 where the quotient is 0/0 (N at the limit: 0 for even N, 1/N for odd N)."""
-    from riemdln.curvature import _pair_weight
+    from riemdln.geometry.curvature import _pair_weight
 
     mpmath.mp.dps = 50
     for a, b in [(1.0, -0.3), (2.0, -1.9999999), (0.5, -2.0), (1.0, -(1 - 1e-12)), (1.0, -1.0)]:

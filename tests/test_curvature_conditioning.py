@@ -55,7 +55,7 @@ def test_d2_ill_conditioned_and_near_coincident(depth, normalized, s, sign):
 
 def test_d2_scalar_matches_the_closed_form_at_extreme_conditioning():
     # the d = 2 closed form (the catalog twin) is exact; the chart's numeric scalar is what d >= 3 uses
-    from riemdln import curvature
+    from riemdln.geometry import curvature
 
     for depth in (2.0, 3.0, 7.5):
         for kappa in (1e2, 1e5, 1e8):

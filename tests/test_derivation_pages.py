@@ -9,7 +9,7 @@ Then, independently of the page's own assertions:
 - a cell tagged ``sympy`` may only call engine steps whose docstring says SymPy computes them
   ("(SymPy"), a cell tagged ``certified`` only steps whose docstring says they are a numeric
   certificate ("(numeric"), a cell tagged ``generalized`` only steps whose docstring says they are a
-  generalization by hand ("Generalization"); every step a page calls from ``riemdln.derivations`` is
+  generalization by hand ("Generalization"); every step a page calls from ``riemdln.symbolic.derivations`` is
   one of the three, in a cell with the matching label.
 """
 
@@ -39,7 +39,7 @@ pytest.importorskip("ipykernel")
 
 
 def _imported_steps(source: str) -> dict:
-    """Names imported from riemdln.derivations.* on the page, resolved to the engine's objects."""
+    """Names imported from riemdln.symbolic.derivations.* on the page, resolved to the engine's objects."""
     steps = {}
     for module, names in re.findall(
         r"from (riemdln\.derivations[\w.]*) import \(?([^)]*?)\)?\n(?=\S|\Z)", source + "\n"
@@ -114,7 +114,8 @@ def test_page(path, kernel_env, formulas, monkeypatch, tmp_path):
     engine_steps = {
         n
         for n, fn in steps.items()
-        if fn.__module__.startswith("riemdln.derivations.") and fn.__module__ != "riemdln.derivations.symbols"
+        if fn.__module__.startswith("riemdln.symbolic.derivations.")
+        and fn.__module__ != "riemdln.symbolic.derivations.symbols"
     }
     used = {n for n in engine_steps if re.search(rf"\b{n}\(", source)}
     unlabelled = used - labelled - helpers

@@ -8,8 +8,8 @@ import networkx as nx
 import pytest
 import sympy
 
-from riemdln.derivations import DeriveReport, _engine, derive, graph
-from riemdln.functions import logmean
+from riemdln.symbolic.derivations import DeriveReport, _engine, derive, graph
+from riemdln.symbolic.functions import logmean
 
 
 def test_graph_is_a_dag_with_the_declared_dependencies():
@@ -84,7 +84,7 @@ def test_changed_dependency_invalidates_dependents(derive_cache, tmp_path, monke
     real = _engine._source_hash
 
     def fake(obj):
-        if getattr(obj, "__name__", "") == "riemdln.derivations.jacobian":
+        if getattr(obj, "__name__", "") == "riemdln.symbolic.derivations.jacobian":
             return "changed"
         return real(obj)
 
@@ -102,7 +102,7 @@ def test_unknown_derivation_name_is_a_clear_error(tmp_path):
 
 
 def test_failed_certificate_is_not_cached(tmp_path, monkeypatch):
-    from riemdln.derivations._engine import _REGISTRY, Check, DerivationError, Result
+    from riemdln.symbolic.derivations._engine import _REGISTRY, Check, DerivationError, Result
 
     original = _REGISTRY["jacobian"]
 

@@ -13,7 +13,7 @@ import riemdln
 API_RST = Path(__file__).resolve().parents[1] / "docs" / "api.rst"
 
 # the public submodules whose documented helpers the reference must list too (brief of issue 12)
-SUBMODULES = ("energies", "curvature", "geodesics", "langevin_dynamics")
+SUBMODULES = ("problems.energies", "geometry.curvature", "geometry.geodesics", "thermo.langevin_dynamics")
 STUDY_HELPERS = ("run_record", "reached_target", "spread")
 
 _DIRECTIVE = re.compile(r"^\.\. (?:py:\w+|auto\w+)::\s+([\w.]+)")

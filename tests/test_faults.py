@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from riemdln.cli import main
-from riemdln.report import reproduce
+from riemdln.app.cli import main
+from riemdln.app.report import reproduce
 
 
 def _quiet(msg):
@@ -41,7 +41,7 @@ def test_tampered_state_file_is_rerun_with_a_warning(tmp_path):
     assert again["studies"] == first["studies"]
     assert any("warning" in m and "checksum" in m and "rerunning operator_convergence" in m for m in logs), logs
     # the rewritten state is sound again: it loads, with the original numbers
-    from riemdln import report
+    from riemdln.app import report
     from riemdln.studies import study
 
     key = report._state_key("operator_convergence", study("operator_convergence").parameters(True))
@@ -50,7 +50,7 @@ def test_tampered_state_file_is_rerun_with_a_warning(tmp_path):
 
 
 def test_state_from_another_code_version_is_rerun(tmp_path, monkeypatch):
-    from riemdln import report
+    from riemdln.app import report
 
     reproduce(tmp_path, quick=True, studies=["operator_convergence"], pdf=False, log=_quiet)
     monkeypatch.setattr(report, "_CODE_VERSION", "another version")
@@ -122,7 +122,7 @@ def _cmdline(pid: int) -> str:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_pool_is_terminated_on_an_exception():
-    from riemdln.sweep import local_executor
+    from riemdln.studies.sweep import local_executor
 
     with pytest.raises(RuntimeError):
         with local_executor(2) as pool:
@@ -156,7 +156,8 @@ def test_full_disk_is_one_line_exit_2_and_leaves_no_temporary(tmp_path, derive_c
 
 
 def test_failed_pdf_copy_leaves_no_temporary(tmp_path, monkeypatch):
-    from riemdln import _latex, cli
+    from riemdln.app import cli
+    from riemdln.symbolic import _latex
 
     fake = tmp_path / "pdflatex"
     fake.write_text('#!/bin/sh\nfor last; do :; done\nname=$(basename "$last" .tex)\ntouch "$4/$name.pdf"\n')
@@ -216,7 +217,7 @@ def test_second_run_on_a_busy_out_is_refused_and_a_killed_runs_lock_does_not_blo
 def test_stale_hidden_temporaries_of_a_killed_run_are_removed(tmp_path):
     """A kill in the report phase leaves ``.name.XXXXXXXX.png`` / ``.tmp`` files; the next run (holding the
     folder's lock) removes them, and nothing else."""
-    from riemdln.report import _remove_stale_temporaries
+    from riemdln.app.report import _remove_stale_temporaries
 
     (tmp_path / "figures").mkdir()
     stale = [tmp_path / ".curvature.png.ab3_x9zq.png", tmp_path / ".results.json.k2j4h5g6.tmp"]

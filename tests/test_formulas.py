@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from riemdln import geometry
-from riemdln.formulas import latex_document, write_json, write_latex, write_out
+from riemdln.symbolic.formulas import latex_document, write_json, write_latex, write_out
 
 REQUIRED = [
     "multiplier",
@@ -37,9 +37,9 @@ def test_required_names_present(formulas):
 
 def test_declarations_are_the_catalog_and_each_certificate_is_its_own(formulas, derive_cache):
     """Each derivation module declares its formulas (``CATALOG``); the catalog is exactly those, in order."""
-    from riemdln.derivations import derive
-    from riemdln.derivations._engine import DERIVATION_MODULES
-    from riemdln.formulas import entries
+    from riemdln.symbolic.derivations import derive
+    from riemdln.symbolic.derivations._engine import DERIVATION_MODULES
+    from riemdln.symbolic.formulas import entries
 
     declared = entries()
     assert [e.name for e in declared] == list(formulas)
@@ -256,7 +256,7 @@ def test_every_index_structured_twin_against_its_expression_at_a_concrete_size(f
 
 
 def test_json_round_trips_srepr(formulas, tmp_path):
-    from riemdln import functions
+    from riemdln.symbolic import functions
 
     path = write_json(tmp_path / "formulas.json", formulas)
     doc = json.loads(path.read_text())

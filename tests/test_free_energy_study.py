@@ -112,7 +112,7 @@ def test_sampler_does_not_stall_where_the_untruncated_drift_did():
 
 def test_a_stalled_chain_makes_the_sampler_inaccurate(monkeypatch):
     """Without the truncation (cap = inf) the same run stalls; the sampler must say so, not FINISHED."""
-    import riemdln.langevin_dynamics as ld
+    import riemdln.thermo.langevin_dynamics as ld
 
     monkeypatch.setattr(ld, "_DRIFT_CAP", math.inf)
     g = riemdln.gibbs_sample(fe.RidgeEnergy(0.05), 4, 2.0, 128 * 60, seed=1, n_chains=128, burn_in=1000)

@@ -1,4 +1,4 @@
-"""The SymPy special functions: eval, fdiff, rewrites, series, evalf, printing (riemdln.functions)."""
+"""The SymPy special functions: eval, fdiff, rewrites, series, evalf, printing (riemdln.symbolic.functions)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from sympy import Float, Integral, Pow, Rational, Sum, diff, latex, log, oo, series, sinh, symbols
 
-from riemdln.formulas import TwinPrinter, twin_source
-from riemdln.functions import dln_multiplier, generic_branch, logmean, sinhc
+from riemdln.symbolic.formulas import TwinPrinter, twin_source
+from riemdln.symbolic.functions import dln_multiplier, generic_branch, logmean, sinhc
 
 x, y, z = symbols("x y z", positive=True)
 N = symbols("N", positive=True)
@@ -139,16 +139,16 @@ def test_latex_printing():
 
 def test_twin_printer_uses_kernels_never_the_quotient():
     src = twin_source(dln_multiplier(x, y, N) / N + log(logmean(x, y)) + log(dln_multiplier(x, y, N)), (x, y, N))
-    assert "riemdln.kernels.dln_multiplier_normalized" in src
-    assert "riemdln.kernels.log_logmean" in src
-    assert "riemdln.kernels.log_dln_multiplier" in src
+    assert "riemdln.symbolic.kernels.dln_multiplier_normalized" in src
+    assert "riemdln.symbolic.kernels.log_logmean" in src
+    assert "riemdln.symbolic.kernels.log_dln_multiplier" in src
     assert "**(1/N)" not in src and "numpy.log(x) - numpy.log(y)" not in src
     p = TwinPrinter()
-    assert p.doprint(sinhc(z)) == "riemdln.kernels.sinhc(z)"
+    assert p.doprint(sinhc(z)) == "riemdln.symbolic.kernels.sinhc(z)"
 
 
 def test_twin_is_exact_at_coincident_arguments():
-    from riemdln.formulas import _compile
+    from riemdln.symbolic.formulas import _compile
 
     f = _compile(twin_source(dln_multiplier(x, y, N), (x, y, N), "f"), "f")
     v = f(np.array([2.0, 2.0]), np.array([2.0, 2.0 * (1 + 1e-15)]), 3.0)

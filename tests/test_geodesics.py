@@ -184,7 +184,7 @@ def test_bad_input():
 
 def test_discrete_energy_of_a_path_against_the_metric():
     """E_K of a given path, from riemdln.geometry.metric at the midpoints (no SVD-frame code)."""
-    from riemdln.geodesics import _path_energy
+    from riemdln.geometry.geodesics import _path_energy
 
     X0, X1 = _pair(6, d=3)
     K = 5
@@ -496,7 +496,7 @@ def test_closed_form_only_for_shared_singular_vectors():
     assert riemdln.geodesic_between(X0, X1, 3).method.startswith("boundary-value solver from the")
     Q = _orth(2, 1)
     flipped = Q @ np.diag([-1.0, -2.0]) @ Q.T  # same frame but negative entries: the closed form does not apply
-    from riemdln.geodesics import _shared_frame
+    from riemdln.geometry.geodesics import _shared_frame
 
     assert _shared_frame(Q @ np.diag([1.0, 2.0]) @ Q.T, flipped) is None
     with pytest.raises(riemdln.RiemdlnValueError, match="closed_form"):

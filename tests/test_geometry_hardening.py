@@ -80,7 +80,7 @@ def test_scalar_curvature_of_a_large_matrix_is_refused_before_allocating():
 
 
 def test_solver_failure_is_a_convergence_error(monkeypatch):
-    from riemdln import geodesics
+    from riemdln.geometry import geodesics
 
     def nothing(X0, *args):
         yield geodesics._Route("no route (disabled)", np.zeros_like(X0), math.inf, 0)

@@ -10,8 +10,8 @@ import pytest
 import sympy
 
 from riemdln._io import HOLDER_NAME, LockedError, folder_lock
-from riemdln.derivations import DeriveReport, _engine, derive
-from riemdln.derivations._tree import TreeError, _commutative_form, from_tree, to_tree
+from riemdln.symbolic.derivations import DeriveReport, _engine, derive
+from riemdln.symbolic.derivations._tree import TreeError, _commutative_form, from_tree, to_tree
 
 
 def _forge(path, exprs_update):
@@ -79,8 +79,8 @@ def test_symbol_name_that_is_code_is_refused_and_never_runs(derive_cache, tmp_pa
     """The audit's payload: a Symbol named as Python code in a forged entry with a recomputed checksum. It is
     well-formed, whitelisted and round-trips; before the name check it loaded, and the catalog's numeric twin
     (lambdify-style source with the names printed as they are, then ``exec``) ran it when called."""
-    from riemdln.derivations._tree import SYMBOL_NAME
-    from riemdln.formulas import _build
+    from riemdln.symbolic.derivations._tree import SYMBOL_NAME
+    from riemdln.symbolic.formulas import _build
 
     flag = tmp_path / "x"
     code = f"__import__('pathlib').Path({str(flag)!r}).touch()"
@@ -103,7 +103,7 @@ def test_symbol_name_that_is_code_is_refused_and_never_runs(derive_cache, tmp_pa
     assert twin(4.0, 1.0, 2.0) == pytest.approx(3.0)
     assert not flag.exists()
     # defence in depth: a twin's exec namespace has no __import__, open, eval or exec
-    from riemdln.formulas import _compile
+    from riemdln.symbolic.formulas import _compile
 
     for name in ("__import__", "open", "eval", "exec", "getattr"):
         with pytest.raises(NameError):
@@ -274,9 +274,9 @@ def test_edited_cache_entry_with_recomputed_checksum_is_rederived(tmp_path):
     fails the re-certification on load (stored expression vs the mpmath defining sum) and is rederived."""
     import json
 
-    from riemdln.derivations import _engine
-    from riemdln.derivations._tree import to_tree
-    from riemdln.derivations.symbols import N, x
+    from riemdln.symbolic.derivations import _engine
+    from riemdln.symbolic.derivations._tree import to_tree
+    from riemdln.symbolic.derivations.symbols import N, x
 
     _engine.derive("multiplier", cache=tmp_path)
     path = tmp_path / "multiplier.json"
@@ -294,7 +294,7 @@ def test_edited_cache_entry_with_recomputed_checksum_is_rederived(tmp_path):
 
 
 def test_derive_cache_must_be_a_folder(tmp_path):
-    from riemdln.derivations import _engine
+    from riemdln.symbolic.derivations import _engine
 
     file = tmp_path / "a-file"
     file.write_text("not a folder")

@@ -15,11 +15,12 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from riemdln import CompletionProblem, kernels
+from riemdln import CompletionProblem
 from riemdln._validation import RiemdlnValueError
 from riemdln.flows import end_to_end_flow, end_to_end_jacobian
 from riemdln.flows.end_to_end import _aligned_svd, _matrix_rhs, _SVDSystem
-from riemdln.geometry import _log_multiplier_log_derivative, _multiplier_slope
+from riemdln.geometry._metric import log_multiplier_log_derivative, unchecked_multiplier_slope
+from riemdln.symbolic import kernels
 
 DEPTHS = [(1.0, False), (2.0, False), (3.0, False), (2.5, True), (7.0, True), (1e6, True), (math.inf, True)]
 
@@ -41,7 +42,7 @@ def mp_multiplier(x, y, depth, normalized):
 def test_langevin_against_mpmath():
     zs = np.concatenate([np.linspace(-3, 3, 301), np.geomspace(1e-12, 60, 200), -np.geomspace(1e-9, 5, 50)])
     zs = np.concatenate([zs, [0.5, np.nextafter(0.5, 1), np.nextafter(0.5, 0)]])
-    got = kernels.langevin(zs)
+    got = kernels.langevin_function(zs)
     with mp.workdps(40):
         worst = max(
             abs(float((mp.mpf(float(v)) - (mp.coth(mp.mpf(z)) - 1 / mp.mpf(z))) / (mp.coth(mp.mpf(z)) - 1 / mp.mpf(z))))
@@ -49,8 +50,8 @@ def test_langevin_against_mpmath():
             if z != 0
         )
     assert worst < 5e-15
-    assert kernels.langevin(0.0) == 0.0
-    assert kernels.langevin(np.inf) == 1.0 and kernels.langevin(-np.inf) == -1.0
+    assert kernels.langevin_function(0.0) == 0.0
+    assert kernels.langevin_function(np.inf) == 1.0 and kernels.langevin_function(-np.inf) == -1.0
 
 
 def test_langevin_series_coefficients_match_sympy():
@@ -66,7 +67,7 @@ def test_log_derivative_of_multiplier(depth, normalized, rng):
     """psi'(delta) = d log a(e^u, y)/du at delta = u - log y, against mpmath.diff at 50 digits."""
     for _ in range(25):
         u, v = rng.uniform(-30, 30, size=2)
-        got = float(_log_multiplier_log_derivative(np.float64(u - v), depth))
+        got = float(log_multiplier_log_derivative(np.float64(u - v), depth))
         with mp.workdps(50):
             ref = mp.diff(lambda uu, v=v: mp.log(mp_multiplier(mp.exp(uu), mp.exp(v), depth, normalized)), mp.mpf(u))
         assert abs(got - float(ref)) < 1e-13 * max(1.0, abs(float(ref)))
@@ -82,7 +83,7 @@ def test_multiplier_slope_against_mpmath(depth, normalized, rng):
             x1 = float(np.exp(rng.uniform(-20, 20)))
             y = 0.0 if trial % 7 == 0 else float(np.exp(rng.uniform(-20, 20)))
             x2 = 0.0 if trial % 11 == 0 else float(x1 * math.exp(gaps[trial % len(gaps)]))
-            got = float(_multiplier_slope(x1, x2, y, depth, normalized))
+            got = float(unchecked_multiplier_slope(x1, x2, y, depth, normalized))
             if x1 == x2:
                 ref = mp.diff(lambda t, y=y: mp_multiplier(t, y, depth, normalized), mp.mpf(x1))
             else:
@@ -97,7 +98,7 @@ def test_multiplier_slope_against_mpmath(depth, normalized, rng):
                 continue
             worst = max(worst, abs(float((got - ref) / scale)))
     assert worst < 2e-11
-    assert _multiplier_slope(0.0, 0.0, 1.0, depth, normalized) == 0.0
+    assert unchecked_multiplier_slope(0.0, 0.0, 1.0, depth, normalized) == 0.0
 
 
 def mp_rhs(problem, X, depth, normalized):

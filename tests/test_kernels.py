@@ -1,4 +1,4 @@
-"""Stable kernels (riemdln.kernels) against mpmath at 50 digits, from the definitions.
+"""Stable kernels (riemdln.symbolic.kernels) against mpmath at 50 digits, from the definitions.
 
 The reference is the defining quotient (x - y)/(x^{1/N} - y^{1/N}) off the diagonal, N x^{(N-1)/N} on it,
 the defining sum for small integer N, and (x - y)/(log x - log y) for the logarithmic mean, all evaluated
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from riemdln import kernels
+from riemdln.symbolic import kernels
 
 MP_DPS = 50
 REL_TOL = 1e-12

@@ -15,7 +15,7 @@ import pytest
 from scipy.linalg import expm
 
 import riemdln
-from riemdln.langevin_dynamics import (
+from riemdln.thermo.langevin_dynamics import (
     _psi,
     entropy_drift,
     factor_ito_correction,
@@ -468,15 +468,15 @@ def test_fused_d2_step_is_the_general_step(monkeypatch, kernel, coordinates, dep
     and far from it."""
     if math.isinf(depth) and coordinates == "Y":
         pytest.skip("no Y chart at N = inf")
-    if kernel == "compiled" and not riemdln._langevin_jit.AVAILABLE:
+    if kernel == "compiled" and not riemdln.thermo._langevin_jit.AVAILABLE:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(riemdln.langevin_dynamics, "_JIT_D2", kernel == "compiled")
+    monkeypatch.setattr(riemdln.thermo.langevin_dynamics, "_JIT_D2", kernel == "compiled")
     rng = np.random.default_rng(3)
     X0 = np.concatenate([np.eye(2)[None] + 0.3 * rng.standard_normal((6, 2, 2)), 1e-4 * rng.standard_normal((6, 2, 2))])
     kw = dict(depth=depth, beta=50.0, t_final=0.03, dt=1e-4, n_chains=12, seed=4, normalized=normalized)
     kw.update(free_energy=free_energy, coordinates=coordinates)
     fused = riemdln.langevin(_E, X0, **kw)
-    monkeypatch.setattr(riemdln.langevin_dynamics, "_FUSED_D2", False)
+    monkeypatch.setattr(riemdln.thermo.langevin_dynamics, "_FUSED_D2", False)
     general = riemdln.langevin(_E, X0, **kw)
     assert fused.status == general.status
     np.testing.assert_allclose(fused.X, general.X, rtol=1e-9, atol=1e-12)
@@ -489,9 +489,9 @@ def test_compiled_svd2_is_an_svd():
     """The trigonometry-free closed-form SVD of the compiled kernel against numpy.linalg.svd: orthogonal
     frames, X = U diag(s) V^T to rounding, s sorted and >= 0; generic, coincident (s1 = s2: scaled rotations,
     the identity), det < 0, rank one, zero and extreme scales."""
-    if not riemdln._langevin_jit.AVAILABLE:
+    if not riemdln.thermo._langevin_jit.AVAILABLE:
         pytest.skip("numba is not installed")
-    from riemdln._langevin_jit import _svd2
+    from riemdln.thermo._langevin_jit import _svd2
 
     rng = np.random.default_rng(0)
     cases = [*rng.standard_normal((200, 2, 2)), np.eye(2), -np.eye(2), np.diag([1.0, -1.0]), np.zeros((2, 2))]
@@ -516,11 +516,11 @@ def test_compiled_svd2_is_an_svd():
 def test_compiled_scalar_kernels_against_mpmath():
     """The compiled multiplier (direct and log-space forms), tanh ratio and Langevin function against mpmath
     at 50 digits: coincident arguments, zeros, N = 1, N = inf, and where the direct form over/underflows."""
-    if not riemdln._langevin_jit.AVAILABLE:
+    if not riemdln.thermo._langevin_jit.AVAILABLE:
         pytest.skip("numba is not installed")
     import mpmath as mp
 
-    from riemdln._langevin_jit import _langevin_fn, _multiplier, _tanh_ratio
+    from riemdln.thermo._langevin_jit import _langevin_fn, _multiplier, _tanh_ratio
 
     mp.mp.dps = 50
 
@@ -580,7 +580,7 @@ def test_compiled_step_survives_fork():
 
 def test_threaded_batch_svd_is_numpys_bit_for_bit():
     """The d >= 3 steps' batch SVD (chunks on a thread per core) returns numpy.linalg.svd's numbers exactly."""
-    from riemdln.langevin_dynamics import _SVD_CHUNK, _batched_svd
+    from riemdln.thermo.langevin_dynamics import _SVD_CHUNK, _batched_svd
 
     X = np.random.default_rng(2).standard_normal((2 * _SVD_CHUNK + 37, 5, 5))
     for got, want in zip(_batched_svd(X), np.linalg.svd(X), strict=True):
@@ -591,7 +591,7 @@ def test_threaded_general_step_is_the_inline_step_bit_for_bit(monkeypatch):
     """d >= 3 with many chains: the step runs in chunks of chains on a thread pool (the energy once, in the
     calling thread); every operation acts chain by chain, so the numbers are the inline step's exactly, in X, in
     Y and with both charts in one batch (chains near det X = 0 step in Y under "auto")."""
-    from riemdln import langevin_dynamics as ld
+    from riemdln.thermo import langevin_dynamics as ld
 
     rng = np.random.default_rng(4)
     n = 2 * ld._SVD_CHUNK + 37
@@ -617,8 +617,8 @@ def test_langevin_runs_without_numba():
 
     code = (
         "import sys; sys.modules['numba'] = None\n"
-        "import numpy as np, riemdln, riemdln._langevin_jit\n"
-        "assert not riemdln._langevin_jit.AVAILABLE\n"
+        "import numpy as np, riemdln, riemdln.thermo._langevin_jit\n"
+        "assert not riemdln.thermo._langevin_jit.AVAILABLE\n"
         "E = riemdln.QuadraticEnergy(np.diag([2.0, 1.0]))\n"
         "r = riemdln.langevin(E, np.eye(2), 3, 4.0, 0.05, 1e-3, n_chains=64, seed=7)\n"
         "assert r.success\n"

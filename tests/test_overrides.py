@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from riemdln import RiemdlnValueError
-from riemdln.report import OVERRIDE_SCALE_CAP, _check_overrides, study_parameters
+from riemdln.app.report import OVERRIDE_SCALE_CAP, _check_overrides, study_parameters
 
 
 def test_nested_overrides_merge():

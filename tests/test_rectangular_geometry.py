@@ -6,7 +6,7 @@ p > 0, the identity for p = 0 (defining sum, integer N), or the multiplier a(lam
 right singular vectors X^T q_p / sqrt(lambda_p) and a(lambda_p, 0) = lambda_p^((N-1)/N) on the projector
 onto ker X (any real N) — and the transpose for m > n (A_N(X^T)Z^T = (A_N(X)Z)^T).
 
-Why not ``riemdln.derivations.curvature.mp_metric_matrix`` as it stands: at m != n it takes fractional powers
+Why not ``riemdln.symbolic.derivations.curvature.mp_metric_matrix`` as it stands: at m != n it takes fractional powers
 and logarithms of the zero eigenvalues of X^TX as computed by ``mpmath.eigsy`` (rounding noise of either
 sign), which finite differences then amplify: a scalar curvature of -476 instead of 0.740 for a 2 x 3 X at
 N = 2, a complex value at N = 7.5. ``fd_scalar_curvature`` itself is reused, with the exact metric matrix
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import riemdln
-import riemdln.derivations.curvature as dcurv
+import riemdln.symbolic.derivations.curvature as dcurv
 
 SHAPES = [(2, 3), (3, 2)]
 CASES = [(2.0, False), (2.0, True), (3.0, False), (3.0, True), (7.5, False), (7.5, True)]
@@ -211,7 +211,7 @@ def test_sectional_and_ricci_match_finite_differences_2x3():
 
 
 def test_ricci_trace_is_scalar_and_base_plane_flat_2x3():
-    from riemdln.curvature import _frame_basis
+    from riemdln.geometry.curvature import _frame_basis
 
     X = _X((2, 3))
     total = sum(riemdln.ricci_curvature(X, E, 3) for E in _frame_basis(X, 3.0, False))
@@ -290,7 +290,7 @@ def test_shooting_equals_extrapolated_discrete_energy(shape, depth, normalized):
 
 def test_discrete_energy_of_a_rectangular_path_against_the_metric():
     """E_K and its exact gradient at 2 x 3 (the slopes of 1/a on each side) against riemdln.metric and FD."""
-    from riemdln.geodesics import _path_energy
+    from riemdln.geometry.geodesics import _path_energy
 
     X0, X1 = _pair((2, 3), 23)
     K = 4
@@ -352,8 +352,8 @@ def test_parallel_transport_preserves_the_metric(shape, depth, normalized):
 
 def test_continuation_along_a_path_and_the_straight_line_bound_2x3():
     """geodesic_between(..., path=...) at 2 x 3: the same geodesic as without a path; the straight-chord length of
-    the sampled segment (_segment_lengths, zero-padded multiplier) equals the straight-line upper bound."""
-    from riemdln.geodesics import _segment_lengths
+    the sampled segment (segment_lengths, zero-padded multiplier) equals the straight-line upper bound."""
+    from riemdln.geometry._spectral import segment_lengths
 
     X0, X1 = _pair((2, 3), 19)
     path = X0 + np.linspace(0.0, 1.0, 65)[:, None, None] * (X1 - X0)
@@ -361,7 +361,7 @@ def test_continuation_along_a_path_and_the_straight_line_bound_2x3():
     shot = riemdln.geodesic_between(X0, X1, 3.0)
     assert along.success and along.method == "boundary-value solver from the path" and shot.success
     assert along.length == pytest.approx(shot.length, rel=1e-10)
-    assert float(np.sum(_segment_lengths(path[:-1], path[1:], 3.0, False))) == pytest.approx(
+    assert float(np.sum(segment_lengths(path[:-1], path[1:], 3.0, False))) == pytest.approx(
         shot.upper_bound, rel=1e-12
     )
     assert shot.length <= shot.upper_bound

@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from riemdln import report
-from riemdln._mathml import html_math, is_math_word, to_mathml
+from riemdln.app import report
+from riemdln.app._mathml import html_math, is_math_word, to_mathml
 from riemdln.studies import Claim, study_claims
 
 # ---------------------------------------------------------------------------------------------------- summary

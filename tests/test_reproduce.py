@@ -11,9 +11,9 @@ import time
 import pytest
 
 from riemdln import RiemdlnValueError
-from riemdln.report import reproduce
+from riemdln.app.report import reproduce
 from riemdln.studies import STUDY_NAMES
-from riemdln.sweep import run_sweep
+from riemdln.studies.sweep import run_sweep
 
 CHEAP = ["operator_convergence", "depth_convergence", "upstairs_downstairs", "razin_cohen"]
 
@@ -95,7 +95,7 @@ def test_sweep_order_is_independent_of_executor():
 
 
 def test_local_pool_limits_the_workers_blas_threads(monkeypatch):
-    from riemdln.sweep import BLAS_THREAD_VARIABLES, local_executor
+    from riemdln.studies.sweep import BLAS_THREAD_VARIABLES, local_executor
 
     for name in BLAS_THREAD_VARIABLES:
         monkeypatch.delenv(name, raising=False)
@@ -182,7 +182,7 @@ def test_missing_matplotlib_names_the_extra(tmp_path):
         "    if name.startswith('matplotlib'): raise ImportError(name)\n"
         "    return real(name, *a, **k)\n"
         "builtins.__import__ = fake\n"
-        "from riemdln.cli import main; sys.exit(main(sys.argv[1:]))\n"
+        "from riemdln.app.cli import main; sys.exit(main(sys.argv[1:]))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, "reproduce", "--out", str(tmp_path / "o")],
@@ -227,7 +227,7 @@ _TOY_PAPER = {
 def test_paper_grid_on_dask_equals_inline(tmp_path):
     """``--paper`` on a Dask LocalCluster (toy size) gives the inline run's numbers, record for record."""
     distributed = pytest.importorskip("distributed")
-    from riemdln.report import study_parameters
+    from riemdln.app.report import study_parameters
 
     kw = dict(paper=True, overrides=_TOY_PAPER, studies=["deep_completion"], pdf=False, log=_quiet, command_line=[])
     inline = reproduce(tmp_path / "inline", **kw)

@@ -9,7 +9,7 @@ import warnings
 import pytest
 
 from riemdln import RiemdlnValueError
-from riemdln.report import reproduce, study_parameters
+from riemdln.app.report import reproduce, study_parameters
 
 STUDY = ["operator_convergence"]
 
@@ -51,11 +51,11 @@ def test_bad_mode_is_refused_before_any_work(tmp_path, kwargs, match):
 
 @pytest.mark.parametrize(("flags", "mode"), [([], "full"), (["--quick"], "quick"), (["--paper"], "paper")])
 def test_cli_flags_become_the_mode(tmp_path, monkeypatch, flags, mode):
-    import riemdln.report
-    from riemdln.cli import main
+    import riemdln.app.report
+    from riemdln.app.cli import main
 
     seen = {}
-    monkeypatch.setattr(riemdln.report, "reproduce", lambda out, **kw: seen.update(kw))
+    monkeypatch.setattr(riemdln.app.report, "reproduce", lambda out, **kw: seen.update(kw))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         main(["reproduce", *flags, "--out", str(tmp_path / "o"), "--studies", STUDY[0]])

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from riemdln.cli import main
+from riemdln.app.cli import main
 
 
 class Server:
@@ -63,10 +63,10 @@ def _reproduce(tmp_path, address):
     ],
 )
 def test_non_dask_service_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, banner, expect):
-    import riemdln.sweep
+    import riemdln.studies.sweep
 
-    monkeypatch.setattr(riemdln.sweep, "HANDSHAKE_SECONDS", 2.0)
-    monkeypatch.setattr(riemdln.sweep.probe_dask, "__defaults__", (2.0,))
+    monkeypatch.setattr(riemdln.studies.sweep, "HANDSHAKE_SECONDS", 2.0)
+    monkeypatch.setattr(riemdln.studies.sweep.probe_dask, "__defaults__", (2.0,))
     server = Server(banner)
     try:
         start = time.monotonic()

@@ -54,7 +54,7 @@ def test_threshold_depth_definition():
 
 def test_depth_threshold_paper_grid_is_the_issue_grid():
     """--paper: 20x20 at two counts, >= 5 seeds, N = 2 ... 64 and inf; 100x100 is an accepted override."""
-    from riemdln.report import study_parameters
+    from riemdln.app.report import study_parameters
 
     p = study_parameters("depth_threshold", "paper")
     assert (p["size"], len(p["observed"]), len(p["seeds"])) == (20, 2, 5)
@@ -65,7 +65,7 @@ def test_depth_threshold_paper_grid_is_the_issue_grid():
 
 @pytest.mark.slow
 def test_every_run_of_every_study_has_the_record_fields(tmp_path):
-    from riemdln.report import reproduce
+    from riemdln.app.report import reproduce
 
     doc = reproduce(tmp_path / "out", quick=True, pdf=False, progress=False, log=lambda m: None)
     for name in STUDY_NAMES:

@@ -1,17 +1,17 @@
-"""riemdln/_twins.py (what the numeric layer runs on) is exactly what the catalog generates."""
+"""riemdln/symbolic/_twins.py (what the numeric layer runs on) is exactly what the catalog generates."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import riemdln
-from riemdln.formulas import twins_module_source
+from riemdln.symbolic.formulas import twins_module_source
 
 
 def test_generated_twins_module_is_up_to_date(formulas):
-    committed = Path(riemdln.__file__).with_name("_twins.py").read_text()
+    committed = (Path(riemdln.__file__).parent / "symbolic" / "_twins.py").read_text()
     assert committed == twins_module_source(formulas), (
-        "riemdln/_twins.py is out of date: run `riemdln derive --write-twins` and commit it"
+        "riemdln/symbolic/_twins.py is out of date: run `riemdln derive --write-twins` and commit it"
     )
 
 
@@ -29,7 +29,7 @@ def test_split_rotations_and_log_velocities_match_the_unsplit_derived_forms(form
     unsplit derived rotations and velocities of s, at generic points and all three conventions."""
     import numpy as np
 
-    from riemdln import _twins
+    from riemdln.symbolic import _twins
 
     rng = np.random.default_rng(5)
     si, sj = rng.uniform(0.3, 3.0, 20), rng.uniform(0.3, 3.0, 20)

@@ -21,9 +21,9 @@ import numpy as np
 from scipy import integrate, optimize
 
 from riemdln._validation import RiemdlnValueError
-from riemdln.energies import CallableValueError, call_user, checked_scalar
 from riemdln.flows import _cvode
 from riemdln.flows.result import MESSAGES, Event, Status
+from riemdln.problems.energies import CallableValueError, call_user, checked_scalar
 
 METHODS = {
     "RK45": integrate.RK45,

@@ -1,12 +1,12 @@
 """How the simulators see an energy: unchecked loss, gradient and Hessian-vector products for hot loops.
 
-Any object with ``shape``, ``loss(X)`` and ``gradient(X)`` is an energy (see :mod:`riemdln.energies`).
+Any object with ``shape``, ``loss(X)`` and ``gradient(X)`` is an energy (see :mod:`riemdln.problems.energies`).
 :func:`ops` checks it once, then the simulators call the unchecked methods of :class:`EnergyOps`:
 
 * the riemdln energies (``CompletionProblem``, ``QuadraticEnergy``, ``SensingProblem``, ``Energy``) are called
   through their unchecked ``_loss`` / ``_gradient`` / ``_hessian_vector`` hooks;
 * an outside energy through its public methods, every output checked where it is used (a real number or
-  an array of the energy's shape, finite wherever X is; :class:`riemdln.energies.CallableValueError`
+  an array of the energy's shape, finite wherever X is; :class:`riemdln.problems.energies.CallableValueError`
   otherwise, and for an exception it raises), as :class:`riemdln.Energy` checks its callables;
 * without ``hessian_vector``, :math:`D^2E(X)[V]` is a central difference of the gradient with step
   :math:`h = \\epsilon^{1/3}\\max(1, \\|X\\|)/\\|V\\|` (relative error about :math:`\\epsilon^{2/3}`).
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from riemdln._validation import RiemdlnValueError
-from riemdln.energies import as_energy, call_user, checked_array, checked_scalar, has_hessian_vector
+from riemdln.problems.energies import as_energy, call_user, checked_array, checked_scalar, has_hessian_vector
 
 
 class EnergyOps:
@@ -33,7 +33,7 @@ class EnergyOps:
             self.mask, self.target = energy.mask, energy.target
         self._own = hasattr(energy, "_gradient") and hasattr(energy, "_loss")
         self.exact_hvp = self.completion or has_hessian_vector(energy)
-        from riemdln.energies import Energy
+        from riemdln.problems.energies import Energy
 
         self.user = not self.completion and (not self._own or isinstance(energy, Energy))  # user callables
         self.ground_truth = getattr(energy, "ground_truth", None)

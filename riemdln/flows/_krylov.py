@@ -16,7 +16,8 @@ perturbations of :math:`XX^T` and :math:`X^TX` in their eigenbases :math:`P = \t
                         + \sum_c D^{(2)}_{ijc}\tilde G_{ic} P'_{cj},
 
 :math:`D^{(1)}_{icj} = (a(x_i, z_j) - a(x_c, z_j))/(x_i - x_c)`, :math:`D^{(2)}_{ijc} = (a(x_i, z_j) - a(x_i,
-z_c))/(z_j - z_c)` (the exact slopes of :func:`riemdln.geometry._multiplier_slope` at coincident values). The
+z_c))/(z_j - z_c)` (the exact slopes of :func:`riemdln.geometry._metric.unchecked_multiplier_slope` at coincident
+values). The
 SVD and the tensors :math:`D^{(1)}\tilde G`, :math:`D^{(2)}\tilde G` are formed once per Newton iteration
 (``setup``); each Krylov iteration then costs four matrix products and two (m, m, n) contractions instead of
 one SVD (a difference quotient), and is exact where a difference quotient of this very stiff map
@@ -35,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from riemdln.flows._energy import EnergyOps
-from riemdln.geometry import _multiplier, _multiplier_slope
+from riemdln.geometry._metric import unchecked_multiplier, unchecked_multiplier_slope
 
 _CLOSE = 0.01  # |log x_i - log x_c| below which a slope is evaluated exactly (else a quotient of multipliers)
 
@@ -70,7 +71,7 @@ class _Frame:
         self.z = np.zeros(Rt.shape[0])
         self.x[:k] = s * s
         self.z[:k] = s * s
-        self.M = _multiplier(self.x[:, None], self.z[None, :], depth, normalized)
+        self.M = unchecked_multiplier(self.x[:, None], self.z[None, :], depth, normalized)
         self.Gt = Q.T @ ops.grad(X) @ self.R
         self.has_slopes = False
 
@@ -84,8 +85,10 @@ class _Frame:
         self.right = self.left if len(x) == len(z) else _Side(z)
         L, Rs = self.left, self.right
         # close pairs, left: W1[p, j] = D1[i_p, c_p, j] G̃[c_p, j]; right: W2[p, i] = D2[i, j_p, c_p] G̃[i, c_p]
-        self.W1 = _multiplier_slope(x[L.i, None], x[L.c, None], z[None, :], depth, normalized) * self.Gt[L.c]
-        self.W2 = _multiplier_slope(z[Rs.i, None], z[Rs.c, None], x[None, :], depth, normalized) * self.Gt[:, Rs.c].T
+        self.W1 = unchecked_multiplier_slope(x[L.i, None], x[L.c, None], z[None, :], depth, normalized) * self.Gt[L.c]
+        self.W2 = (
+            unchecked_multiplier_slope(z[Rs.i, None], z[Rs.c, None], x[None, :], depth, normalized) * self.Gt[:, Rs.c].T
+        )
         self.has_slopes = True
 
     def to_frame(self, V: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ import numpy as np
 
 from riemdln.flows._energy import EnergyOps
 from riemdln.flows._frames import orthonormal
-from riemdln.geometry import _multiplier
+from riemdln.geometry._metric import unchecked_multiplier
 
 #: the chart is chosen with s_{k+1} <= GAP * s_k and re-charted when sigma_1(W) reaches RECHART_GAP * s_k
 GAP = 0.25
@@ -156,8 +156,8 @@ class SplitSystem:
         fr["Qf"], fr["Rf"] = np.hstack([Q @ Ub, U]), np.hstack([R @ Vbt.T, V])
         fr["sf"] = np.concatenate([s, sig])
         x = fr["sf"] ** 2
-        fr["M"] = _multiplier(x[:, None], x[None, :], self.depth, self.normalized)
-        fr["b"] = _multiplier(x, np.zeros_like(x), self.depth, self.normalized) if self.m != self.n else None
+        fr["M"] = unchecked_multiplier(x[:, None], x[None, :], self.depth, self.normalized)
+        fr["b"] = unchecked_multiplier(x, np.zeros_like(x), self.depth, self.normalized) if self.m != self.n else None
         self._frame_key, self._frame = key, fr
         return fr
 

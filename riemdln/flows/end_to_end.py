@@ -23,12 +23,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy, _krylov, _split
 from riemdln.flows._frames import orthonormal as _orthonormal
 from riemdln.flows.result import Event, FlowResult, Status, check_events, loss_guard, trajectory_diagnostics
-from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
+from riemdln.geometry._metric import (
+    log_multiplier_log_derivative,
+    unchecked_log_multiplier,
+    unchecked_multiplier,
+    unchecked_multiplier_slope,
+)
+from riemdln.symbolic import _twins
 
 __all__ = ["end_to_end_flow", "svd_flow", "end_to_end_jacobian"]
 
@@ -37,7 +42,7 @@ _LOG_TINY = math.log(1e-300)
 
 
 def _check_problem(problem) -> _energy.EnergyOps:
-    """Any energy (``shape``, ``loss``, ``gradient``; see riemdln.energies), checked once."""
+    """Any energy (``shape``, ``loss``, ``gradient``; see riemdln.problems.energies), checked once."""
     return _energy.ops(problem)
 
 
@@ -117,7 +122,7 @@ def _matrix_rhs(problem, depth: float, normalized: bool):
         ys = np.zeros(n)
         xs[:k] = s * s
         ys[:k] = s * s
-        M = _multiplier(xs[:, None], ys[None, :], depth, normalized)
+        M = unchecked_multiplier(xs[:, None], ys[None, :], depth, normalized)
         return -(Q @ (M * (Q.T @ G @ Rt.T)) @ Rt).ravel()
 
     return rhs
@@ -140,14 +145,14 @@ def _matrix_jacobian(problem, depth: float, normalized: bool):
         x[:k] = s * s
         z = np.zeros(n)
         z[:k] = s * s
-        a = _multiplier(x[:, None], z[None, :], depth, normalized)
+        a = unchecked_multiplier(x[:, None], z[None, :], depth, normalized)
         Gt = Q.T @ problem.grad(X) @ R
         # second divided differences of a: D1[i, c, j] in the first argument, D2[i, j, c] in the second
-        D1 = _multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
+        D1 = unchecked_multiplier_slope(x[:, None, None], x[None, :, None], z[None, None, :], depth, normalized)
         if m == n:  # a is symmetric and x = z: the second-argument slopes are a transpose of the first
             D2 = D1.transpose(2, 0, 1)
         else:
-            D2 = _multiplier_slope(z[None, :, None], z[None, None, :], x[:, None, None], depth, normalized)
+            D2 = unchecked_multiplier_slope(z[None, :, None], z[None, None, :], x[:, None, None], depth, normalized)
         sk = s[:k]
         U1 = np.einsum("lc,icj->ijl", R[:, :k] * sk, D1[:, :k, :] * Gt[None, :k, :])
         V1 = np.einsum("kc,icj->ijk", Q, D1 * Gt[None, :, :])
@@ -247,7 +252,7 @@ class _SVDSystem:
         self.deg = _degree(depth)
         one = np.ones(1)
         # a(x, x) = a(1, 1) x^deg and a(x, 0) = a(1, 0) x^deg: homogeneity, constants from the twins
-        self.log_a10 = float(_log_multiplier(one, 0 * one, depth, normalized)[0])
+        self.log_a10 = float(unchecked_log_multiplier(one, 0 * one, depth, normalized)[0])
         k = self.k
         self.iu = np.triu_indices(k, 1)
         self._output_key: bytes | None = None
@@ -324,7 +329,7 @@ class _SVDSystem:
         ri, rj = rho[..., i], rho[..., j]
         r = np.maximum(ri, rj)
         di, dj = ri - r, rj - r
-        log_a = _log_multiplier(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
+        log_a = unchecked_log_multiplier(np.exp(2 * di), np.exp(2 * dj), self.depth, self.normalized) + 2 * r * self.deg
         delta = ri - rj
         absd = np.abs(delta)
         h = np.exp(log_a - r - np.log(np.exp(di) + np.exp(dj)))
@@ -393,7 +398,7 @@ class _SVDSystem:
         Returns dH_i, dH_j, dF_i, dF_j, each (k, k) with [i, j] the derivative of the (i, j) entry.
         """
         Delta = rho[:, None] - rho[None, :]
-        psi = _log_multiplier_log_derivative(2 * Delta, self.depth)
+        psi = log_multiplier_log_derivative(2 * Delta, self.depth)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             dH_i = H * (2 * psi - 1 / (1 + np.exp(-Delta)))
             dH_j = H * (2 * (self.deg - psi) - 1 / (1 + np.exp(Delta)))
@@ -562,7 +567,7 @@ def _check_scale(X0: np.ndarray, depth: float, normalized: bool, t_final: float)
     / N) times t_final exceeds :data:`MAX_RELAXATIONS` (the rate grows like s_1^(2 - 2/N))."""
     s1 = float(np.linalg.norm(X0, 2))
     with np.errstate(over="ignore"):
-        rate = float(_multiplier(np.float64(s1) ** 2, np.float64(s1) ** 2, depth, normalized))
+        rate = float(unchecked_multiplier(np.float64(s1) ** 2, np.float64(s1) ** 2, depth, normalized))
     if math.isfinite(rate) and rate * t_final <= MAX_RELAXATIONS:
         return
     raise RiemdlnValueError(

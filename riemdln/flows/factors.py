@@ -19,14 +19,13 @@ from numpy.typing import ArrayLike
 
 from riemdln._validation import (
     RiemdlnValueError,
-    _short,
     check_allocation,
     check_bool,
     check_matrix,
     check_seed,
     rank_tolerance,
+    short,
 )
-from riemdln.energies import CallableValueError
 from riemdln.flows import _driver
 from riemdln.flows.end_to_end import MAX_SAVED_BYTES, _check_problem, _max_saved, check_max_saved_bytes
 from riemdln.flows.result import (
@@ -38,6 +37,7 @@ from riemdln.flows.result import (
     loss_guard,
     trajectory_diagnostics,
 )
+from riemdln.problems.energies import CallableValueError
 
 __all__ = ["balanced_factors", "factor_flow", "factor_descent"]
 
@@ -52,7 +52,7 @@ def _check_int_depth(depth) -> int:
             ok = False
     if not ok:
         raise RiemdlnValueError(
-            f"`depth` must be an integer >= 1 for a network of factors; got {_short(depth)} "
+            f"`depth` must be an integer >= 1 for a network of factors; got {short(depth)} "
             "(end_to_end_flow accepts any real depth >= 1)."
         )
     return int(depth)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from riemdln._status import Status  # defined at the bottom of the package, re-exported here
-from riemdln._validation import RiemdlnValueError, _short, check_finite_array
+from riemdln._validation import RiemdlnValueError, check_finite_array, short
 
 __all__ = ["Status", "MESSAGES", "FlowResult", "Event", "loss_below", "norm_above", "time_budget"]
 
@@ -70,7 +70,7 @@ class FlowResult:
         ``sol(t)`` gives X at any t in the span (continuous solutions only; ``dense_output=True``).
     stop_event : str or None
         The name of the terminal event that ended the run (``status`` EVENT), else ``None``.
-    error : riemdln.energies.CallableValueError or None
+    error : riemdln.problems.energies.CallableValueError or None
         Why a user's callable (the energy's loss, gradient or Hessian–vector product, an event's function)
         ended the run FAILED: the bad value it returned or the exception it raised (``error.cause``), else
         ``None``.
@@ -130,11 +130,11 @@ class Event:
     def __post_init__(self) -> None:
         # checked at construction: a bad Event would otherwise fail deep inside a run (or never fire)
         if not isinstance(self.name, str) or not self.name:
-            raise RiemdlnValueError(f"`name` of an Event must be a non-empty string; got {_short(self.name)}.")
+            raise RiemdlnValueError(f"`name` of an Event must be a non-empty string; got {short(self.name)}.")
         if self.wall_seconds is None:
             if not callable(self.fn):
                 raise RiemdlnValueError(
-                    f"`fn` of Event {self.name!r} must be callable as fn(t, X, problem); got {_short(self.fn)}."
+                    f"`fn` of Event {self.name!r} must be callable as fn(t, X, problem); got {short(self.fn)}."
                 )
         else:
             _positive(self.wall_seconds, "wall_seconds")
@@ -142,13 +142,13 @@ class Event:
                 raise RiemdlnValueError(f"`fn` of Event {self.name!r} must be None when `wall_seconds` is given.")
         if not isinstance(self.terminal, bool | np.bool_):
             raise RiemdlnValueError(
-                f"`terminal` of Event {self.name!r} must be True or False; got {_short(self.terminal)}."
+                f"`terminal` of Event {self.name!r} must be True or False; got {short(self.terminal)}."
             )
         d = self.direction
         if isinstance(d, bool) or not isinstance(d, numbers.Real) or not math.isfinite(d):
             raise RiemdlnValueError(
                 f"`direction` of Event {self.name!r} must be a finite real number (-1, 0 or 1: its sign); got "
-                f"{_short(d)}."
+                f"{short(d)}."
             )
 
 
@@ -226,7 +226,7 @@ def effective_rank(s: np.ndarray) -> np.ndarray:
     if s.shape[-1] == 0:
         raise RiemdlnValueError(f"`s` must hold at least one singular value; got shape {s.shape}.")
     if np.any(s < 0):
-        raise RiemdlnValueError(f"`s` must be >= 0 (singular values); got {_short(s)}.")
+        raise RiemdlnValueError(f"`s` must be >= 0 (singular values); got {short(s)}.")
     return _effective_rank(s)
 
 
@@ -310,7 +310,7 @@ _DIAGNOSTIC_ENTRIES = 250_000
 
 def _losses(energy, X: np.ndarray) -> np.ndarray:
     """The loss at each state; NaN where a user's loss returned a bad value (see :func:`loss_guard`)."""
-    from riemdln.energies import CallableValueError
+    from riemdln.problems.energies import CallableValueError
 
     try:
         return np.asarray(energy.loss_stack(X), dtype=float).reshape(len(X))

@@ -23,7 +23,8 @@ import math
 import numpy as np
 
 from riemdln import geometry
-from riemdln.geodesics import _segment_lengths, _spectral, geodesic_between
+from riemdln.geometry import _spectral
+from riemdln.geometry.geodesics import geodesic_between
 
 
 def start(seed: int, scale: float) -> np.ndarray:
@@ -44,7 +45,7 @@ def segment_lengths(A: np.ndarray, B: np.ndarray, depth: float) -> np.ndarray:
     >>> print(round(float(segment_lengths(np.eye(2), 4 * np.eye(2), 1.0)), 12))   # Euclidean: ‖3I‖_F
     4.242640687119
     """
-    return _segment_lengths(A, B, depth, True)
+    return _spectral.segment_lengths(A, B, depth, True)
 
 
 def chord_length(X: np.ndarray, depth: float) -> float:
@@ -94,7 +95,7 @@ def deviation(flow: np.ndarray, geo: np.ndarray, depth: float) -> np.ndarray:
     :func:`segment_lengths` (straight segment, :math:`\ge` the distance) from the flow point to a candidate.
     """
     Q, s, Rt = np.linalg.svd(flow)
-    M, _ = _spectral(s, depth, True) if depth > 1 else (np.ones((len(flow), 2, 2)), None)
+    M, _ = _spectral.spectral(s, depth, True) if depth > 1 else (np.ones((len(flow), 2, 2)), None)
 
     def local(Z):  # local squared norms of Z (n, m, d, d) at the flow points
         Zt = np.swapaxes(Q, -1, -2)[:, None] @ Z @ np.swapaxes(Rt, -1, -2)[:, None]

@@ -131,8 +131,8 @@ def _baseline(
     size, rank, n_observed, seed, soft_impute_iter=2000, soft_impute_final_iter=None, soft_impute_gap_tol=None
 ) -> dict:
     from riemdln import CompletionProblem
-    from riemdln.baselines import soft_impute
     from riemdln.flows import effective_rank
+    from riemdln.problems.baselines import soft_impute
 
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
     if soft_impute_gap_tol is None:  # the plain iteration, judged at the final lambda
@@ -165,8 +165,8 @@ def _baseline(
 def _exact(size, rank, n_observed, seed) -> dict:
     """The exact minimum-nuclear-norm interpolant (cvxpy), its solver status checked."""
     from riemdln import CompletionProblem
-    from riemdln.baselines import nuclear_norm_minimization
     from riemdln.flows import effective_rank
+    from riemdln.problems.baselines import nuclear_norm_minimization
 
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
     res = nuclear_norm_minimization(problem)
@@ -197,7 +197,7 @@ def _cost(task: dict) -> float:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     common = dict(size=params["size"], rank=params["rank"])
     tasks = [

@@ -111,7 +111,7 @@ def _small_init(params: dict, executor, progress) -> tuple[list, dict]:
         )
         for N in depths
     ]
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     flows = run_sweep(_small_flow, tasks, executor=executor, progress=progress, desc=f"{NAME} small init")
     ref = flows[-1]
@@ -179,7 +179,7 @@ def small_init_claim(small: dict) -> Claim:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     depths = [float(N) for N in params["depths"]] + [math.inf]
     tasks = [

@@ -313,7 +313,7 @@ def mechanism_choice(flows: list[dict], thresholds: list[dict], observed: list, 
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     common = dict(size=params["size"], rank=params["rank"], init_scale=params["init_scale"])
     flow_tasks = [

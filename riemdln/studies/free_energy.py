@@ -33,7 +33,6 @@ import math
 
 import numpy as np
 
-from riemdln.langevin_dynamics import STALLED_CHAIN
 from riemdln.studies import (
     PAPER_WIDTH,
     Claim,
@@ -46,6 +45,7 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.thermo.langevin_dynamics import STALLED_CHAIN
 
 NAME = "free_energy"
 TITLE = "Free energy on menon-2x2: S_N, E and F in training, the Gibbs law by depth and temperature, β → ∞"
@@ -182,11 +182,11 @@ def _train(depth: int, free_energy: bool, p: dict) -> dict:
 # 2. equilibrium
 def _chain_ess(values: np.ndarray, n_chains: int) -> float:
     """Effective sample size of one statistic of :func:`riemdln.gibbs_sample` draws (chain-major blocks)."""
-    from riemdln.langevin_dynamics import _ess
+    from riemdln.thermo._mcmc import effective_sample_size
 
     per = len(values) // n_chains
     series = values[: per * n_chains].reshape(n_chains, per).T[..., None]
-    return _ess(series)
+    return effective_sample_size(series)
 
 
 def _sample(depth: int, beta: float, free_energy: bool, p: dict) -> dict:
@@ -380,7 +380,7 @@ def _volume_bias_percentiles(previous) -> dict | None:
 
 # ---------------------------------------------------------------------------------------------
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     p = params
     train = [(N, fe, p) for N in p["train_depths"] for fe in (False, True)]

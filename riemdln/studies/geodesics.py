@@ -168,7 +168,7 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
 def _flow_runs(params, executor, progress) -> list[dict]:
     """Gradient flow against the geodesic between its endpoints, one run record per (seed, depth)."""
     from riemdln.studies._flow_geodesic import compare
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     tasks = [
         dict(seed=k, depth=N, scale=params["flow_scale"], target_loss=params["flow_target_loss"])

@@ -413,7 +413,7 @@ def nuclear_prediction(problem, rng: np.random.Generator, directions: int = 3) -
     """
     import cvxpy as cp
 
-    from riemdln.baselines import nuclear_norm_minimization
+    from riemdln.problems.baselines import nuclear_norm_minimization
 
     res = nuclear_norm_minimization(problem, solver="CLARABEL")
     X = res.X
@@ -901,7 +901,7 @@ def spread_of_limits(flows: list[dict]) -> float | None:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     p = ImplicitBiasParams.from_json(params)
     pj = p.to_json()

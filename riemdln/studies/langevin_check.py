@@ -119,7 +119,7 @@ def _bias(depth, beta, p) -> dict:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     tasks = [(N, b, params) for N in params["depths"] for b in params["betas"]]
     runs = run_sweep(_one, tasks, executor=executor, progress=progress, desc=NAME)

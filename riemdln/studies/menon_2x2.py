@@ -87,7 +87,7 @@ def _limit(seed, index, sign, depth, scale, loss_tol, t_final) -> dict:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     common = dict(seed=params["seed"], loss_tol=params["loss_tol"], t_final=params["t_final"])
     tasks = [

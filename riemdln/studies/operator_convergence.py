@@ -64,7 +64,7 @@ def _one(d: int, seed: int, log2_depths: list[int]) -> dict:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     tasks = [(params["d"], seed, params["log2_depths"]) for seed in params["seeds"]]
     runs = run_sweep(_one, tasks, executor=executor, progress=progress, desc=NAME)

@@ -66,7 +66,7 @@ def _trajectory(depth, scale, t_final, n_times) -> dict:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     tasks = [
         dict(depth=str(N), scale=params["scale"], t_final=params["t_final"], n_times=params["n_times"])

@@ -60,7 +60,7 @@ def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     tasks = [
         dict(

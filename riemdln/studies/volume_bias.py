@@ -422,7 +422,7 @@ def _beyond_instance(
 ) -> dict:  # fmt: skip
     """One problem and depth: the flows, their rank-r limits, and every comparison point (a sweep task)."""
     from riemdln import CompletionProblem
-    from riemdln.baselines import soft_impute
+    from riemdln.problems.baselines import soft_impute
 
     N = depth_value(depth)
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
@@ -509,7 +509,7 @@ def _hyperbola(landing, depths, grid) -> list[dict]:
 
 def _run_beyond(bp: dict, executor=None, progress=None) -> dict:
     """Every (instance, seed, depth) of the part beyond 2×2, through the sweep runner."""
-    from riemdln.sweep import run_sweep
+    from riemdln.studies.sweep import run_sweep
 
     keys = ("init_seeds", "init_scale", "loss_tol", "t_final", "max_steps", "rank_tol")
     keys += ("n_random", "random_noise", "n_neighbours", "neighbour_noise")

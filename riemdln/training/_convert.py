@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError, _short
+from riemdln._validation import RiemdlnValueError, short
 
 __all__ = ["as_float64", "unit_roundoff"]
 
@@ -60,7 +60,7 @@ def as_float64(value, name: str) -> tuple[np.ndarray, float]:
         arr = _to_numpy(value)
     except Exception as exc:  # noqa: BLE001 - a foreign object that cannot become an array
         raise RiemdlnValueError(
-            f"`{name}` must be a real matrix (numpy, torch, JAX, ...); got {_short(value)}."
+            f"`{name}` must be a real matrix (numpy, torch, JAX, ...); got {short(value)}."
         ) from exc
     if arr.dtype.kind not in "fiu" or arr.ndim != 2:
         got = f"dtype {arr.dtype}" if arr.ndim == 2 else f"shape {arr.shape}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError, _short
+from riemdln._validation import RiemdlnValueError, short
 
 CHUNK = 32  # records per chunk
 
@@ -73,7 +73,7 @@ class EnergyEval:
         if not (hasattr(energy, "loss") and hasattr(energy, "gradient") and hasattr(energy, "shape")):
             raise RiemdlnValueError(
                 "`energy` must be a riemdln energy (CompletionProblem, QuadraticEnergy, Energy, ...) or a pair "
-                f"(loss, gradient) of callables; got {_short(energy)}."
+                f"(loss, gradient) of callables; got {short(energy)}."
             )
         if tuple(energy.shape) != shape:
             raise RiemdlnValueError(
@@ -107,7 +107,7 @@ class EnergyEval:
         if arr.dtype.kind not in "fiu" or arr.shape != self.shape:
             raise RiemdlnValueError(
                 f"`{self.names[1]}` must return a real array of shape {self.shape}; at step {step} it returned "
-                f"{_short(value)}."
+                f"{short(value)}."
             )
         return arr
 
@@ -122,7 +122,7 @@ class EnergyEval:
             if arr.dtype.kind not in "fiu" or arr.size != 1 or not np.isfinite(arr).all():
                 raise RiemdlnValueError(
                     f"`{self.names[0]}` must return a finite real number; at step {steps[i]} it returned "
-                    f"{_short(value)}."
+                    f"{short(value)}."
                 )
             out[i] = float(arr.reshape(()))
         return out

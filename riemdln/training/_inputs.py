@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError, _short
+from riemdln._validation import RiemdlnValueError, short
 from riemdln.training._convert import as_float64
 from riemdln.training._engine import EnergyEval, Run
 from riemdln.training.recorder import TrainingRecorder
@@ -22,7 +22,7 @@ def _records(weights, name: str) -> tuple[list[list[np.ndarray]], float, tuple[i
     if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence):
         raise RiemdlnValueError(
             f"`{name}` must be a sequence over recorded steps of sequences of N factor matrices, or a "
-            f"TrainingRecorder; got {_short(weights)}."
+            f"TrainingRecorder; got {short(weights)}."
         )
     out, u = [], 2.0**-53
     for k, rec in enumerate(weights):
@@ -30,7 +30,7 @@ def _records(weights, name: str) -> tuple[list[list[np.ndarray]], float, tuple[i
             rec = list(rec)
         if isinstance(rec, str) or not isinstance(rec, Sequence) or len(rec) == 0:
             raise RiemdlnValueError(
-                f"`{name}[{k}]` must be a non-empty sequence of factor matrices; got {_short(rec)}."
+                f"`{name}[{k}]` must be a non-empty sequence of factor matrices; got {short(rec)}."
             )
         layers = []
         for j, w in enumerate(rec):
@@ -93,14 +93,14 @@ def _steps(steps, count: int) -> np.ndarray:
     if not ok or np.any(np.diff(arr) <= 0) or (count and arr[0] < 0):
         raise RiemdlnValueError(
             f"`steps` must be {count} increasing non-negative integers (the step number of each record); got "
-            f"{_short(steps)}."
+            f"{short(steps)}."
         )
     return arr.astype(np.int64)
 
 
 def _positive(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value <= 0:
-        raise RiemdlnValueError(f"`{name}` must be a finite real number > 0; got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be a finite real number > 0; got {short(value)}.")
     return float(value)
 
 
@@ -111,7 +111,7 @@ def _time_steps(lr, times, steps: np.ndarray) -> np.ndarray | None:
         t = np.asarray(times, dtype=float) if not isinstance(times, str) else np.asarray([])
         if t.shape != steps.shape or not np.isfinite(t).all() or np.any(np.diff(t) <= 0):
             raise RiemdlnValueError(
-                f"`times` must be {len(steps)} increasing finite numbers (one per record); got {_short(times)}."
+                f"`times` must be {len(steps)} increasing finite numbers (one per record); got {short(times)}."
             )
         return np.diff(t)
     if lr is None:
@@ -123,7 +123,7 @@ def _time_steps(lr, times, steps: np.ndarray) -> np.ndarray | None:
     if sched.ndim != 1 or len(sched) != taken:
         raise RiemdlnValueError(
             f"`lr` as a schedule must give one learning rate per step taken between the first and the last record "
-            f"({taken} steps: {int(steps[0])} to {int(steps[-1])}); got {_short(lr)} of length {sched.size}."
+            f"({taken} steps: {int(steps[0])} to {int(steps[-1])}); got {short(lr)} of length {sched.size}."
         )
     if not np.isfinite(sched).all() or np.any(sched <= 0):
         raise RiemdlnValueError("`lr` (schedule) must hold finite learning rates > 0.")
@@ -136,7 +136,7 @@ def build_run(weights, *, lr, times, energy, order: str, steps, name: str = "wei
     if not isinstance(order, str) or order not in ORDERS:
         raise RiemdlnValueError(
             f"`order` must be one of {ORDERS} (W1_first: weights[0] acts first, X = weights[-1] @ ... @ "
-            f"weights[0]; WN_first: X = weights[0] @ ... @ weights[-1]); got {_short(order)}."
+            f"weights[0]; WN_first: X = weights[0] @ ... @ weights[-1]); got {short(order)}."
         )
     W, u, rec_steps = _records(weights, name)
     if len(W) < 2:

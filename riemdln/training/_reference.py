@@ -8,7 +8,7 @@ from riemdln.training._judge import SAFETY, CheckResult, skipped
 
 
 def _energy_object(ev):
-    from riemdln.energies import Energy
+    from riemdln.problems.energies import Energy
 
     e = ev.run.energy
     if hasattr(e, "energy"):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError, _short
+from riemdln._validation import RiemdlnValueError, short
 from riemdln.training._convert import as_float64
 
 __all__ = ["TrainingRecorder"]
@@ -15,7 +15,7 @@ __all__ = ["TrainingRecorder"]
 
 def _positive_int(value, name: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {_short(value)}.")
+        raise RiemdlnValueError(f"`{name}` must be an integer >= {low}; got {short(value)}.")
     return int(value)
 
 
@@ -75,7 +75,7 @@ class TrainingRecorder:
         if self._steps and (step - self._steps[0]) % self.every:
             return False
         if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or not len(weights):
-            raise RiemdlnValueError(f"`weights` must be a non-empty sequence of matrices; got {_short(weights)}.")
+            raise RiemdlnValueError(f"`weights` must be a non-empty sequence of matrices; got {short(weights)}.")
         copies = []
         for j, w in enumerate(weights):
             arr, u = as_float64(w, f"weights[{j}]")
