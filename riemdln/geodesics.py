@@ -50,7 +50,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
-from riemdln import geometry
+from riemdln import geometry, kernels
+from riemdln._blas import with_blas_threads
 from riemdln._errors import ConvergenceError
 from riemdln._status import Status
 from riemdln._validation import (
@@ -142,15 +143,49 @@ def _spectral_sides(s, shape, depth, normalized):
     x = _pad(s * s, m)
     z = x if m == n else _pad(s * s, n)
     M = geometry._multiplier(x[..., :, None], z[..., None, :], depth, normalized)
-    SL = geometry._multiplier_slope(
-        x[..., :, None, None], x[..., None, :, None], z[..., None, None, :], depth, normalized
-    )
+    SL = _slopes(x, z, M, depth, normalized)
     if m == n:
         return M, SL, SL
-    SR = geometry._multiplier_slope(
-        z[..., :, None, None], z[..., None, :, None], x[..., None, None, :], depth, normalized
-    )
-    return M, SL, SR
+    return M, SL, _slopes(z, x, np.swapaxes(M, -1, -2), depth, normalized)
+
+
+def _slopes(x, z, M, depth, normalized):
+    r"""``S[..., i, j, c] = (a(x_i, z_c) - a(x_j, z_c))/(x_i - x_j)`` from ``M[..., i, c] = a(x_i, z_c)``.
+
+    The same values as ``geometry._multiplier_slope`` on the broadcast grid, in a fraction of its operations
+    (it is the hot path of every geodesic right-hand side): apart, the quotient of the entries of M; on the
+    diagonal i = j, the partial derivative :math:`\partial_x a(x_i, z_c) = (a/x_i)\,\psi'(\log x_i - \log z_c)`
+    (its close branch at h = 0); both zero (padding), 0; the few close off-diagonal pairs
+    (:math:`|\log(x_i/x_j)| < 10^{-4}`) from ``geometry._multiplier_slope`` itself.
+    """
+    m = x.shape[-1]
+    dx = x[..., :, None] - x[..., None, :]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        out = (M[..., :, None, :] - M[..., None, :, :]) / np.where(dx == 0, 1.0, dx)[..., None]
+        ux, uz = np.log(x), np.log(z)
+        dpsi = _log_derivative(ux[..., :, None] - uz[..., None, :], depth)
+        diag = np.where(x[..., :, None] > 0, M / np.where(x > 0, x, 1.0)[..., :, None] * dpsi, 0.0)
+        h = np.abs(ux[..., :, None] - ux[..., None, :])
+    idx = np.arange(m)
+    out[..., idx, idx, :] = diag
+    close = (h < geometry._SLOPE_CLOSE) & ~np.eye(m, dtype=bool)
+    if np.any(close):
+        shape = out.shape
+        where = np.broadcast_to(close[..., None], shape)
+        xi = np.broadcast_to(x[..., :, None, None], shape)[where]
+        xj = np.broadcast_to(x[..., None, :, None], shape)[where]
+        zc = np.broadcast_to(z[..., None, None, :], shape)[where]
+        out[where] = geometry._multiplier_slope(xi, xj, zc, depth, normalized)
+    return out
+
+
+def _log_derivative(delta, depth):
+    r""":math:`\psi'(\delta)` of ``geometry._log_multiplier_log_derivative`` (the same formula), with both of
+    its Langevin functions from one call (finite N)."""
+    if math.isinf(depth):
+        return geometry._log_multiplier_log_derivative(delta, depth)
+    both = kernels.langevin(np.stack([0.5 * delta, 0.5 * delta / depth]))
+    return (depth - 1.0) / (2.0 * depth) + 0.5 * both[0] - both[1] / (2.0 * depth)
 
 
 def _grad_in_frame(s, SL, SR, A, B):
@@ -388,6 +423,7 @@ def _check_t_eval(t_eval) -> Array:
     return t
 
 
+@with_blas_threads
 def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000, *, time_budget=60.0):
     X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized, "X0")
     rtol = _check_positive(rtol, "rtol")
@@ -433,6 +469,7 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
     return _exp_map(X, V, *conventions(depth, normalized), t)
 
 
+@with_blas_threads
 def _exp_map(X, V, depth, normalized, t=1.0):
     t = _check_positive(t, "t")
     _check(X, [("V", V)], depth, normalized)  # named as exp_map's arguments (geodesic calls them X0, V0)
@@ -603,7 +640,10 @@ def _log_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
     if not np.allclose(expm(L), O, atol=1e-10):
         return None
     t = np.linspace(0.0, 1.0, n)
-    out = np.array([U0 @ expm(v * L) @ expm((1 - v) * logS0 + v * logS1) for v in t])
+    w, W = np.linalg.eigh(1j * L)  # iL Hermitian: exp(tL) = W diag(exp(-i t w)) W^H
+    rot = np.real(np.einsum("ij,tj,kj->tik", W, np.exp(-1j * t[:, None] * w[None, :]), W.conj()))
+    e, E = np.linalg.eigh((1 - t)[:, None, None] * logS0 + t[:, None, None] * logS1)  # symmetric: batched
+    out = U0 @ rot @ ((E * np.exp(e)[:, None, :]) @ np.swapaxes(E, -1, -2))
     out[0], out[-1] = X0, X1
     return out
 
@@ -1046,6 +1086,7 @@ def geodesic_between(
     )  # fmt: skip
 
 
+@with_blas_threads
 def _geodesic_between(X0, X1, depth, normalized, *, tol=1e-11, max_iterations=60, max_nfev=20_000, path=None,
                       closed_form=True):  # fmt: skip
     X0, X1, depth, normalized = _check_endpoints(X0, X1, depth, normalized)
@@ -1098,6 +1139,7 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
     return _log_map(X0, X1, *conventions(depth, normalized))
 
 
+@with_blas_threads
 def _log_map(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success or res.velocity is None:  # a finished solve always carries its velocity
@@ -1119,6 +1161,7 @@ def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = Fals
     return _distance(X0, X1, *conventions(depth, normalized))
 
 
+@with_blas_threads
 def _distance(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success:
@@ -1237,6 +1280,7 @@ def discrete_distance(
     return _discrete_distance(X0, X1, depth, normalized, segments, max_iterations)
 
 
+@with_blas_threads
 def _discrete_distance(X0, X1, depth, normalized, segments=(16, 32, 64), max_iterations=20_000):
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized, "X0")
     _full_rank(X1, "X1", depth)

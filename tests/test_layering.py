@@ -22,7 +22,7 @@ import riemdln
 ROOT = Path(riemdln.__file__).resolve().parent
 
 LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("_errors", "_status", "_validation", "_io", "kernels", "functions", "_twins"),
+    "base": ("_errors", "_status", "_validation", "_io", "_blas", "kernels", "functions", "_twins"),
     "symbolic": ("derivations", "formulas", "_latex"),
     "geometry": ("geometry", "geodesics", "_shooting", "curvature", "dln_metric"),
     "problems": ("problems", "energies", "baselines"),
