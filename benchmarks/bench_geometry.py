@@ -11,7 +11,8 @@ and the earlier shooting solver (``riemdln.geometry._shooting``, kept for this c
 run, on
 random well-conditioned 2x2 and 3x3 pairs, pairs with s_min/s_max = 1e-3 at X0 (half SPD with an eigenvalue 1e-3,
 half with random frames) and the small starts of the tests (menon-2x2, normalized flow from 1e-2 times a random
-unit start, N = 2 and 4): median, 95th percentile, largest time, failures, the largest relative length
+unit start, N = 2 and 4): median, 95th percentile, largest time (wall clock), median and largest CPU time of the
+process (the better figure on a shared machine), failures, the ratio of the medians, the largest relative length
 difference, and the gap to ``discrete_distance`` on the first pair of each line.
 
 ``--rectangular`` prints only the rectangular (finite N) figures: ``distance`` on random 2x3 and 3x2 pairs
@@ -143,25 +144,29 @@ def _compare(label: str, pairs, depth: float, normalized: bool, discrete: int) -
     stats = {}
     lengths = {}
     for name, solve in (("new", riemdln.geodesic_between), ("old", shooting_geodesic_between)):
-        times, fails, ls = [], 0, []
+        times, cpu, fails, ls = [], [], 0, []
         for X0, X1 in pairs:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             res = solve(X0, X1, depth, normalized)
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
             fails += not res.success
             ls.append(res.length if res.success else np.nan)
-        stats[name], lengths[name] = (np.median(times), np.percentile(times, 95), max(times), fails), np.array(ls)
+        stats[name] = (np.median(times), np.percentile(times, 95), max(times), fails, np.median(cpu), max(cpu))
+        lengths[name] = np.array(ls)
     with np.errstate(invalid="ignore"):
         gap = np.nanmax(np.abs(lengths["new"] - lengths["old"]) / lengths["old"]) if len(pairs) else np.nan
     disc = []
     for (X0, X1), L in list(zip(pairs, lengths["new"], strict=True))[:discrete]:
         ref = riemdln.discrete_distance(X0, X1, depth, normalized)
         disc.append(abs(ref.extrapolated - L) / L if ref.success else np.inf)
-    (nm, np95, nmax, nf), (om, op95, omax, of) = stats["new"], stats["old"]
+    (nm, np95, nmax, nf, nc, ncx), (om, op95, omax, of, oc, ocx) = stats["new"], stats["old"]
     print(
         f"{label} (N = {depth:g}{', normalized' if normalized else ''}, {len(pairs)} pairs): "
-        f"new median {nm:.2f} s, p95 {np95:.2f} s, max {nmax:.2f} s, failures {nf} | "
-        f"old median {om:.2f} s, p95 {op95:.2f} s, max {omax:.2f} s, failures {of} | "
+        f"new median {nm:.2f} s, p95 {np95:.2f} s, max {nmax:.2f} s, CPU median {nc:.2f} s, max {ncx:.2f} s, "
+        f"failures {nf} | "
+        f"old median {om:.2f} s, p95 {op95:.2f} s, max {omax:.2f} s, CPU median {oc:.2f} s, max {ocx:.2f} s, "
+        f"failures {of} | ratio of medians {om / nm:.0f}x (CPU {oc / nc:.0f}x) | "
         f"max length difference {gap:.1e}"
         + (f"; discrete_distance gap (first {len(disc)}) {max(disc):.1e}" if disc else ""),
         flush=True,

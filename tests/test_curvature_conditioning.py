@@ -93,3 +93,31 @@ def test_reference_is_stable_between_precision_settings():
     b = mp_curvature(X, 3.0, False, [(U, V), (U,)], dps=90, step=1e-14)
     assert abs(a[0] - b[0]) <= 1e-13 * abs(b[0])
     assert all(abs(x - y) <= 1e-13 * max(abs(y), abs(b[0])) for x, y in zip(a[1], b[1], strict=True))
+
+
+def _sweep_bound(shape, depth, kappa):
+    """The documented bound (riemdln.curvature): square 4e-10 up to s_max/s_min = 1e6 and 4e-9 at 1e8;
+    rectangular max(1e-8, 5e-11 (s_max/s_min)^(2/N)) (the chart's small value s_min^(1/N) next to the null
+    directions)."""
+    if shape[0] == shape[1]:
+        return 4e-10 if kappa <= 1e6 else 4e-9
+    return max(1e-8, 5e-11 * kappa ** (2.0 / depth))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kappa", [1e2, 1e4, 1e6, 1e8])
+@pytest.mark.parametrize(("shape", "depth", "normalized"), [((2, 2), 7.5, True), ((3, 3), 2.0, False),
+                                                           ((3, 3), 5.0, True), ((2, 3), 2.0, False),
+                                                           ((2, 3), 3.0, True), ((2, 3), 7.5, False)])  # fmt: skip
+def test_conditioning_sweep(shape, depth, normalized, kappa):
+    """s_max/s_min = 1e2 ... 1e8, det < 0 at every other point, 3x3 with a near-coincident pair (the points of
+    benchmarks/curvature_accuracy.py): sectional, Ricci and scalar within the documented bound."""
+    rng = np.random.default_rng(int(np.log10(kappa)) + 10 * int(depth) + 100 * shape[1])
+    s = [1.2, 1.2 * (1 + 1e-7), 1.2 / kappa] if min(shape) == 3 else [1.1, 1.1 / kappa]
+    X = matrix_with_singular_values(rng, *shape, s)
+    if shape[0] == shape[1] and kappa in (1e4, 1e8):
+        X[0] *= -1
+    U, V = rng.normal(size=shape), rng.normal(size=shape)
+    bound = _sweep_bound(shape, depth, kappa)
+    eK, eric, eR = _errors(X, depth, normalized, U, V)
+    assert eK <= bound and eR <= bound and eric <= max(bound, 1e-8)  # Ricci: see the module docstring

@@ -600,3 +600,29 @@ def test_random_triples_triangle_symmetry_and_exp_log(seed):
     d12, d02 = riemdln.distance(X1, X2, 3), riemdln.distance(X0, X2, 3)
     assert d02 <= a.length + d12 + 1e-10
     assert a.length <= d02 + d12 + 1e-10 and d12 <= a.length + d02 + 1e-10
+
+
+def test_geodesic_solvers_run_on_one_blas_thread(monkeypatch):
+    """The simulators' thread policy (riemdln._blas): one BLAS thread inside a solve, the caller's count after."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from riemdln import _blas, geodesics
+
+    def threads():
+        return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+    for var in (*_blas.BLAS_ENV, "RIEMDLN_BLAS_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    seen = []
+    inner = geodesics._christoffel
+
+    def recording(*args, **kwargs):
+        seen.append(threads())
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(geodesics, "_christoffel", recording)
+    X0, X1 = np.array([[1.1, 0.3], [-0.2, 0.9]]), np.array([[1.3, -0.4], [0.5, 0.8]])
+    with threadpool_limits(limits=3, user_api="blas"):
+        res = riemdln.geodesic_between(X0, X1, 3)
+        after = threads()
+    assert res.success and seen and set(seen) == {1} and after == 3

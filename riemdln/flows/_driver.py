@@ -15,11 +15,12 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
 
 import numpy as np
 from scipy import integrate, optimize
 
+from riemdln._blas import BLAS_ENV as _BLAS_ENV  # noqa: F401  (the environment variables the policy reads)
+from riemdln._blas import blas_threads, with_blas_threads  # noqa: F401  (re-exported: the simulators' decorator)
 from riemdln._validation import RiemdlnValueError
 from riemdln.flows import _cvode
 from riemdln.flows._options import FlowOptions, FlowSystem
@@ -224,51 +225,6 @@ class _Dense:
     def __call__(self, t):
         i = min(bisect.bisect_left(self.ts, t), len(self.ts) - 1)
         return self.interps[i](t)
-
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-_BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")
-
-
-def blas_threads():
-    """Context limiting BLAS to one thread while a simulator runs, unless the user chose a thread count.
-
-    Measured on 2 cores (README, Benchmarks): the flows' matrices are small enough (one SVD and a few products
-    of d×d matrices per right-hand side) that OpenBLAS's threads cost more than they gain up to d = 200 (3-5x
-    the CPU from d = 30 up). Setting ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) to a non-empty value leaves
-    the count alone; ``RIEMDLN_BLAS_THREADS=k`` (an integer >= 1; anything else means 1) uses k threads. On
-    leaving the context the caller's count is restored.
-    """
-    import contextlib
-    import os
-
-    if any(os.environ.get(v) for v in _BLAS_ENV):
-        return contextlib.nullcontext()
-    wanted = os.environ.get("RIEMDLN_BLAS_THREADS")
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - a dependency
-        return contextlib.nullcontext()
-    threads = int(wanted) if wanted and wanted.isdigit() and int(wanted) >= 1 else 1
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
-def with_blas_threads(fn: _F) -> _F:
-    """Decorator: run ``fn`` inside :func:`blas_threads` (signature, docstring and type kept).
-
-    Applied to the public simulators, so that everything a call does — the integration, the diagnostics after
-    it, chart changes and the SVDs between parts — runs under one thread policy (measured: a 100×100 depth-3
-    flow took 10× the CPU when its diagnostics ran on the default BLAS threads).
-    """
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with blas_threads():
-            return fn(*args, **kwargs)
-
-    return cast(_F, wrapper)
 
 
 def run(system: FlowSystem, options: FlowOptions) -> Outcome:

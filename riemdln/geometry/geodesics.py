@@ -51,6 +51,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 
+from riemdln._blas import with_blas_threads
 from riemdln._errors import ConvergenceError
 from riemdln._status import Status
 from riemdln._validation import (
@@ -353,6 +354,7 @@ def _check_t_eval(t_eval) -> Array:
     return t
 
 
+@with_blas_threads
 def _geodesic(X0, V0, depth, normalized, t_eval, rtol=1e-12, atol=1e-13, max_nfev=200_000, *, time_budget=60.0):
     X0, depth, normalized, (V0,) = _check(X0, [("V0", V0)], depth, normalized, "X0")
     rtol = _check_positive(rtol, "rtol")
@@ -398,6 +400,7 @@ def exp_map(X: ArrayLike, V: ArrayLike, depth: float, normalized: bool = False, 
     return _exp_map(X, V, *conventions(depth, normalized), t)
 
 
+@with_blas_threads
 def _exp_map(X, V, depth, normalized, t=1.0):
     t = _check_positive(t, "t")
     _check(X, [("V", V)], depth, normalized)  # named as exp_map's arguments (geodesic calls them X0, V0)
@@ -546,7 +549,10 @@ def _log_path(X0: Array, X1: Array, n: int = _FALLBACK_SAMPLES) -> Array | None:
     if not np.allclose(expm(L), O, atol=1e-10):
         return None
     t = np.linspace(0.0, 1.0, n)
-    out = np.array([U0 @ expm(v * L) @ expm((1 - v) * logS0 + v * logS1) for v in t])
+    w, W = np.linalg.eigh(1j * L)  # iL Hermitian: exp(tL) = W diag(exp(-i t w)) W^H
+    rot = np.real(np.einsum("ij,tj,kj->tik", W, np.exp(-1j * t[:, None] * w[None, :]), W.conj()))
+    e, E = np.linalg.eigh((1 - t)[:, None, None] * logS0 + t[:, None, None] * logS1)  # symmetric: batched
+    out = U0 @ rot @ ((E * np.exp(e)[:, None, :]) @ np.swapaxes(E, -1, -2))
     out[0], out[-1] = X0, X1
     return out
 
@@ -989,6 +995,7 @@ def geodesic_between(
     )  # fmt: skip
 
 
+@with_blas_threads
 def _geodesic_between(X0, X1, depth, normalized, *, tol=1e-11, max_iterations=60, max_nfev=20_000, path=None,
                       closed_form=True):  # fmt: skip
     X0, X1, depth, normalized = _check_endpoints(X0, X1, depth, normalized)
@@ -1041,6 +1048,7 @@ def log_map(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = False
     return _log_map(X0, X1, *conventions(depth, normalized))
 
 
+@with_blas_threads
 def _log_map(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success or res.velocity is None:  # a finished solve always carries its velocity
@@ -1062,6 +1070,7 @@ def distance(X0: ArrayLike, X1: ArrayLike, depth: float, normalized: bool = Fals
     return _distance(X0, X1, *conventions(depth, normalized))
 
 
+@with_blas_threads
 def _distance(X0, X1, depth, normalized):
     res = _geodesic_between(X0, X1, depth, normalized)
     if not res.success:
@@ -1180,6 +1189,7 @@ def discrete_distance(
     return _discrete_distance(X0, X1, depth, normalized, segments, max_iterations)
 
 
+@with_blas_threads
 def _discrete_distance(X0, X1, depth, normalized, segments=(16, 32, 64), max_iterations=20_000):
     X0, depth, normalized, (X1,) = _check(X0, [("X1", X1)], depth, normalized, "X0")
     _full_rank(X1, "X1", depth)
