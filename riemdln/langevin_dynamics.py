@@ -68,6 +68,7 @@ from riemdln._validation import (
     check_seed,
 )
 from riemdln.energies import CallableValueError, as_energy, call_user, checked_array, checked_scalar
+from riemdln.flows import _driver
 from riemdln.flows.result import Status
 from riemdln.geometry import _multiplier as _multiplier_unchecked
 from riemdln.geometry import entropy as _entropy
@@ -806,6 +807,7 @@ def _check_coordinates(value, depth) -> str:
     return value
 
 
+@_driver.with_blas_threads
 def langevin(
     energy,
     X0: ArrayLike,
@@ -850,8 +852,10 @@ def langevin(
         Add the entropic drift (:math:`\lambda = 1`).
     n_chains : int
         Independent chains (vectorized: one batch of SVDs per step; at d = 2 one compiled loop over the
-        chains on numba's threads, see :mod:`riemdln._langevin_jit`; at d >= 3 with >= 512 chains the step runs
-        in chunks of chains on a thread per core, with the same numbers bit for bit).
+        chains, on one thread unless ``NUMBA_NUM_THREADS`` = k > 1 asks for numba's threads, see
+        :mod:`riemdln._langevin_jit`; at d >= 3 with >= 512 chains the step runs in chunks of chains on a thread
+        per core, with the same numbers bit for bit). BLAS runs on one thread during the call unless
+        ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) or ``RIEMDLN_BLAS_THREADS=k`` is set.
     seed : None, int or numpy.random.Generator
         Seeded runs are reproducible bit for bit.
     coordinates : {"auto", "X", "Y"}
