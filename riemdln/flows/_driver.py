@@ -23,6 +23,7 @@ from scipy import integrate, optimize
 from riemdln._validation import RiemdlnValueError
 from riemdln.energies import CallableValueError, call_user, checked_scalar
 from riemdln.flows import _cvode
+from riemdln.flows._options import FlowOptions, FlowSystem
 from riemdln.flows.result import MESSAGES, Event, Status
 
 METHODS = {
@@ -270,61 +271,26 @@ def with_blas_threads(fn: _F) -> _F:
     return cast(_F, wrapper)
 
 
-def run(*args, **kwargs) -> Outcome:
-    """:func:`_run` with BLAS limited as :func:`blas_threads` says."""
+def run(system: FlowSystem, options: FlowOptions) -> Outcome:
+    """Integrate ``system`` (:class:`~riemdln.flows._options.FlowSystem`) from its ``t0`` to ``options.t_final``,
+    with BLAS limited as :func:`blas_threads` says.
+
+    The solver gets the system's :class:`~riemdln.flows._options.Derivatives` (a dense Jacobian, a batched
+    right-hand side to difference, or CVODE's Jacobian-vector product and preconditioner). If
+    ``system.method`` fails, ``system.fallback`` continues once from the last accepted step (``"auto"`` uses
+    BDF after LSODA: LSODA's stiff/non-stiff switching can fail where BDF does not). ``system.atol_fn(y)``:
+    per-component absolute tolerances, updated after every accepted step (SVD coordinates scale the frames'
+    tolerance by the singular values). The loss is checked on every accepted step (:class:`LossMonitor`).
+    Without ``t_eval``, at most about ``system.max_saved`` states are kept (every accepted step until the
+    buffer is full, then every second one, and so on: memory does not grow with the number of steps). The
+    work is done by :class:`_Loop`, one method per concern.
+    """
     with blas_threads():
-        return _run(*args, **kwargs)
+        return _Loop(system, options).integrate()
 
 
-def _run(
-    fun: Callable[[float, np.ndarray], np.ndarray],
-    y0: np.ndarray,
-    t_final: float,
-    *,
-    method: str,
-    rtol: float,
-    atol: float,
-    t_eval: np.ndarray | None,
-    events: Sequence[Event],
-    event_state: Callable[[np.ndarray], object],
-    problem,
-    norm: Callable[[np.ndarray], float],
-    blowup_norm: float,
-    max_steps: int,
-    progress: bool,
-    desc: str,
-    dense: bool = False,
-    first_step: float | None = None,
-    max_step: float = np.inf,
-    batched: bool = False,
-    t0: float = 0.0,
-    check_state: Callable[[np.ndarray], str | None] | None = None,
-    jac: Callable[[float, np.ndarray], np.ndarray] | None = None,
-    fallback: str | None = None,
-    jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None,
-    precond: object | None = None,
-    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None,
-    monotone: bool = True,
-    max_saved: int | None = None,
-) -> Outcome:
-    """Integrate ``y' = fun(t, y)`` on [0, t_final]; ``event_state(y)`` gives the X the events see.
-
-    ``jac(t, y)``: the Jacobian for the implicit methods; else ``batched`` (``fun`` takes (D, B) batches)
-    gives a batched forward-difference one, and otherwise the solver differences ``fun`` itself.
-    ``fallback``: a method to continue with, once, from the last accepted step if ``method`` fails there
-    (``"auto"`` uses BDF after LSODA: LSODA's stiff/non-stiff switching can fail where BDF does not).
-    ``atol_fn(y)``: per-component absolute tolerances, updated after every accepted step (SVD coordinates
-    scale the frames' tolerance by the singular values). ``monotone``: check the loss on every accepted step
-    (:class:`LossMonitor`). ``max_saved``: without ``t_eval``, keep at most about this many states (every
-    accepted step until the buffer is full, then every second one, and so on: memory does not grow with
-    the number of steps). ``jvp``, ``precond``: CVODE's Jacobian-vector product and preconditioner
-    (:mod:`riemdln.flows._cvode`). The work is done by :class:`_Loop`, one method per concern."""
-    return _Loop(**locals()).integrate()  # first statement: locals() are exactly the arguments above
-
-
-@dataclass(eq=False)
 class _Loop:
-    """One integration of :func:`_run`: its arguments (the fields) and the state of the run.
+    """One integration of :func:`run`: the system, the options, and the state of the run.
 
     :meth:`integrate` is the loop. Each accepted step goes through :meth:`_step_or_fallback`,
     :meth:`_check_step` (failure, non-finite state, ``check_state``, loss monitor), :meth:`_accept`
@@ -333,50 +299,22 @@ class _Loop:
     :class:`Outcome`. A method returning True means the run stops, its ``status`` and message set.
     """
 
-    fun: Callable[[float, np.ndarray], np.ndarray]
-    y0: np.ndarray
-    t_final: float
-    method: str
-    rtol: float
-    atol: float
-    t_eval: np.ndarray | None
-    events: Sequence[Event]
-    event_state: Callable[[np.ndarray], object]
-    problem: object
-    norm: Callable[[np.ndarray], float]
-    blowup_norm: float
-    max_steps: int
-    progress: bool
-    desc: str
-    dense: bool = False
-    first_step: float | None = None
-    max_step: float = np.inf
-    batched: bool = False
-    t0: float = 0.0
-    check_state: Callable[[np.ndarray], str | None] | None = None
-    jac: Callable[[float, np.ndarray], np.ndarray] | None = None
-    fallback: str | None = None
-    jvp: Callable[[float, np.ndarray, np.ndarray], np.ndarray] | None = None
-    precond: object | None = None
-    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None
-    monotone: bool = True
-    max_saved: int | None = None
-
-    def __post_init__(self) -> None:
+    def __init__(self, system: FlowSystem, options: FlowOptions) -> None:
         """Counters, the events split by kind, and the initial state saved (if ``t_eval`` starts at ``t0``)."""
+        self.system, self.opt = system, options
+        self.method, self.fallback = system.method, system.fallback
+        self.t0, self.y0 = system.t0, system.y0
         self.nfev = self.njev = self.n_steps = 0
-        self.state_events = [ev for ev in self.events if ev.wall_seconds is None]
-        self.wall_events = [ev for ev in self.events if ev.wall_seconds is not None]
-        self.t_events: dict[str, list] = {ev.name: [] for ev in self.events}
-        self.user_problem = getattr(self.problem, "energy", self.problem)  # events see the user's energy object
+        self.watch = EventWatch(system.events, system.energy)
+        self.t_events = self.watch.t_events
         self.ts: list[float] = []
         self.ys: list[np.ndarray] = []
-        t_eval, t0 = self.t_eval, self.t0
+        t_eval, t0 = options.t_eval, self.t0
         self.next_eval = 0 if t_eval is None else int(np.searchsorted(t_eval, t0, side="left"))
         if t_eval is None or (self.next_eval < len(t_eval) and t_eval[self.next_eval] == t0):
             self._keep(t0, np.array(self.y0, dtype=float))
             self.next_eval += 0 if t_eval is None else 1
-        self.dense_sol = _Dense() if self.dense else None
+        self.dense_sol = _Dense() if options.dense_output else None
         self.status = Status.FINISHED
         self.message_kw: dict = {}
         self.notes: list[str] = []
@@ -386,7 +324,7 @@ class _Loop:
     def integrate(self) -> Outcome:
         """Run the loop with floating-point warnings silenced (the statuses report them) and the bar shown."""
         self.start = time.perf_counter()
-        self.bar = make_bar(self.progress, self.t_final, self.desc, loss=self._loss)
+        self.bar = make_bar(self.opt.progress, self.opt.t_final, self.system.desc, loss=self._loss)
         if self.bar is not None:
             self.bar.update(self.t0, self.y0)
         with (
@@ -396,7 +334,7 @@ class _Loop:
             # LSODA's Fortran diagnostics; its failure is reported in the status and message instead
             warnings.filterwarnings("ignore", message="lsoda:", category=UserWarning)
             if self.t0 == 0:  # the events' first values: a bad one is a bad argument (RiemdlnValueError)
-                self.g_old = [self._g(ev, self.t0, self.y0) for ev in self.state_events]
+                self.watch.start([self._g(ev, self.t0, self.y0) for ev in self.watch.state])
             try:
                 self._start()
                 self._loop()
@@ -423,27 +361,27 @@ class _Loop:
                 return
             self._accept()
             stop = self._locate_events()
-            diverged = self.norm(self.solver.y) > self.blowup_norm
+            diverged = self.system.norm(self.solver.y) > self.opt.blowup_norm
             self._save(stop[0])
             if self._stop_if_done(stop, diverged) or self._budgets():
                 return
         self.message_kw = {"t": self.solver.t}
-        if self.t_eval is None and (not self.ts or self.ts[-1] != self.solver.t):  # pragma: no cover
+        if self.opt.t_eval is None and (not self.ts or self.ts[-1] != self.solver.t):  # pragma: no cover
             self._keep(self.solver.t, self.solver.y.copy())
 
     # ------------------------------------------------------------------------------------------ helpers
     def _counted(self, t, y):
         """``fun``, counting evaluations (a (D, B) batch counts B)."""
         self.nfev += 1 if y.ndim == 1 else y.shape[1]
-        return self.fun(t, y)
+        return self.system.rhs(t, y)
 
     def _g(self, ev: Event, t: float, y) -> float:
         """The value of state event ``ev`` at (t, y), on the X the events see."""
-        return event_value(ev, t, self.event_state(y), self.user_problem)
+        return self.watch.value(ev, t, self.system.event_state(y))
 
     def _loss(self, y) -> float:
         """The loss at state ``y`` (for the progress bar)."""
-        return float(self.problem.loss(self.event_state(y)))  # type: ignore[attr-defined]  # an EnergyOps
+        return float(self.system.energy.loss(self.system.event_state(y)))
 
     def _keep(self, t: float, y: np.ndarray) -> None:
         """Save the state ``y`` at time ``t``."""
@@ -476,22 +414,21 @@ class _Loop:
     # ---------------------------------------------------------------------------------------- the steps
     def _solver_options(self) -> dict:
         """Keyword arguments of the solver: tolerances, step sizes and the Jacobian (or CVODE's ``jvp``)."""
-        atol = self.atol if self.atol_fn is None else self.atol_fn(np.asarray(self.y0, dtype=float))
-        kwargs: dict = {"rtol": self.rtol, "atol": atol, "max_step": self.max_step}
-        if self.first_step is not None:
-            kwargs["first_step"] = self.first_step
+        atol_fn, derivatives = self.system.atol_fn, self.system.derivatives
+        atol = self.opt.atol if atol_fn is None else atol_fn(np.asarray(self.y0, dtype=float))
+        kwargs: dict = {"rtol": self.opt.rtol, "atol": atol, "max_step": np.inf}
         if self.method == "CVODE":
-            kwargs["jvp"] = self.jvp
-            kwargs["precond"] = self.precond
-        elif self.jac is not None and self.method in IMPLICIT:
-            kwargs["jac"] = self.jac
-        elif self.batched and self.method in IMPLICIT:
+            kwargs["jvp"] = derivatives.jvp
+            kwargs["precond"] = derivatives.precond
+        elif derivatives.jac is not None and self.method in IMPLICIT:
+            kwargs["jac"] = derivatives.jac
+        elif derivatives.batched and self.method in IMPLICIT:
             kwargs["jac"] = fd_jacobian(self._counted)
         return kwargs
 
     def _make_solver(self, t: float, y: np.ndarray):
         """A ``self.method`` solver from (t, y) to ``t_final``."""
-        return METHODS[self.method](self._counted, t, y, self.t_final, **self.kwargs)
+        return METHODS[self.method](self._counted, t, y, self.opt.t_final, **self.kwargs)
 
     def _start(self) -> None:
         """Build the solver; the events' first values, the loss monitor and the thinning buffer."""
@@ -503,11 +440,11 @@ class _Loop:
         except ValueError as exc:  # pragma: no cover - scipy's own argument errors
             raise RiemdlnValueError(str(exc)) from None
         if self.t0 != 0:
-            self.g_old = [self._g(ev, self.t0, self.solver.y) for ev in self.state_events]
-        self.monitor = LossMonitor(self.problem, self.rtol, self.atol) if self.monotone else None
-        if self.monitor is not None:
-            self.monitor.start(self.t0, self.event_state(self.solver.y))
-        self.saver = _Thinning(self.max_saved) if (self.t_eval is None and self.max_saved) else None
+            self.watch.start([self._g(ev, self.t0, self.solver.y) for ev in self.watch.state])
+        self.monitor = LossMonitor(self.system.energy, self.opt.rtol, self.opt.atol)
+        self.monitor.start(self.t0, self.system.event_state(self.solver.y))
+        max_saved = self.system.max_saved
+        self.saver = _Thinning(max_saved) if (self.opt.t_eval is None and max_saved) else None
 
     def _step_or_fallback(self) -> bool:
         """One solver step; False if LSODA failed and ``fallback`` takes over from the last accepted step."""
@@ -521,8 +458,8 @@ class _Loop:
                 f" ({self.method} failed at t = {t_prev:.6g}: {self.msg} Continued with {self.fallback}.)"
             )
             self.method, self.fallback = self.fallback, None
-            if self.atol_fn is not None:
-                self.kwargs["atol"] = self.atol_fn(y_prev)
+            if self.system.atol_fn is not None:
+                self.kwargs["atol"] = self.system.atol_fn(y_prev)
             self.solver = self._make_solver(t_prev, y_prev)
             return False
         return True
@@ -530,7 +467,7 @@ class _Loop:
     def _check_step(self) -> bool:
         """Stop on ``check_state``'s objection, a solver failure, a non-finite state or a rise of the loss."""
         solver = self.solver
-        bad_state = self.check_state(solver.y) if self.check_state is not None else None
+        bad_state = self.system.check_state(solver.y)
         if bad_state is not None:
             self._keep(solver.t, solver.y.copy())
             return self._stop(Status.FAILED, t=solver.t, reason=bad_state)
@@ -539,18 +476,17 @@ class _Loop:
             if not np.all(np.isfinite(solver.y)):  # the last finite state is kept
                 reason = "the state became non-finite (overflow); lower the tolerances or set blowup_norm."
             return self._stop(Status.FAILED, t=solver.t_old if solver.t_old is not None else self.t0, reason=reason)
-        if self.monitor is not None:
-            rise = self.monitor.check(solver.t, self.event_state(solver.y))
-            if rise is not None:
-                self._keep(solver.t, solver.y.copy())
-                return self._stop(Status.INACCURATE, **rise)
+        rise = self.monitor.check(solver.t, self.system.event_state(solver.y))
+        if rise is not None:
+            self._keep(solver.t, solver.y.copy())
+            return self._stop(Status.INACCURATE, **rise)
         return False
 
     def _accept(self) -> None:
         """After an accepted step: new tolerances (``atol_fn``), and the step's interpolant if ``dense``."""
         self.step_interp = None
-        if self.atol_fn is not None:
-            set_atol(self.solver, self.atol_fn(self.solver.y))
+        if self.system.atol_fn is not None:
+            set_atol(self.solver, self.system.atol_fn(self.solver.y))
         if self.dense_sol is not None:
             self.dense_sol.add(self.solver.t_old, self.solver.t, self._interp())
 
@@ -559,13 +495,14 @@ class _Loop:
 
         A sign change of g over the step (in the event's ``direction``) is located by brentq on the step's
         dense output; events after the terminal one are not recorded."""
-        if not self.state_events:
+        state = self.watch.state
+        if not state:
             return None, None
         t_new = self.solver.t
-        g_new = [self._g(ev, t_new, self.solver.y) for ev in self.state_events]
+        g_new = [self._g(ev, t_new, self.solver.y) for ev in state]
         hits = []
-        for ev, a, b in zip(self.state_events, self.g_old, g_new, strict=True):
-            if _crosses(a, b, ev.direction):
+        for k, (ev, b) in enumerate(zip(state, g_new, strict=True)):
+            if self.watch.crossed(k, b):
                 hits.append((self._event_time(ev, b), ev))
         hits.sort(key=lambda h: h[0])
         stop_t, stop_name = None, None
@@ -575,7 +512,6 @@ class _Loop:
             self.t_events[ev.name].append(te)
             if ev.terminal and stop_t is None:
                 stop_t, stop_name = te, ev.name
-        self.g_old = g_new
         return stop_t, stop_name
 
     def _event_time(self, ev: Event, g_new: float) -> float:
@@ -592,15 +528,16 @@ class _Loop:
     def _save(self, stop_t: float | None) -> None:
         """Save the step: its end (thinned to ``max_saved``) or the ``t_eval`` times it passed, up to ``stop_t``."""
         t_new = self.solver.t
-        if self.t_eval is None:
+        t_eval = self.opt.t_eval
+        if t_eval is None:
             if stop_t is None:
                 self._keep(t_new, self.solver.y.copy())
                 if self.saver is not None:
                     self.saver.thin(self.ts, self.ys)
             return
         limit = stop_t if stop_t is not None else t_new
-        while self.next_eval < len(self.t_eval) and self.t_eval[self.next_eval] <= limit:
-            self._keep_at(self.t_eval[self.next_eval])
+        while self.next_eval < len(t_eval) and t_eval[self.next_eval] <= limit:
+            self._keep_at(t_eval[self.next_eval])
             self.next_eval += 1
 
     def _keep_at(self, te: float) -> None:
@@ -616,7 +553,7 @@ class _Loop:
             return self._stop(Status.EVENT, t=stop_t, name=stop_name)
         if diverged:
             self._keep_current()
-            return self._stop(Status.DIVERGED, t=self.solver.t, bound=self.blowup_norm)
+            return self._stop(Status.DIVERGED, t=self.solver.t, bound=self.opt.blowup_norm)
         return False
 
     def _budgets(self) -> bool:
@@ -625,15 +562,16 @@ class _Loop:
         if self.bar is not None:
             self.bar.update(t_new, solver.y)
         elapsed = time.perf_counter() - self.start
-        budget_hit = [ev for ev in self.wall_events if ev.wall_seconds is not None and elapsed > ev.wall_seconds]
+        budget_hit = self.watch.over_budget(elapsed)
         if budget_hit and solver.status == "running":
             for ev in budget_hit:
                 self.t_events[ev.name].append(t_new)
             self._keep_current()
             return self._stop(Status.EVENT, t=t_new, name=budget_hit[0].name)
-        if self.n_steps >= self.max_steps and solver.status == "running":
+        max_steps = self.opt.max_steps
+        if self.n_steps >= max_steps and solver.status == "running":
             self._keep_current()
-            return self._stop(Status.FAILED, t=t_new, reason=f"`max_steps` = {self.max_steps} steps taken.")
+            return self._stop(Status.FAILED, t=t_new, reason=f"`max_steps` = {max_steps} steps taken.")
         return self._hopeless_explicit()
 
     def _hopeless_explicit(self) -> bool:
@@ -642,9 +580,9 @@ class _Loop:
         step is held by stability: the flow is stiff), so the run would only spend its step budget."""
         if self.method not in EXPLICIT or self.n_steps != EXPLICIT_PROBE:
             return False
-        done = self.solver.t - self.t0
-        projected = math.inf if done <= 0 else self.n_steps * (self.t_final - self.t0) / done
-        if projected <= EXPLICIT_HOPELESS * self.max_steps:
+        done, t_final, max_steps = self.solver.t - self.t0, self.opt.t_final, self.opt.max_steps
+        projected = math.inf if done <= 0 else self.n_steps * (t_final - self.t0) / done
+        if projected <= EXPLICIT_HOPELESS * max_steps:
             return False
         self._keep_current()
         return self._stop(
@@ -652,8 +590,8 @@ class _Loop:
             t=self.solver.t,
             reason=(
                 f"the explicit method {self.method} advanced only to t = {self.solver.t:.6g} in {self.n_steps} steps; "
-                f"at that rate the span to t_final = {self.t_final:.6g} needs about {projected:.2g} steps, more than "
-                f"{EXPLICIT_HOPELESS} times `max_steps` = {self.max_steps}: the flow is stiff here. Use method='auto' "
+                f"at that rate the span to t_final = {t_final:.6g} needs about {projected:.2g} steps, more than "
+                f"{EXPLICIT_HOPELESS} times `max_steps` = {max_steps}: the flow is stiff here. Use method='auto' "
                 "(LSODA) or 'BDF', or a shorter t_final."
             ),
         )
@@ -677,6 +615,37 @@ class _Loop:
             stop_event=self.message_kw.get("name") if status == Status.EVENT else None,
             error=self.error,
         )
+
+
+class EventWatch:
+    """The events of one run: the state events' last values and their crossings of 0 (:func:`_crosses`), the
+    wall-clock budgets, and the times at which each fired (``t_events``). The flows' loop and
+    :func:`riemdln.factor_descent` share it; the events see the user's energy object."""
+
+    def __init__(self, events: Sequence[Event], energy) -> None:
+        self.state = [ev for ev in events if ev.wall_seconds is None]
+        self.wall = [ev for ev in events if ev.wall_seconds is not None]
+        self.t_events: dict[str, list] = {ev.name: [] for ev in events}
+        self.user = getattr(energy, "energy", energy)
+        self.g_old: list[float] = []
+
+    def value(self, ev: Event, t: float, X) -> float:
+        """State event ``ev``'s value at (t, X) (:func:`event_value`)."""
+        return event_value(ev, t, X, self.user)
+
+    def start(self, values: list[float]) -> None:
+        """The state events' values at the start."""
+        self.g_old = list(values)
+
+    def crossed(self, k: int, g: float) -> bool:
+        """Whether state event k's value crossed 0 (in its direction) since its last one, now ``g``."""
+        hit = _crosses(self.g_old[k], g, self.state[k].direction)
+        self.g_old[k] = g
+        return hit
+
+    def over_budget(self, elapsed: float) -> list[Event]:
+        """The wall-clock budgets that ``elapsed`` seconds exceed."""
+        return [ev for ev in self.wall if ev.wall_seconds is not None and elapsed > ev.wall_seconds]
 
 
 def event_value(ev: Event, t: float, X, problem) -> float:

@@ -17,7 +17,7 @@ import bisect
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from riemdln import _twins
 from riemdln._validation import RiemdlnValueError, check_bool, check_depth, check_full_rank, check_matrix
 from riemdln.flows import _driver, _energy, _krylov, _split
 from riemdln.flows._frames import orthonormal as _orthonormal
+from riemdln.flows._options import MAX_SAVED_BYTES, Derivatives, FlowOptions, FlowSystem
 from riemdln.flows.result import Event, FlowResult, Status, check_events, loss_guard, trajectory_diagnostics
 from riemdln.geometry import _log_multiplier, _log_multiplier_log_derivative, _multiplier, _multiplier_slope
 
@@ -46,9 +47,6 @@ def _check_X0(X0, problem, name: str = "X0") -> np.ndarray:
     if X0.ndim != 2 or X0.shape != problem.shape:
         raise RiemdlnValueError(f"`{name}` must have the problem's shape {problem.shape}; got {X0.shape}.")
     return X0
-
-
-MAX_SAVED_BYTES = 100_000_000  # default bound on the bytes of the saved states of one run (``max_saved_bytes``)
 
 
 def _max_saved(state_size: int, matrix_size: int, max_bytes: int = MAX_SAVED_BYTES) -> int:
@@ -236,7 +234,20 @@ def end_to_end_jacobian(problem, X: ArrayLike, depth: float, normalized: bool = 
 
 # -------------------------------------------------------------------------------------------- SVD form
 class _SVDSystem:
-    r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n))."""
+    r"""Right-hand side of the flow in :math:`(\rho, Q, R)` (thin: Q is m×k, R is n×k, k = min(m, n)).
+
+    :meth:`begin` sets the start and the solver's choices: the system is then a
+    :class:`~riemdln.flows._options.FlowSystem`."""
+
+    desc: str
+    t0: float
+    y0: np.ndarray
+    method: str
+    fallback: str | None
+    events: tuple[Event, ...]
+    max_saved: int
+    derivatives: Derivatives
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None
 
     def __init__(self, problem, depth: float, normalized: bool):
         problem = _energy.ops(problem)
@@ -252,6 +263,48 @@ class _SVDSystem:
         self.iu = np.triu_indices(k, 1)
         self._output_key: bytes | None = None
         self._output = np.zeros((self.m, self.n))
+
+    def begin(self, X0: np.ndarray, t0: float, options: FlowOptions, events: tuple[Event, ...]) -> _SVDSystem:
+        """Start at X0 (frames aligned in clusters, :func:`_aligned_svd`) at time ``t0``, with ``events``."""
+        k = self.k
+        self.method = _driver.resolve_method(options.method, k * (1 + self.m + self.n))
+        self.fallback = _driver.fallback(options.method)
+        self.y0 = self.join(*_aligned_svd(X0, self))
+        self.t0, self.events, self.desc = t0, events, f"svd flow N={self.depth:g}"
+        self.derivatives = Derivatives(jac=self.jacobian)
+        self.atol_fn = self.frame_atol(options.atol)
+        self.max_saved = _max_saved(np.size(self.y0), self.m * self.n, options.max_saved_bytes)
+        return self
+
+    def event_state(self, y) -> np.ndarray:
+        """X at y as :meth:`X_output`: events, the loss check and the saved states see the same X."""
+        return self.X_output(y)
+
+    def norm(self, y) -> float:
+        return float(np.sqrt(np.sum(np.exp(2 * y[: self.k]))))
+
+    def check_state(self, y) -> str | None:
+        """For N < 2, fail once a singular value falls below 1e-300 (it reaches 0 in finite time there)."""
+        if self.depth < 2 and np.min(y[: self.k]) < _LOG_TINY:
+            return (
+                "a singular value fell below 1e-300: at depth N < 2 singular values reach 0 in finite time "
+                "(ds/dt ~ s^(2 - 2/N)), where log s is singular; use formulation='matrix'."
+            )
+        return None
+
+    def result(self, out: _driver.Outcome) -> FlowResult:
+        """The FlowResult: X from the orthonormalized frames, singular values e^rho, det Q det R (square)."""
+        k, shape = self.k, self.energy.shape
+        ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(self.y0))
+        X = np.array([self.X_output(y) for y in ys]).reshape(len(out.t), *shape)
+        s = np.exp(ys[:, :k])
+        det_sign = None
+        if self.m == self.n:
+            det_sign = np.array(
+                [np.sign(np.linalg.det(self.split(y)[1]) * np.linalg.det(self.split(y)[2])) for y in ys]
+            )
+        diags = trajectory_diagnostics(self.energy, X, self.depth, self.normalized, s=s, det_sign=det_sign)
+        return _flow_result(out, X, diags, self, "svd")
 
     def log_velocity(self, rho: np.ndarray, g: np.ndarray | float) -> np.ndarray:
         """d rho_i/dt from the derived twin of the convention (catalog: log_singular_value_velocity*), g = Gt_ii."""
@@ -573,7 +626,11 @@ def _check_scale(X0: np.ndarray, depth: float, normalized: bool, t_final: float)
     )
 
 
-def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress):
+def _checked_call(problem, X0, depth, t_final, normalized, given: Mapping[str, Any]):
+    """The arguments of a public end-to-end call checked (in this order: problem, normalized, depth, X0 and the
+    energy's values there, t_final and the scale of X0, then ``given``, the keyword options; ``switch_ratio``
+    only if given, default ``10 * rtol``); returns
+    (problem, X0, depth, normalized, options) with the options as one :class:`FlowOptions`."""
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
     depth = _check_flow_depth(depth, normalized)
@@ -581,13 +638,37 @@ def _common_checks(problem, X0, depth, t_final, normalized, rtol, atol, t_eval, 
     problem.check_outputs(X0)
     t_final = _driver.check_time(t_final, "t_final")
     _check_scale(X0, depth, normalized, t_final)
-    rtol = _driver.check_tol(rtol, "rtol")
-    atol = _driver.check_tol(atol, "atol")
-    t_eval = _driver.check_t_eval(t_eval, t_final)
-    events = check_events(events)
-    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X0)
-    progress = _driver.want_progress(progress)
-    return problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
+    rtol = _driver.check_tol(given["rtol"], "rtol")
+    options = FlowOptions(
+        t_final=t_final,
+        method=given["method"],
+        rtol=rtol,
+        atol=_driver.check_tol(given["atol"], "atol"),
+        t_eval=_driver.check_t_eval(given["t_eval"], t_final),
+        events=check_events(given["events"]),
+        blowup_norm=_driver.check_blowup_norm(given["blowup_norm"], problem, X0),
+        progress=_driver.want_progress(given["progress"]),
+        max_steps=_driver.check_max_steps(given["max_steps"]),
+        switch_ratio=_check_switch_ratio(given.get("switch_ratio"), rtol),
+        dense_output=given["dense_output"],
+        max_saved_bytes=check_max_saved_bytes(given["max_saved_bytes"]),
+    )
+    return problem, X0, depth, normalized, options
+
+
+def _check_switch_ratio(switch_ratio, rtol: float) -> float:
+    """``switch_ratio`` checked: a real number in (0, 1); None is ``10 * rtol``."""
+    if switch_ratio is None:
+        return 10 * rtol
+    # numbers.Real declares only < and <=; NaN fails `switch_ratio < 1`
+    if (
+        isinstance(switch_ratio, bool)
+        or not isinstance(switch_ratio, numbers.Real)
+        or switch_ratio <= 0
+        or not switch_ratio < 1
+    ):
+        raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
+    return switch_ratio  # type: ignore[return-value]  # a Real, kept as given (bit for bit)
 
 
 @_driver.with_blas_threads
@@ -696,40 +777,27 @@ def svd_flow(
     >>> print(res.status.name, set(res["det_sign"].tolist()), res["loss"][-1] < 5e-3, res.X[-1, 0, 0] > 10)
     FINISHED {1.0} True True
     """
-    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
-        problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
-    )
-    max_steps = _driver.check_max_steps(max_steps)
+    given = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, events=events, blowup_norm=blowup_norm)
+    given.update(max_steps=max_steps, dense_output=dense_output, progress=progress, max_saved_bytes=max_saved_bytes)
+    problem, X0, depth, normalized, options = _checked_call(problem, X0, depth, t_final, normalized, given)
     check_full_rank(
         np.linalg.svd(X0, compute_uv=False), X0.shape, "X0", "SVD coordinates integrate log s (full rank only)"
     )
-    return _svd_part(
-        problem,
-        X0,
-        depth,
-        normalized,
-        0.0,
-        t_final,
-        method,
-        rtol,
-        atol,
-        t_eval,
-        events,
-        blowup_norm,
-        max_steps,
-        dense_output,
-        progress,
-        max_saved_bytes=check_max_saved_bytes(max_saved_bytes),
-    )
+    return _integrate(_SVDSystem(problem, depth, normalized).begin(X0, 0.0, options, options.events), options)
 
 
-def _flow_result(out, X, diags, depth, normalized, formulation, to_X, *, problem) -> FlowResult:
-    """The FlowResult of one integration ``out`` (``_driver.Outcome``); ``to_X(y)`` is X at a state, for
-    ``sol``."""
+def _integrate(system: FlowSystem, options: FlowOptions) -> FlowResult:
+    """Run ``system`` under ``options`` (:func:`riemdln.flows._driver.run`) and build its result."""
+    return system.result(_driver.run(system, options))
+
+
+def _flow_result(out: _driver.Outcome, X: np.ndarray, diags: dict, system, formulation: str) -> FlowResult:
+    """The FlowResult of one integration ``out`` of an end-to-end ``system`` (its energy, depth, convention;
+    ``sol`` maps the dense states through ``system.event_state``)."""
     sol: Callable[[float], np.ndarray] | None = None
-    status, message = loss_guard(problem, out.t, X, diags, out.status, out.message)
+    status, message = loss_guard(system.energy, out.t, X, diags, out.status, out.message)
     if out.sol is not None:
-        dense = out.sol
+        dense, to_X = out.sol, system.event_state
 
         def sol(t):
             return to_X(np.asarray(dense(t)))
@@ -743,8 +811,8 @@ def _flow_result(out, X, diags, depth, normalized, formulation, to_X, *, problem
         njev=out.njev,
         diagnostics=diags,
         t_events=out.t_events,
-        depth=depth,
-        normalized=normalized,
+        depth=system.depth,
+        normalized=system.normalized,
         formulation=formulation,
         sol=sol,
         stop_event=out.stop_event,
@@ -752,130 +820,46 @@ def _flow_result(out, X, diags, depth, normalized, formulation, to_X, *, problem
     )
 
 
-def _svd_part(
-    problem,
-    X0,
-    depth,
-    normalized,
-    t0,
-    t_final,
-    method,
-    rtol,
-    atol,
-    t_eval,
-    events,
-    blowup_norm,
-    max_steps,
-    dense_output,
-    progress,
-    *,
-    max_saved_bytes: int = MAX_SAVED_BYTES,
-) -> FlowResult:
-    system = _SVDSystem(problem, depth, normalized)
-    k = system.k
-    method, fallback = _driver.resolve_method(method, k * (1 + sum(problem.shape))), _driver.fallback(method)
-    rho0, Q0, R0 = _aligned_svd(X0, system)
-    y0 = system.join(rho0, Q0, R0)
+class _MatrixSystem:
+    """The matrix form from X0 (a :class:`~riemdln.flows._options.FlowSystem`): X itself is the state.
 
-    def fro(y):
-        return float(np.sqrt(np.sum(np.exp(2 * y[:k]))))
+    Under CVODE (large X, N != 1) it gets exact Jacobian-vector products and the spectral preconditioner
+    (``flows._krylov``); the implicit dense methods get the exact Jacobian (:func:`end_to_end_jacobian`)."""
 
-    check_state: Callable[[np.ndarray], str | None] | None = None
-    if depth < 2:
+    t0 = 0.0
+    fallback: str | None
+    max_saved: int
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None
 
-        def check_state(y):
-            if np.min(y[:k]) < _LOG_TINY:
-                return (
-                    "a singular value fell below 1e-300: at depth N < 2 singular values reach 0 in finite time "
-                    "(ds/dt ~ s^(2 - 2/N)), where log s is singular; use formulation='matrix'."
-                )
-            return None
-
-    out = _driver.run(
-        system.rhs,
-        y0,
-        t_final,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        t_eval=t_eval,
-        events=events,
-        event_state=system.X_output,  # events, the loss check and the saved states see the same X
-        problem=system.energy,
-        norm=fro,
-        blowup_norm=blowup_norm,
-        max_steps=max_steps,
-        progress=progress,
-        desc=f"svd flow N={depth:g}",
-        dense=dense_output,
-        t0=t0,
-        check_state=check_state,
-        jac=system.jacobian,
-        fallback=fallback,
-        atol_fn=system.frame_atol(atol),
-        max_saved=_max_saved(np.size(y0), system.m * system.n, max_saved_bytes),
-    )
-    ys = np.array(out.y, dtype=float).reshape(len(out.t), np.size(y0))
-    X = np.array([system.X_output(y) for y in ys]).reshape(len(out.t), *problem.shape)
-    s = np.exp(ys[:, :k])
-    det_sign = None
-    if system.m == system.n:
-        det_sign = np.array(
-            [np.sign(np.linalg.det(system.split(y)[1]) * np.linalg.det(system.split(y)[2])) for y in ys]
+    def __init__(self, problem, depth: float, normalized: bool, X0: np.ndarray, options: FlowOptions, events):
+        m, n = problem.shape
+        self.energy, self.depth, self.normalized, self.shape = problem, depth, normalized, (m, n)
+        self.method, self.fallback = _driver.resolve_method(options.method, m * n), _driver.fallback(options.method)
+        krylov = None
+        if self.method == "CVODE" and depth != 1.0:  # exact products and the spectral preconditioner
+            krylov = _krylov.MatrixKrylov(_energy.ops(problem), depth, normalized, X0)
+        self.rhs = _matrix_rhs(problem, depth, normalized) if krylov is None else krylov.rhs
+        self.derivatives = Derivatives(
+            jac=_matrix_jacobian(problem, depth, normalized),
+            jvp=None if krylov is None else krylov.jvp,
+            precond=None if krylov is None else krylov.precond,
         )
-    diags = trajectory_diagnostics(problem, X, depth, normalized, s=s, det_sign=det_sign)
-    return _flow_result(out, X, diags, depth, normalized, "svd", system.X_output, problem=problem)
+        self.y0, self.events, self.desc = X0.ravel().copy(), tuple(events), f"matrix flow N={depth:g}"
+        self.max_saved = _max_saved(m * n, 0, options.max_saved_bytes)
 
+    def event_state(self, y) -> np.ndarray:
+        return y.reshape(self.shape)
 
-def _matrix_part(
-    problem,
-    X0,
-    depth,
-    normalized,
-    t_final,
-    method,
-    rtol,
-    atol,
-    t_eval,
-    events,
-    blowup_norm,
-    max_steps,
-    dense_output,
-    progress,
-    *,
-    max_saved_bytes: int = MAX_SAVED_BYTES,
-) -> FlowResult:
-    m, n = problem.shape
-    method, fallback = _driver.resolve_method(method, m * n), _driver.fallback(method)
-    krylov = None
-    if method == "CVODE" and depth != 1.0:  # exact products and the spectral preconditioner (flows._krylov)
-        krylov = _krylov.MatrixKrylov(_energy.ops(problem), depth, normalized, X0)
-    out = _driver.run(
-        _matrix_rhs(problem, depth, normalized) if krylov is None else krylov.rhs,
-        X0.ravel().copy(),
-        t_final,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        t_eval=t_eval,
-        events=events,
-        event_state=lambda y: y.reshape(m, n),
-        problem=problem,
-        norm=lambda y: float(np.linalg.norm(y)),
-        blowup_norm=blowup_norm,
-        max_steps=max_steps,
-        progress=progress,
-        desc=f"matrix flow N={depth:g}",
-        dense=dense_output,
-        jac=_matrix_jacobian(problem, depth, normalized),
-        jvp=None if krylov is None else krylov.jvp,
-        precond=None if krylov is None else krylov.precond,
-        fallback=fallback,
-        max_saved=_max_saved(m * n, 0, max_saved_bytes),
-    )
-    X = np.array(out.y).reshape(len(out.t), m, n)
-    diags = trajectory_diagnostics(problem, X, depth, normalized)
-    return _flow_result(out, X, diags, depth, normalized, "matrix", lambda y: y.reshape(m, n), problem=problem)
+    def norm(self, y) -> float:
+        return float(np.linalg.norm(y))
+
+    def check_state(self, y) -> str | None:
+        return None
+
+    def result(self, out: _driver.Outcome) -> FlowResult:
+        X = np.array(out.y).reshape(len(out.t), *self.shape)
+        diags = trajectory_diagnostics(self.energy, X, self.depth, self.normalized)
+        return _flow_result(out, X, diags, self, "matrix")
 
 
 def _switch_event(ratio: float) -> Event:
@@ -918,69 +902,57 @@ def _uses_split(problem, method) -> bool:
     return method in ("auto", "CVODE") and _driver.resolve_method(method, K * (1 + m + n)) == "CVODE"
 
 
-def _split_part(
-    problem,
-    frame,
-    k,
-    depth,
-    normalized,
-    t0,
-    t_final,
-    method,
-    rtol,
-    atol,
-    t_eval,
-    events,
-    blowup_norm,
-    max_steps,
-    dense_output,
-    progress,
-    switch_ratio,
-    *,
-    max_saved_bytes: int = MAX_SAVED_BYTES,
-):
-    """The flow in the split chart with k learned values (flows._split), from the thin SVD ``frame``; stops
-    (event ``_RECHART``) when the chart should be renewed. Returns the result and the thin SVD at its end."""
-    ops = _energy.ops(problem)
-    Q, s, R = frame
-    system = _split.SplitSystem(ops, depth, normalized, k, switch_ratio, _krylov.hessian_scale(ops, (Q * s) @ R.T))
-    y0 = system.start(Q, s, R)
-    # CVODE/GMRES with the chart's preconditioner, also below the dense-Jacobian size: the chart is used only
-    # where full SVD coordinates would run under CVODE (_uses_split: method "auto" or "CVODE"), and LSODA's
-    # difference-quotient Jacobian of the chart would cost one right-hand side per state variable
+class _SplitRun(_split.SplitSystem):
+    """The flow in the split chart with k learned values (``flows._split``) from a thin SVD ``frame`` at ``t0``
+    (a :class:`~riemdln.flows._options.FlowSystem`); it stops (event ``_RECHART``) when the chart should be
+    renewed, and :meth:`end_frame` is the thin SVD at its end.
+
+    CVODE/GMRES with the chart's preconditioner, also below the dense-Jacobian size: the chart is used only
+    where full SVD coordinates would run under CVODE (:func:`_uses_split`: method "auto" or "CVODE"), and
+    LSODA's difference-quotient Jacobian of the chart would cost one right-hand side per state variable."""
+
     method = "CVODE"
-    rechart = Event(_RECHART, lambda t, X, problem: system.margin_last(), True, -1.0)
-    tol = system.atol(atol, rtol)
-    out = _driver.run(
-        system.rhs,
-        y0,
-        t_final,
-        method=method,
-        rtol=rtol,
-        atol=atol,
-        t_eval=t_eval,
-        events=(*events, rechart),
-        event_state=system.X_output,
-        problem=ops,
-        norm=lambda y: float(np.linalg.norm(system.frame(y)["sf"])),
-        blowup_norm=blowup_norm,
-        max_steps=max_steps,
-        progress=progress,
-        desc=f"split chart k={k} N={depth:g}",
-        dense=dense_output,
-        t0=t0,
-        precond=_split.SplitPrecond(system),
-        atol_fn=lambda y: tol,
-        max_saved=_max_saved(y0.size, system.m * system.n, max_saved_bytes),
-    )
-    frames = [system.frame(np.asarray(y, dtype=float)) for y in out.y]  # one SVD of W per saved state
-    X = np.array([fr["X"] for fr in frames]).reshape(len(out.t), *problem.shape)
-    sv = np.array([np.sort(fr["sf"])[::-1] for fr in frames])
-    diags = trajectory_diagnostics(problem, X, depth, normalized, s=sv)
-    result = _flow_result(out, X, diags, depth, normalized, f"split(k={k})", system.X_output, problem=problem)
-    fr = frames[-1]
-    order = np.argsort(-fr["sf"], kind="stable")
-    return result, (fr["Qf"][:, order], fr["sf"][order], fr["Rf"][:, order])
+    fallback: str | None = None
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None
+
+    def __init__(self, ops, depth: float, normalized: bool, k: int, options: FlowOptions, start: tuple):
+        """``start``: (frame, t0, events), the thin SVD (Q, s, R) the chart starts from, its time and the
+        user's events (wall-clock budgets reduced to what is left)."""
+        (Q, s, R), t0, events = start
+        super().__init__(ops, depth, normalized, k, options.switch_ratio, _krylov.hessian_scale(ops, (Q * s) @ R.T))
+        self.y0, self.t0 = self.start(Q, s, R), t0
+        rechart = Event(_RECHART, lambda t, X, problem: self.margin_last(), True, -1.0)
+        self.events, self.desc = (*events, rechart), f"split chart k={k} N={depth:g}"
+        tol = self.atol(options.atol, options.rtol)
+        self.atol_fn = lambda y: tol
+        self.derivatives = Derivatives(precond=_split.SplitPrecond(self))
+        self.max_saved = _max_saved(self.y0.size, self.m * self.n, options.max_saved_bytes)
+        self._end: dict | None = None
+
+    def event_state(self, y) -> np.ndarray:
+        return self.X_output(y)
+
+    def norm(self, y) -> float:
+        return float(np.linalg.norm(self.frame(y)["sf"]))
+
+    def check_state(self, y) -> str | None:
+        return None
+
+    def result(self, out: _driver.Outcome) -> FlowResult:
+        frames = [self.frame(np.asarray(y, dtype=float)) for y in out.y]  # one SVD of W per saved state
+        X = np.array([fr["X"] for fr in frames]).reshape(len(out.t), *self.energy.shape)
+        sv = np.array([np.sort(fr["sf"])[::-1] for fr in frames])
+        diags = trajectory_diagnostics(self.energy, X, self.depth, self.normalized, s=sv)
+        result = _flow_result(out, X, diags, self, f"split(k={self.k})")
+        self._end = frames[-1]
+        return result
+
+    def end_frame(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The thin SVD (Q, s, R), s descending, at the last saved state (after :meth:`result`)."""
+        fr = self._end
+        assert fr is not None
+        order = np.argsort(-fr["sf"], kind="stable")
+        return fr["Qf"][:, order], fr["sf"][order], fr["Rf"][:, order]
 
 
 def _thin_svd(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1000,101 +972,43 @@ def _budget_left(events, start: float):
     )
 
 
-def _hybrid(
-    problem,
-    X0,
-    depth,
-    normalized,
-    t_final,
-    method,
-    rtol,
-    atol,
-    t_eval,
-    events,
-    blowup_norm,
-    max_steps,
-    dense_output,
-    progress,
-    switch_ratio,
-    *,
-    max_saved_bytes: int = MAX_SAVED_BYTES,
-) -> FlowResult:
+def _hybrid(problem, X0: np.ndarray, depth: float, normalized: bool, options: FlowOptions) -> FlowResult:
     """Matrix form while min(s) >= switch_ratio * max(s); then split charts while one fits (large problems),
     re-charted as the spectrum moves; then SVD coordinates from that state on."""
     import time
 
     start = time.perf_counter()
-    rest = (method, rtol, atol, t_eval)
-    tail = (blowup_norm, max_steps, dense_output, progress)
+    switch_ratio, events = options.switch_ratio, options.events
     parts: list[FlowResult] = []
     frame = _thin_svd(X0)  # where the next chart starts
     t_now, X_now = 0.0, X0
     if frame[1][-1] >= switch_ratio * frame[1][0]:
-        parts.append(
-            _matrix_part(
-                problem,
-                X0,
-                depth,
-                normalized,
-                t_final,
-                *rest,
-                (*events, _switch_event(switch_ratio)),
-                *tail,
-                max_saved_bytes=max_saved_bytes,
-            )
-        )
+        matrix = _MatrixSystem(problem, depth, normalized, X0, options, (*events, _switch_event(switch_ratio)))
+        parts.append(_integrate(matrix, options))
         if not (parts[-1].status == Status.EVENT and parts[-1].stop_event in _INTERNAL):
             return _merge(parts)
         t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
         frame = _thin_svd(X_now)
-    split_ok = _uses_split(problem, method)
+    split_ok = _uses_split(problem, options.method)
     while True:
         k = _split.choose_rank(frame[1], switch_ratio) if split_ok and len(parts) <= _MAX_CHARTS else None
         left = _budget_left(events, start)
         if k is None:
             back = split_ok and len(parts) < _MAX_CHARTS  # back to a split chart once one exists
             svd_events = (*left, _chart_event(switch_ratio)) if back else left
-            parts.append(
-                _svd_part(
-                    problem,
-                    X_now,
-                    depth,
-                    normalized,
-                    t_now,
-                    t_final,
-                    *rest,
-                    svd_events,
-                    *tail,
-                    max_saved_bytes=max_saved_bytes,
-                )
-            )
-            if t_eval is None:
-                _fit(parts, max_saved_bytes)
-            if not (parts[-1].status == Status.EVENT and parts[-1].stop_event == _CHART):
-                return _merge(parts)
-            t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
-            frame = _thin_svd(X_now)
-            continue
-        part, frame = _split_part(
-            problem,
-            frame,
-            k,
-            depth,
-            normalized,
-            t_now,
-            t_final,
-            *rest,
-            left,
-            *tail,
-            switch_ratio,
-            max_saved_bytes=max_saved_bytes,
-        )
-        parts.append(part)
-        if t_eval is None:
-            _fit(parts, max_saved_bytes)
-        if not (part.status == Status.EVENT and part.stop_event == _RECHART):
+            svd = _SVDSystem(problem, depth, normalized).begin(X_now, t_now, options, svd_events)
+            parts.append(_integrate(svd, options))
+            stop = _CHART
+        else:
+            chart = _SplitRun(_energy.ops(problem), depth, normalized, k, options, (frame, t_now, left))
+            parts.append(_integrate(chart, options))
+            stop = _RECHART
+        if options.t_eval is None:
+            _fit(parts, options.max_saved_bytes)
+        if not (parts[-1].status == Status.EVENT and parts[-1].stop_event == stop):
             return _merge(parts)
-        t_now, X_now = float(part.t[-1]), part.X[-1]
+        t_now, X_now = float(parts[-1].t[-1]), parts[-1].X[-1]
+        frame = _thin_svd(X_now) if k is None else chart.end_frame()
 
 
 _MAX_CHARTS = 24
@@ -1297,29 +1211,15 @@ def end_to_end_flow(
     """
     if formulation not in _FORMULATIONS:
         raise RiemdlnValueError(f"`formulation` must be one of {_FORMULATIONS}; got {formulation!r}.")
-    (problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress) = _common_checks(
-        problem, X0, depth, t_final, normalized, rtol, atol, t_eval, events, blowup_norm, progress
-    )
-    max_steps = _driver.check_max_steps(max_steps)
-    if switch_ratio is None:
-        switch_ratio = 10 * rtol
-    # numbers.Real declares only < and <=; NaN fails `switch_ratio < 1`
-    if (
-        isinstance(switch_ratio, bool)
-        or not isinstance(switch_ratio, numbers.Real)
-        or switch_ratio <= 0
-        or not switch_ratio < 1
-    ):
-        raise RiemdlnValueError(f"`switch_ratio` must be a real number in (0, 1); got {switch_ratio!r}.")
-    args = (problem, X0, depth, normalized)
-    rest = (method, rtol, atol, t_eval, events, blowup_norm, max_steps, dense_output, progress)
+    given = dict(method=method, rtol=rtol, atol=atol, t_eval=t_eval, events=events, blowup_norm=blowup_norm)
+    given.update(max_steps=max_steps, dense_output=dense_output, progress=progress, max_saved_bytes=max_saved_bytes)
+    given["switch_ratio"] = switch_ratio
+    problem, X0, depth, normalized, options = _checked_call(problem, X0, depth, t_final, normalized, given)
     s = np.linalg.svd(X0, compute_uv=False)
     if depth > 1:
         check_full_rank(s, X0.shape, "X0", _RANK_DEFICIENT)
-    saved = check_max_saved_bytes(max_saved_bytes)
     if formulation == "svd":
-        return _svd_part(*args, 0.0, t_final, *rest, max_saved_bytes=saved)
-    if formulation == "auto":
-        if depth >= 2:
-            return _hybrid(*args, t_final, *rest, switch_ratio, max_saved_bytes=saved)
-    return _matrix_part(*args, t_final, *rest, max_saved_bytes=saved)
+        return _integrate(_SVDSystem(problem, depth, normalized).begin(X0, 0.0, options, options.events), options)
+    if formulation == "auto" and depth >= 2:
+        return _hybrid(problem, X0, depth, normalized, options)
+    return _integrate(_MatrixSystem(problem, depth, normalized, X0, options, options.events), options)

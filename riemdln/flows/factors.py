@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,8 @@ from riemdln._validation import (
 )
 from riemdln.energies import CallableValueError
 from riemdln.flows import _driver
-from riemdln.flows.end_to_end import MAX_SAVED_BYTES, _check_problem, _max_saved, check_max_saved_bytes
+from riemdln.flows._options import MAX_SAVED_BYTES, Derivatives, FlowOptions
+from riemdln.flows.end_to_end import _check_problem, _max_saved, check_max_saved_bytes
 from riemdln.flows.result import (
     MESSAGES,
     Event,
@@ -315,91 +317,91 @@ def factor_flow(
     problem = _check_problem(problem)
     normalized = check_bool(normalized, "normalized")
     W0 = _check_factors(factors, problem)
-    N = len(W0)
     _check_rank_kept(W0, problem.shape, "flow")
     t_final = _driver.check_time(t_final, "t_final")
-    rtol = _driver.check_tol(rtol, "rtol")
-    atol = _driver.check_tol(atol, "atol")
-    t_eval = _driver.check_t_eval(t_eval, t_final)
-    events = check_events(events)
+    rtol, atol = _driver.check_tol(rtol, "rtol"), _driver.check_tol(atol, "atol")
+    t_eval, events = _driver.check_t_eval(t_eval, t_final), check_events(events)
     max_steps = _driver.check_max_steps(max_steps)
-    method, fallback = _driver.resolve_method(method, sum(w.size for w in W0)), _driver.fallback(method)
-    net = _Network(problem, [w.shape for w in W0])
-    X0 = net.product(W0)
-    problem.check_outputs(X0)
-    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X0)
-    scale = 1.0 / N if normalized else 1.0
-
-    def rhs(t, y):
-        if y.ndim == 1:
-            _, _, grads = net.gradients(net.split(y))
-            return -scale * net.join(grads)
-        return net.rhs_batch(y.T, scale).T
-
-    out = _driver.run(
-        rhs,
-        net.join(W0),
-        t_final,
+    system = _FactorSystem(problem, W0, normalized, method, events)
+    problem.check_outputs(system.X0)
+    options = FlowOptions(
+        t_final=t_final,
         method=method,
         rtol=rtol,
         atol=atol,
         t_eval=t_eval,
         events=events,
-        event_state=net.X,
-        problem=problem,
-        norm=lambda y: float(np.linalg.norm(net.X(y))),
-        blowup_norm=blowup_norm,
+        blowup_norm=_driver.check_blowup_norm(blowup_norm, problem, system.X0),
         max_steps=max_steps,
         progress=_driver.want_progress(progress),
-        desc=f"factor flow N={N}",
-        batched=True,
-        fallback=fallback,
-        max_saved=_max_saved(
-            sum(w.size for w in W0), problem.shape[0] * problem.shape[1], check_max_saved_bytes(max_saved_bytes)
-        ),
+        max_saved_bytes=check_max_saved_bytes(max_saved_bytes),
     )
-    return _factor_result(
-        problem,
-        net,
-        out.y,
-        out.t,
-        N,
-        normalized,
-        out.status,
-        out.message,
-        out.nfev,
-        out.njev,
-        out.t_events,
-        "factors",
-        out.stop_event,
-        out.error,
-    )
+    system.max_saved = _max_saved(system.y0.size, problem.shape[0] * problem.shape[1], options.max_saved_bytes)
+    return system.result(_driver.run(system, options))
 
 
-def _factor_result(
-    problem, net, ys, t, N, normalized, status, message, nfev, njev, t_events, formulation, stop_event=None, error=None
-):
-    Ws = [net.split(np.asarray(y)) for y in ys]
+class _FactorSystem:
+    """Gradient flow of the factors from ``W0`` (a :class:`~riemdln.flows._options.FlowSystem`): the state is
+    the factors' entries; ``rhs`` also takes (D, B) batches (the implicit methods difference it in batches)."""
+
+    t0 = 0.0
+    atol_fn: Callable[[np.ndarray], np.ndarray] | None = None
+    derivatives = Derivatives(batched=True)
+    max_saved = 0
+
+    def __init__(self, problem, W0: list[np.ndarray], normalized: bool, method: str, events: tuple[Event, ...]):
+        size = sum(w.size for w in W0)
+        self.method, self.fallback = _driver.resolve_method(method, size), _driver.fallback(method)
+        self.energy, self.normalized, self.N = problem, normalized, len(W0)
+        self.net = _Network(problem, [w.shape for w in W0])
+        self.X0 = self.net.product(W0)
+        self.y0, self.events, self.desc = self.net.join(W0), events, f"factor flow N={self.N}"
+        self.scale = 1.0 / self.N if normalized else 1.0
+
+    def rhs(self, t, y):
+        net = self.net
+        if y.ndim == 1:
+            _, _, grads = net.gradients(net.split(y))
+            return -self.scale * net.join(grads)
+        return net.rhs_batch(y.T, self.scale).T
+
+    def event_state(self, y) -> np.ndarray:
+        return self.net.X(y)
+
+    def norm(self, y) -> float:
+        return float(np.linalg.norm(self.net.X(y)))
+
+    def check_state(self, y) -> str | None:
+        return None
+
+    def result(self, out: _driver.Outcome) -> FlowResult:
+        return _factor_result(self.energy, self.net, out, normalized=self.normalized, formulation="factors")
+
+
+def _factor_result(problem, net: _Network, out: _driver.Outcome, *, normalized: bool, formulation: str) -> FlowResult:
+    """The FlowResult of a factor-level run ``out``: the factors and X along it, the diagnostics (depth N)."""
+    t, N = out.t, len(net.shapes)
+    Ws = [net.split(np.asarray(y)) for y in out.y]
     factors = tuple(np.array([w[p] for w in Ws]).reshape(len(t), *net.shapes[p]) for p in range(N))
     m, n = problem.shape
     X = np.array([net.product(w) for w in Ws]).reshape(len(t), m, n)
     diags = trajectory_diagnostics(problem, X, float(N), normalized)
-    status, message = loss_guard(problem, t, X, diags, status, message)
+    status, message = loss_guard(problem, t, X, diags, out.status, out.message)
     return FlowResult(
         t=np.asarray(t, dtype=float),
         X=X,
         status=status,
         message=message,
-        nfev=nfev,
-        njev=njev,
+        nfev=out.nfev,
+        njev=out.njev,
         diagnostics=diags,
-        t_events=t_events,
+        t_events=out.t_events,
         factors=factors,
         depth=float(N),
         normalized=normalized,
         formulation=formulation,
-        stop_event=stop_event,
-        error=error,
+        stop_event=out.stop_event,
+        error=out.error,
     )
 
 
@@ -484,95 +486,124 @@ def factor_descent(
     events = check_events(events)
     net = _Network(problem, [w.shape for w in W])
     X = net.product(W)
-    blowup_norm = _driver.check_blowup_norm(blowup_norm, problem, X)
-    t_events: dict[str, list] = {ev.name: [] for ev in events}
-    state_events = [ev for ev in events if ev.wall_seconds is None]
-    wall_events = [ev for ev in events if ev.wall_seconds is not None]
-    ts, ys = [0.0], [net.join(W)]
-    status, message_kw = Status.FINISHED, {}
+    plan = _DescentPlan(lr, steps, record_every, _driver.check_blowup_norm(blowup_norm, problem, X))
     bar = _driver.make_bar(
         _driver.want_progress(progress), float(steps), f"descent N={N}", log=False, unit="step", loss=problem.loss
     )
-    user = problem.energy  # events see the user's energy object
-    start = time.perf_counter()
+    watch = _driver.EventWatch(events, problem)  # events see the user's energy object
+    descent = _Descent(net, W, plan, watch)
     problem.check_outputs(X)
-    g_old = [_driver.event_value(ev, 0.0, X, user) for ev in state_events]
-    step = 0
-    error = None
-    with np.errstate(over="ignore", invalid="ignore"):
+    watch.start([watch.value(ev, 0.0, X) for ev in watch.state])
+    return _factor_result(problem, net, descent.run(bar), normalized=False, formulation="descent")
+
+
+@dataclass(frozen=True, slots=True)
+class _DescentPlan:
+    r"""What a :func:`factor_descent` run does: ``steps`` steps of size ``lr``, a state saved every
+    ``record_every`` (and the last), DIVERGED once :math:`\|X\|_F` exceeds ``blowup_norm``."""
+
+    lr: float
+    steps: int
+    record_every: int
+    blowup_norm: float
+
+
+class _Descent:
+    """One :func:`factor_descent` run: the factors ``W`` (updated in place), the saved states and how it ended.
+
+    Each step (:meth:`run`) is :meth:`_advance` (the gradient and the update), :meth:`_check` (divergence,
+    then the events: the flows' event test, :class:`riemdln.flows._driver.EventWatch`, at the step's end) and
+    the saving; :meth:`_outcome` is the record :func:`_factor_result` reads."""
+
+    def __init__(self, net: _Network, W: list[np.ndarray], plan: _DescentPlan, watch: _driver.EventWatch):
+        self.net, self.W, self.plan, self.watch = net, W, plan, watch
+        self.ts, self.ys = [0.0], [net.join(W)]
+        self.status, self.message_kw = Status.FINISHED, dict[str, Any]()
+        self.error: CallableValueError | None = None
+        self.step = 0
+        self.start = time.perf_counter()
+
+    def run(self, bar) -> _driver.Outcome:
+        """All steps, or until one stops the run; the progress ``bar`` (or None) updated and closed."""
+        plan = self.plan
+        with np.errstate(over="ignore", invalid="ignore"):
+            try:
+                for step in range(1, plan.steps + 1):
+                    self.step = step
+                    X = self._advance(step)
+                    if X is None:
+                        break
+                    stop = self._check(step * plan.lr, X)
+                    if stop or step % plan.record_every == 0 or step == plan.steps:
+                        if self.status != Status.DIVERGED or np.all(np.isfinite(X)):
+                            self.ts.append(step * plan.lr)
+                            self.ys.append(self.net.join(self.W))
+                    if bar is not None and step % max(1, plan.steps // 1000) == 0:
+                        bar.update(step, X)
+                    if stop:
+                        break
+            finally:
+                if bar is not None:
+                    bar.close()
+        return self._outcome()
+
+    def _advance(self, step: int) -> np.ndarray | None:
+        """The step's update of the factors and the new X; None if the user's gradient failed (FAILED at the
+        last good state, saved)."""
+        net, W, lr = self.net, self.W, self.plan.lr
         try:
-            for step in range(1, steps + 1):
-                try:
-                    _, _, grads = net.gradients(W)
-                except CallableValueError as exc:  # the user's gradient failed: FAILED at the last good state
-                    error, status = exc, Status.FAILED
-                    message_kw = {"t": (step - 1) * lr, "reason": f"{exc} The trajectory up to there is kept."}
-                    if ts[-1] != (step - 1) * lr:
-                        ts.append((step - 1) * lr)
-                        ys.append(net.join(W))
-                    break
-                for p in range(N):
-                    W[p] -= lr * grads[p]
-                t = step * lr
-                X = net.product(W)
-                stop = None
-                if not np.all(np.isfinite(X)) or np.linalg.norm(X) > blowup_norm:
-                    status, message_kw = Status.DIVERGED, {"t": t, "bound": blowup_norm}
-                    stop = "diverged"
-                else:
-                    for k, ev in enumerate(state_events):
-                        try:
-                            gv = _driver.event_value(ev, t, X, user)
-                        except CallableValueError as exc:
-                            error, status = exc, Status.FAILED
-                            message_kw = {"t": t, "reason": f"{exc} The trajectory up to there is kept."}
-                            stop = "failed"
-                            break
-                        a = g_old[k]
-                        hit = (
-                            (ev.direction < 0 and a > 0 >= gv)
-                            or (ev.direction > 0 and a < 0 <= gv)
-                            or (ev.direction == 0 and a * gv <= 0 and a != 0)
-                        )
-                        g_old[k] = gv
-                        if hit:
-                            t_events[ev.name].append(t)
-                            if ev.terminal and stop is None:
-                                stop = ev.name
-                    if stop is None and wall_events:
-                        elapsed = time.perf_counter() - start
-                        for ev in wall_events:
-                            if elapsed > ev.wall_seconds:
-                                t_events[ev.name].append(t)
-                                stop = stop or ev.name
-                    if stop is not None and stop != "failed":
-                        status, message_kw = Status.EVENT, {"t": t, "name": stop}
-                if stop is not None or step % record_every == 0 or step == steps:
-                    if stop != "diverged" or np.all(np.isfinite(X)):
-                        ts.append(t)
-                        ys.append(net.join(W))
-                if bar is not None and step % max(1, steps // 1000) == 0:
-                    bar.update(step, X)
-                if stop is not None:
-                    break
-        finally:
-            if bar is not None:
-                bar.close()
-    if status == Status.FINISHED:
-        message_kw = {"t": steps * lr}
-    return _factor_result(
-        problem,
-        net,
-        ys,
-        ts,
-        N,
-        False,
-        status,
-        MESSAGES[status].format(**message_kw),
-        step,
-        0,
-        {k: np.asarray(v) for k, v in t_events.items()},
-        "descent",
-        message_kw.get("name") if status == Status.EVENT else None,
-        error,
-    )
+            _, _, grads = net.gradients(W)
+        except CallableValueError as exc:
+            t = (step - 1) * lr
+            self._fail(exc, t)
+            if self.ts[-1] != t:
+                self.ts.append(t)
+                self.ys.append(net.join(W))
+            return None
+        for p in range(len(W)):
+            W[p] -= lr * grads[p]
+        return net.product(W)
+
+    def _check(self, t: float, X: np.ndarray) -> bool:
+        """Whether the run stops at (t, X): divergence (or overflow), a terminal event, a budget, a bad event."""
+        if not np.all(np.isfinite(X)) or np.linalg.norm(X) > self.plan.blowup_norm:
+            self.status, self.message_kw = Status.DIVERGED, {"t": t, "bound": self.plan.blowup_norm}
+            return True
+        watch, stop = self.watch, None
+        for k, ev in enumerate(watch.state):
+            try:
+                g = watch.value(ev, t, X)
+            except CallableValueError as exc:
+                self._fail(exc, t)
+                return True
+            if watch.crossed(k, g):
+                watch.t_events[ev.name].append(t)
+                if ev.terminal and stop is None:
+                    stop = ev.name
+        if stop is None and watch.wall:
+            for ev in watch.over_budget(time.perf_counter() - self.start):
+                watch.t_events[ev.name].append(t)
+                stop = stop or ev.name
+        if stop is not None:
+            self.status, self.message_kw = Status.EVENT, {"t": t, "name": stop}
+        return stop is not None
+
+    def _fail(self, exc: CallableValueError, t: float) -> None:
+        self.error, self.status = exc, Status.FAILED
+        self.message_kw = {"t": t, "reason": f"{exc} The trajectory up to there is kept."}
+
+    def _outcome(self) -> _driver.Outcome:
+        status = self.status
+        if status == Status.FINISHED:
+            self.message_kw = {"t": self.plan.steps * self.plan.lr}
+        return _driver.Outcome(
+            t=np.asarray(self.ts, dtype=float),
+            y=self.ys,
+            status=status,
+            message=MESSAGES[status].format(**self.message_kw),
+            nfev=self.step,
+            njev=0,
+            t_events={k: np.asarray(v) for k, v in self.watch.t_events.items()},
+            stop_event=self.message_kw.get("name") if status == Status.EVENT else None,
+            error=self.error,
+        )
