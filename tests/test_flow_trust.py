@@ -72,6 +72,35 @@ def test_blas_thread_policy(monkeypatch, flow, wanted, expected):
     assert after == caller
 
 
+class _RecordingEnergy:
+    """A quadratic energy (loss ½‖X − M‖², user API only) whose gradient records the BLAS thread count."""
+
+    def __init__(self, M, seen: list):
+        self.M, self.seen, self.shape = np.asarray(M, dtype=float), seen, np.shape(M)
+
+    def loss(self, X):
+        return 0.5 * float(np.sum((np.asarray(X) - self.M) ** 2))
+
+    def gradient(self, X):
+        self.seen.append(_blas_threads())
+        return np.asarray(X) - self.M
+
+
+def test_blas_thread_policy_langevin(monkeypatch):
+    """Langevin dynamics runs under the same one-thread BLAS policy (the energy sees one thread)."""
+    from threadpoolctl import threadpool_limits
+
+    for var in (*_driver._BLAS_ENV, "RIEMDLN_BLAS_THREADS"):
+        monkeypatch.delenv(var, raising=False)
+    seen: list[int] = []
+    E = _RecordingEnergy(np.diag([1.0, 2.0, 3.0]), seen)
+    with threadpool_limits(limits=3, user_api="blas"):
+        riemdln.langevin(E, np.eye(3), 2, 50.0, 0.005, 1e-3, n_chains=4, seed=0)
+        after = _blas_threads()
+    assert len(seen) > 1 and set(seen) == {1}
+    assert after == 3
+
+
 def test_blas_user_environment_is_respected(monkeypatch):
     """With OPENBLAS_NUM_THREADS set by the user the simulators leave the thread count alone."""
     from threadpoolctl import threadpool_limits

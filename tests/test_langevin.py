@@ -559,12 +559,16 @@ def _small_d2_run(queue=None):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_compiled_step_survives_fork():
+def test_compiled_step_survives_fork(monkeypatch):
     """After the compiled d = 2 step has run in this process, a forked child runs it too (under GNU OpenMP,
     numba's usual threading layer, a child that starts a parallel region aborts: "fork() called from a process
-    already using GNU OpenMP"; riemdln's forked children run the compiled loops serially), with the same numbers."""
+    already using GNU OpenMP"; riemdln's forked children run the compiled loops serially), with the same numbers.
+    The parent runs threaded, as with NUMBA_NUM_THREADS = 2 (the default is one thread)."""
     import multiprocessing
 
+    from riemdln import _langevin_jit
+
+    monkeypatch.setattr(_langevin_jit, "_PARALLEL", [_langevin_jit.AVAILABLE])
     here = _small_d2_run()
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -576,6 +580,22 @@ def test_compiled_step_survives_fork():
         pytest.fail("the forked child hung in the compiled Langevin step")
     assert child.exitcode == 0
     assert queue.get(timeout=5) == here
+
+
+def test_compiled_step_threads_only_when_asked(monkeypatch):
+    """numba's threads run the d = 2 loop only when NUMBA_NUM_THREADS asks for more than one (its own default,
+    a thread per core, was measured several times slower than one thread on a loaded machine), and the threaded
+    loop gives the one-thread loop's numbers bit for bit."""
+    from riemdln import _langevin_jit
+
+    for value, asked in (("", False), ("1", False), ("2", True), ("x", False)):
+        monkeypatch.setenv("NUMBA_NUM_THREADS", value)
+        assert _langevin_jit._threads_asked() is (asked and _langevin_jit.AVAILABLE)
+    monkeypatch.setattr(_langevin_jit, "_PARALLEL", [False])
+    serial = riemdln.langevin(_E, np.eye(2), 3, 4.0, t_final=0.01, dt=1e-3, n_chains=64, seed=5)
+    monkeypatch.setattr(_langevin_jit, "_PARALLEL", [_langevin_jit.AVAILABLE])
+    threaded = riemdln.langevin(_E, np.eye(2), 3, 4.0, t_final=0.01, dt=1e-3, n_chains=64, seed=5)
+    assert np.array_equal(serial.X, threaded.X)
 
 
 def test_threaded_batch_svd_is_numpys_bit_for_bit():

@@ -42,13 +42,24 @@ __all__ = ["AVAILABLE", "prepare", "advance"]
 
 # IEEE arithmetic as numpy's (x/0 = inf, not ZeroDivisionError); compiled once, cached on disk
 _jit = njit(cache=True, error_model="numpy")
-# The loops over the chains run on numba's threads (one per core unless NUMBA_NUM_THREADS says otherwise),
-# in the process that imported this module. A forked child must not: GNU OpenMP, numba's usual threading
-# layer, aborts a child that starts a parallel region its parent had used ("fork() called from a process
-# already using GNU OpenMP") - so after a fork the same loops run compiled but serial.
+# The loops over the chains run on one thread unless NUMBA_NUM_THREADS = k > 1 is set in the environment
+# (then on numba's k threads), in the process that imported this module. Measured on 2 cores
+# (benchmarks/bench_langevin_threads.py): numba's own default, a thread per core, ran the step 5-14x slower
+# than one thread on a machine shared with other work (its threads wait for each other by spinning), and
+# never gained more than the core count: the default must not be the slow configuration. A forked child
+# never runs them threaded: GNU OpenMP, numba's usual threading layer, aborts a child that starts a
+# parallel region its parent had used ("fork() called from a process already using GNU OpenMP").
 _jit_loop = njit(cache=True, error_model="numpy", parallel=True)
 _jit_inline = njit(cache=True, error_model="numpy", inline="always")  # the loop bodies (no call per chain)
-_PARALLEL = [bool(AVAILABLE and int(getattr(numba.config, "NUMBA_NUM_THREADS", 1)) > 1)]
+
+
+def _threads_asked() -> bool:
+    """Whether the environment asks for numba's threads: ``NUMBA_NUM_THREADS`` an integer > 1."""
+    value = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    return AVAILABLE and value.isdigit() and int(value) > 1
+
+
+_PARALLEL = [_threads_asked()]
 
 
 def _serial_after_fork() -> None:
@@ -405,7 +416,7 @@ def prepare(state, is_y, depth, normalized, beta, h, coordinates, auto_relative_
     """Per chain: SVD of the state, the matrix X it stands for, and the chart of the next step.
 
     Writes X (C, 2, 2), ``frames`` (C, 8: U then V entries) and ``spectra`` (C, 4: s then mu); returns
-    ``use_y`` (C,). ``coordinates`` as in :data:`COORDINATES`. On numba's threads, serial in a forked child.
+    ``use_y`` (C,). ``coordinates`` as in :data:`COORDINATES`. On numba's threads if asked (:data:`_PARALLEL`).
     """
     noise, threshold, use_y = _prepare_args(state, depth, normalized, beta, h, auto_relative_step)
     loop = _prepare_parallel if _PARALLEL[0] else _prepare_serial
@@ -442,7 +453,7 @@ def _advance_serial(X, frames, spectra, G, xi, use_y, depth, normalized, beta, l
 
 
 def advance(X, frames, spectra, G, xi, use_y, depth, normalized, beta, lam, dt, a_unit, out) -> None:
-    """Per chain: the Euler-Maruyama step in its chart, written to ``out`` (C, 2, 2). On numba's threads,
-    serial in a forked child."""
+    """Per chain: the Euler-Maruyama step in its chart, written to ``out`` (C, 2, 2). On numba's threads if
+    asked (:data:`_PARALLEL`)."""
     loop = _advance_parallel if _PARALLEL[0] else _advance_serial
     loop(X, frames, spectra, G, xi, use_y, depth, normalized, beta, lam, dt, a_unit, out)

@@ -57,6 +57,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
+from riemdln._blas import with_blas_threads
 from riemdln._validation import (
     RiemdlnValueError,
     check_allocation,
@@ -808,6 +809,7 @@ def _check_coordinates(value, depth) -> str:
     return value
 
 
+@with_blas_threads
 def langevin(
     energy,
     X0: ArrayLike,
@@ -852,8 +854,10 @@ def langevin(
         Add the entropic drift (:math:`\lambda = 1`).
     n_chains : int
         Independent chains (vectorized: one batch of SVDs per step; at d = 2 one compiled loop over the
-        chains on numba's threads, see :mod:`riemdln.thermo._langevin_jit`; at d >= 3 with >= 512 chains the step runs
-        in chunks of chains on a thread per core, with the same numbers bit for bit).
+        chains, on one thread unless ``NUMBA_NUM_THREADS`` = k > 1 asks for numba's threads, see
+        :mod:`riemdln.thermo._langevin_jit`; at d >= 3 with >= 512 chains the step runs in chunks of chains on a thread
+        per core, with the same numbers bit for bit). BLAS runs on one thread during the call unless
+        ``OPENBLAS_NUM_THREADS`` (or OMP/MKL/BLIS) or ``RIEMDLN_BLAS_THREADS=k`` is set.
     seed : None, int or numpy.random.Generator
         Seeded runs are reproducible bit for bit.
     coordinates : {"auto", "X", "Y"}
