@@ -97,11 +97,11 @@ def test_reference_is_stable_between_precision_settings():
 
 def _sweep_bound(shape, depth, kappa):
     """The documented bound (riemdln.curvature): square 4e-10 up to s_max/s_min = 1e6 and 4e-9 at 1e8;
-    rectangular max(1e-8, 5e-11 (s_max/s_min)^(2/N)) (the chart's small value s_min^(1/N) next to the null
+    rectangular max(2e-8, 5e-11 (s_max/s_min)^(2/N)) (the chart's small value s_min^(1/N) next to the null
     directions)."""
     if shape[0] == shape[1]:
         return 4e-10 if kappa <= 1e6 else 4e-9
-    return max(1e-8, 5e-11 * kappa ** (2.0 / depth))
+    return max(2e-8, 5e-11 * kappa ** (2.0 / depth))
 
 
 @pytest.mark.slow

@@ -36,10 +36,10 @@ against 90), relative to :math:`\max(|K|, |R|/(n(n-1)))`, n = mn, for N = 2, 3, 
 signs of det and near-coincident singular values: square 2×2 and 3×3 within 4e-10 for
 :math:`s_{\max}/s_{\min} \le 10^6` and 4e-9 at :math:`10^8` (the earlier raw-coordinate stencil: 1e-5 at
 :math:`10^4`, O(1) from :math:`10^6`). Rectangular m×n (no continuation through the rank drop, where the small
-singular value meets the null space in a cone), 2×3: within :math:`\max(10^{-8},\ 5\cdot10^{-11}
+singular value meets the null space in a cone), 2×3: within :math:`\max(2\cdot10^{-8},\ 5\cdot10^{-11}
 (s_{\max}/s_{\min})^{2/N})`, the squared ratio of the chart's values :math:`\mu = s^{1/N}` next to the null
 directions (measured: 5e-9 up to :math:`10^4` for N >= 3, 5e-8 for N = 2; at :math:`10^6` and :math:`10^8`,
-2e-5 and 1.5e-3 for N = 2, 2e-7 and 2e-6 for N = 3, 2e-8 and 1e-7 for N >= 5).
+2e-5 and 1.5e-3 for N = 2, 2e-7 and 2e-6 for N = 3, 2e-8 and 1e-7 for N >= 5; 1.2e-8 at one N = 7.5 point at 1e6).
 Non-integer N shrinks the steps to stay on the
 full-rank side. ``depth=math.inf`` and m·n > 36 use fourth-order differences of the Christoffel form in the entries
 of X at diag(s), whose error grows like :math:`10^{-13}(s_{\max}/s_{\min})^2` relative; the numeric scalar
@@ -252,7 +252,7 @@ def sectional_curvature(X: ArrayLike, U: ArrayLike, V: ArrayLike, depth: float, 
     Conventions as in :func:`scalar_curvature` (``depth=math.inf`` for square X only); N = 1: 0 at every matrix.
     Accuracy (finite N, square, m·n <= 36; the chart :math:`Y = X^{1/N}`): within 4e-10 relative of mpmath up to
     :math:`s_{\max}/s_{\min} = 10^6` and 4e-9 at :math:`10^8`; rectangular m×n within
-    :math:`\max(10^{-8}, 5\cdot10^{-11}(s_{\max}/s_{\min})^{2/N})`; other cases in the module docstring.
+    :math:`\max(2\cdot10^{-8}, 5\cdot10^{-11}(s_{\max}/s_{\min})^{2/N})`; other cases in the module docstring.
 
     Parameters
     ----------
