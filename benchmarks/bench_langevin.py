@@ -81,7 +81,7 @@ def main() -> None:
         return np.stack([X[:, 0, 0], X[:, 1, 1], X[:, 0, 1], (np.linalg.det(X) < 0).astype(float), E2.loss(X)], -1)
 
     t0 = time.perf_counter()
-    q = riemdln.gibbs_expectation(E2, f, 3, 4.0, tol=1e-6)
+    q = riemdln.gibbs_expectation(E2, f, 3, 4.0, rtol=1e-6)
     wall = time.perf_counter() - t0
     ok = q.status == riemdln.flows.result.Status.FINISHED  # the goal is the time *at* 1e-6 accuracy
     print(_row("quadrature oracle, 2x2, tol 1e-6", wall, GOAL_S["quadrature"], q.message, ok=ok))

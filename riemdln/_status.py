@@ -27,6 +27,17 @@ class Status(enum.IntEnum):
         The loss rose along accepted steps by more than the tolerances allow. A gradient flow's loss never
         increases, so the numerical trajectory has left the exact one: the run stops there and the
         trajectory up to that step is returned (tighten ``rtol``/``atol``, or use another formulation).
+
+    See Also
+    --------
+    riemdln.FlowResult : carries the status of a flow (``success`` is ``status >= 0``).
+    riemdln.LangevinResult : carries the status of a Langevin run.
+
+    Examples
+    --------
+    >>> from riemdln import Status
+    >>> Status.EVENT >= 0, Status(-1).name
+    (True, 'FAILED')
     """
 
     INACCURATE = -2

@@ -35,7 +35,7 @@ def _reference(beta: float, depth: float, n: int = 12) -> np.ndarray:
 )
 def test_low_temperature_against_an_independent_quadrature(beta):
     q = riemdln.gibbs_expectation(
-        riemdln.QuadraticEnergy(M), lambda X: np.stack([X[:, 0, 0], X[:, 0, 1] ** 2], -1), 2, beta, tol=1e-10
+        riemdln.QuadraticEnergy(M), lambda X: np.stack([X[:, 0, 0], X[:, 0, 1] ** 2], -1), 2, beta, rtol=1e-10
     )
     ref = _reference(beta, 2)
     assert q.status == riemdln.Status.FINISHED, q.message
@@ -46,3 +46,15 @@ def test_low_temperature_against_an_independent_quadrature(beta):
 def test_moderate_temperature_still_uses_the_full_chart():
     q = riemdln.gibbs_expectation(riemdln.QuadraticEnergy(np.eye(2)), lambda X: X[:, 0, 0], 1, 2.0)
     assert round(float(q.value), 6) == 1.0 and q.status == riemdln.Status.FINISHED
+
+
+def test_gibbs_expectation_tol_is_a_deprecated_name_of_rtol():
+    E, f = riemdln.QuadraticEnergy(np.eye(2)), lambda X: X[:, 0, 0]
+    new = riemdln.gibbs_expectation(E, f, 1, 2.0, rtol=1e-5)
+    with pytest.warns(DeprecationWarning, match=r"gibbs_expectation\(tol="):
+        old = riemdln.gibbs_expectation(E, f, 1, 2.0, tol=1e-5)
+    assert old.value == new.value and old.n_points == new.n_points
+    with pytest.raises(riemdln.RiemdlnValueError, match="`tol` is the deprecated name of `rtol`"):
+        riemdln.gibbs_expectation(E, f, 1, 2.0, tol=1e-5, rtol=1e-5)
+    with pytest.raises(riemdln.RiemdlnValueError, match="`rtol`"):
+        riemdln.gibbs_expectation(E, f, 1, 2.0, rtol=-1.0)

@@ -297,7 +297,7 @@ def test_langevin_time_averages_match_quadrature(depth, free_energy):
     Richardson value 2 m(h) - m(2h) (O(h) bias removed) must match quadrature within 4 standard errors
     sqrt(4 se_h^2 + se_2h^2); the raw m(h) within 4 se_h plus the measured |b|."""
     beta, h, n_chains = 4.0, 0.01, 2000
-    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy, tol=1e-5)
+    q = riemdln.gibbs_expectation(_E, _observables, depth, beta, free_energy=free_energy, rtol=1e-5)
     assert q.status == riemdln.flows.result.Status.FINISHED
     X0 = _equilibrium_starts(_E, depth, beta, n_chains, free_energy, seed=7)
     means, ses = [], []
@@ -325,7 +325,7 @@ def test_auto_coordinates_avoid_the_det_zero_bias_of_x_coordinates():
     than dt (an O(dt) bias would fall by 4x from dt = 0.04 to 0.01); coordinates="auto" (Y near det = 0) at the
     same dt, from the same starts and noise, is within 4 standard errors in E[|det X|] and P(det < 0)."""
     depth, beta, n_chains = 3, 4.0, 2000
-    q = riemdln.gibbs_expectation(_E, _det_observables, depth, beta, tol=1e-5)
+    q = riemdln.gibbs_expectation(_E, _det_observables, depth, beta, rtol=1e-5)
     assert q.status == riemdln.flows.result.Status.FINISHED
     X0 = _equilibrium_starts(_E, depth, beta, n_chains, seed=1)
     err, z = {}, {}
@@ -344,7 +344,7 @@ def test_auto_coordinates_avoid_the_det_zero_bias_of_x_coordinates():
 def test_langevin_step_size_bias_shrinks_away_from_det_zero():
     E = riemdln.QuadraticEnergy(np.diag([1.5, 1.0]))
     beta, depth = 10.0, 3
-    q = riemdln.gibbs_expectation(E, lambda X: E.loss(X), depth, beta, tol=1e-5)
+    q = riemdln.gibbs_expectation(E, lambda X: E.loss(X), depth, beta, rtol=1e-5)
     assert q.status == riemdln.flows.result.Status.FINISHED
     bias, se = [], []
     # start in equilibrium (thinned exact draws): no burn-in; X coordinates (the regime away from det = 0)

@@ -70,7 +70,10 @@ def _derive_into(out: Path, args: argparse.Namespace) -> int:
     if args.pdf:
         written.append(compile_pdf(tex))
     if args.write_twins:
+        from riemdln.symbolic.derivations._fingerprint import write_fingerprints
+
         written.append(cat_mod.write_twins(formulas=formulas))
+        written.append(write_fingerprints(results))
     elapsed = time.perf_counter() - t0
     cached = sum(1 for s in report.status.values() if s == "cached")
     print(
@@ -117,7 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--no-cache", action="store_true", help="rederive everything (and refresh the cache)")
     d.add_argument("--cache", default=None, help="cache directory (default: $RIEMDLN_CACHE_DIR or ~/.cache/riemdln)")
     d.add_argument("--pdf", action="store_true", help="also compile formulas.pdf with pdflatex")
-    d.add_argument("--write-twins", action="store_true", help="(developers) regenerate riemdln/symbolic/_twins.py")
+    d.add_argument(
+        "--write-twins",
+        action="store_true",
+        help="(developers) regenerate the twins (riemdln/symbolic/_twins.py) and the fingerprints",
+    )
     d.set_defaults(func=_cmd_derive)
     from riemdln.studies import STUDY_NAMES
 

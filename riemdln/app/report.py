@@ -206,6 +206,22 @@ def reproduce(
     -------
     dict
         The content of ``results.json``.
+
+    See Also
+    --------
+    riemdln.derive : the derivations alone (``riemdln derive``).
+    riemdln.studies : the studies and their typed parameters.
+
+    Examples
+    --------
+    A quick run takes minutes on two cores (hence the skip); the studies it can run are named in
+    ``STUDY_NAMES``:
+
+    >>> from riemdln.studies import STUDY_NAMES
+    >>> "depth_convergence" in STUDY_NAMES
+    True
+    >>> import riemdln
+    >>> results = riemdln.reproduce("riemdln-out", mode="quick", studies=["depth_convergence"])  # doctest: +SKIP
     """
     quick, paper = _mode_flags(mode, quick, paper)  # the flags are checked as bools below
     if not isinstance(out, str | os.PathLike) or not str(os.fspath(out)).strip():

@@ -14,14 +14,38 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from riemdln._validation import RiemdlnValueError
+from riemdln._deprecation import renamed
+from riemdln._errors import MissingExtraError
 
 __all__ = ["soft_impute", "nuclear_norm_minimization", "BaselineResult"]
 
 
 @dataclass(frozen=True)
 class BaselineResult:
-    """A completion from a baseline: the matrix, whether it converged, and how."""
+    r"""A completion from a baseline: the matrix, whether it converged, and how.
+
+    Parameters
+    ----------
+    X : ndarray, shape (m, n)
+        The completed matrix.
+    success : bool
+        Whether the method converged (soft-impute: at the final :math:`\lambda`; cvxpy: status optimal).
+    message : str
+        How it ended.
+    iterations : int
+        Iterations run in all (0 for cvxpy).
+
+    See Also
+    --------
+    soft_impute, nuclear_norm_minimization : what returns it.
+
+    Examples
+    --------
+    >>> from riemdln import CompletionProblem
+    >>> res = soft_impute(CompletionProblem((2, 2), {(0, 0): 1.0, (0, 1): 1.0, (1, 0): 1.0}))
+    >>> type(res).__name__, res.X.shape, res.success
+    ('BaselineResult', (2, 2), True)
+    """
 
     X: np.ndarray
     success: bool
@@ -33,27 +57,63 @@ def soft_impute(
     problem,
     lam_final: float = 1e-6,
     n_lambdas: int = 40,
-    tol: float = 1e-9,
-    max_iter: int = 20000,
+    tol: float | None = None,
+    max_iter: int | None = None,
     *,
     final_max_iter: int | None = None,
     accelerate: bool = False,
     gap_tol: float | None = None,
+    rtol: float | None = None,
+    max_steps: int | None = None,
+    final_max_steps: int | None = None,
+    gap_rtol: float | None = None,
 ) -> BaselineResult:
     r"""Soft-impute along :math:`\lambda_k = \lambda_0 (\lambda_{\rm final}/\lambda_0)^{k/(K-1)}`, warm-started.
 
     ``lam_final`` is relative to the largest singular value of :math:`P_\Omega(M)`. The path values before
-    the last are warm starts: each runs until the relative change of X is below ``tol`` or for ``max_iter``
-    iterations. Convergence is judged at the final value only, where up to ``final_max_iter`` (default
-    ``max_iter``) iterations are run. Without ``gap_tol`` it converged when the relative change is below
-    ``tol`` (a weak test: the iteration can crawl far from its fixed point). With ``gap_tol`` the change does
+    the last are warm starts: each runs until the relative change of X is below ``rtol`` or for ``max_steps``
+    iterations. Convergence is judged at the final value only, where up to ``final_max_steps`` (default
+    ``max_steps``) iterations are run. Without ``gap_rtol`` it converged when the relative change is below
+    ``rtol`` (a weak test: the iteration can crawl far from its fixed point). With ``gap_rtol`` the change does
     not count: it converged when the relative duality gap of the regularized problem
-    :math:`\tfrac12\|P_\Omega(X - M)\|_F^2 + \lambda\|X\|_*` is below ``gap_tol`` (checked every 25
+    :math:`\tfrac12\|P_\Omega(X - M)\|_F^2 + \lambda\|X\|_*` is below ``gap_rtol`` (checked every 25
     iterations; the dual point is the scaled residual :math:`\theta P_\Omega(M - X)`,
     :math:`\theta = \min(1, \lambda/\|P_\Omega(M - X)\|_2)`, so the gap bounds the objective's distance to its
     minimum). ``accelerate`` uses Nesterov momentum (the accelerated proximal gradient of Toh & Yun 2010,
     restarted at each value of the path): the same fixed points, an :math:`O(1/k^2)` objective rate instead of
     :math:`O(1/k)`, which matters at few observations, where the plain iteration crawls at the final value.
+
+    Parameters
+    ----------
+    problem : CompletionProblem
+        The observed entries :math:`P_\Omega(M)`.
+    lam_final : float
+        The last :math:`\lambda`, relative to :math:`\|P_\Omega(M)\|_2`.
+    n_lambdas : int
+        Values on the geometric path.
+    rtol : float, optional
+        Relative change of X that ends a path value (default 1e-9); keyword-only.
+    max_steps : int, optional
+        Iterations per path value before the last (default 20000); keyword-only.
+    final_max_steps : int, optional
+        Iterations at the final value (default ``max_steps``).
+    accelerate : bool
+        Nesterov momentum (accelerated proximal gradient).
+    gap_rtol : float, optional
+        Relative duality gap that decides convergence at the final value (default: the change decides).
+    tol, max_iter, final_max_iter, gap_tol : optional
+        Deprecated names of ``rtol``, ``max_steps``, ``final_max_steps``, ``gap_rtol`` (a
+        :class:`DeprecationWarning`).
+
+    Returns
+    -------
+    BaselineResult
+        The completion at the final :math:`\lambda`; ``success`` when that value's problem was solved.
+
+    See Also
+    --------
+    nuclear_norm_minimization : the exact convex program (cvxpy).
+    riemdln.end_to_end_flow : the deep linear network's implicit bias on the same problem.
 
     Examples
     --------
@@ -63,6 +123,10 @@ def soft_impute(
     >>> print(res.success, round(float(res.X[1, 1]), 3))   # the rank-one completion
     True 1.0
     """
+    tol = renamed("soft_impute", "rtol", "tol", rtol, tol, 1e-9)
+    max_iter = renamed("soft_impute", "max_steps", "max_iter", max_steps, max_iter, 20000)
+    final_max_iter = renamed("soft_impute", "final_max_steps", "final_max_iter", final_max_steps, final_max_iter, None)
+    gap_tol = renamed("soft_impute", "gap_rtol", "gap_tol", gap_rtol, gap_tol, None)
     mask = problem.mask
     M = np.where(mask, problem.target, 0.0)
     top = np.linalg.norm(M, 2)
@@ -126,15 +190,39 @@ def _relative_gap(X, M, mask, lam) -> float:
 def nuclear_norm_minimization(problem, solver: str | None = None) -> BaselineResult:
     r"""Solve :math:`\min\|X\|_*` s.t. :math:`X_\Omega = M_\Omega` with cvxpy (optional extra).
 
+    Parameters
+    ----------
+    problem : CompletionProblem
+        The observed entries :math:`M_\Omega`.
+    solver : str, optional
+        A cvxpy solver name (default: cvxpy's choice).
+
+    Returns
+    -------
+    BaselineResult
+        The minimizer; ``success`` when cvxpy reports ``"optimal"``.
+
     Raises
     ------
-    RiemdlnValueError
+    MissingExtraError
         If cvxpy is not installed (the message names ``pip install "riemdln[cvxpy]"``).
+
+    See Also
+    --------
+    soft_impute : the regularized path, no solver needed.
+
+    Examples
+    --------
+    >>> from riemdln import CompletionProblem
+    >>> p = CompletionProblem((2, 2), {(0, 0): 1.0, (0, 1): 1.0, (1, 0): 1.0})
+    >>> res = nuclear_norm_minimization(p)
+    >>> print(res.success, round(float(res.X[1, 1]), 4))   # the rank-one completion
+    True 1.0
     """
     try:
         import cvxpy as cp
     except ImportError:
-        raise RiemdlnValueError('nuclear_norm_minimization needs cvxpy: pip install "riemdln[cvxpy]"') from None
+        raise MissingExtraError('nuclear_norm_minimization needs cvxpy: pip install "riemdln[cvxpy]"') from None
     m, n = problem.shape
     X = cp.Variable((m, n))
     mask = problem.mask.astype(float)

@@ -71,6 +71,11 @@ class CompletionProblem:
         At construction, for an index out of range, an entry given twice with different values, a
         non-finite value, an empty observation set, or a shape mismatch.
 
+    See Also
+    --------
+    riemdln.SensingProblem : measurements by general linear sensors.
+    riemdln.end_to_end_flow, riemdln.factor_descent : what trains on it.
+
     Examples
     --------
     >>> p = CompletionProblem((2, 2), {(0, 0): 1.0, (1, 1): 1.0})

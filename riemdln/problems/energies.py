@@ -225,6 +225,11 @@ class QuadraticEnergy(MatrixEnergy):
     M : array_like, shape (m, n)
         The target matrix (finite, real).
 
+    See Also
+    --------
+    Energy : any energy from a loss and a gradient callable.
+    riemdln.gibbs_expectation : its Gibbs measure is the one the quadrature oracle is exact for.
+
     Examples
     --------
     >>> import numpy as np
@@ -266,6 +271,23 @@ class Energy(MatrixEnergy):
     of the callable is a :class:`CallableValueError` (a :class:`RiemdlnValueError`) naming it; during a
     run the simulators end with ``Status.FAILED``, say which callable and when, and keep the trajectory up
     to there.
+
+    Parameters
+    ----------
+    loss : callable
+        ``loss(X) -> float`` for one (m, n) matrix ``X``: :math:`E(X)`.
+    gradient : callable
+        ``gradient(X) -> ArrayLike`` of shape (m, n): the Euclidean gradient :math:`\nabla E(X)`.
+    shape : tuple of int
+        ``(m, n)``, keyword-only.
+    hessian_vector : callable, optional
+        ``hessian_vector(X, V) -> ArrayLike`` of shape (m, n): :math:`D^2E(X)[V]` for one direction ``V``
+        (keyword-only). Without it the simulators difference the gradient where they need it.
+
+    See Also
+    --------
+    QuadraticEnergy, SensingProblem, CompletionProblem : energies with exact Hessians built in.
+    riemdln.end_to_end_flow : the gradient flow of an energy in the metric :math:`g^N`.
 
     Examples
     --------
@@ -344,6 +366,11 @@ class SensingProblem(MatrixEnergy):
         The values :math:`y_k`.
     ground_truth : array_like, shape (m, n), optional
         The matrix the measurements came from (enables ``test_error``).
+
+    See Also
+    --------
+    CompletionProblem : the sensors are the observed entries.
+    Energy : any energy from a loss and a gradient callable.
 
     Examples
     --------

@@ -136,15 +136,15 @@ def _baseline(
 
     problem = CompletionProblem.random(size, size, rank, n_observed, seed=seed)
     if soft_impute_gap_tol is None:  # the plain iteration, judged at the final lambda
-        res = soft_impute(problem, n_lambdas=20, max_iter=soft_impute_iter, final_max_iter=soft_impute_final_iter)
+        res = soft_impute(problem, n_lambdas=20, max_steps=soft_impute_iter, final_max_steps=soft_impute_final_iter)
     else:
         res = soft_impute(
             problem,
             n_lambdas=20,
-            max_iter=soft_impute_iter,
-            final_max_iter=soft_impute_final_iter,
+            max_steps=soft_impute_iter,
+            final_max_steps=soft_impute_final_iter,
             accelerate=True,
-            gap_tol=soft_impute_gap_tol,
+            gap_rtol=soft_impute_gap_tol,
         )
     # soft-impute solves the regularized problem along a path of lambdas; it has no loss target: it converged
     # when the final lambda's problem was solved (relative duality gap, or relative change, below tolerance)

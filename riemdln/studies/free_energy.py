@@ -240,7 +240,7 @@ def _quadrature(depth: int, beta: float, free_energy: bool, p: dict) -> dict:
     import riemdln
 
     E = RidgeEnergy(p["alpha"])
-    q = riemdln.gibbs_expectation(E, _observables, depth, beta, free_energy=free_energy, tol=p["tol"])
+    q = riemdln.gibbs_expectation(E, _observables, depth, beta, free_energy=free_energy, rtol=p["tol"])
     value = np.asarray(q.value, float)
     return run_record(
         status=q.status.name,

@@ -68,7 +68,7 @@ def _one(depth, beta, p) -> dict:
 
     M = np.array(_M)
     E = riemdln.QuadraticEnergy(M)
-    q = riemdln.gibbs_expectation(E, lambda X: _observables(X, M), depth, beta, tol=p["tol"])
+    q = riemdln.gibbs_expectation(E, lambda X: _observables(X, M), depth, beta, rtol=p["tol"])
     g = riemdln.gibbs_sample(E, depth, beta, p["n_samples"], seed=p["seed"])
     vals = _observables(g.samples, M)
     out = {
@@ -96,7 +96,7 @@ def _bias(depth, beta, p) -> dict:
 
     M = np.array(_M)
     E = riemdln.QuadraticEnergy(M)
-    q = riemdln.gibbs_expectation(E, lambda X: _observables(X, M), depth, beta, tol=p["tol"])
+    q = riemdln.gibbs_expectation(E, lambda X: _observables(X, M), depth, beta, rtol=p["tol"])
     X0 = _starts(riemdln.gibbs_sample(E, depth, beta, p["n_samples"], seed=p["seed"] + 1).samples, p)
     rows = []
     for dt in p["bias_dts"]:

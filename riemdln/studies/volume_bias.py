@@ -435,7 +435,7 @@ def _beyond_instance(
         if rec["rank_r"]:
             limits.append(_point(problem, X, rank, N, "limit", keep_X=True, init_seed=rec["init_seed"]))
     limits = [p for p in limits if p["on_set"]]
-    nn = soft_impute(problem, n_lambdas=20, max_iter=300, tol=1e-7)
+    nn = soft_impute(problem, n_lambdas=20, max_steps=300, rtol=1e-7)
     s_nn = np.linalg.svd(nn.X, compute_uv=False)
     nuclear = {"success": nn.success, "message": nn.message, "sigma_ratio": float(s_nn[rank] / s_nn[rank - 1])}
     others = [_point(problem, problem.ground_truth, rank, N, "truth")]

@@ -416,6 +416,21 @@ class Formula:
         What the hand generalization extends (LaTeX text; empty for a derived formula).
     charts : tuple of str
         The left-hand side of each ``display`` form written in another chart ("" = :attr:`symbol`).
+
+    See Also
+    --------
+    catalog : every formula by name.
+    riemdln.derivations : the derivations and their certificates.
+
+    Examples
+    --------
+    Loading the catalog derives it on first use (about a minute; cached on disk afterwards, and re-certified
+    on every load), hence the skips:
+
+    >>> import riemdln
+    >>> f = riemdln.catalog()["multiplier_diagonal"]                 # doctest: +SKIP
+    >>> f.args, f.convention, float(f.numpy(4.0, 2.0))               # doctest: +SKIP
+    ((x, N), 'raw', 4.0)
     """
 
     name: str
@@ -575,8 +590,37 @@ def derive(
     """Run the derivations ``names`` (default: all) and what they need, in dependency order; the arguments are
     checked first (:func:`riemdln.symbolic.derivations.derive` does the work).
 
-    Returns every result computed or loaded, by name. ``use_cache=False`` rederives everything (and rewrites the
-    cache). ``progress(name, status)`` is called once per derivation.
+    Parameters
+    ----------
+    names : str or list of str, optional
+        Derivations to run (with their dependencies); default: all.
+    use_cache : bool
+        False rederives everything (and rewrites the cache). A cached entry is used only if its key
+        matches, its checksum is right and it passes re-certification; otherwise it is rederived.
+    cache : str or os.PathLike, optional
+        Cache folder (default :func:`riemdln.derivations.cache_dir`).
+    progress : callable, optional
+        ``progress(name, status)``, called once per derivation (``"cached"`` or ``"derived (reason)"``).
+    report : riemdln.derivations.DeriveReport, optional
+        Filled with the status and seconds of each derivation.
+
+    Returns
+    -------
+    dict of str to riemdln.derivations.Result
+        Every result computed or loaded, by name: SymPy expressions and their numeric certificates.
+
+    See Also
+    --------
+    catalog : the public formulas built from these results.
+
+    Examples
+    --------
+    Deriving writes to (and locks) the cache folder, hence the skips:
+
+    >>> import riemdln
+    >>> res = riemdln.derive("multiplier")                               # doctest: +SKIP
+    >>> res["multiplier"]["diagonal"]                                    # doctest: +SKIP
+    N*x**((N - 1)/N)
     """
     if names is not None and not isinstance(names, str):
         try:
@@ -614,7 +658,7 @@ def _catalog_cached(cache: str | None) -> dict[str, Formula]:
 
 
 def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> dict[str, Formula]:
-    """All derived formulas by stable name (deriving on first use; cached on disk afterwards).
+    r"""All derived formulas by stable name (deriving on first use; cached on disk afterwards).
 
     Parameters
     ----------
@@ -622,6 +666,30 @@ def catalog(cache: str | os.PathLike | None = None, refresh: bool = False) -> di
         Cache directory (default :func:`riemdln.symbolic.derivations.cache_dir`).
     refresh : bool
         Re-read the cache (or rederive) instead of reusing this process's catalog.
+
+    Returns
+    -------
+    dict of str to Formula
+        Every catalog formula by its stable name. Formulas state their convention: ``"raw"`` for the metric
+        :math:`g^N`, ``"normalized"`` for :math:`\hat g^N = N g^N` (finite at :math:`N = \infty`).
+        Every entry read from the cache is re-certified first (its expressions evaluated against the values
+        of the certified derivation shipped with the package); an entry that fails is rederived.
+
+    See Also
+    --------
+    derive : the derivations behind the catalog, with their certificates.
+    Formula : one entry.
+
+    Examples
+    --------
+    The first call derives the catalog (about a minute), later ones load it, hence the skips:
+
+    >>> import riemdln
+    >>> cat = riemdln.catalog()                                          # doctest: +SKIP
+    >>> float(cat["multiplier"].numpy(4.0, 1.0, 2.0))                    # doctest: +SKIP
+    3.0
+    >>> cat["multiplier_infinite"].convention                            # doctest: +SKIP
+    'normalized'
     """
     _check_cache(cache)
     if not isinstance(refresh, bool | np.bool_):

@@ -53,6 +53,22 @@ def generic_branch(expr):
     derivations take limits of the generic branch under declared assumptions and certify them
     numerically.
 
+    Parameters
+    ----------
+    expr : sympy.Expr
+        Any expression.
+
+    Returns
+    -------
+    sympy.Expr
+        ``expr`` with every ``Piecewise`` replaced by its generic branch.
+
+    See Also
+    --------
+    dln_multiplier : whose derivation keeps the generic branch of the summed series.
+
+    Examples
+    --------
     >>> from sympy import Piecewise, Eq, Ne, symbols
     >>> x, y = symbols("x y")
     >>> generic_branch(Piecewise((x, Eq(x, y)), (x + y, True)))
@@ -83,6 +99,18 @@ def _latex_call(printer, name, args, exp=None):
 class sinhc(DefinedFunction):
     r"""Hyperbolic sinc: :math:`\operatorname{sinhc}(z) = \sinh(z)/z`, :math:`\operatorname{sinhc}(0) = 1`.
 
+    Parameters
+    ----------
+    z : sympy.Expr
+        The argument.
+
+    See Also
+    --------
+    riemdln.kernels.sinhc : its numeric twin.
+    logmean : written with it, :math:`L(x, y) = \sqrt{xy}\,\operatorname{sinhc}(\tfrac12\log(x/y))`.
+
+    Examples
+    --------
     >>> from sympy import Symbol, sinh
     >>> z = Symbol("z")
     >>> sinhc(0), sinhc(-z)
@@ -146,6 +174,17 @@ class sinhc(DefinedFunction):
 class csch2gap(DefinedFunction):
     r""":math:`1/z^2 - 1/\sinh^2 z`, with the removable value :math:`1/3` at :math:`z = 0` (even, positive).
 
+    Parameters
+    ----------
+    z : sympy.Expr
+        The argument (the gap :math:`\log(s_1/s_2)` in the curvature at :math:`N = \infty`).
+
+    See Also
+    --------
+    riemdln.kernels.csch2gap : its numeric twin.
+
+    Examples
+    --------
     >>> from sympy import Symbol
     >>> z = Symbol("z")
     >>> csch2gap(0), csch2gap(-z)
@@ -208,6 +247,18 @@ class logmean(DefinedFunction):
     It is :math:`\int_0^1 x^{1-t} y^t\,dt` and :math:`\lim_{N\to\infty} a_N(x, y)/N` (docs/theory.md §3).
     Symmetric: the arguments are stored in canonical order.
 
+    Parameters
+    ----------
+    x, y : sympy.Expr
+        Non-negative arguments.
+
+    See Also
+    --------
+    dln_multiplier : :math:`a_N/N \to L` as :math:`N \to \infty` (the normalized convention's limit).
+    riemdln.kernels.logmean : its numeric twin.
+
+    Examples
+    --------
     >>> from sympy import symbols, sinh
     >>> x, y = symbols("x y", positive=True)
     >>> logmean(x, x), logmean(x, 0), logmean(y, x) == logmean(x, y)
@@ -300,6 +351,20 @@ class dln_multiplier(DefinedFunction):
     :math:`t \mapsto t^N` at :math:`x^{1/N}, y^{1/N}`), on it :math:`N x^{(N-1)/N}`;
     :math:`a_N(x, 0) = x^{(N-1)/N}` and :math:`a_1 = 1`. Symmetric in ``x, y``; depth is real.
 
+    Parameters
+    ----------
+    x, y : sympy.Expr
+        Non-negative arguments (squared singular values).
+    N : sympy.Expr
+        Depth, real :math:`N \ge 1`.
+
+    See Also
+    --------
+    logmean : the limit of :math:`a_N/N` (normalized convention) as :math:`N \to \infty`.
+    riemdln.kernels.dln_multiplier : its numeric twin; :func:`riemdln.multiplier` the checked entry point.
+
+    Examples
+    --------
     >>> from sympy import symbols, Sum, Pow
     >>> x, y, N = symbols("x y N", positive=True)
     >>> dln_multiplier(x, 0, N), dln_multiplier(x, y, 1)

@@ -48,6 +48,23 @@ _TINY = np.finfo(float).tiny
 def sinhc(z):
     r"""Return :math:`\sinh(z)/z`, with the removable value 1 at :math:`z = 0`.
 
+    Parameters
+    ----------
+    z : array_like
+        Real values.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\sinh(z)/z`, elementwise (the shape of ``z``).
+
+    See Also
+    --------
+    log_sinhc : its logarithm, without overflow.
+    riemdln.functions.sinhc : the SymPy function this is the twin of.
+
+    Examples
+    --------
     >>> print(sinhc(0.0))
     1.0
     """
@@ -64,6 +81,22 @@ def log_sinhc(z):
     full relative precision even as :math:`z \to 0`), and for :math:`|z| > 1` it is
     :math:`|z| - \log(2|z|) + \operatorname{log1p}(-e^{-2|z|})`.
 
+    Parameters
+    ----------
+    z : array_like
+        Real values.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\log(\sinh(z)/z)`, elementwise (the shape of ``z``).
+
+    See Also
+    --------
+    sinhc, langevin : the function and the derivative of this one.
+
+    Examples
+    --------
     >>> print(log_sinhc(0.0))
     0.0
     """
@@ -105,6 +138,23 @@ def langevin_function(z):
     Taylor series (11 terms, truncation below 1e-16 relative), beyond that the closed form, whose
     cancellation costs at most a factor 13 of rounding there.
 
+    Parameters
+    ----------
+    z : array_like
+        Real values.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\coth z - 1/z`, elementwise (the shape of ``z``).
+
+    See Also
+    --------
+    log_sinhc : the function whose derivative this is.
+    riemdln.langevin : Langevin *dynamics* (another thing with the same name).
+
+    Examples
+    --------
     >>> print(langevin_function(0.0), round(float(langevin_function(1.0)), 15))
     0.0 0.313035285499331
     """
@@ -160,6 +210,23 @@ def logmean(x, y):
     :math:`L(x, 0) = 0`. Evaluated as :math:`e^{(u+v)/2}\operatorname{sinhc}(\delta/2)`; where that is
     not finite (zero arguments, intermediate overflow), in log space (:func:`log_logmean`).
 
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`L(x, y)`, elementwise (the broadcast shape).
+
+    See Also
+    --------
+    log_logmean : its logarithm, without overflow.
+    dln_multiplier_normalized : :math:`a_N/N`, which tends to :math:`L` as :math:`N \to \infty`.
+
+    Examples
+    --------
     >>> print(round(float(logmean(4.0, 1.0)), 12))  # 3/log 4
     2.164042561333
     """
@@ -234,6 +301,26 @@ def dln_multiplier(x, y, N):
     where that is not finite (zero arguments, intermediate overflow) the log-space form
     :func:`log_dln_multiplier` gives the exact value.
 
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+    N : array_like
+        Depth, real :math:`N \ge 1`.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`a_N(x, y)` (raw convention), elementwise (the broadcast shape).
+
+    See Also
+    --------
+    log_dln_multiplier : its logarithm.
+    dln_multiplier_normalized : :math:`a_N/N` (normalized convention).
+    riemdln.multiplier : the checked public entry point.
+
+    Examples
+    --------
     >>> print(round(float(dln_multiplier(4.0, 1.0, 2)), 12))
     3.0
     """
@@ -256,6 +343,25 @@ def _log_dln_multiplier_normalized_logspace(x, y, N):
 def dln_multiplier_normalized(x, y, N):
     r"""Normalized multiplier :math:`a_N(x, y)/N`; at :math:`N = \infty` the logarithmic mean.
 
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+    N : array_like
+        Depth, real :math:`N \ge 1`; :math:`N = \infty` allowed.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`a_N(x, y)/N` (normalized convention), elementwise (the broadcast shape).
+
+    See Also
+    --------
+    dln_multiplier : the raw multiplier.
+    logmean : the value at :math:`N = \infty`.
+
+    Examples
+    --------
     >>> print(dln_multiplier_normalized(4.0, 1.0, np.inf) == logmean(4.0, 1.0))
     True
     """
@@ -287,6 +393,22 @@ def log_logmean(x, y):
     The log of the direct evaluation where it is finite and positive, else the log-space form
     :math:`(u + v)/2 + \log\operatorname{sinhc}(\delta/2)` (no overflow at any magnitude).
 
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\log L(x, y)`, elementwise (the broadcast shape).
+
+    See Also
+    --------
+    logmean : the mean itself.
+
+    Examples
+    --------
     >>> print(log_logmean(2.0, 2.0) == np.log(2.0))
     True
     """
@@ -302,6 +424,24 @@ def log_dln_multiplier(x, y, N):
     ``-inf`` where :math:`a_N = 0` (that is, :math:`x = y = 0` and :math:`N > 1`); log space where the
     linear-space value over- or underflows.
 
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+    N : array_like
+        Depth, real :math:`N \ge 1` (finite).
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\log a_N(x, y)` (raw convention), elementwise (the broadcast shape).
+
+    See Also
+    --------
+    dln_multiplier : the multiplier itself.
+
+    Examples
+    --------
     >>> print(abs(log_dln_multiplier(4.0, 1.0, 2) - np.log(3.0)) < 1e-15)
     True
     """
@@ -312,7 +452,31 @@ def log_dln_multiplier(x, y, N):
 
 
 def log_dln_multiplier_normalized(x, y, N):
-    r"""Return :math:`\log(a_N(x, y)/N)`; :math:`N = \infty` gives :math:`\log L(x, y)`."""
+    r"""Return :math:`\log(a_N(x, y)/N)`; :math:`N = \infty` gives :math:`\log L(x, y)`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Non-negative values (squared singular values :math:`s_i^2, s_j^2`), broadcast together.
+    N : array_like
+        Depth, real :math:`N \ge 1`; :math:`N = \infty` allowed.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`\log(a_N(x, y)/N)` (normalized convention), elementwise (the broadcast shape).
+
+    See Also
+    --------
+    dln_multiplier_normalized : the normalized multiplier itself.
+
+    Examples
+    --------
+    >>> print(log_dln_multiplier_normalized(4.0, 1.0, 2.0) == np.log(1.5))
+    True
+    >>> print(log_dln_multiplier_normalized(4.0, 1.0, np.inf) == log_logmean(4.0, 1.0))
+    True
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     N = np.asarray(N, dtype=float)
@@ -371,6 +535,23 @@ def csch2gap(z):
     :math:`1/\sinh^2 z = 4e^{-2|z|}/(1 - e^{-2|z|})^2` (no overflow). This is the scalar curvature of
     :math:`\hat g^\infty` at :math:`d = 2` as a function of :math:`\eta = \log(s_1/s_2)`.
 
+    Parameters
+    ----------
+    z : array_like
+        Real values.
+
+    Returns
+    -------
+    ndarray or float
+        :math:`1/z^2 - 1/\sinh^2 z`, elementwise (the shape of ``z``).
+
+    See Also
+    --------
+    riemdln.functions.csch2gap : the SymPy function this is the twin of.
+    riemdln.scalar_curvature : the curvature it gives at :math:`N = \infty`, :math:`d = 2`.
+
+    Examples
+    --------
     >>> print(round(float(csch2gap(0.0)), 15))
     0.333333333333333
     """

@@ -58,6 +58,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from riemdln._blas import with_blas_threads
+from riemdln._deprecation import renamed
 from riemdln._validation import (
     RiemdlnValueError,
     check_allocation,
@@ -765,6 +766,19 @@ class LangevinResult:
         convention gives the renormalized entropy, see :func:`riemdln.entropy`), ``"free_energy"``
         :math:`E - \beta^{-1}S_N`, ``"y_fraction"`` (fraction of the steps since the last save taken in Y).
     depth, normalized, beta, free_energy, coordinates, dt, n_steps
+
+    See Also
+    --------
+    langevin : what returns it.
+    riemdln.Status : the statuses; ``success`` is ``status >= 0``.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> r = riemdln.langevin(riemdln.QuadraticEnergy(np.eye(2)), np.eye(2), depth=2, beta=10.0, t_final=0.01, dt=1e-3,
+    ...                      seed=0)
+    >>> r.success, r.X.shape[-2:], r["loss"].shape == r.t.shape + (1,)
+    (True, (2, 2), True)
     """
 
     t: np.ndarray
@@ -874,6 +888,12 @@ def langevin(
     Returns
     -------
     LangevinResult
+
+    See Also
+    --------
+    gibbs_sample : exact draws of the stationary law (Metropolis-adjusted).
+    gibbs_expectation : the stationary law's expectations at d = 2, by quadrature.
+    LangevinResult : what it returns.
 
     Examples
     --------
@@ -1067,6 +1087,18 @@ class GibbsSample:
         Acceptance of each chain after burn-in; a chain below ``STALLED_CHAIN`` (0.1) is stalled and the
         result is ``INACCURATE``.
     status, message
+
+    See Also
+    --------
+    gibbs_sample : what returns it.
+    GibbsExpectation : the quadrature counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> r = riemdln.gibbs_sample(riemdln.QuadraticEnergy(np.eye(2)), depth=2, beta=4.0, n_samples=400, seed=0)
+    >>> type(r).__name__, r.samples.shape[1:]
+    ('GibbsSample', (2, 2))
     """
 
     samples: np.ndarray
@@ -1137,6 +1169,17 @@ def gibbs_sample(
     normalized : bool
         The convention of the metric (:math:`g^N` or :math:`\hat g^N = N g^N`), as for every depth function.
         Its volume is a constant multiple of the raw one, so the Gibbs law, and the samples, are the same.
+
+    Returns
+    -------
+    GibbsSample
+        The draws of X, acceptance, effective sample size, step size and ``status`` (INACCURATE if a chain
+        stalled).
+
+    See Also
+    --------
+    gibbs_expectation : the quadrature oracle at d = 2.
+    langevin : Langevin dynamics in :math:`g^N`, whose stationary law this is.
 
     Examples
     --------
@@ -1220,7 +1263,34 @@ def gibbs_sample(
 # deterministic quadrature oracle, d = 2
 @dataclass(frozen=True)
 class GibbsExpectation:
-    """Outcome of :func:`gibbs_expectation`: ``value`` (shape of f's output), ``error`` (grid refinement)."""
+    r"""Outcome of :func:`gibbs_expectation`.
+
+    Parameters
+    ----------
+    value : ndarray or float
+        :math:`\mathbb E[f(X)]` (the shape of f's output for one X).
+    error : ndarray or float
+        Difference between the last two grids (conservative: the rule converges geometrically).
+    mu_max : float
+        Upper end of the radial variable :math:`\mu_1` (where the weight has fallen by :math:`e^{-46}`).
+    n_points : int
+        Points of the last grid.
+    status : Status
+        FINISHED, or INACCURATE when ``max_points`` was reached first.
+    message : str
+
+    See Also
+    --------
+    gibbs_expectation : what returns it.
+    GibbsSample : the sampled counterpart.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> r = riemdln.gibbs_expectation(riemdln.QuadraticEnergy(np.eye(2)), lambda X: X[:, 1, 1], depth=1, beta=2.0)
+    >>> type(r).__name__, round(float(r.value), 6)
+    ('GibbsExpectation', 1.0)
+    """
 
     value: np.ndarray | float
     error: np.ndarray | float
@@ -1393,12 +1463,13 @@ def gibbs_expectation(
     depth: float,
     beta: float,
     free_energy: bool = False,
-    tol: float = 1e-6,
+    tol: float | None = None,
     n_radial: int = 16,
     n_angular: int = 12,
     max_points: int = 30_000_000,
     *,
     normalized: bool = False,
+    rtol: float | None = None,
 ) -> GibbsExpectation:
     r"""Expectation of ``f(X)`` under the Gibbs law, d = 2, by deterministic quadrature (the tests' oracle).
 
@@ -1407,7 +1478,7 @@ def gibbs_expectation(
     :math:`e^{-\beta E}a_N(s_1^2, s_2^2)^{\lambda/2}`. Gauss–Legendre in :math:`\mu_1 \in (0, \mu_{max})` and
     :math:`\mu_2/\mu_1 \in (0, 1)`, trapezoid (spectral) in the angles; :math:`\mu_{max}` where the weight has
     fallen by :math:`e^{-46}`. The grid grows by 1.4 in each direction until two successive values agree
-    to ``tol`` (relative to ``max(1, |value|)``); ``error`` is that difference (conservative: the rule converges
+    to ``rtol`` (relative to ``max(1, |value|)``); ``error`` is that difference (conservative: the rule converges
     geometrically), ``status`` INACCURATE if ``max_points`` was reached first.
 
     Parameters
@@ -1419,14 +1490,28 @@ def gibbs_expectation(
         Finite N >= 1 (``math.inf``: not normalizable, an error).
     beta : float
     free_energy : bool
-    tol : float
-        Target accuracy (default 1e-6).
+    tol : float, optional
+        Deprecated name of ``rtol`` (a :class:`DeprecationWarning`).
     n_radial, n_angular : int
         Starting grid.
     max_points : int
         Largest grid tried.
     normalized : bool
         The convention of the metric; the law is the same (see :func:`gibbs_sample`).
+    rtol : float, optional
+        Target accuracy, relative to ``max(1, |value|)`` (default 1e-6); keyword-only.
+
+    Returns
+    -------
+    GibbsExpectation
+        ``value`` :math:`\mathbb E[f(X)]` with weight :math:`e^{-\beta E}a_N^{\lambda/2}` against
+        :math:`\mathrm{vol}_{g^N}` (the raw and the normalized metric give the same law), its ``error``, the
+        grid used and the ``status``.
+
+    See Also
+    --------
+    gibbs_sample : the same law sampled (any d), checked against this oracle.
+    langevin : the dynamics whose stationary law it is.
 
     Examples
     --------
@@ -1448,7 +1533,7 @@ def gibbs_expectation(
     free_energy = check_bool(free_energy, "free_energy")
     n_radial = _positive_int(n_radial, "n_radial", 4)
     n_angular = _positive_int(n_angular, "n_angular", 4)
-    tol = _positive(tol, "tol")
+    tol = _positive(renamed("gibbs_expectation", "rtol", "tol", rtol, tol, 1e-6), "rtol")
     max_points = _positive_int(max_points, "max_points", 16)
     lam = 1.0 if free_energy else 0.0
     mu_max = _find_mu_max(energy, depth, beta, lam)
@@ -1478,7 +1563,7 @@ def gibbs_expectation(
         message = f"Quadrature on {n_points} points (mu < {mu_max:.3g}); refinement error {np.max(err):.2e}."
     else:
         message = (
-            f"Quadrature did not reach tol = {tol:.1e} within max_points = {max_points}: refinement error "
+            f"Quadrature did not reach rtol = {tol:.1e} within max_points = {max_points}: refinement error "
             f"{np.max(err):.2e} on {n_points} points."
         )
     return GibbsExpectation(

@@ -44,6 +44,22 @@ class CheckResult:
         Further figures (medians, fitted parameters, per-layer maxima).
     why : str
         What was compared, how it was normalized and why the tolerance is what it is.
+
+    See Also
+    --------
+    riemdln.TrainingCheck : holds the checks of a run, by name.
+    riemdln.check_training : what runs them.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> p = riemdln.QuadraticEnergy(np.diag([1.0, 2.0]))
+    >>> res = riemdln.factor_descent(p, riemdln.balanced_factors(0.5 * np.eye(2), 2), lr=0.05, steps=20,
+    ...                              record_every=1)
+    >>> check = riemdln.check_training([[f[k] for f in res.factors] for k in range(len(res.t))], lr=0.05, energy=p)
+    >>> c = check.checks['balance']
+    >>> type(c).__name__, c.status
+    ('CheckResult', 'passed')
     """
 
     name: str

@@ -41,6 +41,21 @@ class TrainingCheck:
     steps : ndarray
         The recorded step numbers.
     depth : int
+
+    See Also
+    --------
+    check_training : what returns it.
+    CheckResult : one of its checks.
+
+    Examples
+    --------
+    >>> import numpy as np, riemdln
+    >>> p = riemdln.QuadraticEnergy(np.diag([1.0, 2.0]))
+    >>> res = riemdln.factor_descent(p, riemdln.balanced_factors(0.5 * np.eye(2), 2), lr=0.05, steps=20,
+    ...                              record_every=1)
+    >>> check = riemdln.check_training([[f[k] for f in res.factors] for k in range(len(res.t))], lr=0.05, energy=p)
+    >>> type(check).__name__, check.consistent
+    ('TrainingCheck', True)
     """
 
     consistent: bool

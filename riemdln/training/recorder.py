@@ -50,6 +50,11 @@ class TrainingRecorder:
     unit_roundoff : float
         The largest unit roundoff of the recorded dtypes (float32 tensors: :math:`2^{-24}`).
 
+    See Also
+    --------
+    riemdln.check_training : judges the recorded run against the theory.
+    riemdln.TrainingCheck : what it returns.
+
     Examples
     --------
     >>> import numpy as np

@@ -1,11 +1,20 @@
-"""Re-certification of cached derivations on load: the stored expressions against independent numerics.
+"""Re-certification of cached derivations on load: every stored expression against values shipped with the package.
 
 A cache entry's checksum protects against damage, not against an edit whose checksum was recomputed. So
-every entry read from the cache is re-checked before use, cheaply next to deriving it: each catalog
-formula of the derivation that has a numeric twin (the generated ``riemdln/symbolic/_twins.py``, code shipped with
-the package, not cache data) is evaluated from the stored expression at seeded points and compared with
-the twin, and derivations with formulas outside the twins register their own check here (the multiplier
-against the mpmath defining sum). An entry that fails is refused and rederived.
+every entry read from the cache is re-checked before use, cheaply next to deriving it (about a second for
+the whole catalog, against about two minutes to derive it):
+
+- every expression of the entry (catalog formulas, their displayed and shown forms, and the intermediate
+  results later derivations build on) is evaluated from the stored tree at three seeded points and compared
+  with its fingerprint (:mod:`riemdln.symbolic.derivations._fingerprint`): the values the certified derivation gave,
+  generated into the package (code, not cache data). An expression missing, added or different fails;
+- every certificate record must pass and say what the certified derivation's record said (method,
+  tolerance, points, depths: a hash shipped with the fingerprints);
+- each catalog formula with a numeric twin (the generated ``riemdln/symbolic/_twins.py``, the code the numeric layer
+  runs) is compared with the twin, and the multiplier's forms with the mpmath defining sum (an independent
+  truth, not a stored value).
+
+An entry that fails any of these is refused and rederived.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 import importlib
 import random
 from collections.abc import Callable
+from typing import Any
 
 import mpmath
 import sympy
@@ -111,9 +121,33 @@ def _multiplier_checks(result: Result) -> dict[str, Check]:
 _SPECIFIC: dict[str, Callable[[Result], dict[str, Check]]] = {"multiplier": _multiplier_checks}
 
 
+def _fingerprint_checks(name: str, result: Result) -> dict[str, Check]:
+    """Every stored expression against its shipped fingerprint; the certificate records against theirs."""
+    from riemdln.symbolic.derivations._fingerprint import POINTS, check_hash, value
+    from riemdln.symbolic.derivations._fingerprints import FINGERPRINTS
+
+    shipped: Any = FINGERPRINTS.get(name, {"exprs": {}, "checks": {}})
+    checks = {}
+    for key in sorted(set(shipped["exprs"]) | set(result.exprs)):
+        worst = float("inf")
+        if key in shipped["exprs"] and key in result.exprs:
+            worst = max(
+                _rel(mpmath.mpf(value(result.exprs[key], name, key, p)), mpmath.mpf(want))
+                for p, want in enumerate(shipped["exprs"][key][:POINTS])
+            )
+        checks[f"fingerprint:{key}"] = Check("stored expression vs the shipped fingerprint", worst, _TOL, POINTS)
+    for key in sorted(set(shipped["checks"]) | set(result.checks)):
+        stored = result.checks.get(key)
+        same = stored is not None and stored.passed and check_hash(stored) == shipped["checks"].get(key)
+        checks[f"certificate:{key}"] = Check("stored certificate record vs the shipped one", 0.0 if same else 1.0, 0, 1)
+    return checks
+
+
 def recertify(name: str, result: Result) -> dict[str, Check]:
-    """The re-certificates of a cached ``result`` of derivation ``name`` (empty: nothing to compare)."""
-    checks = _twin_checks(name, result)
+    """The re-certificates of a cached ``result`` of derivation ``name``: fingerprints of every expression and
+    certificate record, the twins and the registered independent checks (all must pass)."""
+    checks = _fingerprint_checks(name, result)
+    checks.update(_twin_checks(name, result))
     specific = _SPECIFIC.get(name)
     if specific is not None:
         checks.update(specific(result))
