@@ -32,7 +32,6 @@ ALLOWED: set[str] = {
     "_shooting:_fallbacks",
     "_shooting:_route_along",
     "_shooting:_shoot_root",
-    "check:_Evaluation._judge",
     "deep_completion:_baseline",
     "deep_completion:_flow",
     "depth_convergence:_flow",
