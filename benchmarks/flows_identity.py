@@ -2,7 +2,8 @@
 
 Runs a fixed set of flows — matrix form, SVD coordinates, ``"auto"`` (matrix → SVD, and matrix → split charts on
 a 30×30 completion), depths 1, 2, 3 and inf, raw and normalized, with events, ``t_eval``, dense output, early
-stops (max_steps, blowup_norm), factor_flow and factor_descent — and writes every result's ``t``, ``X``,
+stops (max_steps, blowup_norm), factor_flow and factor_descent, and Langevin dynamics (d = 2 and 3, X, Y and
+auto coordinates, free energy, N = inf, chunked chains) — and writes every result's ``t``, ``X``,
 factors, diagnostics, ``t_events``, ``nfev``/``njev``/``status``/``message``/``stop_event`` (and ``sol`` at a few
 times) to an ``.npz``. Run it on two versions of the library and compare:
 
@@ -73,6 +74,7 @@ def _cases(quick: bool):
         cases[f"descent_N{N}"] = lambda W=W0: factor_descent(p3, W, 0.05, 3000)
         cases[f"descent_N{N}_events"] = lambda W=W0: factor_descent(p3, W, 0.05, 3000, record_every=7, events=ev)
         cases[f"descent_N{N}_diverge"] = lambda W=W0: factor_descent(p3, W, 3.0, 300)
+    cases.update(_langevin_cases())
     if not quick:
         p30 = CompletionProblem.random(30, 30, 2, 360, seed=0)
         scale = 30 / np.linalg.norm(p30.ground_truth)
@@ -86,24 +88,41 @@ def _cases(quick: bool):
     return cases
 
 
+def _langevin_cases():
+    from riemdln import QuadraticEnergy, langevin
+
+    E2 = QuadraticEnergy(np.diag([2.0, 1.0]))
+    E3 = QuadraticEnergy(np.diag([3.0, 1.0, 0.5]))
+    X3 = np.eye(3) + 0.1 * np.arange(9.0).reshape(3, 3) / 9
+    return {
+        "langevin_d2_N3": lambda: langevin(E2, np.eye(2), 3, 50.0, 1.0, 1e-3, n_chains=20, seed=1),
+        "langevin_d2_N2_free": lambda: langevin(E2, np.eye(2), 2, 5.0, 1.0, 1e-2, True, True, 8, seed=2),
+        "langevin_d3_N3_Y": lambda: langevin(E3, X3, 3, 20.0, 0.5, 1e-3, n_chains=5, seed=3, coordinates="Y"),
+        "langevin_d3_Ninf": lambda: langevin(E3, X3, math.inf, 20.0, 0.5, 1e-3, True, n_chains=4, seed=4),
+        "langevin_d3_N300": lambda: langevin(E3, X3, 300, 20.0, 0.2, 1e-3, True, n_chains=3, seed=5),
+        "langevin_d3_noito": lambda: langevin(E3, X3, 3, 20.0, 0.2, 1e-3, n_chains=3, seed=6, _ito=False),
+        "langevin_d3_chunks": lambda: langevin(E3, X3, 2, 10.0, 0.05, 1e-3, n_chains=600, seed=7, save_every=7),
+        "langevin_d2_X": lambda: langevin(E2, np.eye(2), 4, 8.0, 0.3, 1e-3, n_chains=6, seed=8, coordinates="X"),
+    }
+
+
 def _record(name: str, res) -> dict:
     out = {
         f"{name}/t": res.t,
         f"{name}/X": res.X,
-        f"{name}/nfev": np.array(res.nfev),
-        f"{name}/njev": np.array(res.njev),
         f"{name}/status": np.array(res.status.name),
         f"{name}/message": np.array(res.message),
-        f"{name}/stop_event": np.array(str(res.stop_event)),
-        f"{name}/formulation": np.array(res.formulation),
     }
+    for key in ("nfev", "njev", "stop_event", "formulation", "coordinates", "n_steps", "dt"):
+        if hasattr(res, key):
+            out[f"{name}/{key}"] = np.array(str(getattr(res, key)) if key == "stop_event" else getattr(res, key))
     for key, val in res.diagnostics.items():
         out[f"{name}/diag/{key}"] = np.asarray(val)
-    for key, val in res.t_events.items():
+    for key, val in getattr(res, "t_events", {}).items():
         out[f"{name}/event/{key}"] = np.asarray(val)
-    for p, f in enumerate(res.factors or ()):
+    for p, f in enumerate(getattr(res, "factors", None) or ()):
         out[f"{name}/factor{p}"] = f
-    if res.sol is not None:
+    if getattr(res, "sol", None) is not None:
         out[f"{name}/sol"] = np.array([res.sol(tt) for tt in np.linspace(res.t[0], res.t[-1], 5)])
     return out
 
@@ -112,7 +131,7 @@ def write(path: str, quick: bool) -> None:
     data = {}
     for name, fn in _cases(quick).items():
         data.update(_record(name, fn()))
-        print(name, data[f"{name}/status"], len(data[f"{name}/t"]), data[f"{name}/nfev"], flush=True)
+        print(name, data[f"{name}/status"], len(data[f"{name}/t"]), data.get(f"{name}/nfev", ""), flush=True)
     np.savez(path, **data)
 
 

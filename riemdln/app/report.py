@@ -38,6 +38,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from riemdln._io import atomic_write, folder_lock
@@ -273,7 +274,8 @@ def reproduce(
     with folder_lock(out, "out", wait=OUT_LOCK_WAIT):
         _remove_stale_temporaries(out)
         mode = "paper" if paper else "quick" if quick else "full"
-        return _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line)
+        run = _Reproduction(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line)
+        return _reproduce(run)
 
 
 # what riemdln's atomic writes leave behind when killed mid-write: ".{name}.{8 random chars}.tmp" (atomic_write)
@@ -500,53 +502,107 @@ def _kind(v) -> str:
     return type(v).__name__
 
 
-def _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log, command_line) -> dict:
-    quick = mode == "quick"
+@dataclass(frozen=True, slots=True, eq=False)
+class _Reproduction:
+    """A checked :func:`reproduce` call: the output folder, the mode and overrides, the executor (``jobs`` local
+    processes or a Dask ``scheduler``), the studies in running ``order``, ``pdf`` (None: if pdflatex is
+    found), ``progress``, ``log`` (a print-like callable) and the command line recorded in results.json."""
+
+    out: Path
+    mode: str
+    overrides: Mapping
+    jobs: int
+    scheduler: str | None
+    order: list[str]
+    pdf: bool | None
+    progress: bool | None
+    log: Callable[[str], object]
+    command_line: Sequence[str] | None
+
+
+def _reproduce(run: _Reproduction) -> dict:
+    """Formulas, then the studies (run or resumed), then report.md/.html and results.json (:func:`reproduce`)."""
     t_start = time.perf_counter()
     timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    cat, pdf = _write_formulas(run)
+    timings["formulas"] = time.perf_counter() - t0
+    results, params_all, resumed = _run_studies(run, timings)
+    # figures and report
+    t0 = time.perf_counter()
+    report_md = render_report(cat, run.order, results, run.out, quick=run.mode == "quick", pdf=pdf, mode=run.mode)
+    atomic_write(run.out / "report.md", report_md)
+    html = render_html(report_md, run.out)
+    if html is not None:
+        atomic_write(run.out / "report.html", html)
+    else:
+        run.log('  report.html skipped: pip install "riemdln[report]" (markdown-it-py) to write it')
+    timings["report"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - t_start
+    doc = {
+        "riemdln_results": 1,
+        "mode": run.mode,
+        "command_line": list(run.command_line) if run.command_line is not None else sys.argv,
+        "versions": _versions(),
+        "parameters": params_all,
+        "studies": results,
+        "summary": summary_rows(run.order, results),
+        "solver_health": solver_health(run.order, results),
+        "formulas": {f.name: f.as_dict() for f in cat.values()},
+        "run": {"timings_seconds": timings, "resumed": resumed},  # differs between runs; the rest does not
+    }
+    atomic_write(run.out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    run.log(
+        f"riemdln reproduce: wrote {run.out / 'report.md'} and {run.out / 'results.json'} in {timings['total']:.1f} s"
+    )
+    return doc
 
-    # formulas (from the derivation cache when fresh)
+
+def _write_formulas(run: _Reproduction) -> tuple[dict, bool]:
+    """formulas.tex/.json from the derivation cache when fresh (and the PDF); the catalog and whether PDFs are
+    written."""
     from riemdln.symbolic import formulas as formula_mod
     from riemdln.symbolic.derivations import derive
 
-    t0 = time.perf_counter()
-    log("riemdln reproduce: formulas")
+    run.log("riemdln reproduce: formulas")
     cat = formula_mod._build(derive())
-    formula_mod.write_latex(out / "formulas.tex", cat)
-    formula_mod.write_json(out / "formulas.json", cat)
-    if pdf is None:
-        pdf = shutil.which("pdflatex") is not None
+    formula_mod.write_latex(run.out / "formulas.tex", cat)
+    formula_mod.write_json(run.out / "formulas.json", cat)
+    pdf = shutil.which("pdflatex") is not None if run.pdf is None else run.pdf
     if pdf:
         from riemdln.symbolic._latex import compile_pdf
 
-        compile_pdf(out / "formulas.tex")
-    timings["formulas"] = time.perf_counter() - t0
+        compile_pdf(run.out / "formulas.tex")
+    return cat, pdf
 
-    # studies: run (or resume), each on the chosen executor
-    state = out / STATE
+
+def _run_studies(run: _Reproduction, timings: dict[str, float]) -> tuple[dict, dict, list[str]]:
+    """Run (or resume from the state folder) each study on the chosen executor; their results, parameters and
+    the names resumed (``timings`` gets each study's seconds)."""
+    state = run.out / STATE
     results: dict[str, dict] = {}
     params_all: dict[str, dict] = {}
     resumed: list[str] = []
-    executor_cm = dask_executor(scheduler) if scheduler else local_executor(jobs)
+    executor_cm = dask_executor(run.scheduler) if run.scheduler else local_executor(run.jobs)
     with executor_cm as executor:
-        for name in order:
+        for name in run.order:
             mod = study(name)
-            params = study_parameters(name, mode, overrides.get(name))
+            params = study_parameters(name, run.mode, run.overrides.get(name))
             params_all[name] = params
             key = _state_key(name, params)
             path = state / f"{name}.json"
             cached, why = _load_state(path, key)
             if why:
-                log(f"  warning: {path} not trusted ({why}); rerunning {name}")
+                run.log(f"  warning: {path} not trusted ({why}); rerunning {name}")
             if cached is not None:
                 results[name] = cached["results"]
                 timings[name] = cached.get("seconds", 0.0)
                 resumed.append(name)
-                log(f"  {name}: resumed from {path}")
+                run.log(f"  {name}: resumed from {path}")
                 continue
-            log(f"  {name}: {mod.TITLE}")
+            run.log(f"  {name}: {mod.TITLE}")
             t0 = time.perf_counter()
-            res = mod.run(params, executor=executor, progress=progress, previous=results)
+            res = mod.run(params, executor=executor, progress=run.progress, previous=results)
             res = json.loads(json.dumps(res))  # JSON-normal form: what a resumed run reads back
             seconds = time.perf_counter() - t0
             entry = {"key": key, "results": res, "seconds": seconds}
@@ -554,33 +610,7 @@ def _reproduce(out, mode, overrides, jobs, scheduler, order, pdf, progress, log,
             atomic_write(path, json.dumps(entry, sort_keys=True))
             results[name] = res
             timings[name] = seconds
-
-    # figures and report
-    t0 = time.perf_counter()
-    report_md = render_report(cat, order, results, out, quick=quick, pdf=pdf, mode=mode)
-    atomic_write(out / "report.md", report_md)
-    html = render_html(report_md, out)
-    if html is not None:
-        atomic_write(out / "report.html", html)
-    else:
-        log('  report.html skipped: pip install "riemdln[report]" (markdown-it-py) to write it')
-    timings["report"] = time.perf_counter() - t0
-    timings["total"] = time.perf_counter() - t_start
-    doc = {
-        "riemdln_results": 1,
-        "mode": mode,
-        "command_line": list(command_line) if command_line is not None else sys.argv,
-        "versions": _versions(),
-        "parameters": params_all,
-        "studies": results,
-        "summary": summary_rows(order, results),
-        "solver_health": solver_health(order, results),
-        "formulas": {f.name: f.as_dict() for f in cat.values()},
-        "run": {"timings_seconds": timings, "resumed": resumed},  # differs between runs; the rest does not
-    }
-    atomic_write(out / "results.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    log(f"riemdln reproduce: wrote {out / 'report.md'} and {out / 'results.json'} in {timings['total']:.1f} s")
-    return doc
+    return results, params_all, resumed
 
 
 # ---------------------------------------------------------------------------------------------------

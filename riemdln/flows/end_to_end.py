@@ -244,14 +244,8 @@ class _SVDSystem:
     :meth:`begin` sets the start and the solver's choices: the system is then a
     :class:`~riemdln.flows._options.FlowSystem`."""
 
-    desc: str
-    t0: float
-    y0: np.ndarray
-    method: str
-    fallback: str | None
+    fallback: str | None  # the protocol's types (the others are inferred from begin)
     events: tuple[Event, ...]
-    max_saved: int
-    derivatives: Derivatives
     atol_fn: Callable[[np.ndarray], np.ndarray] | None
 
     def __init__(self, problem, depth: float, normalized: bool):

@@ -912,105 +912,27 @@ def langevin(
     dt = _positive(dt, "dt")
     n_chains = _positive_int(n_chains, "n_chains")
     seed = check_seed(seed)
-    coordinates = _check_coordinates(coordinates, depth)
-    note = ""
-    if coordinates == "auto" and math.isfinite(depth) and depth > _MAX_Y_DEPTH:
-        coordinates = "X"
-        note = (
-            f" Coordinates: X throughout (auto uses the Y chart only up to depth {_MAX_Y_DEPTH:g}: Y = X^(1/N) "
-            "amplifies a step's error N-fold)."
-        )
-    if not _ito:
-        coordinates = "X"
+    coordinates, note = _chosen_coordinates(_check_coordinates(coordinates, depth), depth, _ito)
     check_allocation(n_chains * dim * dim, "n_chains", f"{short(n_chains)} chains of {dim}x{dim} states")
-    X0 = check_matrix(X0, "X0")
-    if X0.ndim == 2:
-        X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
-    if X0.ndim == 3 and X0.shape[1:] == (dim, dim):
-        _check_first_values(energy, X0[0])
-    if X0.ndim != 3 or X0.shape != (n_chains, dim, dim):
-        raise RiemdlnValueError(
-            f"`X0` must have shape ({dim}, {dim}) or (n_chains, {dim}, {dim}) = ({n_chains}, {dim}, {dim}); "
-            f"got {X0.shape}."
-        )
-    steps = t_final / dt
-    if not steps <= _MAX_STEPS:  # before any work: such a run could not finish (and round() overflows)
-        raise RiemdlnValueError(
-            f"`dt` must leave at most {_MAX_STEPS:.3g} steps in `t_final`; t_final / dt = {steps:.3g}."
-        )
-    n_steps = max(1, int(round(steps)))
-    h = t_final / n_steps
-    if save_every is None:
-        save_every = max(1, math.ceil(n_steps * n_chains * dim * dim / _MAX_SAVED_FLOATS))
-    save_every = _positive_int(save_every, "save_every")
-    n_saved = n_steps // save_every + 2
-    check_allocation(
-        n_saved * n_chains * dim * dim,
-        "save_every",
-        f"{n_saved} saved states of {n_chains} chains of {dim}x{dim}",
-        "choose a larger `save_every` (or fewer steps or chains)",
+    X0 = _check_chains_start(X0, energy, n_chains, dim)
+    n_steps, h = _time_steps(t_final, dt)
+    plan = _LangevinPlan(
+        energy=energy,
+        depth=depth,
+        normalized=normalized,
+        beta=beta,
+        lam=1.0 if free_energy else 0.0,
+        h=h,
+        n_steps=n_steps,
+        saves=_save_steps(n_steps, save_every, n_chains, dim),
+        coordinates=coordinates,
+        ito=_ito,
     )
-    rng = np.random.default_rng(seed)
-    lam = 1.0 if free_energy else 0.0
-    finite = not math.isinf(depth)
-    # the state of each chain: X, or Y where it last stepped in balanced-factor coordinates (near det X = 0,
-    # X would lose mu = s^(1/N) to rounding); one SVD of the state per step serves both charts
-    state = np.array(X0, dtype=float)
-    is_y = np.zeros(n_chains, dtype=bool)
-    if coordinates == "Y":
-        state, is_y = _psi_inverse(state, depth), np.ones(n_chains, dtype=bool)
-    saves = list(range(0, n_steps + 1, save_every))
-    if saves[-1] != n_steps:
-        saves.append(n_steps)
-    out = np.empty((len(saves), n_chains, dim, dim))
-    yfrac = np.zeros((len(saves), n_chains))
-    out[0] = X0
-    k_save, y_count, status, reason, error = 1, np.zeros(n_chains), Status.FINISHED, "", None
-    last = 0
-    fused = _d2_step() if dim == 2 and _FUSED_D2 and _ito else None
-    for step in range(1, n_steps + 1):
-        xi = rng.standard_normal(state.shape)
-        args = (state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite)
-        try:
-            new, use_y = fused(*args) if fused is not None else _step_general(*args, _ito)
-        except CallableValueError as exc:  # the user's gradient: FAILED, the saved states so far kept
-            status, reason, error = Status.FAILED, f"{exc} (step {step}); the states saved before are kept", exc
-            break
-        y_count += use_y
-        if not np.all(np.isfinite(new)):
-            bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))
-            status, reason = Status.FAILED, f"chain {bad} became non-finite at step {step}"
-            break
-        state, is_y = new, use_y
-        last = step
-        if k_save < len(saves) and step == saves[k_save]:
-            out[k_save] = np.where(is_y[:, None, None], _psi(state, depth), state) if is_y.any() else state
-            yfrac[k_save] = y_count / max(1, saves[k_save] - saves[k_save - 1])
-            y_count[:] = 0
-            k_save += 1
-    t = np.asarray(saves[:k_save], dtype=float) * h
-    out = out[:k_save]
-    diags = _diagnostics(energy, out, depth, normalized, beta)
-    diags["y_fraction"] = yfrac[:k_save]
-    bad = ~np.isfinite(diags["loss"]) & np.all(np.isfinite(out), axis=(-2, -1))
-    if status != Status.FAILED and np.any(bad):
-        i = int(np.argmax(np.any(bad, axis=-1)))
-        status = Status.FAILED
-        reason = (
-            f"the energy's `loss` was not a finite number at the saved time t = {t[i]:.6g} (the run is not trusted)"
-        )
-    if status == Status.FAILED:
-        message = f"The integration failed at t = {last * h:.6g}: {reason}."
-    else:
-        message = f"Reached the end of the time span (t = {t[-1]:.6g}) in {n_steps} steps of {h:.3g}.{note}"
-        if math.isinf(depth):
-            message += (
-                " Note: at depth=inf the Gibbs law is not normalizable (no invariant probability; log s_d drifts "
-                "towards lower rank)."
-            )
+    run = _run_chains(plan, X0, np.random.default_rng(seed))
+    status, message, diags = _langevin_verdict(plan, run, note)
     return LangevinResult(
-        t=t,
-        X=out,
+        t=run.t,
+        X=run.X,
         status=status,
         message=message,
         diagnostics=diags,
@@ -1021,8 +943,175 @@ def langevin(
         coordinates=coordinates,
         dt=h,
         n_steps=n_steps,
-        error=error,
+        error=run.error,
     )
+
+
+def _chosen_coordinates(coordinates: str, depth: float, ito: bool) -> tuple[str, str]:
+    """The coordinates a run uses (``"auto"`` is X beyond depth :data:`_MAX_Y_DEPTH`, said in the note; without
+    the Itô correction, X) and the note for the message."""
+    note = ""
+    if coordinates == "auto" and math.isfinite(depth) and depth > _MAX_Y_DEPTH:
+        coordinates = "X"
+        note = (
+            f" Coordinates: X throughout (auto uses the Y chart only up to depth {_MAX_Y_DEPTH:g}: Y = X^(1/N) "
+            "amplifies a step's error N-fold)."
+        )
+    if not ito:
+        coordinates = "X"
+    return coordinates, note
+
+
+def _check_chains_start(X0, energy, n_chains: int, dim: int) -> np.ndarray:
+    """``X0`` checked: (d, d) shared by the chains (broadcast) or (n_chains, d, d); the energy's first values at
+    the first chain's start checked."""
+    X0 = check_matrix(X0, "X0")
+    if X0.ndim == 2:
+        X0 = np.broadcast_to(X0, (n_chains, *X0.shape))
+    if X0.ndim == 3 and X0.shape[1:] == (dim, dim):
+        _check_first_values(energy, X0[0])
+    if X0.ndim != 3 or X0.shape != (n_chains, dim, dim):
+        raise RiemdlnValueError(
+            f"`X0` must have shape ({dim}, {dim}) or (n_chains, {dim}, {dim}) = ({n_chains}, {dim}, {dim}); "
+            f"got {X0.shape}."
+        )
+    return X0
+
+
+def _time_steps(t_final: float, dt: float) -> tuple[int, float]:
+    """``round(t_final / dt)`` steps (at least one) and their size ``t_final / n_steps``."""
+    steps = t_final / dt
+    if not steps <= _MAX_STEPS:  # before any work: such a run could not finish (and round() overflows)
+        raise RiemdlnValueError(
+            f"`dt` must leave at most {_MAX_STEPS:.3g} steps in `t_final`; t_final / dt = {steps:.3g}."
+        )
+    n_steps = max(1, int(round(steps)))
+    return n_steps, t_final / n_steps
+
+
+def _save_steps(n_steps: int, save_every, n_chains: int, dim: int) -> list[int]:
+    """The steps whose states are saved: 0, every ``save_every`` (default: the saved X below
+    :data:`_MAX_SAVED_FLOATS` numbers), and the last; the allocation checked."""
+    if save_every is None:
+        save_every = max(1, math.ceil(n_steps * n_chains * dim * dim / _MAX_SAVED_FLOATS))
+    save_every = _positive_int(save_every, "save_every")
+    n_saved = n_steps // save_every + 2
+    check_allocation(
+        n_saved * n_chains * dim * dim,
+        "save_every",
+        f"{n_saved} saved states of {n_chains} chains of {dim}x{dim}",
+        "choose a larger `save_every` (or fewer steps or chains)",
+    )
+    saves = list(range(0, n_steps + 1, save_every))
+    if saves[-1] != n_steps:
+        saves.append(n_steps)
+    return saves
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _LangevinPlan:
+    """What a checked :func:`langevin` run does: ``n_steps`` steps of size ``h`` at inverse temperature ``beta``
+    (``lam``: 1 with the entropic drift, else 0), the states at the steps ``saves`` kept."""
+
+    energy: object
+    depth: float
+    normalized: bool
+    beta: float
+    lam: float
+    h: float
+    n_steps: int
+    saves: list[int]
+    coordinates: str
+    ito: bool
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _ChainsRun:
+    """The chains' saved states (``t``, ``X``, ``y_fraction``), and how the run ended: ``reason`` (empty unless
+    it failed), the user's ``error``, the ``last`` step taken."""
+
+    t: np.ndarray
+    X: np.ndarray
+    y_fraction: np.ndarray
+    failed: bool
+    reason: str
+    error: CallableValueError | None
+    last: int
+
+
+def _run_chains(plan: _LangevinPlan, X0: np.ndarray, rng: np.random.Generator) -> _ChainsRun:
+    """Step the chains (:func:`_step_d2` or :func:`_step_general`) until the end, a non-finite chain or a bad
+    gradient, saving at ``plan.saves``."""
+    depth, saves = plan.depth, plan.saves
+    n_chains, dim = X0.shape[0], X0.shape[1]
+    # the state of each chain: X, or Y where it last stepped in balanced-factor coordinates (near det X = 0,
+    # X would lose mu = s^(1/N) to rounding); one SVD of the state per step serves both charts
+    state = np.array(X0, dtype=float)
+    is_y = np.zeros(n_chains, dtype=bool)
+    if plan.coordinates == "Y":
+        state, is_y = _psi_inverse(state, depth), np.ones(n_chains, dtype=bool)
+    out = np.empty((len(saves), n_chains, dim, dim))
+    yfrac = np.zeros((len(saves), n_chains))
+    out[0] = X0
+    k_save, y_count, failed, reason, error = 1, np.zeros(n_chains), False, "", None
+    last = 0
+    fused = _d2_step() if dim == 2 and _FUSED_D2 and plan.ito else None
+    energy, normalized, beta, lam, h, coordinates = (
+        plan.energy,
+        plan.normalized,
+        plan.beta,
+        plan.lam,
+        plan.h,
+        plan.coordinates,
+    )
+    finite = not math.isinf(depth)
+    for step in range(1, plan.n_steps + 1):
+        xi = rng.standard_normal(state.shape)
+        args = (state, is_y, energy, xi, depth, normalized, beta, lam, h, coordinates, finite)
+        try:
+            new, use_y = fused(*args) if fused is not None else _step_general(*args, plan.ito)
+        except CallableValueError as exc:  # the user's gradient: FAILED, the saved states so far kept
+            failed, reason, error = True, f"{exc} (step {step}); the states saved before are kept", exc
+            break
+        y_count += use_y
+        if not np.all(np.isfinite(new)):
+            bad = int(np.argmax(~np.all(np.isfinite(new), axis=(1, 2))))
+            failed, reason = True, f"chain {bad} became non-finite at step {step}"
+            break
+        state, is_y = new, use_y
+        last = step
+        if k_save < len(saves) and step == saves[k_save]:
+            out[k_save] = np.where(is_y[:, None, None], _psi(state, depth), state) if is_y.any() else state
+            yfrac[k_save] = y_count / max(1, saves[k_save] - saves[k_save - 1])
+            y_count[:] = 0
+            k_save += 1
+    t = np.asarray(saves[:k_save], dtype=float) * plan.h
+    return _ChainsRun(t, out[:k_save], yfrac[:k_save], failed, reason, error, last)
+
+
+def _langevin_verdict(plan: _LangevinPlan, run: _ChainsRun, note: str) -> tuple[Status, str, dict]:
+    """The status, the message and the diagnostics of a run: FAILED if it failed, or if the energy's loss was
+    not finite at a saved finite state."""
+    t, depth = run.t, plan.depth
+    diags = _diagnostics(plan.energy, run.X, depth, plan.normalized, plan.beta)
+    diags["y_fraction"] = run.y_fraction
+    status, reason = (Status.FAILED if run.failed else Status.FINISHED), run.reason
+    bad = ~np.isfinite(diags["loss"]) & np.all(np.isfinite(run.X), axis=(-2, -1))
+    if status != Status.FAILED and np.any(bad):
+        i = int(np.argmax(np.any(bad, axis=-1)))
+        status = Status.FAILED
+        reason = (
+            f"the energy's `loss` was not a finite number at the saved time t = {t[i]:.6g} (the run is not trusted)"
+        )
+    if status == Status.FAILED:
+        return status, f"The integration failed at t = {run.last * plan.h:.6g}: {reason}.", diags
+    message = f"Reached the end of the time span (t = {t[-1]:.6g}) in {plan.n_steps} steps of {plan.h:.3g}.{note}"
+    if math.isinf(depth):
+        message += (
+            " Note: at depth=inf the Gibbs law is not normalizable (no invariant probability; log s_d drifts "
+            "towards lower rank)."
+        )
+    return status, message, diags
 
 
 def _diagnostics(energy, X, depth, normalized, beta) -> dict:

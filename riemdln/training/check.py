@@ -476,7 +476,7 @@ class _Evaluation:
         )
         c = float(st["vdot"].sum() / st["vnorm"].sum()) if st["vnorm"].sum() > 0 else 1.0
         self.fits["velocity_scale"] = c
-        self._judge("velocity", st["vdev"], tol, st["vscale"], why, False, extra={"velocity_scale": c})
+        self._judge("velocity", st["vdev"], tol, st["vscale"], why=why, per_layer=False, extra={"velocity_scale": c})
 
     def _identity_check(self) -> None:
         run, st = self.run, self.stats
@@ -497,12 +497,12 @@ class _Evaluation:
             st["ident_err"],
             tol,
             st["ident_scale"],
-            why,
-            True,
+            why=why,
+            per_layer=True,
             extra={"informative_fraction": informative},
         )
 
-    def _judge(self, name, value, tol, scale, why: str, per_layer: bool, extra: dict | None = None) -> None:
+    def _judge(self, name, value, tol, scale, *, why: str, per_layer: bool, extra: dict | None = None) -> None:
         self.checks[name] = judged(
             name, value, tol, scale, steps=self.run.steps[:-1], why=why, per_layer=per_layer, extra=extra
         )

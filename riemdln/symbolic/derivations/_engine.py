@@ -294,11 +294,11 @@ def derive(
             stack.enter_context(folder_lock(root, "cache", wait=CACHE_LOCK_WAIT))
         except OSError:  # a read-only cache: derive without it (writes fail and are reported)
             pass
-        _derive_all(order, keys, root, use_cache, results, report, progress)
+        _derive_all(order, keys, root, use_cache=use_cache, results=results, report=report, progress=progress)
     return results
 
 
-def _derive_all(order, keys, root, use_cache, results, report, progress) -> None:
+def _derive_all(order, keys, root, *, use_cache, results, report, progress) -> None:
     for name in order:
         d = _REGISTRY[name]
         path = root / f"{name}.json"

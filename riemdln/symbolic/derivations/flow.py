@@ -231,7 +231,7 @@ def _certify(exprs) -> dict:
                     errs["right" + key] = max(
                         errs["right" + key], rel_err(mp_eval(exprs["right_rotation" + suffix], vals), Th[a, b])
                     )
-            _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs)
+            _certify_integrated_forms(exprs, depth, sv, Gt, dsv=dsv, rotations=(Om, Th), errs=errs)
             counts["inf" if depth == "inf" else "finite"] += 1
     finite, infinite = depth_labels(_FINITE_DEPTHS), ("inf",)
     how = (
@@ -283,8 +283,10 @@ _FINITE_DEPTHS = (1, 2, 3, 5, 1.5, 2.5, 4.5, 7.5)
 _INFINITE_POINTS = 8
 
 
-def _certify_integrated_forms(exprs, depth, sv, Gt, dsv, Om, Th, errs) -> None:
-    """The forms the simulators integrate (velocity of log s; split rotations) against the same differences."""
+def _certify_integrated_forms(exprs, depth, sv, Gt, *, dsv, rotations, errs) -> None:
+    """The forms the simulators integrate (velocity of log s; split rotations) against the same differences
+    (``dsv``: the singular values' velocities; ``rotations``: the frames' rotation rates Omega, Theta)."""
+    Om, Th = rotations
     rho = symbols("rho", real=True)
     F, H = symbols("F_ij H_ij", real=True)
     for a in range(3):
