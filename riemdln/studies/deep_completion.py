@@ -8,6 +8,7 @@ nuclear-norm baseline (numpy soft-impute; cvxpy's exact solver when installed, i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,6 +27,7 @@ from riemdln.studies import (
     spread,
     table,
 )
+from riemdln.studies._params import Spec, StudyParams, depth_list, flag, integer, ints, real
 
 NAME = "deep_completion"
 RUN_KEYS = ("rows",)
@@ -34,64 +36,78 @@ EXACT = "nuclear norm (cvxpy)"
 TITLE = "Deep matrix completion: test error and effective rank against observations"
 
 
-def parameters(quick: bool) -> dict:
-    """The default grid (``quick``: a 12×12 toy of it). ``max_steps`` bounds every run deterministically."""
-    if quick:
-        return {
-            "size": 12,
-            "rank": 2,
-            "observed": [60, 90],
-            "depths": [1, 2, 3, "inf"],
-            "seeds": [0],
-            "init_scale": 1e-3,
-            "loss_tol": 1e-6,
-            "t_final": 1e5,
-            "max_steps": 4000,
-            "soft_impute_iter": 2000,
-            "soft_impute_final_iter": 10000,
-            "soft_impute_gap_tol": 1e-4,
-            "nuclear_exact": False,
-        }
+@dataclass(frozen=True)
+class DeepCompletionParams(StudyParams):
+    """The grid of the deep matrix-completion study (sizes, observation counts, depths, seeds, solver caps)."""
+
     # the literature's size (Arora, Cohen, Hu & Luo 2019): 100x100 rank 5, ||W*||_F = 100
-    return {
-        "size": 100,
-        "rank": 5,
-        "observed": [2000, 4000],  # 8000 as well takes the full reproduce past 10 min on 2 cores (--paper has it)
-        "depths": [1, 2, 3, 4, "inf"],
-        "seeds": [0],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-6,
-        "t_final": 1e7,
-        "max_steps": 20000,
-        "max_steps_infinite": 20000,
-        # the matrix form throughout: "auto" leaves it once s_min/s_max < 1e-7 (to keep the sign of det X and the
-        # small singular values' relative accuracy) for split charts, which cost more here (N = inf, 2000
-        # observed, seed 0: 181–187 s against 53 s, test error 1.94e-4 in both); det X and the bulk of
-        # small singular values are not observables of this study, and the learned ones are resolved to rtol
-        "formulation": "matrix",
-        # soft-impute: 200 accelerated iterations per warm-start value of the path, then up to 10000 at the final
-        # value until the relative duality gap is <= 1e-4 (2000 observed: about 3800 iterations; 4000: a few
-        # hundred); plain soft-impute stalls at the final value at 2000 observed (relative change 7e-9 per
-        # iteration after 11000 iterations, test error 0.2328 against the converged 0.2217)
-        "soft_impute_iter": 200,
-        "soft_impute_final_iter": 10000,
-        "soft_impute_gap_tol": 1e-4,
-        "nuclear_exact": True,
-    }
+    size: int = integer(100, low=2, doc="the matrices are size × size")
+    rank: int = integer(5, low=1)
+    # 8000 as well takes the full reproduce past 10 min on 2 cores (--paper has it)
+    observed: tuple[int, ...] = ints((2000, 4000), low=1, doc="observation counts")
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, math.inf))
+    seeds: tuple[int, ...] = ints((0,))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-6, positive=True)
+    t_final: float = real(1e7, positive=True)
+    max_steps: int = integer(20000, low=1, doc="bounds every run deterministically")
+    max_steps_infinite: int | None = field(
+        default=20000, metadata={"spec": Spec("int", low=1, optional=True), "doc": "max_steps at N = ∞ (quick: absent)"}
+    )
+    # the matrix form throughout: "auto" leaves it once s_min/s_max < 1e-7 (to keep the sign of det X and the
+    # small singular values' relative accuracy) for split charts, which cost more here (N = inf, 2000
+    # observed, seed 0: 181–187 s against 53 s, test error 1.94e-4 in both); det X and the bulk of
+    # small singular values are not observables of this study, and the learned ones are resolved to rtol
+    formulation: str | None = field(
+        default="matrix", metadata={"spec": Spec("str", choices=("auto", "matrix", "svd"), optional=True), "doc": ""}
+    )
+    # soft-impute: 200 accelerated iterations per warm-start value of the path, then up to 10000 at the final
+    # value until the relative duality gap is <= 1e-4 (2000 observed: about 3800 iterations; 4000: a few
+    # hundred); plain soft-impute stalls at the final value at 2000 observed (relative change 7e-9 per
+    # iteration after 11000 iterations, test error 0.2328 against the converged 0.2217)
+    soft_impute_iter: int = integer(200, low=1)
+    soft_impute_final_iter: int = integer(10000, low=1)
+    soft_impute_gap_tol: float = real(1e-4, positive=True)
+    nuclear_exact: bool = flag(True, doc="solve the nuclear-norm baseline exactly (cvxpy)")
+
+    @classmethod
+    def quick(cls) -> DeepCompletionParams:
+        """A 12×12 toy of the default grid."""
+        return cls(size=12, rank=2, observed=(60, 90), depths=(1.0, 2.0, 3.0, math.inf), t_final=1e5,
+                   max_steps=4000, max_steps_infinite=None, formulation=None, soft_impute_iter=2000,
+                   nuclear_exact=False)  # fmt: skip
+
+    @classmethod
+    def paper(cls) -> DeepCompletionParams:
+        """The full grid of ``riemdln reproduce --paper``: 6 observation counts × 5 seeds × N = 1 … 8, ∞."""
+        # deep N at 8000 observations reach loss 1e-8 at tau 1e7 to 3e8
+        return cls(observed=(2000, 3000, 4000, 5000, 6000, 8000), depths=(1.0, 2.0, 3.0, 4.0, 6.0, 8.0, math.inf),
+                   seeds=(0, 1, 2, 3, 4), loss_tol=1e-8, t_final=1e9, max_steps=200000,
+                   max_steps_infinite=200000)  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc, where: str = "parameters") -> DeepCompletionParams:
+        return super().from_json({"max_steps_infinite": None, "formulation": None, **doc}, where)
+
+    def to_json(self) -> dict:
+        # the quick grid has neither max_steps_infinite nor formulation (its runs take the flows' defaults)
+        return {k: v for k, v in super().to_json().items() if v is not None}
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * self.size**2, "size", "a size×size float64 matrix"
+
+
+PARAMS = DeepCompletionParams
+
+
+def parameters(quick: bool) -> dict:
+    """The default grid (``quick``: a 12×12 toy of it)."""
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def paper_parameters() -> dict:
-    """The full grid of ``riemdln reproduce --paper``: 6 observation counts × 5 seeds × N = 1 … 8, ∞."""
-    return {
-        **parameters(False),
-        "observed": [2000, 3000, 4000, 5000, 6000, 8000],
-        "depths": [1, 2, 3, 4, 6, 8, "inf"],
-        "seeds": [0, 1, 2, 3, 4],
-        "loss_tol": 1e-8,
-        "t_final": 1e9,  # deep N at 8000 observations reach loss 1e-8 at tau 1e7 to 3e8
-        "max_steps": 200000,
-        "max_steps_infinite": 200000,
-    }
+    """The full grid of ``riemdln reproduce --paper``."""
+    return PARAMS.paper().to_json()
 
 
 def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final, max_steps, formulation="auto") -> dict:

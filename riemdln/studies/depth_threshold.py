@@ -21,6 +21,8 @@ marked, and their values are what the flow had reached when it stopped.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ from riemdln.studies import (
     spread,
     table,
 )
+from riemdln.studies._params import StudyParams, depth, depth_list, integer, ints, real, reals
 
 NAME = "depth_threshold"
 TITLE = "The depth threshold: test error and top singular value against depth"
@@ -47,60 +50,59 @@ RUN_KEYS = ("flows", "descent", "mechanism")
 JUMP = 10.0  # the factor that defines the threshold
 
 
+@dataclass(frozen=True)
+class DepthThresholdParams(StudyParams):
+    """The grid of the depth-threshold study.
+
+    20x20 at N >= 32 takes minutes per run here (see the README); the default grid is 10x10 so that the whole
+    reproduce stays within its budget. size=100, rank=5, observed=[2000, 4000] is the literature's.
+    """
+
+    size: int = integer(10, low=2, doc="the matrices are size × size")
+    rank: int = integer(2, low=1)
+    observed: tuple[int, ...] = ints((45, 60), low=1)
+    depths: tuple[float, ...] = depth_list((2, 3, 4, 6, 8, 16, 32, 64, math.inf))
+    seeds: tuple[int, ...] = ints((0, 1, 2))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-8, positive=True)
+    t_final: float = real(1e7, positive=True)
+    max_steps: int = integer(20000, low=1)
+    descent_depths: tuple[float, ...] = depth_list((2, 3, 4, 8, 16), whole=True, infinite=False)
+    descent_c: tuple[float, ...] = reals((0.05, 0.2), positive=True)
+    descent_steps: int = integer(10000, low=1)
+    mechanism_depth: float = depth(math.inf)
+    n_times: int = integer(80, low=2)
+
+    @classmethod
+    def quick(cls) -> DepthThresholdParams:
+        return cls(size=8, observed=(32, 44), depths=(2.0, 4.0, 16.0, math.inf), seeds=(0,),
+                   descent_depths=(2.0, 4.0, 8.0),
+                   descent_steps=2000, n_times=60)  # fmt: skip
+
+    @classmethod
+    def paper(cls) -> DepthThresholdParams:
+        """The grid of ``riemdln reproduce --paper``: 20×20 rank 2, 120 and 160 observed, 5 seeds, N = 2 … 64, ∞.
+
+        The literature's 100×100 instance is an override of it,
+        ``overrides={"depth_threshold": {"size": 100, "rank": 5, "observed": [2000, 4000]}}``; one seed of it is
+        measured by ``benchmarks/depth_threshold_100.py``.
+        """
+        return cls(size=20, observed=(120, 160), seeds=(0, 1, 2, 3, 4), max_steps=200000, descent_steps=50000)
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * self.size**2, "size", "a size×size float64 matrix"
+
+
+PARAMS = DepthThresholdParams
+
+
 def parameters(quick: bool) -> dict:
-    # 20x20 at N >= 32 takes minutes per run here (see the README); the default grid is 10x10 so that the
-    # whole reproduce stays within its budget. size=100, rank=5, observed=[2000, 4000] is the literature's.
-    if quick:
-        return {
-            "size": 8,
-            "rank": 2,
-            "observed": [32, 44],
-            "depths": [2, 4, 16, "inf"],
-            "seeds": [0],
-            "init_scale": 1e-3,
-            "loss_tol": 1e-8,
-            "t_final": 1e7,
-            "max_steps": 20000,
-            "descent_depths": [2, 4, 8],
-            "descent_c": [0.05, 0.2],
-            "descent_steps": 2000,
-            "mechanism_depth": "inf",
-            "n_times": 60,
-        }
-    return {
-        "size": 10,
-        "rank": 2,
-        "observed": [45, 60],
-        "depths": [2, 3, 4, 6, 8, 16, 32, 64, "inf"],
-        "seeds": [0, 1, 2],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-8,
-        "t_final": 1e7,
-        "max_steps": 20000,
-        "descent_depths": [2, 3, 4, 8, 16],
-        "descent_c": [0.05, 0.2],
-        "descent_steps": 10000,
-        "mechanism_depth": "inf",
-        "n_times": 80,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def paper_parameters() -> dict:
-    """The grid of ``riemdln reproduce --paper``: 20×20 rank 2, 120 and 160 observed, 5 seeds, N = 2 … 64, ∞.
-
-    The literature's 100×100 instance is an override of it,
-    ``overrides={"depth_threshold": {"size": 100, "rank": 5, "observed": [2000, 4000]}}``; one seed of it is
-    measured by ``benchmarks/depth_threshold_100.py``.
-    """
-    return {
-        **parameters(False),
-        "size": 20,
-        "rank": 2,
-        "observed": [120, 160],
-        "seeds": [0, 1, 2, 3, 4],
-        "max_steps": 200000,
-        "descent_steps": 50000,
-    }
+    """The grid of ``riemdln reproduce --paper`` (see :meth:`DepthThresholdParams.paper`)."""
+    return PARAMS.paper().to_json()
 
 
 def _problem(size, rank, n_observed, seed):

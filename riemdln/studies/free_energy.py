@@ -30,6 +30,7 @@ has the stationary law :math:`e^{-\beta E + \lambda S_N}\mathrm{vol}_{g^N}`; for
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -46,6 +47,7 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.studies._params import Spec, StudyParams, depth, depth_list, integer, listing, real, reals
 
 NAME = "free_energy"
 TITLE = "Free energy on menon-2x2: S_N, E and F in training, the Gibbs law by depth and temperature, β → ∞"
@@ -56,29 +58,44 @@ STALLED = STALLED_CHAIN  # the sampler's own threshold: a chain below it makes g
 _STATS = ("mean σ_min/σ_max", "E[E]")
 
 
+@dataclass(frozen=True)
+class FreeEnergyParams(StudyParams):
+    """Depths, temperatures, chains and step sizes of the free-energy study."""
+
+    alpha: float = real(0.05, positive=True, high=1.0, doc="significance level")
+    depths: tuple[float, ...] = depth_list((2, 3, 4), whole=True, infinite=False)
+    betas: tuple[float, ...] = reals((2.0, 4.0, 8.0), positive=True)
+    n_samples: int = integer(128 * 200, low=1)
+    sampler_chains: int = integer(128, low=1)
+    burn_in: int = integer(1000)
+    tol: float = real(3e-3, positive=True)
+    train_depths: tuple[float, ...] = depth_list((2, 3, 4), whole=True, infinite=False)
+    train_beta: float = real(16.0, positive=True)
+    train_chains: int = integer(200, low=1)
+    train_t_final: float = real(20.0, positive=True)
+    train_dt: float = real(0.01, positive=True)
+    init_scale: float = real(1e-2, positive=True)
+    limit_depth: float = depth(3, whole=True)
+    limit_betas: tuple[float, ...] = reals((8.0, 16.0, 32.0, 64.0), positive=True)
+    limit_chains_per_beta: int = integer(150, low=1)
+    limit_times: tuple[float, ...] = reals((0.25, 0.5, 1.0), positive=True)
+    limit_dt: float = real(2e-3, positive=True)
+    limit_X0: tuple[tuple[float, ...], ...] = listing(
+        ((0.3, 0.2), (-0.1, 0.4)), Spec("list", item=Spec("float"), min_len=2, max_len=2), min_len=2, max_len=2
+    )
+    seed: int = integer(14)
+
+    @classmethod
+    def quick(cls) -> FreeEnergyParams:
+        return cls(betas=(4.0,), n_samples=128 * 60, train_depths=(3.0,), train_chains=60, train_t_final=10.0,
+                   train_dt=0.02, limit_betas=(8.0, 16.0, 32.0), limit_chains_per_beta=80)  # fmt: skip
+
+
+PARAMS = FreeEnergyParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "alpha": 0.05,
-        "depths": [2, 3, 4],
-        "betas": [4.0] if quick else [2.0, 4.0, 8.0],
-        "n_samples": 128 * (60 if quick else 200),
-        "sampler_chains": 128,
-        "burn_in": 1000,
-        "tol": 3e-3,
-        "train_depths": [3] if quick else [2, 3, 4],
-        "train_beta": 16.0,
-        "train_chains": 60 if quick else 200,
-        "train_t_final": 10.0 if quick else 20.0,
-        "train_dt": 0.02 if quick else 0.01,
-        "init_scale": 1e-2,
-        "limit_depth": 3,
-        "limit_betas": [8.0, 16.0, 32.0] if quick else [8.0, 16.0, 32.0, 64.0],
-        "limit_chains_per_beta": 80 if quick else 150,
-        "limit_times": [0.25, 0.5, 1.0],
-        "limit_dt": 2e-3,
-        "limit_X0": [[0.3, 0.2], [-0.1, 0.4]],
-        "seed": 14,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 class RidgeEnergy:

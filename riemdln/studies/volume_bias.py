@@ -12,9 +12,12 @@ induces on the zero-loss set :math:`\{[[1, a], [b, 1]]\}` is compared with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from riemdln.studies import PAPER_FONT, PAPER_WIDTH, Claim, depth_value, fmt, legend_above, pyplot, save_figure, table
+from riemdln.studies._params import StudyParams, depth_list, integer, ints, nested, nested_list, real, reals
 from riemdln.studies.menon_2x2 import restricted_log_density
 
 NAME = "volume_bias"
@@ -22,25 +25,65 @@ RUN_KEYS = ("beyond_flows",)  # the 2×2 part reads the runs of menon_2x2; the f
 TITLE = "Volume bias: log volume density at the flow's limit against other completions"
 
 
+@dataclass(frozen=True)
+class BeyondInstance(StudyParams):
+    """A random completion problem of the part beyond 2×2: size × size, rank r, |Ω| observed entries."""
+
+    size: int = integer(10, low=2)
+    rank: int = integer(1, low=1)
+    n_observed: int = integer(16, low=1)
+
+
+@dataclass(frozen=True)
+class BeyondParams(StudyParams):
+    """Beyond 2×2: instances with |Ω| < r(m + n − r), where the rank-r zero-loss set has dimension
+    r(2d − r) − |Ω| > 0 (3 and 4 at 10×10)."""
+
+    instances: tuple[BeyondInstance, ...] = nested_list(
+        BeyondInstance, (BeyondInstance(10, 1, 16), BeyondInstance(10, 2, 32)), max_len=64
+    )
+    seeds: tuple[int, ...] = ints((0, 1, 2, 3))
+    depths: tuple[float, ...] = depth_list((2, 3), spelling="str")
+    init_seeds: tuple[int, ...] = ints((0, 1, 2, 3))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-12, positive=True)
+    t_final: float = real(1e7, positive=True)
+    max_steps: int = integer(20000, low=1)
+    rank_tol: float = real(0.1, positive=True, doc="a limit is rank r when s_(r+1)/s_r <= rank_tol")
+    n_random: int = integer(10, low=0)
+    random_noise: tuple[float, ...] = reals((0.3, 1.0), positive=True, doc="× the rms entry of W* (= 1)")
+    n_neighbours: int = integer(10, low=0)
+    neighbour_noise: float = real(0.1, positive=True, doc="× the rms entry of the limit")
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * max(i.size for i in self.instances) ** 2, "instances", "a size×size float64 matrix"
+
+
+@dataclass(frozen=True)
+class VolumeBiasParams(StudyParams):
+    """The 2×2 scan (box, samples, segment) and the part beyond 2×2."""
+
+    box: float = real(2.5, positive=True, doc="the scanned square is [-box, box]²")
+    samples: int = integer(40000, low=1)
+    segment_points: int = integer(101, low=3)
+    seed: int = integer(5)
+    beyond: BeyondParams = nested(BeyondParams, BeyondParams())
+
+    @classmethod
+    def quick(cls) -> VolumeBiasParams:
+        beyond = BeyondParams(instances=(BeyondInstance(8, 1, 12), BeyondInstance(8, 2, 24)), seeds=(0,),
+                              init_seeds=(0, 1, 2), n_random=6, n_neighbours=6)  # fmt: skip
+        return cls(samples=4000, beyond=beyond)
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * 4 * self.samples, "samples", "the sampled 2×2 points"
+
+
+PARAMS = VolumeBiasParams
+
+
 def parameters(quick: bool) -> dict:
-    size, obs = (8, {1: 12, 2: 24}) if quick else (10, {1: 16, 2: 32})
-    beyond = {
-        # |Ω| < r(m + n − r): the rank-r zero-loss set has dimension r(2d − r) − |Ω| > 0 (3 and 4 at 10×10)
-        "instances": [{"size": size, "rank": r, "n_observed": k} for r, k in obs.items()],
-        "seeds": [0] if quick else [0, 1, 2, 3],
-        "depths": ["2", "3"],
-        "init_seeds": [0, 1, 2] if quick else [0, 1, 2, 3],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-12,
-        "t_final": 1e7,
-        "max_steps": 20000,
-        "rank_tol": 0.1,  # a limit is rank r when s_(r+1)/s_r <= 0.1; it is then projected onto the set
-        "n_random": 6 if quick else 10,
-        "random_noise": [0.3, 1.0],  # × the rms entry of W* (= 1): random starts around the ground truth
-        "n_neighbours": 6 if quick else 10,
-        "neighbour_noise": 0.1,  # × the rms entry of the limit
-    }
-    return {"box": 2.5, "samples": 4000 if quick else 40000, "segment_points": 101, "seed": 5, "beyond": beyond}
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def hyperbola_length_element(a, depth: float) -> np.ndarray:
