@@ -260,6 +260,14 @@ def _is_real(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+def _finite(v) -> bool:
+    """A finite float (an integer beyond the double range is not)."""
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
+
+
 def _bounds(spec: Spec) -> str:
     parts = []
     if spec.positive:
@@ -291,7 +299,7 @@ def _parse(value, spec: Spec, path: str):
             raise _refuse(path, f"an integer {_bounds(spec)}".rstrip(), value)
         return int(value)
     if kind == "float":
-        if not _is_real(value) or not math.isfinite(value) or not _in_range(float(value), spec):
+        if not _is_real(value) or not _finite(value) or not _in_range(float(value), spec):
             raise _refuse(path, f"a finite real number {_bounds(spec)}".rstrip(), value)
         return float(value)
     if kind == "str":
@@ -300,7 +308,7 @@ def _parse(value, spec: Spec, path: str):
             raise _refuse(path, need, value)
         return value
     if kind == "number":
-        if not _is_real(value) or not math.isfinite(value):
+        if not _is_real(value) or not _finite(value):
             raise _refuse(path, "a finite real number", value)
         return int(value) if _is_int(value) else float(value)
     if kind == "depth":

@@ -156,6 +156,9 @@ def json_ready(obj):
     return obj
 
 
+PARAMS = ImplicitBiasParams
+
+
 def parameters(quick: bool) -> dict:
     return (ImplicitBiasParams.quick() if quick else ImplicitBiasParams.full()).to_json()
 
