@@ -75,8 +75,11 @@ def test_override_types_converted_and_numpy_accepted():
 
 BAD = [
     # the 12 kinds that passed a check by kind and failed inside a study
-    ({"depth_convergence": {"small_init": {"depths": [0.5]}}}, "overrides.depth_convergence.small_init.depths[0]",
-     ">= 1"),
+    (
+        {"depth_convergence": {"small_init": {"depths": [0.5]}}},
+        "overrides.depth_convergence.small_init.depths[0]",
+        ">= 1",
+    ),
     ({"razin_cohen": {"depths": ["nan"]}}, "overrides.razin_cohen.depths[0]", "a depth"),
     ({"razin_cohen": {"depths": [10**400]}}, "overrides.razin_cohen.depths[0]", "a depth"),
     ({"razin_cohen": {"t_final": 10**400}}, "overrides.razin_cohen.t_final", "finite real"),
@@ -92,8 +95,11 @@ BAD = [
     ({"depth_convergence": {"small_init": {"depths": [-4]}}}, "overrides.depth_convergence.small_init.depths[0]", ""),
     ({"depth_convergence": {"small_init": {"depths": "x"}}}, "overrides.depth_convergence.small_init.depths", "list"),
     ({"depth_convergence": {"small_init": {"nope": 1}}}, "overrides.depth_convergence.small_init", "unknown"),
-    ({"depth_convergence": {"small_init": {"depths": [4, 10**7]}}}, "overrides.depth_convergence.small_init.depths[1]",
-     "64 times"),
+    (
+        {"depth_convergence": {"small_init": {"depths": [4, 10**7]}}},
+        "overrides.depth_convergence.small_init.depths[1]",
+        "64 times",
+    ),
     ({"operator_convergence": {"d": True}}, "overrides.operator_convergence.d", "integer"),
     ({"operator_convergence": {"d": 5.0}}, "overrides.operator_convergence.d", "integer"),
     ({"razin_cohen": {"t_final": float("nan")}}, "overrides.razin_cohen", "finite JSON"),
@@ -134,7 +140,7 @@ def test_achl19_set_on_the_command_line():
     from riemdln.studies.achl19 import paper_parameters, set_parameters
 
     assert set_parameters([]) == paper_parameters()
-    assert set_parameters(["seeds=[0]", "depths=[2, \"inf\"]"])["depths"] == [2, "inf"]
+    assert set_parameters(["seeds=[0]", 'depths=[2, "inf"]'])["depths"] == [2, "inf"]
     with pytest.raises(SystemExit, match=re.escape("`--set.seeds[0]`")):
         set_parameters(["seeds=[-1]"])
     with pytest.raises(SystemExit, match="unknown parameter 'sizee'"):
