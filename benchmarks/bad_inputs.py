@@ -580,6 +580,23 @@ def override_rows():
         ({"volume_bias": {"samples": 10**12}}, "overrides.volume_bias.samples"),
         ({"langevin_check": {"n_chains": 10**9}}, "overrides.langevin_check.n_chains"),
         ({"menon_2x2": {"depths": [None]}}, "overrides.menon_2x2.depths"),
+        # checked by the fields' declared types and ranges (values that passed a check by kind)
+        ({"depth_convergence": {"small_init": {"depths": [0.5]}}}, "overrides.depth_convergence.small_init.depths[0]"),
+        ({"razin_cohen": {"depths": ["nan"]}}, "overrides.razin_cohen.depths[0]"),
+        ({"razin_cohen": {"depths": [10**400]}}, "overrides.razin_cohen.depths[0]"),
+        ({"razin_cohen": {"t_final": 10**400}}, "overrides.razin_cohen.t_final"),
+        ({"razin_cohen": {"n_times": 1}}, "overrides.razin_cohen.n_times"),
+        ({"operator_convergence": {"d": 0}}, "overrides.operator_convergence.d"),
+        ({"operator_convergence": {"d": 5.0}}, "overrides.operator_convergence.d"),
+        ({"depth_convergence": {"shape": [5]}}, "overrides.depth_convergence.shape"),
+        ({"upstairs_downstairs": {"cases": [[4, 0]]}}, "overrides.upstairs_downstairs.cases[0][1]"),
+        ({"upstairs_downstairs": {"depths": [2.5]}}, "overrides.upstairs_downstairs.depths[0]"),
+        ({"langevin_check": {"depths": ["inf"]}}, "overrides.langevin_check.depths[0]"),
+        ({"deep_completion": {"formulation": "fast"}}, "overrides.deep_completion.formulation"),
+        ({"volume_bias": {"beyond": {"instances": [{"size": 10**6}]}}}, "overrides.volume_bias.beyond.instances"),
+        ({"free_energy": {"limit_X0": [[0.3, 0.2]]}}, "overrides.free_energy.limit_X0"),
+        ({"achl19": {"seeds": [0]}}, "overrides.achl19.seeds"),
+        ({"implicit_bias": {"depths": ["two"]}}, "overrides.implicit_bias.depths[0]"),
     ]:
         row(f"reproduce(overrides={ov!r})", path, lambda ov=ov: reproduce(out, overrides=ov))
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from riemdln.studies import (
     deep_completion,
-    free_energy,
+    deep_completion_report,
+    free_energy_report,
     geodesics,
     langevin_check,
     menon_2x2,
@@ -158,12 +159,12 @@ def _free(d_ratio: float, depth_trend: float) -> dict:
 
 
 def test_free_energy_trend_sentences_follow_the_signs():
-    text = " ".join(free_energy._trend_sentences(_free(0.02, 0.05)))
+    text = " ".join(free_energy_report._trend_sentences(_free(0.02, 0.05)))
     assert "pushes the Gibbs law away from rank one" in text and "volume pulling towards rank one" in text
-    text = " ".join(free_energy._trend_sentences(_free(-0.02, -0.05)))
+    text = " ".join(free_energy_report._trend_sentences(_free(-0.02, -0.05)))
     assert "pushes the Gibbs law away" not in text and "volume pulling" not in text
     assert "smaller with the entropic term" in text and "does not decrease with N" in text
-    assert free_energy._volume_bias_sentence({"3": 0.4}) == ""  # the limits not high: no agreement claimed
+    assert free_energy_report._volume_bias_sentence({"3": 0.4}) == ""  # the limits not high: no agreement claimed
 
 
 # --------------------------------------------------------------------------------------------- deep_completion
@@ -177,8 +178,8 @@ def _completion(deep: float, nuclear: float) -> dict:
 
 def test_deep_completion_names_the_winner_and_says_single_instance():
     deep_wins, nuclear_wins = _completion(1e-4, 2e-2), _completion(8.8e-5, 2.05e-6)
-    assert "100 observed: N = 3" in deep_completion._best_sentence(deep_wins)
-    assert "100 observed: nuclear norm (cvxpy)" in deep_completion._best_sentence(nuclear_wins)
+    assert "100 observed: N = 3" in deep_completion_report._best_sentence(deep_wins)
+    assert "100 observed: nuclear norm (cvxpy)" in deep_completion_report._best_sentence(nuclear_wins)
     a, b = deep_completion.claims(deep_wins)[0], deep_completion.claims(nuclear_wins)[0]
     assert (a.verdict, b.verdict) == ("supported", "contradicted")
     assert "single instance" in a.claim and a.n == 1

@@ -9,6 +9,7 @@ import pytest
 
 from riemdln import CompletionProblem, RiemdlnValueError, induced_log_volume_density, metric
 from riemdln.studies import volume_bias as vb
+from riemdln.studies import volume_bias_report as vb_report
 
 MENON_MASK = np.eye(2, dtype=bool)
 
@@ -148,4 +149,4 @@ def test_a_run_cut_short_is_not_compared():
     assert cell["flows"][0]["reached_target"] is False and cell["flows"][0]["rank_r"] is False
     assert cell["comparisons"] == []
     stats = vb.beyond_stats([cell], ["3"])
-    assert stats[0]["compared"] == 0 and "does not apply" in vb.beyond_verdict(stats)
+    assert stats[0]["compared"] == 0 and "does not apply" in vb_report.beyond_verdict(stats)

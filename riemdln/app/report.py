@@ -28,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import json
-import math
-import numbers
 import os
 import platform
 import re
@@ -44,6 +42,8 @@ from pathlib import Path
 from riemdln._io import atomic_write, folder_lock
 from riemdln._validation import RiemdlnValueError, check_integer, short
 from riemdln.studies import REQUIRES, STUDY_NAMES, study
+from riemdln.studies._params import OVERRIDE_SCALE_CAP as OVERRIDE_SCALE_CAP  # re-exported
+from riemdln.studies._params import StudyParams, apply_overrides
 from riemdln.studies.sweep import MissingExtraError, check_scheduler_address, dask_executor, local_executor, probe_dask
 
 __all__ = ["reproduce", "STUDY_NAMES", "check_output_dir"]
@@ -291,46 +291,35 @@ def _remove_stale_temporaries(out: Path) -> None:
                 entry.unlink(missing_ok=True)
 
 
-def study_parameters(name: str, mode: str = "full", overrides: Mapping | None = None) -> dict:
-    """The parameters study ``name`` runs with in ``mode`` (``"quick"``, ``"full"`` or ``"paper"``).
+def study_record(name: str, mode: str = "full", overrides: Mapping | None = None) -> StudyParams:
+    """The typed parameter record study ``name`` runs with in ``mode`` (``"quick"``, ``"full"`` or ``"paper"``).
 
-    ``"paper"`` is the study's ``paper_parameters()`` where it has one, else its full parameters;
-    ``overrides`` replace individual parameters.
+    ``overrides`` (``{field: value}``, nested mappings for nested records, merged key by key) are applied with
+    :func:`dataclasses.replace` after each value is checked against its field's declared type, range and size
+    (:func:`riemdln.studies._params.apply_overrides`); a refusal names the path, e.g.
+    ```overrides.depth_convergence.small_init.depths```.
+
+    >>> study_record("depth_convergence", "full", {"small_init": {"depths": [4]}}).small_init.depths
+    (4.0,)
+    """
+    if mode not in ("quick", "full", "paper"):
+        raise RiemdlnValueError(f"`mode` must be 'quick', 'full' or 'paper'; got {mode!r}.")
+    cls = study(name).PARAMS
+    record = cls.for_mode(mode)
+    if overrides is None:
+        return record
+    modes = [cls.quick(), cls.full(), cls.paper()]
+    return apply_overrides(record, _plain(overrides), f"overrides.{name}", modes=modes)
+
+
+def study_parameters(name: str, mode: str = "full", overrides: Mapping | None = None) -> dict:
+    """The parameters study ``name`` runs with in ``mode``, in their JSON form (see :func:`study_record`):
+    what ``results.json`` records and the study's ``run`` reads.
 
     >>> study_parameters("deep_completion", "paper")["depths"]
     [1, 2, 3, 4, 6, 8, 'inf']
     """
-    if mode not in ("quick", "full", "paper"):
-        raise RiemdlnValueError(f"`mode` must be 'quick', 'full' or 'paper'; got {mode!r}.")
-    mod = study(name)
-    if mode == "paper" and hasattr(mod, "paper_parameters"):
-        params = dict(mod.paper_parameters())
-    else:
-        params = dict(mod.parameters(mode == "quick"))
-    extra = [k for k in (overrides or {}) if k not in params]
-    if extra:
-        raise RiemdlnValueError(
-            f"`overrides` for {name!r} name the unknown parameter {extra[0]!r}; it has {', '.join(sorted(params))}."
-        )
-    return _merged(params, overrides or {})
-
-
-def _merged(params: Mapping, overrides: Mapping) -> dict:
-    """``params`` with ``overrides`` applied; a mapping parameter is merged key by key (nested overrides
-    change only what they name), anything else replaced."""
-    out = dict(params)
-    for key, value in overrides.items():
-        if isinstance(out.get(key), Mapping) and isinstance(value, Mapping):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-# An integer override may be at most this many times the largest value the study's own modes (quick, full,
-# paper) use for it: sizes, counts and depths beyond that cannot finish (d: 100000 would ask ~75 GiB at once);
-# seeds are exempt.
-OVERRIDE_SCALE_CAP = 64
+    return study_record(name, mode, overrides).to_json()
 
 
 def _plain(value):
@@ -349,7 +338,8 @@ def _plain(value):
 
 
 def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
-    """``overrides`` as ``{study: dict}``, JSON-serializable, studies and parameters checked."""
+    """``overrides`` as ``{study: dict}``, JSON-serializable, each value checked against the study's declared
+    parameter record (:func:`study_record`) before any work."""
     if overrides is None:
         return {}
     if not isinstance(overrides, Mapping):
@@ -368,54 +358,9 @@ def _check_overrides(overrides, quick: bool, paper: bool) -> dict:
             raise RiemdlnValueError(
                 f"`overrides.{name}` must hold finite JSON values (numbers, strings, lists, mappings)."
             ) from None
-        study_parameters(name, mode, params)  # unknown parameter names are refused here
-        defaults = study_parameters(name, mode)
-        largest = _largest_defaults(name)
-        for key, value in params.items():
-            _check_override_value(value, defaults[key], f"overrides.{name}.{key}")
-            _check_override_scale(value, largest.get(key), f"overrides.{name}.{key}")
+        study_record(name, mode, params)  # every value checked by its field's type, range and size
         out[name] = dict(params)
     return out
-
-
-def _largest_defaults(name: str) -> dict:
-    """Per parameter, the largest integer any of the study's modes uses (nested: per key; lists: per item)."""
-    runs = [study_parameters(name, mode) for mode in ("quick", "full", "paper")]
-
-    def largest(values):
-        ints = [abs(int(v)) for v in values if _is_int(v)]
-        maps = [v for v in values if isinstance(v, Mapping)]
-        lists = [item for v in values if isinstance(v, list | tuple) for item in v]
-        if maps:
-            return {k: largest([m.get(k) for m in maps]) for k in set().union(*maps)}
-        if lists:
-            return largest(lists)
-        return max(ints) if ints else None
-
-    return {k: largest([r.get(k) for r in runs]) for k in runs[0]}
-
-
-def _check_override_scale(value, largest, where: str) -> None:
-    """Refuse an integer more than :data:`OVERRIDE_SCALE_CAP` times the largest the study's modes use."""
-    if largest is None or "seed" in where.rsplit(".", 1)[-1]:
-        return
-    if isinstance(largest, Mapping):
-        if isinstance(value, Mapping):
-            for k, v in value.items():
-                _check_override_scale(v, largest.get(k), f"{where}.{k}")
-        elif isinstance(value, list | tuple):
-            for i, item in enumerate(value):
-                _check_override_scale(item, largest, f"{where}[{i}]")
-        return
-    items = value if isinstance(value, list | tuple) else [value]
-    for i, item in enumerate(items):
-        if _is_int(item) and abs(item) > OVERRIDE_SCALE_CAP * max(1, largest):
-            at = f"{where}[{i}]" if isinstance(value, list | tuple) else where
-            raise RiemdlnValueError(
-                f"`{at}` = {short(item)} is more than {OVERRIDE_SCALE_CAP} times the largest value the study's own "
-                f"modes use ({largest}): a run of that size would not finish (or fit in memory); choose at most "
-                f"{OVERRIDE_SCALE_CAP * max(1, largest)}."
-            )
 
 
 def _iterable(value) -> list:
@@ -424,82 +369,6 @@ def _iterable(value) -> list:
         return list(value)
     except TypeError:
         return [None]
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _check_override_value(value, default, where: str) -> None:
-    """``value`` has the kind of the study's own ``default``: a bool, an integer >= 0, a finite real (> 0 where
-    the default is), a string, a non-empty list of such items, or a mapping of known keys. Checked up front, so a
-    wrong type is refused before any work rather than failing inside the study."""
-
-    def refuse(need: str):
-        raise RiemdlnValueError(f"`{where}` must be {need} (like the default {short(default)}); got {short(value)}.")
-
-    if default is None:
-        return
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            refuse("True or False")
-    elif _is_int(default):
-        if not _is_int(value) or value < 0:
-            refuse("an integer >= 0")
-    elif _is_real(default):
-        if not _is_real(value) or not math.isfinite(value) or (default > 0 and not value > 0):
-            refuse("a finite real number" + (" > 0" if default > 0 else ""))
-    elif isinstance(default, str):
-        if not isinstance(value, str):
-            refuse("a string")
-    elif isinstance(default, list | tuple):
-        if not isinstance(value, list | tuple) or (default and not value):
-            refuse("a non-empty list")
-        kinds = {_kind(d) for d in default}
-        for i, item in enumerate(value):
-            if len(kinds) == 1 and (kind := next(iter(kinds))) in ("int", "list"):
-                if kind == "int" and not (_is_int(item) and item >= 0):
-                    refuse("a list of integers >= 0")
-                if kind == "list" and not isinstance(item, list | tuple):
-                    refuse("a list of lists")
-            elif isinstance(item, bool) or not isinstance(item, numbers.Real | str | list | tuple | Mapping):
-                refuse("a list of numbers or strings")
-            if isinstance(item, Mapping) and default and isinstance(default[0], Mapping):
-                _check_override_value(item, default[0], f"{where}[{i}]")
-            elif kinds <= {"int", "float", "str"} and "str" in kinds and not _numeric(item):
-                refuse("a list of numbers or numeric strings such as 'inf'")
-    elif isinstance(default, Mapping):
-        if not isinstance(value, Mapping):
-            refuse("a mapping")
-        unknown = [k for k in value if k not in default]
-        if unknown:
-            raise RiemdlnValueError(
-                f"`{where}` has the unknown key {unknown[0]!r}; known: {', '.join(map(str, default))}."
-            )
-        for k, v in value.items():
-            _check_override_value(v, default[k], f"{where}.{k}")
-
-
-def _numeric(item) -> bool:
-    """A real number (not bool) or a string that reads as one ('inf', '2'), as depth lists hold."""
-    if isinstance(item, str):
-        try:
-            return not math.isnan(float(item))
-        except ValueError:
-            return False
-    return _is_real(item) and not math.isnan(item)
-
-
-def _kind(v) -> str:
-    if _is_int(v):
-        return "int"
-    if isinstance(v, list | tuple):
-        return "list"
-    return type(v).__name__
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -3,10 +3,14 @@
 Each study module defines
 
 * ``NAME`` and ``TITLE``;
-* ``parameters(quick: bool) -> dict`` — sizes, seeds and depths (``quick`` = the same study, smaller);
+* ``PARAMS`` — its parameter record, a frozen dataclass deriving from
+  :class:`riemdln.studies._params.StudyParams` with ``quick()``, ``full()`` and ``paper()`` (sizes, seeds and
+  depths; ``quick`` = the same study, smaller) whose fields declare their type, range and size; overrides are
+  checked against them. ``parameters(quick: bool) -> dict`` is its JSON form (``PARAMS.quick().to_json()``);
 * ``run(params: dict, executor, progress, previous) -> dict`` — every number of the study, JSON-ready;
   ``previous`` maps the names of studies already run to their results (a study may build on one);
-* ``figures(results: dict, outdir: Path) -> list[str]`` — PNG files written with matplotlib;
+* ``figures(results: dict, outdir: Path) -> list[str]`` — PNG files written with matplotlib (the larger studies
+  keep their figures and report text in a module of their own, ``<study>_report.py``);
 * ``markdown(results: dict, figures: list[str]) -> str`` — the report section, stating plainly what the
   numbers support and what they do not;
 * ``claims(results: dict) -> list[Claim]`` — rows of the report's summary table, each a :class:`Claim` with

@@ -22,15 +22,28 @@ achl19`` (or ``python -m riemdln.studies.achl19 --out DIR``) runs the grid.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from riemdln._errors import RiemdlnError
+from riemdln._errors import RiemdlnError, RiemdlnValueError
 from riemdln.studies import Claim, depth_value, fmt, run_record
+from riemdln.studies._params import (
+    StudyParams,
+    apply_overrides,
+    depth_list,
+    depth_spec,
+    integer,
+    ints,
+    listing,
+    real,
+    text,
+)
 
 NAME = "achl19"
 TITLE = "ACHL19 matrix completion: test error against observed entries, seeded (shipped results)"
@@ -45,43 +58,78 @@ FLOW_SETUP = "normalized end-to-end gradient flow from the balanced start X0 = 1
 GD_SETUP = "gradient descent on the factors from a small unbalanced Gaussian start (the ACHL19 setup)"
 
 
+_GRID_ONLY = "the grid's parameters take effect with mode 'run' only"
+
+
+@dataclass(frozen=True)
+class Achl19Params(StudyParams):
+    """The ACHL19 grid: 6 observation counts × 5 seeds × N = 1, 2, 3, 4, ∞, both baselines, and a factor-GD part.
+
+    ``mode="shipped"`` (quick and full) loads the shipped results from ``path``; ``mode="run"`` (paper) runs the
+    grid. The JSON form of a shipped record is ``{"mode", "path"}`` only; of a run record, every grid field.
+    """
+
+    mode: str = text("shipped", choices=("shipped", "run"))
+    path: str = text(SHIPPED_RELATIVE, doc="the shipped results.json, relative to the source checkout")
+    size: int = integer(100, low=2)
+    rank: int = integer(5, low=1)
+    observed: tuple[int, ...] = ints((1000, 2000, 3000, 4000, 6000, 8000), low=1)
+    seeds: tuple[int, ...] = ints((0, 1, 2, 3, 4))
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, math.inf))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-8, positive=True)
+    t_final: float = real(1e9, positive=True)
+    max_steps: int = integer(100_000, low=1)
+    wall_seconds: float = real(1800.0, positive=True)
+    # rtol 1e-6 rather than the flows' default 1e-8: N = 3, 4000 observed, seed 0 takes 722 right-hand
+    # sides instead of 1353 and its test error moves from 2.0508e-4 to 2.0478e-4 (relative 1.5e-3)
+    rtol: float = real(1e-6, positive=True)
+    atol: float = real(1e-8, positive=True)
+    # N = inf needs the default tolerances: at rtol 1e-6 (2000 observed, seed 0) its loss rose on an
+    # accepted step (INACCURATE at loss 1.75e-5); at rtol 1e-8 it reaches 1e-8 (test error 1.89e-4)
+    rtol_infinite: float = real(1e-8, positive=True)
+    atol_infinite: float = real(1e-10, positive=True)
+    soft_impute_iter: int = integer(200, low=1)
+    soft_impute_final_iter: int = integer(10000, low=1)
+    soft_impute_gap_tol: float = real(1e-4, positive=True)
+    gd_observed: tuple[int, ...] = ints((2000,), low=1, min_len=0)
+    gd_seeds: tuple[int, ...] = ints((0, 1, 2), min_len=0)
+    gd_depths: tuple[float, ...] = listing((2.0, 3.0), depth_spec(whole=True, infinite=False), min_len=0)
+    gd_init_std: float = real(1e-3, positive=True)
+    gd_lr_fraction: float = real(0.5, positive=True)
+    gd_max_steps: int = integer(200_000, low=1)
+
+    @classmethod
+    def paper(cls) -> Achl19Params:
+        """The grid, run (``riemdln reproduce --paper``)."""
+        return cls(mode="run")
+
+    def check(self, where: str) -> None:
+        if self.mode == "shipped":
+            grid = Achl19Params(path=self.path)
+            changed = [f.name for f in dataclasses.fields(self) if getattr(self, f.name) != getattr(grid, f.name)]
+            if changed:
+                raise RiemdlnValueError(f"`{where}.{changed[0]}`: {_GRID_ONLY}; add mode='run' (or use --paper).")
+
+    def to_json(self) -> dict:
+        doc = super().to_json()
+        if self.mode == "shipped":
+            return {"mode": self.mode, "path": self.path}
+        del doc["path"]
+        return doc
+
+
+PARAMS = Achl19Params
+
+
 def parameters(quick: bool) -> dict:
     """Both modes load the shipped results (the grid is ``paper_parameters()``)."""
-    return {"mode": "shipped", "path": SHIPPED_RELATIVE}
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def paper_parameters() -> dict:
     """The grid: 6 observation counts × 5 seeds × N = 1, 2, 3, 4, ∞, both baselines, and a factor-GD part."""
-    return {
-        "mode": "run",
-        "size": 100,
-        "rank": 5,
-        "observed": [1000, 2000, 3000, 4000, 6000, 8000],
-        "seeds": [0, 1, 2, 3, 4],
-        "depths": [1, 2, 3, 4, "inf"],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-8,
-        "t_final": 1e9,
-        "max_steps": 100_000,
-        "wall_seconds": 1800.0,
-        # rtol 1e-6 rather than the flows' default 1e-8: N = 3, 4000 observed, seed 0 takes 722 right-hand
-        # sides instead of 1353 and its test error moves from 2.0508e-4 to 2.0478e-4 (relative 1.5e-3)
-        "rtol": 1e-6,
-        "atol": 1e-8,
-        # N = inf needs the default tolerances: at rtol 1e-6 (2000 observed, seed 0) its loss rose on an
-        # accepted step (INACCURATE at loss 1.75e-5); at rtol 1e-8 it reaches 1e-8 (test error 1.89e-4)
-        "rtol_infinite": 1e-8,
-        "atol_infinite": 1e-10,
-        "soft_impute_iter": 200,
-        "soft_impute_final_iter": 10000,
-        "soft_impute_gap_tol": 1e-4,
-        "gd_observed": [2000],
-        "gd_seeds": [0, 1, 2],
-        "gd_depths": [2, 3],
-        "gd_init_std": 1e-3,
-        "gd_lr_fraction": 0.5,
-        "gd_max_steps": 200_000,
-    }
+    return PARAMS.paper().to_json()
 
 
 # ----------------------------------------------------------------------------------------------- the cells
@@ -815,6 +863,21 @@ def render(path: Path) -> list[Path]:
     return [path.parent / f for f in figs] + [path.parent / "table.md"]
 
 
+def set_parameters(items: list[str]) -> dict:
+    """The grid's parameters with ``KEY=JSON`` overrides (``--set``), each checked by its declared type and range."""
+    overrides = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value) if eq else None
+        except json.JSONDecodeError:
+            raise SystemExit(f"--set {key}: the value must be JSON (e.g. --set seeds=[0,1]); got {value!r}") from None
+    try:
+        return apply_overrides(PARAMS.paper(), overrides, "--set", modes=[PARAMS.paper()]).to_json()
+    except RiemdlnValueError as exc:
+        raise SystemExit(f"--set: {exc}") from None
+
+
 def main(argv=None) -> int:
     """``python -m riemdln.studies.achl19 --out results/achl19/results.json [--workers 2]``: run the grid."""
     import argparse
@@ -833,12 +896,7 @@ def main(argv=None) -> int:
         return 0
     if not args.out:
         ap.error("one of --out or --render is required")
-    params = paper_parameters()
-    for item in args.set:
-        key, _, value = item.partition("=")
-        if key not in params:
-            raise SystemExit(f"--set: unknown parameter {key!r}")
-        params[key] = json.loads(value)
+    params = set_parameters(args.set)
     # the module by its name: run as __main__, its functions would be pickled by value for the workers
     from riemdln.studies import achl19 as mod
 

@@ -12,6 +12,7 @@ r"""Study — curvature of :math:`g^N` (docs/theory.md §11).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,20 +29,33 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.studies._params import StudyParams, depth_list, integer, ints
 
 NAME = "curvature"
 RUN_KEYS = ()  # evaluations of closed forms and of the numeric curvature: no simulator runs
 TITLE = "Curvature of g^N: scalar curvature by depth, rate 1/N, sectional signs, d = 3"
 
 
+@dataclass(frozen=True)
+class CurvatureParams(StudyParams):
+    """Depths and sample counts of the curvature study."""
+
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, 8, math.inf), spelling="float")
+    ratios: int = integer(200, low=2, doc="singular-value ratios sampled")
+    log2_depths: tuple[int, ...] = ints(range(2, 16), low=0, high=60, doc="N = 2^k for the 1/N rate")
+    d3_points: int = integer(12, low=1, doc="random 3×3 points")
+    seed: int = integer(0)
+
+    @classmethod
+    def quick(cls) -> CurvatureParams:
+        return cls(ratios=40, log2_depths=tuple(range(2, 12)), d3_points=2)
+
+
+PARAMS = CurvatureParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "depths": [1.0, 2.0, 3.0, 4.0, 8.0, math.inf],
-        "ratios": 40 if quick else 200,
-        "log2_depths": list(range(2, 12 if quick else 16)),
-        "d3_points": 2 if quick else 12,
-        "seed": 0,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def run(params: dict, executor=None, progress=None, previous=None) -> dict:

@@ -8,24 +8,20 @@ nuclear-norm baseline (numpy soft-impute; cvxpy's exact solver when installed, i
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from riemdln.studies import (
-    PAPER_WIDTH,
     Claim,
     depth_value,
     fmt,
-    fmt_spread,
     legacy_summary,
-    legend_above,
-    pyplot,
     quartiles,
     run_record,
-    save_figure,
     spread,
-    table,
 )
+from riemdln.studies._params import Spec, StudyParams, depth_list, flag, integer, ints, real
 
 NAME = "deep_completion"
 RUN_KEYS = ("rows",)
@@ -34,64 +30,78 @@ EXACT = "nuclear norm (cvxpy)"
 TITLE = "Deep matrix completion: test error and effective rank against observations"
 
 
-def parameters(quick: bool) -> dict:
-    """The default grid (``quick``: a 12×12 toy of it). ``max_steps`` bounds every run deterministically."""
-    if quick:
-        return {
-            "size": 12,
-            "rank": 2,
-            "observed": [60, 90],
-            "depths": [1, 2, 3, "inf"],
-            "seeds": [0],
-            "init_scale": 1e-3,
-            "loss_tol": 1e-6,
-            "t_final": 1e5,
-            "max_steps": 4000,
-            "soft_impute_iter": 2000,
-            "soft_impute_final_iter": 10000,
-            "soft_impute_gap_tol": 1e-4,
-            "nuclear_exact": False,
-        }
+@dataclass(frozen=True)
+class DeepCompletionParams(StudyParams):
+    """The grid of the deep matrix-completion study (sizes, observation counts, depths, seeds, solver caps)."""
+
     # the literature's size (Arora, Cohen, Hu & Luo 2019): 100x100 rank 5, ||W*||_F = 100
-    return {
-        "size": 100,
-        "rank": 5,
-        "observed": [2000, 4000],  # 8000 as well takes the full reproduce past 10 min on 2 cores (--paper has it)
-        "depths": [1, 2, 3, 4, "inf"],
-        "seeds": [0],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-6,
-        "t_final": 1e7,
-        "max_steps": 20000,
-        "max_steps_infinite": 20000,
-        # the matrix form throughout: "auto" leaves it once s_min/s_max < 1e-7 (to keep the sign of det X and the
-        # small singular values' relative accuracy) for split charts, which cost more here (N = inf, 2000
-        # observed, seed 0: 181–187 s against 53 s, test error 1.94e-4 in both); det X and the bulk of
-        # small singular values are not observables of this study, and the learned ones are resolved to rtol
-        "formulation": "matrix",
-        # soft-impute: 200 accelerated iterations per warm-start value of the path, then up to 10000 at the final
-        # value until the relative duality gap is <= 1e-4 (2000 observed: about 3800 iterations; 4000: a few
-        # hundred); plain soft-impute stalls at the final value at 2000 observed (relative change 7e-9 per
-        # iteration after 11000 iterations, test error 0.2328 against the converged 0.2217)
-        "soft_impute_iter": 200,
-        "soft_impute_final_iter": 10000,
-        "soft_impute_gap_tol": 1e-4,
-        "nuclear_exact": True,
-    }
+    size: int = integer(100, low=2, doc="the matrices are size × size")
+    rank: int = integer(5, low=1)
+    # 8000 as well takes the full reproduce past 10 min on 2 cores (--paper has it)
+    observed: tuple[int, ...] = ints((2000, 4000), low=1, doc="observation counts")
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, math.inf))
+    seeds: tuple[int, ...] = ints((0,))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-6, positive=True)
+    t_final: float = real(1e7, positive=True)
+    max_steps: int = integer(20000, low=1, doc="bounds every run deterministically")
+    max_steps_infinite: int | None = field(
+        default=20000, metadata={"spec": Spec("int", low=1, optional=True), "doc": "max_steps at N = ∞ (quick: absent)"}
+    )
+    # the matrix form throughout: "auto" leaves it once s_min/s_max < 1e-7 (to keep the sign of det X and the
+    # small singular values' relative accuracy) for split charts, which cost more here (N = inf, 2000
+    # observed, seed 0: 181–187 s against 53 s, test error 1.94e-4 in both); det X and the bulk of
+    # small singular values are not observables of this study, and the learned ones are resolved to rtol
+    formulation: str | None = field(
+        default="matrix", metadata={"spec": Spec("str", choices=("auto", "matrix", "svd"), optional=True), "doc": ""}
+    )
+    # soft-impute: 200 accelerated iterations per warm-start value of the path, then up to 10000 at the final
+    # value until the relative duality gap is <= 1e-4 (2000 observed: about 3800 iterations; 4000: a few
+    # hundred); plain soft-impute stalls at the final value at 2000 observed (relative change 7e-9 per
+    # iteration after 11000 iterations, test error 0.2328 against the converged 0.2217)
+    soft_impute_iter: int = integer(200, low=1)
+    soft_impute_final_iter: int = integer(10000, low=1)
+    soft_impute_gap_tol: float = real(1e-4, positive=True)
+    nuclear_exact: bool = flag(True, doc="solve the nuclear-norm baseline exactly (cvxpy)")
+
+    @classmethod
+    def quick(cls) -> DeepCompletionParams:
+        """A 12×12 toy of the default grid."""
+        return cls(size=12, rank=2, observed=(60, 90), depths=(1.0, 2.0, 3.0, math.inf), t_final=1e5,
+                   max_steps=4000, max_steps_infinite=None, formulation=None, soft_impute_iter=2000,
+                   nuclear_exact=False)  # fmt: skip
+
+    @classmethod
+    def paper(cls) -> DeepCompletionParams:
+        """The full grid of ``riemdln reproduce --paper``: 6 observation counts × 5 seeds × N = 1 … 8, ∞."""
+        # deep N at 8000 observations reach loss 1e-8 at tau 1e7 to 3e8
+        return cls(observed=(2000, 3000, 4000, 5000, 6000, 8000), depths=(1.0, 2.0, 3.0, 4.0, 6.0, 8.0, math.inf),
+                   seeds=(0, 1, 2, 3, 4), loss_tol=1e-8, t_final=1e9, max_steps=200000,
+                   max_steps_infinite=200000)  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc, where: str = "parameters") -> DeepCompletionParams:
+        return super().from_json({"max_steps_infinite": None, "formulation": None, **doc}, where)
+
+    def to_json(self) -> dict:
+        # the quick grid has neither max_steps_infinite nor formulation (its runs take the flows' defaults)
+        return {k: v for k, v in super().to_json().items() if v is not None}
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * self.size**2, "size", "a size×size float64 matrix"
+
+
+PARAMS = DeepCompletionParams
+
+
+def parameters(quick: bool) -> dict:
+    """The default grid (``quick``: a 12×12 toy of it)."""
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def paper_parameters() -> dict:
-    """The full grid of ``riemdln reproduce --paper``: 6 observation counts × 5 seeds × N = 1 … 8, ∞."""
-    return {
-        **parameters(False),
-        "observed": [2000, 3000, 4000, 5000, 6000, 8000],
-        "depths": [1, 2, 3, 4, 6, 8, "inf"],
-        "seeds": [0, 1, 2, 3, 4],
-        "loss_tol": 1e-8,
-        "t_final": 1e9,  # deep N at 8000 observations reach loss 1e-8 at tau 1e7 to 3e8
-        "max_steps": 200000,
-        "max_steps_infinite": 200000,
-    }
+    """The full grid of ``riemdln reproduce --paper``."""
+    return PARAMS.paper().to_json()
 
 
 def _flow(size, rank, n_observed, seed, depth, init_scale, loss_tol, t_final, max_steps, formulation="auto") -> dict:
@@ -289,130 +299,6 @@ def _is_flow(method: str) -> bool:
     return method not in (BASELINE, EXACT)
 
 
-def figures(results: dict, outdir) -> list[str]:
-    plt = pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 4.6), sharex=True)
-    ks = results["observed"]
-    methods = _methods(results["rows"])
-    width = 0.012 * (max(ks) - min(ks) or max(ks))
-    for j, m in enumerate(methods):
-        style = "o" if _is_flow(m) else "s"
-        offset = (j - (len(methods) - 1) / 2) * width  # side by side, so the error bars do not overlap
-        for ax, key in zip(axes, ("test_error", "effective_rank"), strict=True):
-            qs = [quartiles([r[key] for r in _select(results["rows"], m, k)]) for k in ks]
-            xs = [k + offset for k, q in zip(ks, qs, strict=True) if q["n"]]
-            med = [q["median"] for q in qs if q["n"]]
-            err = [[q["median"] - q["q1"] for q in qs if q["n"]], [q["q3"] - q["median"] for q in qs if q["n"]]]
-            line = ax.errorbar(xs, med, yerr=err, fmt=style, ms=4, capsize=2, label=_label(m), color=f"C{j}")
-            bad = [
-                (r["n_observed"] + offset, r[key])
-                for r in results["rows"]
-                if r["depth"] == m and not r["reached_target"] and r[key] is not None
-            ]
-            if bad:
-                ax.plot(*zip(*bad, strict=True), "x", color=line.lines[0].get_color(), ms=6)
-    axes[0].set_yscale("log")
-    axes[0].plot([], [], "kx", label="missed its target")
-    axes[0].set_ylabel("test error ‖X − W*‖/‖W*‖")
-    axes[1].set_ylabel("effective rank")
-    axes[1].set_xlabel("observed entries")
-    axes[1].set_xticks(ks)
-    legend_above(fig, axes[0], 3)
-    return [save_figure(fig, outdir, f"{NAME}.png", dpi=200)]
-
-
-_CAPTION = (
-    "*Test error (relative Frobenius error on all entries) and effective rank (Roy–Vetterli) against the number "
-    "of observed entries, one marker per method, slightly offset horizontally: the median over the seeds that "
-    "reached their target, error bars from the first to the third quartile (none with one seed); × marks a "
-    "run that missed its target (its value where it stopped, not a limit).*"
-)
-
-
-def _label(method: str) -> str:
-    return method if not _is_flow(method) else f"N = {method}"
-
-
-def _cell(rows, m, k, key) -> str:
-    runs = _select(rows, m, k, converged_only=False)
-    ok = [r[key] for r in runs if r["reached_target"]]
-    bad = [r[key] for r in runs if not r["reached_target"]]
-    cell = fmt_spread(ok) if ok else "—"
-    if bad:
-        cell += f"; not converged: {', '.join(fmt(v) for v in bad)}*"
-    return cell
-
-
-def _reached(runs: list[dict]) -> str:
-    done = sum(r["reached_target"] for r in runs)
-    statuses = sorted({r["status"] for r in runs})
-    return f"{done}/{len(runs)} ({', '.join(statuses)})"
-
-
-def _soft_impute_text(results: dict) -> str:
-    si = results.get("soft_impute") or {}
-    path = "a path of 20 regularization values down to 1e-6 × the top singular value of the observations"
-    if si.get("gap_tol") is not None:
-        judged = (
-            f"accelerated (Nesterov), {si['max_iter']} iterations per warm-start value, then up to "
-            f"{si.get('final_max_iter') or si['max_iter']} at the final value, where it converged when the relative "
-            f"duality gap of the regularized problem was ≤ {fmt(si['gap_tol'])}"
-        )
-    else:
-        judged = "converged when the relative change at the final value fell below 1e-9"
-    return f"{path}; {judged}; a run stopped at its iteration cap there counts as not converged"
-
-
-def markdown(results: dict, figs: list[str]) -> str:
-    rows_all = results["rows"]
-    target = next((r["target_loss"] for r in rows_all if r["target_loss"] is not None), None)
-    header = ["method", "observed", "test error", "effective rank", "reached target (statuses)"]
-    rows = []
-    for m in _methods(rows_all):
-        for k in results["observed"]:
-            runs = _select(rows_all, m, k, converged_only=False)
-            rows.append(
-                [
-                    _label(m),
-                    str(k),
-                    _cell(rows_all, m, k, "test_error"),
-                    _cell(rows_all, m, k, "effective_rank"),
-                    _reached(runs),
-                ]
-            )
-    unconverged = [r for r in rows_all if _is_flow(r["depth"]) and not r["reached_target"]]
-    n_seeds = len({r["seed"] for r in rows_all})
-    size = results["size"]
-    cvx = (
-        "the exact minimum-nuclear-norm interpolant (cvxpy; its solver status checked) and "
-        if results.get("cvxpy")
-        else '(cvxpy is not installed here: `pip install "riemdln[cvxpy]"` adds the exact minimizer) '
-    )
-    parts = [
-        f"{size}×{size} rank-{results['rank']} ground truth with ‖W*‖_F = {size} (= √(mn)), uniformly observed "
-        f"entries, initialization scale 1e-3; normalized flows asked to reach loss {fmt(target)}; {n_seeds} seed(s) "
-        f"per cell. Baselines: {cvx}soft-impute ({_soft_impute_text(results)}). Cells: mean (min … max, "
-        "n = converged runs), or the median and quartiles where the values span a decade or more, over the runs "
-        "that reached their target; values of runs that did not are listed "
-        "separately and marked *.",
-        table(header, rows),
-    ]
-    if unconverged:
-        parts.append(
-            f"{len(unconverged)} flow run(s) stopped short of the loss target: "
-            + "; ".join(
-                f"N = {r['depth']}, {r['n_observed']} obs, seed {r['seed']}: {r['status']} at τ = {fmt(r['t_end'])}, "
-                f"loss {fmt(r['final_loss'])}, σ₁ = {fmt(r.get('top_singular_value'))}"
-                for r in unconverged
-            )
-            + ". Their test errors are what the flow had reached when it stopped, not limits."
-        )
-    parts.append(_ordering_sentence(results))
-    parts.append(_best_sentence(results))
-    parts += [f"![{NAME}: test error and effective rank against the observed entries]({f})\n\n{_CAPTION}" for f in figs]
-    return "\n\n".join(parts)
-
-
 def _nuclear(results: dict, k: int) -> tuple[str, dict]:
     """The nuclear-norm reference at ``k`` observations: cvxpy's exact minimizer where it ran, else soft-impute."""
     for m in (EXACT, BASELINE):
@@ -442,19 +328,6 @@ def ordering(results: dict) -> dict:
     return out
 
 
-def _ordering_sentence(results: dict) -> str:
-    order = ordering(results)
-    parts = []
-    for k in results["observed"]:
-        means = order["means"][k]
-        if not means:
-            parts.append(f"{k} obs: no finite depth converged")
-            continue
-        chain = " > ".join(f"{fmt(v)} (N = {m})" for m, v in means.items())
-        parts.append(f"{k} obs: {chain}" + ("" if order["monotone"][k] else " — not monotone"))
-    return "Median test error by depth (converged runs only): " + "; ".join(parts) + "."
-
-
 def _paired(results: dict, method: str, ref: str, k: int) -> list[tuple[float, float]]:
     """(test error of ``method``, of ``ref``) per seed at ``k`` observations, where both reached their target."""
     a = {r["seed"]: r["test_error"] for r in _select(results["rows"], method, k)}
@@ -473,15 +346,6 @@ def best_method(results: dict, k: int) -> tuple[str, float] | None:
         return None
     m = min(medians, key=medians.__getitem__)
     return m, medians[m]
-
-
-def _best_sentence(results: dict) -> str:
-    parts = []
-    for k in results["observed"]:
-        best = best_method(results, k)
-        if best is not None:
-            parts.append(f"{k} observed: {_label(best[0])} ({fmt(best[1])})")
-    return ("Lowest median test error (converged runs): " + "; ".join(parts) + ".") if parts else ""
 
 
 def claims(results: dict) -> list[Claim]:
@@ -543,3 +407,21 @@ def claims(results: dict) -> list[Claim]:
 def summary(results: dict) -> list[dict]:
     """The claims in the older row form (``holds``)."""
     return legacy_summary(claims(results))
+
+
+def _label(method: str) -> str:
+    return method if not _is_flow(method) else f"N = {method}"
+
+
+def figures(results: dict, outdir) -> list[str]:
+    """The study's figures (see :mod:`riemdln.studies.deep_completion_report`)."""
+    from riemdln.studies.deep_completion_report import figures as draw
+
+    return draw(results, outdir)
+
+
+def markdown(results: dict, figs: list[str]) -> str:
+    """The study's report section (see :mod:`riemdln.studies.deep_completion_report`)."""
+    from riemdln.studies.deep_completion_report import markdown as write
+
+    return write(results, figs)

@@ -8,6 +8,7 @@ compared with the :math:`N = \infty` flow (logarithmic-mean operator); the fitte
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,32 +24,50 @@ from riemdln.studies import (
     run_record,
     table,
 )
+from riemdln.studies._params import StudyParams, depth_list, integer, ints, nested, real
 
 NAME = "depth_convergence"
 RUN_KEYS = ("flows", "small_init_flows")
 TITLE = "Depth convergence of normalized flows to the N = ∞ flow"
 
 
+@dataclass(frozen=True)
+class SmallInitParams(StudyParams):
+    """The small-initialization part (saddle-to-saddle over long times): same problem, one seed."""
+
+    scale: float = real(1e-3, positive=True, doc="the initial X is this times a random matrix")
+    tau_final: float = real(1e6, positive=True, doc="the final (normalized) time")
+    n_times: int = integer(40, low=2, doc="saved times, log-spaced")
+    depths: tuple[float, ...] = depth_list((4, 16, 64, 256), doc="finite depths compared with N = ∞")
+    seed: int = integer(0)
+    loss_tol: float = real(1e-7, positive=True, doc="the loss the small-init runs stop at")
+
+
+@dataclass(frozen=True)
+class DepthConvergenceParams(StudyParams):
+    """Sizes, depths, tolerances and seeds of the depth-convergence study."""
+
+    shape: tuple[int, ...] = ints((6, 6), low=1, min_len=2, max_len=2, doc="the matrix shape (m, n)")
+    rank: int = integer(2, low=1, doc="rank of the ground truth")
+    n_observed: int = integer(22, low=1, doc="observed entries")
+    tau: float = real(1.0, positive=True, doc="the compared (normalized) time")
+    depths: tuple[float, ...] = depth_list((4, 16, 64, 256), doc="finite depths compared with N = ∞")
+    seeds: tuple[int, ...] = ints((0, 1, 2))
+    rtol: float = real(1e-11, positive=True)
+    atol: float = real(1e-13, positive=True)
+    small_init: SmallInitParams = nested(SmallInitParams, SmallInitParams())
+
+    @classmethod
+    def quick(cls) -> DepthConvergenceParams:
+        small = SmallInitParams(tau_final=1e5, depths=(4.0, 16.0, 64.0))
+        return cls(shape=(5, 5), n_observed=15, seeds=(0,), small_init=small)
+
+
+PARAMS = DepthConvergenceParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "shape": [5, 5] if quick else [6, 6],
-        "rank": 2,
-        "n_observed": 15 if quick else 22,
-        "tau": 1.0,
-        "depths": [4, 16, 64, 256],
-        "seeds": [0] if quick else [0, 1, 2],
-        "rtol": 1e-11,
-        "atol": 1e-13,
-        # from small initialization over long times (saddle-to-saddle): same problem, one seed
-        "small_init": {
-            "scale": 1e-3,
-            "tau_final": 1e5 if quick else 1e6,
-            "n_times": 40,
-            "depths": [4, 16, 64] if quick else [4, 16, 64, 256],
-            "seed": 0,
-            "loss_tol": 1e-7,
-        },
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _flow(shape, rank, n_observed, seed, depth, tau, rtol, atol) -> dict:

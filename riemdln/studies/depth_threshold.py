@@ -21,25 +21,22 @@ marked, and their values are what the flow had reached when it stopped.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from riemdln.studies import (
-    PAPER_WIDTH,
     Claim,
     depth_label,
     depth_value,
     fmt,
-    fmt_spread,
     legacy_summary,
-    legend_above,
-    pyplot,
     run_record,
-    save_figure,
     spread,
-    table,
 )
+from riemdln.studies._params import StudyParams, depth, depth_list, integer, ints, real, reals
 
 NAME = "depth_threshold"
 TITLE = "The depth threshold: test error and top singular value against depth"
@@ -47,60 +44,59 @@ RUN_KEYS = ("flows", "descent", "mechanism")
 JUMP = 10.0  # the factor that defines the threshold
 
 
+@dataclass(frozen=True)
+class DepthThresholdParams(StudyParams):
+    """The grid of the depth-threshold study.
+
+    20x20 at N >= 32 takes minutes per run here (see the README); the default grid is 10x10 so that the whole
+    reproduce stays within its budget. size=100, rank=5, observed=[2000, 4000] is the literature's.
+    """
+
+    size: int = integer(10, low=2, doc="the matrices are size × size")
+    rank: int = integer(2, low=1)
+    observed: tuple[int, ...] = ints((45, 60), low=1)
+    depths: tuple[float, ...] = depth_list((2, 3, 4, 6, 8, 16, 32, 64, math.inf))
+    seeds: tuple[int, ...] = ints((0, 1, 2))
+    init_scale: float = real(1e-3, positive=True)
+    loss_tol: float = real(1e-8, positive=True)
+    t_final: float = real(1e7, positive=True)
+    max_steps: int = integer(20000, low=1)
+    descent_depths: tuple[float, ...] = depth_list((2, 3, 4, 8, 16), whole=True, infinite=False)
+    descent_c: tuple[float, ...] = reals((0.05, 0.2), positive=True)
+    descent_steps: int = integer(10000, low=1)
+    mechanism_depth: float = depth(math.inf)
+    n_times: int = integer(80, low=2)
+
+    @classmethod
+    def quick(cls) -> DepthThresholdParams:
+        return cls(size=8, observed=(32, 44), depths=(2.0, 4.0, 16.0, math.inf), seeds=(0,),
+                   descent_depths=(2.0, 4.0, 8.0),
+                   descent_steps=2000, n_times=60)  # fmt: skip
+
+    @classmethod
+    def paper(cls) -> DepthThresholdParams:
+        """The grid of ``riemdln reproduce --paper``: 20×20 rank 2, 120 and 160 observed, 5 seeds, N = 2 … 64, ∞.
+
+        The literature's 100×100 instance is an override of it,
+        ``overrides={"depth_threshold": {"size": 100, "rank": 5, "observed": [2000, 4000]}}``; one seed of it is
+        measured by ``benchmarks/depth_threshold_100.py``.
+        """
+        return cls(size=20, observed=(120, 160), seeds=(0, 1, 2, 3, 4), max_steps=200000, descent_steps=50000)
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * self.size**2, "size", "a size×size float64 matrix"
+
+
+PARAMS = DepthThresholdParams
+
+
 def parameters(quick: bool) -> dict:
-    # 20x20 at N >= 32 takes minutes per run here (see the README); the default grid is 10x10 so that the
-    # whole reproduce stays within its budget. size=100, rank=5, observed=[2000, 4000] is the literature's.
-    if quick:
-        return {
-            "size": 8,
-            "rank": 2,
-            "observed": [32, 44],
-            "depths": [2, 4, 16, "inf"],
-            "seeds": [0],
-            "init_scale": 1e-3,
-            "loss_tol": 1e-8,
-            "t_final": 1e7,
-            "max_steps": 20000,
-            "descent_depths": [2, 4, 8],
-            "descent_c": [0.05, 0.2],
-            "descent_steps": 2000,
-            "mechanism_depth": "inf",
-            "n_times": 60,
-        }
-    return {
-        "size": 10,
-        "rank": 2,
-        "observed": [45, 60],
-        "depths": [2, 3, 4, 6, 8, 16, 32, 64, "inf"],
-        "seeds": [0, 1, 2],
-        "init_scale": 1e-3,
-        "loss_tol": 1e-8,
-        "t_final": 1e7,
-        "max_steps": 20000,
-        "descent_depths": [2, 3, 4, 8, 16],
-        "descent_c": [0.05, 0.2],
-        "descent_steps": 10000,
-        "mechanism_depth": "inf",
-        "n_times": 80,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def paper_parameters() -> dict:
-    """The grid of ``riemdln reproduce --paper``: 20×20 rank 2, 120 and 160 observed, 5 seeds, N = 2 … 64, ∞.
-
-    The literature's 100×100 instance is an override of it,
-    ``overrides={"depth_threshold": {"size": 100, "rank": 5, "observed": [2000, 4000]}}``; one seed of it is
-    measured by ``benchmarks/depth_threshold_100.py``.
-    """
-    return {
-        **parameters(False),
-        "size": 20,
-        "rank": 2,
-        "observed": [120, 160],
-        "seeds": [0, 1, 2, 3, 4],
-        "max_steps": 200000,
-        "descent_steps": 50000,
-    }
+    """The grid of ``riemdln reproduce --paper`` (see :meth:`DepthThresholdParams.paper`)."""
+    return PARAMS.paper().to_json()
 
 
 def _problem(size, rank, n_observed, seed):
@@ -400,236 +396,6 @@ def run(params: dict, executor=None, progress=None, previous=None) -> dict:
     }
 
 
-def _xpos(label: str, depths: list[str]) -> float:
-    finite = [depth_value(d) for d in depths if d != "inf"]
-    return 2 * max(finite) if label == "inf" else depth_value(label)
-
-
-def figures(results: dict, outdir) -> list[str]:
-    plt = pyplot()
-    depths = results["depths"]
-    fig, axes = plt.subplots(3, 1, figsize=(PAPER_WIDTH, 6.6), sharex=True)
-    keys = (
-        ("test_error", "test error ‖X − W*‖/‖W*‖"),
-        ("top_singular_value", "σ₁ at the end"),
-        ("effective_rank", "effective rank"),
-    )
-    for k, marker in zip(results["observed"], ("o", "s", "^"), strict=False):
-        for ax, (key, label) in zip(axes, keys, strict=True):
-            color = None
-            for s in sorted({r["seed"] for r in results["flows"]}):
-                rs = [r for r in results["flows"] if r["n_observed"] == k and r["seed"] == s]
-                x = [_xpos(r["depth"], depths) for r in rs]
-                (line,) = ax.plot(
-                    x,
-                    [r[key] for r in rs],
-                    "-",
-                    color=color,
-                    lw=0.8,
-                    label=f"{k} observed" if s == results["flows"][0]["seed"] else None,
-                )
-                color = line.get_color()
-                ok = [r["reached_target"] for r in rs]
-                ax.plot(
-                    [a for a, o in zip(x, ok, strict=True) if o],
-                    [r[key] for r, o in zip(rs, ok, strict=True) if o],
-                    marker,
-                    color=color,
-                    ms=4,
-                    ls="none",
-                )
-                ax.plot(
-                    [a for a, o in zip(x, ok, strict=True) if not o],
-                    [r[key] for r, o in zip(rs, ok, strict=True) if not o],
-                    marker,
-                    mfc="none",
-                    color=color,
-                    ms=6,
-                    ls="none",
-                )
-            ax.set_xscale("log", base=2)
-            ax.set_xticks([_xpos(d, depths) for d in depths], ["∞" if d == "inf" else d for d in depths])
-            ax.minorticks_off()
-            ax.set_ylabel(label)
-            if key != "effective_rank":
-                ax.set_yscale("log")
-    axes[0].plot([], [], "ko", mfc="none", ls="none", label="open: loss target not reached")
-    axes[-1].set_xlabel("depth N")
-    legend_above(fig, axes[0], 2)
-    first = save_figure(fig, outdir, f"{NAME}.png", dpi=200)
-
-    m = results["mechanism"][0]
-    fig, axes = plt.subplots(2, 1, figsize=(PAPER_WIDTH, 4.4), sharex=True)
-    t = np.array(m["t"][1:])
-    sv = np.array(m["singular_values"])[1:]
-    for j in range(sv.shape[1]):
-        axes[0].loglog(t, sv[:, j], label=f"σ{j + 1}")
-    axes[0].set_ylabel("singular values of X(τ)")
-    axes[0].legend(loc="upper left", ncol=2)
-    axes[1].loglog(t, np.array(m["loss"])[1:], label="loss E(X)")
-    axes[1].loglog(t, np.array(m["test_errors"])[1:], label="test error")
-    axes[1].legend(loc="lower left")
-    axes[1].set_xlabel("τ (normalized time)")
-    fig.tight_layout()
-    return [first, save_figure(fig, outdir, f"{NAME}_mechanism.png", dpi=200)]
-
-
-def _thr_stats(ths: list[dict], k) -> str:
-    """The per-seed verdicts at ``k`` observations and their statistics (determined thresholds only)."""
-    v = [t for t in ths if t["n_observed"] == k]
-    found = [t["threshold"] for t in v if t["threshold"] is not None]
-    none = sum(t["threshold"] is None and t["determinable"] for t in v)
-    undet = len(v) - len(found) - none
-    per = "; ".join(f"seed {t['seed']}: {t.get('verdict', t['threshold'])}" for t in v)
-    stats = f"threshold in {len(found)}/{len(v)}"
-    if found:
-        stats += f" (median N = {fmt(float(np.median(found)))})"
-    stats += f", none in the grid in {none}, not determinable in {undet}"
-    return f"{per} — {stats}"
-
-
-def _cell(rs: list[dict], key: str) -> str:
-    """The spread (:func:`fmt_spread`) over the runs that reached the target; the others' values listed, marked *."""
-    ok = [r[key] for r in rs if r["reached_target"]]
-    bad = [r for r in rs if not r["reached_target"]]
-    cell = fmt_spread(ok) if ok else "—"
-    if bad:
-        cell += "; not converged: " + ", ".join(f"{fmt(r[key])}*" for r in bad)
-    return cell
-
-
-def _categories(rs: list[dict]) -> str:
-    counts: dict[str, int] = {}
-    for r in rs:
-        counts[category(r)] = counts.get(category(r), 0) + 1
-    return ", ".join(f"{n} {c}" for c, n in sorted(counts.items()))
-
-
-def _descent_budget_sentence(results: dict) -> str:
-    """How many descent steps the flows' times to target correspond to (a step at lr = c/N advances τ by c)."""
-    dd = set(results["descent_depths"])
-    taus = [r["t_end"] for r in results["flows"] if r["reached_target"] and r["depth"] in dd]
-    if not taus:
-        return "No flow at the descent depths reached the target, so the steps needed are not known."
-    cs = [float(c) for c in results["descent_c"]]
-    lo, hi = min(taus), max(taus)
-    return (
-        f"A step at lr = c/N advances normalized time τ by c; the flows at the same depths that reached the "
-        f"target did so at τ = {fmt(lo)} … {fmt(hi)}, i.e. {fmt(lo / max(cs))} … {fmt(hi / min(cs))} descent "
-        "steps (if descent tracks the flow)."
-    )
-
-
-def mechanism_caption(results: dict) -> str:
-    m = results["mechanism"][0]
-    if m["reached_target"]:
-        state = f"reached the loss target {fmt(m['target_loss'])} ({m['status']}) at τ = {fmt(m['t_end'])}"
-    else:
-        state = (
-            f"did NOT reach the loss target {fmt(m['target_loss'])}: {m['status']} ({category(m)}) at "
-            f"τ = {fmt(m['t_end'])}, loss {fmt(m['final_loss'])}; its curves are what the integration gave"
-        )
-    thr = next(
-        (t for t in results["thresholds"] if t["n_observed"] == m["n_observed"] and t["seed"] == m["seed"]), None
-    )
-    if m.get("past_threshold", False) and thr is not None and thr["threshold"] is not None:
-        where = f"on an instance with threshold N = {depth_label(thr['threshold'])}"
-    else:
-        where = "no instance has a determined threshold with a run past it that reached the target, so this is"
-        where += " the first instance, not an example of a threshold"
-    return (
-        f"N = {m['depth']}, {m['n_observed']} observed, seed {m['seed']} ({where}); the run {state}; "
-        f"final σ₁ {fmt(m['top_singular_value'])}, test error {fmt(m['test_error'])}"
-    )
-
-
-def markdown(results: dict, figs: list[str]) -> str:
-    flows = results["flows"]
-    rows = []
-    for k in results["observed"]:
-        for d in results["depths"]:
-            rs = [r for r in flows if r["n_observed"] == k and r["depth"] == d]
-            rows.append(
-                [
-                    k,
-                    d,
-                    _cell(rs, "test_error"),
-                    _cell(rs, "top_singular_value"),
-                    _cell(rs, "effective_rank"),
-                    f"{sum(r['reached_target'] for r in rs)}/{len(rs)}",
-                    _categories(rs) + " (" + ", ".join(sorted({r["status"] for r in rs})) + ")",
-                ]
-            )
-    thr_rows = [[k, "flow", _thr_stats(results["thresholds"], k)] for k in results["observed"]]
-    for c, ths in results["descent_thresholds"].items():
-        thr_rows += [[k, f"descent, lr = {c}/N", _thr_stats(ths, k)] for k in results["observed"]]
-    drows = []
-    for c in results["descent_c"]:
-        for k in results["observed"]:
-            for d in results["descent_depths"]:
-                rs = [r for r in results["descent"] if r["n_observed"] == k and r["depth"] == d and r["c"] == c]
-                drows.append(
-                    [
-                        f"{c}/N",
-                        k,
-                        d,
-                        _cell(rs, "test_error"),
-                        _cell(rs, "top_singular_value"),
-                        f"{sum(r['reached_target'] for r in rs)}/{len(rs)}",
-                        _categories(rs),
-                    ]
-                )
-    desc = results["descent"]
-    d_reached = sum(r["reached_target"] for r in desc)
-    d_div = sum(category(r) == "diverged (step size)" for r in desc)
-    steps = results.get("descent_steps")
-    return "\n\n".join(
-        [
-            f"{results['size']}×{results['size']} rank-{results['rank']} ground truth, init scale 1e-3, normalized "
-            f"flows asked for loss {fmt(results['loss_tol'])} within {results['max_steps']} steps. Cells: mean "
-            "(min … max, n = runs), or the median and quartiles where the values span a decade or more, over the "
-            "runs that reached the loss target; the values of the runs that did not "
-            "are listed after them and marked * (what the run had reached when it stopped: cut short at max_steps "
-            "or t_final, or stopped by the loss-rise guard, *inaccurate*). The *reached* column counts the runs "
-            "that reached the target.",
-            table(["observed", "N", "test error", "σ₁", "effective rank", "reached", "what happened"], rows),
-            f"Threshold depth per instance: the first finite N with test error > {fmt(JUMP)}× the best at smaller "
-            "N, read only from runs that reached the loss target — the depths are walked in order and the walk "
-            "stops at the first run that did not, since its test error is not a limit and the jump could be "
-            "there (*not determinable*, with the depth up to which no jump was seen). Statistics are over the "
-            "determined thresholds only.",
-            table(["observed", "dynamics", "threshold per seed"], thr_rows),
-            f"Gradient descent on the factors ({', '.join(results['descent_depths'])} factors, balanced small "
-            f"start, {steps if steps is not None else 'a fixed number of'} steps, loss target "
-            f"{fmt(results['loss_tol'])}): {d_reached} of {len(desc)} runs reached the target and {d_div} "
-            "diverged (learning rate past the stability limit as σ₁ grows: *diverged (step size)*); the others "
-            "were cut short by the step budget. "
-            + _descent_budget_sentence(results)
-            + " A descent threshold is given only where the runs up to it reached the target; the table shows "
-            "what descent had reached, not its limits.",
-            table(["lr", "observed", "N", "test error", "σ₁", "reached", "what happened"], drows),
-            f"Mechanism (second figure): {mechanism_caption(results)}. What is conjecture (this project's): "
-            "that the drift of σ₁ "
-            "during the pauses is the Razin–Cohen effect (no best lower-rank fit). At 100×100 (2000 observed) "
-            "one seed was measured with a wall-time budget per run (benchmarks/depth_threshold_100.py; README, "
-            '"The depth threshold at the literature\'s size"): which depths reached the loss target there and '
-            "which were stopped by the budget is stated in the README; no threshold is reported from it here.",
-            *[f"![{NAME}]({f})\n\n*{_caption(results, f)}*" for f in figs],
-        ]
-    )
-
-
-def _caption(results: dict, fig: str) -> str:
-    if fig.endswith("_mechanism.png"):
-        caption = mechanism_caption(results)
-        return f"Mechanism: singular values (top) and loss and test error (bottom) against τ; {caption}."
-    return (
-        f"{results['size']}×{results['size']} rank {results['rank']}, normalized flows: test error, σ₁ and "
-        "effective rank at the end of each run against the depth, one line per seed and one colour per "
-        "observation count; filled markers reached the loss target, open markers did not."
-    )
-
-
 CONJECTURE = (
     "conjecture of this project (riemdln): deeper is better up to a threshold depth, beyond which the top "
     "singular value drifts"
@@ -681,3 +447,17 @@ def summary(results: dict) -> list[dict]:
 
 
 __all__ = ["threshold_depth", "instance_threshold", "mechanism_choice", "category", "spread"]
+
+
+def figures(results: dict, outdir) -> list[str]:
+    """The study's figures (see :mod:`riemdln.studies.depth_threshold_report`)."""
+    from riemdln.studies.depth_threshold_report import figures as draw
+
+    return draw(results, outdir)
+
+
+def markdown(results: dict, figs: list[str]) -> str:
+    """The study's report section (see :mod:`riemdln.studies.depth_threshold_report`)."""
+    from riemdln.studies.depth_threshold_report import markdown as write
+
+    return write(results, figs)

@@ -18,6 +18,7 @@ r"""Study — geodesics and distance (docs/theory.md §8, §12).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,25 +34,39 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.studies._params import StudyParams, depth_list, integer, ints, real
 
 NAME = "geodesics"
 RUN_KEYS = ("flow_runs",)
 TITLE = "Geodesics: Chen's closed form, log|det| affine at N = ∞, length vs straight segment"
 
 
+@dataclass(frozen=True)
+class GeodesicsParams(StudyParams):
+    """Pairs, depths and sizes of the geodesics study."""
+
+    pairs: int = integer(8, low=1, doc="random endpoint pairs")
+    depths: tuple[float, ...] = depth_list((2, 3, math.inf), spelling="float")
+    chen_dims: tuple[int, ...] = ints((2, 3), low=2)
+    discrete_pairs: int = integer(4, low=1)
+    discrete_segments: tuple[int, ...] = ints((16, 32, 64), low=1)
+    seed: int = integer(0)
+    flow_seeds: int = integer(3, low=1)
+    flow_depths: tuple[float, ...] = depth_list((1, 2, 4, math.inf), spelling="str")
+    flow_scale: float = real(1e-2, positive=True)
+    flow_target_loss: float = real(1e-10, positive=True)
+
+    @classmethod
+    def quick(cls) -> GeodesicsParams:
+        return cls(pairs=1, depths=(3.0, math.inf), chen_dims=(2,), discrete_pairs=1, flow_seeds=1,
+                   flow_depths=(1.0, math.inf))  # fmt: skip
+
+
+PARAMS = GeodesicsParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "pairs": 1 if quick else 8,
-        "depths": [3.0, math.inf] if quick else [2.0, 3.0, math.inf],
-        "chen_dims": [2] if quick else [2, 3],
-        "discrete_pairs": 1 if quick else 4,
-        "discrete_segments": [16, 32, 64],
-        "seed": 0,
-        "flow_seeds": 1 if quick else 3,
-        "flow_depths": ["1", "inf"] if quick else ["1", "2", "4", "inf"],
-        "flow_scale": 1e-2,
-        "flow_target_loss": 1e-10,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _orth(d, rng):

@@ -25,12 +25,26 @@ The figures and the report text are in :mod:`riemdln.studies.implicit_bias_repor
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from riemdln.studies import Claim, depth_value, run_record
+from riemdln.studies._params import (
+    Spec,
+    StudyParams,
+    _parse,
+    depth_spec,
+    integer,
+    ints,
+    listing,
+    nested_list,
+    real,
+    reals,
+    text,
+)
 
 NAME = "implicit_bias"
 RUN_KEYS = ("flows",)
@@ -49,17 +63,19 @@ LABELS = {
 
 
 @dataclass(frozen=True)
-class Instance:
+class Instance(StudyParams):
     """A completion problem of the study: observed ``entries`` ``(i, j, value)`` of a ``shape`` matrix, or a random
     problem (``random_rank``, ``n_observed``, ``seed``: :meth:`riemdln.CompletionProblem.random`); ``rank`` is its
     minimal completion rank r (checked numerically by :func:`check_minimal_rank`)."""
 
-    name: str
-    shape: tuple[int, int]
-    rank: int
-    entries: tuple[tuple[int, int, float], ...] = ()
-    n_observed: int = 0
-    seed: int = 0
+    name: str = text("custom")
+    shape: tuple[int, int] = ints((2, 2), low=1, min_len=2, max_len=2)  # type: ignore[assignment]
+    rank: int = integer(1, low=1)
+    entries: tuple[tuple[int, int, float], ...] = listing(
+        (), Spec("list", item=Spec("number"), min_len=3, max_len=3), min_len=0, doc="observed (i, j, value)"
+    )
+    n_observed: int = integer(0)
+    seed: int = integer(0)
 
     def problem(self):
         """The :class:`riemdln.CompletionProblem`."""
@@ -72,15 +88,10 @@ class Instance:
         return CompletionProblem.random(m, n, self.rank, self.n_observed, seed=self.seed)
 
     @classmethod
-    def from_json(cls, d: dict) -> Instance:
-        return cls(
-            name=d["name"],
-            shape=(int(d["shape"][0]), int(d["shape"][1])),
-            rank=int(d["rank"]),
-            entries=tuple((int(i), int(j), float(v)) for i, j, v in d.get("entries", ())),
-            n_observed=int(d.get("n_observed", 0)),
-            seed=int(d.get("seed", 0)),
-        )
+    def from_json(cls, doc, where: str = "parameters") -> Instance:
+        inst = super().from_json(doc, where)
+        entries = tuple((int(i), int(j), float(v)) for i, j, v in inst.entries)
+        return dataclasses.replace(inst, entries=entries)
 
 
 # 2×2: unequal diagonal (transposition is still a symmetry; its fixed rank-one points are ±(2, 2));
@@ -96,23 +107,27 @@ _INSTANCES = (
 
 
 @dataclass(frozen=True)
-class ImplicitBiasParams:
+class ImplicitBiasParams(StudyParams):
     """Sizes of the study. ``alpha`` is family-wise over every (instance, N, rival) row (Bonferroni); a verdict other
-    than "cannot tell" also needs ``|effect| >= min_effect``."""
+    than "cannot tell" also needs ``|effect| >= min_effect``. Depths are kept as their labels ("3", "inf")."""
 
-    instances: tuple[Instance, ...] = _INSTANCES
-    depths: tuple[str, ...] = ("2", "3", "4", "inf")
-    scales: tuple[float, ...] = (1e-2, 1e-3)
-    n_seeds: int = 20
-    loss_tol: float = 1e-10
-    t_final: float = 1e8
-    max_steps: int = 20000
-    volume_starts: int = 6
-    glrl_eps: float = 1e-6
-    alpha: float = 0.05
-    min_effect: float = 0.1
-    n_boot: int = 2000
-    seed: int = 31
+    instances: tuple[Instance, ...] = nested_list(Instance, _INSTANCES, max_len=64)
+    depths: tuple[str, ...] = listing(("2", "3", "4", "inf"), Spec("str"), doc="depth labels: '3', 'inf'")
+    scales: tuple[float, ...] = reals((1e-2, 1e-3), positive=True)
+    n_seeds: int = integer(20, low=1)
+    loss_tol: float = real(1e-10, positive=True)
+    t_final: float = real(1e8, positive=True)
+    max_steps: int = integer(20000, low=1)
+    volume_starts: int = integer(6, low=1)
+    glrl_eps: float = real(1e-6, positive=True)
+    alpha: float = real(0.05, positive=True, high=1.0)
+    min_effect: float = real(0.1, low=0.0)
+    n_boot: int = integer(2000, low=1)
+    seed: int = integer(31)
+
+    def check(self, where: str) -> None:
+        for i, label in enumerate(self.depths):
+            _parse(label, depth_spec(), f"{where}.depths[{i}]")
 
     @classmethod
     def full(cls) -> ImplicitBiasParams:
@@ -127,12 +142,9 @@ class ImplicitBiasParams:
         return json_ready(asdict(self))
 
     @classmethod
-    def from_json(cls, d: dict) -> ImplicitBiasParams:
-        kw = dict(d)
-        kw["instances"] = tuple(Instance.from_json(x) for x in d["instances"])
-        kw["depths"] = tuple(str(x) for x in d["depths"])
-        kw["scales"] = tuple(float(x) for x in d["scales"])
-        return cls(**kw)
+    def from_json(cls, doc, where: str = "parameters") -> ImplicitBiasParams:
+        p = super().from_json(doc, where)
+        return dataclasses.replace(p, instances=tuple(Instance.from_json(x.to_json()) for x in p.instances))
 
 
 def json_ready(obj):
@@ -142,6 +154,9 @@ def json_ready(obj):
     if isinstance(obj, (list, tuple)):
         return [json_ready(v) for v in obj]
     return obj
+
+
+PARAMS = ImplicitBiasParams
 
 
 def parameters(quick: bool) -> dict:

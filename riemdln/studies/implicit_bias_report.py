@@ -37,8 +37,7 @@ def figures(results: dict, outdir) -> list[str]:
     ax.set_ylim(len(keys) - 0.5, -0.5)
     ax.set_xlim(-1.05, 1.05)
     ax.set_xlabel(
-        "effect: median [d(L, V) − d(L, rival)] / d(V, rival)\n"
-        "(< 0: volume nearer the limits; > 0: rival nearer)",
+        "effect: median [d(L, V) − d(L, rival)] / d(V, rival)\n(< 0: volume nearer the limits; > 0: rival nearer)",
         fontsize=PAPER_FONT,
     )
     ax.legend(fontsize=PAPER_FONT, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=1, frameon=False)

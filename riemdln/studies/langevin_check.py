@@ -13,10 +13,12 @@ docs/theory.md §13.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from riemdln.studies import Claim, fmt, legacy_summary, run_record, save_figure, table
+from riemdln.studies._params import StudyParams, depth_list, integer, real, reals
 
 NAME = "langevin_check"
 RUN_KEYS = ("runs",)
@@ -28,18 +30,30 @@ _DET_SENSITIVE = (2, 4)  # P(det<0) and E[|det X|]: the observables that see the
 _ABS_DET = 4
 
 
+@dataclass(frozen=True)
+class LangevinCheckParams(StudyParams):
+    """Depths, temperatures, chains and step sizes of the Langevin check."""
+
+    depths: tuple[float, ...] = depth_list((2, 3), whole=True, infinite=False)
+    betas: tuple[float, ...] = reals((4.0, 16.0), positive=True, doc="inverse temperatures")
+    n_chains: int = integer(200, low=1)
+    t_final: float = real(10.0, positive=True)
+    dt: float = real(0.01, positive=True)
+    n_samples: int = integer(20000, low=1)
+    bias_dts: tuple[float, ...] = reals((0.04, 0.02, 0.01), positive=True)
+    tol: float = real(1e-4, positive=True)
+    seed: int = integer(0)
+
+    @classmethod
+    def quick(cls) -> LangevinCheckParams:
+        return cls(depths=(3.0,), betas=(4.0,), n_chains=20, t_final=2.0, n_samples=1000, bias_dts=(0.04,), tol=1e-3)
+
+
+PARAMS = LangevinCheckParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "depths": [3] if quick else [2, 3],
-        "betas": [4.0] if quick else [4.0, 16.0],
-        "n_chains": 20 if quick else 200,
-        "t_final": 2.0 if quick else 10.0,
-        "dt": 0.01,
-        "n_samples": 1000 if quick else 20000,
-        "bias_dts": [0.04] if quick else [0.04, 0.02, 0.01],
-        "tol": 1e-3 if quick else 1e-4,
-        "seed": 0,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _observables(X, M):

@@ -11,6 +11,9 @@ scaling law :math:`\sigma_{\min}(\text{limit}) \propto \varepsilon^p`, p fitted 
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from riemdln.studies import (
@@ -29,6 +32,7 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.studies._params import StudyParams, depth_list, integer, real, reals
 
 NAME = "menon_2x2"
 RUN_KEYS = ("landing", "slope_runs")
@@ -38,18 +42,30 @@ E12 = np.array([[0.0, 1.0], [0.0, 0.0]])
 E21 = E12.T
 
 
+@dataclass(frozen=True)
+class Menon2x2Params(StudyParams):
+    """Depths, directions and scales of the 2×2 diagonal problem."""
+
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, 8, math.inf))
+    n_directions: int = integer(16, low=1, doc="random initial directions")
+    scale: float = real(1e-3, positive=True, doc="the initial scale")
+    slope_depths: tuple[float, ...] = depth_list((2, 3, 4, math.inf))
+    slope_scales: tuple[float, ...] = reals((1e-1, 1e-2, 1e-3, 1e-4), positive=True)
+    slope_directions: int = integer(4, low=1)
+    seed: int = integer(2023)
+    loss_tol: float = real(1e-14, positive=True)
+    t_final: float = real(1e9, positive=True)
+
+    @classmethod
+    def quick(cls) -> Menon2x2Params:
+        return cls(n_directions=4, slope_directions=2)
+
+
+PARAMS = Menon2x2Params
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "depths": [1, 2, 3, 4, 8, "inf"],
-        "n_directions": 4 if quick else 16,
-        "scale": 1e-3,
-        "slope_depths": [2, 3, 4, "inf"],
-        "slope_scales": [1e-1, 1e-2, 1e-3, 1e-4],
-        "slope_directions": 2 if quick else 4,
-        "seed": 2023,
-        "loss_tol": 1e-14,
-        "t_final": 1e9,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def direction(seed: int, index: int, sign: int) -> np.ndarray:

@@ -10,10 +10,12 @@ the measured value at the largest N is compared with it.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from riemdln.studies import Claim, convergence_figure, fmt, instances, legacy_summary, loglog_slope, run_record, table
+from riemdln.studies._params import StudyParams, integer, ints
 
 NAME = "operator_convergence"
 RUN_KEYS = ("runs",)
@@ -21,12 +23,27 @@ RECORDS = "operator evaluations"  # its records are evaluations of A_N, not simu
 TITLE = "Operator convergence: A_N/N → A_∞ at rate 1/N"
 
 
+@dataclass(frozen=True)
+class OperatorConvergenceParams(StudyParams):
+    """Matrix size, depths N = 2^k and seeds of the operator-convergence study."""
+
+    d: int = integer(6, low=1, doc="size of the square matrices X and Z")
+    log2_depths: tuple[int, ...] = ints(range(1, 15), low=0, high=60, doc="the depths N = 2^k, k in this list")
+    seeds: tuple[int, ...] = ints((0, 1, 2), doc="one random X, Z per seed")
+
+    @classmethod
+    def quick(cls) -> OperatorConvergenceParams:
+        return cls(d=4, log2_depths=tuple(range(1, 11)), seeds=(0,))
+
+    def largest_array(self) -> tuple[float, str, str]:
+        return 8.0 * self.d**2, "d", "a d×d float64 matrix"
+
+
+PARAMS = OperatorConvergenceParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "d": 4 if quick else 6,
-        "log2_depths": list(range(1, 11 if quick else 15)),
-        "seeds": [0] if quick else [0, 1, 2],
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _one(d: int, seed: int, log2_depths: list[int]) -> dict:

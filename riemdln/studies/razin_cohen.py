@@ -8,6 +8,9 @@ for N = 2, 3, ∞; reported as growth rates, :math:`|X_{11}| \propto \tau^q` fit
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from riemdln.studies import (
@@ -24,14 +27,32 @@ from riemdln.studies import (
     save_figure,
     table,
 )
+from riemdln.studies._params import StudyParams, depth_list, integer, real
 
 NAME = "razin_cohen"
 RUN_KEYS = ("runs",)
 TITLE = "Razin–Cohen 2×2: norms diverge while effective rank → 1"
 
 
+@dataclass(frozen=True)
+class RazinCohenParams(StudyParams):
+    """Depths, initial scale and horizon of the Razin–Cohen 2×2 problem."""
+
+    depths: tuple[float, ...] = depth_list((2, 3, math.inf))
+    scale: float = real(1e-3, positive=True, doc="the initial scale")
+    t_final: float = real(1e7, positive=True)
+    n_times: int = integer(60, low=2)
+
+    @classmethod
+    def quick(cls) -> RazinCohenParams:
+        return cls(t_final=1e6)
+
+
+PARAMS = RazinCohenParams
+
+
 def parameters(quick: bool) -> dict:
-    return {"depths": [2, 3, "inf"], "scale": 1e-3, "t_final": 1e6 if quick else 1e7, "n_times": 60}
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _trajectory(depth, scale, t_final, n_times) -> dict:

@@ -7,25 +7,42 @@ From a balanced start (:func:`riemdln.balanced_factors`), :math:`W_N\cdots W_1(t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from riemdln.studies import Claim, fmt, legacy_summary, run_record, table
+from riemdln.studies._params import Spec, StudyParams, depth_list, integer, listing, real
 
 NAME = "upstairs_downstairs"
 RUN_KEYS = ("rows",)
 TITLE = "Upstairs = downstairs: factor flow against end-to-end flow"
 
 
+@dataclass(frozen=True)
+class UpstairsDownstairsParams(StudyParams):
+    """Shapes, depths and tolerances of the factor-flow against end-to-end-flow comparison."""
+
+    cases: tuple[tuple[int, ...], ...] = listing(
+        ((4, 4), (3, 5)), Spec("list", item=Spec("int", low=1), min_len=2, max_len=2), doc="matrix shapes (m, n)"
+    )
+    depths: tuple[float, ...] = depth_list((1, 2, 3, 4, 5, 6), whole=True, infinite=False, doc="factor counts N")
+    t_final: float = real(2.0, positive=True)
+    n_times: int = integer(11, low=2)
+    seed: int = integer(7)
+    rtol: float = real(1e-11, positive=True)
+    atol: float = real(1e-13, positive=True)
+
+    @classmethod
+    def quick(cls) -> UpstairsDownstairsParams:
+        return cls(depths=(1.0, 2.0, 3.0, 4.0))
+
+
+PARAMS = UpstairsDownstairsParams
+
+
 def parameters(quick: bool) -> dict:
-    return {
-        "cases": [[4, 4], [3, 5]],
-        "depths": [1, 2, 3, 4] if quick else [1, 2, 3, 4, 5, 6],
-        "t_final": 2.0,
-        "n_times": 11,
-        "seed": 7,
-        "rtol": 1e-11,
-        "atol": 1e-13,
-    }
+    return (PARAMS.quick() if quick else PARAMS.full()).to_json()
 
 
 def _compare(shape, depth, t_final, n_times, seed, rtol, atol) -> dict:
