@@ -25,7 +25,7 @@ ROOT = Path(riemdln.__file__).resolve().parent
 
 # one folder per layer (top-level modules: the base), bottom to top
 LAYERS: dict[str, tuple[str, ...]] = {
-    "base": ("_errors", "_status", "_validation", "_io", "_aliases", "_blas"),
+    "base": ("_errors", "_status", "_validation", "_io", "_aliases", "_blas", "_deprecation"),
     "symbolic": ("symbolic",),
     "geometry": ("geometry",),
     "problems": ("problems",),
