@@ -42,7 +42,7 @@ def _imported_steps(source: str) -> dict:
     """Names imported from riemdln.symbolic.derivations.* on the page, resolved to the engine's objects."""
     steps = {}
     for module, names in re.findall(
-        r"from (riemdln\.derivations[\w.]*) import \(?([^)]*?)\)?\n(?=\S|\Z)", source + "\n"
+        r"from (riemdln\.symbolic\.derivations[\w.]*) import \(?([^)]*?)\)?\n(?=\S|\Z)", source + "\n"
     ):
         mod = importlib.import_module(module)
         for name in re.split(r"[,\s]+", re.sub(r"#[^\n]*", "", names).strip()):
