@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from riemdln._errors import RiemdlnValueError
-from riemdln._validation import _short
+from riemdln._validation import short
 
 #: an integer override may be at most this many times the largest value the study's own modes (quick, full,
 #: paper) use for it (seeds are exempt): sizes, counts and depths beyond that cannot finish
@@ -138,7 +138,7 @@ def reals(default: Sequence[float], *, low: float | None = None, positive: bool 
 class StudyParams:
     """Base of the studies' parameter records (frozen dataclasses whose fields carry a :class:`Spec`).
 
-    >>> from riemdln.report import study_record
+    >>> from riemdln.app.report import study_record
     >>> study_record("depth_convergence", "quick").small_init.depths
     (4.0, 16.0, 64.0)
     """
@@ -162,7 +162,7 @@ class StudyParams:
     def for_mode(cls: type[P], mode: str) -> P:
         """The record of ``mode`` (``"quick"``, ``"full"`` or ``"paper"``)."""
         if mode not in ("quick", "full", "paper"):
-            raise RiemdlnValueError(f"`mode` must be 'quick', 'full' or 'paper'; got {_short(mode)}.")
+            raise RiemdlnValueError(f"`mode` must be 'quick', 'full' or 'paper'; got {short(mode)}.")
         return getattr(cls, mode)()
 
     def largest_array(self) -> tuple[float, str, str] | None:
@@ -220,7 +220,7 @@ def apply_overrides(record: P, overrides, where: str, *, scale: bool = True, mod
     :class:`Spec` (and, with ``scale``, at most :data:`OVERRIDE_SCALE_CAP` times the largest integer that the
     records ``modes`` use for it); nested records are merged. Refusals name ``where`` and the key path."""
     if not isinstance(overrides, Mapping):
-        raise RiemdlnValueError(f"`{where}` must be a mapping of parameters; got {_short(overrides)}.")
+        raise RiemdlnValueError(f"`{where}` must be a mapping of parameters; got {short(overrides)}.")
     fields = {f.name: f for f in dataclasses.fields(record)}
     unknown = [k for k in overrides if k not in fields]
     if unknown:
@@ -249,7 +249,7 @@ def apply_overrides(record: P, overrides, where: str, *, scale: bool = True, mod
 
 
 def _refuse(path: str, need: str, value) -> RiemdlnValueError:
-    return RiemdlnValueError(f"`{path}` must be {need}; got {_short(value)}.")
+    return RiemdlnValueError(f"`{path}` must be {need}; got {short(value)}.")
 
 
 def _is_int(v) -> bool:
@@ -367,7 +367,7 @@ def _check_scale(value, spec: Spec, largest: float | None, path: str) -> None:
         if math.isfinite(v) and abs(v) > cap:
             at = path if i is None else f"{path}[{i}]"
             raise RiemdlnValueError(
-                f"`{at}` = {_short(v)} is more than {OVERRIDE_SCALE_CAP} times the largest value the study's own "
+                f"`{at}` = {short(v)} is more than {OVERRIDE_SCALE_CAP} times the largest value the study's own "
                 f"modes use ({largest:g}): a run of that size would not finish (or fit in memory); choose at most "
                 f"{cap:g}."
             )
@@ -380,7 +380,7 @@ def _check_memory(record: StudyParams, where: str) -> None:
     nbytes, key, what = est
     if nbytes > MAX_ARRAY_BYTES:
         raise RiemdlnValueError(
-            f"`{where}.{key}` = {_short(getattr(record, key))} asks too much: {what} would take about "
+            f"`{where}.{key}` = {short(getattr(record, key))} asks too much: {what} would take about "
             f"{_bytes(nbytes)} at once, above the cap of {_bytes(MAX_ARRAY_BYTES)} per array."
         )
 
