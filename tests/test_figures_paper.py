@@ -6,6 +6,8 @@ figure can be inspected before it is written (then it is written as usual).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import math
 
 import numpy as np
@@ -58,9 +60,11 @@ def inspected(monkeypatch):
         return original(fig, outdir, name, dpi=dpi)
 
     for mod in ("razin_cohen", "deep_completion", "menon_2x2", "langevin_check", "depth_convergence", "geodesics"):
-        m = studies.study(mod)
-        if hasattr(m, "save_figure"):
-            monkeypatch.setattr(m, "save_figure", spy)
+        report = importlib.util.find_spec(f"riemdln.studies.{mod}_report")
+        presentation = importlib.import_module(f"riemdln.studies.{mod}_report") if report else None
+        for m in (studies.study(mod), presentation):
+            if m is not None and hasattr(m, "save_figure"):  # the study module or its presentation module
+                monkeypatch.setattr(m, "save_figure", spy)
     monkeypatch.setattr(studies, "save_figure", spy)
     return problems, saved
 

@@ -76,7 +76,7 @@ def test_scalar_curvature_of_a_large_matrix_is_refused_before_allocating():
     t0 = time.perf_counter()
     with pytest.raises(RiemdlnValueError, match=r"GiB for the numeric scalar curvature \(the cap is 1 GiB"):
         riemdln.scalar_curvature(np.eye(30) + 0.01, 3)
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 30.0  # allocating 10.9 GiB and filling it would take far longer
 
 
 def test_solver_failure_is_a_convergence_error(monkeypatch):
