@@ -124,9 +124,12 @@ def phase_costs(p, depth, res, rank):
     cuts.append(math.inf)
     print(f"  N={depth:g} by phase (matrix form; SVD coordinates for the escapes):")
     for name, a, b in zip(names, cuts[:-1], cuts[1:], strict=True):
-        Xa = res.X[np.searchsorted(t, a)]
+        Xa = res.X[min(np.searchsorted(t, a), len(t) - 1)]
         events = loss_below(1e-10)
         t_span = 1e12 if math.isinf(b) else b - a
+        if not t_span > 0:  # a phase the (budget-stopped) run never reached: nothing to time
+            print(f"    {name:<20} tau {a:9.4g} .. {b:<9.4g} (not reached by the run)")
+            continue
         cells = []
         for form in ("matrix", "svd") if name.startswith("escape") else ("matrix",):
             r, wall = timed(end_to_end_flow, p, Xa, depth, t_span, True, formulation=form, events=events)
